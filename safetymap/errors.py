@@ -1,0 +1,91 @@
+"""Exceptions named for their cause. The core raises them; pages show them beside the input;
+the CLI prints them as one line and exits non-zero. Messages are Chinese, for the bureau's staff."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SafetymapError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem with one value: where it is (file, row), which field, what is wrong."""
+
+    field: str  # the field's Chinese label (or "几何" for geometry)
+    message: str
+    row: int | None = None  # 1-based data row in the input, when there is one
+    file: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(f"文件 {self.file}")
+        if self.row is not None:
+            where.append(f"第 {self.row} 行")
+        if self.field:
+            where.append(f"字段「{self.field}」")
+        prefix = "，".join(where)
+        return f"{prefix}：{self.message}" if prefix else self.message
+
+
+class ValidationError(SafetymapError):
+    """Input that breaks the schema. Carries every problem at once, not just the first."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        shown = "；".join(str(p) for p in self.problems[:5])
+        more = f"（另有 {len(self.problems) - 5} 处问题）" if len(self.problems) > 5 else ""
+        super().__init__(f"数据有误，未保存：{shown}{more}")
+
+
+class ImportRefused(ValidationError):
+    """A file that cannot be imported; nothing of it was written."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__(problems)
+        shown = "；".join(str(p) for p in self.problems[:5])
+        more = f"（另有 {len(self.problems) - 5} 处问题）" if len(self.problems) > 5 else ""
+        self.args = (f"导入被拒绝，未写入任何数据：{shown}{more}",)
+
+
+class UnknownCategory(ValidationError):
+    def __init__(self, name: str, known: list[str]):
+        super().__init__([Problem("类别", f"未知类别「{name}」，可选：{'、'.join(known)}")])
+
+
+class NotFound(SafetymapError):
+    def __init__(self, code: str):
+        self.code = code
+        super().__init__(f"找不到图斑「{code}」")
+
+
+class ConflictError(SafetymapError):
+    """A save based on an older version. Carries the newer record, and who saved it when."""
+
+    def __init__(self, code: str, expected_version: int, current: dict):
+        self.code = code
+        self.expected_version = expected_version
+        self.current = current
+        who = current.get("updated_by") or "未知用户"
+        when = current.get("updated_at")
+        when_text = when.strftime("%Y-%m-%d %H:%M:%S") if hasattr(when, "strftime") else str(when)
+        super().__init__(
+            f"图斑「{code}」已被 {who} 于 {when_text} 修改（当前版本 {current.get('version')}，"
+            f"您编辑的是版本 {expected_version}），本次保存未写入。请对照最新内容后重试。"
+        )
+
+
+class PermissionDenied(SafetymapError):
+    pass
+
+
+class DatabaseExists(SafetymapError):
+    def __init__(self, path):
+        super().__init__(f"数据库文件 {path} 已存在；如需覆盖请加 --force")
+
+
+class DatabaseMissing(SafetymapError):
+    def __init__(self, path):
+        super().__init__(f"数据库文件 {path} 不存在；请先运行 python -m safetymap init --db {path}")

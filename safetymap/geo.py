@@ -1,0 +1,210 @@
+"""Coordinates and geometry: CRS, stakes (桩号), patch polygons, lengths, linear referencing and the
+district check. Storage is CGCS2000 lon/lat (EPSG:4490); metres are computed in EPSG:4551.
+Functions take and return shapely geometry arrays, vectorised."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from shapely.ops import substring
+
+from .errors import Problem, ValidationError
+
+STORAGE_CRS = "EPSG:4490"
+METRIC_CRS = "EPSG:4551"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+BOUNDARY_PATH = DATA_DIR / "jiangyuan_boundary.geojson"
+DISTRICT_TOLERANCE_M = 500.0
+GEOMETRY_LABEL = "几何"
+
+# ---------------------------------------------------------------- stakes (桩号)
+STAKE_RE = re.compile(r"^K(\d{1,4})\+(\d{3}(?:\.\d{1,3})?)$")
+
+
+def parse_stake(text: str | float | int) -> float:
+    """``K12+350`` -> 12350.0 metres. Numbers are taken as metres already."""
+    if isinstance(text, (int, float, np.integer, np.floating)) and not isinstance(text, bool):
+        value = float(text)
+        if math.isnan(value) or value < 0:
+            raise ValueError(f"桩号 {text} 无效（须为非负米数）")
+        return value
+    match = STAKE_RE.match(str(text).strip().upper())
+    if not match:
+        raise ValueError(f"桩号「{text}」格式不对，应为 K公里+米（米为三位数），如 K12+350、K7+814.19")
+    return round(int(match.group(1)) * 1000 + float(match.group(2)), 3)
+
+
+def format_stake(metres: float | None) -> str:
+    """12350.0 -> ``K12+350``; keeps up to two decimals when the value has them."""
+    if metres is None or (isinstance(metres, float) and math.isnan(metres)):
+        return ""
+    metres = round(float(metres), 2)
+    km, m = divmod(metres, 1000)
+    m = round(m, 2)
+    if m >= 1000:  # float rounding at a kilometre boundary
+        km, m = km + 1, 0.0
+    m_text = f"{int(m):03d}" if float(m).is_integer() else f"{m:06.2f}".rstrip("0")
+    return f"K{int(km)}+{m_text}"
+
+
+# ---------------------------------------------------------------- CRS
+@lru_cache(maxsize=16)
+def transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
+
+
+def reproject(geoms, src: str, dst: str):
+    """Reproject an array of shapely geometries (vectorised; lon/lat order)."""
+    geoms = np.asarray(geoms, dtype=object)
+    if src == dst:
+        return geoms
+    t = transformer(src, dst)
+    return shapely.transform(geoms, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
+def to_metric(geoms):
+    return reproject(geoms, STORAGE_CRS, METRIC_CRS)
+
+
+def to_storage(geoms):
+    return reproject(geoms, METRIC_CRS, STORAGE_CRS)
+
+
+# ---------------------------------------------------------------- patches and lengths
+def patch_polygons(source_geoms, buffer_m) -> np.ndarray:
+    """The patch polygon (图斑) of each source geometry: a flat-capped buffer of the line (a round one
+    around a point), ``buffer_m`` metres each side, computed in EPSG:4551, returned in EPSG:4490."""
+    metric = to_metric(source_geoms)
+    width = np.broadcast_to(np.asarray(buffer_m, dtype=float), metric.shape)
+    is_point = shapely.get_type_id(metric) == 0
+    polys = np.empty(metric.shape, dtype=object)
+    if (~is_point).any():
+        polys[~is_point] = shapely.buffer(metric[~is_point], width[~is_point], cap_style="flat", quad_segs=4)
+    if is_point.any():
+        polys[is_point] = shapely.buffer(metric[is_point], width[is_point], quad_segs=8)
+    return to_storage(polys)
+
+
+def lengths_m(source_geoms) -> np.ndarray:
+    """Length in metres of each geometry (0 for points), rounded to centimetres."""
+    return np.round(shapely.length(to_metric(source_geoms)), 2)
+
+
+def round_coords(geoms, decimals: int = 7):
+    """Round lon/lat to ``decimals`` (7 decimals is about 1 cm)."""
+    return shapely.set_precision(np.asarray(geoms, dtype=object), 10.0 ** -decimals)
+
+
+# ---------------------------------------------------------------- linear referencing
+def segment_from_stakes(route_line, route_start_m: float, start_m: float, end_m: float):
+    """The part of a route centreline (EPSG:4490) between two stakes, given the stake of the
+    route's first vertex. Raises ValueError naming the problem."""
+    if end_m < start_m:
+        raise ValueError(f"止点桩号 {format_stake(end_m)} 小于起点桩号 {format_stake(start_m)}")
+    metric = to_metric([route_line])[0]
+    route_end_m = route_start_m + metric.length
+    if start_m < route_start_m - 0.5 or end_m > route_end_m + 0.5:
+        raise ValueError(
+            f"桩号 {format_stake(start_m)}–{format_stake(end_m)} 超出路线范围 "
+            f"{format_stake(route_start_m)}–{format_stake(route_end_m)}"
+        )
+    if end_m == start_m:
+        piece = metric.interpolate(start_m - route_start_m)
+    else:
+        piece = substring(metric, start_m - route_start_m, end_m - route_start_m)
+    return to_storage([piece])[0]
+
+
+def stake_at(route_line, route_start_m: float, point) -> float:
+    """The stake (metres) of the route point nearest to ``point`` (EPSG:4490)."""
+    metric_route, metric_point = to_metric([route_line, point])
+    return round(route_start_m + metric_route.project(metric_point), 2)
+
+
+# ---------------------------------------------------------------- district check
+@lru_cache(maxsize=1)
+def district_boundary():
+    """The district polygon (EPSG:4490) from ``data/jiangyuan_boundary.geojson``."""
+    with open(BOUNDARY_PATH, encoding="utf-8") as fh:
+        feature = json.load(fh)
+    return shapely.geometry.shape(feature["geometry"])
+
+
+@lru_cache(maxsize=4)
+def _district_with_tolerance(tolerance_m: float):
+    metric = to_metric([district_boundary()])[0].buffer(tolerance_m)
+    geom = to_storage([metric])[0]
+    shapely.prepare(geom)
+    return geom
+
+
+def in_district(geoms, tolerance_m: float = DISTRICT_TOLERANCE_M) -> np.ndarray:
+    """True for each geometry lying inside the district boundary (with a tolerance)."""
+    return shapely.covers(_district_with_tolerance(tolerance_m), np.asarray(geoms, dtype=object))
+
+
+def coordinate_problems(geoms) -> np.ndarray:
+    """A message (or None) per geometry for coordinates that are not lon/lat degrees of this district:
+    projected metres given as degrees, or latitude and longitude swapped."""
+    geoms = np.asarray(geoms, dtype=object)
+    bounds = shapely.bounds(geoms)
+    out = np.full(len(geoms), None, dtype=object)
+    with np.errstate(invalid="ignore"):
+        projected = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (np.abs(bounds[:, [1, 3]]) > 90).any(axis=1)
+        swapped = (bounds[:, 0] > 40) & (bounds[:, 2] < 44) & (bounds[:, 1] > 124) & (bounds[:, 3] < 129)
+    out[projected & ~swapped] = "坐标超出经纬度范围，像是投影坐标（米）；请指明坐标系（如 EPSG:4551）"
+    out[swapped] = "经纬度似乎颠倒（经度应约为126–127°，纬度约为41.8–42.3°）"
+    return out
+
+
+def geometry_problems(geoms, allowed_types: tuple[str, ...], check_district: bool = True) -> list[tuple[int, str]]:
+    """(index, message) for each source geometry that cannot be stored: missing, empty, of a type the
+    category does not take, 3D, invalid, not lon/lat, or outside the district."""
+    geoms = np.asarray(geoms, dtype=object)
+    problems: list[tuple[int, str]] = []
+    missing = shapely.is_missing(geoms)
+    present = ~missing
+    empty = np.zeros(len(geoms), bool)
+    empty[present] = shapely.is_empty(geoms[present])
+    ok = present & ~empty
+    types = np.full(len(geoms), "", dtype=object)
+    types[ok] = shapely.get_type_id(geoms[ok])
+    names = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString", 6: "MultiPolygon"}
+    coord_msgs = np.full(len(geoms), None, dtype=object)
+    coord_msgs[ok] = coordinate_problems(geoms[ok])
+    valid = np.zeros(len(geoms), bool)
+    valid[ok] = shapely.is_valid(geoms[ok])
+    has_z = np.zeros(len(geoms), bool)
+    has_z[ok] = shapely.has_z(geoms[ok])
+    inside = np.ones(len(geoms), bool)
+    if check_district and ok.any():
+        inside[ok] = in_district(geoms[ok])
+    for i in range(len(geoms)):
+        if missing[i]:
+            problems.append((i, "缺少几何"))
+        elif empty[i]:
+            problems.append((i, "几何为空"))
+        elif names.get(types[i], "?") not in allowed_types:
+            problems.append((i, f"几何类型 {names.get(types[i], types[i])} 不可用，本类别只接受 {'/'.join(allowed_types)}"))
+        elif has_z[i]:
+            problems.append((i, "几何含高程(Z)坐标，请导出为二维"))
+        elif coord_msgs[i]:
+            problems.append((i, coord_msgs[i]))
+        elif not valid[i]:
+            problems.append((i, f"几何无效：{shapely.is_valid_reason(geoms[i])}"))
+        elif not inside[i]:
+            problems.append((i, f"几何不在江源区范围内（容差 {DISTRICT_TOLERANCE_M:.0f} 米）"))
+    return problems
+
+
+def check_geometry(geom, allowed_types: tuple[str, ...]) -> None:
+    """Raise ValidationError if one source geometry cannot be stored."""
+    problems = geometry_problems([geom], allowed_types)
+    if problems:
+        raise ValidationError([Problem(GEOMETRY_LABEL, msg) for _, msg in problems])

@@ -1,0 +1,193 @@
+"""The raw GeoPackage layer over the standard ``sqlite3`` module: geometry blobs, metadata tables,
+feature tables with GDAL-compatible R-tree spatial indexes.
+
+Why not GDAL here: pyogrio's GDAL carries its own SQLite library, and two SQLite copies in one
+process ignore each other's locks. The live database is therefore only ever touched through
+``sqlite3``; GDAL/QGIS still read (and may edit) the file, since it is a plain GeoPackage 1.2.
+"""
+from __future__ import annotations
+
+import sqlite3
+import struct
+
+import numpy as np
+import shapely
+from pyproj import CRS
+
+GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
+GPKG_USER_VERSION = 10200
+_ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+_HEADER = struct.Struct("<2sBBi")
+_ENVELOPE = struct.Struct("<4d")
+
+
+# ---------------------------------------------------------------- geometry blobs
+def encode(geoms, srs_id: int) -> list[bytes | None]:
+    """Shapely geometries -> GeoPackage binary (``GP`` header, XY envelope, little-endian WKB)."""
+    geoms = np.asarray(geoms, dtype=object)
+    out: list[bytes | None] = [None] * len(geoms)
+    present = ~shapely.is_missing(geoms)
+    if not present.any():
+        return out
+    wkbs = shapely.to_wkb(geoms[present], byte_order=1, output_dimension=2, flavor="iso")
+    bounds = shapely.bounds(geoms[present])
+    for i, wkb, box in zip(np.flatnonzero(present), wkbs, bounds):
+        if np.isnan(box[0]):  # empty geometry: no envelope, empty flag set
+            out[i] = _HEADER.pack(b"GP", 0, 0b00010001, srs_id) + wkb
+        else:
+            out[i] = _HEADER.pack(b"GP", 0, 0b00000011, srs_id) + _ENVELOPE.pack(box[0], box[2], box[1], box[3]) + wkb
+    return out
+
+
+def _wkb_part(blob: bytes | None) -> bytes | None:
+    if blob is None:
+        return None
+    magic, _version, flags, _srs = _HEADER.unpack_from(blob)
+    if magic != b"GP":
+        raise ValueError("不是 GeoPackage 几何数据")
+    return blob[_HEADER.size + _ENVELOPE_SIZES[(flags >> 1) & 0b111]:]
+
+
+def decode(blobs) -> np.ndarray:
+    """GeoPackage binary -> array of shapely geometries (None stays None)."""
+    return shapely.from_wkb(np.array([_wkb_part(b) for b in blobs], dtype=object))
+
+
+def _envelope(blob: bytes | None):
+    if blob is None:
+        return None
+    _magic, _version, flags, _srs = _HEADER.unpack_from(blob)
+    if flags & 0b00010000:
+        return None
+    size = _ENVELOPE_SIZES[(flags >> 1) & 0b111]
+    if size:
+        return _ENVELOPE.unpack_from(blob, _HEADER.size)
+    geom = shapely.from_wkb(_wkb_part(blob))
+    minx, miny, maxx, maxy = geom.bounds
+    return (minx, maxx, miny, maxy)
+
+
+def register_functions(con: sqlite3.Connection) -> None:
+    """The SQL functions GDAL's R-tree triggers call, so that writes here keep the index current."""
+    con.create_function("ST_IsEmpty", 1, lambda b: 1 if b is None or _envelope(b) is None else 0, deterministic=True)
+    for name, idx in (("ST_MinX", 0), ("ST_MaxX", 1), ("ST_MinY", 2), ("ST_MaxY", 3)):
+        con.create_function(name, 1, lambda b, i=idx: (_envelope(b) or (None,) * 4)[i], deterministic=True)
+
+
+# ---------------------------------------------------------------- metadata
+_META_DDL = """
+CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
+  srs_name TEXT NOT NULL, srs_id INTEGER NOT NULL PRIMARY KEY, organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+CREATE TABLE IF NOT EXISTS gpkg_contents (
+  table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+  description TEXT DEFAULT '', last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+  min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+  CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+  srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+  CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+  CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+  CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
+CREATE TABLE IF NOT EXISTS gpkg_extensions (
+  table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL,
+  scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name));
+CREATE TABLE IF NOT EXISTS gpkg_data_columns (
+  table_name TEXT NOT NULL, column_name TEXT NOT NULL, name TEXT, title TEXT, description TEXT,
+  mime_type TEXT, constraint_name TEXT,
+  CONSTRAINT pk_gdc PRIMARY KEY (table_name, column_name),
+  CONSTRAINT gdc_tn UNIQUE (table_name, name));
+"""
+
+
+def run_script(con: sqlite3.Connection, script: str) -> None:
+    """Run several statements inside the caller's transaction (``executescript`` would commit it)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            con.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement: {statement!r}")
+
+
+def set_header(con: sqlite3.Connection) -> None:
+    """Mark the file as a GeoPackage; done before WAL mode so it lands in the file header itself."""
+    con.execute(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
+    con.execute(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+
+
+def create_metadata(con: sqlite3.Connection, srs_ids: tuple[int, ...] = (4490,)) -> None:
+    run_script(con, _META_DDL)
+    rows = [
+        ("Undefined cartesian SRS", -1, "NONE", -1, "undefined", "undefined cartesian coordinate reference system"),
+        ("Undefined geographic SRS", 0, "NONE", 0, "undefined", "undefined geographic coordinate reference system"),
+    ]
+    for srs_id in (4326, *srs_ids):
+        crs = CRS.from_epsg(srs_id)
+        rows.append((crs.name, srs_id, "EPSG", srs_id, crs.to_wkt("WKT1_GDAL"), crs.name))
+    con.executemany("INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)", rows)
+
+
+def table_exists(con: sqlite3.Connection, name: str) -> bool:
+    return con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
+
+
+def columns(con: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in con.execute(f'PRAGMA table_info("{table}")')]
+
+
+def create_feature_table(con: sqlite3.Connection, table: str, identifier: str, description: str,
+                         geometry_type: str, srs_id: int, column_defs: list[str]) -> None:
+    """A feature table with ``fid`` and ``geom`` plus ``column_defs``, registered in the metadata, with an
+    R-tree spatial index maintained by the same triggers GDAL writes."""
+    cols = ",\n  ".join(["fid INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL", f"geom {geometry_type}", *column_defs])
+    con.execute(f'CREATE TABLE "{table}" (\n  {cols})')
+    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) "
+                "VALUES (?, 'features', ?, ?, ?)", (table, identifier, description, srs_id))
+    con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', ?, ?, 0, 0)", (table, geometry_type, srs_id))
+    _create_rtree(con, table)
+
+
+def create_attribute_table(con: sqlite3.Connection, table: str, identifier: str, description: str,
+                           column_defs: list[str]) -> None:
+    cols = ",\n  ".join(["id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL", *column_defs])
+    con.execute(f'CREATE TABLE "{table}" (\n  {cols})')
+    con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
+                "VALUES (?, 'attributes', ?, ?)", (table, identifier, description))
+
+
+def _create_rtree(con: sqlite3.Connection, t: str, c: str = "geom", i: str = "fid") -> None:
+    r = f"rtree_{t}_{c}"
+    con.execute(f'CREATE VIRTUAL TABLE "{r}" USING rtree(id, minx, maxx, miny, maxy)')
+    con.execute("INSERT INTO gpkg_extensions VALUES (?, ?, 'gpkg_rtree_index', "
+                "'http://www.geopackage.org/spec120/#extension_rtree', 'write-only')", (t, c))
+    box = (f"ST_MinX(NEW.{c}), ST_MaxX(NEW.{c}), ST_MinY(NEW.{c}), ST_MaxY(NEW.{c})")
+    run_script(con, f"""
+CREATE TRIGGER "{r}_insert" AFTER INSERT ON "{t}" WHEN (new.{c} NOT NULL AND NOT ST_IsEmpty(NEW.{c}))
+BEGIN INSERT OR REPLACE INTO "{r}" VALUES (NEW.{i}, {box}); END;
+CREATE TRIGGER "{r}_update1" AFTER UPDATE OF {c} ON "{t}"
+WHEN OLD.{i} = NEW.{i} AND (NEW.{c} NOTNULL AND NOT ST_IsEmpty(NEW.{c}))
+BEGIN INSERT OR REPLACE INTO "{r}" VALUES (NEW.{i}, {box}); END;
+CREATE TRIGGER "{r}_update2" AFTER UPDATE OF {c} ON "{t}"
+WHEN OLD.{i} = NEW.{i} AND (NEW.{c} ISNULL OR ST_IsEmpty(NEW.{c}))
+BEGIN DELETE FROM "{r}" WHERE id = OLD.{i}; END;
+CREATE TRIGGER "{r}_update3" AFTER UPDATE ON "{t}"
+WHEN OLD.{i} != NEW.{i} AND (NEW.{c} NOTNULL AND NOT ST_IsEmpty(NEW.{c}))
+BEGIN DELETE FROM "{r}" WHERE id = OLD.{i}; INSERT OR REPLACE INTO "{r}" VALUES (NEW.{i}, {box}); END;
+CREATE TRIGGER "{r}_update4" AFTER UPDATE ON "{t}"
+WHEN OLD.{i} != NEW.{i} AND (NEW.{c} ISNULL OR ST_IsEmpty(NEW.{c}))
+BEGIN DELETE FROM "{r}" WHERE id IN (OLD.{i}, NEW.{i}); END;
+CREATE TRIGGER "{r}_delete" AFTER DELETE ON "{t}" WHEN old.{c} NOT NULL
+BEGIN DELETE FROM "{r}" WHERE id = OLD.{i}; END;
+""")
+
+
+def update_extent(con: sqlite3.Connection, table: str) -> None:
+    """Record the layer's extent in gpkg_contents (QGIS uses it for 'zoom to layer')."""
+    r = f"rtree_{table}_geom"
+    row = con.execute(f'SELECT min(minx), min(miny), max(maxx), max(maxy) FROM "{r}"').fetchone()
+    con.execute("UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=?, "
+                "last_change=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name=?", (*row, table))

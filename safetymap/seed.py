@@ -1,0 +1,69 @@
+"""Create a database and seed it with the sample ledger (示例数据) shipped in ``data/``."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from .errors import DatabaseExists
+from .geo import DATA_DIR
+from .schema import Schema, load_schema
+from .store import Store
+
+SAMPLE_SEGMENTS = DATA_DIR / "segments.geojson"
+SAMPLE_ROUTES = DATA_DIR / "routes.geojson"
+SAMPLE_FOG_EVENTS = DATA_DIR / "fog_events.csv"
+SAMPLE_USER = "示例数据"
+DEFAULT_DB = Path("data/safetymap.gpkg")
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("SAFETYMAP_DB") or DEFAULT_DB)
+
+
+def remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def init_database(path: str | os.PathLike, *, sample: bool = True, force: bool = False,
+                  schema: Schema | None = None) -> Store:
+    """A new ledger at ``path``; refuses to replace an existing file unless ``force``."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise DatabaseExists(path)
+    remove_database(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(path, schema or load_schema(), create=True)
+    if sample:
+        seed_sample(store)
+    store.checkpoint()
+    return store
+
+
+def read_sample_segments() -> gpd.GeoDataFrame:
+    return pyogrio.read_dataframe(SAMPLE_SEGMENTS)
+
+
+def seed_sample(store: Store) -> int:
+    """Load routes, patches and fog events of the sample ledger."""
+    routes = pyogrio.read_dataframe(SAMPLE_ROUTES)
+    store.put_routes(routes, SAMPLE_USER)
+    segments = read_sample_segments()
+    total = 0
+    with store.transaction() as con:  # all patches or none
+        for category in store.schema.categories:
+            part = segments[segments["category"] == category.key]
+            if not len(part):
+                continue
+            attrs = pd.DataFrame(part.drop(columns=["category", "geometry"])).dropna(axis=1, how="all")
+            attrs = attrs[[c for c in attrs.columns if c in category.keys]]
+            total += store.insert_many(category.key, attrs.reset_index(drop=True), part.geometry.to_numpy(),
+                                       SAMPLE_USER, file=SAMPLE_SEGMENTS.name, con=con)
+    events = pd.read_csv(SAMPLE_FOG_EVENTS, dtype=str, keep_default_na=False)
+    store.add_fog_events(events, SAMPLE_USER, file=SAMPLE_FOG_EVENTS.name)
+    store.set_meta("sample", "示例数据")
+    return total

@@ -1,0 +1,587 @@
+"""The only code that touches the database: patches, sources, routes, history and events in one
+GeoPackage file, read and written through ``sqlite3`` (see ``gpkg``).
+
+Every write is one transaction (``BEGIN IMMEDIATE``); every patch carries a version and a save based
+on an older version raises ``ConflictError`` with the newer record; deletes are soft (archived)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import gpkg
+from .errors import ConflictError, DatabaseMissing, NotFound, Problem, ValidationError
+from .geo import GEOMETRY_LABEL, format_stake, geometry_problems, patch_polygons
+from .schema import Category, Field, Schema, load_schema
+from .validation import clean_frame, derive, grade_problems, is_blank
+
+SRS_ID = 4490
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai has no DST
+SQL_TYPES = {"str": "TEXT", "text": "TEXT", "enum": "TEXT", "int": "INTEGER", "float": "REAL",
+             "stake": "REAL", "date": "DATE", "datetime": "DATETIME", "bool": "BOOLEAN"}
+SOURCE_TABLE = "patch_source"
+ARCHIVE_COLUMNS = ["archived BOOLEAN NOT NULL DEFAULT 0", "archived_at DATETIME", "archived_by TEXT"]
+ATTRIBUTE_TABLES = {
+    "history": ("变更历史", [
+        "code TEXT NOT NULL", "category TEXT NOT NULL", "version INTEGER NOT NULL", "action TEXT NOT NULL",
+        "field_key TEXT", "field_label TEXT", "before TEXT", "after TEXT", "user TEXT NOT NULL",
+        "at DATETIME NOT NULL"]),
+    "fog_events": ("团雾事件", [
+        "code TEXT NOT NULL", "date DATE NOT NULL", "start_time TEXT", "duration_h REAL",
+        "min_visibility_m INTEGER", "reporter TEXT", "created_at DATETIME NOT NULL", "created_by TEXT NOT NULL"]),
+    "inspections": ("巡查记录", [
+        "code TEXT NOT NULL", "inspected_at DATETIME NOT NULL", "inspector TEXT NOT NULL", "findings TEXT",
+        "status_before TEXT", "status_after TEXT", "lon REAL", "lat REAL",
+        "created_at DATETIME NOT NULL", "created_by TEXT NOT NULL"]),
+    "safetymap_meta": ("系统信息", ["key TEXT NOT NULL UNIQUE", "value TEXT"]),
+}
+INDEXES = [
+    'CREATE INDEX IF NOT EXISTS idx_history_code ON history (code, version)',
+    'CREATE INDEX IF NOT EXISTS idx_fog_events_code ON fog_events (code, date)',
+    'CREATE INDEX IF NOT EXISTS idx_inspections_code ON inspections (code, inspected_at)',
+]
+
+
+def now_utc() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def utc_text_to_local(values) -> pd.Series:
+    """GeoPackage DATETIME text (UTC) -> naive China local time, as shown to users."""
+    ts = pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce", format="ISO8601")
+    return ts.dt.tz_convert(CHINA_TZ).dt.tz_localize(None).astype("datetime64[ms]")
+
+
+def display_value(f: Field | None, value) -> str:
+    """A value as text for history and messages: stakes as K12+350, dates ISO, booleans 是/否."""
+    if is_blank(value):
+        return ""
+    if f is not None and f.type == "stake":
+        return format_stake(value)
+    if f is not None and f.type == "bool":
+        return "是" if bool(value) else "否"
+    if f is not None and f.type == "date":
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    if f is not None and f.type == "datetime":
+        return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _to_sql(f: Field, series: pd.Series) -> list:
+    """A clean column -> values sqlite3 stores (dates as GeoPackage text, NA as NULL)."""
+    if f.type == "date":
+        return [None if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d") for v in series]
+    if f.type == "datetime":
+        return [None if pd.isna(v) else pd.Timestamp(v).tz_localize(CHINA_TZ).tz_convert("UTC")
+                .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" for v in series]
+    if f.type in ("int", "bool"):
+        return [None if pd.isna(v) else int(v) for v in series]
+    if f.type in ("float", "stake"):
+        return [None if pd.isna(v) else float(v) for v in series]
+    return [None if is_blank(v) else str(v) for v in series]
+
+
+def _from_sql(f: Field, values: list) -> pd.Series:
+    if f.type == "date":
+        return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="%Y-%m-%d").astype("datetime64[ms]")
+    if f.type == "datetime":
+        return utc_text_to_local(values)
+    if f.type == "int":
+        return pd.Series(values, dtype="Int64")
+    if f.type == "bool":
+        return pd.Series([None if v is None else bool(v) for v in values], dtype="boolean")
+    if f.type in ("float", "stake"):
+        return pd.Series([np.nan if v is None else v for v in values], dtype=float)
+    return pd.Series(values, dtype=object)
+
+
+def to_python(f: Field | None, value):
+    """One clean value as a plain Python value for a record dict."""
+    if is_blank(value):
+        return None
+    if f is not None and f.type == "date":
+        return pd.Timestamp(value).date()
+    if f is not None and f.type == "datetime":
+        return pd.Timestamp(value).to_pydatetime()
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+class Store:
+    """A ledger in one GeoPackage file. Safe to share between threads (one connection per thread)
+    and to use from several processes at once (SQLite WAL locking)."""
+
+    def __init__(self, path: str | os.PathLike, schema: Schema | None = None, *, create: bool = False):
+        self.path = Path(path)
+        self.schema = schema or load_schema()
+        if not self.path.exists() and not create:
+            raise DatabaseMissing(self.path)
+        self._local = threading.local()
+        self._ensure_tables()
+
+    # ---------------------------------------------------------------- connections
+    def _con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            con.execute("PRAGMA busy_timeout = 60000")
+            con.execute("PRAGMA synchronous = FULL")
+            gpkg.register_functions(con)
+            self._local.con = con
+        return con
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    @contextmanager
+    def transaction(self):
+        """One write transaction; the write lock is taken at the start so reads inside it are current.
+        Pass the connection it yields as ``con=`` to ``insert_many`` to group several writes."""
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    @contextmanager
+    def _read(self):
+        """A consistent snapshot for several SELECTs."""
+        con = self._con()
+        con.execute("BEGIN")
+        try:
+            yield con
+        finally:
+            con.execute("COMMIT")
+
+    # ---------------------------------------------------------------- tables
+    def _missing_parts(self, con) -> bool:
+        if not gpkg.table_exists(con, SOURCE_TABLE):
+            return True
+        for c in self.schema.categories:
+            if not gpkg.table_exists(con, c.table):
+                return True
+            if set(self._columns(c)) - set(gpkg.columns(con, c.table)):
+                return True
+        return False
+
+    @staticmethod
+    def _columns(c: Category) -> list[str]:
+        return list(c.keys) + ["archived", "archived_at", "archived_by"]
+
+    def _ensure_tables(self) -> None:
+        con = self._con()
+        if not self._missing_parts(con):
+            return
+        if not gpkg.table_exists(con, "gpkg_contents"):
+            gpkg.set_header(con)
+        con.execute("PRAGMA journal_mode = WAL")
+        with self.transaction() as con:
+            if not gpkg.table_exists(con, "gpkg_contents"):
+                gpkg.create_metadata(con, (SRS_ID,))
+            if not gpkg.table_exists(con, SOURCE_TABLE):
+                gpkg.create_feature_table(con, SOURCE_TABLE, "图斑源几何（路段线/桥梁点）", "示例数据以外为正式台账",
+                                          "GEOMETRY", SRS_ID, ["code TEXT NOT NULL UNIQUE", "category TEXT NOT NULL"])
+                gpkg.create_feature_table(con, "routes", "路线中心线", "线性参照用路线", "LINESTRING", SRS_ID,
+                                          ["route_code TEXT NOT NULL UNIQUE", "name TEXT", "start_stake_m REAL NOT NULL DEFAULT 0"])
+                for table, (identifier, cols) in ATTRIBUTE_TABLES.items():
+                    gpkg.create_attribute_table(con, table, identifier, "", cols)
+                for ddl in INDEXES:
+                    con.execute(ddl)
+                con.execute("INSERT INTO safetymap_meta (key, value) VALUES ('created_at', ?)", (now_utc(),))
+            for c in self.schema.categories:
+                self._ensure_category_table(con, c)
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the main file, so tools reading the file header (GDAL) see it."""
+        self._con().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _ensure_category_table(self, con, c: Category) -> None:
+        defs = {f.key: f'"{f.key}" {SQL_TYPES[f.type]}' for f in c.fields}
+        defs["code"] = '"code" TEXT NOT NULL UNIQUE'
+        defs["version"] = '"version" INTEGER NOT NULL DEFAULT 1'
+        if not gpkg.table_exists(con, c.table):
+            gpkg.create_feature_table(con, c.table, f"{c.label}", f"{c.label} 图斑", "POLYGON", SRS_ID,
+                                      list(defs.values()) + ARCHIVE_COLUMNS)
+            con.executemany("INSERT OR REPLACE INTO gpkg_data_columns (table_name, column_name, name, title, description) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            [(c.table, f.key, f.label, f.label_with_unit, f.help) for f in c.fields])
+            return
+        existing = set(gpkg.columns(con, c.table))
+        for f in c.fields:  # a field added to the schema later: add its column
+            if f.key not in existing:
+                con.execute(f'ALTER TABLE "{c.table}" ADD COLUMN "{f.key}" {SQL_TYPES[f.type]}')
+
+    # ---------------------------------------------------------------- reading
+    def _select(self, con, c: Category, where: str = "", params: tuple = ()) -> gpd.GeoDataFrame:
+        cols = ", ".join(f't."{k}"' for k in self._columns(c))
+        rows = con.execute(f'SELECT t.geom, s.geom, {cols} FROM "{c.table}" t '
+                           f'JOIN {SOURCE_TABLE} s ON s.code = t.code {where} ORDER BY t.code', params).fetchall()
+        return self._frame(c, rows)
+
+    def _frame(self, c: Category, rows: list) -> gpd.GeoDataFrame:
+        columns = list(zip(*rows)) if rows else [[] for _ in range(2 + len(self._columns(c)))]
+        data = {"category": pd.Series([c.key] * len(rows), dtype=object)}
+        for f, values in zip(c.fields, columns[2:]):
+            data[f.key] = _from_sql(f, list(values))
+        data["archived"] = pd.Series([bool(v) for v in columns[2 + len(c.fields)]], dtype=bool)
+        data["source_geometry"] = gpd.GeoSeries(gpkg.decode(columns[1]), crs=self.schema.storage_crs)
+        return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(gpkg.decode(columns[0]), crs=self.schema.storage_crs),
+                                crs=self.schema.storage_crs)
+
+    def read(self, category: str | None = None, *, bbox: tuple[float, float, float, float] | None = None,
+             filters: dict | None = None, include_archived: bool = False) -> gpd.GeoDataFrame:
+        """Patches as a GeoDataFrame (geometry = patch polygon; ``source_geometry`` = line/point),
+        optionally of one category, intersecting ``bbox`` (minx, miny, maxx, maxy) or matching
+        ``filters`` ({field key: value or list of values})."""
+        cats = [self.schema.category(category)] if category else list(self.schema.categories)
+        frames = []
+        with self._read() as con:
+            for c in cats:
+                where, params = self._where(c, bbox, filters, include_archived)
+                frames.append(self._select(con, c, where, params))
+        frames = [f for f in frames if len(f)] or frames[:1]
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+        return gpd.GeoDataFrame(out, geometry="geometry", crs=self.schema.storage_crs)
+
+    def _where(self, c: Category, bbox, filters, include_archived) -> tuple[str, tuple]:
+        clauses, params = [], []
+        if not include_archived:
+            clauses.append("t.archived = 0")
+        if bbox is not None:
+            minx, miny, maxx, maxy = bbox
+            clauses.append(f't.fid IN (SELECT id FROM "rtree_{c.table}_geom" '
+                           "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
+            params += [maxx, minx, maxy, miny]
+        for key, value in (filters or {}).items():
+            if key not in c.keys:
+                raise ValidationError([Problem(key, f"「{c.label}」没有这个字段，不能按它筛选")])
+            values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+            clauses.append(f't."{key}" IN ({", ".join("?" * len(values))})')
+            params += values
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(params)
+
+    def _category_of(self, con, code: str) -> Category:
+        row = con.execute(f"SELECT category FROM {SOURCE_TABLE} WHERE code = ?", (code,)).fetchone()
+        if row is None:
+            raise NotFound(code)
+        return self.schema.category(row[0])
+
+    def _record(self, con, code: str) -> dict:
+        c = self._category_of(con, code)
+        frame = self._select(con, c, "WHERE t.code = ?", (code,))
+        if not len(frame):
+            raise NotFound(code)
+        return self._row_to_record(c, frame.iloc[0])
+
+    def _row_to_record(self, c: Category, row: pd.Series) -> dict:
+        record = {f.key: to_python(f, row[f.key]) for f in c.fields}
+        record.update(category=c.key, archived=bool(row["archived"]),
+                      geometry=row["geometry"], source_geometry=row["source_geometry"])
+        return record
+
+    def get(self, code: str) -> dict:
+        """One patch as a dict: every field by key, plus category, archived, geometry, source_geometry."""
+        with self._read() as con:
+            return self._record(con, code)
+
+    def codes(self) -> list[str]:
+        return [r[0] for r in self._con().execute(f"SELECT code FROM {SOURCE_TABLE} ORDER BY code")]
+
+    def count(self, include_archived: bool = False) -> dict[str, int]:
+        con = self._con()
+        where = "" if include_archived else " WHERE archived = 0"
+        return {c.key: con.execute(f'SELECT count(*) FROM "{c.table}"{where}').fetchone()[0]
+                for c in self.schema.categories}
+
+    # ---------------------------------------------------------------- writing patches
+    def _prepare(self, c: Category, raw: pd.DataFrame, source_geoms, *, file=None, first_row=1):
+        """Clean, check and derive a frame of patches; raises ValidationError with every problem."""
+        source_geoms = np.asarray(source_geoms, dtype=object)
+        clean, problems = clean_frame(c, raw, self.schema, file=file, first_row=first_row)
+        for i, message in geometry_problems(source_geoms, c.geometry):
+            problems.append(Problem(GEOMETRY_LABEL, message, row=first_row + i, file=file))
+        if problems:
+            raise ValidationError(problems)
+        derived = derive(c, clean, source_geoms, self.schema)
+        problems = grade_problems(c, derived, range(first_row, first_row + len(derived)), file)
+        if problems:
+            raise ValidationError(problems)
+        return derived, patch_polygons(source_geoms, c.buffer_m)
+
+    def insert(self, category: str, values: dict, source_geometry, user: str) -> dict:
+        """Add one patch; returns it as stored (version 1)."""
+        c = self.schema.category(category)
+        self.insert_many(c.key, pd.DataFrame([values]), [source_geometry], user)
+        return self.get(str(values.get("code")).strip())
+
+    def insert_many(self, category: str, frame: pd.DataFrame, source_geoms, user: str, *,
+                    action: str = "insert", file: str | None = None, con=None) -> int:
+        """Add many patches of one category in one transaction: all or nothing."""
+        c = self.schema.category(category)
+        derived, polygons = self._prepare(c, frame.drop(columns=["category"], errors="ignore"), source_geoms, file=file)
+        dupes = derived["code"][derived["code"].duplicated()].unique()
+        if len(dupes):
+            raise ValidationError([Problem("图斑编号", f"编号「{d}」在本批数据中重复", file=file) for d in dupes])
+        stamp = now_utc()
+        if con is None:
+            with self.transaction() as con:
+                return self._insert_rows(con, c, derived, polygons, source_geoms, user, stamp, action, file)
+        return self._insert_rows(con, c, derived, polygons, source_geoms, user, stamp, action, file)
+
+    def _insert_rows(self, con, c, derived, polygons, source_geoms, user, stamp, action, file) -> int:
+        codes = list(derived["code"])
+        taken = self._existing_codes(con, codes)
+        if taken:
+            raise ValidationError([Problem("图斑编号", f"编号「{code}」已存在", file=file) for code in taken])
+        editable = [f for f in c.fields if not f.system]
+        columns = ["geom", *(f.key for f in editable), "version", "updated_at", "updated_by"]
+        values = [gpkg.encode(polygons, SRS_ID), *(_to_sql(f, derived[f.key]) for f in editable),
+                  [1] * len(codes), [stamp] * len(codes), [user] * len(codes)]
+        con.executemany(f'INSERT INTO "{c.table}" ({", ".join(map(repr_col, columns))}) '
+                        f'VALUES ({", ".join("?" * len(columns))})', list(zip(*values)))
+        con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES (?, ?, ?)",
+                        list(zip(gpkg.encode(source_geoms, SRS_ID), codes, [c.key] * len(codes))))
+        con.executemany("INSERT INTO history (code, category, version, action, user, at) VALUES (?, ?, 1, ?, ?, ?)",
+                        [(code, c.key, action, user, stamp) for code in codes])
+        gpkg.update_extent(con, c.table)
+        return len(codes)
+
+    def _existing_codes(self, con, codes: list[str]) -> list[str]:
+        found = []
+        for start in range(0, len(codes), 500):
+            chunk = codes[start:start + 500]
+            found += [r[0] for r in con.execute(
+                f"SELECT code FROM {SOURCE_TABLE} WHERE code IN ({', '.join('?' * len(chunk))})", chunk)]
+        return found
+
+    def update(self, code: str, changes: dict, expected_version: int, user: str, *,
+               source_geometry=None, action: str = "update") -> dict:
+        """Change fields (and optionally the source geometry) of one patch, if nobody saved since
+        ``expected_version``. Returns the patch as stored; raises ConflictError otherwise."""
+        with self.transaction() as con:
+            current = self._record(con, code)
+            if current["version"] != expected_version:
+                raise ConflictError(code, expected_version, current)
+            c = self.schema.category(current["category"])
+            self._check_change_keys(c, changes, code)
+            merged = {f.key: current[f.key] for f in c.editable_fields} | dict(changes)
+            geom = current["source_geometry"] if source_geometry is None else source_geometry
+            derived, polygons = self._prepare(c, pd.DataFrame([merged]), [geom])
+            new = {f.key: to_python(f, derived[f.key].iloc[0]) for f in c.fields if f.key in derived}
+            changed = [f for f in c.fields if f.key in new and _differs(f, current[f.key], new[f.key])]
+            geom_changed = source_geometry is not None and not shapely.equals_exact(geom, current["source_geometry"], 1e-9)
+            if not changed and not geom_changed:
+                return current
+            version, stamp = expected_version + 1, now_utc()
+            sets = [f'"{f.key}" = ?' for f in changed] + ["version = ?", "updated_at = ?", "updated_by = ?"]
+            params = [_to_sql(f, derived[f.key])[0] for f in changed] + [version, stamp, user]
+            if geom_changed:
+                sets.append("geom = ?")
+                params.append(gpkg.encode(polygons, SRS_ID)[0])
+                con.execute(f"UPDATE {SOURCE_TABLE} SET geom = ? WHERE code = ?", (gpkg.encode([geom], SRS_ID)[0], code))
+            con.execute(f'UPDATE "{c.table}" SET {", ".join(sets)} WHERE code = ? AND version = ?',
+                        (*params, code, expected_version))
+            rows = [(code, c.key, version, action, f.key, f.label, display_value(f, current[f.key]),
+                     display_value(f, new[f.key]), user, stamp) for f in changed]
+            if geom_changed:
+                rows.append((code, c.key, version, action, "source_geometry", GEOMETRY_LABEL,
+                             shapely.to_wkt(current["source_geometry"], rounding_precision=7),
+                             shapely.to_wkt(geom, rounding_precision=7), user, stamp))
+            con.executemany("INSERT INTO history (code, category, version, action, field_key, field_label, before, "
+                            "after, user, at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            if geom_changed:
+                gpkg.update_extent(con, c.table)
+            return self._record(con, code)
+
+    @staticmethod
+    def _check_change_keys(c: Category, changes: dict, code: str) -> None:
+        problems = []
+        for key in changes:
+            if key not in c.keys:
+                problems.append(Problem(key, f"「{c.label}」没有这个字段"))
+            elif key == "code" and str(changes[key]).strip() != code:
+                problems.append(Problem(c.field(key).label, "图斑编号不能修改"))
+            elif key != "code" and not c.field(key).editable:
+                problems.append(Problem(c.field(key).label, "由系统计算，不能直接修改"))
+        if problems:
+            raise ValidationError(problems)
+
+    def _set_archived(self, code: str, user: str, archived: bool, expected_version: int | None) -> dict:
+        with self.transaction() as con:
+            current = self._record(con, code)
+            if expected_version is not None and current["version"] != expected_version:
+                raise ConflictError(code, expected_version, current)
+            if current["archived"] == archived:
+                return current
+            c = self.schema.category(current["category"])
+            version, stamp = current["version"] + 1, now_utc()
+            con.execute(f'UPDATE "{c.table}" SET archived = ?, archived_at = ?, archived_by = ?, version = ?, '
+                        "updated_at = ?, updated_by = ? WHERE code = ?",
+                        (int(archived), stamp if archived else None, user if archived else None, version, stamp, user, code))
+            con.execute("INSERT INTO history (code, category, version, action, field_key, field_label, before, after, "
+                        "user, at) VALUES (?, ?, ?, ?, 'archived', '归档', ?, ?, ?, ?)",
+                        (code, c.key, version, "archive" if archived else "restore",
+                         "是" if not archived else "否", "是" if archived else "否", user, stamp))
+            return self._record(con, code)
+
+    def archive(self, code: str, user: str, expected_version: int | None = None) -> dict:
+        """Soft delete: the patch leaves the ledger and the map but stays restorable, with history."""
+        return self._set_archived(code, user, True, expected_version)
+
+    def restore(self, code: str, user: str) -> dict:
+        return self._set_archived(code, user, False, None)
+
+    # ---------------------------------------------------------------- history and events
+    def history(self, code: str | None = None) -> pd.DataFrame:
+        sql = "SELECT id, code, category, version, action, field_key, field_label, before, after, user, at FROM history"
+        params: tuple = ()
+        if code is not None:
+            sql += " WHERE code = ?"
+            params = (code,)
+        frame = pd.read_sql_query(sql + " ORDER BY id", self._con(), params=params)
+        frame["at"] = utc_text_to_local(frame["at"]).to_numpy()
+        return frame
+
+    def add_fog_event(self, code: str, date, user: str, *, start_time: str | None = None,
+                      duration_h: float | None = None, min_visibility_m: int | None = None,
+                      reporter: str | None = None) -> int:
+        events = pd.DataFrame([{"code": code, "date": date, "start_time": start_time, "duration_h": duration_h,
+                                "min_visibility_m": min_visibility_m, "reporter": reporter or user}])
+        return self.add_fog_events(events, user)[0]
+
+    def add_fog_events(self, events: pd.DataFrame, user: str, *, file: str | None = None) -> list[int]:
+        """Log fog events (columns code, date, start_time, duration_h, min_visibility_m, reporter)."""
+        rows, problems = _clean_fog_events(events, file)
+        stamp = now_utc()
+        with self.transaction() as con:
+            for i, row in enumerate(rows):
+                try:
+                    c = self._category_of(con, row[0])
+                except NotFound:
+                    problems.append(Problem("图斑编号", f"找不到图斑「{row[0]}」", row=i + 1, file=file))
+                    continue
+                if c.key != "fog":
+                    problems.append(Problem("图斑编号", f"「{row[0]}」是{c.label}，不是团雾路段", row=i + 1, file=file))
+            if problems:
+                raise ValidationError(problems)
+            ids = []
+            for row in rows:
+                cur = con.execute("INSERT INTO fog_events (code, date, start_time, duration_h, min_visibility_m, "
+                                  "reporter, created_at, created_by) VALUES (?,?,?,?,?,?,?,?)", (*row, stamp, user))
+                ids.append(cur.lastrowid)
+            return ids
+
+    def fog_events(self, code: str | None = None) -> pd.DataFrame:
+        sql = "SELECT id, code, date, start_time, duration_h, min_visibility_m, reporter, created_at, created_by FROM fog_events"
+        params: tuple = ()
+        if code is not None:
+            sql += " WHERE code = ?"
+            params = (code,)
+        frame = pd.read_sql_query(sql + " ORDER BY date, id", self._con(), params=params)
+        frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d").astype("datetime64[ms]")
+        frame["created_at"] = utc_text_to_local(frame["created_at"]).to_numpy()
+        return frame
+
+    def inspections(self, code: str | None = None) -> pd.DataFrame:
+        sql = "SELECT * FROM inspections"
+        params: tuple = ()
+        if code is not None:
+            sql += " WHERE code = ?"
+            params = (code,)
+        frame = pd.read_sql_query(sql + " ORDER BY inspected_at, id", self._con(), params=params)
+        for col in ("inspected_at", "created_at"):
+            frame[col] = utc_text_to_local(frame[col]).to_numpy()
+        return frame
+
+    # ---------------------------------------------------------------- routes
+    def put_routes(self, routes: gpd.GeoDataFrame, user: str) -> None:
+        """Add or replace route centrelines (route_code, name, start_stake_m, geometry)."""
+        geoms = routes.geometry.to_crs(self.schema.storage_crs).to_numpy()
+        with self.transaction() as con:
+            con.executemany("INSERT OR REPLACE INTO routes (geom, route_code, name, start_stake_m) VALUES (?,?,?,?)",
+                            list(zip(gpkg.encode(geoms, SRS_ID), routes["route_code"], routes.get("name", routes["route_code"]),
+                                     routes.get("start_stake_m", pd.Series(0.0, index=routes.index)).astype(float))))
+            gpkg.update_extent(con, "routes")
+
+    def routes(self) -> gpd.GeoDataFrame:
+        rows = self._con().execute("SELECT geom, route_code, name, start_stake_m FROM routes ORDER BY route_code").fetchall()
+        cols = list(zip(*rows)) if rows else [[], [], [], []]
+        return gpd.GeoDataFrame({"route_code": list(cols[1]), "name": list(cols[2]), "start_stake_m": list(cols[3])},
+                                geometry=gpd.GeoSeries(gpkg.decode(cols[0]), crs=self.schema.storage_crs))
+
+    # ---------------------------------------------------------------- meta
+    def meta(self, key: str) -> str | None:
+        row = self._con().execute("SELECT value FROM safetymap_meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as con:
+            con.execute("INSERT OR REPLACE INTO safetymap_meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def repr_col(name: str) -> str:
+    return f'"{name}"'
+
+
+def _differs(f: Field, old, new) -> bool:
+    if is_blank(old) and is_blank(new):
+        return False
+    if is_blank(old) != is_blank(new):
+        return True
+    if f.type in ("float", "stake"):
+        return abs(float(old) - float(new)) > 1e-9
+    return old != new
+
+
+def _clean_fog_events(events: pd.DataFrame, file) -> tuple[list[tuple], list[Problem]]:
+    problems, rows = [], []
+    for i, e in enumerate(events.to_dict("records"), start=1):
+        date = pd.to_datetime(str(e.get("date", "")).strip().replace("/", "-"), format="%Y-%m-%d", errors="coerce") \
+            if not isinstance(e.get("date"), (dt.date, pd.Timestamp)) else pd.Timestamp(e["date"])
+        if pd.isna(date):
+            problems.append(Problem("日期", f"「{e.get('date')}」不是有效日期（如 2026-08-21）", row=i, file=file))
+        start = None if is_blank(e.get("start_time")) else str(e["start_time"]).strip()
+        if start is not None and pd.isna(pd.to_datetime(start, format="%H:%M", errors="coerce")):
+            problems.append(Problem("开始时间", f"「{start}」应为 时:分，如 05:30", row=i, file=file))
+        duration = _number_or_problem(e.get("duration_h"), "持续时长(小时)", i, file, problems, 0, 72)
+        visibility = _number_or_problem(e.get("min_visibility_m"), "最低能见度(m)", i, file, problems, 0, 10000)
+        rows.append((str(e.get("code", "")).strip(), None if pd.isna(date) else date.strftime("%Y-%m-%d"), start,
+                     duration, None if visibility is None else int(visibility),
+                     None if is_blank(e.get("reporter")) else str(e["reporter"]).strip()))
+    return rows, problems
+
+
+def _number_or_problem(value, label, row, file, problems, lo, hi):
+    if is_blank(value):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        problems.append(Problem(label, f"「{value}」不是数值", row=row, file=file))
+        return None
+    if not lo <= number <= hi:
+        problems.append(Problem(label, f"「{value}」超出范围 {lo}–{hi}", row=row, file=file))
+        return None
+    return number

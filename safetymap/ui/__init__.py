@@ -1,0 +1,1 @@
+"""The Streamlit pages: thin, they read input, call the core and show the result."""

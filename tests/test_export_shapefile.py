@@ -1,0 +1,57 @@
+import io
+import zipfile
+
+import pandas as pd
+import pyogrio
+import pytest
+
+from safetymap.io.shapefile import GLOSSARY_NAME, LONG_TEXT_NAME, export_shapefile
+
+
+def read_layer(zip_path, layer):
+    return pyogrio.read_dataframe(f"/vsizip/{zip_path}/{layer}.shp")
+
+
+@pytest.mark.parametrize("encoding, cpg", [("utf-8", "UTF-8"), ("gbk", "CP936")])
+def test_zip_has_every_part_per_geometry_type_and_chinese_round_trips(store, tmp_path, encoding, cpg):
+    frame = store.read()
+    out = tmp_path / f"ledger-{encoding}.zip"
+    result = export_shapefile(frame, out, store.schema, encoding=encoding)
+    names = set(zipfile.ZipFile(out).namelist())
+    for layer in result.layers:
+        assert {f"{layer}{ext}" for ext in (".shp", ".shx", ".dbf", ".prj", ".cpg")} <= names
+        assert zipfile.ZipFile(out).read(f"{layer}.cpg").decode() == cpg
+    assert {"fog_patch", "fog_line", "bridge_patch", "bridge_line", "bridge_point"} <= set(result.layers)
+    for c in store.schema.categories:
+        patch = read_layer(out, f"{c.key}_patch")
+        expected = frame[frame["category"] == c.key].set_index("code")
+        assert pyogrio.read_info(f"/vsizip/{out}/{c.key}_patch.shp")["crs"] == "EPSG:4490"
+        assert (patch.geom_type == "Polygon").all() and len(patch) == len(expected)
+        got = patch.set_index("CODE")
+        assert got["NAME"].to_dict() == expected["name"].to_dict()  # Chinese text equal
+        assert got["TOWNSHIP"].to_dict() == expected["township"].to_dict()
+    raw_dbf = zipfile.ZipFile(out).read("fog_patch.dbf")
+    sample_name = frame[frame["category"] == "fog"]["name"].iloc[0]
+    assert sample_name.encode("gbk" if encoding == "gbk" else "utf-8") in raw_dbf
+
+
+def test_glossary_maps_short_names_to_keys_and_labels(store, tmp_path):
+    out = tmp_path / "g.zip"
+    export_shapefile(store.read("bridge"), out, store.schema)
+    glossary = pd.read_csv(io.BytesIO(zipfile.ZipFile(out).read(GLOSSARY_NAME)), encoding="utf-8-sig")
+    row = glossary[(glossary["文件"] == "bridge_patch.shp") & (glossary["短字段名"] == "TECH_CLASS")].iloc[0]
+    assert row["字段键"] == "tech_class" and row["中文名"] == "技术状况等级"
+    assert (glossary["短字段名"].str.len() <= 10).all()
+
+
+def test_text_over_254_bytes_is_reported_not_cut_silently(store, tmp_path):
+    code = store.read("fog").iloc[0]["code"]
+    long_text = "路面结冰" * 40  # 480 bytes in UTF-8
+    store.update(code, {"hazard": long_text}, 1, "tester")
+    out = tmp_path / "long.zip"
+    result = export_shapefile(store.read("fog"), out, store.schema)
+    assert any(code in w and "隐患描述" in w for w in result.warnings)
+    full = pd.read_csv(io.BytesIO(zipfile.ZipFile(out).read(LONG_TEXT_NAME)), encoding="utf-8-sig")
+    assert full.loc[full["code"] == code, "text"].iloc[0] == long_text
+    cut = read_layer(out, "fog_patch").set_index("CODE").loc[code, "HAZARD"]
+    assert long_text.startswith(cut) and len(cut.encode()) <= 254
