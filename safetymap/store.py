@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from . import gpkg
+from .auth import User, actor
 from .errors import ConflictError, DatabaseMissing, NotFound, Problem, ValidationError
 from .geo import GEOMETRY_LABEL, format_stake, geometry_problems, patch_polygons
 from .schema import Category, Field, Schema, load_schema
@@ -41,12 +42,16 @@ ATTRIBUTE_TABLES = {
         "code TEXT NOT NULL", "inspected_at DATETIME NOT NULL", "inspector TEXT NOT NULL", "findings TEXT",
         "status_before TEXT", "status_after TEXT", "lon REAL", "lat REAL",
         "created_at DATETIME NOT NULL", "created_by TEXT NOT NULL"]),
+    "photos": ("巡查照片", [
+        "inspection_id INTEGER NOT NULL", "code TEXT NOT NULL", "mime TEXT NOT NULL", "width INTEGER",
+        "height INTEGER", "content BLOB NOT NULL", "created_at DATETIME NOT NULL", "created_by TEXT NOT NULL"]),
     "safetymap_meta": ("系统信息", ["key TEXT NOT NULL UNIQUE", "value TEXT"]),
 }
 INDEXES = [
     'CREATE INDEX IF NOT EXISTS idx_history_code ON history (code, version)',
     'CREATE INDEX IF NOT EXISTS idx_fog_events_code ON fog_events (code, date)',
     'CREATE INDEX IF NOT EXISTS idx_inspections_code ON inspections (code, inspected_at)',
+    'CREATE INDEX IF NOT EXISTS idx_photos_inspection ON photos (inspection_id)',
 ]
 
 
@@ -176,7 +181,7 @@ class Store:
 
     # ---------------------------------------------------------------- tables
     def _missing_parts(self, con) -> bool:
-        if not gpkg.table_exists(con, SOURCE_TABLE):
+        if not all(gpkg.table_exists(con, t) for t in (SOURCE_TABLE, *ATTRIBUTE_TABLES)):
             return True
         for c in self.schema.categories:
             if not gpkg.table_exists(con, c.table):
@@ -204,11 +209,12 @@ class Store:
                                           "GEOMETRY", SRS_ID, ["code TEXT NOT NULL UNIQUE", "category TEXT NOT NULL"])
                 gpkg.create_feature_table(con, "routes", "路线中心线", "线性参照用路线", "LINESTRING", SRS_ID,
                                           ["route_code TEXT NOT NULL UNIQUE", "name TEXT", "start_stake_m REAL NOT NULL DEFAULT 0"])
-                for table, (identifier, cols) in ATTRIBUTE_TABLES.items():
+            for table, (identifier, cols) in ATTRIBUTE_TABLES.items():
+                if not gpkg.table_exists(con, table):  # tables added by later versions, too
                     gpkg.create_attribute_table(con, table, identifier, "", cols)
-                for ddl in INDEXES:
-                    con.execute(ddl)
-                con.execute("INSERT INTO safetymap_meta (key, value) VALUES ('created_at', ?)", (now_utc(),))
+            for ddl in INDEXES:
+                con.execute(ddl)
+            con.execute("INSERT OR IGNORE INTO safetymap_meta (key, value) VALUES ('created_at', ?)", (now_utc(),))
             for c in self.schema.categories:
                 self._ensure_category_table(con, c)
         self.checkpoint()
@@ -330,15 +336,16 @@ class Store:
             raise ValidationError(problems)
         return derived, patch_polygons(source_geoms, c.buffer_m)
 
-    def insert(self, category: str, values: dict, source_geometry, user: str) -> dict:
+    def insert(self, category: str, values: dict, source_geometry, user: User | str) -> dict:
         """Add one patch; returns it as stored (version 1)."""
         c = self.schema.category(category)
         self.insert_many(c.key, pd.DataFrame([values]), [source_geometry], user)
         return self.get(str(values.get("code")).strip())
 
-    def insert_many(self, category: str, frame: pd.DataFrame, source_geoms, user: str, *,
+    def insert_many(self, category: str, frame: pd.DataFrame, source_geoms, user: User | str, *,
                     action: str = "insert", file: str | None = None, con=None) -> int:
         """Add many patches of one category in one transaction: all or nothing."""
+        user = actor(user, "import" if action == "import" else "edit")
         c = self.schema.category(category)
         derived, polygons = self._prepare(c, frame.drop(columns=["category"], errors="ignore"), source_geoms, file=file)
         dupes = derived["code"][derived["code"].duplicated()].unique()
@@ -376,44 +383,50 @@ class Store:
                 f"SELECT code FROM {SOURCE_TABLE} WHERE code IN ({', '.join('?' * len(chunk))})", chunk)]
         return found
 
-    def update(self, code: str, changes: dict, expected_version: int, user: str, *,
+    def update(self, code: str, changes: dict, expected_version: int, user: User | str, *,
                source_geometry=None, action: str = "update") -> dict:
         """Change fields (and optionally the source geometry) of one patch, if nobody saved since
         ``expected_version``. Returns the patch as stored; raises ConflictError otherwise."""
+        user = actor(user, "import" if action == "import" else "edit")
         with self.transaction() as con:
             current = self._record(con, code)
             if current["version"] != expected_version:
                 raise ConflictError(code, expected_version, current)
-            c = self.schema.category(current["category"])
-            self._check_change_keys(c, changes, code)
-            merged = {f.key: current[f.key] for f in c.editable_fields} | dict(changes)
-            geom = current["source_geometry"] if source_geometry is None else source_geometry
-            derived, polygons = self._prepare(c, pd.DataFrame([merged]), [geom])
-            new = {f.key: to_python(f, derived[f.key].iloc[0]) for f in c.fields if f.key in derived}
-            changed = [f for f in c.fields if f.key in new and _differs(f, current[f.key], new[f.key])]
-            geom_changed = source_geometry is not None and not shapely.equals_exact(geom, current["source_geometry"], 1e-9)
-            if not changed and not geom_changed:
-                return current
-            version, stamp = expected_version + 1, now_utc()
-            sets = [f'"{f.key}" = ?' for f in changed] + ["version = ?", "updated_at = ?", "updated_by = ?"]
-            params = [_to_sql(f, derived[f.key])[0] for f in changed] + [version, stamp, user]
-            if geom_changed:
-                sets.append("geom = ?")
-                params.append(gpkg.encode(polygons, SRS_ID)[0])
-                con.execute(f"UPDATE {SOURCE_TABLE} SET geom = ? WHERE code = ?", (gpkg.encode([geom], SRS_ID)[0], code))
-            con.execute(f'UPDATE "{c.table}" SET {", ".join(sets)} WHERE code = ? AND version = ?',
-                        (*params, code, expected_version))
-            rows = [(code, c.key, version, action, f.key, f.label, display_value(f, current[f.key]),
-                     display_value(f, new[f.key]), user, stamp) for f in changed]
-            if geom_changed:
-                rows.append((code, c.key, version, action, "source_geometry", GEOMETRY_LABEL,
-                             shapely.to_wkt(current["source_geometry"], rounding_precision=7),
-                             shapely.to_wkt(geom, rounding_precision=7), user, stamp))
-            con.executemany("INSERT INTO history (code, category, version, action, field_key, field_label, before, "
-                            "after, user, at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-            if geom_changed:
-                gpkg.update_extent(con, c.table)
+            self._apply_changes(con, current, changes, user, action, source_geometry)
             return self._record(con, code)
+
+    def _apply_changes(self, con, current: dict, changes: dict, user: str, action: str, source_geometry=None) -> None:
+        """Validate ``changes`` on top of ``current`` and write them with one version step and their history."""
+        code, expected_version = current["code"], current["version"]
+        c = self.schema.category(current["category"])
+        self._check_change_keys(c, changes, code)
+        merged = {f.key: current[f.key] for f in c.editable_fields} | dict(changes)
+        geom = current["source_geometry"] if source_geometry is None else source_geometry
+        derived, polygons = self._prepare(c, pd.DataFrame([merged]), [geom])
+        new = {f.key: to_python(f, derived[f.key].iloc[0]) for f in c.fields if f.key in derived}
+        changed = [f for f in c.fields if f.key in new and _differs(f, current[f.key], new[f.key])]
+        geom_changed = source_geometry is not None and not shapely.equals_exact(geom, current["source_geometry"], 1e-9)
+        if not changed and not geom_changed:
+            return
+        version, stamp = expected_version + 1, now_utc()
+        sets = [f'"{f.key}" = ?' for f in changed] + ["version = ?", "updated_at = ?", "updated_by = ?"]
+        params = [_to_sql(f, derived[f.key])[0] for f in changed] + [version, stamp, user]
+        if geom_changed:
+            sets.append("geom = ?")
+            params.append(gpkg.encode(polygons, SRS_ID)[0])
+            con.execute(f"UPDATE {SOURCE_TABLE} SET geom = ? WHERE code = ?", (gpkg.encode([geom], SRS_ID)[0], code))
+        con.execute(f'UPDATE "{c.table}" SET {", ".join(sets)} WHERE code = ? AND version = ?',
+                    (*params, code, expected_version))
+        rows = [(code, c.key, version, action, f.key, f.label, display_value(f, current[f.key]),
+                 display_value(f, new[f.key]), user, stamp) for f in changed]
+        if geom_changed:
+            rows.append((code, c.key, version, action, "source_geometry", GEOMETRY_LABEL,
+                         shapely.to_wkt(current["source_geometry"], rounding_precision=7),
+                         shapely.to_wkt(geom, rounding_precision=7), user, stamp))
+        con.executemany("INSERT INTO history (code, category, version, action, field_key, field_label, before, "
+                        "after, user, at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        if geom_changed:
+            gpkg.update_extent(con, c.table)
 
     @staticmethod
     def _check_change_keys(c: Category, changes: dict, code: str) -> None:
@@ -428,7 +441,8 @@ class Store:
         if problems:
             raise ValidationError(problems)
 
-    def _set_archived(self, code: str, user: str, archived: bool, expected_version: int | None) -> dict:
+    def _set_archived(self, code: str, user: User | str, archived: bool, expected_version: int | None) -> dict:
+        user = actor(user, "archive")
         with self.transaction() as con:
             current = self._record(con, code)
             if expected_version is not None and current["version"] != expected_version:
@@ -446,11 +460,11 @@ class Store:
                          "是" if not archived else "否", "是" if archived else "否", user, stamp))
             return self._record(con, code)
 
-    def archive(self, code: str, user: str, expected_version: int | None = None) -> dict:
+    def archive(self, code: str, user: User | str, expected_version: int | None = None) -> dict:
         """Soft delete: the patch leaves the ledger and the map but stays restorable, with history."""
         return self._set_archived(code, user, True, expected_version)
 
-    def restore(self, code: str, user: str) -> dict:
+    def restore(self, code: str, user: User | str) -> dict:
         return self._set_archived(code, user, False, None)
 
     # ---------------------------------------------------------------- history and events
@@ -464,15 +478,16 @@ class Store:
         frame["at"] = utc_text_to_local(frame["at"]).to_numpy()
         return frame
 
-    def add_fog_event(self, code: str, date, user: str, *, start_time: str | None = None,
+    def add_fog_event(self, code: str, date, user: User | str, *, start_time: str | None = None,
                       duration_h: float | None = None, min_visibility_m: int | None = None,
                       reporter: str | None = None) -> int:
         events = pd.DataFrame([{"code": code, "date": date, "start_time": start_time, "duration_h": duration_h,
-                                "min_visibility_m": min_visibility_m, "reporter": reporter or user}])
+                                "min_visibility_m": min_visibility_m, "reporter": reporter}])
         return self.add_fog_events(events, user)[0]
 
-    def add_fog_events(self, events: pd.DataFrame, user: str, *, file: str | None = None) -> list[int]:
+    def add_fog_events(self, events: pd.DataFrame, user: User | str, *, file: str | None = None) -> list[int]:
         """Log fog events (columns code, date, start_time, duration_h, min_visibility_m, reporter)."""
+        user = actor(user, "inspect")
         rows, problems = _clean_fog_events(events, file)
         stamp = now_utc()
         with self.transaction() as con:
@@ -489,7 +504,8 @@ class Store:
             ids = []
             for row in rows:
                 cur = con.execute("INSERT INTO fog_events (code, date, start_time, duration_h, min_visibility_m, "
-                                  "reporter, created_at, created_by) VALUES (?,?,?,?,?,?,?,?)", (*row, stamp, user))
+                                  "reporter, created_at, created_by) VALUES (?,?,?,?,?,?,?,?)",
+                                  (*row[:5], row[5] or user, stamp, user))
                 ids.append(cur.lastrowid)
             return ids
 
@@ -515,9 +531,56 @@ class Store:
             frame[col] = utc_text_to_local(frame[col]).to_numpy()
         return frame
 
+    def add_inspection(self, code: str, user: User | str, *, inspected_at: dt.datetime | None = None,
+                       findings: str = "", status_after: str | None = None, lon: float | None = None,
+                       lat: float | None = None, photos: list[tuple[bytes, str, int, int]] = ()) -> int:
+        """Record an inspection (巡查) of a patch, with prepared photos (bytes, mime, width, height; see
+        ``safetymap.photos``). A new rectification status and the inspection date are written to the
+        patch as one change with history; nothing else of the patch can be changed this way."""
+        name = actor(user, "inspect")
+        when = inspected_at or dt.datetime.now(CHINA_TZ).replace(tzinfo=None)
+        problems = _inspection_problems(self.schema, status_after, lon, lat)
+        if problems:
+            raise ValidationError(problems)
+        with self.transaction() as con:
+            current = self._record(con, code)
+            changes = {"last_inspection": when.date()}
+            if status_after and status_after != current["rect_status"]:
+                changes["rect_status"] = status_after
+            self._apply_changes(con, current, changes, name, "inspection")
+            stamp = now_utc()
+            cur = con.execute(
+                "INSERT INTO inspections (code, inspected_at, inspector, findings, status_before, status_after, lon, lat, "
+                "created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (code, _local_to_utc_text(when), name, findings or None, current["rect_status"],
+                 status_after or current["rect_status"], lon, lat, stamp, name))
+            inspection_id = cur.lastrowid
+            con.executemany("INSERT INTO photos (inspection_id, code, mime, width, height, content, created_at, created_by) "
+                            "VALUES (?,?,?,?,?,?,?,?)",
+                            [(inspection_id, code, mime, w, h, data, stamp, name) for data, mime, w, h in photos])
+            return inspection_id
+
+    def photos(self, code: str | None = None) -> pd.DataFrame:
+        """Photos' metadata (id, inspection_id, code, mime, width, height, created_at, created_by), newest last."""
+        sql = "SELECT id, inspection_id, code, mime, width, height, created_at, created_by FROM photos"
+        params: tuple = ()
+        if code is not None:
+            sql += " WHERE code = ?"
+            params = (code,)
+        frame = pd.read_sql_query(sql + " ORDER BY id", self._con(), params=params)
+        frame["created_at"] = utc_text_to_local(frame["created_at"]).to_numpy()
+        return frame
+
+    def photo_bytes(self, photo_id: int) -> bytes:
+        row = self._con().execute("SELECT content FROM photos WHERE id = ?", (int(photo_id),)).fetchone()
+        if row is None:
+            raise NotFound(f"照片 {photo_id}")
+        return row[0]
+
     # ---------------------------------------------------------------- routes
-    def put_routes(self, routes: gpd.GeoDataFrame, user: str) -> None:
+    def put_routes(self, routes: gpd.GeoDataFrame, user: User | str) -> None:
         """Add or replace route centrelines (route_code, name, start_stake_m, geometry)."""
+        actor(user, "edit")
         geoms = routes.geometry.to_crs(self.schema.storage_crs).to_numpy()
         with self.transaction() as con:
             con.executemany("INSERT OR REPLACE INTO routes (geom, route_code, name, start_stake_m) VALUES (?,?,?,?)",
@@ -539,6 +602,24 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as con:
             con.execute("INSERT OR REPLACE INTO safetymap_meta (key, value) VALUES (?, ?)", (key, value))
+
+
+def _local_to_utc_text(when: dt.datetime) -> str:
+    ts = pd.Timestamp(when)
+    ts = ts.tz_localize(CHINA_TZ) if ts.tzinfo is None else ts
+    return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _inspection_problems(schema: Schema, status_after, lon, lat) -> list[Problem]:
+    problems = []
+    statuses = schema.common_fields[[f.key for f in schema.common_fields].index("rect_status")].values
+    if status_after and status_after not in statuses:
+        problems.append(Problem("整改状态", f"「{status_after}」不在可选值中（{'、'.join(statuses)}）"))
+    if (lon is None) != (lat is None):
+        problems.append(Problem("位置", "经度和纬度须同时提供"))
+    elif lon is not None and not (-180 <= float(lon) <= 180 and -90 <= float(lat) <= 90):
+        problems.append(Problem("位置", f"坐标 {lon}, {lat} 不是有效的经纬度"))
+    return problems
 
 
 def repr_col(name: str) -> str:
