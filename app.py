@@ -1,11 +1,36 @@
-"""Streamlit entry: page navigation only; every page lives in safetymap/ui and calls the core."""
+"""Streamlit entry: sign-in and page navigation only; every page lives in safetymap/ui and calls the core."""
 import streamlit as st
 
-from safetymap.ui import ledger_page
+from safetymap.ui import (audit_page, edit_page, field_page, fog_page, ledger_page, login_page, session,
+                          users_page)
 
 st.set_page_config(page_title="江源区公路安全风险图斑台账", page_icon="🛣️", layout="wide")
 
-pages = [
-    st.Page(ledger_page.render, title="台账", icon="📋", url_path="ledger", default=True),
-]
-st.navigation(pages).run()
+
+def pages_for(user):
+    """The pages a role may open; the core refuses the actions anyway."""
+    ledger = [st.Page(ledger_page.render, title="台账", icon="📋", url_path="ledger", default=True),
+              st.Page(fog_page.render, title="团雾台账", icon="🌫️", url_path="fog")]
+    work = []
+    if user.can("edit"):
+        work.append(st.Page(edit_page.render, title="图斑编辑", icon="✏️", url_path="edit"))
+    if user.can("inspect"):
+        work.append(st.Page(field_page.render, title="巡查上报", icon="📱", url_path="field"))
+    admin = []
+    if user.can("users"):
+        admin += [st.Page(users_page.render, title="用户管理", icon="👥", url_path="users"),
+                  st.Page(audit_page.render, title="操作审计", icon="🔎", url_path="audit")]
+    return {"台账": ledger, "业务": work, "管理": admin}
+
+
+user = session.signed_in_user()
+if user is None:
+    navigation = st.navigation([st.Page(login_page.render, title="登录", icon="🔑", url_path="login")])
+else:
+    with st.sidebar:
+        st.markdown(f"**{user.name}**（{user.role_label}）")
+        if st.button("退出登录"):
+            session.sign_out("已退出登录。")
+            st.rerun()
+    navigation = st.navigation({k: v for k, v in pages_for(user).items() if v})
+navigation.run()

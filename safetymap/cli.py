@@ -10,6 +10,7 @@ from pathlib import Path
 
 import shapely
 
+from . import cli_admin
 from .errors import SafetymapError
 from .ledger import ledger_table
 from .schema import load_schema
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", choices=["utf-8", "gbk"], default="utf-8")
     p = command("stats", cmd_stats, "统计")
     p.add_argument("--json", action="store_true")
+    cli_admin.register(command)
     return parser
 
 

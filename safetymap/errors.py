@@ -82,8 +82,8 @@ class PermissionDenied(SafetymapError):
 
 
 class DatabaseExists(SafetymapError):
-    def __init__(self, path):
-        super().__init__(f"数据库文件 {path} 已存在；如需覆盖请加 --force")
+    def __init__(self, path, hint: str = "如需覆盖请加 --force"):
+        super().__init__(f"文件 {path} 已存在；{hint}")
 
 
 class DatabaseMissing(SafetymapError):

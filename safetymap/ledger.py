@@ -95,3 +95,45 @@ def ledger_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None)
     table.insert(1, "类别", frame["category"].map(labels))
     table["是否逾期"] = overdue(frame, on).map({True: "逾期", False: ""})
     return table
+
+
+ACTION_LABELS = {"insert": "新增", "update": "修改", "import": "导入", "archive": "归档", "restore": "恢复",
+                 "inspection": "巡查", "restore_value": "恢复旧值"}
+
+
+def timeline(history: pd.DataFrame, inspections: pd.DataFrame, fog_events: pd.DataFrame) -> pd.DataFrame:
+    """One patch's changes, inspections and fog events, newest first: 时间, 类型, 用户, 内容 (+ history id
+    for changes that can be restored)."""
+    rows = []
+    for version, group in history.groupby("version", sort=False):
+        first = group.iloc[0]
+        fields = group.dropna(subset=["field_label"])
+        detail = "；".join(f"{r.field_label}：{r.before or '（空）'} → {r.after or '（空）'}" for r in fields.itertuples()
+                          if r.field_key != "source_geometry")
+        if (fields["field_key"] == "source_geometry").any():
+            detail = "；".join(filter(None, [detail, "几何已修改"]))
+        rows.append({"时间": first["at"], "类型": ACTION_LABELS.get(first["action"], first["action"]), "用户": first["user"],
+                     "版本": int(version), "内容": detail or ACTION_LABELS.get(first["action"], "")})
+    for r in inspections.itertuples():
+        status = f"；整改状态 {r.status_before} → {r.status_after}" if r.status_after != r.status_before else ""
+        rows.append({"时间": r.inspected_at, "类型": "巡查记录", "用户": r.inspector, "版本": None,
+                     "内容": f"{r.findings or '（无发现）'}{status}"})
+    for r in fog_events.itertuples():
+        vis = f"，最低能见度 {r.min_visibility_m:.0f} m" if pd.notna(r.min_visibility_m) else ""
+        dur = f"，持续 {r.duration_h:g} 小时" if pd.notna(r.duration_h) else ""
+        rows.append({"时间": pd.Timestamp(r.date), "类型": "团雾事件", "用户": r.created_by, "版本": None,
+                     "内容": f"{pd.Timestamp(r.date):%Y-%m-%d} {r.start_time or ''} 团雾{dur}{vis}"})
+    out = pd.DataFrame(rows, columns=["时间", "类型", "用户", "版本", "内容"])
+    return out.sort_values("时间", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def rectification(record: dict, on: dt.date | None = None) -> dict:
+    """Deadline, status, overdue flag and the five-in-place parts of one patch."""
+    from .validation import five_in_place_parts
+
+    frame = pd.DataFrame([record])
+    parts = five_in_place_parts(frame).iloc[0].to_dict()
+    late = days_late(frame.assign(rect_deadline=pd.to_datetime(frame["rect_deadline"])), on).iloc[0]
+    return {"status": record.get("rect_status"), "deadline": record.get("rect_deadline"),
+            "overdue": bool(pd.notna(late)), "days_late": None if pd.isna(late) else int(late),
+            "five": {k: bool(v) for k, v in parts.items()}}

@@ -19,7 +19,7 @@ import shapely
 
 from . import gpkg
 from .auth import User, actor
-from .errors import ConflictError, DatabaseMissing, NotFound, Problem, ValidationError
+from .errors import ConflictError, DatabaseExists, DatabaseMissing, NotFound, Problem, ValidationError
 from .geo import GEOMETRY_LABEL, format_stake, geometry_problems, patch_polygons
 from .schema import Category, Field, Schema, load_schema
 from .validation import clean_frame, derive, grade_problems, is_blank
@@ -45,6 +45,11 @@ ATTRIBUTE_TABLES = {
     "photos": ("巡查照片", [
         "inspection_id INTEGER NOT NULL", "code TEXT NOT NULL", "mime TEXT NOT NULL", "width INTEGER",
         "height INTEGER", "content BLOB NOT NULL", "created_at DATETIME NOT NULL", "created_by TEXT NOT NULL"]),
+    "users": ("用户", [
+        "name TEXT NOT NULL UNIQUE", "role TEXT NOT NULL", "password_hash TEXT NOT NULL",
+        "disabled BOOLEAN NOT NULL DEFAULT 0", "failed_logins INTEGER NOT NULL DEFAULT 0", "not_before DATETIME",
+        "locked_until DATETIME", "created_at DATETIME NOT NULL", "last_login DATETIME"]),
+    "audit": ("操作日志", ["at DATETIME NOT NULL", "user TEXT NOT NULL", "action TEXT NOT NULL", "detail TEXT"]),
     "safetymap_meta": ("系统信息", ["key TEXT NOT NULL UNIQUE", "value TEXT"]),
 }
 INDEXES = [
@@ -52,7 +57,10 @@ INDEXES = [
     'CREATE INDEX IF NOT EXISTS idx_fog_events_code ON fog_events (code, date)',
     'CREATE INDEX IF NOT EXISTS idx_inspections_code ON inspections (code, inspected_at)',
     'CREATE INDEX IF NOT EXISTS idx_photos_inspection ON photos (inspection_id)',
+    'CREATE INDEX IF NOT EXISTS idx_audit_at ON audit (at)',
 ]
+USER_COLUMNS = ["name", "role", "password_hash", "disabled", "failed_logins", "not_before", "locked_until",
+                "created_at", "last_login"]
 
 
 def now_utc() -> str:
@@ -577,6 +585,45 @@ class Store:
             raise NotFound(f"照片 {photo_id}")
         return row[0]
 
+    # ---------------------------------------------------------------- users and audit (policy: safetymap.accounts)
+    def user_row(self, name: str, con=None) -> dict | None:
+        row = (con or self._con()).execute(f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE name = ?",
+                                           (name,)).fetchone()
+        return dict(zip(USER_COLUMNS, row)) if row else None
+
+    def user_rows(self) -> pd.DataFrame:
+        cols = [c for c in USER_COLUMNS if c != "password_hash"]
+        frame = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM users ORDER BY name", self._con())
+        frame["disabled"] = frame["disabled"].astype(bool)
+        for col in ("not_before", "locked_until", "created_at", "last_login"):
+            frame[col] = utc_text_to_local(frame[col]).to_numpy()
+        return frame
+
+    def put_user_row(self, row: dict, con) -> None:
+        """Insert or replace one user row inside the caller's transaction (``accounts`` decides what)."""
+        cols = [c for c in USER_COLUMNS if c in row]
+        con.execute(f"INSERT INTO users ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                    f"ON CONFLICT(name) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in cols if c != 'name')}",
+                    [row[c] for c in cols])
+
+    def user_count(self, con=None) -> int:
+        return (con or self._con()).execute("SELECT count(*) FROM users").fetchone()[0]
+
+    def log(self, user: User | str, action: str, detail: str = "", con=None) -> None:
+        """An audit-log line (logins, exports, imports, user changes); patch changes are in history."""
+        name = user.name if isinstance(user, User) else str(user)
+        sql, params = "INSERT INTO audit (at, user, action, detail) VALUES (?, ?, ?, ?)", (now_utc(), name, action, detail)
+        if con is not None:
+            con.execute(sql, params)
+            return
+        with self.transaction() as own:
+            own.execute(sql, params)
+
+    def audit(self) -> pd.DataFrame:
+        frame = pd.read_sql_query("SELECT id, at, user, action, detail FROM audit ORDER BY id", self._con())
+        frame["at"] = utc_text_to_local(frame["at"]).to_numpy()
+        return frame
+
     # ---------------------------------------------------------------- routes
     def put_routes(self, routes: gpd.GeoDataFrame, user: User | str) -> None:
         """Add or replace route centrelines (route_code, name, start_stake_m, geometry)."""
@@ -593,6 +640,25 @@ class Store:
         cols = list(zip(*rows)) if rows else [[], [], [], []]
         return gpd.GeoDataFrame({"route_code": list(cols[1]), "name": list(cols[2]), "start_stake_m": list(cols[3])},
                                 geometry=gpd.GeoSeries(gpkg.decode(cols[0]), crs=self.schema.storage_crs))
+
+    # ---------------------------------------------------------------- backup
+    def backup(self, dest: str | os.PathLike) -> Path:
+        """A consistent copy of the live database (SQLite online backup: one snapshot, taken while others
+        keep writing), as a single self-contained GeoPackage file."""
+        dest = Path(dest)
+        if dest.exists():
+            raise DatabaseExists(dest, "备份不会覆盖已有文件，请换一个文件名")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".partial")
+        partial.unlink(missing_ok=True)
+        target = sqlite3.connect(partial)
+        try:
+            self._con().backup(target)  # all pages in one step: a single consistent snapshot
+            target.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            target.close()
+        partial.rename(dest)
+        return dest
 
     # ---------------------------------------------------------------- meta
     def meta(self, key: str) -> str | None:

@@ -1,9 +1,11 @@
-"""The pages, driven by Streamlit's AppTest against a real seeded database."""
+"""The app through Streamlit's AppTest against a real seeded database: sign-in, first run, pages."""
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT
+from safetymap import accounts
+from safetymap.store import Store
 
 
 @pytest.fixture
@@ -14,9 +16,31 @@ def app(sample_db, monkeypatch):
     st.cache_resource.clear()  # the store is a cached resource: do not share it between tests
 
 
-def test_ledger_page_shows_the_sample_ledger_and_filters(app, store):
+def sign_in(at, name, password):
+    at.run()
+    at.text_input[0].set_value(name)
+    at.text_input[1].set_value(password)
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+
+
+def test_first_run_form_makes_the_first_admin_and_then_closes(app, sample_db):
     app.run()
-    assert not app.exception
+    assert any("第一个管理员" in i.value for i in app.info)
+    assert not app.dataframe  # no ledger data before sign-in
+    app.text_input[0].set_value("管理员")
+    app.text_input[1].set_value("correct-horse")
+    app.text_input[2].set_value("correct-horse")
+    app.button[0].click().run()
+    assert Store(sample_db).user_rows()["name"].tolist() == ["管理员"]
+    assert app.dataframe  # signed in: the ledger shows
+    with pytest.raises(Exception, match="首次设置已关闭"):
+        accounts.create_first_admin(Store(sample_db), "second", "password2")
+
+
+def test_ledger_page_shows_the_sample_ledger_and_filters(app, store):
+    accounts.add_user(store, "查看员", "viewer", "viewer-pass", "命令行")
+    sign_in(app, "查看员", "viewer-pass")
     assert any("示例数据" in c.value for c in app.caption)
     table = app.dataframe[0].value
     assert len(table) == len(store.read())
@@ -24,3 +48,19 @@ def test_ledger_page_shows_the_sample_ledger_and_filters(app, store):
     app.multiselect[1].set_value(["重大"]).run()
     filtered = app.dataframe[0].value
     assert 0 < len(filtered) < len(table) and set(filtered["风险等级"]) == {"重大"}
+
+
+def test_wrong_password_shows_an_error_and_no_data(app, store):
+    accounts.add_user(store, "编辑员", "editor", "editor-pass", "命令行")
+    sign_in(app, "编辑员", "wrong-password")
+    assert any("用户名或密码错误" in e.value for e in app.error)
+    assert not app.dataframe
+
+
+def test_idle_session_is_signed_out(app, store, monkeypatch):
+    accounts.add_user(store, "编辑员", "editor", "editor-pass", "命令行")
+    sign_in(app, "编辑员", "editor-pass")
+    assert app.dataframe
+    app.session_state["last_active"] = 0.0  # long ago
+    app.run()
+    assert not app.dataframe and any("未操作" in i.value for i in app.info)

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+import os
+
+from ..auth import User
+from ..errors import PermissionDenied
 from ..seed import default_db_path, init_database
 from ..store import Store
 
@@ -19,3 +23,22 @@ def get_store() -> Store:
 def sample_banner(store: Store) -> None:
     if store.meta("sample"):
         st.caption("⚠️ 当前数据库含 **示例数据**：路线、桩号、桥梁和各项数值均为虚构，仅用于演示，不得用于实际决策。")
+
+
+def current_user() -> User:
+    """The signed-in user of this browser session (pages run only after sign-in: see ``session``)."""
+    user = st.session_state.get("user")
+    if user is None:
+        raise PermissionDenied("未登录")
+    return user
+
+
+def setting(name: str, default: str | None = None) -> str | None:
+    """A setting from ``.streamlit/secrets.toml`` or the environment (``SAFETYMAP_<NAME>``)."""
+    env = os.environ.get(f"SAFETYMAP_{name.upper()}")
+    if env:
+        return env
+    try:
+        return st.secrets.get(name, default)
+    except FileNotFoundError:
+        return default

@@ -1,0 +1,62 @@
+"""Administration commands of ``python -m safetymap``: users and backup."""
+from __future__ import annotations
+
+import sys
+
+from . import accounts
+from .auth import ROLES
+from .errors import Problem, ValidationError
+from .store import Store
+
+CLI_USER = "命令行"
+
+
+def _password_from_stdin() -> str:
+    line = sys.stdin.readline()
+    password = line.rstrip("\r\n")
+    if not password:
+        raise ValidationError([Problem("密码", "未从标准输入读到密码（用法：echo 密码 | python -m safetymap user add …）")])
+    return password
+
+
+def cmd_user(args) -> int:
+    store = Store(args.db)
+    if args.action == "add":
+        accounts.add_user(store, args.name, args.role, _password_from_stdin(), CLI_USER)
+        print(f"已添加用户 {args.name}（{ROLES[args.role]}）")
+    elif args.action == "passwd":
+        accounts.set_password(store, args.name, _password_from_stdin(), CLI_USER)
+        print(f"已修改 {args.name} 的密码")
+    elif args.action == "disable":
+        accounts.set_disabled(store, args.name, True, CLI_USER)
+        print(f"已停用 {args.name}")
+    elif args.action == "enable":
+        accounts.set_disabled(store, args.name, False, CLI_USER)
+        print(f"已启用 {args.name}")
+    else:
+        users = store.user_rows()
+        for row in users.itertuples():
+            state = "停用" if row.disabled else ("锁定" if row.locked_until is not None and str(row.locked_until) != "NaT" else "正常")
+            print(f"{row.name}\t{ROLES.get(row.role, row.role)}\t{state}")
+        if not len(users):
+            print("（没有用户）")
+    return 0
+
+
+def cmd_backup(args) -> int:
+    store = Store(args.db)
+    path = store.backup(args.out)
+    store.log(CLI_USER, "backup", str(path))
+    print(f"已备份到 {path}")
+    return 0
+
+
+def register(command) -> None:
+    """Add the commands to the parser; ``command(name, func, help)`` is cli.build_parser's helper."""
+    p = command("user", cmd_user, "用户管理：add / passwd / list / disable / enable")
+    p.add_argument("action", choices=["add", "passwd", "list", "disable", "enable"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("--role", choices=list(ROLES), default="viewer")
+    p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（不在命令行中出现）")
+    p = command("backup", cmd_backup, "备份数据库（可在使用中备份）")
+    p.add_argument("--out", required=True)

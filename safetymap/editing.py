@@ -1,0 +1,79 @@
+"""The core of editing: what a form changed, source geometry from stakes, patches near a position,
+and restoring an older value from history. Knows nothing of Streamlit."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from .auth import User
+from .errors import Problem, ValidationError
+from .geo import parse_stake, segment_from_stakes, to_metric
+from .schema import Field
+from .store import Store, display_value
+from .validation import is_blank
+
+
+def _comparable(f: Field, value) -> str:
+    """A form value and a stored value as the same text, so that 'unchanged' is exact."""
+    if isinstance(value, (list, tuple)):
+        value = "、".join(value) if value else None
+    if f.type == "stake" and isinstance(value, str) and value.strip():
+        try:
+            value = parse_stake(value)
+        except ValueError:
+            return f"invalid:{value}"
+    return display_value(f, value)
+
+
+def changed_values(fields: tuple[Field, ...], base: dict, form: dict) -> dict:
+    """The editable fields whose form value differs from ``base`` (the version the user started from).
+    Only these are sent, so a retry after a conflict never reverts someone else's other changes."""
+    changes = {}
+    for f in fields:
+        if not f.editable or f.key not in form:
+            continue
+        value = form[f.key]
+        if _comparable(f, value) != _comparable(f, base.get(f.key)):
+            changes[f.key] = "、".join(value) if isinstance(value, (list, tuple)) else value
+    return changes
+
+
+def geometry_from_stakes(routes: pd.DataFrame, route_code: str, start, end):
+    """The segment of route ``route_code`` between two stakes (linear referencing)."""
+    match = routes[routes["route_code"] == route_code]
+    if not len(match):
+        raise ValidationError([Problem("路线编码", f"路线「{route_code}」没有中心线，无法按桩号生成几何；请在地图上绘制")])
+    try:
+        start_m = parse_stake(start)
+        end_m = start_m if is_blank(end) else parse_stake(end)
+        return segment_from_stakes(match.geometry.iloc[0], float(match["start_stake_m"].iloc[0]), start_m, end_m)
+    except ValueError as exc:
+        raise ValidationError([Problem("桩号", str(exc))]) from exc
+
+
+def nearest_patches(frame: pd.DataFrame, lon: float, lat: float, n: int = 5) -> pd.DataFrame:
+    """The ``n`` patches whose source geometry is nearest to a position, with the distance in metres."""
+    if not len(frame):
+        return frame.assign(distance_m=[])
+    point = to_metric([shapely.Point(lon, lat)])[0]
+    distances = shapely.distance(to_metric(frame["source_geometry"].to_numpy()), point)
+    out = frame.assign(distance_m=np.round(distances, 0))
+    return out.nsmallest(n, "distance_m")
+
+
+def restore_value(store: Store, history_id: int, user: User | str) -> dict:
+    """Set a field back to the value it had before one recorded change, as a new change."""
+    history = store.history()
+    row = history[history["id"] == history_id]
+    if not len(row):
+        raise ValidationError([Problem("历史", f"没有编号为 {history_id} 的变更记录")])
+    row = row.iloc[0]
+    current = store.get(row["code"])
+    if row["field_key"] == "source_geometry":
+        return store.update(row["code"], {}, current["version"], user,
+                            source_geometry=shapely.from_wkt(row["before"]), action="restore_value")
+    if not row["field_key"] or row["field_key"] == "archived":
+        raise ValidationError([Problem("历史", "这条记录不是字段修改，不能恢复")])
+    return store.update(row["code"], {row["field_key"]: row["before"] or None}, current["version"], user,
+                        action="restore_value")

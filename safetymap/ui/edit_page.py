@@ -1,0 +1,23 @@
+"""编辑: pick a patch by code or name and edit it (the map page shows the same form beside the map)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from . import edit_form
+from .common import get_store, sample_banner
+
+
+def render() -> None:
+    store = get_store()
+    st.title("图斑编辑")
+    sample_banner(store)
+    frame = store.read(include_archived=True)
+    labels = dict(zip(frame["code"], frame["code"] + " " + frame["name"].fillna("") +
+                      frame["archived"].map({True: "（已归档）", False: ""})))
+    preset = st.session_state.get("edit_code")
+    options = list(labels)
+    code = st.selectbox("图斑（可输入编号或名称搜索）", options, format_func=labels.get,
+                        index=options.index(preset) if preset in options else None, placeholder="选择图斑")
+    if code:
+        st.session_state["edit_code"] = code
+        edit_form.render(store, code)

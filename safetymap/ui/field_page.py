@@ -1,0 +1,115 @@
+"""巡查上报: the field staff's page, made for a 360-px phone screen. Find a patch (search, nearest to
+the phone, or picked on the map), record an inspection with photos and position, or report a fog event.
+Field staff change nothing else."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from ..editing import nearest_patches
+from ..errors import PermissionDenied, ValidationError
+from ..photos import MAX_UPLOAD_BYTES, prepare_photo
+from ..store import CHINA_TZ, Store
+from .common import current_user, get_store, sample_banner
+from .geolocation import device_position
+
+
+def render() -> None:
+    store = get_store()
+    st.title("巡查上报")
+    sample_banner(store)
+    user = current_user()
+    if not user.can("inspect"):
+        st.warning(f"当前用户「{user.name}」（{user.role_label}）无权巡查上报。")
+        return
+    frame = store.read()
+    code = _pick_patch(frame)
+    if not code:
+        return
+    record = store.get(code)
+    st.markdown(f"**{record['code']} {record['name']}**  \n{record['route_code']} · {record['township']} · "
+                f"风险等级 {record['risk_grade']} · 整改状态 {record['rect_status']}")
+    tabs = ["巡查记录"] + (["团雾事件"] if record["category"] == "fog" else [])
+    chosen = st.tabs(tabs)
+    with chosen[0]:
+        _inspection_form(store, record, user)
+    if len(chosen) > 1:
+        with chosen[1]:
+            _fog_event_form(store, record, user)
+    if "field_done" in st.session_state:
+        st.success(st.session_state.pop("field_done"))
+
+
+def _pick_patch(frame: pd.DataFrame) -> str | None:
+    labels = dict(zip(frame["code"], frame["code"] + " " + frame["name"].fillna("")))
+    how = st.radio("查找图斑", ["搜索编号或名称", "离我最近"], horizontal=True, key="field_how")
+    if how == "离我最近":
+        position = device_position("field_position")
+        if position and "error" in position:
+            st.error(position["error"])
+        elif position:
+            st.session_state["field_position_value"] = position
+            near = nearest_patches(frame, position["lon"], position["lat"], n=5)
+            options = list(near["code"])
+            names = {r.code: f"{r.code} {r.name}（{r.distance_m:.0f} 米）" for r in near.itertuples()}
+            return st.radio("最近的图斑", options, format_func=names.get, key="field_near")
+        return None
+    options = list(labels)
+    preset = st.session_state.get("field_code")
+    return st.selectbox("图斑", options, format_func=labels.get, placeholder="输入编号或名称",
+                        index=options.index(preset) if preset in options else None, key="field_search")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(CHINA_TZ).replace(tzinfo=None, second=0, microsecond=0)
+
+
+def _inspection_form(store: Store, record: dict, user) -> None:
+    statuses = list(store.schema.category(record["category"]).field("rect_status").values)
+    with st.form(f"inspection-{record['code']}", clear_on_submit=True):
+        now = _now()
+        day = st.date_input("巡查日期", value=now.date(), format="YYYY-MM-DD")
+        time = st.time_input("巡查时间", value=now.time(), step=300)
+        findings = st.text_area("巡查发现", placeholder="现场情况、隐患变化、已采取的措施")
+        status = st.selectbox("整改状态", statuses, index=statuses.index(record["rect_status"]))
+        camera = st.camera_input("拍照", key=f"camera-{record['code']}")
+        gallery = st.file_uploader(f"从相册选择照片（每张不超过 {MAX_UPLOAD_BYTES // 1048576} MB）",
+                                   type=["jpg", "jpeg", "png", "webp", "heic"], accept_multiple_files=True)
+        use_position = st.checkbox("附上我的位置", value="field_position_value" in st.session_state,
+                                   help="先在“离我最近”中获取位置")
+        submitted = st.form_submit_button("提交巡查记录", type="primary", use_container_width=True)
+    if not submitted:
+        return
+    position = st.session_state.get("field_position_value") if use_position else None
+    try:
+        photos = [prepare_photo(f.getvalue(), f.name) for f in [camera, *(gallery or [])] if f is not None]
+        store.add_inspection(record["code"], user, inspected_at=dt.datetime.combine(day, time), findings=findings,
+                             status_after=status, lon=position and position.get("lon"),
+                             lat=position and position.get("lat"), photos=photos)
+    except (ValidationError, PermissionDenied) as exc:
+        st.error(str(exc))
+        return
+    st.session_state["field_done"] = f"已记录 {record['code']} 的巡查（{len(photos)} 张照片）"
+    st.rerun()
+
+
+def _fog_event_form(store: Store, record: dict, user) -> None:
+    with st.form(f"fog-{record['code']}", clear_on_submit=True):
+        now = _now()
+        day = st.date_input("团雾日期", value=now.date(), format="YYYY-MM-DD")
+        start = st.time_input("开始时间", value=now.time(), step=300)
+        duration = st.number_input("持续时长(小时)", min_value=0.0, max_value=72.0, value=None, step=0.5)
+        visibility = st.number_input("最低能见度(m)", min_value=0, max_value=10000, value=None, step=10)
+        submitted = st.form_submit_button("上报团雾事件", type="primary", use_container_width=True)
+    if not submitted:
+        return
+    try:
+        store.add_fog_event(record["code"], day, user, start_time=start.strftime("%H:%M"), duration_h=duration,
+                            min_visibility_m=visibility, reporter=user.name)
+    except (ValidationError, PermissionDenied) as exc:
+        st.error(str(exc))
+        return
+    st.session_state["field_done"] = f"已上报 {record['code']} {day:%Y-%m-%d} 的团雾事件"
+    st.rerun()

@@ -1,0 +1,82 @@
+"""One input widget per schema field type: the edit form, the new-patch form and the field page all
+build their inputs here."""
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from ..geo import format_stake
+from ..schema import Field
+from ..validation import is_blank
+
+YES_NO = ["是", "否"]
+
+
+def initial_value(f: Field, value):
+    """A stored value as the widget wants it."""
+    if is_blank(value):
+        return [] if (f.type == "enum" and f.multiple) else None
+    if f.type == "stake":
+        return format_stake(value)
+    if f.type == "bool":
+        return "是" if value else "否"
+    if f.type == "enum" and f.multiple:
+        return [v for v in str(value).split("、") if v]
+    if f.type == "date" and isinstance(value, dt.datetime):
+        return value.date()
+    if f.type == "int":
+        return int(value)
+    if f.type == "float":
+        return float(value)
+    return value
+
+
+def widget_value(f: Field, value):
+    """A widget's value as the core takes it."""
+    if f.type == "bool":
+        return None if value is None else value == "是"
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None = None):
+    """Render the input for ``f`` bound to session-state ``key``; its value is read from the state."""
+    label = f.label_with_unit + (" *" if f.required else "")
+    help_text = f.help or f.pattern_hint or None
+    kwargs = {"key": key, "disabled": disabled, "help": help_text}
+    if f.type == "enum" and f.multiple:
+        st.multiselect(label, list(f.values), **kwargs)
+    elif f.type == "enum":
+        st.selectbox(label, list(f.values), index=None, placeholder="请选择", **kwargs)
+    elif f.type == "bool":
+        st.selectbox(label, YES_NO, index=None, placeholder="未填", **kwargs)
+    elif f.type == "date":
+        st.date_input(label, format="YYYY-MM-DD", **kwargs)
+    elif f.type == "int":
+        st.number_input(label, step=1, min_value=_bound(f.min, int), max_value=_bound(f.max, int), **kwargs)
+    elif f.type == "float":
+        st.number_input(label, step=1.0, format="%g", min_value=_bound(f.min, float), max_value=_bound(f.max, float), **kwargs)
+    elif f.type == "text":
+        st.text_area(label, height=80, **kwargs)
+    else:
+        st.text_input(label, placeholder="如 K12+350" if f.type == "stake" else None, **kwargs)
+    if error:
+        st.error(error, icon="⚠️")
+
+
+def _bound(value, kind):
+    return None if value is None else kind(value)
+
+
+def seed_state(fields, record: dict, prefix: str, *, force: bool = False) -> None:
+    """Put a record's values into the widgets' session state (only where not already set, unless forced)."""
+    for f in fields:
+        key = f"{prefix}{f.key}"
+        if force or key not in st.session_state:
+            st.session_state[key] = initial_value(f, record.get(f.key))
+
+
+def read_state(fields, prefix: str) -> dict:
+    return {f.key: widget_value(f, st.session_state.get(f"{prefix}{f.key}")) for f in fields}

@@ -1,0 +1,138 @@
+"""Accounts, roles and backup: refused by the core and the store, not only hidden in the pages."""
+import datetime as dt
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import shapely
+
+from conftest import ROOT, database_dump
+from safetymap import accounts
+from safetymap.auth import User
+from safetymap.errors import PermissionDenied
+from safetymap.store import Store
+
+WORKER = Path(__file__).with_name("concurrency_worker.py")
+VIEWER, INSPECTOR, EDITOR, ADMIN = (User("查看员", "viewer"), User("巡查员", "inspector"),
+                                    User("编辑员", "editor"), User("管理员", "admin"))
+
+
+def test_viewer_cannot_save_import_or_archive(store):
+    code = store.read().iloc[0]["code"]
+    before = database_dump(store.path)
+    with pytest.raises(PermissionDenied, match="无权修改图斑"):
+        store.update(code, {"name": "x"}, 1, VIEWER)
+    frame = pd.DataFrame([{"code": "TW-901", "name": "导入", "route_code": "G201", "start_stake": "K1+000",
+                           "township": "江源街道", "risk_grade": "一般", "rect_status": "待整改"}])
+    line = shapely.LineString([(126.70, 42.0), (126.705, 42.001)])
+    with pytest.raises(PermissionDenied, match="无权导入"):
+        store.insert_many("fog", frame, [line], VIEWER, action="import")
+    with pytest.raises(PermissionDenied, match="无权归档"):
+        store.archive(code, VIEWER)
+    with pytest.raises(PermissionDenied, match="无权归档"):
+        store.archive(code, EDITOR)
+    with pytest.raises(PermissionDenied):
+        store.add_fog_event(store.read("fog").iloc[0]["code"], "2026-08-01", VIEWER)
+    assert database_dump(store.path) == before
+
+
+def test_inspector_adds_inspections_and_fog_events_but_cannot_change_fields(store):
+    code = store.read("fog").iloc[0]["code"]
+    store.add_inspection(code, INSPECTOR, findings="雾天诱导灯工作正常", status_after="整改中")
+    store.add_fog_event(code, "2026-09-02", INSPECTOR, start_time="04:30", duration_h=3, min_visibility_m=45)
+    version = store.get(code)["version"]
+    with pytest.raises(PermissionDenied, match="无权修改图斑"):
+        store.update(code, {"risk_grade": "较小"}, version, INSPECTOR)
+    assert store.get(code)["rect_status"] == "整改中"
+
+
+def test_every_history_row_carries_a_user(store):
+    code = store.read().iloc[0]["code"]
+    store.update(code, {"hazard": "新描述"}, 1, EDITOR)
+    store.archive(code, ADMIN)
+    store.restore(code, ADMIN)
+    with pytest.raises(PermissionDenied, match="未登录"):
+        store.update(code, {"hazard": "匿名"}, store.get(code)["version"], "")
+    history = store.history()
+    assert history["user"].notna().all() and (history["user"].str.strip() != "").all()
+
+
+def test_five_wrong_passwords_lock_the_account_for_a_while(empty_store):
+    accounts.add_user(empty_store, "张工", "editor", "right-password", ADMIN)
+    start = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.timezone.utc)
+    for i in range(5):
+        with pytest.raises(accounts.LoginRefused):
+            accounts.authenticate(empty_store, "张工", "wrong", now=start + dt.timedelta(minutes=i))
+    with pytest.raises(accounts.LoginRefused, match="锁定"):
+        accounts.authenticate(empty_store, "张工", "right-password", now=start + dt.timedelta(minutes=6))
+    unlocked = start + dt.timedelta(minutes=4 + accounts.LOCK_MINUTES + 1)
+    assert accounts.authenticate(empty_store, "张工", "right-password", now=unlocked) == User("张工", "editor")
+
+
+def test_failures_are_slowed_before_the_lock(empty_store):
+    accounts.add_user(empty_store, "李工", "editor", "right-password", ADMIN)
+    now = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.timezone.utc)
+    for _ in range(accounts.SLOW_AFTER):
+        with pytest.raises(accounts.LoginRefused):
+            accounts.authenticate(empty_store, "李工", "wrong", now=now)
+    with pytest.raises(accounts.LoginRefused, match="秒后再试"):
+        accounts.authenticate(empty_store, "李工", "right-password", now=now)
+    later = now + dt.timedelta(seconds=accounts.SLOW_SECONDS + 1)
+    assert accounts.authenticate(empty_store, "李工", "right-password", now=later).role == "editor"
+
+
+def test_no_password_in_clear_in_the_database_or_any_log(tmp_path):
+    db = tmp_path / "t.gpkg"
+    secret = "Plain-Text-Secret-42"
+    run = lambda *a, **kw: subprocess.run([sys.executable, "-m", "safetymap", *a, "--db", str(db)], cwd=ROOT,
+                                         capture_output=True, text=True, timeout=120, **kw)
+    outputs = [run("init", "--no-sample")]
+    outputs.append(run("user", "add", "王工", "--role", "admin", "--password-stdin", input=secret + "\n"))
+    store = Store(db)
+    with pytest.raises(accounts.LoginRefused):
+        accounts.authenticate(store, "王工", secret + "x")
+    assert accounts.authenticate(store, "王工", secret).role == "admin"
+    outputs.append(run("user", "list"))
+    store.checkpoint()
+    for path in tmp_path.iterdir():
+        assert secret.encode() not in path.read_bytes(), path
+    for proc in outputs:
+        assert proc.returncode == 0, proc.stderr
+        assert secret not in proc.stdout + proc.stderr
+    assert not store.audit()["detail"].fillna("").str.contains(secret).any()
+    assert store.user_row("王工")["password_hash"].startswith("$argon2")
+
+
+def test_first_admin_only_while_no_user_exists(empty_store):
+    accounts.create_first_admin(empty_store, "管理员", "admin-pass")
+    with pytest.raises(PermissionDenied, match="首次设置已关闭"):
+        accounts.create_first_admin(empty_store, "另一个", "other-pass")
+    with pytest.raises(PermissionDenied, match="无权管理用户"):
+        accounts.add_user(empty_store, "新人", "editor", "new-password", EDITOR)
+
+
+def test_backup_while_another_process_writes_is_consistent_and_complete(store, tmp_path):
+    codes = list(store.read()["code"][:10])
+    writer = subprocess.Popen([sys.executable, str(WORKER), str(store.path), "0", "300", ",".join(codes)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while store.get(codes[0])["version"] < 3 and time.time() < deadline:  # the writer is under way
+            time.sleep(0.05)
+        committed = {code: store.get(code)["version"] for code in codes}  # committed before the backup starts
+        backup = store.backup(tmp_path / "backup.gpkg")
+    finally:
+        out, err = writer.communicate(timeout=600)
+    assert writer.returncode == 0, err
+    con = sqlite3.connect(backup)
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    con.close()
+    copy = Store(backup)
+    for code in codes:
+        assert copy.get(code)["version"] >= committed[code]
+    assert len(copy.history()) >= sum(committed.values())
+    assert Store(store.path).get(codes[0])["version"] > committed[codes[0]]  # the writer went on after

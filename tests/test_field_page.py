@@ -1,0 +1,98 @@
+"""The field page (巡查上报) through AppTest, and photo preparation, against a real database."""
+import io
+
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from safetymap.auth import User
+from safetymap.errors import PermissionDenied, ValidationError
+from safetymap.photos import MAX_EDGE_PX, prepare_photo
+from safetymap.store import Store
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from safetymap.auth import User
+from safetymap.ui import field_page
+st.session_state.setdefault("user", User("巡查员小王", "inspector"))
+field_page.render()
+"""
+
+
+def jpeg(width, height, orientation=None) -> bytes:
+    img = Image.new("RGB", (width, height), (200, 30, 30))
+    out = io.BytesIO()
+    exif = Image.Exif()
+    if orientation:
+        exif[0x0112] = orientation
+    img.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+@pytest.fixture
+def field_app(sample_db, monkeypatch):
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    yield AppTest.from_string(SCRIPT.format(root=str(ROOT)), default_timeout=60)
+    st.cache_resource.clear()
+
+
+def test_photo_is_turned_upright_resized_and_checked():
+    data, mime, w, h = prepare_photo(jpeg(3000, 1000, orientation=6), "IMG_0001.jpg")  # rotated 90° on camera
+    assert mime == "image/jpeg" and (w, h) == (MAX_EDGE_PX * 1000 // 3000, MAX_EDGE_PX)
+    assert Image.open(io.BytesIO(data)).size == (w, h)
+    with pytest.raises(ValidationError, match="notes.txt.*不是可识别的图片"):
+        prepare_photo(b"not an image", "notes.txt")
+    with pytest.raises(ValidationError, match="超过"):
+        prepare_photo(b"\0" * (16 * 1024 * 1024), "huge.jpg")
+
+
+def test_field_page_records_an_inspection_with_a_photo(field_app, sample_db):
+    store = Store(sample_db)
+    record = store.read("curve").iloc[0]
+    field_app.run()
+    field_app.selectbox(key="field_search").set_value(record["code"]).run()
+    assert not field_app.exception
+    field_app.text_area[0].set_value("护栏立柱松动两处，已设置警示锥")
+    field_app.selectbox[1].set_value("整改中")
+    field_app.file_uploader[0].set_value(("现场.jpg", jpeg(2000, 1500), "image/jpeg"))
+    field_app.button[0].click().run()
+    assert not field_app.exception, field_app.exception
+    assert any("已记录" in s.value for s in field_app.success)
+    inspections = store.inspections(record["code"])
+    assert len(inspections) == 1 and inspections.iloc[0]["inspector"] == "巡查员小王"
+    assert inspections.iloc[0]["findings"].startswith("护栏立柱松动")
+    photos = store.photos(record["code"])
+    assert len(photos) == 1 and photos.iloc[0]["width"] == MAX_EDGE_PX
+    assert Image.open(io.BytesIO(store.photo_bytes(photos.iloc[0]["id"]))).format == "JPEG"
+    patch = store.get(record["code"])
+    assert patch["rect_status"] == "整改中" and patch["last_inspection"] is not None
+    assert set(store.history(record["code"])["user"]) >= {"巡查员小王"}
+
+
+def test_field_page_reports_a_fog_event(field_app, sample_db):
+    store = Store(sample_db)
+    code = store.read("fog").iloc[0]["code"]
+    before = len(store.fog_events(code))
+    field_app.run()
+    field_app.selectbox(key="field_search").set_value(code).run()
+    field_app.tabs[1]  # the fog tab exists for fog segments
+    field_app.number_input[0].set_value(3.5)
+    field_app.number_input[1].set_value(40)
+    next(b for b in field_app.button if b.label == "上报团雾事件").click().run()
+    assert not field_app.exception
+    events = store.fog_events(code)
+    assert len(events) == before + 1
+    assert events.iloc[-1]["min_visibility_m"] == 40 and events.iloc[-1]["created_by"] == "巡查员小王"
+
+
+def test_inspector_can_log_but_cannot_change_a_patch(store):
+    inspector = User("巡查员", "inspector")
+    code = store.read("fog").iloc[0]["code"]
+    store.add_inspection(code, inspector, findings="正常")
+    store.add_fog_event(code, "2026-09-01", inspector, min_visibility_m=50)
+    with pytest.raises(PermissionDenied, match="无权修改图斑"):
+        store.update(code, {"name": "改名"}, store.get(code)["version"], inspector)

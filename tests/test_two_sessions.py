@@ -1,0 +1,46 @@
+"""Two browser sessions edit the same patch at once: one save wins, the other is told and keeps its input."""
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from safetymap.store import Store
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from safetymap.auth import User
+from safetymap.ui import edit_page
+st.session_state.setdefault("user", User({name!r}, "editor"))
+edit_page.render()
+"""
+
+
+def session(name):
+    return AppTest.from_string(SCRIPT.format(root=str(ROOT), name=name), default_timeout=60)
+
+
+def text_input(at, label):
+    return next(w for w in at.text_input if w.label.startswith(label))
+
+
+def test_one_save_wins_the_other_is_told_and_keeps_its_input(sample_db, monkeypatch):
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    store = Store(sample_db)
+    code = store.read("waterside").iloc[0]["code"]
+    first, second = session("张工"), session("李工")
+    for at in (first, second):
+        at.run()
+        at.selectbox[0].set_value(code).run()
+    text_input(first, "责任人").set_value("张三")
+    text_input(second, "责任人").set_value("李四")
+    first.button[0].click().run()
+    second.button[0].click().run()
+    assert any("已保存" in s.value for s in first.success)
+    assert any("张工" in e.value and "版本" in e.value for e in second.error)
+    assert text_input(second, "责任人").value == "李四"
+    assert store.get(code)["resp_person"] == "张三"
+    history = store.history(code)
+    accepted = history[history["field_key"] == "resp_person"]
+    assert list(accepted["user"]) == ["张工"] and list(accepted["after"]) == ["张三"]
+    st.cache_resource.clear()
