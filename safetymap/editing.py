@@ -77,3 +77,10 @@ def restore_value(store: Store, history_id: int, user: User | str) -> dict:
         raise ValidationError([Problem("历史", "这条记录不是字段修改，不能恢复")])
     return store.update(row["code"], {row["field_key"]: row["before"] or None}, current["version"], user,
                         action="restore_value")
+
+
+def next_code(existing_codes, prefix: str) -> str:
+    """The next free code with ``prefix``, e.g. TW-016 after TW-015."""
+    numbers = [int(c.split("-")[1]) for c in existing_codes
+               if c.startswith(f"{prefix}-") and c.split("-")[1].isdigit()]
+    return f"{prefix}-{(max(numbers) + 1 if numbers else 1):03d}"

@@ -85,3 +85,26 @@ def test_invalid_values_show_errors_beside_fields_and_write_nothing(sample_db, m
     messages = [e.value for e in at.error]
     assert any("K12+35a" in m for m in messages) and any("Q1" in m for m in messages)
     assert database_dump(sample_db) == before
+
+
+def test_new_patch_from_route_and_stakes(sample_db, monkeypatch):
+    store = Store(sample_db)
+    route = store.routes().iloc[0]
+    at = edit_app(sample_db, monkeypatch)
+    at.run()
+    at.selectbox(key="new:category").set_value("downhill").run()
+    p = "new:downhill:"
+    start = route["start_stake_m"] + 1000
+    at.text_input(key=p + "code").set_value("CX-900")
+    at.text_input(key=p + "name").set_value("新增长大下坡示例")
+    at.text_input(key=p + "route_code").set_value(route["route_code"])
+    at.text_input(key=p + "start_stake").set_value(f"K{int(start // 1000)}+000")
+    at.text_input(key=p + "end_stake").set_value(f"K{int(start // 1000) + 1}+500")
+    at.selectbox(key=p + "township").set_value("湾沟镇")
+    at.selectbox(key=p + "risk_grade").set_value("一般")
+    at.selectbox(key=p + "rect_status").set_value("待整改")
+    next(b for b in at.button if b.label == "新增").click().run()
+    assert not at.exception
+    record = store.get("CX-900")
+    assert abs(record["length_m"] - 1500) < 1 and record["updated_by"] == "编辑员甲"
+    assert record["geometry"].geom_type == "Polygon"

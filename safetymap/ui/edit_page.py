@@ -1,9 +1,10 @@
-"""编辑: pick a patch by code or name and edit it (the map page shows the same form beside the map)."""
+"""图斑编辑: pick a patch by code or name and edit it, or add a new one (the map page shows the same
+edit form beside the map)."""
 from __future__ import annotations
 
 import streamlit as st
 
-from . import edit_form
+from . import edit_form, new_patch
 from .common import get_store, sample_banner
 
 
@@ -11,13 +12,17 @@ def render() -> None:
     store = get_store()
     st.title("图斑编辑")
     sample_banner(store)
-    frame = store.read(include_archived=True)
-    labels = dict(zip(frame["code"], frame["code"] + " " + frame["name"].fillna("") +
-                      frame["archived"].map({True: "（已归档）", False: ""})))
-    preset = st.session_state.get("edit_code")
-    options = list(labels)
-    code = st.selectbox("图斑（可输入编号或名称搜索）", options, format_func=labels.get,
-                        index=options.index(preset) if preset in options else None, placeholder="选择图斑")
-    if code:
-        st.session_state["edit_code"] = code
-        edit_form.render(store, code)
+    existing, new = st.tabs(["编辑已有图斑", "新增图斑"])
+    with existing:
+        frame = store.read(include_archived=True)
+        labels = dict(zip(frame["code"], frame["code"] + " " + frame["name"].fillna("") +
+                          frame["archived"].map({True: "（已归档）", False: ""})))
+        preset = st.session_state.get("edit_code")
+        options = list(labels)
+        code = st.selectbox("图斑（可输入编号或名称搜索）", options, format_func=labels.get,
+                            index=options.index(preset) if preset in options else None, placeholder="选择图斑")
+        if code:
+            st.session_state["edit_code"] = code
+            edit_form.render(store, code)
+    with new:
+        new_patch.render(store)
