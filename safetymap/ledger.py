@@ -14,8 +14,11 @@ FOG_LEDGER_THRESHOLD = 3.0  # 年均发生3次以上团雾路段
 OPEN_STATUSES = ("待整改", "整改中")
 
 
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8))  # the bureau's day, whatever the server's time zone
+
+
 def today() -> dt.date:
-    return dt.date.today()
+    return dt.datetime.now(CHINA_TZ).date()
 
 
 def overdue(frame: pd.DataFrame, on: dt.date | None = None) -> pd.Series:

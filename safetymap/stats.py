@@ -1,43 +1,442 @@
-"""Statistics as DataFrames (counts and lengths by category, grade, status, township, unit, route)."""
+"""Statistics as DataFrames, for the dashboard (统计看板), the reports and ``safetymap stats``.
+
+Every table is a plain DataFrame with Chinese headers, its first column naming the row, and (where
+it adds up) a last row 合计. Only current patches count (archived ones are left out); the history
+and the fog-event log are taken as recorded. Labels and orders come from the schema."""
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
 
-from .ledger import overdue
+from .errors import Problem, ValidationError
+from .geo import format_stake
+from .ledger import FOG_LEDGER_THRESHOLD, OPEN_STATUSES, days_late, fog_ledger, overdue
 from .schema import Schema
+from .validation import five_in_place_parts, is_blank
+
+TOTAL = "合计"
+BLANK = "（未填）"
+UNGRADED = "未定级"
+COUNT = "图斑数"
+KM = "长度(km)"
+OPEN = "未整改"
+OVERDUE = "逾期"
+CATEGORY = "类别"
+MONTH = "月份"
+STAKES = "桩号范围"
+DAYS_LATE = "逾期天数"
+RECTIFIED, CLOSED = "已整改", "已销号"  # rect_status values (checked against the schema by the tests)
+DONE_RATE = "整改完成率(%)"
+FIVE_OK = "五到位"
+FIVE_RATE = "五到位率(%)"
+MISSING_PARTS = "缺项"
+FOG_CATEGORY = "fog"  # the category whose events are logged (store.add_fog_events)
+ROUTE_CLASSES = "GSXYCZ"  # 国道、省道、县道、乡道、村道、专用公路: the order routes are listed in
+# What changed, from a history row (see ``change_kinds``), in column order.
+ADDED, DONE, CLOSED_KIND, ARCHIVED = "新增", "整改完成", "销号", "归档"
+CHANGE_KINDS = (ADDED, DONE, CLOSED_KIND, ARCHIVED)
+FOG_LEDGER_LABEL = f"团雾台账路段(年均≥{FOG_LEDGER_THRESHOLD:g}次)"
+PATCH_KEYS = ("code", "name", "category", "risk_grade", "route_code", "stakes", "township",
+              "resp_unit", "resp_person", "resp_phone")
 
 
-def counts(frame: pd.DataFrame, by: str, schema: Schema) -> pd.DataFrame:
-    """Number of patches and total length (km) per value of ``by``, in schema order where there is one."""
-    grouped = frame.groupby(by, dropna=False).agg(数量=("code", "size"), 长度km=("length_m", "sum"))
-    grouped["长度km"] = (grouped["长度km"] / 1000).round(2)
-    order = _order(by, schema)
-    if order:
-        grouped = grouped.reindex([v for v in order if v in grouped.index] + [v for v in grouped.index if v not in order])
-    return grouped
+# ---------------------------------------------------------------- the data a dashboard or report needs
+@dataclass(frozen=True)
+class LedgerData:
+    """What the statistics read from the store, read once."""
+
+    patches: pd.DataFrame  # current patches (store.read())
+    all_patches: pd.DataFrame  # including archived ones, to name the patches of history rows
+    events: pd.DataFrame  # store.fog_events()
+    history: pd.DataFrame  # store.history()
+    sample: bool  # the database holds the sample ledger (示例数据)
 
 
-def _order(by: str, schema: Schema) -> list:
-    if by == "category":
-        return schema.category_keys
+def load(store) -> LedgerData:
+    everything = store.read(include_archived=True)
+    current = everything[~everything["archived"]].reset_index(drop=True)
+    return LedgerData(current, everything, store.fog_events(), store.history(), bool(store.meta("sample")))
+
+
+# ---------------------------------------------------------------- periods
+@dataclass(frozen=True)
+class Period:
+    """A report period: one month or one calendar year, ``start`` inclusive, ``end`` exclusive."""
+
+    start: dt.date
+    end: dt.date
+    kind: str  # "month" | "year"
+
+    @classmethod
+    def month(cls, year: int, month: int) -> Period:
+        if not 1 <= int(month) <= 12 or not 1900 <= int(year) <= 2999:
+            raise ValidationError([Problem("月份", f"「{year}-{month}」不是有效的月份（如 2026-11）")])
+        start = dt.date(int(year), int(month), 1)
+        end = dt.date(start.year + start.month // 12, start.month % 12 + 1, 1)
+        return cls(start, end, "month")
+
+    @classmethod
+    def year(cls, year: int) -> Period:
+        if not 1900 <= int(year) <= 2999:
+            raise ValidationError([Problem("年份", f"「{year}」不是有效的年份（如 2026）")])
+        return cls(dt.date(int(year), 1, 1), dt.date(int(year) + 1, 1, 1), "year")
+
+    @classmethod
+    def parse_month(cls, text: str) -> Period:
+        """``2026-11`` (or ``2026/11``, ``2026.11``) -> that month."""
+        parts = str(text).strip().replace("/", "-").replace(".", "-").split("-")
+        if len(parts) != 2 or not all(p.isdigit() for p in parts):
+            raise ValidationError([Problem("月份", f"「{text}」不是有效的月份，应为 年-月，如 2026-11")])
+        return cls.month(int(parts[0]), int(parts[1]))
+
+    @property
+    def label(self) -> str:
+        return f"{self.start.year}年{self.start.month}月" if self.kind == "month" else f"{self.start.year}年"
+
+    @property
+    def months(self) -> list[str]:
+        """The months of the period, ``YYYY-MM``."""
+        return month_range(self.start, self.end - dt.timedelta(days=1))
+
+    @property
+    def trend_months(self) -> list[str]:
+        """January of the period's year up to the period's last month: the trend a report shows."""
+        return month_range(dt.date(self.start.year, 1, 1), self.end - dt.timedelta(days=1))
+
+    def contains(self, times: pd.Series) -> pd.Series:
+        times = pd.to_datetime(times)
+        return (times >= pd.Timestamp(self.start)) & (times < pd.Timestamp(self.end))
+
+
+def month_range(first, last) -> list[str]:
+    """Every month from ``first`` to ``last`` (dates or ``YYYY-MM``), as ``YYYY-MM``."""
+    return [str(p) for p in pd.period_range(pd.Period(first, "M"), pd.Period(last, "M"), freq="M")]
+
+
+def month_of(times: pd.Series) -> pd.Series:
+    return pd.to_datetime(times).dt.strftime("%Y-%m")
+
+
+# ---------------------------------------------------------------- helpers
+def km(metres) -> float:
+    return round(float(np.nansum(np.asarray(metres, dtype=float))) / 1000, 2)
+
+
+def label(schema: Schema, key: str) -> str:
+    return schema.all_fields()[key].label
+
+
+def category_labels(schema: Schema) -> dict[str, str]:
+    return {c.key: c.label for c in schema.categories}
+
+
+def statuses(schema: Schema) -> list[str]:
+    return list(schema.all_fields()["rect_status"].values)
+
+
+def grade_columns(frame: pd.DataFrame, schema: Schema) -> list[str]:
+    """The grade labels, highest first, plus 未定级 when a patch has none."""
+    missing = frame["risk_grade"].map(is_blank).any() if len(frame) else False
+    return schema.grade_labels + ([UNGRADED] if missing else [])
+
+
+def grades_of(frame: pd.DataFrame) -> pd.Series:
+    return frame["risk_grade"].map(lambda g: UNGRADED if is_blank(g) else g)
+
+
+def group_values(frame: pd.DataFrame, key: str) -> pd.Series:
+    return frame[key].map(lambda v: BLANK if is_blank(v) else str(v))
+
+
+def order_of(key: str, values, schema: Schema) -> list[str]:
+    """Group labels in the schema's order (townships, units, statuses), routes by class, then the rest."""
+    values = list(dict.fromkeys(values))
     fields = schema.all_fields()
-    return list(fields[by].values) if by in fields and fields[by].values else []
+    if key == "route_code":
+        return sorted(values, key=route_rank)
+    declared = list(fields[key].values) if key in fields else []
+    return [v for v in declared if v in values] + sorted(v for v in values if v not in declared)
+
+
+def route_rank(code: str) -> tuple[int, str]:
+    """G before S before X … (national road classes), unknown prefixes and （未填） last."""
+    rank = ROUTE_CLASSES.find(code[:1])
+    return (rank if rank >= 0 else len(ROUTE_CLASSES), code)
+
+
+def with_total(table: pd.DataFrame) -> pd.DataFrame:
+    """Append a 合计 row summing the numeric columns (the first column names the rows)."""
+    total = table.iloc[:, 1:].astype(float).sum()
+    row = pd.DataFrame([{table.columns[0]: TOTAL, **total.to_dict()}])
+    return pd.concat([table, row], ignore_index=True)[table.columns]
+
+
+def stake_range(frame: pd.DataFrame) -> pd.Series:
+    def one(start, end):
+        if pd.isna(end) or end == start:
+            return format_stake(start)
+        return f"{format_stake(start)}–{format_stake(end)}"
+
+    return pd.Series([one(s, e) for s, e in zip(frame["start_stake"], frame["end_stake"])], index=frame.index, dtype=object)
+
+
+def as_dates(values: pd.Series) -> pd.Series:
+    """Datetimes as plain dates (what tables, Excel and CSV show); missing as None."""
+    return pd.Series([None if pd.isna(v) else pd.Timestamp(v).date() for v in values], index=values.index, dtype=object)
+
+
+def patch_columns(frame: pd.DataFrame, schema: Schema, keys=PATCH_KEYS) -> pd.DataFrame:
+    """The columns that identify a patch, under their schema labels (类别 as its label, 桩号 as a range)."""
+    out = {}
+    for key in keys:
+        if key == "category":
+            out[CATEGORY] = frame["category"].map(category_labels(schema))
+        elif key == "stakes":
+            out[STAKES] = stake_range(frame)
+        else:
+            out[label(schema, key)] = frame[key]
+    return pd.DataFrame(out, index=frame.index)
+
+
+# ---------------------------------------------------------------- distribution
+def _grade_pivot(frame: pd.DataFrame, rows: pd.Series, columns: list[str], value: str) -> pd.DataFrame:
+    grades = grades_of(frame)
+    if value == "count":
+        pivot = frame.groupby([rows, grades]).size()
+    else:
+        pivot = frame["length_m"].groupby([rows, grades]).sum() / 1000
+    return pivot.unstack() if len(pivot) else pd.DataFrame(columns=columns)
+
+
+def category_grade(frame: pd.DataFrame, schema: Schema, value: str = "count") -> pd.DataFrame:
+    """Patches by category × grade: ``value="count"`` the number, ``"km"`` the length in km."""
+    labels = category_labels(schema)
+    columns = grade_columns(frame, schema)
+    pivot = _grade_pivot(frame, frame["category"].map(labels), columns, value)
+    pivot = pivot.reindex(index=list(labels.values()), columns=columns).fillna(0)
+    pivot[TOTAL] = pivot.sum(axis=1)
+    table = with_total(pivot.rename_axis(CATEGORY).reset_index())
+    return _finish_numbers(table, columns + [TOTAL], value)
+
+
+def _finish_numbers(table: pd.DataFrame, columns: list[str], value: str) -> pd.DataFrame:
+    if value == "count":
+        table[columns] = table[columns].astype(int)
+    else:
+        table[columns] = table[columns].astype(float).round(2)
+    return table
+
+
+def by_group(frame: pd.DataFrame, key: str, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
+    """Per township, responsible unit, route … (``key``): number, length (km), number per grade,
+    open (未整改) and overdue (逾期), in the schema's order, with a 合计 row."""
+    groups = group_values(frame, key)
+    columns = grade_columns(frame, schema)
+    order = order_of(key, groups, schema)
+    table = pd.DataFrame({
+        COUNT: groups.value_counts(),
+        KM: frame["length_m"].groupby(groups).sum() / 1000,
+        OPEN: frame["rect_status"].isin(OPEN_STATUSES).groupby(groups).sum(),
+        OVERDUE: overdue(frame, on).groupby(groups).sum(),
+    }).reindex(order).fillna(0)
+    grades = _grade_pivot(frame, groups, columns, "count").reindex(index=order, columns=columns).fillna(0)
+    table = pd.concat([table[[COUNT, KM]], grades, table[[OPEN, OVERDUE]]], axis=1)
+    table = with_total(table.rename_axis(label(schema, key)).reset_index())
+    table = _finish_numbers(table, [COUNT, *columns, OPEN, OVERDUE], "count")
+    return _finish_numbers(table, [KM], "km")
+
+
+# ---------------------------------------------------------------- rectification
+def rect_status_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
+    """Per category: patches in each rectification status, overdue, and the share rectified or closed."""
+    labels = category_labels(schema)
+    cats = frame["category"].map(labels)
+    names = statuses(schema)
+    counts = frame.groupby([cats, frame["rect_status"]]).size()
+    pivot = (counts.unstack() if len(counts) else pd.DataFrame(columns=names))
+    pivot = pivot.reindex(index=list(labels.values()), columns=names).fillna(0)
+    pivot[TOTAL] = pivot.sum(axis=1)
+    pivot[OVERDUE] = overdue(frame, on).groupby(cats).sum().reindex(pivot.index).fillna(0)
+    table = _finish_numbers(with_total(pivot.rename_axis(CATEGORY).reset_index()), [*names, TOTAL, OVERDUE], "count")
+    table[DONE_RATE] = rate(table[RECTIFIED] + table[CLOSED], table[TOTAL])
+    return table
+
+
+def rate(part: pd.Series, whole: pd.Series) -> pd.Series:
+    """Percent, one decimal; empty where the whole is 0."""
+    whole = whole.astype(float).replace(0, np.nan)
+    return (part.astype(float) / whole * 100).round(1)
+
+
+def overdue_list(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
+    """Open patches past their deadline, latest first, with the responsible unit and contacts."""
+    late = days_late(frame, on)
+    rows = frame[late.notna().to_numpy()]
+    table = patch_columns(rows, schema)
+    table[label(schema, "rect_status")] = rows["rect_status"]
+    table[label(schema, "rect_deadline")] = as_dates(rows["rect_deadline"])
+    table[DAYS_LATE] = late[late.notna()].astype(int)
+    return table.sort_values([DAYS_LATE, label(schema, "code")], ascending=[False, True]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- five in place (五到位)
+def five_in_place_table(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Per category: patches, how many have each of 责任、措施、资金、时限、预案 in place, all five, and the rate."""
+    labels = category_labels(schema)
+    parts = five_in_place_parts(frame)
+    flags = parts.rename(columns=lambda p: f"{p}到位").assign(**{FIVE_OK: parts.all(axis=1)}).astype(int)
+    flags.insert(0, COUNT, 1)
+    table = flags.groupby(frame["category"].map(labels)).sum().reindex(list(labels.values())).fillna(0)
+    table = with_total(table.rename_axis(CATEGORY).reset_index())
+    table = _finish_numbers(table, list(flags.columns), "count")
+    table[FIVE_RATE] = rate(table[FIVE_OK], table[COUNT])
+    return table
+
+
+def five_in_place_gaps(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The patches not yet five-in-place and what each lacks, highest grade first."""
+    parts = five_in_place_parts(frame)
+    lacking = ~parts.all(axis=1)
+    table = patch_columns(frame[lacking], schema, ("code", "name", "category", "risk_grade", "township", "resp_unit"))
+    table[MISSING_PARTS] = ["、".join(p for p in parts.columns if not row[p]) for _, row in parts[lacking].iterrows()]
+    rank = {g: i for i, g in enumerate(schema.grade_labels)}
+    order = frame.loc[lacking, "risk_grade"].map(lambda g: rank.get(g, len(rank)))
+    table = table.assign(_rank=order.to_numpy())
+    return table.sort_values(["_rank", label(schema, "code")]).drop(columns="_rank").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- fog
+def fog_ledger_table(frame: pd.DataFrame, events: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The fog ledger (年均发生3次以上团雾路段台账): each segment's yearly counts and average."""
+    fog = frame[frame["category"] == FOG_CATEGORY]
+    ledger = fog_ledger(fog, events)
+    rows = fog.set_index("code").loc[ledger["code"]].reset_index()
+    table = patch_columns(rows, schema, ("code", "name", "route_code", "stakes", "township", "risk_grade", "resp_unit"))
+    years = [c for c in ledger.columns if isinstance(c, (int, np.integer))]
+    from_events = (ledger["source"] == "事件记录").to_numpy()
+    for year in years:  # a hand-entered average has no yearly counts
+        table[f"{year}年"] = pd.array(np.where(from_events, ledger[year], None), dtype="Int64")
+    table["记录年数"] = ledger["years"].to_numpy()
+    table["年均次数"] = ledger["per_year"].astype(float).round(2).to_numpy()
+    table["数据来源"] = ledger["source"].to_numpy()
+    return table
+
+
+def current_events(events: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """The fog events of current patches (the events of an archived patch no longer count)."""
+    return events[events["code"].isin(frame["code"])]
+
+
+def _event_figures(events: pd.DataFrame) -> dict:
+    return {"团雾次数": len(events), "涉及路段数": events["code"].nunique(),
+            "平均持续时长(h)": round(float(events["duration_h"].mean()), 1) if events["duration_h"].notna().any() else np.nan,
+            "最低能见度(m)": events["min_visibility_m"].min() if events["min_visibility_m"].notna().any() else np.nan}
+
+
+def fog_events_by_month(events: pd.DataFrame, frame: pd.DataFrame, months: list[str] | None = None) -> pd.DataFrame:
+    """Fog events per month (of current patches): number, segments, mean duration, lowest visibility.
+    ``months`` defaults to every month from the first to the last event; the 合计 row covers them all."""
+    events = current_events(events, frame)
+    month = month_of(events["date"])
+    months = months if months is not None else (month_range(month.min(), month.max()) if len(events) else [])
+    events = events[month.isin(months)]
+    month = month[month.isin(months)]
+    rows = [{MONTH: m, **_event_figures(events[month == m])} for m in months]
+    rows.append({MONTH: TOTAL, **_event_figures(events)})
+    table = pd.DataFrame(rows)
+    table[["团雾次数", "涉及路段数"]] = table[["团雾次数", "涉及路段数"]].astype(int)
+    table["最低能见度(m)"] = table["最低能见度(m)"].astype("Int64")
+    return table
+
+
+def fog_event_list(events: pd.DataFrame, frame: pd.DataFrame, schema: Schema, period: Period) -> pd.DataFrame:
+    """The fog events of current patches within ``period``."""
+    events = current_events(events, frame)
+    events = events[period.contains(events["date"])].sort_values(["date", "code"])
+    names = dict(zip(frame["code"], frame["name"]))
+    return pd.DataFrame({
+        "日期": as_dates(events["date"]), label(schema, "code"): events["code"], label(schema, "name"): events["code"].map(names),
+        "开始时间": events["start_time"], "持续时长(h)": events["duration_h"],
+        "最低能见度(m)": events["min_visibility_m"].astype("Int64"), "报告人": events["reporter"],
+    }).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- changes over time (from history)
+def change_kinds(history: pd.DataFrame) -> pd.Series:
+    """What each history row records, or None: 新增 (version 1, no field: insert or import),
+    整改完成 (rect_status set to 已整改), 销号 (set to 已销号), 归档 (archived)."""
+    status = history["field_key"] == "rect_status"
+    kinds = pd.Series(None, index=history.index, dtype=object)
+    kinds[(history["version"] == 1) & history["field_key"].isna()] = ADDED
+    kinds[status & (history["after"] == RECTIFIED)] = DONE
+    kinds[status & (history["after"] == CLOSED)] = CLOSED_KIND
+    kinds[history["action"] == "archive"] = ARCHIVED
+    return kinds
+
+
+def changes_by_month(history: pd.DataFrame, months: list[str] | None = None) -> pd.DataFrame:
+    """Patches added, rectified, closed and archived per month (each patch once per month and kind).
+    ``months`` defaults to every month from the first to the last change; 合计 counts distinct patches."""
+    kinds = change_kinds(history)
+    changes = history.assign(kind=kinds, month=month_of(history["at"]))[kinds.notna()]
+    months = months if months is not None else (month_range(changes["month"].min(), changes["month"].max()) if len(changes) else [])
+    changes = changes[changes["month"].isin(months)]
+    per_month = changes.groupby(["month", "kind"])["code"].nunique()
+    table = (per_month.unstack() if len(per_month) else pd.DataFrame()).reindex(index=months, columns=list(CHANGE_KINDS)).fillna(0)
+    total = changes.groupby("kind")["code"].nunique().reindex(list(CHANGE_KINDS)).fillna(0)
+    table = pd.concat([table.rename_axis(MONTH).reset_index(), pd.DataFrame([{MONTH: TOTAL, **total.to_dict()}])],
+                      ignore_index=True)
+    return _finish_numbers(table, list(CHANGE_KINDS), "count")
+
+
+def change_list(history: pd.DataFrame, patches: pd.DataFrame, schema: Schema, period: Period) -> pd.DataFrame:
+    """Each patch added, rectified, closed or archived within ``period``, with when and by whom.
+    ``patches`` should include archived ones, so that every code has its name."""
+    kinds = change_kinds(history)
+    rows = history[kinds.notna() & period.contains(history["at"])]
+    labels = category_labels(schema)
+    names = dict(zip(patches["code"], patches["name"]))
+    return pd.DataFrame({
+        "日期": as_dates(rows["at"]), "变化": kinds[rows.index], label(schema, "code"): rows["code"],
+        label(schema, "name"): rows["code"].map(names), CATEGORY: rows["category"].map(labels), "操作人": rows["user"],
+    }).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- overview
+def overview(data: LedgerData, schema: Schema, on: dt.date | None = None, period: Period | None = None) -> pd.DataFrame:
+    """The headline figures (项目, 数值): the ledger now, and what happened in ``period`` if given."""
+    frame = data.patches
+    parts = five_in_place_parts(frame)
+    fog = frame[frame["category"] == FOG_CATEGORY]
+    rows = [("图斑总数", len(frame)), ("总长度(km)", km(frame["length_m"]))]
+    grades = grades_of(frame).value_counts()
+    rows += [(f"{g}风险图斑", int(grades.get(g, 0))) for g in grade_columns(frame, schema)]
+    rows += [(f"{OPEN}图斑", int(frame["rect_status"].isin(OPEN_STATUSES).sum())),
+             ("逾期未整改图斑", int(overdue(frame, on).sum())),
+             (FIVE_RATE, float(rate(pd.Series([parts.all(axis=1).sum()]), pd.Series([len(frame)])).iloc[0])),
+             (FOG_LEDGER_LABEL, len(fog_ledger(fog, data.events)))]
+    if period is not None:
+        changes = changes_by_month(data.history, period.months).iloc[-1]
+        events = current_events(data.events, frame)
+        rows += [(f"本期{k}", int(changes[k])) for k in CHANGE_KINDS]
+        rows += [("本期团雾事件", int(period.contains(events["date"]).sum()))]
+    return pd.DataFrame({"项目": [r[0] for r in rows], "数值": pd.Series([r[1] for r in rows], dtype=object)})
 
 
 def summary(frame: pd.DataFrame, schema: Schema) -> dict:
     """Counts by category, grade and rectification status, plus overdue: what `safetymap stats` prints."""
-    labels = {c.key: c.label for c in schema.categories}
+    labels = category_labels(schema)
     by_cat = frame["category"].value_counts()
     by_grade = frame["risk_grade"].value_counts()
     by_status = frame["rect_status"].value_counts()
     return {
-        "total": int(len(frame)),
+        "total": len(frame),
         "by_category": {labels[k]: int(by_cat.get(k, 0)) for k in schema.category_keys},
         "by_grade": {g: int(by_grade.get(g, 0)) for g in schema.grade_labels},
-        "by_status": {s: int(by_status.get(s, 0)) for s in _statuses(schema)},
+        "by_status": {s: int(by_status.get(s, 0)) for s in statuses(schema)},
         "overdue": int(overdue(frame).sum()) if len(frame) else 0,
     }
 
-
-def _statuses(schema: Schema) -> list[str]:
-    return list(next(f for f in schema.common_fields if f.key == "rect_status").values)

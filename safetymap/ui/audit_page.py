@@ -8,7 +8,7 @@ import io
 import pandas as pd
 import streamlit as st
 
-from ..ledger import ACTION_LABELS
+from ..ledger import ACTION_LABELS, today as bureau_today
 from .common import current_user, get_store
 
 AUDIT_LABELS = {"login": "登录", "login_failed": "登录失败", "user_add": "添加用户", "user_password": "修改密码",
@@ -37,7 +37,7 @@ def render() -> None:
     cols = st.columns(3)
     users = cols[0].multiselect("用户", sorted(table["用户"].dropna().unique()), placeholder="全部用户")
     actions = cols[1].multiselect("操作", sorted(table["操作"].dropna().unique()), placeholder="全部操作")
-    today = dt.date.today()
+    today = bureau_today()
     chosen = cols[2].date_input("日期范围", value=(today - dt.timedelta(days=90), today), format="YYYY-MM-DD")
     start, end = (chosen[0], chosen[-1]) if chosen else (dt.date.min, today)
     shown = table[(table["时间"].dt.date >= start) & (table["时间"].dt.date <= end)]

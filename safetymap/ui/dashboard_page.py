@@ -1,0 +1,239 @@
+"""统计看板: the figures for the safety section and the bureau's meetings — distribution by category,
+grade, township, unit and route; rectification and overdue; five-in-place; fog; changes over time —
+each chart with its numbers beside it and every table downloadable; deadline reminders; and the
+monthly or annual report. All figures come from ``stats``; this page only lays them out."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from .. import reminders, report, stats
+from ..ledger import FOG_LEDGER_THRESHOLD, today
+from ..schema import Schema
+from ..stats import LedgerData, Period
+from .common import get_store, sample_banner
+
+HEADLINES = ("图斑总数", "总长度(km)", "重大风险图斑", "未整改图斑", "逾期未整改图斑", "五到位率(%)", stats.FOG_LEDGER_LABEL)
+TABS = ("分类分级", "地区·单位·路线", "整改", "五到位", "团雾", "动态", "到期提醒", "月报·年报")
+REMINDER_COLORS = ("#C00000", "#F0A30A")  # overdue, due soon
+STATUS_COLORS = {"待整改": "#C00000", "整改中": "#F0A30A", "已整改": "#2E8B57", "已销号": "#8C8C8C"}
+OTHER_COLOR = "#5B7DB1"
+CHANGE_COLORS = ("#5B7DB1", "#2E8B57", "#8C8C8C", "#C9A227")  # 新增, 整改完成, 销号, 归档
+PART_COLORS = ("#1F4E79", "#2E75B6", "#5B9BD5", "#9DC3E6", "#BDD7EE")  # 责任, 措施, 资金, 时限, 预案
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass(frozen=True)
+class View:
+    """What every part of the page needs: the schema, the date figures are counted at, and whether
+    the database holds the sample (then every download says so)."""
+
+    schema: Schema
+    on: dt.date
+    sample: bool
+
+    @property
+    def note(self) -> str:
+        return f"统计日期 {self.on:%Y-%m-%d}" + ("　示例数据（虚构）" if self.sample else "")
+
+
+def render() -> None:
+    store = get_store()
+    st.title("统计看板")
+    sample_banner(store)
+    data = stats.load(store)
+    view = View(store.schema, today(), data.sample)
+    st.caption(f"统计日期 {view.on:%Y-%m-%d}。已归档的图斑不计入；长度单位为公里。")
+    headlines(data, view)
+    tabs = st.tabs(list(TABS))
+    with tabs[0]:
+        category_section(data.patches, view)
+    with tabs[1]:
+        group_section(data.patches, view)
+    with tabs[2]:
+        rectification_section(data.patches, view)
+    with tabs[3]:
+        five_section(data.patches, view)
+    with tabs[4]:
+        fog_section(data, view)
+    with tabs[5]:
+        changes_section(data, view)
+    with tabs[6]:
+        reminders_section(data, view)
+    with tabs[7]:
+        report_section(data, view, store.routes())
+
+
+# ---------------------------------------------------------------- building blocks
+def headlines(data: LedgerData, view: View) -> None:
+    overview = stats.overview(data, view.schema, view.on)
+    figures = dict(zip(overview["项目"], overview["数值"]))
+    for column, name in zip(st.columns(len(HEADLINES)), HEADLINES):
+        value = figures.get(name)
+        column.metric(name, "—" if report.is_missing(value) else value)
+
+
+def chart_data(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A statistics table without its 合计 row, indexed by its first column: what a chart draws."""
+    rows = table[table.iloc[:, 0] != stats.TOTAL]
+    return rows.set_index(rows.columns[0])[columns]
+
+
+def downloads(title: str, table: pd.DataFrame, key: str, view: View) -> None:
+    """CSV and Excel of one table, generated when clicked."""
+    stamp = f"{view.on:%Y%m%d}"
+    left, right = st.columns(2)
+    left.download_button("下载 CSV", data=lambda: report.csv_bytes(table), file_name=f"{title}_{stamp}.csv",
+                         mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
+    right.download_button("下载 Excel", data=lambda: table_excel(title, table, view), file_name=f"{title}_{stamp}.xlsx",
+                          mime=XLSX, key=f"{key}_xlsx", on_click="ignore", icon=":material/download:")
+
+
+def table_excel(title: str, table: pd.DataFrame, view: View) -> bytes:
+    return report.workbook_bytes([report.Table(title, table)], view.schema.meta.get("bureau", ""), view.note)
+
+
+def for_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Missing texts shown blank rather than as None."""
+    texts = [c for c in table.columns if table[c].map(lambda v: v is None or isinstance(v, str)).all()]
+    return table.assign(**{c: table[c].astype(object).where(table[c].notna(), "") for c in texts})
+
+
+def show_table(title: str, table: pd.DataFrame, key: str, view: View) -> None:
+    st.dataframe(for_display(table), hide_index=True, width="stretch")
+    downloads(title, table, key, view)
+
+
+def chart(data: pd.DataFrame, plot=st.bar_chart, **options) -> None:
+    """A native chart of ``data``, or a note when there is nothing to draw."""
+    if data.empty or not data.to_numpy().any():
+        st.caption("（暂无数据）")
+    else:
+        plot(data, **options)
+
+
+def chart_and_table(title: str, table: pd.DataFrame, key: str, view: View, data: pd.DataFrame, **options) -> None:
+    """A subheader, the chart on the left and its numbers (downloadable) on the right."""
+    st.subheader(title)
+    left, right = st.columns([3, 2])
+    with left:
+        chart(data, **options)
+    with right:
+        show_table(title, table, key, view)
+
+
+def grade_chart(title: str, table: pd.DataFrame, key: str, view: View, y_label: str, horizontal: bool = False) -> None:
+    """A table of patches by grade with its stacked bar chart in the grade colours."""
+    grades = [c for c in table.columns if c in view.schema.grade_labels or c == stats.UNGRADED]
+    chart_and_table(title, table, key, view, chart_data(table, grades), color=[view.schema.grade_color(g) for g in grades],
+                    y_label=y_label, sort=False, horizontal=horizontal, x_label="" if horizontal else None)
+
+
+# ---------------------------------------------------------------- sections
+def category_section(frame: pd.DataFrame, view: View) -> None:
+    grade_chart("分类分级图斑数", stats.category_grade(frame, view.schema), "cat_count", view, stats.COUNT)
+    grade_chart("分类分级长度(km)", stats.category_grade(frame, view.schema, "km"), "cat_km", view, stats.KM)
+
+
+def group_section(frame: pd.DataFrame, view: View) -> None:
+    for key, title in (("township", "按乡镇统计"), ("resp_unit", "按责任单位统计"), ("route_code", "按路线统计")):
+        table = stats.by_group(frame, key, view.schema, view.on)
+        grade_chart(title, table, f"group_{key}", view, stats.COUNT, horizontal=True)
+
+
+def rectification_section(frame: pd.DataFrame, view: View) -> None:
+    table = stats.rect_status_table(frame, view.schema, view.on)
+    names = stats.statuses(view.schema)
+    chart_and_table("整改状态", table, "rect", view, chart_data(table, names), y_label=stats.COUNT, sort=False,
+                    color=[STATUS_COLORS.get(s, OTHER_COLOR) for s in names])
+    late = stats.overdue_list(frame, view.schema, view.on)
+    st.subheader(f"逾期未整改清单（{len(late)} 个）")
+    st.caption("整改时限已过、整改状态仍为待整改或整改中的图斑，按逾期天数从多到少排列。")
+    show_table("逾期未整改清单", late, "overdue", view)
+
+
+def five_section(frame: pd.DataFrame, view: View) -> None:
+    table = stats.five_in_place_table(frame, view.schema)
+    parts = [c for c in table.columns if c.endswith("到位") and c != stats.FIVE_OK]
+    chart_and_table("五到位落实情况", table, "five", view, chart_data(table, parts), y_label=stats.COUNT, sort=False,
+                    stack=False, color=list(PART_COLORS[:len(parts)]))
+    gaps = stats.five_in_place_gaps(frame, view.schema)
+    st.subheader(f"五到位缺项清单（{len(gaps)} 个）")
+    st.caption("责任、措施、资金、时限、预案五到位：缺项为尚未落实的部分。")
+    show_table("五到位缺项清单", gaps, "five_gaps", view)
+
+
+def fog_section(data: LedgerData, view: View) -> None:
+    schema = view.schema
+    ledger = stats.fog_ledger_table(data.patches, data.events, schema)
+    st.subheader(f"团雾多发路段台账（{len(ledger)} 段）")
+    st.caption(f"年均发生{FOG_LEDGER_THRESHOLD:g}次以上团雾的路段；年均次数按首次记录年份至事件记录最近年份计算，无事件记录时采用人工填报值。")
+    show_table("团雾多发路段台账", ledger, "fog_ledger", view)
+    monthly = stats.fog_events_by_month(data.events, data.patches)
+    chart_and_table("团雾事件按月统计", monthly, "fog_month", view, chart_data(monthly, ["团雾次数"]),
+                    y_label="团雾次数", sort=False, color=schema.category(stats.FOG_CATEGORY).outline)
+
+
+def changes_section(data: LedgerData, view: View) -> None:
+    table = stats.changes_by_month(data.history)
+    chart_and_table("各月动态", table, "changes", view, chart_data(table, list(stats.CHANGE_KINDS)),
+                    y_label=stats.COUNT, sort=False, stack=False, color=list(CHANGE_COLORS))
+    st.caption("新增：新建或导入的图斑；整改完成、销号：整改状态改为已整改、已销号；每个图斑每月每项计一次。")
+
+
+def reminders_section(data: LedgerData, view: View) -> None:
+    schema, on = view.schema, view.on
+    st.subheader("整改到期提醒")
+    days = st.number_input("提前天数", min_value=0, max_value=365, value=30, step=1, key="reminder_days", width=220,
+                           help="列出整改时限在今后这些天内的图斑，以及已逾期的图斑")
+    table = reminders.due(data.patches, schema, int(days), on)
+    summary = reminders.by_unit(table, schema)
+    st.caption(reminders.title(int(days), on))
+    left, right = st.columns([3, 2])
+    with left:
+        chart(chart_data(summary, [reminders.LATE, reminders.DUE_SOON]), color=list(REMINDER_COLORS),
+              y_label=stats.COUNT, sort=False)
+    right.dataframe(summary, hide_index=True, width="stretch")
+    st.dataframe(for_display(table), hide_index=True, width="stretch")
+    st.download_button("下载提醒（Excel，按责任单位分表）", key="reminders_xlsx", mime=XLSX, on_click="ignore",
+                       data=lambda: reminders.excel_bytes(table, schema, int(days), on, data.sample),
+                       file_name=f"整改到期提醒_{on:%Y%m%d}_{int(days)}天.xlsx", icon=":material/download:",
+                       disabled=not len(table))
+
+
+def report_years(data: LedgerData, on) -> list[int]:
+    """From the first year with history or fog events to this year, newest first."""
+    years = [on.year]
+    for times in (data.history["at"], data.events["date"]):
+        if len(times):
+            years.append(int(pd.to_datetime(times).dt.year.min()))
+    return list(range(on.year, min(years) - 1, -1))
+
+
+def report_section(data: LedgerData, view: View, routes) -> None:
+    schema, on = view.schema, view.on
+    st.subheader("月报·年报")
+    st.caption("供安全例会使用：Excel 为各统计表；可打印页面含风险图斑分布图和各统计表，在浏览器中打开后按 Ctrl+P 打印或另存为 PDF（A4）。")
+    cols = st.columns(3)
+    kind = cols[0].radio("报告类型", ["月报", "年报"], horizontal=True, key="report_kind")
+    year = cols[1].selectbox("年份", report_years(data, on), key="report_year")
+    month = cols[2].selectbox("月份", list(range(1, 13)), index=on.month - 1, format_func=lambda m: f"{m}月",
+                              key="report_month", disabled=kind == "年报")
+    period = Period.month(year, month) if kind == "月报" else Period.year(year)
+
+    def build() -> report.Report:
+        return report.compose(data, schema, period, on, routes)
+
+    title = report.report_title(period)
+    st.markdown(f"**{title}**")
+    left, right = st.columns(2)
+    left.download_button("下载 Excel", data=lambda: report.excel_bytes(build()), file_name=f"{title}.xlsx",
+                         mime=XLSX, key="report_xlsx", on_click="ignore", icon=":material/download:")
+    right.download_button("下载可打印页面（HTML）", data=lambda: report.html_page(build()).encode("utf-8"),
+                          file_name=f"{title}.html", mime="text/html", key="report_html", on_click="ignore",
+                          icon=":material/download:")
+    if st.toggle("预览风险图斑分布图", key="report_map"):
+        st.image(report.district_map_svg(data.patches, schema, routes=routes, sample=data.sample), width="stretch")

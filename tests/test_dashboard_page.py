@@ -1,0 +1,155 @@
+"""The dashboard page (统计看板) through Streamlit's AppTest: what it shows equals the figures computed
+with plain SQL over the database, for the sample ledger, a generated one and an empty one."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import streamlit as st
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+from test_stats import OPEN_SQL, Sql, generated_ledger_path
+
+from safetymap.ledger import today
+
+WRAPPER = ROOT / "tests" / "dashboard_app.py"
+
+
+@pytest.fixture(scope="session")
+def generated_template(tmp_path_factory) -> Path:
+    return generated_ledger_path(tmp_path_factory)
+
+
+def run_page(monkeypatch, db) -> AppTest:
+    monkeypatch.setenv("SAFETYMAP_DB", str(db))
+    at = AppTest.from_file(str(WRAPPER), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture(autouse=True)
+def fresh_store_cache():
+    yield
+    st.cache_resource.clear()  # the store is a cached resource: do not share it between tests
+
+
+@pytest.fixture(params=["sample", "generated"])
+def page(request, monkeypatch, sample_db, generated_template, tmp_path):
+    db = sample_db
+    if request.param == "generated":
+        db = tmp_path / "generated.gpkg"
+        shutil.copy(generated_template, db)
+    at = run_page(monkeypatch, db)
+    from safetymap.store import Store
+
+    store = Store(db)
+    sql = Sql(db, store.schema)
+    yield at, store, sql, request.param
+    sql.con.close()
+    store.close()
+
+
+def shown(at, first_column: str, having: str | None = None) -> list:
+    """The dataframes on the page whose first column is ``first_column`` (and that have ``having``)."""
+    return [d.value for d in at.dataframe
+            if d.value.columns[0] == first_column and (having is None or having in d.value.columns)]
+
+
+def test_headline_figures(page):
+    at, _, sql, which = page
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["图斑总数"] == str(sql.one("SELECT COUNT(*) FROM p"))
+    assert metrics["重大风险图斑"] == str(sql.one("SELECT COUNT(*) FROM p WHERE risk_grade = '重大'"))
+    assert metrics["逾期未整改图斑"] == str(sql.one(
+        f"SELECT COUNT(*) FROM p WHERE rect_status IN {OPEN_SQL} AND rect_deadline < ?", today().isoformat()))
+    assert float(metrics["总长度(km)"]) == pytest.approx(sql.one("SELECT TOTAL(length_m) FROM p") / 1000, abs=0.0051)
+    assert any("示例数据" in c.value for c in at.caption) == (which == "sample")
+
+
+def test_category_grade_table_and_chart(page):
+    at, store, sql, _ = page
+    number, length = shown(at, "类别", "重大")[:2]
+    for c in store.schema.categories:
+        row = number.set_index("类别").loc[c.label]
+        for g in store.schema.grade_labels:
+            assert row[g] == sql.one("SELECT COUNT(*) FROM p WHERE category = ? AND risk_grade = ?", c.key, g)
+        metres = sql.one("SELECT TOTAL(length_m) FROM p WHERE category = ?", c.key)
+        assert length.set_index("类别").loc[c.label, "合计"] == pytest.approx(metres / 1000, abs=0.0051)
+    chart = at.get("vega_lite_chart")[0].proto
+    spec = json.loads(chart.spec)
+    assert spec["encoding"]["color"]["scale"]["range"] == [g.color for g in store.schema.grades]
+    data = pa.ipc.open_stream(chart.datasets[0].data.data).read_all().to_pandas()
+    values = {(r.iloc[0], r.iloc[1]): r.iloc[2] for _, r in data.iterrows()}
+    for c in store.schema.categories:
+        for g in store.schema.grade_labels:
+            assert values[(c.label, g)] == number.set_index("类别").loc[c.label, g]
+
+
+def test_township_unit_route_tables(page):
+    at, _, sql, _ = page
+    for key, label in (("township", "乡镇"), ("resp_unit", "责任单位"), ("route_code", "路线编码")):
+        table = shown(at, label, "图斑数")[0].set_index(label)
+        for value, n in sql.rows(f"SELECT {key}, COUNT(*) FROM p WHERE TRIM(COALESCE({key}, '')) <> '' GROUP BY {key}"):
+            assert table.loc[value, "图斑数"] == n
+        assert table.loc["合计", "图斑数"] == sql.one("SELECT COUNT(*) FROM p")
+
+
+def test_overdue_list_and_five_in_place(page):
+    at, _, sql, _ = page
+    late = shown(at, "图斑编号", "逾期天数")[0]
+    expected = sql.rows(f"SELECT code, CAST(julianday(?) - julianday(rect_deadline) AS INTEGER) AS d FROM p "
+                        f"WHERE rect_status IN {OPEN_SQL} AND rect_deadline < ? ORDER BY d DESC, code",
+                        today().isoformat(), today().isoformat())
+    assert list(zip(late["图斑编号"], late["逾期天数"])) == expected
+    five = shown(at, "类别", "五到位")[0].set_index("类别")
+    assert five.loc["合计", "五到位"] == sql.one("SELECT COUNT(*) FROM p WHERE five_in_place = 1")
+
+
+def test_fog_and_changes(page):
+    at, _, sql, _ = page
+    ledger = shown(at, "图斑编号", "年均次数")[0]
+    assert (ledger["年均次数"] >= 3).all() and len(ledger) > 0
+    months = shown(at, "月份", "团雾次数")[0].set_index("月份")
+    assert months.loc["合计", "团雾次数"] == sql.one(
+        "SELECT COUNT(*) FROM fog_events e JOIN patch_fog p ON p.code = e.code AND p.archived = 0")
+    changes = shown(at, "月份", "新增")[0].set_index("月份")
+    for month, n in sql.rows("SELECT strftime('%Y-%m', at, '+8 hours') AS m, COUNT(DISTINCT code) FROM history "
+                             "WHERE field_key = 'rect_status' AND after = '已整改' GROUP BY m"):
+        assert changes.loc[month, "整改完成"] == n
+
+
+def test_every_table_is_downloadable(page):
+    at = page[0]
+    buttons = at.get("download_button")
+    tables = [d for d in at.dataframe if "剩余天数" not in d.value.columns and "已逾期" not in d.value.columns]
+    assert len(buttons) >= 2 * len(tables) + 3  # CSV and Excel each, the reminders, the two report files
+
+
+@pytest.mark.parametrize("days", [0, 365])
+def test_reminders_follow_the_number_of_days(page, days):
+    at, _, sql, _ = page
+    at.number_input(key="reminder_days").set_value(days).run()
+    assert not at.exception
+    table = shown(at, "责任单位", "剩余天数")[0]
+    limit = (today() + dt.timedelta(days=days)).isoformat()
+    codes = sql.rows(f"SELECT code FROM p WHERE rect_status IN {OPEN_SQL} AND rect_deadline <= ?", limit)
+    assert sorted(table["图斑编号"]) == sorted(c for (c,) in codes)
+
+
+def test_report_controls_and_map_preview(page):
+    at = page[0]
+    at.radio(key="report_kind").set_value("年报").run()
+    assert not at.exception and at.selectbox(key="report_month").disabled
+    assert any("年报" in m.value for m in at.markdown)
+    at.toggle(key="report_map").set_value(True).run()
+    assert not at.exception and len(at.get("image")) == 1
+
+
+def test_an_empty_ledger(monkeypatch, empty_store):
+    at = run_page(monkeypatch, empty_store.path)
+    assert {m.label: m.value for m in at.metric}["图斑总数"] == "0"
