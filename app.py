@@ -1,8 +1,11 @@
 """Streamlit entry: sign-in and page navigation only; every page lives in safetymap/ui and calls the core."""
 import streamlit as st
 
-from safetymap.ui import (audit_page, edit_page, field_page, fog_page, ledger_page, login_page, session,
-                          users_page)
+from safetymap import assets
+from safetymap.ui import (audit_page, dashboard_page, edit_page, field_page, fog_page, ledger_page, login_page,
+                          map_page, session, users_page)
+
+assets.install()  # Leaflet and plugins served from static/, never from a CDN
 
 st.set_page_config(page_title="江源区公路安全风险图斑台账", page_icon="🛣️", layout="wide")
 
@@ -10,7 +13,9 @@ st.set_page_config(page_title="江源区公路安全风险图斑台账", page_ic
 def pages_for(user):
     """The pages a role may open; the core refuses the actions anyway."""
     ledger = [st.Page(ledger_page.render, title="台账", icon="📋", url_path="ledger", default=True),
-              st.Page(fog_page.render, title="团雾台账", icon="🌫️", url_path="fog")]
+              st.Page(map_page.render, title="地图", icon="🗺️", url_path="map"),
+              st.Page(fog_page.render, title="团雾台账", icon="🌫️", url_path="fog"),
+              st.Page(dashboard_page.render, title="统计看板", icon="📊", url_path="dashboard")]
     work = []
     if user.can("edit"):
         work.append(st.Page(edit_page.render, title="图斑编辑", icon="✏️", url_path="edit"))

@@ -1,0 +1,539 @@
+"""The risk map (风险图斑地图) as folium objects: base map, patch layers, legend, styles and escaping.
+
+Builds and returns objects; renders nothing and imports no streamlit. The page splits the map in two
+so that ``st_folium`` keeps the view across reruns:
+
+- ``base_map()`` — what never changes while the app runs: basemaps, district boundary, controls,
+  legend and the small script (``SM``) that styles patches and builds tooltips in the browser;
+- ``patch_groups()`` — one ``FeatureGroup`` per category with the patches in view, sent through
+  ``feature_group_to_add`` (plus ``layer_control()``), rebuilt on every rerun.
+
+Patches are compact GeoJSON: coordinates simplified and rounded to what the zoom can show, and only
+the properties the tooltip needs (``code`` first: a clicked feature comes back to Python with it).
+User-entered text never becomes markup: it travels as script-safe JSON and the tooltip puts it into
+the page with ``textContent``. What is built as HTML here (legend, layer names) is escaped.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import folium
+import folium.plugins
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.template import Template
+
+from .geo import district_boundary, format_stake
+from .schema import Category, Schema
+
+DISTRICT_CENTER = (42.024, 126.805)  # lat, lon of the Jiangyuan bbox centre
+DEFAULT_ZOOM = 10
+MIN_ZOOM, MAX_ZOOM = 8, 18
+MAP_HEIGHT = 640
+TILE_PX = 256
+SELECTED_COLOR = "#00E5FF"
+NO_GRADE_COLOR = "#9E9E9E"
+TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
+                "&TILECOL={{x}}&tk={key}")
+TIANDITU_ATTR = '&copy; <a href="https://www.tianditu.gov.cn/">天地图</a> 国家地理信息公共服务平台'
+OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+LEAFLET_JS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
+LEAFLET_CSS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"
+
+
+# ---------------------------------------------------------------- escaping
+def escape_html(value) -> str:
+    """Text for HTML (element content or a quoted attribute); None and NaN become ''."""
+    return "" if pd.isna(value) else html.escape(str(value), quote=True)
+
+
+def script_json(value) -> str:
+    """JSON that is safe inside a <script> element and inside JS source: no ``<``, ``>``, ``&``, quote
+    or line separator survives literally, so user text can neither close the script nor start markup.
+    (``${…}`` and backticks are inert inside a JSON double-quoted string.)"""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(raw, escaped)
+    return text
+
+
+# ---------------------------------------------------------------- zoom, precision, view
+def pixel_degrees(zoom: float) -> float:
+    """Degrees of longitude one screen pixel spans at ``zoom`` (Web Mercator, 256-px tiles)."""
+    return 360.0 / (TILE_PX * 2.0 ** zoom)
+
+
+def _lat_pixel(zoom: float) -> float:
+    """The same in latitude at the district (smaller by cos(lat) in Mercator)."""
+    return pixel_degrees(zoom) * math.cos(math.radians(DISTRICT_CENTER[0]))
+
+
+def decimals_for_zoom(zoom: float) -> int:
+    """Decimals of a degree for ``zoom``: rounding moves a point by at most a quarter pixel (4 decimals at
+    zoom 10, 6 at zoom 18, never more than 7 ≈ 1 cm)."""
+    return int(min(7, max(3, math.ceil(-math.log10(_lat_pixel(zoom) / 2)))))
+
+
+def tolerance_for_zoom(zoom: float) -> float:
+    """Simplification tolerance (degrees): half a pixel, invisible at ``zoom``."""
+    return _lat_pixel(zoom) / 2
+
+
+def simplify_for_zoom(geoms, zoom: float) -> np.ndarray:
+    """Geometries simplified (Douglas-Peucker, half a pixel) and rounded for display at ``zoom``. A thin
+    patch that would collapse to nothing is simplified again preserving topology (slower, so only
+    those); coordinates are rounded after simplifying."""
+    geoms = np.asarray(geoms, dtype=object)
+    if not len(geoms):
+        return geoms
+    tolerance = tolerance_for_zoom(zoom)
+    simple = shapely.simplify(geoms, tolerance, preserve_topology=False)
+    lost = shapely.is_empty(simple) & ~shapely.is_empty(geoms)
+    if lost.any():
+        simple[lost] = shapely.simplify(geoms[lost], tolerance, preserve_topology=True)
+    decimals = decimals_for_zoom(zoom)
+    return shapely.transform(simple, lambda xy: np.round(xy, decimals))
+
+
+def view_bbox(bounds: dict | None, zoom: float | None) -> tuple[float, float, float, float] | None:
+    """The box of patches to send for a view: the view's bounds (as st_folium returns them) snapped
+    outward to the tile grid of ``zoom`` plus one tile on each side, so a pan of less than a tile asks
+    for the same box and sends nothing new. None when the bounds are unknown."""
+    try:
+        sw, ne = bounds["_southWest"], bounds["_northEast"]
+        minx, miny, maxx, maxy = float(sw["lng"]), float(sw["lat"]), float(ne["lng"]), float(ne["lat"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    if any(v is None or math.isnan(v) for v in (minx, miny, maxx, maxy)) or minx >= maxx or miny >= maxy:
+        return None
+    cell = TILE_PX * pixel_degrees(DEFAULT_ZOOM if zoom is None else zoom)  # one tile
+    low = lambda v: (math.floor(v / cell) - 1) * cell
+    high = lambda v: (math.ceil(v / cell) + 1) * cell
+    return low(minx), low(miny), high(maxx), high(maxy)
+
+
+def in_bbox(frame: pd.DataFrame, bbox: tuple[float, float, float, float] | None) -> pd.DataFrame:
+    """The rows of ``frame`` whose patch polygon's envelope meets ``bbox`` (all rows when None)."""
+    if bbox is None or not len(frame):
+        return frame
+    b = shapely.bounds(np.asarray(frame.geometry.values, dtype=object))
+    minx, miny, maxx, maxy = bbox
+    keep = (b[:, 0] <= maxx) & (b[:, 2] >= minx) & (b[:, 1] <= maxy) & (b[:, 3] >= miny)
+    return frame[keep]
+
+
+def zoom_to_fit(bounds: tuple[float, float, float, float], width_px: int = 800, height_px: int = MAP_HEIGHT,
+                max_zoom: int = 17) -> int:
+    """The largest zoom at which ``bounds`` (minx, miny, maxx, maxy) fits in the map with a margin."""
+    minx, miny, maxx, maxy = bounds
+    for zoom in range(max_zoom, MIN_ZOOM - 1, -1):
+        if (maxx - minx) <= 0.7 * width_px * pixel_degrees(zoom) and \
+                (maxy - miny) <= 0.7 * height_px * _lat_pixel(zoom):
+            return zoom
+    return MIN_ZOOM
+
+
+# ---------------------------------------------------------------- features
+def stakes_text(start, end) -> str:
+    first, last = format_stake(start), format_stake(end)
+    return f"{first}–{last}" if last and last != first else first
+
+
+def feature_properties(frame: pd.DataFrame, schema: Schema) -> list[dict]:
+    """What each feature carries to the browser: ``code`` (returned on click), n(ame), g(rade index,
+    -1 if none), r(oute), s(takes), and o(verdue) / f(og ledger) flags when true."""
+    grade_index = {g.label: i for i, g in enumerate(schema.grades)}
+    keys = ("code", "name", "risk_grade", "route_code", "start_stake", "end_stake", "overdue", "fog_ledger")
+    columns = [frame[c].tolist() if c in frame else [None] * len(frame) for c in keys]
+    props = []
+    for code, name, grade, route, start, end, late, fog in zip(*columns):
+        p = {"code": str(code), "n": _text(name), "g": grade_index.get(grade, -1), "r": _text(route),
+             "s": stakes_text(start, end)}
+        if _true(late):
+            p["o"] = 1
+        if _true(fog):
+            p["f"] = 1
+        props.append(p)
+    return props
+
+
+def _text(value) -> str:
+    return "" if pd.isna(value) else str(value)
+
+
+def _true(value) -> bool:
+    return not pd.isna(value) and bool(value)
+
+
+def features_json(geoms, props: list[dict] | None = None) -> str:
+    """A script-safe GeoJSON feature array from shapely geometries and per-feature properties."""
+    geoms = np.asarray(geoms, dtype=object)
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) if len(geoms) else np.zeros(0, bool)
+    texts = shapely.to_geojson(geoms[keep]) if keep.any() else []
+    props = [{} for _ in range(len(geoms))] if props is None else props
+    kept = [p for p, k in zip(props, keep) if k]
+    return "[" + ",".join(f'{{"type":"Feature","geometry":{g},"properties":{script_json(p)}}}'
+                          for g, p in zip(texts, kept)) + "]"
+
+
+# ---------------------------------------------------------------- map elements
+class SafetyMap(folium.Map):
+    """A folium Map that loads Leaflet only (no jQuery, Bootstrap or icon fonts: nothing here uses them)."""
+
+    default_js = [js for js in folium.Map.default_js if js[0] == "leaflet"]
+    default_css = [css for css in folium.Map.default_css if css[0] == "leaflet_css"]
+
+
+class Literal(Element):
+    """Rendered text added to the page as is. branca wraps each rendered macro in ``Element(text)``,
+    which compiles the text as a Jinja template — so ``{{ … }}`` in a patch name would be evaluated on
+    the server (and an unbalanced ``{%`` would break the page). Elements carrying user data use this."""
+
+    _template = Template("{{ this.text }}")
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+
+class LiteralMacro(MacroElement):
+    """A MacroElement whose rendered header and script reach the figure as ``Literal`` text."""
+
+    def render(self, **kwargs):
+        figure = self.get_root()
+        for part, target in (("header", figure.header), ("script", figure.script)):
+            macro = self._template.module.__dict__.get(part)
+            if macro is not None:
+                target.add_child(Literal(macro(self, kwargs)), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
+class GeoJsonText(LiteralMacro):
+    """A GeoJSON layer made in the browser by ``SM.layer`` from prepared script-safe JSON.
+
+    ``kind``: "patch" (styled by grade and category, with tooltip, clickable), "source" (the line or
+    point on top, not clickable), "selected" (highlight) or "boundary"."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = SM.layer({{ this.options }}, {{ this.data }}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, data: str, kind: str, **options):
+        super().__init__()
+        self._name = "GeoJsonText"
+        self.data = data
+        self.options = script_json({"kind": kind, **options})
+
+
+class CategoryGroup(folium.FeatureGroup):
+    """A FeatureGroup whose options reach Leaflet (folium passes them where ``L.featureGroup`` expects
+    its layers); ``sm_key`` lets the browser keep a category switched off across data updates."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.featureGroup([], {{ this.options|tojavascript }});
+        {% endmacro %}
+    """)
+
+
+class ScriptElement(LiteralMacro):
+    """Static script and style added to the base map (the ``SM`` helpers, the legend)."""
+
+    _template = Template("""
+        {% macro header(this, kwargs) %}{{ this.css }}{% endmacro %}
+        {% macro script(this, kwargs) %}
+        {{ this.js }}
+        {% endmacro %}
+    """)
+
+    def __init__(self, js: str, css: str = ""):
+        super().__init__()
+        self._name = "ScriptElement"
+        self.js = js
+        self.css = css
+
+
+# The browser side: styles, tooltips built with textContent, layer visibility kept across data updates.
+SM_JS = """
+window.SM = (function () {
+  var cfg = %(config)s, hidden = {};
+  // Patches on one canvas (fast with thousands); plugins keep Leaflet's SVG renderer, which the measure
+  // control needs. Clicks within 3 px of a thin patch still hit it.
+  var canvas = L.canvas({padding: 0.5, tolerance: 3});
+  // Markers (e.g. from plugins) get an inline icon instead of marker-icon.png, which is not served.
+  L.Marker.prototype.options.icon = L.divIcon({className: "sm-pin", iconSize: [20, 30], iconAnchor: [10, 30],
+    popupAnchor: [0, -28], html: '<svg width="20" height="30" viewBox="0 0 20 30"><path d="M10 0C4.5 0 0 4.4 0 ' +
+    '9.8 0 17 10 30 10 30s10-13 10-20.2C20 4.4 15.5 0 10 0z" fill="#1565C0"/><circle cx="10" cy="10" r="4" ' +
+    'fill="#fff"/></svg>'});
+  function text(v) { return v === null || v === undefined ? "" : String(v); }
+  function tooltip(layer) {
+    var p = layer.feature.properties, box = document.createElement("div");
+    cfg.tip.forEach(function (f) {
+      var row = document.createElement("div"), label = document.createElement("b");
+      var value = f[0] === "g" ? (p.g >= 0 ? cfg.gradeLabels[p.g] : cfg.noGradeLabel) : p[f[0]];
+      label.textContent = f[1] + "：";
+      row.appendChild(label);
+      row.appendChild(document.createTextNode(text(value)));
+      box.appendChild(row);
+    });
+    [["o", cfg.overdueLabel], ["f", cfg.fogLabel]].forEach(function (flag) {
+      if (!p[flag[0]]) return;
+      var tag = document.createElement("div");
+      tag.className = "sm-flag";
+      tag.textContent = flag[1];
+      box.appendChild(tag);
+    });
+    return box;
+  }
+  function gradeColor(g) { return g >= 0 ? cfg.gradeColors[g] : cfg.noGradeColor; }
+  function patchStyle(o) {
+    return function (feature) {
+      return {color: o.outline, dashArray: o.dash || null, weight: 2, opacity: 0.95,
+              fillColor: gradeColor(feature.properties.g), fillOpacity: 0.5};
+    };
+  }
+  function layer(o, features) {
+    if (o.kind === "patch") {
+      return L.geoJSON(features, {renderer: canvas, style: patchStyle(o), onEachFeature: function (f, l) {
+        l.bindTooltip(tooltip, {sticky: true, className: "sm-tooltip"});
+      }});
+    }
+    var style = o.kind === "selected" ? {color: cfg.selectedColor, weight: 5, opacity: 1, fill: false}
+      : o.kind === "boundary" ? {color: "#444", weight: 2, opacity: 0.8, dashArray: "10 4 2 4", fill: false}
+      : function (f) { return {color: gradeColor(f.properties.g), weight: 3, opacity: 1}; };
+    return L.geoJSON(features, {renderer: canvas, interactive: false, style: style, pointToLayer: function (f, latlng) {
+      return L.circleMarker(latlng, {renderer: canvas, radius: 5, color: o.outline, weight: 2,
+                                     fillColor: gradeColor(f.properties.g), fillOpacity: 1});
+    }});
+  }
+  // A category switched off in the layer control stays off when new data for it arrives.
+  var onInputClick = L.Control.Layers.prototype._onInputClick;
+  L.Control.Layers.prototype._onInputClick = function () {
+    SM.userToggle = true;
+    try { return onInputClick.apply(this, arguments); } finally { SM.userToggle = false; }
+  };
+  function track(map) {
+    map.on("overlayadd overlayremove", function (e) {
+      var key = e.layer && e.layer.options && e.layer.options.smKey;
+      if (key && SM.userToggle) hidden[key] = e.type === "overlayremove";
+    });
+    map.on("layeradd", function (e) {
+      var key = e.layer && e.layer.options && e.layer.options.smKey;
+      if (key && hidden[key]) map.removeLayer(e.layer);
+    });
+  }
+  return {layer: layer, track: track, cfg: cfg, hidden: hidden, userToggle: false};
+})();
+SM.track(%(map)s);
+"""
+
+SM_CSS = """<style>
+.leaflet-container { background: #f3f2ee; }
+.sm-tooltip { font-size: 13px; line-height: 1.45; max-width: 320px; white-space: normal; }
+.sm-tooltip b { color: #555; font-weight: 600; }
+.sm-flag { display: inline-block; margin: 2px 4px 0 0; padding: 0 4px; border-radius: 3px; color: #fff;
+  background: #C62828; font-size: 12px; }
+.sm-legend { background: rgba(255,255,255,.92); padding: 6px 8px; border-radius: 4px; font-size: 12px;
+  line-height: 18px; box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 220px; }
+.sm-legend h4 { margin: 0 0 2px; font-size: 12px; }
+.sm-legend div { display: flex; align-items: center; gap: 6px; white-space: nowrap; }
+.sm-legend svg { flex: none; }
+.sm-pin { background: none; border: none; }
+.sm-swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; }
+.leaflet-control-locate a { display: flex; align-items: center; justify-content: center; }
+.sm-icon-locate { display: inline-block; width: 18px; height: 18px; margin-top: 6px;
+  background: no-repeat center/18px url("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' \
+viewBox='0 0 24 24' fill='none' stroke='%23333' stroke-width='2'%3E%3Ccircle cx='12' cy='12' r='6'/%3E\
+%3Ccircle cx='12' cy='12' r='2' fill='%23333'/%3E%3Cpath d='M12 1v4M12 19v4M1 12h4M19 12h4'/%3E%3C/svg%3E"); }
+.leaflet-control-locate.requesting .sm-icon-locate { opacity: .4; }
+.leaflet-control-locate.active .sm-icon-locate { filter: invert(35%) sepia(90%) saturate(2000%) hue-rotate(190deg); }
+</style>"""
+
+
+def sm_config(schema: Schema) -> dict:
+    labels = {f.key: f.label for f in schema.common_fields}
+    return {
+        "gradeColors": [g.color for g in schema.grades], "gradeLabels": [g.label for g in schema.grades],
+        "noGradeColor": NO_GRADE_COLOR, "noGradeLabel": "未定级", "selectedColor": SELECTED_COLOR,
+        "overdueLabel": "整改逾期", "fogLabel": "团雾台账路段",
+        "tip": [["code", labels.get("code", "图斑编号")], ["n", labels.get("name", "名称")],
+                ["g", labels.get("risk_grade", "风险等级")], ["r", labels.get("route_code", "路线编码")],
+                ["s", "桩号"]],
+    }
+
+
+def _dash_svg(outline: str, dash: str, fill: str = "#ffffff") -> str:
+    return (f'<svg width="30" height="14" aria-hidden="true"><rect x="1.5" y="1.5" width="27" height="11" '
+            f'fill="{escape_html(fill)}" fill-opacity="0.6" stroke="{escape_html(outline)}" stroke-width="2.5" '
+            f'stroke-dasharray="{escape_html(dash)}"/></svg>')
+
+
+def legend_html(schema: Schema) -> str:
+    """The legend from the schema: grade fill colours, then each category's outline and dash."""
+    parts = ["<h4>风险等级（填充）</h4>"]
+    for g in schema.grades:
+        parts.append(f'<div><span class="sm-swatch" style="background:{escape_html(g.color)}"></span>'
+                     f"{escape_html(g.label)}</div>")
+    parts.append('<h4 style="margin-top:4px">类别（边框）</h4>')
+    for c in schema.categories:
+        parts.append(f"<div>{_dash_svg(c.outline, c.dash)}{escape_html(c.label)}</div>")
+    parts.append(f'<div>{_dash_svg(SELECTED_COLOR, "", "#ffffff")}当前选中</div>')
+    return "".join(parts)
+
+
+def legend_js(schema: Schema, map_name: str) -> str:
+    return (
+        "(function () { var legend = L.control({position: 'bottomright'});\n"
+        "  legend.onAdd = function () { var div = L.DomUtil.create('div', 'sm-legend');\n"
+        f"    div.innerHTML = {script_json(legend_html(schema))};\n"
+        "    L.DomEvent.disableClickPropagation(div); L.DomEvent.disableScrollPropagation(div); return div; };\n"
+        f"  legend.addTo({map_name}); }})();"
+    )
+
+
+def layer_name(c: Category) -> str:
+    """The category's name in the layer control (Leaflet inserts it as HTML): a swatch and the label."""
+    return f'<span style="vertical-align:middle">{_dash_svg(c.outline, c.dash)}</span> {escape_html(c.label)}'
+
+
+# ---------------------------------------------------------------- basemaps
+@dataclass(frozen=True)
+class Basemap:
+    key: str
+    label: str
+    urls: tuple[str, ...] = ()  # tile URL templates, drawn in order (e.g. imagery, then labels)
+    attribution: str = ""
+    subdomains: str = "abc"
+    min_zoom: int = 0
+    max_zoom: int = 18
+    bounds: tuple[float, float, float, float] | None = None  # west, south, east, north of the tiles
+
+
+NONE_BASEMAP = Basemap("none", "无底图")
+
+
+def basemaps(tianditu_key: str | None = None, local=None) -> list[Basemap]:
+    """The basemaps to offer: Tianditu vector and imagery (with labels) only with a key; OSM; local tiles
+    (an ``assets.TileSource``) when configured; and none. Tianditu and OSM are WGS84/CGCS2000-aligned
+    Web Mercator, so patches need no offset (GCJ-02 basemaps such as Amap must not be added here)."""
+    out = [NONE_BASEMAP]
+    if local is not None:
+        out.append(Basemap("local", f"本地瓦片（{local.name}）", (local.url,), escape_html(local.attribution),
+                           "", local.min_zoom, local.max_zoom, local.bounds))
+    if tianditu_key:
+        key = tianditu_key.strip()
+        out.append(Basemap("tianditu_vec", "天地图矢量", (TIANDITU_URL.format(layer="vec", key=key),
+                                                       TIANDITU_URL.format(layer="cva", key=key)),
+                           TIANDITU_ATTR, "01234567", 1, 18))
+        out.append(Basemap("tianditu_img", "天地图影像", (TIANDITU_URL.format(layer="img", key=key),
+                                                       TIANDITU_URL.format(layer="cia", key=key)),
+                           TIANDITU_ATTR, "01234567", 1, 18))
+    out.append(Basemap("osm", "OpenStreetMap", (OSM_URL,), OSM_ATTR, "", 0, 19))
+    return out
+
+
+def default_basemap(options: list[Basemap], wanted: str | None = None) -> str:
+    """``wanted`` if offered; otherwise local tiles, then Tianditu vector, then none: never a basemap
+    from the internet unless it was configured (a key) or asked for."""
+    keys = [b.key for b in options]
+    for key in (wanted, "local", "tianditu_vec"):
+        if key and key in keys:
+            return key
+    return "none"
+
+
+def _basemap_layer(b: Basemap, show: bool) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=escape_html(b.label), overlay=False, control=True, show=show)
+    extent = {}
+    if b.bounds is not None:  # inset by ~10 cm: a tile that only touches the edge is not requested
+        west, south, east, north = b.bounds
+        extent["bounds"] = [[south + 1e-6, west + 1e-6], [north - 1e-6, east - 1e-6]]
+    for url in b.urls:
+        folium.TileLayer(tiles=url, attr=b.attribution or " ", name=b.label, overlay=False, control=False,
+                         subdomains=b.subdomains or "abc", min_zoom=b.min_zoom, max_zoom=MAX_ZOOM,
+                         max_native_zoom=b.max_zoom, **extent).add_to(group)
+    return group
+
+
+# ---------------------------------------------------------------- the map
+@lru_cache(maxsize=1)
+def boundary_json() -> str:
+    geom = simplify_for_zoom([district_boundary()], 13)
+    return features_json(geom)
+
+
+def base_map(schema: Schema, basemap_options: list[Basemap] | None = None, selected_basemap: str | None = None,
+             *, height: int = MAP_HEIGHT) -> SafetyMap:
+    """The part of the map that stays the same across reruns (so st_folium keeps the view): basemaps,
+    the district boundary, fullscreen / measure / locate controls, the legend, and the ``SM`` script
+    (patches are drawn on one canvas renderer; the map's default stays SVG for the plugins)."""
+    options = basemap_options or [NONE_BASEMAP]
+    chosen = default_basemap(options, selected_basemap)
+    m = SafetyMap(location=DISTRICT_CENTER, zoom_start=DEFAULT_ZOOM, tiles=None,
+                  min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM, height=height)
+    m.add_child(ScriptElement(SM_JS % {"config": script_json(sm_config(schema)), "map": m.get_name()}, SM_CSS))
+    for b in options:
+        _basemap_layer(b, show=b.key == chosen).add_to(m)
+    boundary = folium.FeatureGroup(name="江源区界", overlay=True, control=True, show=True)
+    GeoJsonText(boundary_json(), "boundary").add_to(boundary)
+    boundary.add_to(m)
+    folium.plugins.Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(m)
+    folium.plugins.MeasureControl(position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",
+                                  primary_area_unit="sqmeters", secondary_area_unit="hectares",
+                                  localization="cn").add_to(m)
+    folium.plugins.LocateControl(position="topleft", icon="sm-icon-locate", iconLoading="sm-icon-locate",
+                                 strings={"title": "定位我的位置", "popup": "您在此点 {distance} {unit} 范围内",
+                                          "metersUnit": "米", "outsideMapBoundsMsg": "您的位置不在地图范围内"}).add_to(m)
+    m.add_child(ScriptElement(legend_js(schema, m.get_name())
+                              + f"\nL.control.scale({{imperial: false}}).addTo({m.get_name()});"))
+    return m
+
+
+def patch_groups(frame: pd.DataFrame, schema: Schema, *, zoom: float | None = None,
+                 highlight: pd.DataFrame | None = None) -> list[folium.FeatureGroup]:
+    """One FeatureGroup per category (named for the layer control) holding its patches, simplified for
+    ``zoom``, with their source lines/points on top; and an outline around the ``highlight`` patches."""
+    zoom = DEFAULT_ZOOM if zoom is None else zoom
+    groups = [category_group(frame[frame["category"] == c.key] if len(frame) else frame, c, schema, zoom)
+              for c in schema.categories]
+    group = folium.FeatureGroup(name="当前选中", overlay=True, control=False, show=True)
+    geoms = [] if highlight is None else highlight.geometry.values
+    GeoJsonText(features_json(simplify_for_zoom(geoms, max(zoom, 14))), "selected").add_to(group)
+    return groups + [group]
+
+
+def category_group(part: pd.DataFrame, c: Category, schema: Schema, zoom: float) -> folium.FeatureGroup:
+    group = CategoryGroup(name=layer_name(c), overlay=True, control=True, show=True, sm_key=c.key)
+    style = {"outline": c.outline, "dash": c.dash}
+    props = feature_properties(part, schema)
+    GeoJsonText(features_json(simplify_for_zoom(part.geometry.values, zoom), props), "patch", **style).add_to(group)
+    if "source_geometry" in part:
+        grades = [{"g": p["g"]} for p in props]
+        GeoJsonText(features_json(simplify_for_zoom(part["source_geometry"].values, zoom), grades), "source",
+                    **style).add_to(group)
+    return group
+
+
+def layer_control() -> folium.LayerControl:
+    return folium.LayerControl(position="topright", collapsed=False)
+
+
+def standalone_html(schema: Schema, frame: pd.DataFrame, **kwargs) -> str:
+    """The whole map as one HTML page (for benchmarks, checks and offline viewing)."""
+    m = base_map(schema, **kwargs)
+    for group in patch_groups(frame, schema):
+        group.add_to(m)
+    layer_control().add_to(m)
+    return m.get_root().render()

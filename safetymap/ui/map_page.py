@@ -1,0 +1,263 @@
+"""地图: the interactive risk map. Filters in the sidebar, the map (built by ``safetymap.mapview``) and a
+side panel with the clicked or searched patch: its attributes, latest inspection and photo, and a way
+to open it for editing.
+
+``st_folium`` keeps the map's centre and zoom across reruns because the base map never changes (its
+script hashes to the same component key) and everything that changes — the patches in view, the
+highlight, the layer control — goes through ``feature_group_to_add`` / ``layer_control``. The map
+returns only a click and its view (``returned_objects``); the view decides which patches are sent."""
+from __future__ import annotations
+
+import re
+import string
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from .. import assets, mapview
+from ..errors import NotFound
+from ..ledger import days_late, fog_counts, overdue
+from ..store import Store, display_value
+from . import edit_form
+from .common import get_store, sample_banner, setting
+
+MAP_KEY = "risk_map"
+SELECTED = "map_selected"  # the code shown in the side panel
+FOCUS = "map_focus"  # (centre, zoom) the map was last asked to show
+EDIT_CODE = "edit_code"
+RETURNED = ["last_active_drawing", "last_object_clicked", "bounds", "zoom"]
+GRADE_BADGE = ["red", "orange", "yellow", "blue"]  # st.badge colours of the grades, highest first
+MD_SPECIAL = re.compile(f"([{re.escape(string.punctuation)}])")  # CommonMark may escape any of them
+
+
+def md_escape(value) -> str:
+    """User text for Streamlit Markdown (st.markdown, st.table cells, headings): every ASCII punctuation
+    character is backslash-escaped, so no markup, link, directive, HTML or LaTeX can form."""
+    text = "" if pd.isna(value) else str(value)
+    return MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+# ---------------------------------------------------------------- data
+def load(store: Store) -> pd.DataFrame:
+    """Every current patch with two flags the map and filters use: overdue and in the fog ledger."""
+    frame = store.read()
+    frame["overdue"] = overdue(frame).to_numpy()
+    counts = fog_counts(frame[frame["category"] == "fog"], store.fog_events())
+    frame["fog_per_year"] = frame["code"].map(dict(zip(counts["code"], counts["per_year"])))
+    frame["fog_ledger"] = frame["code"].isin(set(counts.loc[counts["in_ledger"], "code"]))
+    return frame
+
+
+def sidebar_filters(schema, frame: pd.DataFrame) -> dict:
+    labels = {c.key: c.label for c in schema.categories}
+    common = {f.key: f for f in schema.common_fields}
+    with st.sidebar:
+        st.subheader("地图筛选")
+        return {
+            "category": st.multiselect("类别", schema.category_keys, format_func=labels.get, key="map_f_category",
+                                       placeholder="全部类别"),
+            "risk_grade": st.multiselect("风险等级", schema.grade_labels, key="map_f_grade", placeholder="全部等级"),
+            "rect_status": st.multiselect("整改状态", list(common["rect_status"].values), key="map_f_status",
+                                          placeholder="全部状态"),
+            "township": st.multiselect("乡镇", list(common["township"].values), key="map_f_township",
+                                       placeholder="全部乡镇"),
+            "route_code": st.multiselect("路线", sorted(frame["route_code"].dropna().unique()), key="map_f_route",
+                                         placeholder="全部路线"),
+            "overdue": st.checkbox("仅显示整改逾期", key="map_f_overdue"),
+            "fog_ledger": st.checkbox("仅显示团雾台账路段（年均≥3次）", key="map_f_fog"),
+        }
+
+
+def apply_filters(frame: pd.DataFrame, chosen: dict) -> pd.DataFrame:
+    keep = pd.Series(True, index=frame.index)
+    for key, value in chosen.items():
+        if isinstance(value, list) and value:
+            keep &= frame[key].isin(value)
+        elif value is True:
+            keep &= frame[key].astype(bool)
+    return frame[keep]
+
+
+def search(frame: pd.DataFrame, text: str) -> pd.DataFrame:
+    """Patches whose code or name contains ``text`` (case-insensitive); an exact code first."""
+    text = text.strip()
+    if not text:
+        return frame.iloc[:0]
+    code, name = frame["code"].astype(str), frame["name"].fillna("").astype(str)
+    hits = frame[code.str.contains(text, case=False, regex=False) | name.str.contains(text, case=False, regex=False)]
+    return hits.assign(_exact=hits["code"].str.upper() == text.upper()).sort_values(
+        ["_exact", "code"], ascending=[False, True]).drop(columns="_exact")
+
+
+# ---------------------------------------------------------------- selection and view
+def _on_map_change() -> None:
+    """A click on a patch selects it (its code comes back in the feature's properties)."""
+    value = st.session_state.get(MAP_KEY) or {}
+    click = value.get("last_object_clicked")
+    code = ((value.get("last_active_drawing") or {}).get("properties") or {}).get("code")
+    if click and code and click != st.session_state.get("_map_last_click"):
+        st.session_state["_map_last_click"] = click
+        st.session_state[SELECTED] = code
+
+
+def focus_on(row: pd.Series) -> None:
+    """Select a patch and ask the map to show it."""
+    minx, miny, maxx, maxy = row.geometry.bounds
+    st.session_state[SELECTED] = row["code"]
+    st.session_state[FOCUS] = ([(miny + maxy) / 2, (minx + maxx) / 2], mapview.zoom_to_fit((minx, miny, maxx, maxy)))
+
+
+def search_box(frame: pd.DataFrame) -> None:
+    text = st.text_input("搜索图斑编号或名称", key="map_search", placeholder="如 TW-001 或 名称中的字")
+    hits = search(frame, text)
+    if not text.strip():
+        return
+    if hits.empty:
+        st.info("没有找到编号或名称含「" + md_escape(text) + "」的图斑。")
+        return
+    code = hits.iloc[0]["code"]
+    if len(hits) > 1:
+        names = dict(zip(hits["code"], hits["name"]))
+        code = st.selectbox(f"找到 {len(hits)} 个图斑", list(hits["code"]), key="map_search_pick",
+                            format_func=lambda c: f"{c} {names[c]}")
+    if st.session_state.get("_map_search_done") != (text, code):
+        st.session_state["_map_search_done"] = (text, code)
+        focus_on(hits[hits["code"] == code].iloc[0])
+
+
+# ---------------------------------------------------------------- basemaps
+@st.cache_resource(show_spinner="正在准备本地瓦片…")
+def _local_tiles(path: str):
+    return assets.local_tiles(path)
+
+
+def basemap_options() -> list[mapview.Basemap]:
+    local = None
+    path = setting("local_tiles")
+    if path:
+        try:
+            local = _local_tiles(path)
+        except assets.TileError as exc:
+            st.warning(f"本地瓦片不可用：{exc}")
+    return mapview.basemaps(setting("tianditu_key"), local)
+
+
+# ---------------------------------------------------------------- the map
+def show_map(schema, shown: pd.DataFrame, everything: pd.DataFrame) -> int:
+    """Draw the map with the patches of ``shown`` in the current view; returns how many were sent."""
+    state = st.session_state.get(MAP_KEY) or {}
+    zoom = state.get("zoom") or mapview.DEFAULT_ZOOM
+    in_view = mapview.in_bbox(shown, mapview.view_bbox(state.get("bounds"), zoom))
+    selected = st.session_state.get(SELECTED)
+    groups = mapview.patch_groups(in_view, schema, zoom=zoom,
+                                  highlight=everything[everything["code"] == selected])
+    m = mapview.base_map(schema, basemap_options(), setting("basemap"))
+    centre, focus_zoom = st.session_state.get(FOCUS, (None, None))
+    st_folium(m, key=MAP_KEY, height=mapview.MAP_HEIGHT, use_container_width=True, returned_objects=RETURNED,
+              feature_group_to_add=groups, layer_control=mapview.layer_control(), center=centre, zoom=focus_zoom,
+              on_change=_on_map_change)
+    return len(in_view)
+
+
+# ---------------------------------------------------------------- the side panel
+def attribute_rows(record: dict, category) -> pd.DataFrame:
+    rows = [(f.label_with_unit, display_value(f, record.get(f.key))) for f in category.fields]
+    return pd.DataFrame({"字段": [md_escape(k) for k, _ in rows], "值": [md_escape(v) or "—" for _, v in rows]})
+
+
+def badge_color(schema, grade) -> str:
+    ranks = {g.label: g.rank for g in schema.grades}
+    return GRADE_BADGE[ranks[grade]] if grade in ranks and ranks[grade] < len(GRADE_BADGE) else "gray"
+
+
+def latest_inspection(store: Store, code: str) -> None:
+    st.markdown("**最近巡查**")
+    inspections = store.inspections(code)
+    if inspections.empty:
+        st.caption("暂无巡查记录")
+        return
+    last = inspections.iloc[-1]
+    change = "" if last["status_after"] == last["status_before"] else \
+        f"；整改状态 {last['status_before']} → {last['status_after']}"
+    st.caption(md_escape(f"{last['inspected_at']:%Y-%m-%d %H:%M} {last['inspector']}{change}"))
+    if isinstance(last["findings"], str) and last["findings"].strip():
+        st.text(last["findings"])
+    photos = store.photos(code)
+    photos = photos[photos["inspection_id"] == last["id"]]
+    for photo_id in photos["id"].head(2):
+        st.image(store.photo_bytes(int(photo_id)), width="stretch")
+
+
+def _open_editor(code: str) -> None:
+    st.session_state[EDIT_CODE] = code
+
+
+def _can_edit() -> bool:
+    user = st.session_state.get("user")
+    return user is not None and user.can("edit")
+
+
+def side_panel(store: Store, row: pd.Series | None) -> None:
+    if row is None:
+        st.info("点击地图上的图斑，或在上方搜索编号、名称，查看其全部属性。")
+        return
+    code = row["code"]
+    try:
+        record = store.get(code)
+    except NotFound:
+        st.session_state.pop(SELECTED, None)
+        st.warning("该图斑已不存在。")
+        return
+    schema = store.schema
+    category = schema.category(record["category"])
+    st.subheader(f"{md_escape(code)} {md_escape(record['name'])}")
+    grade = record.get("risk_grade")
+    st.badge(grade or "未定级", color=badge_color(schema, grade))
+    st.caption(md_escape(f"{category.label} · {record.get('route_code') or ''} "
+                         f"{mapview.stakes_text(record.get('start_stake'), record.get('end_stake'))}"))
+    _flags(row)
+    if _can_edit():
+        st.button("编辑此图斑", key=f"map_edit_{code}", on_click=_open_editor, args=(code,), type="primary")
+    if st.session_state.get(EDIT_CODE) == code:
+        edit_form.render(store, code)
+    latest_inspection(store, code)
+    st.markdown("**全部属性**")
+    st.table(attribute_rows(record, category), hide_index=True, hide_header=True, border="horizontal")
+
+
+def _flags(row: pd.Series) -> None:
+    if bool(row.get("overdue")):
+        late = days_late(pd.DataFrame([row]))
+        days = late.iloc[0]
+        st.error(f"整改逾期{'' if pd.isna(days) else f' {int(days)} 天'}（时限 {pd.Timestamp(row['rect_deadline']):%Y-%m-%d}）")
+    if bool(row.get("fog_ledger")):
+        st.info(f"团雾台账路段：年均 {row['fog_per_year']:.1f} 次（≥3 次）")
+
+
+# ---------------------------------------------------------------- the page
+def render() -> None:
+    assets.install()  # also done by app.py; here so the page works wherever it is run
+    store = get_store()
+    schema = store.schema
+    st.title("风险图斑地图")
+    sample_banner(store)
+    everything = load(store)
+    chosen = sidebar_filters(schema, everything)
+    shown = apply_filters(everything, chosen)
+    top = st.columns([3, 1, 1])
+    with top[0]:
+        search_box(everything)
+    top[1].metric("显示图斑", len(shown))
+    top[2].metric("其中逾期", int(shown["overdue"].sum()))
+    left, right = st.columns([2, 1])
+    with left:
+        sent = show_map(schema, shown, everything)
+        st.caption(f"共 {len(everything)} 个图斑，筛选后 {len(shown)} 个；地图只传送当前视野内的 {sent} 个。"
+                   "点击图斑查看属性；右上角切换底图和图层。")
+    selected = st.session_state.get(SELECTED)
+    rows = everything[everything["code"] == selected]
+    with right:
+        if len(rows) and selected not in set(shown["code"]):
+            st.caption("该图斑不在当前筛选结果中。")
+        side_panel(store, rows.iloc[0] if len(rows) else None)

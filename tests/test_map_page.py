@@ -1,0 +1,182 @@
+"""The map page through Streamlit's AppTest against a real seeded database: filters and the count,
+search, a click (the map's on_change), the side panel (attributes, latest inspection and photo, flags)
+and the way to the edit form. The map itself (a custom component) runs in test_map_e2e.py."""
+from __future__ import annotations
+
+import io
+import re
+
+import pandas as pd
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from safetymap.ledger import fog_ledger, overdue
+from safetymap.photos import prepare_photo
+from safetymap.ui import map_page
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from safetymap.auth import User
+from safetymap.ui import map_page
+st.session_state.setdefault("user", User("地图用户", {role!r}))
+map_page.render()
+"""
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    yield
+    st.cache_resource.clear()  # the store is a cached resource
+
+
+def map_app(db, monkeypatch, role="editor") -> AppTest:
+    monkeypatch.setenv("SAFETYMAP_DB", str(db))
+    for name in ("SAFETYMAP_TIANDITU_KEY", "SAFETYMAP_LOCAL_TILES", "SAFETYMAP_BASEMAP"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_string(SCRIPT.format(root=str(ROOT), role=role), default_timeout=60).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def shown(at) -> int:
+    return int(next(m for m in at.metric if m.label == "显示图斑").value)
+
+
+def sidebar(at, label, kind="multiselect"):
+    return next(w for w in getattr(at.sidebar, kind) if w.label.startswith(label))
+
+
+def panel_table(at) -> dict:
+    table = at.table[-1].value
+    return dict(zip(table.iloc[:, 0].str.replace("\\", "", regex=False), table.iloc[:, 1]))
+
+
+def test_page_shows_the_sample_and_the_map(sample_db, store, monkeypatch):
+    at = map_app(sample_db, monkeypatch)
+    assert any("示例数据" in c.value for c in at.caption)
+    assert shown(at) == len(store.read())
+    assert [e for e in at.main if getattr(e, "type", "") == "component_instance"]  # st_folium
+    assert any("点击地图上的图斑" in i.value for i in at.info)
+
+
+def test_page_works_on_an_empty_ledger(empty_store, monkeypatch):
+    at = map_app(empty_store.path, monkeypatch)
+    assert shown(at) == 0
+    at.text_input(key="map_search").set_value("TW").run()
+    assert not at.exception and any("没有找到" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("label, field, value", [("风险等级", "risk_grade", "重大"), ("整改状态", "rect_status", "整改中"),
+                                                 ("乡镇", "township", "砟子镇"), ("路线", "route_code", "G201")])
+def test_each_filter_changes_the_count(sample_db, store, monkeypatch, label, field, value):
+    at = map_app(sample_db, monkeypatch)
+    sidebar(at, label).set_value([value]).run()
+    expected = (store.read()[field] == value).sum()
+    assert 0 < expected < len(store.read()) and shown(at) == expected
+
+
+def test_category_overdue_and_fog_ledger_filters(sample_db, store, monkeypatch):
+    at = map_app(sample_db, monkeypatch)
+    frame = store.read()
+    sidebar(at, "类别").set_value(["bridge"]).run()
+    assert shown(at) == (frame["category"] == "bridge").sum()
+    sidebar(at, "类别").set_value([]).run()
+    sidebar(at, "仅显示整改逾期", "checkbox").check().run()
+    assert shown(at) == overdue(frame).sum() > 0
+    sidebar(at, "仅显示整改逾期", "checkbox").uncheck().run()
+    sidebar(at, "仅显示团雾台账", "checkbox").check().run()
+    ledger = fog_ledger(frame[frame["category"] == "fog"], store.fog_events())
+    assert shown(at) == len(ledger) > 0
+
+
+def test_search_by_code_selects_and_zooms(sample_db, store, monkeypatch):
+    at = map_app(sample_db, monkeypatch)
+    row = store.read("fog").iloc[0]
+    at.text_input(key="map_search").set_value(row["code"].lower()).run()
+    assert at.session_state[map_page.SELECTED] == row["code"]
+    (lat, lon), zoom = at.session_state[map_page.FOCUS]
+    minx, miny, maxx, maxy = row.geometry.bounds
+    assert miny <= lat <= maxy and minx <= lon <= maxx and zoom >= 13
+    attributes = panel_table(at)
+    assert attributes["图斑编号"] == map_page.md_escape(row["code"])
+    assert {"长度(m)", "最低能见度(m)", "落实资金(万元)", "风险等级"} <= set(attributes)  # labels with units
+
+
+def test_search_by_name_with_several_hits_offers_a_choice(sample_db, store, monkeypatch):
+    at = map_app(sample_db, monkeypatch)
+    at.text_input(key="map_search").set_value("团雾").run()
+    hits = map_page.search(store.read(), "团雾")
+    assert len(hits) > 1
+    pick = at.selectbox(key="map_search_pick")
+    assert pick.options[0].startswith(hits.iloc[0]["code"])
+    pick.set_value(hits.iloc[1]["code"]).run()
+    assert at.session_state[map_page.SELECTED] == hits.iloc[1]["code"]
+    at.text_input(key="map_search").set_value("不存在的名字").run()
+    assert any("没有找到" in i.value for i in at.info)
+
+
+def test_a_click_on_the_map_selects_the_patch(monkeypatch):
+    state = {map_page.MAP_KEY: {"last_active_drawing": {"properties": {"code": "DZ-003"}},
+                                "last_object_clicked": {"lat": 42.0, "lng": 126.6}}}
+    monkeypatch.setattr(map_page.st, "session_state", state)
+    map_page._on_map_change()
+    assert state[map_page.SELECTED] == "DZ-003"
+    state[map_page.SELECTED] = "TW-001"  # chosen by search meanwhile
+    state[map_page.MAP_KEY]["zoom"] = 14  # a pan or zoom is not a new click
+    map_page._on_map_change()
+    assert state[map_page.SELECTED] == "TW-001"
+
+
+def test_panel_shows_latest_inspection_photo_and_flags(sample_db, store, monkeypatch):
+    frame = store.read()
+    late = frame[overdue(frame)].iloc[0]
+    image = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(image, "PNG")
+    store.add_inspection(late["code"], "巡查员", findings="护栏破损 <b>未修复</b>",
+                         photos=[prepare_photo(image.getvalue(), "p.png")])
+    at = map_app(sample_db, monkeypatch)
+    at.text_input(key="map_search").set_value(late["code"]).run()
+    assert any("整改逾期" in e.value for e in at.error)
+    assert any("护栏破损 <b>未修复</b>" == t.value for t in at.text)  # plain text, not HTML
+    assert at.get("image")  # the inspection photo
+
+
+def test_edit_button_opens_the_edit_form_for_editors_only(sample_db, store, monkeypatch):
+    code = store.read("bridge").iloc[0]["code"]
+    at = map_app(sample_db, monkeypatch)
+    at.text_input(key="map_search").set_value(code).run()
+    at.button(key=f"map_edit_{code}").click().run()
+    assert at.session_state[map_page.EDIT_CODE] == code
+    assert any(b.label == "保存" for b in at.button)  # the edit form, beside the map
+    viewer = map_app(sample_db, monkeypatch, role="viewer")
+    viewer.text_input(key="map_search").set_value(code).run()
+    assert not [b for b in viewer.button if b.label == "编辑此图斑"]
+
+
+def test_user_text_in_the_panel_is_escaped_for_markdown(sample_db, store, monkeypatch):
+    code = store.read("curve").iloc[0]["code"]
+    name = "<img src=x onerror=alert(1)>${alert(2)} **粗** [链接](javascript:alert(3)) :red[红]"
+    store.update(code, {"name": name}, store.get(code)["version"], "测试")
+    at = map_app(sample_db, monkeypatch)
+    at.text_input(key="map_search").set_value(code).run()
+    heading = next(h.value for h in at.subheader if code in h.value.replace("\\", ""))
+    assert heading.replace("\\", "") == f"{code} {name}"  # every markup character escaped
+    assert not re.search(r"(?<!\\)[<>*\[\]()$:]", heading)  # no markup character left unescaped
+    assert panel_table(at)["名称"] == map_page.md_escape(name)
+
+
+def test_md_escape_escapes_all_markdown_punctuation():
+    assert map_page.md_escape("a*b_c`d$e<f>[g](h)") == r"a\*b\_c\`d\$e\<f\>\[g\]\(h\)"
+    assert map_page.md_escape(None) == "" and map_page.md_escape(float("nan")) == ""
+    assert map_page.md_escape("两行\n文字") == "两行 文字"
+
+
+def test_filters_apply_together():
+    frame = pd.DataFrame({"risk_grade": ["重大", "较大", "重大"], "overdue": [True, True, False]})
+    out = map_page.apply_filters(frame, {"risk_grade": ["重大"], "overdue": True})
+    assert out.index.tolist() == [0]

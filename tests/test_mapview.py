@@ -1,0 +1,285 @@
+"""The map builder (safetymap.mapview) and its offline assets (safetymap.assets), without a browser:
+escaping, styles from the schema, simplification and rounding, the view box, the payload, basemaps,
+the stable base map that lets st_folium keep its view, and the files served instead of a CDN."""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+
+import folium
+import numpy as np
+import pytest
+import shapely
+from streamlit_folium import _get_feature_group_string, _get_map_string, generate_js_hash
+
+from conftest import ROOT
+from safetymap import assets, mapview
+
+XSS = "<img src=x onerror=alert(1)>${alert(2)}`</script><script>alert(3)</script>'\"&\u2028"
+
+
+@pytest.fixture
+def frame(store):
+    return store.read()
+
+
+@pytest.fixture
+def hostile(store):
+    """The sample with one patch renamed to script and markup."""
+    code = store.read("fog").iloc[0]["code"]
+    store.update(code, {"name": XSS}, store.get(code)["version"], "测试")
+    assert store.get(code)["name"].startswith("<img src=x onerror=alert(1)>${alert(2)}`</script>")
+    return store.read(), code
+
+
+def payload_features(html: str, kind: str = "patch") -> list[list[dict]]:
+    """The feature arrays handed to ``SM.layer`` for one kind of layer, parsed back."""
+    out = []
+    for options, data in re.findall(r"SM\.layer\((\{.*?\}), (\[.*?\])\)\.addTo", html):
+        if json.loads(options)["kind"] == kind:
+            out.append(json.loads(data))
+    return out
+
+
+# ---------------------------------------------------------------- escaping
+def test_escape_html_and_script_json_neutralise_markup_and_templates():
+    escaped = mapview.escape_html(XSS)
+    assert "<" not in escaped and ">" not in escaped and '"' not in escaped and "'" not in escaped
+    assert mapview.escape_html(None) == "" and mapview.escape_html(float("nan")) == ""
+    text = mapview.script_json({"n": XSS})
+    assert not set("<>&'\u2028") & set(text)
+    assert json.loads(text) == {"n": XSS}  # nothing lost: the browser gets the exact text
+
+
+def test_user_text_reaches_the_page_only_as_json_data(hostile, schema):
+    frame, code = hostile
+    html = mapview.standalone_html(schema, frame)
+    assert "<img" not in html and "<script>alert(3)" not in html and "</script><script>" not in html
+    features = [f for group in payload_features(html) for f in group]
+    named = [f for f in features if f["properties"]["code"] == code]
+    # the exact text reaches the browser, where the tooltip shows it with textContent
+    assert named[0]["properties"]["n"] == frame.set_index("code").loc[code, "name"]
+    assert "textContent" in html and "innerHTML = content" not in html
+
+
+def test_jinja_syntax_in_user_text_is_not_evaluated(frame, schema):
+    """branca compiles rendered output as a Jinja template again; patch data must not go through that."""
+    code = frame.iloc[0]["code"]
+    jinja = "{{ 7*7 }}{% for i in range(2) %}x{% endfor %}{% bad"
+    named = frame.assign(name=frame["name"].where(frame["code"] != code, jinja))
+    html = mapview.standalone_html(schema, named)
+    assert jinja in html
+    m = mapview.base_map(schema)
+    script = "".join(_get_feature_group_string(g, m, i) for i, g in enumerate(mapview.patch_groups(named, schema)))
+    assert jinja in script  # the st_folium path
+
+
+def test_tooltip_is_built_from_text_nodes_not_html():
+    assert "createTextNode" in mapview.SM_JS
+    tooltip = mapview.SM_JS.split("function tooltip")[1].split("function gradeColor")[0]
+    assert "innerHTML" not in tooltip
+
+
+# ---------------------------------------------------------------- styles from the schema
+def test_legend_and_layer_names_come_from_the_schema(schema):
+    legend = mapview.legend_html(schema)
+    for g in schema.grades:
+        assert g.label in legend and g.color in legend
+    for c in schema.categories:
+        assert c.label in legend and c.outline in legend and f'stroke-dasharray="{c.dash}"' in legend
+        assert c.label in mapview.layer_name(c) and c.outline in mapview.layer_name(c)
+    config = mapview.sm_config(schema)
+    assert config["gradeColors"] == [g.color for g in schema.grades]
+
+
+def test_each_category_is_a_layer_outlined_in_its_colour_and_filled_by_grade(frame, schema):
+    groups = mapview.patch_groups(frame, schema)
+    m = mapview.base_map(schema)
+    for group in groups:
+        group.add_to(m)
+    html = m.get_root().render()
+    grade_index = {g.label: i for i, g in enumerate(schema.grades)}
+    by_outline = {}
+    for options, data in re.findall(r"SM\.layer\((\{.*?\}), (\[.*?\])\)\.addTo", html):
+        options, data = json.loads(options), json.loads(data)
+        if options["kind"] == "patch":
+            by_outline[(options["outline"], options["dash"])] = {f["properties"]["code"]: f["properties"]["g"]
+                                                                for f in data}
+    for c in schema.categories:
+        part = frame[frame["category"] == c.key]
+        drawn = by_outline[(c.outline, c.dash)]
+        assert set(drawn) == set(part["code"])
+        assert all(drawn[code] == grade_index.get(grade, -1) for code, grade in zip(part["code"], part["risk_grade"]))
+    assert len(payload_features(html, "source")) == len(schema.categories)  # source lines on top
+    assert len(groups) == len(schema.categories) + 1  # + the highlight
+    assert [g.options.get("sm_key") for g in groups[:-1]] == schema.category_keys
+
+
+# ---------------------------------------------------------------- simplification, rounding, view
+def test_precision_follows_the_zoom():
+    assert mapview.decimals_for_zoom(10) == 4 and mapview.decimals_for_zoom(18) == 6
+    assert all(mapview.tolerance_for_zoom(z) < mapview.pixel_degrees(z) for z in range(8, 19))
+
+
+def test_simplification_by_zoom_keeps_every_patch_and_rounds(frame):
+    geoms = frame.geometry.values
+    coarse, fine = mapview.simplify_for_zoom(geoms, 10), mapview.simplify_for_zoom(geoms, 18)
+    n = lambda g: shapely.get_num_coordinates(np.asarray(g, dtype=object)).sum()
+    assert n(coarse) < 0.6 * n(geoms) and n(coarse) < n(fine) <= n(geoms)
+    assert not shapely.is_empty(coarse).any() and not shapely.is_missing(coarse).any()
+    coords = shapely.get_coordinates(coarse)
+    assert np.allclose(coords, np.round(coords, 4), atol=1e-12)
+    assert shapely.hausdorff_distance(coarse, geoms).max() < mapview.pixel_degrees(10)  # under a pixel off
+
+
+def test_view_box_is_padded_snapped_and_stable_for_small_pans():
+    view = {"_southWest": {"lat": 41.98, "lng": 126.70}, "_northEast": {"lat": 42.04, "lng": 126.82}}
+    nudged = {"_southWest": {"lat": 41.981, "lng": 126.701}, "_northEast": {"lat": 42.041, "lng": 126.821}}
+    box = mapview.view_bbox(view, 14)
+    assert box == mapview.view_bbox(nudged, 14)  # the same patches: nothing new to send
+    assert box[0] < 126.70 and box[1] < 41.98 and box[2] > 126.82 and box[3] > 42.04
+    assert mapview.view_bbox(None, 14) is None and mapview.view_bbox({"_southWest": {}}, 14) is None
+
+
+def test_only_patches_in_view_are_sent(frame, schema):
+    minx, miny, maxx, maxy = frame.total_bounds
+    west = (minx, miny, (minx + maxx) / 2, maxy)
+    inside = mapview.in_bbox(frame, west)
+    assert 0 < len(inside) < len(frame)
+    assert (shapely.bounds(inside.geometry.values)[:, 0] <= west[2]).all()
+    html = mapview.standalone_html(schema, inside)
+    sent = {f["properties"]["code"] for group in payload_features(html) for f in group}
+    assert sent == set(inside["code"])
+
+
+# ---------------------------------------------------------------- payload
+def test_payload_carries_only_what_the_tooltip_needs(frame, schema):
+    props = mapview.feature_properties(frame.assign(overdue=True, fog_ledger=False), schema)
+    assert {k for p in props for k in p} == {"code", "n", "g", "r", "s", "o"}
+    row = frame.iloc[0]
+    html = mapview.standalone_html(schema, frame)
+    assert row["hazard"] not in html and row["code"] in html  # other fields stay on the server
+    naive = folium.Map(tiles=None)
+    folium.GeoJson(frame.drop(columns=["source_geometry"]).astype({c: str for c in ["rect_deadline", "last_inspection",
+                                                                                     "updated_at"]})).add_to(naive)
+    assert len(html) * 3 < len(naive.get_root().render())
+
+
+def test_zoom_to_fit_and_stakes_text():
+    assert mapview.zoom_to_fit((126.70, 42.00, 126.71, 42.005)) >= 14
+    assert mapview.zoom_to_fit((126.38, 41.82, 127.23, 42.23)) <= 10
+    assert mapview.stakes_text(12350.0, 13000.0) == "K12+350–K13+000"
+    assert mapview.stakes_text(500.0, None) == "K0+500"
+
+
+# ---------------------------------------------------------------- basemaps and the base map
+def test_tianditu_only_with_a_key_and_no_internet_basemap_by_default():
+    assert [b.key for b in mapview.basemaps()] == ["none", "osm"]
+    with_key = mapview.basemaps("abc123")
+    tianditu = [b for b in with_key if b.key.startswith("tianditu")]
+    assert len(tianditu) == 2 and all(len(b.urls) == 2 and all("tk=abc123" in u for u in b.urls) for b in tianditu)
+    assert {u.split("/")[3].split("_")[0] for b in tianditu for u in b.urls} == {"vec", "cva", "img", "cia"}
+    assert mapview.default_basemap(mapview.basemaps()) == "none"
+    assert mapview.default_basemap(with_key) == "tianditu_vec"
+    assert mapview.default_basemap(with_key, "osm") == "osm"
+    local = assets.TileSource("/app/static/tiles/x/{z}/{x}/{y}.png", "x.mbtiles", 8, 14)
+    assert mapview.default_basemap(mapview.basemaps("k", local)) == "local"
+
+
+def test_base_map_offers_every_basemap_but_loads_only_the_chosen_one(schema):
+    m = mapview.base_map(schema, mapview.basemaps("abc123"), "none")
+    html = m.get_root().render()
+    assert "tile.openstreetmap.org" in html and "tianditu.gov.cn" in html  # offered in the layer control
+    groups = [c for c in m._children.values() if isinstance(c, folium.FeatureGroup) and not c.overlay]
+    assert [g.show for g in groups] == [True, False, False, False]  # only "none" is on the map
+    assert "L.control.fullscreen" in html and "L.Control.Measure" in html and "L.control.locate" in html
+    assert "L.canvas(" in html and "renderer: canvas" in html and "sm-legend" in html
+
+
+def test_base_map_script_is_the_same_on_every_rerun(frame, schema):
+    """st_folium keys the component on the base map's script: the same script keeps the map mounted,
+    so its centre and zoom survive reruns while patches change through feature_group_to_add."""
+    hashes = set()
+    for part in (frame, frame.iloc[:5]):
+        m = mapview.base_map(schema, mapview.basemaps())
+        mapview.patch_groups(part, schema)  # built separately, never added to the base map
+        hashes.add(generate_js_hash(_get_map_string(m), "risk_map", False))
+    assert len(hashes) == 1
+
+
+def test_core_map_modules_do_not_import_streamlit():
+    code = "import sys, safetymap.mapview, safetymap.assets; assert 'streamlit' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+# ---------------------------------------------------------------- offline assets
+def test_install_serves_every_folium_asset_locally(tmp_path):
+    assets.install(tmp_path)
+    import folium.plugins
+
+    bundled = assets.bundled()
+    assert all((tmp_path / assets.local_path(url)).is_file() for url in bundled)
+    leftovers = [(cls.__name__, url) for cls in assets._subclasses(folium.elements.JSCSSMixin)
+                 for url in assets.cdn_links(list(cls.__dict__.get("default_js", [])) +
+                                             list(cls.__dict__.get("default_css", [])))]
+    assert leftovers == []
+    assert mapview.SafetyMap.default_js == [("leaflet", assets.local_url(mapview.LEAFLET_JS))]
+    assert assets.write_files(tmp_path) == 0  # already current: nothing rewritten on the next rerun
+
+
+def test_css_keeps_inline_data_and_drops_external_font_and_image_files():
+    css = ("@font-face{src:url(../webfonts/fa-brands-400.woff2) format('woff2'),url('//cdn.x/f.ttf')}"
+           ".a{background:url(\"images/toggle.png\")} .b{background:url(data:image/png;base64,AAA=)}"
+           ".c{mask:url(\"data:image/svg+xml,%3Cuse href='url(%23line-b)'/%3E\")} .d{behavior:url(#default#VML)}")
+    out = assets.offline_css(css)
+    assert "webfonts" not in out and "cdn.x" not in out and "toggle.png" not in out
+    assert "data:image/png;base64,AAA=" in out and "url(%23line-b)" in out and "#default#VML" in out
+    bundled = assets.bundled()
+    for url, text in bundled.items():
+        if url.endswith(".css"):
+            assert not assets.EXTERNAL_CSS_URL.search(assets.file_content(url, text)), url
+
+
+PNG_1PX = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+
+
+def make_mbtiles(path, fmt="png"):
+    con = sqlite3.connect(path)
+    con.executescript("CREATE TABLE metadata (name TEXT, value TEXT);"
+                      "CREATE TABLE tiles (zoom_level INT, tile_column INT, tile_row INT, tile_data BLOB);")
+    con.execute("INSERT INTO metadata VALUES ('format', ?)", (fmt,))
+    con.executemany("INSERT INTO tiles VALUES (?, ?, ?, ?)",
+                    [(10, 871, 1023 - 378, PNG_1PX), (11, 1742, 2047 - 757, PNG_1PX)])
+    con.commit()
+    con.close()
+
+
+def test_mbtiles_are_extracted_as_xyz_tiles_under_static(tmp_path):
+    make_mbtiles(tmp_path / "jiangyuan.mbtiles")
+    source = assets.local_tiles(tmp_path / "jiangyuan.mbtiles", tmp_path / "static")
+    assert source.url.startswith("/app/static/tiles/jiangyuan-") and source.url.endswith("/{z}/{x}/{y}.png")
+    assert (source.min_zoom, source.max_zoom) == (10, 11)
+    assert source.bounds == pytest.approx(assets.tile_bounds(10, [871], [378]))  # no requests outside the tiles
+    folder = tmp_path / "static" / source.url.split("/app/static/")[1].split("/{z}")[0]
+    assert (folder / "10" / "871" / "378.png").read_bytes() == PNG_1PX  # TMS row flipped to XYZ
+    assert assets.local_tiles(tmp_path / "jiangyuan.mbtiles", tmp_path / "static") == source  # done once
+
+
+def test_tile_folders_are_linked_and_vector_or_missing_sources_refused(tmp_path):
+    tiles = tmp_path / "tiles" / "12" / "3485"
+    tiles.mkdir(parents=True)
+    (tiles / "1513.jpg").write_bytes(b"jpeg")
+    source = assets.local_tiles(tmp_path / "tiles", tmp_path / "static")
+    assert source.url.endswith("/{z}/{x}/{y}.jpg") and source.max_zoom == 12
+    assert source.bounds == pytest.approx(assets.tile_bounds(12, [3485], [1513]))
+    linked = tmp_path / "static" / source.url.split("/app/static/")[1].split("/{z}")[0] / "12" / "3485" / "1513.jpg"
+    assert linked.read_bytes() == b"jpeg"
+    make_mbtiles(tmp_path / "vector.mbtiles", "pbf")
+    with pytest.raises(assets.TileError, match="矢量瓦片"):
+        assets.local_tiles(tmp_path / "vector.mbtiles", tmp_path / "static")
+    with pytest.raises(assets.TileError, match="不存在"):
+        assets.local_tiles(tmp_path / "nothing.mbtiles", tmp_path / "static")
