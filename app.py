@@ -12,7 +12,8 @@ st.set_page_config(page_title="江源区公路安全风险图斑台账", page_ic
 
 def pages_for(user):
     """The pages a role may open; the core refuses the actions anyway."""
-    ledger = [st.Page(ledger_page.render, title="台账", icon="📋", url_path="ledger", default=True),
+    field_first = user.role == "inspector"  # field staff land on their phone form
+    ledger = [st.Page(ledger_page.render, title="台账", icon="📋", url_path="ledger", default=not field_first),
               st.Page(map_page.render, title="地图", icon="🗺️", url_path="map"),
               st.Page(fog_page.render, title="团雾台账", icon="🌫️", url_path="fog"),
               st.Page(dashboard_page.render, title="统计看板", icon="📊", url_path="dashboard")]
@@ -20,7 +21,7 @@ def pages_for(user):
     if user.can("edit"):
         work.append(st.Page(edit_page.render, title="图斑编辑", icon="✏️", url_path="edit"))
     if user.can("inspect"):
-        work.append(st.Page(field_page.render, title="巡查上报", icon="📱", url_path="field"))
+        work.append(st.Page(field_page.render, title="巡查上报", icon="📱", url_path="field", default=field_first))
     admin = []
     if user.can("users"):
         admin += [st.Page(users_page.render, title="用户管理", icon="👥", url_path="users"),

@@ -68,13 +68,14 @@ def _now() -> dt.datetime:
 
 def _inspection_form(store: Store, record: dict, user) -> None:
     statuses = list(store.schema.category(record["category"]).field("rect_status").values)
+    use_camera = st.toggle("用相机拍照", key="field_use_camera", help="手机浏览器需 HTTPS 才能使用相机")
     with st.form(f"inspection-{record['code']}", clear_on_submit=True):
         now = _now()
         day = st.date_input("巡查日期", value=now.date(), format="YYYY-MM-DD")
         time = st.time_input("巡查时间", value=now.time(), step=300)
         findings = st.text_area("巡查发现", placeholder="现场情况、隐患变化、已采取的措施")
         status = st.selectbox("整改状态", statuses, index=statuses.index(record["rect_status"]))
-        camera = st.camera_input("拍照", key=f"camera-{record['code']}")
+        camera = st.camera_input("拍照", key=f"camera-{record['code']}") if use_camera else None
         gallery = st.file_uploader(f"从相册选择照片（每张不超过 {MAX_UPLOAD_BYTES // 1048576} MB）",
                                    type=["jpg", "jpeg", "png", "webp", "heic"], accept_multiple_files=True)
         use_position = st.checkbox("附上我的位置", value="field_position_value" in st.session_state,
