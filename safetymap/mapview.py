@@ -537,3 +537,42 @@ def standalone_html(schema: Schema, frame: pd.DataFrame, **kwargs) -> str:
         group.add_to(m)
     layer_control().add_to(m)
     return m.get_root().render()
+
+
+# ---------------------------------------------------------------- drawing a source geometry
+DRAW_LOCAL_JS = """
+if (L.drawLocal) {
+  var d = L.drawLocal.draw;
+  d.toolbar.actions = {title: "取消绘制", text: "取消"};
+  d.toolbar.finish = {title: "完成绘制", text: "完成"};
+  d.toolbar.undo = {title: "删除最后一个点", text: "撤销"};
+  d.toolbar.buttons.polyline = "画路段中心线";
+  d.toolbar.buttons.marker = "标桥梁位置点";
+  d.handlers.polyline.tooltip = {start: "点击开始画线", cont: "点击继续画线", end: "点击最后一个点结束"};
+  d.handlers.marker.tooltip = {start: "点击地图放置位置点"};
+  L.drawLocal.edit.toolbar.buttons.remove = "删除已画的图形";
+  L.drawLocal.edit.toolbar.buttons.removeDisabled = "没有可删除的图形";
+  L.drawLocal.edit.toolbar.actions.save = {title: "保存删除", text: "保存"};
+  L.drawLocal.edit.toolbar.actions.cancel = {title: "取消删除", text: "取消"};
+  L.drawLocal.edit.toolbar.actions.clearAll = {title: "全部删除", text: "全部删除"};
+}
+"""
+DRAW_OPTIONS = {"polyline": {"shapeOptions": {"color": "#d11", "weight": 4}}, "marker": True, "polygon": False,
+                "rectangle": False, "circle": False, "circlemarker": False}
+
+
+def draw_map(schema: Schema, current=None, basemap_options: list[Basemap] | None = None, *,
+             height: int = 420) -> SafetyMap:
+    """A map for drawing a patch's source line (or bridge point), showing its current geometry (no user
+    text reaches it), zoomed to it."""
+    m = base_map(schema, basemap_options, height=height)
+    if current is not None and not current.is_empty:
+        group = folium.FeatureGroup(name="当前几何", overlay=True, control=False, show=True)
+        GeoJsonText(features_json([current]), "selected").add_to(group)
+        group.add_to(m)
+        minx, miny, maxx, maxy = current.buffer(0.002).bounds
+        m.fit_bounds([[miny, minx], [maxy, maxx]])
+    m.add_child(ScriptElement(DRAW_LOCAL_JS, ""))  # Chinese toolbar texts, set before the control is made
+    folium.plugins.Draw(position="topleft", draw_options=DRAW_OPTIONS, edit_options={"edit": False, "remove": True},
+                        export=False).add_to(m)
+    return m

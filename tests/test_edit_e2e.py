@@ -151,3 +151,34 @@ def test_no_ledger_data_before_sign_in_or_after_sign_out(app, chromium):  # noqa
     e2e.wait_idle(page)
     assert code not in page.locator('[data-testid="stApp"]').inner_text()
     page.context.close()
+
+
+def test_redraw_the_source_line_on_the_map(app, chromium):  # noqa: F811
+    store = Store(app.db)
+    row = store.read("curve").iloc[2]
+    page = new_page(chromium, app, viewport={"width": 1400, "height": 1000})
+    e2e.sign_in(page, app.url, EDITOR, PASSWORD)
+    e2e.open_page(page, "图斑编辑")
+    choose(page, "图斑（可输入编号或名称搜索）", f"{row['code']} {row['name']}")
+    e2e.wait_idle(page)
+    page.get_by_text("在地图上重新绘制几何").click()
+    page.get_by_text("打开绘图地图").click()
+    e2e.wait_idle(page)
+    frame = e2e.map_frame(page)
+    line = row["source_geometry"]
+    points = [line.interpolate(f, normalized=True) for f in (0.1, 0.5, 0.9)]
+    frame.locator(".leaflet-draw-draw-polyline").click()
+    for p in points:
+        page.mouse.click(*e2e.screen_point(page, frame, p.y, p.x))
+        page.wait_for_timeout(300)
+    frame.get_by_role("link", name="完成").click()
+    page.get_by_role("button", name="用绘制的几何保存").click(timeout=30_000)
+    page.get_by_text("几何已保存").first.wait_for(timeout=30_000)
+    saved = Store(app.db).get(row["code"])
+    assert saved["version"] == row["version"] + 1 and len(saved["source_geometry"].coords) == 3
+    assert saved["source_geometry"].distance(points[1]) < 1e-4
+    assert saved["length_m"] < row["length_m"]  # 10 %–90 % of the old line, straightened
+    history = Store(app.db).history(row["code"])
+    assert "source_geometry" in set(history["field_key"]) and history.iloc[-1]["user"] == EDITOR
+    assert page.context.network.foreign() == []
+    page.context.close()

@@ -283,3 +283,20 @@ def test_tile_folders_are_linked_and_vector_or_missing_sources_refused(tmp_path)
         assets.local_tiles(tmp_path / "vector.mbtiles", tmp_path / "static")
     with pytest.raises(assets.TileError, match="不存在"):
         assets.local_tiles(tmp_path / "nothing.mbtiles", tmp_path / "static")
+
+
+def test_draw_map_offers_line_and_point_tools_served_offline():
+    import shapely
+
+    from safetymap import assets, mapview
+    from safetymap.schema import load_schema
+
+    assets.install()
+    line = shapely.LineString([(126.70, 42.0), (126.705, 42.002)])
+    html = mapview.draw_map(load_schema(), line).get_root().render()
+    import re
+
+    assert "L.Control.Draw" in html and re.search(r'"polygon":\s*false', html) and re.search(r'"marker":\s*true', html)
+    sources = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', html)
+    assert any(s.endswith("leaflet.draw.js") for s in sources)
+    assert all(s.startswith("/app/static/") for s in sources), sources

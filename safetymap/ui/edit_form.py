@@ -11,6 +11,7 @@ from ..errors import ConflictError, PermissionDenied, ValidationError
 from ..ledger import rectification, timeline
 from ..store import Store, display_value
 from .common import current_user
+from .draw import drawn_geometry
 from .widgets import field_input, read_state, seed_state
 
 
@@ -63,6 +64,8 @@ def render(store: Store, code: str, user: User | None = None) -> None:
         st.caption(f"当前用户「{user.name}」（{user.role_label}）只能查看。")
     if submitted:
         _save(store, code, c, base, k, user, regenerate)
+    if can_edit:
+        _redraw(store, code, base, user)
     _archive_controls(store, code, user)
     _history_panel(store, code, user)
 
@@ -91,6 +94,28 @@ def _save(store, code, c, base, k, user, regenerate) -> None:
             st.session_state.pop(key, None)
         st.session_state[k["saved"]] = f"已保存（版本 {saved['version']}）"
     st.rerun()
+
+
+def _redraw(store, code, base, user) -> None:
+    """Redraw the source line/point on a map; the polygon and length are recomputed on save."""
+    with st.expander("在地图上重新绘制几何"):
+        if not st.toggle("打开绘图地图", key=f"redraw-open-{code}"):
+            return
+        geometry = drawn_geometry(store.schema, f"redraw-{code}", base["source_geometry"])
+        if geometry is None:
+            return
+        st.caption(f"已绘制 {geometry.geom_type}，{len(geometry.coords)} 个点")
+        if st.button("用绘制的几何保存", key=f"redraw-save-{code}", type="primary"):
+            try:
+                saved = store.update(code, {}, base["version"], user, source_geometry=geometry)
+            except (ValidationError, ConflictError, PermissionDenied) as exc:
+                st.error(str(exc))
+                return
+            k = _keys(code)
+            st.session_state[k["base"]] = saved
+            st.session_state[k["reseed"]] = True
+            st.session_state[k["saved"]] = f"几何已保存（版本 {saved['version']}，长度 {saved['length_m']:.0f} 米）"
+            st.rerun()
 
 
 def _stake_geometry(store, form):

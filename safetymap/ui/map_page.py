@@ -20,6 +20,7 @@ from ..errors import NotFound
 from ..ledger import days_late, fog_counts, overdue
 from ..store import Store, display_value
 from . import edit_form
+from .basemaps import basemap_options
 from .common import get_store, sample_banner, setting
 
 MAP_KEY = "risk_map"
@@ -124,23 +125,6 @@ def search_box(frame: pd.DataFrame) -> None:
     if st.session_state.get("_map_search_done") != (text, code):
         st.session_state["_map_search_done"] = (text, code)
         focus_on(hits[hits["code"] == code].iloc[0])
-
-
-# ---------------------------------------------------------------- basemaps
-@st.cache_resource(show_spinner="正在准备本地瓦片…")
-def _local_tiles(path: str):
-    return assets.local_tiles(path)
-
-
-def basemap_options() -> list[mapview.Basemap]:
-    local = None
-    path = setting("local_tiles")
-    if path:
-        try:
-            local = _local_tiles(path)
-        except assets.TileError as exc:
-            st.warning(f"本地瓦片不可用：{exc}")
-    return mapview.basemaps(setting("tianditu_key"), local)
 
 
 # ---------------------------------------------------------------- the map

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from ..editing import geometry_from_stakes, next_code
-from ..errors import PermissionDenied, ValidationError
+from ..errors import PermissionDenied, Problem, ValidationError
 from ..store import Store
 from .common import current_user
+from .draw import drawn_geometry
 from .widgets import field_input, read_state
 
 PREFIX = "new:"
@@ -24,10 +25,13 @@ def render(store: Store) -> None:
     prefix = f"{PREFIX}{key}:"
     st.session_state.setdefault(prefix + "code", next_code(store.codes(), c.code_prefix))
     errors = st.session_state.get(prefix + "errors", {})
+    how = st.radio("几何来源", ["按路线和桩号生成", "在地图上绘制"], horizontal=True, key=prefix + "how")
+    drawn = drawn_geometry(store.schema, prefix + "draw") if how == "在地图上绘制" else None
     with st.form(f"new-{key}"):
         for f in c.editable_fields:
             field_input(f, prefix + f.key, error=errors.get(f.label))
-        st.caption("几何：按上面的路线编码和起止桩号在路线中心线上截取（线性参照）。")
+        if how == "按路线和桩号生成":
+            st.caption("几何：按上面的路线编码和起止桩号在路线中心线上截取（线性参照）。")
         if errors.get("几何") or errors.get("桩号"):
             st.error(errors.get("几何") or errors.get("桩号"), icon="⚠️")
         submitted = st.form_submit_button("新增", type="primary")
@@ -36,8 +40,10 @@ def render(store: Store) -> None:
     if submitted:
         values = read_state(c.editable_fields, prefix)
         try:
-            geometry = geometry_from_stakes(store.routes(), values.get("route_code"), values.get("start_stake"),
-                                            values.get("end_stake"))
+            geometry = drawn if how == "在地图上绘制" else geometry_from_stakes(
+                store.routes(), values.get("route_code"), values.get("start_stake"), values.get("end_stake"))
+            if geometry is None:
+                raise ValidationError([Problem("几何", "请先在地图上画出路段线或桥梁点")])
             record = store.insert(key, values, geometry, user)
         except ValidationError as exc:
             st.session_state[prefix + "errors"] = {p.field: p.message for p in exc.problems}
