@@ -13,8 +13,8 @@ st.set_page_config(page_title="江源区公路安全风险图斑台账", page_ic
 def pages_for(user):
     """The pages a role may open; the core refuses the actions anyway."""
     field_first = user.role == "inspector"  # field staff land on their phone form
-    ledger = [st.Page(ledger_page.render, title="台账", icon="📋", url_path="ledger", default=not field_first),
-              st.Page(map_page.render, title="地图", icon="🗺️", url_path="map"),
+    ledger = [st.Page(map_page.render, title="地图", icon="🗺️", url_path="map", default=not field_first),
+              st.Page(ledger_page.render, title="台账", icon="📋", url_path="ledger"),
               st.Page(fog_page.render, title="团雾台账", icon="🌫️", url_path="fog"),
               st.Page(dashboard_page.render, title="统计看板", icon="📊", url_path="dashboard")]
     work = []

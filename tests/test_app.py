@@ -8,12 +8,26 @@ from safetymap import accounts
 from safetymap.store import Store
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    yield
+    st.cache_resource.clear()  # the store is a cached resource: do not share it between tests
+
+
 @pytest.fixture
 def app(sample_db, monkeypatch):
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     yield at
     st.cache_resource.clear()  # the store is a cached resource: do not share it between tests
+
+
+def shown_patches(at) -> int | None:
+    """The map page's count of patches shown, or None when the map page is not showing."""
+    for m in at.metric:
+        if m.label == "显示图斑":
+            return int(str(m.value).replace(",", ""))
+    return None
 
 
 def sign_in(at, name, password):
@@ -33,14 +47,27 @@ def test_first_run_form_makes_the_first_admin_and_then_closes(app, sample_db):
     app.text_input[2].set_value("correct-horse")
     app.button[0].click().run()
     assert Store(sample_db).user_rows()["name"].tolist() == ["管理员"]
-    assert app.dataframe  # signed in: the ledger shows
+    assert shown_patches(app) == len(Store(sample_db).read())  # signed in: the map page shows the ledger
     with pytest.raises(Exception, match="首次设置已关闭"):
         accounts.create_first_admin(Store(sample_db), "second", "password2")
 
 
-def test_ledger_page_shows_the_sample_ledger_and_filters(app, store):
-    accounts.add_user(store, "查看员", "viewer", "viewer-pass", "命令行")
-    sign_in(app, "查看员", "viewer-pass")
+LEDGER_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from safetymap.auth import User
+from safetymap.ui import ledger_page
+st.session_state.setdefault("user", User("查看员", "viewer"))
+ledger_page.render()
+"""
+
+
+def test_ledger_page_shows_the_sample_ledger_and_filters(sample_db, store, monkeypatch):
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    app = AppTest.from_string(LEDGER_SCRIPT.format(root=str(ROOT)), default_timeout=60)
+    app.run()
+    assert not app.exception
     assert any("示例数据" in c.value for c in app.caption)
     table = app.dataframe[0].value
     assert len(table) == len(store.read())
@@ -54,13 +81,13 @@ def test_wrong_password_shows_an_error_and_no_data(app, store):
     accounts.add_user(store, "编辑员", "editor", "editor-pass", "命令行")
     sign_in(app, "编辑员", "wrong-password")
     assert any("用户名或密码错误" in e.value for e in app.error)
-    assert not app.dataframe
+    assert not app.dataframe and shown_patches(app) is None
 
 
 def test_idle_session_is_signed_out(app, store, monkeypatch):
     accounts.add_user(store, "编辑员", "editor", "editor-pass", "命令行")
     sign_in(app, "编辑员", "editor-pass")
-    assert app.dataframe
+    assert shown_patches(app) == len(store.read())
     app.session_state["last_active"] = 0.0  # long ago
     app.run()
-    assert not app.dataframe and any("未操作" in i.value for i in app.info)
+    assert shown_patches(app) is None and any("未操作" in i.value for i in app.info)
