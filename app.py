@@ -2,8 +2,8 @@
 import streamlit as st
 
 from safetymap import assets
-from safetymap.ui import (audit_page, dashboard_page, edit_page, field_page, fog_page, ledger_page, login_page,
-                          map_page, session, users_page)
+from safetymap.ui import (audit_page, dashboard_page, edit_page, field_page, files_page, fog_page, ledger_page,
+                          login_page, map_page, session, users_page)
 
 assets.install()  # Leaflet and plugins served from static/, never from a CDN
 
@@ -20,6 +20,8 @@ def pages_for(user):
     work = []
     if user.can("edit"):
         work.append(st.Page(edit_page.render, title="图斑编辑", icon="✏️", url_path="edit"))
+    if user.can("import") or user.can("export"):
+        work.append(st.Page(files_page.render, title="导入导出", icon="📁", url_path="files"))
     if user.can("inspect"):
         work.append(st.Page(field_page.render, title="巡查上报", icon="📱", url_path="field", default=field_first))
     admin = []

@@ -13,12 +13,14 @@ import shapely
 from . import cli_admin
 from .errors import SafetymapError
 from .ledger import ledger_table
+from .report import add_report_arguments, cmd_report
 from .schema import load_schema
 from .seed import default_db_path, init_database
 from .stats import summary
-from .store import Store, display_value
+from .store import Store, display_value, is_database_url, redact
 
 EXIT_ERROR = 2
+PREVIEW_ROWS = 200  # rows of a preview printed by `import`; every problem is always printed
 
 
 def _json_value(value):
@@ -29,6 +31,11 @@ def _json_value(value):
     return value
 
 
+def database_location(text: str) -> Path | str:
+    """``--db``: a file path, or a ``postgresql://…`` URL kept as text (a Path would collapse its ``//``)."""
+    return text if is_database_url(text) else Path(text)
+
+
 def record_json(record: dict) -> dict:
     return {k: _json_value(v) for k, v in record.items()}
 
@@ -36,7 +43,7 @@ def record_json(record: dict) -> dict:
 def cmd_init(args) -> int:
     store = init_database(args.db, sample=not args.no_sample, force=args.force)
     counts = store.count()
-    print(f"已创建 {args.db}：{sum(counts.values())} 个图斑" + ("（示例数据）" if not args.no_sample else ""))
+    print(f"已创建 {redact(args.db)}：{sum(counts.values())} 个图斑" + ("（示例数据）" if not args.no_sample else ""))
     return 0
 
 
@@ -69,14 +76,58 @@ def cmd_show(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .io.shapefile import export_shapefile  # io is only loaded by the commands that need it
+    from .io.export import export, related_tables  # io is only loaded by the commands that need it
+    from .io.filters import filter_patches
 
     store = Store(args.db)
-    frame = store.read(args.category)
-    result = export_shapefile(frame, args.out, store.schema, encoding=args.encoding)
+    frame = filter_patches(store.read(), store.schema, category=args.category, grade=args.grade,
+                           status=args.status, township=args.township, route=args.route, overdue=args.overdue)
+    tables = related_tables(store, frame["code"]) if args.format == "gpkg" else None
+    result = export(frame, args.format, args.out, store.schema, encoding=args.encoding, rfc7946=args.rfc7946,
+                    tables=tables, database=store.path)
     for warning in result.warnings:
         print(f"注意：{warning}", file=sys.stderr)
-    print(f"已导出 {len(frame)} 个图斑到 {args.out}（{', '.join(result.layers)}）")
+    print(f"已导出 {result.count} 个图斑到 {args.out}（{', '.join(result.layers)}）")
+    return 0
+
+
+def _print_preview(preview) -> None:
+    print(preview.summary())
+    if preview.n_added:
+        print("新增：")
+        print(preview.adds.head(PREVIEW_ROWS).to_string(index=False))
+        if preview.n_added > PREVIEW_ROWS:
+            print(f"  …… 共 {preview.n_added} 个")
+    if len(preview.updates):
+        print("更新（字段 原值 → 新值）：")
+        for row in preview.updates.head(PREVIEW_ROWS).itertuples():
+            print(f"  {row.图斑编号} {row.字段}：{row.原值 or '（空）'} → {row.新值 or '（空）'}")
+        if len(preview.updates) > PREVIEW_ROWS:
+            print(f"  …… 共 {len(preview.updates)} 处修改")
+    for warning in preview.warnings:
+        print(f"注意：{warning}")
+    if preview.problems:
+        print("问题：")
+        for problem in preview.problems:
+            print(f"  {problem}")
+
+
+def cmd_import(args) -> int:
+    from .io.importer import preview_import
+    from .io.uploads import LOCAL_LIMITS
+
+    store = Store(args.db)
+    preview = preview_import(store, args.file, category=args.category, crs=args.crs, encoding=args.encoding,
+                             limits=LOCAL_LIMITS)
+    _print_preview(preview)
+    if preview.problems:
+        print(f"错误：导入被拒绝，未写入任何数据（{len(preview.problems)} 处问题，见上）", file=sys.stderr)
+        return EXIT_ERROR
+    if args.dry_run:
+        print("试运行（--dry-run）：未写入任何数据")
+        return 0
+    counts = preview.commit(store, args.user)
+    print(f"已导入：新增 {counts['added']} 个，更新 {counts['updated']} 个")
     return 0
 
 
@@ -98,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name, func, help_text):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--db", type=Path, default=default_db_path(), help="数据库文件（默认 $SAFETYMAP_DB 或 data/safetymap.gpkg）")
+        p.add_argument("--db", type=database_location, default=default_db_path(),
+                       help="数据库文件或 postgresql://… 地址（默认 $SAFETYMAP_DB 或 data/safetymap.gpkg）")
         p.set_defaults(func=func)
         return p
 
@@ -112,13 +164,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("show", cmd_show, "显示一个图斑")
     p.add_argument("code")
     p.add_argument("--json", action="store_true")
-    p = command("export", cmd_export, "导出台账")
-    p.add_argument("--format", choices=["shp"], default="shp")
+    p = command("export", cmd_export, "导出台账（可按类别、等级、状态、乡镇、路线、逾期筛选）")
+    p.add_argument("--format", choices=["shp", "gpkg", "geojson", "kml", "kmz", "xlsx", "csv"], default="shp")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--category")
-    p.add_argument("--encoding", choices=["utf-8", "gbk"], default="utf-8")
+    p.add_argument("--category", help="类别（键或中文名）")
+    p.add_argument("--grade", action="append", help="风险等级，可重复：--grade 重大 --grade 较大")
+    p.add_argument("--status", action="append", help="整改状态，可重复")
+    p.add_argument("--township", action="append", help="乡镇，可重复")
+    p.add_argument("--route", action="append", help="路线编码，可重复")
+    p.add_argument("--overdue", action="store_true", help="只导出逾期未整改的图斑")
+    p.add_argument("--encoding", choices=["utf-8", "gbk"], default="utf-8", help="Shapefile 文字编码")
+    p.add_argument("--rfc7946", action="store_true", help="GeoJSON 按 RFC 7946（WGS84 经纬度）")
+    p = command("import", cmd_import, "导入图斑（先预览；有任何问题则不写入）")
+    p.add_argument("file", type=Path, help="zip 压缩的 Shapefile、GeoPackage、GeoJSON、KML/KMZ、Excel、CSV")
+    p.add_argument("--category", help="文件中没有「类别」列时，图斑的类别")
+    p.add_argument("--crs", help="文件没有坐标系时指明，如 4490、EPSG:4551")
+    p.add_argument("--encoding", help="Shapefile 缺少 .cpg 或 CSV 的编码，如 gbk")
+    p.add_argument("--dry-run", action="store_true", help="只预览，不写入")
+    p.add_argument("--user", default=cli_admin.CLI_USER, help="记入变更历史的用户名")
     p = command("stats", cmd_stats, "统计")
     p.add_argument("--json", action="store_true")
+    p = command("report", cmd_report, "生成月报或年报（.xlsx 表格或 .html 可打印页面）")
+    add_report_arguments(p)
     cli_admin.register(command)
     return parser
 

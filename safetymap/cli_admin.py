@@ -1,4 +1,4 @@
-"""Administration commands of ``python -m safetymap``: users and backup."""
+"""Administration commands of ``python -m safetymap``: users, backup and migrate."""
 from __future__ import annotations
 
 import sys
@@ -6,7 +6,7 @@ import sys
 from . import accounts
 from .auth import ROLES
 from .errors import Problem, ValidationError
-from .store import Store
+from .store import SOURCE_TABLE, Store, redact
 
 CLI_USER = "命令行"
 
@@ -51,6 +51,17 @@ def cmd_backup(args) -> int:
     return 0
 
 
+def cmd_migrate(args) -> int:
+    from .migrate import migrate
+
+    source = args.source or args.db
+    counts = migrate(source, args.target)
+    print(f"已迁移 {redact(source)} → {redact(args.target)}：图斑 {counts[SOURCE_TABLE]} 个，变更历史 {counts['history']} 条，"
+          f"团雾事件 {counts['fog_events']} 条，巡查 {counts['inspections']} 条，照片 {counts['photos']} 张，"
+          f"用户 {counts['users']} 个，操作日志 {counts['audit']} 条，路线 {counts['routes']} 条")
+    return 0
+
+
 def register(command) -> None:
     """Add the commands to the parser; ``command(name, func, help)`` is cli.build_parser's helper."""
     p = command("user", cmd_user, "用户管理：add / passwd / list / disable / enable")
@@ -60,3 +71,6 @@ def register(command) -> None:
     p.add_argument("--password-stdin", action="store_true", help="从标准输入读取密码（不在命令行中出现）")
     p = command("backup", cmd_backup, "备份数据库（可在使用中备份）")
     p.add_argument("--out", required=True)
+    p = command("migrate", cmd_migrate, "整库迁移台账（GeoPackage 文件 ⇄ PostgreSQL），保留版本、历史与编号；目标须为空")
+    p.add_argument("--from", dest="source", help="源：文件或 postgresql://… 地址（默认 --db）")
+    p.add_argument("--to", dest="target", required=True, help="目标：新文件或空的 postgresql://… 数据库")

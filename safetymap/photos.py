@@ -7,8 +7,9 @@ import io
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import Problem, ValidationError
+from .io.uploads import PHOTO_LIMITS, check_size
 
-MAX_UPLOAD_BYTES = 15 * 1024 * 1024
+MAX_UPLOAD_BYTES = PHOTO_LIMITS.max_bytes  # the one place for upload limits is io.uploads
 MAX_EDGE_PX = 1600
 JPEG_QUALITY = 85
 Image.MAX_IMAGE_PIXELS = 60_000_000  # refuse decompression bombs early
@@ -16,9 +17,7 @@ Image.MAX_IMAGE_PIXELS = 60_000_000  # refuse decompression bombs early
 
 def prepare_photo(data: bytes, name: str) -> tuple[bytes, str, int, int]:
     """(JPEG bytes, mime, width, height) of an uploaded photo; ValidationError naming the file otherwise."""
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationError([Problem("照片", f"{len(data) / 1048576:.1f} MB，超过 {MAX_UPLOAD_BYTES // 1048576} MB 上限",
-                                       file=name)])
+    check_size(len(data), name, PHOTO_LIMITS)
     try:
         with Image.open(io.BytesIO(data)) as img:
             img = ImageOps.exif_transpose(img)

@@ -11,7 +11,7 @@ import pyogrio
 from .errors import DatabaseExists
 from .geo import DATA_DIR
 from .schema import Schema, load_schema
-from .store import Store
+from .store import Store, is_database_url
 
 SAMPLE_SEGMENTS = DATA_DIR / "segments.geojson"
 SAMPLE_ROUTES = DATA_DIR / "routes.geojson"
@@ -20,8 +20,10 @@ SAMPLE_USER = "示例数据"
 DEFAULT_DB = Path("data/safetymap.gpkg")
 
 
-def default_db_path() -> Path:
-    return Path(os.environ.get("SAFETYMAP_DB") or DEFAULT_DB)
+def default_db_path() -> Path | str:
+    """``$SAFETYMAP_DB`` or data/safetymap.gpkg: a file path, or a ``postgresql://…`` URL kept as text."""
+    location = os.environ.get("SAFETYMAP_DB") or DEFAULT_DB
+    return location if is_database_url(location) else Path(location)
 
 
 def remove_database(path: Path) -> None:
@@ -31,17 +33,25 @@ def remove_database(path: Path) -> None:
 
 def init_database(path: str | os.PathLike, *, sample: bool = True, force: bool = False,
                   schema: Schema | None = None) -> Store:
-    """A new ledger at ``path``; refuses to replace an existing file unless ``force``."""
-    path = Path(path)
-    if path.exists() and not force:
-        raise DatabaseExists(path)
-    remove_database(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    store = Store(path, schema or load_schema(), create=True)
+    """A new ledger at ``path`` (a file, or a ``postgresql://…`` URL); refuses to replace an existing
+    one unless ``force``."""
+    if is_database_url(path):
+        from .pgstore import create_ledger
+        store = create_ledger(path, schema or load_schema(), force=force)
+    else:
+        store = _new_file_store(Path(path), schema or load_schema(), force)
     if sample:
         seed_sample(store)
     store.checkpoint()
     return store
+
+
+def _new_file_store(path: Path, schema: Schema, force: bool) -> Store:
+    if path.exists() and not force:
+        raise DatabaseExists(path)
+    remove_database(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Store(path, schema, create=True)
 
 
 def read_sample_segments() -> gpd.GeoDataFrame:

@@ -1,5 +1,6 @@
 """The only code that touches the database: patches, sources, routes, history and events in one
-GeoPackage file, read and written through ``sqlite3`` (see ``gpkg``).
+GeoPackage file, read and written through ``sqlite3`` (see ``gpkg``) — or, given a ``postgresql://…``
+URL, in PostgreSQL + PostGIS (``pgstore``: the same class with a few backend hooks overridden).
 
 Every write is one transaction (``BEGIN IMMEDIATE``); every patch carries a version and a save based
 on an older version raises ``ConflictError`` with the newer record; deletes are soft (archived)."""
@@ -11,6 +12,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import geopandas as gpd
 import numpy as np
@@ -30,6 +32,12 @@ SQL_TYPES = {"str": "TEXT", "text": "TEXT", "enum": "TEXT", "int": "INTEGER", "f
              "stake": "REAL", "date": "DATE", "datetime": "DATETIME", "bool": "BOOLEAN"}
 SOURCE_TABLE = "patch_source"
 ARCHIVE_COLUMNS = ["archived BOOLEAN NOT NULL DEFAULT 0", "archived_at DATETIME", "archived_by TEXT"]
+FEATURE_TABLES = {  # besides the category tables: table -> (identifier, description, geometry type, columns)
+    SOURCE_TABLE: ("图斑源几何（路段线/桥梁点）", "示例数据以外为正式台账", "GEOMETRY",
+                   ["code TEXT NOT NULL UNIQUE", "category TEXT NOT NULL"]),
+    "routes": ("路线中心线", "线性参照用路线", "LINESTRING",
+               ["route_code TEXT NOT NULL UNIQUE", "name TEXT", "start_stake_m REAL NOT NULL DEFAULT 0"]),
+}
 ATTRIBUTE_TABLES = {
     "history": ("变更历史", [
         "code TEXT NOT NULL", "category TEXT NOT NULL", "version INTEGER NOT NULL", "action TEXT NOT NULL",
@@ -97,7 +105,9 @@ def _to_sql(f: Field, series: pd.Series) -> list:
     if f.type == "datetime":
         return [None if pd.isna(v) else pd.Timestamp(v).tz_localize(CHINA_TZ).tz_convert("UTC")
                 .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" for v in series]
-    if f.type in ("int", "bool"):
+    if f.type == "bool":  # a Python bool: SQLite stores 1/0, PostgreSQL needs a boolean
+        return [None if pd.isna(v) else bool(v) for v in series]
+    if f.type == "int":
         return [None if pd.isna(v) else int(v) for v in series]
     if f.type in ("float", "stake"):
         return [None if pd.isna(v) else float(v) for v in series]
@@ -135,12 +145,40 @@ def to_python(f: Field | None, value):
     return value
 
 
+def is_database_url(location) -> bool:
+    """``postgresql://…`` (or ``postgres://…``) names a PostgreSQL + PostGIS ledger; anything else a file."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def redact(location) -> str:
+    """A database location for messages and logs: a URL's password hidden."""
+    text = str(location)
+    if not is_database_url(text):
+        return text
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+
+
 class Store:
     """A ledger in one GeoPackage file. Safe to share between threads (one connection per thread)
-    and to use from several processes at once (SQLite WAL locking)."""
+    and to use from several processes at once (SQLite WAL locking).
+
+    ``Store("postgresql://…")`` opens the same ledger on PostgreSQL + PostGIS instead (``pgstore``):
+    the logic below is shared; the backends differ only in the hooks marked "backend hook"."""
+
+    GEOM_PARAM = "?"  # backend hook: SQL for a geometry parameter (see _encode)
+
+    def __new__(cls, location=None, *args, **kwargs):
+        if cls is Store and is_database_url(location):
+            from .pgstore import PgStore
+            return super().__new__(PgStore)
+        return super().__new__(cls)
 
     def __init__(self, path: str | os.PathLike, schema: Schema | None = None, *, create: bool = False):
         self.path = Path(path)
+        self.location = str(self.path)  # what to pass to Store() / a worker process to open this ledger
         self.schema = schema or load_schema()
         if not self.path.exists() and not create:
             raise DatabaseMissing(self.path)
@@ -167,8 +205,12 @@ class Store:
     @contextmanager
     def transaction(self):
         """One write transaction; the write lock is taken at the start so reads inside it are current.
-        Pass the connection it yields as ``con=`` to ``insert_many`` to group several writes."""
+        Pass the connection it yields as ``con=`` to ``insert_many`` to group several writes. Opened
+        inside another transaction (e.g. ``update`` during an import), it joins that one."""
         con = self._con()
+        if con.in_transaction:
+            yield con
+            return
         con.execute("BEGIN IMMEDIATE")
         try:
             yield con
@@ -187,14 +229,56 @@ class Store:
         finally:
             con.execute("COMMIT")
 
+    def _query_frame(self, sql: str, params=(), con=None) -> pd.DataFrame:
+        """A SELECT as a DataFrame (what pandas.read_sql_query gives, on either backend)."""
+        cur = (con or self._con()).execute(sql, params)
+        return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description], coerce_float=True)
+
+    # ---------------------------------------------------------------- backend hooks (overridden in pgstore)
+    @staticmethod
+    def _geom_out(column: str) -> str:
+        """SQL reading a geometry column as what ``_decode`` takes."""
+        return column
+
+    @staticmethod
+    def _encode(geoms) -> list:
+        return gpkg.encode(geoms, SRS_ID)
+
+    @staticmethod
+    def _decode(values) -> np.ndarray:
+        return gpkg.decode(values)
+
+    @staticmethod
+    def _bbox_clause(c: Category, bbox) -> tuple[str, list]:
+        minx, miny, maxx, maxy = bbox
+        return (f't.fid IN (SELECT id FROM "rtree_{c.table}_geom" WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)',
+                [maxx, minx, maxy, miny])
+
+    @staticmethod
+    def _after_geometry_write(con, table: str) -> None:
+        gpkg.update_extent(con, table)
+
+    @staticmethod
+    def _after_copy(con, table: str, key: str) -> None:
+        """After rows were copied with their ids (``migrate``); SQLite's AUTOINCREMENT follows by itself."""
+
+    @staticmethod
+    def _table_exists(con, table: str) -> bool:
+        return gpkg.table_exists(con, table)
+
+    @staticmethod
+    def _table_columns(con, table: str) -> dict[str, str]:
+        """Column name -> declared type (upper case)."""
+        return {row[1]: row[2].upper() for row in con.execute(f'PRAGMA table_info("{table}")')}
+
     # ---------------------------------------------------------------- tables
     def _missing_parts(self, con) -> bool:
-        if not all(gpkg.table_exists(con, t) for t in (SOURCE_TABLE, *ATTRIBUTE_TABLES)):
+        if not all(self._table_exists(con, t) for t in (SOURCE_TABLE, *ATTRIBUTE_TABLES)):
             return True
         for c in self.schema.categories:
-            if not gpkg.table_exists(con, c.table):
+            if not self._table_exists(con, c.table):
                 return True
-            if set(self._columns(c)) - set(gpkg.columns(con, c.table)):
+            if set(self._columns(c)) - set(self._table_columns(con, c.table)):
                 return True
         return False
 
@@ -213,10 +297,8 @@ class Store:
             if not gpkg.table_exists(con, "gpkg_contents"):
                 gpkg.create_metadata(con, (SRS_ID,))
             if not gpkg.table_exists(con, SOURCE_TABLE):
-                gpkg.create_feature_table(con, SOURCE_TABLE, "图斑源几何（路段线/桥梁点）", "示例数据以外为正式台账",
-                                          "GEOMETRY", SRS_ID, ["code TEXT NOT NULL UNIQUE", "category TEXT NOT NULL"])
-                gpkg.create_feature_table(con, "routes", "路线中心线", "线性参照用路线", "LINESTRING", SRS_ID,
-                                          ["route_code TEXT NOT NULL UNIQUE", "name TEXT", "start_stake_m REAL NOT NULL DEFAULT 0"])
+                for table, (identifier, description, geometry_type, cols) in FEATURE_TABLES.items():
+                    gpkg.create_feature_table(con, table, identifier, description, geometry_type, SRS_ID, cols)
             for table, (identifier, cols) in ATTRIBUTE_TABLES.items():
                 if not gpkg.table_exists(con, table):  # tables added by later versions, too
                     gpkg.create_attribute_table(con, table, identifier, "", cols)
@@ -231,10 +313,16 @@ class Store:
         """Copy the WAL into the main file, so tools reading the file header (GDAL) see it."""
         self._con().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def _ensure_category_table(self, con, c: Category) -> None:
+    @staticmethod
+    def _category_column_defs(c: Category) -> dict[str, str]:
+        """Field key -> column definition (SQLite types; pgstore translates them)."""
         defs = {f.key: f'"{f.key}" {SQL_TYPES[f.type]}' for f in c.fields}
         defs["code"] = '"code" TEXT NOT NULL UNIQUE'
         defs["version"] = '"version" INTEGER NOT NULL DEFAULT 1'
+        return defs
+
+    def _ensure_category_table(self, con, c: Category) -> None:
+        defs = self._category_column_defs(c)
         if not gpkg.table_exists(con, c.table):
             gpkg.create_feature_table(con, c.table, f"{c.label}", f"{c.label} 图斑", "POLYGON", SRS_ID,
                                       list(defs.values()) + ARCHIVE_COLUMNS)
@@ -250,7 +338,7 @@ class Store:
     # ---------------------------------------------------------------- reading
     def _select(self, con, c: Category, where: str = "", params: tuple = ()) -> gpd.GeoDataFrame:
         cols = ", ".join(f't."{k}"' for k in self._columns(c))
-        rows = con.execute(f'SELECT t.geom, s.geom, {cols} FROM "{c.table}" t '
+        rows = con.execute(f'SELECT {self._geom_out("t.geom")}, {self._geom_out("s.geom")}, {cols} FROM "{c.table}" t '
                            f'JOIN {SOURCE_TABLE} s ON s.code = t.code {where} ORDER BY t.code', params).fetchall()
         return self._frame(c, rows)
 
@@ -260,8 +348,8 @@ class Store:
         for f, values in zip(c.fields, columns[2:]):
             data[f.key] = _from_sql(f, list(values))
         data["archived"] = pd.Series([bool(v) for v in columns[2 + len(c.fields)]], dtype=bool)
-        data["source_geometry"] = gpd.GeoSeries(gpkg.decode(columns[1]), crs=self.schema.storage_crs)
-        return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(gpkg.decode(columns[0]), crs=self.schema.storage_crs),
+        data["source_geometry"] = gpd.GeoSeries(self._decode(columns[1]), crs=self.schema.storage_crs)
+        return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(self._decode(columns[0]), crs=self.schema.storage_crs),
                                 crs=self.schema.storage_crs)
 
     def read(self, category: str | None = None, *, bbox: tuple[float, float, float, float] | None = None,
@@ -282,12 +370,11 @@ class Store:
     def _where(self, c: Category, bbox, filters, include_archived) -> tuple[str, tuple]:
         clauses, params = [], []
         if not include_archived:
-            clauses.append("t.archived = 0")
+            clauses.append("NOT t.archived")
         if bbox is not None:
-            minx, miny, maxx, maxy = bbox
-            clauses.append(f't.fid IN (SELECT id FROM "rtree_{c.table}_geom" '
-                           "WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)")
-            params += [maxx, minx, maxy, miny]
+            clause, box_params = self._bbox_clause(c, bbox)
+            clauses.append(clause)
+            params += box_params
         for key, value in (filters or {}).items():
             if key not in c.keys:
                 raise ValidationError([Problem(key, f"「{c.label}」没有这个字段，不能按它筛选")])
@@ -325,7 +412,7 @@ class Store:
 
     def count(self, include_archived: bool = False) -> dict[str, int]:
         con = self._con()
-        where = "" if include_archived else " WHERE archived = 0"
+        where = "" if include_archived else " WHERE NOT archived"
         return {c.key: con.execute(f'SELECT count(*) FROM "{c.table}"{where}').fetchone()[0]
                 for c in self.schema.categories}
 
@@ -372,15 +459,15 @@ class Store:
             raise ValidationError([Problem("图斑编号", f"编号「{code}」已存在", file=file) for code in taken])
         editable = [f for f in c.fields if not f.system]
         columns = ["geom", *(f.key for f in editable), "version", "updated_at", "updated_by"]
-        values = [gpkg.encode(polygons, SRS_ID), *(_to_sql(f, derived[f.key]) for f in editable),
+        values = [self._encode(polygons), *(_to_sql(f, derived[f.key]) for f in editable),
                   [1] * len(codes), [stamp] * len(codes), [user] * len(codes)]
         con.executemany(f'INSERT INTO "{c.table}" ({", ".join(map(repr_col, columns))}) '
-                        f'VALUES ({", ".join("?" * len(columns))})', list(zip(*values)))
-        con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES (?, ?, ?)",
-                        list(zip(gpkg.encode(source_geoms, SRS_ID), codes, [c.key] * len(codes))))
-        con.executemany("INSERT INTO history (code, category, version, action, user, at) VALUES (?, ?, 1, ?, ?, ?)",
+                        f'VALUES ({", ".join([self.GEOM_PARAM] + ["?"] * (len(columns) - 1))})', list(zip(*values)))
+        con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.GEOM_PARAM}, ?, ?)",
+                        list(zip(self._encode(source_geoms), codes, [c.key] * len(codes))))
+        con.executemany('INSERT INTO history (code, category, version, action, "user", at) VALUES (?, ?, 1, ?, ?, ?)',
                         [(code, c.key, action, user, stamp) for code in codes])
-        gpkg.update_extent(con, c.table)
+        self._after_geometry_write(con, c.table)
         return len(codes)
 
     def _existing_codes(self, con, codes: list[str]) -> list[str]:
@@ -420,9 +507,9 @@ class Store:
         sets = [f'"{f.key}" = ?' for f in changed] + ["version = ?", "updated_at = ?", "updated_by = ?"]
         params = [_to_sql(f, derived[f.key])[0] for f in changed] + [version, stamp, user]
         if geom_changed:
-            sets.append("geom = ?")
-            params.append(gpkg.encode(polygons, SRS_ID)[0])
-            con.execute(f"UPDATE {SOURCE_TABLE} SET geom = ? WHERE code = ?", (gpkg.encode([geom], SRS_ID)[0], code))
+            sets.append(f"geom = {self.GEOM_PARAM}")
+            params.append(self._encode(polygons)[0])
+            con.execute(f"UPDATE {SOURCE_TABLE} SET geom = {self.GEOM_PARAM} WHERE code = ?", (self._encode([geom])[0], code))
         con.execute(f'UPDATE "{c.table}" SET {", ".join(sets)} WHERE code = ? AND version = ?',
                     (*params, code, expected_version))
         rows = [(code, c.key, version, action, f.key, f.label, display_value(f, current[f.key]),
@@ -432,9 +519,9 @@ class Store:
                          shapely.to_wkt(current["source_geometry"], rounding_precision=7),
                          shapely.to_wkt(geom, rounding_precision=7), user, stamp))
         con.executemany("INSERT INTO history (code, category, version, action, field_key, field_label, before, "
-                        "after, user, at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                        'after, "user", at) VALUES (?,?,?,?,?,?,?,?,?,?)', rows)
         if geom_changed:
-            gpkg.update_extent(con, c.table)
+            self._after_geometry_write(con, c.table)
 
     @staticmethod
     def _check_change_keys(c: Category, changes: dict, code: str) -> None:
@@ -461,9 +548,9 @@ class Store:
             version, stamp = current["version"] + 1, now_utc()
             con.execute(f'UPDATE "{c.table}" SET archived = ?, archived_at = ?, archived_by = ?, version = ?, '
                         "updated_at = ?, updated_by = ? WHERE code = ?",
-                        (int(archived), stamp if archived else None, user if archived else None, version, stamp, user, code))
+                        (bool(archived), stamp if archived else None, user if archived else None, version, stamp, user, code))
             con.execute("INSERT INTO history (code, category, version, action, field_key, field_label, before, after, "
-                        "user, at) VALUES (?, ?, ?, ?, 'archived', '归档', ?, ?, ?, ?)",
+                        "\"user\", at) VALUES (?, ?, ?, ?, 'archived', '归档', ?, ?, ?, ?)",
                         (code, c.key, version, "archive" if archived else "restore",
                          "是" if not archived else "否", "是" if archived else "否", user, stamp))
             return self._record(con, code)
@@ -477,12 +564,12 @@ class Store:
 
     # ---------------------------------------------------------------- history and events
     def history(self, code: str | None = None) -> pd.DataFrame:
-        sql = "SELECT id, code, category, version, action, field_key, field_label, before, after, user, at FROM history"
+        sql = 'SELECT id, code, category, version, action, field_key, field_label, before, after, "user", at FROM history'
         params: tuple = ()
         if code is not None:
             sql += " WHERE code = ?"
             params = (code,)
-        frame = pd.read_sql_query(sql + " ORDER BY id", self._con(), params=params)
+        frame = self._query_frame(sql + " ORDER BY id", params)
         frame["at"] = utc_text_to_local(frame["at"]).to_numpy()
         return frame
 
@@ -512,9 +599,9 @@ class Store:
             ids = []
             for row in rows:
                 cur = con.execute("INSERT INTO fog_events (code, date, start_time, duration_h, min_visibility_m, "
-                                  "reporter, created_at, created_by) VALUES (?,?,?,?,?,?,?,?)",
+                                  "reporter, created_at, created_by) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
                                   (*row[:5], row[5] or user, stamp, user))
-                ids.append(cur.lastrowid)
+                ids.append(cur.fetchone()[0])
             return ids
 
     def fog_events(self, code: str | None = None) -> pd.DataFrame:
@@ -523,7 +610,7 @@ class Store:
         if code is not None:
             sql += " WHERE code = ?"
             params = (code,)
-        frame = pd.read_sql_query(sql + " ORDER BY date, id", self._con(), params=params)
+        frame = self._query_frame(sql + " ORDER BY date, id", params)
         frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d").astype("datetime64[ms]")
         frame["created_at"] = utc_text_to_local(frame["created_at"]).to_numpy()
         return frame
@@ -534,7 +621,7 @@ class Store:
         if code is not None:
             sql += " WHERE code = ?"
             params = (code,)
-        frame = pd.read_sql_query(sql + " ORDER BY inspected_at, id", self._con(), params=params)
+        frame = self._query_frame(sql + " ORDER BY inspected_at, id", params)
         for col in ("inspected_at", "created_at"):
             frame[col] = utc_text_to_local(frame[col]).to_numpy()
         return frame
@@ -559,10 +646,10 @@ class Store:
             stamp = now_utc()
             cur = con.execute(
                 "INSERT INTO inspections (code, inspected_at, inspector, findings, status_before, status_after, lon, lat, "
-                "created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
                 (code, _local_to_utc_text(when), name, findings or None, current["rect_status"],
                  status_after or current["rect_status"], lon, lat, stamp, name))
-            inspection_id = cur.lastrowid
+            inspection_id = cur.fetchone()[0]
             con.executemany("INSERT INTO photos (inspection_id, code, mime, width, height, content, created_at, created_by) "
                             "VALUES (?,?,?,?,?,?,?,?)",
                             [(inspection_id, code, mime, w, h, data, stamp, name) for data, mime, w, h in photos])
@@ -575,7 +662,7 @@ class Store:
         if code is not None:
             sql += " WHERE code = ?"
             params = (code,)
-        frame = pd.read_sql_query(sql + " ORDER BY id", self._con(), params=params)
+        frame = self._query_frame(sql + " ORDER BY id", params)
         frame["created_at"] = utc_text_to_local(frame["created_at"]).to_numpy()
         return frame
 
@@ -593,7 +680,7 @@ class Store:
 
     def user_rows(self) -> pd.DataFrame:
         cols = [c for c in USER_COLUMNS if c != "password_hash"]
-        frame = pd.read_sql_query(f"SELECT {', '.join(cols)} FROM users ORDER BY name", self._con())
+        frame = self._query_frame(f"SELECT {', '.join(cols)} FROM users ORDER BY name")
         frame["disabled"] = frame["disabled"].astype(bool)
         for col in ("not_before", "locked_until", "created_at", "last_login"):
             frame[col] = utc_text_to_local(frame[col]).to_numpy()
@@ -604,7 +691,7 @@ class Store:
         cols = [c for c in USER_COLUMNS if c in row]
         con.execute(f"INSERT INTO users ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
                     f"ON CONFLICT(name) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in cols if c != 'name')}",
-                    [row[c] for c in cols])
+                    [bool(row[c]) if c == "disabled" else row[c] for c in cols])
 
     def user_count(self, con=None) -> int:
         return (con or self._con()).execute("SELECT count(*) FROM users").fetchone()[0]
@@ -612,7 +699,7 @@ class Store:
     def log(self, user: User | str, action: str, detail: str = "", con=None) -> None:
         """An audit-log line (logins, exports, imports, user changes); patch changes are in history."""
         name = user.name if isinstance(user, User) else str(user)
-        sql, params = "INSERT INTO audit (at, user, action, detail) VALUES (?, ?, ?, ?)", (now_utc(), name, action, detail)
+        sql, params = 'INSERT INTO audit (at, "user", action, detail) VALUES (?, ?, ?, ?)', (now_utc(), name, action, detail)
         if con is not None:
             con.execute(sql, params)
             return
@@ -620,7 +707,7 @@ class Store:
             own.execute(sql, params)
 
     def audit(self) -> pd.DataFrame:
-        frame = pd.read_sql_query("SELECT id, at, user, action, detail FROM audit ORDER BY id", self._con())
+        frame = self._query_frame('SELECT id, at, "user", action, detail FROM audit ORDER BY id')
         frame["at"] = utc_text_to_local(frame["at"]).to_numpy()
         return frame
 
@@ -630,16 +717,19 @@ class Store:
         actor(user, "edit")
         geoms = routes.geometry.to_crs(self.schema.storage_crs).to_numpy()
         with self.transaction() as con:
-            con.executemany("INSERT OR REPLACE INTO routes (geom, route_code, name, start_stake_m) VALUES (?,?,?,?)",
-                            list(zip(gpkg.encode(geoms, SRS_ID), routes["route_code"], routes.get("name", routes["route_code"]),
+            con.executemany(f"INSERT INTO routes (geom, route_code, name, start_stake_m) VALUES ({self.GEOM_PARAM},?,?,?) "
+                            "ON CONFLICT (route_code) DO UPDATE SET geom = excluded.geom, name = excluded.name, "
+                            "start_stake_m = excluded.start_stake_m",
+                            list(zip(self._encode(geoms), routes["route_code"], routes.get("name", routes["route_code"]),
                                      routes.get("start_stake_m", pd.Series(0.0, index=routes.index)).astype(float))))
-            gpkg.update_extent(con, "routes")
+            self._after_geometry_write(con, "routes")
 
     def routes(self) -> gpd.GeoDataFrame:
-        rows = self._con().execute("SELECT geom, route_code, name, start_stake_m FROM routes ORDER BY route_code").fetchall()
+        rows = self._con().execute(f"SELECT {self._geom_out('geom')}, route_code, name, start_stake_m "
+                                   "FROM routes ORDER BY route_code").fetchall()
         cols = list(zip(*rows)) if rows else [[], [], [], []]
         return gpd.GeoDataFrame({"route_code": list(cols[1]), "name": list(cols[2]), "start_stake_m": list(cols[3])},
-                                geometry=gpd.GeoSeries(gpkg.decode(cols[0]), crs=self.schema.storage_crs))
+                                geometry=gpd.GeoSeries(self._decode(cols[0]), crs=self.schema.storage_crs))
 
     # ---------------------------------------------------------------- backup
     def backup(self, dest: str | os.PathLike) -> Path:
@@ -667,7 +757,8 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as con:
-            con.execute("INSERT OR REPLACE INTO safetymap_meta (key, value) VALUES (?, ?)", (key, value))
+            con.execute("INSERT INTO safetymap_meta (key, value) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
 def _local_to_utc_text(when: dt.datetime) -> str:

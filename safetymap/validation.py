@@ -7,6 +7,10 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtype,
+                              is_numeric_dtype)
 
 from .errors import Problem
 from .geo import lengths_m, parse_stake
@@ -14,6 +18,7 @@ from .schema import Category, Field, Schema
 
 TRUE_WORDS = {"是", "true", "1", "y", "yes", "t", "有", "√"}
 FALSE_WORDS = {"否", "false", "0", "n", "no", "f", "无", "×"}
+ARROW_STRING = pd.StringDtype("pyarrow")
 MULTI_SPLIT = re.compile(r"[、,，;；/]")
 FIVE_PARTS = {"责任": "resp", "措施": "measures", "资金": "funding", "时限": "deadline", "预案": "plan"}
 
@@ -26,32 +31,86 @@ def is_blank(value) -> bool:
     return isinstance(value, str) and value.strip() == ""
 
 
+def _is_text_kind(series: pd.Series) -> bool:
+    """True when the column holds only strings (and missing values): the vectorised path applies."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return True
+    return series.dtype == object and infer_dtype(series, skipna=True) in ("string", "empty")
+
+
+def _as_str(series: pd.Series) -> pd.Series:
+    """A column of strings as pandas' string dtype (Arrow-backed: its ``.str`` methods run in C)."""
+    return series if isinstance(series.dtype, pd.StringDtype) else series.astype(ARROW_STRING)
+
+
 def _blank_mask(series: pd.Series) -> np.ndarray:
-    return np.array([is_blank(v) for v in series], dtype=bool)
+    """Missing values and texts that are empty after stripping, as a boolean array."""
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+        text = pa.array(series)  # the column's own Arrow data, no copy
+        return pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True).to_numpy(zero_copy_only=False)
+    mask = series.isna().to_numpy(dtype=bool, copy=True)
+    if _is_text_kind(series):
+        mask |= (_as_str(series).str.strip() == "").fillna(False).to_numpy(dtype=bool)
+    elif series.dtype == object and infer_dtype(series, skipna=True) in ("mixed", "mixed-integer"):
+        mask |= (series.str.strip() == "").fillna(False).to_numpy(dtype=bool)
+    return mask
+
+
+blank_mask = _blank_mask  # public name, for the importer's comparisons
+
+
+def _text_values(s: pd.Series, blank: np.ndarray) -> pd.Series:
+    """Stripped text of every non-blank value, missing where blank."""
+    if _is_text_kind(s):
+        return _as_str(s).str.strip().where(~blank)
+    text = pd.Series([_one_text(v) for v in s], index=s.index, dtype=object)
+    return text.where(~blank, None).astype(object)
+
+
+def _matches(text: pd.Series, pattern: str) -> np.ndarray:
+    """Vectorised ``re.match``; Arrow's RE2 first, Python's ``re`` for patterns RE2 does not know."""
+    try:
+        return text.str.match(pattern).fillna(False).to_numpy(dtype=bool)
+    except pa.ArrowInvalid:
+        return text.astype(object).str.match(pattern).fillna(False).to_numpy(dtype=bool)
+
+
+def _one_text(v) -> str:
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))  # a phone number or code read as 13904391234.0
+    return str(v).strip()
 
 
 def _coerce_text(f: Field, s: pd.Series, blank: np.ndarray):
-    out = pd.Series([None if b else str(v).strip() for v, b in zip(s, blank)], index=s.index, dtype=object)
+    out = _text_values(s, blank)
     bad = np.zeros(len(s), bool)
-    if f.pattern:
-        rx = re.compile(f.pattern)
-        bad = np.array([(not b) and rx.match(v) is None for v, b in zip(out, blank)], dtype=bool)
+    if f.pattern and (~blank).any():
+        bad[~blank] = ~_matches(out[~blank], f.pattern)
     hint = f"，{f.pattern_hint}" if f.pattern_hint else ""
     return out, bad, lambda v: f"「{v}」格式不对{hint}"
 
 
+def _numbers(s: pd.Series) -> np.ndarray:
+    """Float value of each entry (NaN where it is not a number; booleans are not numbers)."""
+    if is_bool_dtype(s.dtype):
+        return np.full(len(s), np.nan)
+    if is_numeric_dtype(s.dtype):
+        return s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    if _is_text_kind(s):
+        text = _as_str(s).str.strip().str.replace(",", "", regex=False)
+        return pd.to_numeric(text, errors="coerce").astype(float).to_numpy()
+    values = [np.nan if isinstance(v, (bool, np.bool_)) else (v.strip().replace(",", "") if isinstance(v, str) else v)
+              for v in s]
+    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float).to_numpy()
+
+
 def _coerce_number(f: Field, s: pd.Series, blank: np.ndarray):
-    as_text = s.map(lambda v: v.strip().replace(",", "") if isinstance(v, str) else v)
-    if as_text.dtype == bool or any(isinstance(v, (bool, np.bool_)) for v in as_text):
-        as_text = as_text.map(lambda v: "bool" if isinstance(v, (bool, np.bool_)) else v)
-    num = pd.to_numeric(as_text, errors="coerce").astype(float)
-    bad = ~blank & np.isnan(num.to_numpy())
-    messages = {}
+    values = _numbers(s)
+    bad = ~blank & np.isnan(values)
     if f.type == "int":
-        frac = ~blank & ~bad & (np.abs(num.to_numpy() - np.round(num.to_numpy())) > 1e-9)
-        bad |= frac
+        with np.errstate(invalid="ignore"):
+            bad |= ~blank & ~bad & (np.abs(values - np.round(values)) > 1e-9)
     lo, hi = f.min, f.max
-    values = num.to_numpy()
     with np.errstate(invalid="ignore"):
         out_of_range = ~blank & ~bad & (((values < lo) if lo is not None else False) | ((values > hi) if hi is not None else False))
     bad |= out_of_range
@@ -62,41 +121,67 @@ def _coerce_number(f: Field, s: pd.Series, blank: np.ndarray):
     def message(v):
         return f"「{v}」不是{kind}" + (f"（范围 {range_text}）" if range_text else "")
 
+    num = pd.Series(np.where(blank | bad, np.nan, values), index=s.index, dtype=float)
     out = num.round().astype("Int64") if f.type == "int" else num
-    out = out.where(~pd.Series(blank | bad, index=s.index))
     return out, bad, message
 
 
+def _bool_words(s: pd.Series) -> pd.Series:
+    """Each entry as a lower-case word to look up in TRUE_WORDS / FALSE_WORDS."""
+    if is_bool_dtype(s.dtype):
+        return s.map({True: "true", False: "false"})
+    if is_numeric_dtype(s.dtype):
+        return s.map({1: "1", 0: "0"})
+    if _is_text_kind(s):
+        return _as_str(s).str.strip().str.lower()
+    return pd.Series([_bool_word(v) for v in s], index=s.index, dtype=object)
+
+
+def _bool_word(v) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "true" if v else "false"
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return "1" if v == 1 else ("0" if v == 0 else str(v))
+    return str(v).strip().lower()
+
+
 def _coerce_bool(f: Field, s: pd.Series, blank: np.ndarray):
-    values, bad = [], np.zeros(len(s), bool)
-    for i, (v, b) in enumerate(zip(s, blank)):
-        if b:
-            values.append(pd.NA)
-            continue
-        word = str(v).strip().lower() if not isinstance(v, (bool, np.bool_)) else ("true" if v else "false")
-        if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
-            word = "1" if v == 1 else ("0" if v == 0 else word)
-        if word in TRUE_WORDS:
-            values.append(True)
-        elif word in FALSE_WORDS:
-            values.append(False)
-        else:
-            values.append(pd.NA)
-            bad[i] = True
-    return pd.Series(values, index=s.index, dtype="boolean"), bad, lambda v: f"「{v}」应为 是/否"
+    words = _bool_words(s)
+    true, false = words.isin(TRUE_WORDS).to_numpy(dtype=bool), words.isin(FALSE_WORDS).to_numpy(dtype=bool)
+    bad = ~blank & ~true & ~false
+    out = pd.array(true, dtype="boolean")
+    out[blank | bad] = pd.NA
+    out = pd.Series(out, index=s.index)
+    return out, bad, lambda v: f"「{v}」应为 是/否"
 
 
-def _coerce_date(f: Field, s: pd.Series, blank: np.ndarray):
-    def one(v):
-        if isinstance(v, (dt.date, pd.Timestamp, np.datetime64)):
-            return pd.Timestamp(v)
-        text = str(v).strip().replace("/", "-").replace(".", "-")
+def _one_date(v, f: Field):
+    if isinstance(v, (dt.date, pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(v)
+    text = str(v).strip().replace("/", "-").replace(".", "-")
+    if f.type == "date":
+        return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    return pd.to_datetime(text, errors="coerce", format="ISO8601")
+
+
+def _dates(f: Field, s: pd.Series, blank: np.ndarray) -> pd.Series:
+    if is_datetime64_any_dtype(s.dtype):
+        return s
+    kind = infer_dtype(s, skipna=True)
+    if kind in ("datetime", "datetime64", "date"):
+        return pd.to_datetime(s.where(~blank), errors="coerce")
+    if _is_text_kind(s):
+        text = _as_str(s).str.strip().str.replace("/", "-", regex=False).str.replace(".", "-", regex=False)
+        text = text.where(~blank)
         if f.type == "date":
             return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
         return pd.to_datetime(text, errors="coerce", format="ISO8601")
+    parsed = [pd.NaT if b else _one_date(v, f) for v, b in zip(s, blank)]
+    return pd.to_datetime(pd.Series(parsed, index=s.index, dtype=object), errors="coerce", utc=False)
 
-    parsed = [pd.NaT if b else one(v) for v, b in zip(s, blank)]
-    out = pd.to_datetime(pd.Series(parsed, index=s.index, dtype=object), errors="coerce", utc=False)
+
+def _coerce_date(f: Field, s: pd.Series, blank: np.ndarray):
+    out = pd.Series(_dates(f, s, blank), index=s.index)
     if getattr(out.dt, "tz", None) is not None:
         out = out.dt.tz_convert("UTC").dt.tz_localize(None)
     if f.type == "date":
@@ -108,41 +193,66 @@ def _coerce_date(f: Field, s: pd.Series, blank: np.ndarray):
 
 
 def _coerce_enum(f: Field, s: pd.Series, blank: np.ndarray, separator: str):
-    allowed = set(f.values)
-    values, bad = [], np.zeros(len(s), bool)
-    for i, (v, b) in enumerate(zip(s, blank)):
-        if b:
-            values.append(None)
-            continue
-        if f.multiple:
-            parts = [p.strip() for p in MULTI_SPLIT.split(str(v)) if p.strip()]
-            bad[i] = any(p not in allowed for p in parts)
-            values.append(None if bad[i] else separator.join(parts))
-        else:
-            text = str(v).strip()
-            bad[i] = text not in allowed
-            values.append(None if bad[i] else text)
-    return pd.Series(values, index=s.index, dtype=object), bad, lambda v: f"「{v}」不在可选值中（{'、'.join(f.values)}）"
+    text = _text_values(s, blank)
+    present = text[~blank].reset_index(drop=True)  # positions, whatever the caller's index
+    if f.multiple:  # several values: any of 、,，;；/ between them, normalised to the separator
+        values = (_as_str(present).str.replace(r"\s*[、,，;；/]+\s*", separator, regex=True)
+                  .str.strip().str.strip(separator))
+        parts = pc.split_pattern(pa.array(values, type=pa.string()), separator)
+        unknown = ~pc.is_in(pc.list_flatten(parts), value_set=pa.array(f.values)).to_numpy(zero_copy_only=False)
+        parents = pc.list_parent_indices(parts).to_numpy()
+        bad_present = np.bincount(parents[unknown], minlength=len(present)) > 0
+    else:
+        values = present
+        bad_present = ~present.isin(f.values).to_numpy(dtype=bool)
+    bad = np.zeros(len(s), bool)
+    bad[~blank] = bad_present
+    out = np.full(len(s), None, dtype=object)
+    out[~blank] = values.to_numpy(dtype=object)
+    out[bad] = None
+    return pd.Series(out, index=s.index, dtype=object), bad, lambda v: f"「{v}」不在可选值中（{'、'.join(f.values)}）"
 
 
 def _coerce_stake(f: Field, s: pd.Series, blank: np.ndarray):
-    values, bad, reasons = [], np.zeros(len(s), bool), {}
-    for i, (v, b) in enumerate(zip(s, blank)):
-        if b:
-            values.append(np.nan)
-            continue
-        try:
-            values.append(parse_stake(v))
-        except ValueError as exc:
-            values.append(np.nan)
-            bad[i] = True
-            reasons[str(v)] = str(exc)
-    return pd.Series(values, index=s.index, dtype=float), bad, lambda v: reasons.get(str(v), f"桩号「{v}」无效")
+    if is_numeric_dtype(s.dtype) and not is_bool_dtype(s.dtype):
+        values = s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            bad = ~blank & (np.isnan(values) | (values < 0))
+    elif _is_text_kind(s):
+        text = pa.array(_as_str(s).str.strip().str.upper(), from_pandas=True)
+        parts = pc.extract_regex(text, r"^K(?P<km>\d{1,4})\+(?P<m>\d{3}(?:\.\d{1,3})?)$")
+        km = pc.cast(pc.struct_field(parts, "km"), pa.float64()).to_numpy(zero_copy_only=False)
+        m = pc.cast(pc.struct_field(parts, "m"), pa.float64()).to_numpy(zero_copy_only=False)
+        values = np.round(km * 1000 + m, 3)
+        bad = ~blank & np.isnan(values)
+    else:
+        values = np.array([np.nan if b else _stake_or_nan(v) for v, b in zip(s, blank)], dtype=float)
+        bad = ~blank & np.isnan(values)
+    values = np.where(blank | bad, np.nan, values)
+    return pd.Series(values, index=s.index, dtype=float), bad, _stake_message
+
+
+def _stake_or_nan(v) -> float:
+    try:
+        return parse_stake(v)
+    except ValueError:
+        return np.nan
+
+
+def _stake_message(v) -> str:
+    try:
+        parse_stake(v)
+    except ValueError as exc:
+        return str(exc)
+    return f"桩号「{v}」无效"
 
 
 def coerce_column(f: Field, s: pd.Series, schema: Schema):
     """(typed series, bad-row mask, message-for-a-raw-value) for one field."""
-    blank = _blank_mask(s)
+    return _coerce(f, s, _blank_mask(s), schema)
+
+
+def _coerce(f: Field, s: pd.Series, blank: np.ndarray, schema: Schema):
     if f.type in ("str", "text"):
         return _coerce_text(f, s, blank)
     if f.type in ("int", "float"):
@@ -187,11 +297,11 @@ def clean_frame(category: Category, raw: pd.DataFrame, schema: Schema, *, file: 
             clean[f.key] = empty_column(f, len(raw), raw.index)
             blank = np.ones(len(raw), bool)
         else:
-            typed, bad, message = coerce_column(f, raw[f.key], schema)
+            blank = _blank_mask(raw[f.key])
+            typed, bad, message = _coerce(f, raw[f.key], blank, schema)
             clean[f.key] = typed
             for i in np.flatnonzero(bad):
                 problems.append(Problem(f.label, message(raw[f.key].iloc[i]), row=int(rows[i]), file=file))
-            blank = _blank_mask(raw[f.key])
         if f.required:
             for i in np.flatnonzero(blank):
                 problems.append(Problem(f.label, "必填，不能为空", row=int(rows[i]), file=file))
@@ -229,24 +339,38 @@ def five_in_place_parts(frame: pd.DataFrame) -> pd.DataFrame:
     }, index=frame.index)
 
 
-def derive(category: Category, frame: pd.DataFrame, source_geoms, schema: Schema) -> pd.DataFrame:
+def derive(category: Category, frame: pd.DataFrame, source_geoms, schema: Schema, *,
+           lengths: bool = True) -> pd.DataFrame:
     """Add the computed fields: length, risk score, grade from the L×C matrix when none was entered,
-    and the five-in-place flag."""
+    and the five-in-place flag. ``lengths=False`` skips the lengths (a preview that the store will
+    derive again when it writes)."""
     out = frame.copy()
     keys = set(category.keys)
-    if "length_m" in keys:
+    if "length_m" in keys and lengths:
         out["length_m"] = lengths_m(source_geoms)
     if {"likelihood", "consequence"} <= keys:
         L = out["likelihood"].astype("Float64")
         C = out["consequence"].astype("Float64")
         out["risk_score"] = (L * C).astype("Int64")
         if "risk_grade" in keys:
-            from_matrix = [schema.grade_from_matrix(int(l), int(c)) if not (pd.isna(l) or pd.isna(c)) else None
-                           for l, c in zip(L, C)]
             missing = _blank_mask(out["risk_grade"])
-            out["risk_grade"] = [m if miss else g for g, m, miss in zip(out["risk_grade"], from_matrix, missing)]
+            grades = out["risk_grade"].astype(object).to_numpy(copy=True)
+            grades[missing] = _matrix_grades(schema, L, C)[missing]
+            out["risk_grade"] = pd.Series(grades, index=out.index, dtype=object)
     if "five_in_place" in keys:
         out["five_in_place"] = five_in_place_parts(out).all(axis=1).astype("boolean")
+    return out
+
+
+def _matrix_grades(schema: Schema, likelihood: pd.Series, consequence: pd.Series) -> np.ndarray:
+    """The matrix grade of each (L, C) pair; None where either is missing or outside 1..5."""
+    matrix = np.array(schema.matrix, dtype=object)
+    L = likelihood.to_numpy(dtype=float, na_value=np.nan)
+    C = consequence.to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        ok = (L >= 1) & (L <= matrix.shape[0]) & (C >= 1) & (C <= matrix.shape[1])
+    out = np.full(len(L), None, dtype=object)
+    out[ok] = matrix[L[ok].astype(int) - 1, C[ok].astype(int) - 1]
     return out
 
 
@@ -255,5 +379,6 @@ def grade_problems(category: Category, frame: pd.DataFrame, rows, file=None) -> 
     if "risk_grade" not in frame.columns:
         return []
     label = category.field("risk_grade").label
+    rows = np.asarray(list(rows))
     return [Problem(label, "必填：请选择风险等级，或填写可能性L和后果C以计算", row=int(r), file=file)
-            for r, g in zip(rows, frame["risk_grade"]) if is_blank(g)]
+            for r in rows[_blank_mask(frame["risk_grade"])]]

@@ -1,11 +1,17 @@
-"""Shared fixtures: real GeoPackage files in temporary folders, seeded from the shipped sample."""
+"""Shared fixtures: real GeoPackage files in temporary folders, seeded from the shipped sample, and
+the same ledgers on PostgreSQL + PostGIS (one fresh schema per test) for tests marked ``both_backends``."""
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import sys
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -13,12 +19,61 @@ sys.path.insert(0, str(ROOT))
 
 from safetymap.schema import load_schema  # noqa: E402
 from safetymap.seed import init_database  # noqa: E402
+from safetymap.migrate import ledger_snapshot, migrate  # noqa: E402
 from safetymap.store import Store  # noqa: E402
+
+PG_URL_ENV = "SAFETYMAP_TEST_PG"  # a PostgreSQL + PostGIS database to make test schemas in
+BACKENDS = ["sqlite", "postgresql"]
+both_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)  # store fixtures on each backend
 
 
 @pytest.fixture(scope="session")
 def schema():
     return load_schema()
+
+
+@pytest.fixture
+def backend(request) -> str:
+    """The backend of the ``store``, ``empty_store`` and ``blank_location`` fixtures: SQLite, unless a
+    test is marked ``both_backends``. PostgreSQL needs $SAFETYMAP_TEST_PG; without it those tests
+    skip, except in CI ($SAFETYMAP_REQUIRE_PG=1), where they fail."""
+    name = getattr(request, "param", "sqlite")
+    if name == "postgresql" and not os.environ.get(PG_URL_ENV):
+        reason = f"PostgreSQL 测试需要 ${PG_URL_ENV}=postgresql://…（bash scripts/start_test_postgres.sh 会给出）"
+        if os.environ.get("SAFETYMAP_REQUIRE_PG") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return name
+
+
+def with_search_path(url: str, schema_name: str) -> str:
+    """The URL with ``schema_name`` first on its search_path (PostGIS stays reachable in public)."""
+    options = quote(f"-c search_path={schema_name},public")
+    return f"{url}{'&' if '?' in url else '?'}options={options}"
+
+
+@contextmanager
+def pg_schema():
+    """A fresh, empty schema in the test database, dropped afterwards; yields its URL."""
+    base = os.environ[PG_URL_ENV]
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{name}"')
+    try:
+        yield with_search_path(base, name)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+@pytest.fixture
+def blank_location(backend, tmp_path):
+    """Where a new ledger can be made: a file path, or the URL of a fresh PostgreSQL schema."""
+    if backend == "sqlite":
+        yield tmp_path / "blank.gpkg"
+        return
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -37,17 +92,33 @@ def sample_db(sample_template, tmp_path) -> Path:
 
 
 @pytest.fixture
-def store(sample_db) -> Store:
-    s = Store(sample_db)
+def store(backend, request) -> Store:
+    """A copy of the sample ledger (on PostgreSQL: migrated into a fresh schema)."""
+    if backend == "sqlite":
+        s = Store(request.getfixturevalue("sample_db"))
+    else:
+        location = request.getfixturevalue("blank_location")
+        migrate(request.getfixturevalue("sample_template"), location)
+        s = Store(location)
     yield s
     s.close()
 
 
 @pytest.fixture
-def empty_store(tmp_path) -> Store:
-    s = init_database(tmp_path / "empty.gpkg", sample=False)
+def empty_store(backend, tmp_path, request) -> Store:
+    location = tmp_path / "empty.gpkg" if backend == "sqlite" else request.getfixturevalue("blank_location")
+    s = init_database(location, sample=False)
     yield s
     s.close()
+
+
+def ledger_state(store: Store) -> dict:
+    """Everything a store holds, on either backend: every table's rows (``ledger_snapshot``) and, for a
+    GeoPackage, its whole SQL dump too. Equal states mean nothing was written."""
+    state = ledger_snapshot(store)
+    if store.path is not None:
+        state["sqlite dump"] = database_dump(store.path)
+    return state
 
 
 def database_dump(path: Path) -> str:

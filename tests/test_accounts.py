@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from conftest import ROOT, database_dump
+from conftest import ROOT, both_backends, ledger_state
 from safetymap import accounts
 from safetymap.auth import User
 from safetymap.errors import PermissionDenied
@@ -21,9 +21,10 @@ VIEWER, INSPECTOR, EDITOR, ADMIN = (User("查看员", "viewer"), User("巡查员
                                     User("编辑员", "editor"), User("管理员", "admin"))
 
 
+@both_backends
 def test_viewer_cannot_save_import_or_archive(store):
     code = store.read().iloc[0]["code"]
-    before = database_dump(store.path)
+    before = ledger_state(store)
     with pytest.raises(PermissionDenied, match="无权修改图斑"):
         store.update(code, {"name": "x"}, 1, VIEWER)
     frame = pd.DataFrame([{"code": "TW-901", "name": "导入", "route_code": "G201", "start_stake": "K1+000",
@@ -37,9 +38,10 @@ def test_viewer_cannot_save_import_or_archive(store):
         store.archive(code, EDITOR)
     with pytest.raises(PermissionDenied):
         store.add_fog_event(store.read("fog").iloc[0]["code"], "2026-08-01", VIEWER)
-    assert database_dump(store.path) == before
+    assert ledger_state(store) == before
 
 
+@both_backends
 def test_inspector_adds_inspections_and_fog_events_but_cannot_change_fields(store):
     code = store.read("fog").iloc[0]["code"]
     store.add_inspection(code, INSPECTOR, findings="雾天诱导灯工作正常", status_after="整改中")
@@ -50,6 +52,7 @@ def test_inspector_adds_inspections_and_fog_events_but_cannot_change_fields(stor
     assert store.get(code)["rect_status"] == "整改中"
 
 
+@both_backends
 def test_every_history_row_carries_a_user(store):
     code = store.read().iloc[0]["code"]
     store.update(code, {"hazard": "新描述"}, 1, EDITOR)
@@ -61,6 +64,7 @@ def test_every_history_row_carries_a_user(store):
     assert history["user"].notna().all() and (history["user"].str.strip() != "").all()
 
 
+@both_backends
 def test_five_wrong_passwords_lock_the_account_for_a_while(empty_store):
     accounts.add_user(empty_store, "张工", "editor", "right-password", ADMIN)
     start = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.timezone.utc)
@@ -73,6 +77,7 @@ def test_five_wrong_passwords_lock_the_account_for_a_while(empty_store):
     assert accounts.authenticate(empty_store, "张工", "right-password", now=unlocked) == User("张工", "editor")
 
 
+@both_backends
 def test_failures_are_slowed_before_the_lock(empty_store):
     accounts.add_user(empty_store, "李工", "editor", "right-password", ADMIN)
     now = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.timezone.utc)
@@ -107,6 +112,7 @@ def test_no_password_in_clear_in_the_database_or_any_log(tmp_path):
     assert store.user_row("王工")["password_hash"].startswith("$argon2")
 
 
+@both_backends
 def test_first_admin_only_while_no_user_exists(empty_store):
     accounts.create_first_admin(empty_store, "管理员", "admin-pass")
     with pytest.raises(PermissionDenied, match="首次设置已关闭"):

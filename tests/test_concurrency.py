@@ -4,12 +4,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import both_backends
+
 WORKER = Path(__file__).with_name("concurrency_worker.py")
 
 
+@both_backends
 def test_four_processes_times_100_updates_on_10_patches_lose_nothing(store):
     codes = list(store.read()["code"][:10])
-    procs = [subprocess.Popen([sys.executable, str(WORKER), str(store.path), str(n), "100", ",".join(codes)],
+    procs = [subprocess.Popen([sys.executable, str(WORKER), store.location, str(n), "100", ",".join(codes)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in range(4)]
     results = []
     for p in procs:

@@ -4,7 +4,7 @@ import pyogrio
 import pytest
 import shapely
 
-from conftest import database_dump
+from conftest import both_backends, ledger_state
 from safetymap.errors import ConflictError, NotFound, ValidationError
 from safetymap.seed import SAMPLE_SEGMENTS, init_database
 from safetymap.store import Store
@@ -35,6 +35,7 @@ def test_init_writes_one_gdal_readable_layer_per_category_adding_up_to_the_sampl
     assert {"history", "fog_events", "inspections", "patch_source", "routes"} <= set(layers)
 
 
+@both_backends
 def test_read_by_code_filter_and_bounding_box(store):
     everything = store.read()
     fog = store.read("fog")
@@ -50,6 +51,7 @@ def test_read_by_code_filter_and_bounding_box(store):
     assert record["name"] == one["name"] and record["version"] == 1
 
 
+@both_backends
 def test_insert_update_and_history(empty_store):
     record = empty_store.insert("fog", new_fog(likelihood=4, consequence=5, risk_grade=None), LINE, "张工")
     assert record["risk_grade"] == "重大" and record["risk_score"] == 20 and record["length_m"] > 600
@@ -63,17 +65,19 @@ def test_insert_update_and_history(empty_store):
     assert set(history["user"]) == {"张工", "李工"}
 
 
+@both_backends
 def test_stale_update_is_refused_and_nothing_changes(store):
     code = store.read().iloc[0]["code"]
     store.update(code, {"name": "第一次修改"}, 1, "甲")
-    before = database_dump(store.path)
+    before = ledger_state(store)
     with pytest.raises(ConflictError) as err:
         store.update(code, {"name": "基于旧版本的修改"}, 1, "乙")
     assert err.value.current["name"] == "第一次修改" and err.value.current["updated_by"] == "甲"
     assert "甲" in str(err.value) and "版本" in str(err.value)
-    assert database_dump(store.path) == before
+    assert ledger_state(store) == before
 
 
+@both_backends
 def test_archive_is_soft_and_restorable(store):
     code = store.read().iloc[0]["code"]
     n = len(store.read())
@@ -98,28 +102,31 @@ BAD_INSERTS = {
 }
 
 
+@both_backends
 @pytest.mark.parametrize("case", list(BAD_INSERTS))
 def test_bad_input_is_refused_with_a_clear_message_and_changes_nothing(store, case):
     category, values, geom, message = BAD_INSERTS[case]
     if values is None:
         values = new_fog(code=store.read("fog").iloc[0]["code"])
-    before = database_dump(store.path)
+    before = ledger_state(store)
     with pytest.raises(ValidationError, match=message):
         store.insert(category, values, geom, "tester")
-    assert database_dump(store.path) == before
+    assert ledger_state(store) == before
 
 
+@both_backends
 def test_bad_update_changes_nothing(store):
     code = store.read().iloc[0]["code"]
-    before = database_dump(store.path)
+    before = ledger_state(store)
     for changes in ({"risk_grade": "特大"}, {"length_m": 5}, {"nosuchfield": 1}, {"start_stake": "K99+000"}):
         with pytest.raises(ValidationError):
             store.update(code, changes, 1, "tester")
     with pytest.raises(NotFound, match="找不到图斑"):
         store.get("XX-999")
-    assert database_dump(store.path) == before
+    assert ledger_state(store) == before
 
 
+@both_backends
 def test_threads_sharing_one_store_lose_nothing(store):
     codes = list(store.read()["code"][:4])
     accepted = []
@@ -151,7 +158,8 @@ def test_threads_sharing_one_store_lose_nothing(store):
         assert store.get(code)["hazard"] == last
 
 
-def test_missing_database_is_a_clear_error(tmp_path):
+@both_backends
+def test_missing_database_is_a_clear_error(blank_location):
     from safetymap.errors import DatabaseMissing
     with pytest.raises(DatabaseMissing, match="init"):
-        Store(tmp_path / "none.gpkg")
+        Store(blank_location)

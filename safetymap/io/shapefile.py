@@ -5,25 +5,32 @@ from __future__ import annotations
 
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyogrio
 import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from ..errors import Problem, ValidationError
-from ..geo import format_stake
 from ..schema import Category, Schema
+from .tables import bool_text, date32, format_stakes
 
 MAX_FIELD_BYTES = 254
-DATE32 = pd.ArrowDtype(pa.date32())
 ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "cp936", "cp936": "cp936", "gb2312": "cp936"}
 GEOMETRY_PARTS = {"patch": ("Polygon", "图斑"), "line": ("LineString", "源线"), "point": ("Point", "源点")}
 GLOSSARY_NAME = "字段对照表.csv"
 LONG_TEXT_NAME = "超长文本.csv"
+# Coordinates (binary doubles) shrink by about a third and take most of the time to deflate: stored as is.
+STORED_SUFFIXES = {".shp": zipfile.ZIP_STORED}
+ZIP_LEVEL = 1  # the .dbf shrinks about tenfold already at level 1, twice as fast as the default 6
 
 
 @dataclass
@@ -53,45 +60,63 @@ def attribute_table(category: Category, frame: pd.DataFrame) -> pd.DataFrame:
     for f in category.fields:
         values = frame[f.key] if f.key in frame.columns else pd.Series([None] * len(frame), index=frame.index)
         if f.type == "stake":
-            values = values.map(format_stake).astype(object)
+            values = pd.Series(format_stakes(values), index=frame.index, dtype=object)
         elif f.type == "bool":
-            values = values.map(lambda v: None if pd.isna(v) else ("是" if v else "否")).astype(object)
+            values = bool_text(values)
         elif f.type == "datetime":
-            values = values.map(lambda v: None if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d %H:%M:%S")).astype(object)
+            stamps = pd.to_datetime(values)
+            values = stamps.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(stamps.notna(), None)
         elif f.type == "date":
-            values = pd.to_datetime(values).dt.date.astype(DATE32)  # written as a dBASE Date
+            values = date32(values)  # written as a dBASE Date
         out[f.shp] = values
     return pd.DataFrame(out, index=frame.index)
 
 
-def _fit_text(table: pd.DataFrame, category: Category, codes: pd.Series, layer: str, codec: str):
+def _too_long(values: pa.ChunkedArray, codec: str) -> np.ndarray:
+    """Positions of texts over 254 bytes in ``codec`` (UTF-8 lengths in C; GBK is never longer than UTF-8,
+    so only those candidates are encoded one by one)."""
+    utf8 = pc.fill_null(pc.binary_length(values), 0).to_numpy()
+    candidates = np.flatnonzero(utf8 > MAX_FIELD_BYTES)
+    if codec == "UTF-8" or not len(candidates):
+        return candidates
+    return np.array([i for i in candidates if len(values[int(i)].as_py().encode(codec)) > MAX_FIELD_BYTES], dtype=int)
+
+
+def _fit_text(table: pd.DataFrame, arrow: pa.Table, category: Category, codec: str) -> tuple[pa.Table, list[dict]]:
     """Cut texts over 254 encoded bytes at a character boundary, and list each one (never silently)."""
     long_rows = []
     for f in category.fields:
         if f.type not in ("str", "text", "enum"):
             continue
-        col = table[f.shp]
-        for idx, value in col.items():
-            if value is None or pd.isna(value):
-                continue
-            encoded = str(value).encode(codec)
-            if len(encoded) > MAX_FIELD_BYTES:
-                long_rows.append({"code": codes[idx], "layer": layer, "field": f.shp, "label": f.label,
-                                  "bytes": len(encoded), "text": str(value)})
-                table.at[idx, f.shp] = encoded[:MAX_FIELD_BYTES].decode(codec, errors="ignore")
-    return long_rows
+        column = table.columns.get_loc(f.shp)
+        too_long = _too_long(arrow.column(column), codec)
+        for i in too_long:
+            value = str(table.iat[i, column])
+            encoded = value.encode(codec)
+            long_rows.append({"index": table.index[i], "field": f.shp, "label": f.label, "bytes": len(encoded),
+                              "text": value})
+            table.iat[i, column] = encoded[:MAX_FIELD_BYTES].decode(codec, errors="ignore")
+        if len(too_long):
+            arrow = arrow.set_column(column, arrow.schema.field(column), pa.array(table[f.shp], type=pa.string()))
+    return arrow, long_rows
 
 
 def _encoding_problems(table: pd.DataFrame, category: Category, codes: pd.Series, codec: str) -> list[Problem]:
+    """Texts that GBK cannot hold (each column is tried whole first; only a failing one value by value)."""
     problems = []
     for f in category.fields:
-        for idx, value in table[f.shp].items():
-            if isinstance(value, str):
-                try:
-                    value.encode(codec)
-                except UnicodeEncodeError as exc:
-                    problems.append(Problem(f.label, f"图斑 {codes[idx]} 的文字「{exc.object[exc.start:exc.end]}」"
-                                                     f"无法用 GBK 编码，请改用 UTF-8 导出"))
+        texts = table[f.shp][table[f.shp].map(type) == str]
+        try:
+            "\n".join(texts).encode(codec)
+            continue
+        except UnicodeEncodeError:
+            pass
+        for idx, value in texts.items():
+            try:
+                value.encode(codec)
+            except UnicodeEncodeError as exc:
+                problems.append(Problem(f.label, f"图斑 {codes[idx]} 的文字「{exc.object[exc.start:exc.end]}」"
+                                                 f"无法用 GBK 编码，请改用 UTF-8 导出"))
     return problems
 
 
@@ -105,45 +130,208 @@ def glossary(schema: Schema, layers: dict[str, Category]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+class _Zipper:
+    """Adds files to the zip in a background thread while GDAL writes the next layer (zlib and GDAL
+    both release the GIL); the zip is only touched from that one thread."""
+
+    def __init__(self, path: Path):
+        self.zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL)
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="safetymap-zip")
+        self.pending = []
+
+    def add(self, files: list[Path]) -> None:
+        self.pending.append(self.pool.submit(self._write, files))
+
+    def _write(self, files: list[Path]) -> None:
+        for file in files:
+            self.zip.write(file, file.name, compress_type=STORED_SUFFIXES.get(file.suffix))
+
+    def close(self) -> None:
+        try:
+            for job in self.pending:
+                job.result()  # re-raises an error of the zip thread here
+        finally:
+            self.pool.shutdown()
+            self.zip.close()
+
+
+ARROW_TYPES = {"int": pa.int64(), "float": pa.float64(), "date": pa.date32()}
+
+
+def arrow_schema(category: Category) -> pa.Schema:
+    """The Arrow types of the attribute table: texts for everything shown as text (stakes, 是/否, times)."""
+    return pa.schema([pa.field(f.shp, ARROW_TYPES.get(f.type, pa.string())) for f in category.fields])
+
+
+def with_widths(arrow: pa.Table) -> pa.Table:
+    """Each text field as wide as its longest value (GDAL would make every text field 80 bytes or more:
+    mostly padding, which makes the .dbf large and slow to zip)."""
+    fields = []
+    for field, column in zip(arrow.schema, arrow.columns):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            longest = pc.max(pc.binary_length(column)).as_py() or 1  # UTF-8 bytes: never fewer than GBK
+            field = field.with_metadata({"GDAL:OGR:width": str(min(longest, MAX_FIELD_BYTES))})
+        fields.append(field)
+    return pa.Table.from_arrays(arrow.columns, schema=pa.schema(fields))
+
+
+def _write_layer(arrow: pa.Table, geoms, path: Path, geom_type: str, codec: str, crs) -> None:
+    wkb = pa.array(shapely.to_wkb(geoms, output_dimension=2), type=pa.binary())
+    arrow = arrow.append_column(pa.field("geometry", pa.binary(), metadata={"ARROW:extension:name": "geoarrow.wkb"}), wkb)
+    pyogrio.write_arrow(arrow, path, driver="ESRI Shapefile", geometry_name="geometry", geometry_type=geom_type,
+                        crs=crs.to_wkt() if crs is not None else None, encoding=codec)
+
+
+def _layer_parts(part: gpd.GeoDataFrame):
+    """(layer suffix, GDAL geometry type, mask, geometries) of each geometry type the rows have."""
+    for suffix, (geom_type, _label) in GEOMETRY_PARTS.items():
+        geoms = part.geometry if suffix == "patch" else part["source_geometry"]
+        mask = shapely.get_type_id(geoms.to_numpy()) == {"Polygon": 3, "LineString": 1, "Point": 0}[geom_type]
+        if mask.any():
+            yield suffix, geom_type, mask, geoms[mask].to_numpy()
+
+
 def export_shapefile(frame: gpd.GeoDataFrame, out_zip: str | Path, schema: Schema, *,
                      encoding: str = "utf-8") -> ShapefileExport:
     """Write patches (as read from the store) to a zipped set of shapefiles."""
     codec = python_encoding(encoding)
     out_zip = Path(out_zip)
-    layers: dict[str, Category] = {}
-    long_rows: list[dict] = []
-    problems: list[Problem] = []
-    with tempfile.TemporaryDirectory(prefix="safetymap-shp-") as tmp:
-        tmp = Path(tmp)
-        for c in schema.categories:
-            part = frame[frame["category"] == c.key]
-            if not len(part):
-                continue
-            table = attribute_table(c, part)
-            problems += _encoding_problems(table, c, part["code"], codec) if codec != "UTF-8" else []
-            for suffix, (geom_type, _label) in GEOMETRY_PARTS.items():
-                geoms = part.geometry if suffix == "patch" else part["source_geometry"]
-                mask = (shapely.get_type_id(geoms.to_numpy()) == {"Polygon": 3, "LineString": 1, "Point": 0}[geom_type])
-                if not mask.any():
-                    continue
-                layer = f"{c.key}_{suffix}"
-                sub = table[mask].copy()
-                long_rows += _fit_text(sub, c, part["code"], layer, codec)
-                gdf = gpd.GeoDataFrame(sub, geometry=gpd.GeoSeries(geoms[mask].to_numpy(), index=sub.index, crs=frame.crs), crs=frame.crs)
-                if not problems:
-                    pyogrio.write_dataframe(gdf, tmp / f"{layer}.shp", driver="ESRI Shapefile", encoding=codec,
-                                            geometry_type=geom_type, use_arrow=True)
-                layers[layer] = c
+    parts = [(c, frame[frame["category"] == c.key]) for c in schema.categories]
+    tables = [(c, part, attribute_table(c, part)) for c, part in parts if len(part)]
+    if not tables:
+        raise ValidationError([Problem("", "没有可导出的图斑（筛选结果为空）")])
+    if codec != "UTF-8":
+        problems = [p for c, part, table in tables for p in _encoding_problems(table, c, part["code"], codec)]
         if problems:
             raise ValidationError(problems)
-        if not layers:
-            raise ValidationError([Problem("", "没有可导出的图斑（筛选结果为空）")])
-        long_texts = pd.DataFrame(long_rows, columns=["code", "layer", "field", "label", "bytes", "text"])
-        glossary(schema, layers).to_csv(tmp / GLOSSARY_NAME, index=False, encoding="utf-8-sig")
-        if len(long_texts):
-            long_texts.to_csv(tmp / LONG_TEXT_NAME, index=False, encoding="utf-8-sig")
-        out_zip.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(out_zip, "w", zipfile.ZIP_DEFLATED) as zf:
-            for file in sorted(tmp.iterdir()):
-                zf.write(file, file.name)
-    return ShapefileExport(out_zip, list(layers), long_texts)
+    out_zip.parent.mkdir(parents=True, exist_ok=True)
+    partial = out_zip.with_name(out_zip.name + ".part")
+    layers: dict[str, Category] = {}
+    long_rows: list[dict] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="safetymap-shp-") as tmp:
+            tmp = Path(tmp)
+            zipper = _Zipper(partial)
+            try:
+                for c, part, table in tables:
+                    arrow = pa.Table.from_pandas(table, schema=arrow_schema(c), preserve_index=False)
+                    arrow, long_texts = _fit_text(table, arrow, c, codec)
+                    arrow = with_widths(arrow)
+                    for suffix, geom_type, mask, geoms in _layer_parts(part):
+                        layer = f"{c.key}_{suffix}"
+                        _write_layer(arrow.filter(pa.array(mask)), geoms, tmp / f"{layer}.shp", geom_type, codec,
+                                     frame.crs)
+                        zipper.add(sorted(tmp.glob(f"{layer}.*")))
+                        layers[layer] = c
+                        rows = set(table.index[mask])
+                        long_rows += [{"code": part["code"].loc[r["index"]], "layer": layer, **r}
+                                      for r in long_texts if r["index"] in rows]
+                long_table = pd.DataFrame(long_rows, columns=["code", "layer", "field", "label", "bytes", "text"])
+                glossary(schema, layers).to_csv(tmp / GLOSSARY_NAME, index=False, encoding="utf-8-sig")
+                extras = [tmp / GLOSSARY_NAME]
+                if len(long_table):
+                    long_table.to_csv(tmp / LONG_TEXT_NAME, index=False, encoding="utf-8-sig")
+                    extras.append(tmp / LONG_TEXT_NAME)
+                zipper.add(extras)
+            finally:
+                zipper.close()
+        partial.replace(out_zip)
+    finally:
+        partial.unlink(missing_ok=True)
+    return ShapefileExport(out_zip, list(layers), long_table)
+
+
+# ---------------------------------------------------------------- reading (checks before GDAL opens it)
+REQUIRED_PARTS = {".shx": "索引文件 .shx", ".dbf": "属性表 .dbf"}
+DBF_LDID_OFFSET = 29  # dBASE language driver id; 0 = not given
+
+
+def sidecar(shp: Path, suffix: str) -> Path | None:
+    """The file beside ``shp`` with the same stem and ``suffix``, whatever the letter case."""
+    for candidate in shp.parent.glob(f"{shp.stem}.*"):
+        if candidate.stem == shp.stem and candidate.suffix.lower() == suffix:
+            return candidate
+    return None
+
+
+def missing_parts(shp: Path) -> list[str]:
+    """The required parts of a shapefile that are not beside it (.prj is checked with the CRS)."""
+    return [label for suffix, label in REQUIRED_PARTS.items() if sidecar(shp, suffix) is None]
+
+
+def _dbf_text_is_utf8(dbf: Path) -> bool:
+    data = dbf.read_bytes()
+    header_size = int.from_bytes(data[8:10], "little") if len(data) >= 10 else len(data)
+    try:
+        data[header_size:].decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def read_encoding(shp: Path, encoding: str | None) -> tuple[str | None, str | None]:
+    """(encoding to read the .dbf with — None lets GDAL use the .cpg or the dBASE code page — ,
+    problem). A .dbf with neither, whose text is not UTF-8, needs the user to name its encoding: GDAL
+    would read GBK as Latin-1 and import garbled Chinese."""
+    if sidecar(shp, ".cpg") is not None:
+        return None, None
+    dbf = sidecar(shp, ".dbf")
+    has_codepage = dbf.read_bytes()[DBF_LDID_OFFSET:DBF_LDID_OFFSET + 1] not in (b"", b"\x00")
+    if encoding:
+        return python_encoding(encoding), None
+    if has_codepage or _dbf_text_is_utf8(dbf):
+        return (None if has_codepage else "UTF-8"), None
+    return None, ("缺少 .cpg 编码文件，属性表中的文字也不是 UTF-8（可能是 GBK）；"
+                  "请补上 .cpg，或指明编码（命令行 --encoding gbk，页面上选择 GBK）")
+
+
+def prj_is_known(prj: Path) -> bool:
+    """True when pyproj understands the .prj (GDAL refuses to open a shapefile whose .prj it cannot parse)."""
+    try:
+        CRS.from_wkt(prj.read_bytes().decode("latin-1"))
+    except CRSError:
+        return False
+    return True
+
+
+def long_texts_in(folder: Path) -> pd.DataFrame | None:
+    """The full texts an export of ours cut to fit 254 bytes (``超长文本.csv``), if the folder has them."""
+    path = next((p for p in folder.rglob(LONG_TEXT_NAME)), None)
+    if path is None:
+        return None
+    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+
+
+def restore_long_texts(frame: pd.DataFrame, layer: str, long_texts: pd.DataFrame | None) -> pd.DataFrame:
+    """Put back, by code and short field name, the full texts that were cut in ``layer``."""
+    if long_texts is None or not len(long_texts) or "CODE" not in frame.columns:
+        return frame
+    rows = long_texts[long_texts["layer"] == layer]
+    if not len(rows):
+        return frame
+    frame = frame.copy()
+    position = {code: i for i, code in enumerate(frame["CODE"])}
+    for r in rows.itertuples():
+        if r.code in position and r.field in frame.columns:
+            frame.iloc[position[r.code], frame.columns.get_loc(r.field)] = r.text
+    return frame
+
+
+POLYGON_SHAPE_TYPES = {5, 15, 25}  # Polygon, PolygonZ, PolygonM in the .shp header
+
+
+def is_polygon_header(header: bytes) -> bool:
+    """True when a .shp header says polygons (bytes 32–35, little-endian)."""
+    return len(header) >= 36 and int.from_bytes(header[32:36], "little") in POLYGON_SHAPE_TYPES
+
+
+def patch_members(zf: zipfile.ZipFile, members) -> list[str]:
+    """The members of polygon shapefiles in a zip that also holds line or point shapefiles: in our exports
+    (and for this ledger) the polygons are the patches derived from the lines and points, which are
+    what is imported. Decided from the 100-byte .shp headers, without unpacking the rest."""
+    shps = {n: info for info, n in members if n.lower().endswith(".shp")}
+    polygon = {n for n, info in shps.items() if is_polygon_header(zf.open(info).read(36))}
+    if not polygon or len(polygon) == len(shps):
+        return []
+    stems = {n[:-4] for n in polygon}
+    return [n for _, n in members if n.rsplit(".", 1)[0] in stems]

@@ -8,13 +8,17 @@ import os
 from ..auth import User
 from ..errors import PermissionDenied
 from ..seed import default_db_path, init_database
-from ..store import Store
+from ..store import Store, is_database_url
 
 
 @st.cache_resource(show_spinner="正在打开台账数据库…")
 def get_store() -> Store:
-    """The ledger database; created and seeded with the sample (示例数据) on first run."""
+    """The ledger database; a new file is created and seeded with the sample (示例数据) on first run.
+    A PostgreSQL ledger (``SAFETYMAP_DB=postgresql://…``) is opened as it is: made once with
+    ``init`` or ``migrate``, never by one of several servers starting at once."""
     path = default_db_path()
+    if is_database_url(path):
+        return Store(path)
     if not path.exists():
         return init_database(path, sample=True)
     return Store(path)

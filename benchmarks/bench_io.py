@@ -1,0 +1,214 @@
+"""Benchmark: export 100,000 synthetic patches to a zipped shapefile and import them back with
+validation, beside plain pyogrio writing and reading the same GeoDataFrame in the same run.
+
+    python benchmarks/bench_io.py            # 100,000 patches (a few minutes)
+    python benchmarks/bench_io.py --n 10000
+
+Measured, each the best of ``--repeat`` runs:
+- store insert: ``Store.insert_many`` of every patch into an empty ledger (one transaction);
+- export: ``safetymap.io.shapefile.export_shapefile`` of the ledger as read from the store (patch
+  polygons and source lines/points, one shapefile per category and geometry type, glossary, zip);
+- plain write: ``pyogrio.write_dataframe`` of the same patches (polygons with the same attributes
+  under the same short names) to shapefiles, one per category, no zip;
+- import: ``safetymap.io.importer.preview_import`` of that zip into an empty ledger: zip checks and
+  unpacking, reading the source layers, column matching, validation, geometry checks (CRS, 3D,
+  validity, self-crossing, district), derived fields and the rows ready to insert;
+- plain read: ``pyogrio.read_dataframe`` of the plain shapefiles;
+- commit: writing the previewed import into the empty ledger (store insert, with its own validation).
+Targets: export <= 1.5 x plain write, import <= 2 x plain read."""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from safetymap.geo import format_stake, in_district  # noqa: E402
+from safetymap.io.importer import preview_import  # noqa: E402
+from safetymap.io.shapefile import attribute_table, export_shapefile  # noqa: E402
+from safetymap.io.uploads import LOCAL_LIMITS  # noqa: E402
+from safetymap.schema import Category, Schema  # noqa: E402
+from safetymap.seed import init_database  # noqa: E402
+
+SHARES = {"fog": 0.3, "bridge": 0.2, "curve": 0.2, "waterside": 0.15, "downhill": 0.15}
+ROUTES = ["G201", "G222", "S208", "S302", "X024", "X031", "Y105", "C201"]
+NAMES = ["王建国", "李春梅", "张立新", "刘海波", "陈晓东", "杨永刚", "赵明", "孙红霞"]
+TEXTS = ["沿河谷低洼路段，夜间至清晨易生团雾，能见度骤降。", "急弯接陡坡，视距不足，冬季路面结冰。",
+         "临水一侧护栏缺失，落差较大。", "长下坡连续制动易致刹车失灵，需设避险车道。",
+         "独柱墩桥梁，偏载时存在倾覆风险，需加固。"]
+BENCH_USER = "基准测试"
+
+
+def _lines(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` five-vertex road lines (about 400 m) inside the district."""
+    out = np.empty(0, dtype=object)
+    while len(out) < n:
+        k = (n - len(out)) * 2
+        x0 = rng.uniform(126.45, 127.15, k)
+        y0 = rng.uniform(41.86, 42.19, k)
+        angle = rng.uniform(0, 2 * np.pi, k)[:, None] + np.cumsum(rng.normal(0, 0.2, (k, 5)), axis=1)
+        steps = 0.001 * np.stack([np.cos(angle), np.sin(angle)], axis=2)
+        steps[:, 0, :] = 0
+        coords = np.stack([x0, y0], axis=1)[:, None, :] + np.cumsum(steps, axis=1)
+        lines = shapely.linestrings(coords)
+        keep = in_district(lines, 0) & shapely.is_simple(lines)
+        out = np.concatenate([out, lines[keep]])
+    return out[:n]
+
+
+def _own_values(f, rng: np.random.Generator, n: int):
+    if f.type == "enum":
+        return rng.choice(list(f.values), n)
+    if f.type == "bool":
+        return rng.choice(["是", "否"], n)
+    if f.type in ("int", "float"):
+        lo, hi = (f.min or 0), (f.max if f.max is not None else 1000)
+        values = rng.uniform(lo, hi, n)
+        return np.floor(values).astype(int) if f.type == "int" else np.round(values, 2)
+    return rng.choice(TEXTS, n) if f.type == "text" else rng.choice(["7、8、9月", "05:00–08:00", "3×30m"], n)
+
+
+def synthetic(c: Category, schema: Schema, n: int, rng: np.random.Generator, offset: int):
+    """Raw attribute rows (as typed in a form or read from a file) and source geometries."""
+    geoms = _lines(rng, n)
+    if c.key == "bridge":
+        points = rng.random(n) < 0.5
+        geoms[points] = shapely.line_interpolate_point(geoms[points], 0.5, normalized=True)
+    start = rng.integers(0, 90_000, n).astype(float)
+    raw = {
+        "code": [f"{c.code_prefix}-{offset + i:06d}" for i in range(n)],
+        "name": [f"合成{c.label}{i}" for i in range(n)],
+        "route_code": rng.choice(ROUTES, n),
+        "start_stake": [format_stake(s) for s in start],
+        "end_stake": [format_stake(s) for s in start + 400],
+        "township": rng.choice(list(schema.category("fog").field("township").values), n),
+        "likelihood": rng.integers(1, 6, n), "consequence": rng.integers(1, 6, n),
+        "risk_grade": np.where(rng.random(n) < 0.5, rng.choice(schema.grade_labels, n), ""),
+        "resp_unit": rng.choice(list(c.field("resp_unit").values), n),
+        "resp_person": rng.choice(NAMES, n), "resp_phone": [f"139{i:08d}" for i in range(n)],
+        "list_basic": rng.choice(TEXTS, n), "list_duty": rng.choice(TEXTS, n), "list_measures": rng.choice(TEXTS, n),
+        "list_monitoring": rng.choice(TEXTS, n), "list_emergency": rng.choice(TEXTS, n), "hazard": rng.choice(TEXTS, n),
+        "rect_status": rng.choice(list(c.field("rect_status").values), n),
+        "rect_deadline": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 700, n), unit="D"),
+        "funding_wan": np.round(rng.uniform(0, 500, n), 1), "plan": rng.choice(TEXTS, n),
+        "last_inspection": (pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.integers(0, 600, n), unit="D")).strftime("%Y-%m-%d"),
+    }
+    for f in c.own_fields:
+        raw[f.key] = _own_values(f, rng, n)
+    return pd.DataFrame(raw), geoms
+
+
+def best(func, repeat: int, label: str = ""):
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    if label:
+        print(f"  {label}: {', '.join(f'{t:.2f}' for t in times)} s", flush=True)
+    return min(times), result
+
+
+def plain_layers(frame, schema) -> dict:
+    """The same patches as the plain GeoDataFrames pyogrio writes as they are: per category the patch
+    polygons and the source lines/points, each with the attribute table under the same short names."""
+    import geopandas as gpd
+    out = {}
+    for c in schema.categories:
+        part = frame[frame["category"] == c.key]
+        table = attribute_table(c, part)
+        for suffix, geoms in (("patch", part.geometry.to_numpy()), ("source", part["source_geometry"].to_numpy())):
+            types = shapely.get_type_id(geoms)
+            for type_id in np.unique(types):
+                out[f"{c.key}_{suffix}{type_id}"] = gpd.GeoDataFrame(table[types == type_id],
+                                                                     geometry=geoms[types == type_id], crs=frame.crs)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory(prefix="safetymap-bench-") as tmp:
+        tmp = Path(tmp)
+        store = init_database(tmp / "ledger.gpkg", sample=False)
+        schema = store.schema
+        t0 = time.perf_counter()
+        data, offset = {}, 0
+        for key, share in SHARES.items():
+            n = int(round(args.n * share))
+            data[key] = synthetic(schema.category(key), schema, n, rng, offset)
+            offset += n
+        print(f"{args.n} synthetic patches made in {time.perf_counter() - t0:.1f} s")
+
+        def insert():
+            with store.transaction() as con:
+                for key, (raw, geoms) in data.items():
+                    store.insert_many(key, raw, geoms, BENCH_USER, con=con)
+        t_insert, _ = best(insert, 1, "store insert")
+        t_read, frame = best(lambda: store.read(), args.repeat, "store read")
+
+        zip_path = tmp / "ledger.zip"
+        t_export, _ = best(lambda: export_shapefile(frame, zip_path, schema), args.repeat, "export")
+        plain = plain_layers(frame, schema)
+        plain_dir = tmp / "plain"
+        plain_dir.mkdir()
+
+        def plain_write(names):
+            for name in names:
+                pyogrio.write_dataframe(plain[name], plain_dir / f"{name}.shp", encoding="UTF-8", use_arrow=True)
+
+        def plain_read(names):
+            return [pyogrio.read_dataframe(plain_dir / f"{name}.shp", use_arrow=True) for name in names]
+        sources = [k for k in plain if "_source" in k]
+        t_write, _ = best(lambda: plain_write(list(plain)), args.repeat, "plain write")
+        t_write_patch, _ = best(lambda: plain_write([k for k in plain if "_patch" in k]), args.repeat, "plain write polygons")
+        t_read_sources, _ = best(lambda: plain_read(sources), args.repeat, "plain read sources")
+        t_read_all, _ = best(lambda: plain_read(list(plain)), args.repeat, "plain read all")
+
+        empty = init_database(tmp / "empty.gpkg", sample=False)
+        t_import, preview = best(lambda: preview_import(empty, zip_path, limits=LOCAL_LIMITS), args.repeat, "import preview")
+        assert preview.ok and preview.n_added == args.n, preview.problems[:5]
+        t_commit, _ = best(lambda: preview.commit(empty, BENCH_USER), 1, "import commit")
+        assert sum(empty.count().values()) == args.n
+        t_again, again = best(lambda: preview_import(store, zip_path, limits=LOCAL_LIMITS), 1, "import back")
+        assert again.ok and again.unchanged == args.n and not again.n_updated
+
+    rows = [
+        ("store insert (Store.insert_many, empty ledger)", t_insert, None),
+        ("store read (Store.read)", t_read, None),
+        ("export: zipped shapefile, polygons + lines/points", t_export, t_write),
+        ("  plain pyogrio write, the same layers, no zip", t_write, None),
+        ("  plain pyogrio write, the patch polygons only", t_write_patch, None),
+        ("import: preview with validation, into an empty ledger", t_import, t_read_sources),
+        ("  plain pyogrio read, the same (line/point) layers", t_read_sources, None),
+        ("  plain pyogrio read, every layer", t_read_all, None),
+        ("import commit (store insert of the preview)", t_commit, None),
+        ("import back into the same ledger (preview, all unchanged)", t_again, t_read_sources),
+    ]
+    print(f"\n{args.n} patches, best of {args.repeat}; python {sys.version.split()[0]}, pyogrio {pyogrio.__version__}, "
+          f"GDAL {pyogrio.__gdal_version_string__}")
+    for label, seconds, base in rows:
+        ratio = f"{seconds / base:5.2f} x" if base else ""
+        print(f"{label:<62} {seconds:7.2f} s  {ratio}")
+    print(f"\nexport / plain write = {t_export / t_write:.2f} (target <= 1.5); "
+          f"import / plain read = {t_import / t_read_sources:.2f} (target <= 2.0)")
+    print(f"against the patch polygons only: export {t_export / t_write_patch:.2f} x, "
+          f"import {t_import / t_read_all:.2f} x reading every layer")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

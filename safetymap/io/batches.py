@@ -1,0 +1,157 @@
+"""From a file's raw layers to batches: the rows of one category from one layer, with the columns
+renamed to field keys and the source geometries in the storage CRS. A row's category comes from a
+类别 column, the category the user names, the layer's name (``fog_line``, ``团雾多发路段_源几何``) or
+the 图斑编号 prefix (TW-001), in that order."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from ..errors import Problem
+from ..schema import Category, Schema
+from ..validation import blank_mask
+from .columns import field_names, match_columns, normal, special_columns
+from .geometry import layer_geometry
+from .reader import RawLayer
+
+CATEGORY_LABEL = "类别"
+POLYGON_TYPES = (3, 6)
+
+
+@dataclass
+class Batch:
+    """Rows of one category from one layer, columns renamed to field keys."""
+    category: Category
+    file: str
+    raw: pd.DataFrame
+    rows: np.ndarray
+    geoms: np.ndarray  # source geometries in the storage CRS; None where the file gives none
+
+
+def _category_lookup(schema: Schema) -> dict[str, str]:
+    return {normal(name): c.key for c in schema.categories for name in (c.key, c.label)}
+
+
+def _hint_category(layer_name: str | None, schema: Schema) -> str | None:
+    """A layer, sheet or folder named after a category (``fog_line``, ``团雾多发路段_源几何``)."""
+    if not layer_name:
+        return None
+    name = normal(layer_name)
+    options = sorted(((normal(n), c.key) for c in schema.categories for n in (c.label, c.key)), key=lambda t: -len(t[0]))
+    for prefix, key in options:
+        if name == prefix or name.startswith(prefix + "_") or (not prefix.isascii() and name.startswith(prefix)):
+            return key
+    return None
+
+
+def _code_column(columns, schema: Schema) -> str | None:
+    names = {n for c in schema.categories for n, key in field_names(c).items() if key == "code"}
+    return next((col for col in columns if normal(col) in names), None)
+
+
+def _row_categories(layer: RawLayer, specials: dict, schema: Schema, user_category: str | None):
+    """The category key of each row (None where unknown), and problems."""
+    n = len(layer.frame)
+    cats = np.full(n, None, dtype=object)
+    problems = []
+    if "category" in specials:
+        values = layer.frame[specials["category"]]
+        blank = blank_mask(values)
+        found = values.astype(object).map(lambda v: _category_lookup(schema).get(normal(v))).to_numpy(dtype=object)
+        choices = "、".join(c.label for c in schema.categories)
+        for i in np.flatnonzero(~blank & pd.isna(found)):
+            problems.append(Problem(CATEGORY_LABEL, f"未知类别「{values.iloc[i]}」（可选：{choices}）",
+                                    row=int(layer.rows[i]), file=layer.file))
+        if user_category:
+            for i in np.flatnonzero(~blank & ~pd.isna(found) & (found != user_category)):
+                problems.append(Problem(CATEGORY_LABEL, f"「{values.iloc[i]}」与指定的类别「"
+                                        f"{schema.category(user_category).label}」不符", row=int(layer.rows[i]), file=layer.file))
+        cats[~blank] = found[~blank]
+        cats[~blank & pd.isna(found)] = ""  # reported above
+    fallback = user_category or _hint_category(layer.name, schema)
+    unset = pd.isna(cats)
+    if fallback:
+        cats[unset] = fallback
+    else:
+        _categories_from_codes(layer, schema, cats)
+    for i in np.flatnonzero(pd.isna(cats)):
+        problems.append(Problem(CATEGORY_LABEL, "无法判断类别：请增加「类别」列，或指明类别（命令行 --category）",
+                                row=int(layer.rows[i]), file=layer.file))
+    return cats, problems
+
+
+def _categories_from_codes(layer: RawLayer, schema: Schema, cats: np.ndarray) -> None:
+    """Fill unknown categories from the 图斑编号 prefix (TW-001 -> 团雾多发路段)."""
+    column = _code_column(layer.frame.columns, schema)
+    if column is None:
+        return
+    prefixes = {c.code_prefix.upper(): c.key for c in schema.categories}
+    guessed = layer.frame[column].astype(object).map(
+        lambda v: prefixes.get(str(v).strip().split("-")[0].upper()) if isinstance(v, str) else None).to_numpy(dtype=object)
+    unset = pd.isna(cats)
+    cats[unset] = guessed[unset]
+
+
+def _other_category_values(layer: RawLayer, positions: np.ndarray, c: Category, columns: list[str]) -> list[Problem]:
+    """Values in columns that belong to another category's fields: they cannot be imported here."""
+    problems = []
+    for col in columns:
+        values = layer.frame[col].iloc[positions]
+        for i in np.flatnonzero(~blank_mask(values)):
+            problems.append(Problem(str(col), f"「{c.label}」没有这个字段，值「{values.iloc[i]}」不能导入",
+                                    row=int(layer.rows[positions[i]]), file=layer.file))
+    return problems
+
+
+def layer_batches(layer: RawLayer, schema: Schema, user_category: str | None, user_crs: CRS | None):
+    specials = special_columns(layer.frame.columns)
+    geoms, problems = layer_geometry(layer, specials, user_crs, schema.storage_crs)
+    cats, more = _row_categories(layer, specials, schema, user_category)
+    problems += more
+    batches, unknown = [], None
+    all_fields = {n for c in schema.categories for n in field_names(c)}
+    for c in schema.categories:
+        positions = np.flatnonzero(cats == c.key)
+        if not len(positions):
+            continue
+        matched = match_columns(layer.frame.columns, c)
+        problems += [Problem(schema.category(c.key).field(key).label, f"列「{col}」和「{other}」对应同一字段，请删去一列",
+                             file=layer.file) for col, other, key in matched.clashes]
+        problems += _other_category_values(layer, positions, c, [u for u in matched.unknown if normal(u) in all_fields])
+        unknown = [u for u in matched.unknown if normal(u) not in all_fields]
+        raw = layer.frame.iloc[positions][list(matched.fields)].rename(columns=matched.fields).reset_index(drop=True)
+        batches.append(Batch(c, layer.file, raw, layer.rows[positions], geoms[positions]))
+    warnings = [f"{layer.file}：未识别的列 {'、'.join(unknown)}，已忽略"] if unknown else []
+    return batches, problems, warnings
+
+
+def drop_derived_patches(batches: list[Batch]) -> list[Batch]:
+    """Our exports carry each patch twice: its polygon (derived) and its source line/point. Keep the
+    source; a polygon without one stays and is reported by the geometry checks."""
+    def codes_of(b):
+        if "code" not in b.raw:
+            return pd.Series([None] * len(b.raw), dtype=object)
+        codes = b.raw["code"]
+        return (codes.str.strip() if isinstance(codes.dtype, pd.StringDtype) else codes).astype(object)
+
+    def polygons(b):
+        present = ~shapely.is_missing(b.geoms)
+        out = np.zeros(len(b.geoms), bool)
+        out[present] = np.isin(shapely.get_type_id(b.geoms[present]), POLYGON_TYPES)
+        return out
+
+    if not any(polygons(b).any() for b in batches):
+        return batches
+    sources = pd.concat([codes_of(b)[~polygons(b)] for b in batches]).dropna().unique()
+    kept = []
+    for b in batches:
+        drop = polygons(b) & codes_of(b).isin(sources).to_numpy()
+        if drop.all():
+            continue
+        keep = ~drop
+        kept.append(Batch(b.category, b.file, b.raw[keep].reset_index(drop=True), b.rows[keep], b.geoms[keep]))
+    return kept

@@ -1,0 +1,90 @@
+"""One entry point for every export format: ``export(frame, format, out, schema, ...)``."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import Problem, ValidationError
+from ..schema import Schema
+from .csv import export_csv
+from .excel import export_excel
+from .geojson import export_geojson
+from .geopackage import export_geopackage
+from .kml import export_kml
+from .shapefile import export_shapefile
+
+
+@dataclass(frozen=True)
+class Format:
+    key: str
+    label: str
+    suffix: str
+    mime: str
+
+
+FORMATS = {f.key: f for f in (
+    Format("shp", "Shapefile（zip 压缩包）", ".zip", "application/zip"),
+    Format("gpkg", "GeoPackage", ".gpkg", "application/geopackage+sqlite3"),
+    Format("geojson", "GeoJSON", ".geojson", "application/geo+json"),
+    Format("kml", "KML（奥维互动地图、Google Earth）", ".kml", "application/vnd.google-earth.kml+xml"),
+    Format("kmz", "KMZ（压缩的 KML）", ".kmz", "application/vnd.google-earth.kmz"),
+    Format("xlsx", "Excel 台账", ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    Format("csv", "CSV（UTF-8，Excel 可直接打开）", ".csv", "text/csv"),
+)}
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    format: str
+    count: int
+    layers: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def export(frame: pd.DataFrame, fmt: str, out: str | Path, schema: Schema, *, encoding: str = "utf-8",
+           rfc7946: bool = False, tables: dict[str, pd.DataFrame] | None = None,
+           on: dt.date | None = None, database: str | Path | None = None) -> ExportResult:
+    """Write ``frame`` (patches as read from the store, possibly filtered) to ``out`` in format ``fmt``.
+    ``encoding`` is for shapefiles, ``rfc7946`` for GeoJSON, ``tables`` (history, inspections, fog events)
+    for GeoPackage. ``database``: the ledger's own file, which ``out`` must not be."""
+    if fmt not in FORMATS:
+        raise ValidationError([Problem("格式", f"不支持的导出格式「{fmt}」，可选：{'、'.join(FORMATS)}")])
+    out = Path(out)
+    if database is not None and _same_file(out, Path(database)):
+        raise ValidationError([Problem("输出文件", f"{out} 是台账数据库本身，不能用导出覆盖它；请换一个文件名")])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    warnings: list[str] = []
+    if fmt == "shp":
+        result = export_shapefile(frame, out, schema, encoding=encoding)
+        layers, warnings = result.layers, result.warnings
+    elif fmt == "gpkg":
+        layers = export_geopackage(frame, out, schema, tables=tables)
+    elif fmt == "geojson":
+        layers = export_geojson(frame, out, schema, rfc7946=rfc7946)
+    elif fmt in ("kml", "kmz"):
+        layers = export_kml(frame, out, schema, kmz=fmt == "kmz")
+    elif fmt == "xlsx":
+        layers = export_excel(frame, out, schema, on=on)
+    else:
+        layers = export_csv(frame, out, schema)
+    return ExportResult(out, fmt, len(frame), layers, warnings)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve() or any(a.resolve() == Path(f"{b.resolve()}{s}") for s in ("-wal", "-shm"))
+
+
+def related_tables(store, codes) -> dict[str, pd.DataFrame]:
+    """History, inspections and fog events of the exported patches (for the GeoPackage export)."""
+    codes = set(codes)
+    tables = {"history": store.history(), "inspections": store.inspections(), "fog_events": store.fog_events()}
+    return {name: table[table["code"].isin(codes)].reset_index(drop=True) for name, table in tables.items()}
+
+
+def default_filename(fmt: str, on: dt.date | None = None) -> str:
+    on = on or dt.date.today()
+    return f"风险图斑台账_{on:%Y%m%d}{FORMATS[fmt].suffix}"

@@ -1,0 +1,66 @@
+"""GeoPackage export: per category a layer of patch polygons (图斑) and a layer of source lines/points
+(源几何), both with the full Chinese field names; plus the history, inspection and fog-event tables.
+Written with pyogrio to a new file — never the live database."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+
+from ..schema import Schema
+from .tables import by_category, labelled
+
+SOURCE_SUFFIX = "_源几何"
+TABLE_NAMES = {"history": "变更历史", "inspections": "巡查记录", "fog_events": "团雾事件"}
+TABLE_COLUMNS = {
+    "code": "图斑编号", "category": "类别", "version": "版本", "action": "操作", "field_key": "字段键",
+    "field_label": "字段", "before": "修改前", "after": "修改后", "user": "用户", "at": "时间",
+    "date": "日期", "start_time": "开始时间", "duration_h": "持续时长(小时)", "min_visibility_m": "最低能见度(m)",
+    "reporter": "报告人", "created_at": "录入时间", "created_by": "录入人", "inspected_at": "巡查时间",
+    "inspector": "巡查人", "findings": "巡查发现", "status_before": "整改状态(前)", "status_after": "整改状态(后)",
+    "lon": "经度", "lat": "纬度",
+}
+GEOMETRY_TYPES = {0: "Point", 1: "LineString", 3: "Polygon"}
+
+
+def _geometry_type(geoms) -> str:
+    types = set(shapely.get_type_id(geoms).tolist())
+    return GEOMETRY_TYPES.get(types.pop(), "Unknown") if len(types) == 1 else "Unknown"
+
+
+def _write(gdf: gpd.GeoDataFrame, out: Path, layer: str) -> None:
+    pyogrio.write_dataframe(gdf, out, layer=layer, driver="GPKG", geometry_type=_geometry_type(gdf.geometry.to_numpy()),
+                            use_arrow=True, append=out.exists())
+
+
+def _table(frame: pd.DataFrame, category_labels: dict[str, str]) -> pd.DataFrame:
+    out = frame.drop(columns=["id"], errors="ignore").copy()
+    if "category" in out.columns:
+        out["category"] = out["category"].map(lambda v: category_labels.get(v, v))
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_localize(None)
+    return out.rename(columns=TABLE_COLUMNS)
+
+
+def export_geopackage(frame: gpd.GeoDataFrame, out: str | Path, schema: Schema, *,
+                      tables: dict[str, pd.DataFrame] | None = None) -> list[str]:
+    """Write ``frame`` (as read from the store) and the related ``tables`` to a new GeoPackage."""
+    out = Path(out)
+    out.unlink(missing_ok=True)
+    layers = []
+    for c, part in by_category(frame, schema):
+        attrs = labelled(c, part, "gis")
+        for layer, geoms in ((c.label, part.geometry), (c.label + SOURCE_SUFFIX, part["source_geometry"])):
+            _write(gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms.to_numpy(), index=attrs.index), crs=frame.crs),
+                   out, layer)
+            layers.append(layer)
+    labels = {c.key: c.label for c in schema.categories}
+    for key, table in (tables or {}).items():
+        name = TABLE_NAMES.get(key, key)
+        pyogrio.write_dataframe(_table(table, labels), out, layer=name, driver="GPKG", append=True)
+        layers.append(name)
+    return layers

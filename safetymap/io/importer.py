@@ -1,0 +1,361 @@
+"""Import a file into the ledger in two steps. ``preview_import`` reads, matches columns, validates and
+compares with the database, writing nothing: what will be added, what updated (matched by 图斑编号, with
+the changed fields), every problem with file, row and field. ``ImportPreview.commit`` then writes all
+of it in one store transaction (history action "import"), or nothing if anything is refused.
+
+Geometry comes from the file (reprojected to CGCS2000 from the file's CRS or the one the user names),
+from 经度/纬度 columns of a table, or from 路线编码 + 起止桩号 on the route centreline. A patch already
+in the ledger keeps its geometry when the file has none and its route and stakes did not change."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..errors import ImportRefused, Problem
+from ..geo import GEOMETRY_LABEL
+from ..schema import Field, Schema
+from ..store import display_value, to_python
+from ..validation import clean_frame, derive, grade_problems
+from .batches import Batch, drop_derived_patches, layer_batches
+from .geometry import check_geometries, parse_crs, same_geometry, stake_geometries
+from .reader import read_file
+from .tables import format_stakes
+from .uploads import DEFAULT_LIMITS, UploadLimits, check_file
+
+STAKE_DECIMALS = 2  # stakes are shown (and exported) to the centimetre
+
+
+@dataclass
+class Change:
+    code: str
+    values: dict
+    version: int
+    geometry: object | None  # a new source geometry, or None to keep it
+
+
+@dataclass
+class ImportPreview:
+    file: str
+    updates: pd.DataFrame  # one row per changed field
+    unchanged: int
+    problems: list[Problem]
+    warnings: list[str]
+    new: dict[str, tuple[pd.DataFrame, np.ndarray]] = field(default_factory=dict, repr=False)
+    changes: list[Change] = field(default_factory=list, repr=False)
+    added: list = field(default_factory=list, repr=False)  # (Checked, rows to add): the adds table, built when asked
+
+    @functools.cached_property
+    def adds(self) -> pd.DataFrame:
+        """One row per patch to add: category, code, name, route, stakes, grade, file and row."""
+        if not self.added:
+            return pd.DataFrame(columns=["类别", *ADD_COLUMNS.values(), "文件", "行"])
+        return pd.concat([_adds_table(ch, rows) for ch, rows in self.added], ignore_index=True)
+
+    @property
+    def n_added(self) -> int:
+        return sum(int(rows.sum()) for _, rows in self.added)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def n_updated(self) -> int:
+        return len(self.changes)
+
+    def summary(self) -> str:
+        text = (f"文件 {self.file}：新增 {self.n_added} 个图斑，更新 {self.n_updated} 个，"
+                f"无变化 {self.unchanged} 个")
+        return text + (f"；发现 {len(self.problems)} 处问题，不能导入" if self.problems else "")
+
+    def problem_table(self) -> pd.DataFrame:
+        return pd.DataFrame([{"文件": p.file or "", "行": p.row, "字段": p.field, "问题": p.message}
+                             for p in self.problems], columns=["文件", "行", "字段", "问题"]).astype({"行": "Int64"})
+
+    def commit(self, store, user: str) -> dict[str, int]:
+        """Write the preview in one transaction: all of it, or nothing (ImportRefused, ConflictError…)."""
+        if self.problems:
+            raise ImportRefused(self.problems)
+        with store.transaction() as con:
+            for category, (frame, geoms) in self.new.items():
+                frame = frame.astype({col: object for col in frame.columns if isinstance(frame[col].dtype, pd.StringDtype)})
+                store.insert_many(category, frame, geoms, user, action="import", file=self.file, con=con)
+            for change in self.changes:
+                store.update(change.code, change.values, change.version, user,
+                             source_geometry=change.geometry, action="import")
+        return {"added": self.n_added, "updated": self.n_updated}
+
+
+# ---------------------------------------------------------------- checking one batch
+@dataclass
+class Checked:
+    batch: Batch
+    derived: pd.DataFrame
+    geoms: np.ndarray
+    new_geometry: np.ndarray  # True where the geometry differs from the stored one (or the patch is new)
+    current: pd.DataFrame  # the stored patch of each row (all missing for new codes)
+    existing: np.ndarray
+    bad_cells: set = field(default_factory=set)  # (position, field label) of values that failed validation
+
+
+def _at(problem: Problem, rows: np.ndarray) -> Problem:
+    """A problem numbered by position -> numbered by the file's row."""
+    return dataclasses.replace(problem, row=None if problem.row is None else int(rows[problem.row]))
+
+
+def _stake_changed(clean: pd.DataFrame, current: pd.DataFrame, raw_columns) -> np.ndarray:
+    changed = np.zeros(len(clean), bool)
+    if "route_code" in raw_columns:
+        changed |= (clean["route_code"].astype(object).fillna("") != current["route_code"].astype(object).fillna("")).to_numpy()
+    for key in ("start_stake", "end_stake"):
+        if key in raw_columns:
+            new = np.round(clean[key].to_numpy(dtype=float), STAKE_DECIMALS)
+            old = np.round(current[key].to_numpy(dtype=float), STAKE_DECIMALS)
+            changed |= ~((new == old) | (np.isnan(new) & np.isnan(old)))
+    return changed
+
+
+def _source_geometries(batch: Batch, clean: pd.DataFrame, stored: pd.DataFrame, existing: np.ndarray, routes: dict):
+    """(each row's source geometry, rows whose geometry is new and must be checked, problems): the file's
+    geometry; else the stored one while route and stakes stay; else the segment on the centreline."""
+    geoms = batch.geoms.copy()
+    from_file = ~shapely.is_missing(geoms)
+    moved = existing & _stake_changed(clean, stored, batch.raw.columns)
+    keep = ~from_file & existing & ~moved
+    geoms[keep] = stored["source_geometry"].to_numpy()[keep]
+    positions = np.flatnonzero(~from_file & ~keep)
+    made, messages, no_centreline = stake_geometries(clean, positions, routes)
+    geoms[positions] = made
+    problems = []
+    for i, msg, no_route in zip(positions, messages, no_centreline):
+        if msg and existing[i] and no_route:  # stakes changed, no centreline to follow: keep the geometry
+            geoms[i] = stored["source_geometry"].iloc[i]
+        elif msg:
+            problems.append(Problem(GEOMETRY_LABEL, msg, row=int(batch.rows[i]), file=batch.file))
+    return geoms, ~shapely.is_missing(geoms) & ~keep, problems
+
+
+def _check_batch(batch: Batch, schema: Schema, current: pd.DataFrame, routes: dict):
+    """Clean and check one batch, and line it up with the stored patches of the same codes."""
+    c = batch.category
+    clean, problems = clean_frame(c, batch.raw, schema, file=batch.file, first_row=0)
+    bad_cells = {(p.row, p.field) for p in problems}
+    problems = [_at(p, batch.rows) for p in problems]
+    stored = current.reindex(clean["code"].astype(object)).reset_index(drop=True)
+    existing = (stored["category"] == c.key).to_numpy()  # the same code in another category is refused
+    geoms, checked_rows, more = _source_geometries(batch, clean, stored, existing, routes)
+    problems += more + check_geometries(c, geoms, checked_rows, batch.rows, batch.file)
+    with np.errstate(invalid="ignore"):  # lengths of geometries already reported as wrong are NaN
+        derived = derive(c, clean, geoms, schema, lengths=False)  # the store derives lengths as it writes
+    problems += [_at(p, batch.rows) for p in grade_problems(c, derived, range(len(derived)), batch.file)]
+    new_geometry = ~existing | (checked_rows & ~same_geometry(geoms, stored["source_geometry"].to_numpy()))
+    return Checked(batch, derived, geoms, new_geometry, stored, existing, bad_cells), problems
+
+
+# ---------------------------------------------------------------- comparing with the ledger
+def _differs(f: Field, old: pd.Series, new: pd.Series) -> np.ndarray:
+    """Vectorised: True where the stored value and the file's value differ (blank equals blank)."""
+    if f.type in ("float", "int", "bool", "stake"):
+        o = old.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        n = new.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        o_blank, n_blank = np.isnan(o), np.isnan(n)
+        if f.type == "stake":
+            same = np.round(o, STAKE_DECIMALS) == np.round(n, STAKE_DECIMALS)
+        else:
+            same = np.isclose(o, n, rtol=1e-9, atol=1e-9)
+    elif f.type in ("date", "datetime"):
+        o = pd.to_datetime(old).to_numpy("datetime64[s]")
+        n = pd.to_datetime(new).to_numpy("datetime64[s]")
+        o_blank, n_blank = np.isnat(o), np.isnat(n)
+        same = o == n
+    else:
+        o, n = old.to_numpy(dtype=object), new.to_numpy(dtype=object)
+        o_blank, n_blank = _text_blank(o), _text_blank(n)
+        same = np.zeros(len(o), bool)
+        both = ~o_blank & ~n_blank
+        same[both] = o[both] == n[both]
+    return (o_blank != n_blank) | (~o_blank & ~n_blank & ~same)
+
+
+def _text_blank(values: np.ndarray) -> np.ndarray:
+    blank = pd.isna(values)
+    blank[~blank] = values[~blank] == ""
+    return blank
+
+
+def _changes(checked: Checked, file_has) -> tuple[list[Change], list[dict], list[Problem], int]:
+    """Field-level changes of the rows whose code is already in the ledger."""
+    c, derived, stored = checked.batch.category, checked.derived, checked.current
+    if not checked.existing.any():
+        return [], [], [], 0
+    fields = [f for f in c.editable_fields if f.key != "code" and f.key in file_has]
+    diff = {f.key: _differs(f, stored[f.key], derived[f.key]) & checked.existing for f in fields}
+    for position, label in checked.bad_cells:  # an invalid value is a problem, not a change to show
+        for f in fields:
+            if f.label == label:
+                diff[f.key][position] = False
+    geometry = checked.new_geometry & checked.existing
+    any_change = np.logical_or.reduce([geometry, *diff.values()]) if diff else geometry
+    changes, rows, problems = [], [], []
+    file_versions = pd.to_numeric(checked.batch.raw["version"], errors="coerce").to_numpy(dtype=float) \
+        if "version" in file_has else None
+    for i in np.flatnonzero(any_change):
+        code, current_version = str(derived["code"].iloc[i]), int(stored["version"].iloc[i])
+        if file_versions is not None and file_versions[i] < current_version:
+            problems.append(_stale(checked, i, code, int(file_versions[i]), current_version))
+            continue
+        values = {f.key: to_python(f, derived[f.key].iloc[i]) for f in fields if diff[f.key][i]}
+        geom = checked.geoms[i] if geometry[i] else None
+        changes.append(Change(code, values, current_version, geom))
+        rows += [{"图斑编号": code, "类别": c.label, "字段": f.label, "原值": display_value(f, stored[f.key].iloc[i]),
+                  "新值": display_value(f, derived[f.key].iloc[i])} for f in fields if diff[f.key][i]]
+        if geom is not None:
+            rows.append({"图斑编号": code, "类别": c.label, "字段": GEOMETRY_LABEL, "原值": "原几何", "新值": "新几何"})
+    unchanged = int((checked.existing & ~any_change).sum())
+    return changes, rows, problems, unchanged
+
+
+def _stale(checked: Checked, i: int, code: str, file_version: int, current_version: int) -> Problem:
+    who = checked.current["updated_by"].iloc[i] or "其他用户"
+    when = checked.current["updated_at"].iloc[i]
+    when_text = when.strftime("%Y-%m-%d %H:%M") if hasattr(when, "strftime") else ""
+    return Problem("版本", f"图斑「{code}」在文件导出后已被 {who} 于 {when_text} 修改（当前版本 {current_version}，"
+                         f"文件中为版本 {file_version}）；请重新导出最新台账再修改后导入，以免覆盖他人的修改",
+                   row=int(checked.batch.rows[i]), file=checked.batch.file)
+
+
+def _duplicate_problems(checked: list[Checked]) -> list[Problem]:
+    """Every occurrence of a code that appears more than once in the file (over all its layers)."""
+    if not checked:
+        return []
+    found = pd.DataFrame({
+        "code": np.concatenate([ch.derived["code"].to_numpy(dtype=object) for ch in checked]),
+        "file": np.concatenate([np.full(len(ch.derived), ch.batch.file, dtype=object) for ch in checked]),
+        "row": np.concatenate([ch.batch.rows for ch in checked]),
+    }).dropna(subset=["code"])
+    dupes = found[found["code"].duplicated(keep=False)]
+    problems = []
+    for code, places in dupes.groupby("code", sort=False):
+        rows_text = "、".join(str(r) for r in places["row"])
+        problems += [Problem("图斑编号", f"编号「{code}」在文件中出现 {len(places)} 次（第 {rows_text} 行）",
+                             row=int(r.row), file=r.file) for r in places.itertuples()]
+    return problems
+
+
+def _category_problems(checked: Checked, current: pd.DataFrame, labels: dict) -> list[Problem]:
+    codes = checked.derived["code"].astype(object)
+    stored = current["category"].reindex(codes).to_numpy(dtype=object)
+    wrong = ~pd.isna(stored) & (stored != checked.batch.category.key)
+    return [Problem("图斑编号", f"编号「{codes.iloc[i]}」已被「{labels[stored[i]]}」图斑使用，不能作为"
+                                f"「{checked.batch.category.label}」导入", row=int(checked.batch.rows[i]), file=checked.batch.file)
+            for i in np.flatnonzero(wrong)]
+
+
+ADD_COLUMNS = {"code": "图斑编号", "name": "名称", "route_code": "路线编码", "start_stake": "起点桩号",
+               "end_stake": "止点桩号", "risk_grade": "风险等级"}
+
+
+def _adds_table(checked: Checked, new: np.ndarray) -> pd.DataFrame:
+    d = checked.derived[new]
+    table = pd.DataFrame({"类别": checked.batch.category.label}, index=d.index)
+    for key, label in ADD_COLUMNS.items():
+        if key in d:
+            table[label] = format_stakes(d[key]) if key.endswith("stake") else d[key]
+    table["文件"] = checked.batch.file
+    table["行"] = checked.batch.rows[new]
+    return table
+
+
+def _routes(store) -> dict:
+    routes = store.routes()
+    return {code: (geom, float(start)) for code, geom, start in
+            zip(routes["route_code"], routes.geometry, routes["start_stake_m"])}
+
+
+def preview_import(store, path: str | Path, *, name: str | None = None, category: str | None = None,
+                   crs: str | int | None = None, encoding: str | None = None,
+                   limits: UploadLimits = DEFAULT_LIMITS) -> ImportPreview:
+    """Read, check and compare a file with the ledger; writes nothing."""
+    path = Path(path)
+    name = name or path.name
+    schema = store.schema
+    if store.path is not None and path.resolve() == Path(store.path).resolve():
+        raise ImportRefused([Problem("", "不能导入台账数据库文件本身", file=name)])
+    check_file(path, name, limits)
+    problems: list[Problem] = []
+    try:
+        user_crs = parse_crs(crs)
+    except ValueError as exc:
+        user_crs = None
+        problems.append(Problem("坐标系", str(exc), file=name))
+    user_category = schema.category(category).key if category else None
+    read = read_file(path, name, schema, encoding=encoding, limits=limits)
+    problems += read.problems
+    warnings = list(read.warnings)
+    batches = []
+    for layer in read.layers:
+        b, p, w = layer_batches(layer, schema, user_category, user_crs)
+        batches += b
+        problems += p
+        warnings += w
+    return _compare(store, name, drop_derived_patches(batches), problems, warnings)
+
+
+def _compare(store, name: str, batches: list[Batch], problems: list[Problem], warnings: list[str]) -> ImportPreview:
+    """Check every batch against the ledger as it is now (one read of the database)."""
+    schema = store.schema
+    current = store.read(include_archived=True)
+    current = current.drop_duplicates("code").set_index("code", drop=False)
+    routes = _routes(store) if any(shapely.is_missing(b.geoms).any() for b in batches) else {}
+    labels = {c.key: c.label for c in schema.categories}
+    checked = []
+    for batch in batches:
+        ch, p = _check_batch(batch, schema, current, routes)
+        checked.append(ch)
+        problems += p + _category_problems(ch, current, labels)
+    problems += _duplicate_problems(checked)
+    if not batches and not problems:
+        problems.append(Problem("", "文件中没有可导入的图斑", file=name))
+    return _outcome(name, checked, problems, warnings)
+
+
+def _outcome(name: str, checked: list[Checked], problems: list[Problem], warnings: list[str]) -> ImportPreview:
+    """The preview: rows to add (by category), field changes of existing patches, what stays the same."""
+    added, updates, new, changes, unchanged = [], [], {}, [], 0
+    for ch in checked:
+        is_new = ~ch.existing & ch.derived["code"].notna().to_numpy()
+        if is_new.any():
+            added.append((ch, is_new))
+            frame = ch.derived[is_new][[f.key for f in ch.batch.category.editable_fields]].reset_index(drop=True)
+            _append_new(new, ch.batch.category.key, frame, ch.geoms[is_new])
+        ch_changes, rows, p, same = _changes(ch, set(ch.batch.raw.columns))
+        changes += ch_changes
+        updates += rows
+        problems += p
+        unchanged += same
+        if ch.existing.any() and bool(ch.current["archived"].fillna(False).astype(bool)[ch.existing].any()):
+            warnings.append(f"{ch.batch.file}：部分图斑已归档，导入会更新其内容，但不会恢复")
+    updates_table = pd.DataFrame(updates, columns=["图斑编号", "类别", "字段", "原值", "新值"])
+    return ImportPreview(name, updates_table, unchanged, problems, warnings, new, changes, added)
+
+
+def _append_new(new: dict, key: str, frame: pd.DataFrame, geoms: np.ndarray) -> None:
+    if key in new:
+        old_frame, old_geoms = new[key]
+        frame = pd.concat([old_frame, frame], ignore_index=True)
+        geoms = np.concatenate([old_geoms, geoms])
+    new[key] = (frame, geoms)
+
+
+def import_file(store, path: str | Path, user: str, **options) -> ImportPreview:
+    """Preview and, if nothing is refused, commit. Raises ImportRefused listing every problem."""
+    preview = preview_import(store, path, **options)
+    preview.commit(store, user)
+    return preview
+

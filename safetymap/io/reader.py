@@ -1,0 +1,278 @@
+"""Read any supported file into raw layers: the file's own columns (not yet matched or typed), the row
+number a user will recognise, the geometries in the file's CRS. Zips and KMZ are checked and unpacked
+by ``uploads`` first; shapefiles are checked for their parts and encoding before GDAL opens them.
+
+Row numbers: for spreadsheets (Excel, CSV) the row as Excel shows it; for GIS layers the feature number."""
+from __future__ import annotations
+
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+from openpyxl.utils.exceptions import InvalidFileException
+from pyogrio.errors import DataLayerError, DataSourceError
+from pyproj import CRS
+
+from ..errors import ImportRefused, Problem
+from ..schema import Schema
+from . import excel, kml, shapefile
+from .columns import derived_columns, known_column
+from .csv import read_csv_text
+from .geopackage import TABLE_NAMES
+from .uploads import DEFAULT_LIMITS, UploadLimits, safe_extract
+
+GIS_SUFFIXES = {".geojson", ".json", ".gpkg"}
+TABLE_SUFFIXES = {".csv", ".xlsx", ".xlsm"}
+SUPPORTED = {".zip", ".shp", ".kml", ".kmz"} | GIS_SUFFIXES | TABLE_SUFFIXES
+SUPPORTED_TEXT = "zip 压缩的 Shapefile、GeoPackage、GeoJSON、KML/KMZ、Excel(.xlsx)、CSV"
+SHAPEFILE_PARTS = {".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd", ".aih", ".ain", ".atx"}
+OWN_EXTRAS = {shapefile.GLOSSARY_NAME, shapefile.LONG_TEXT_NAME}
+HEADER_SEARCH_ROWS = 10
+# GDAL would turn the impossible date "2026-02-30" into 2026-03-02: read dates as text, validate them here.
+GEOJSON_OPTIONS = {"DATE_AS_STRING": "YES"}
+ARROW_TO_PANDAS = {"date_as_object": False}  # dates as datetime64, not one Python object each
+OWN_TABLES = set(TABLE_NAMES.values())  # history, inspections, fog events in our GeoPackage exports
+
+
+@dataclass
+class RawLayer:
+    file: str  # as problems name it, e.g. "台账.zip/fog_line.shp"
+    name: str | None  # layer, sheet or KML folder name: may name the category
+    frame: pd.DataFrame  # the file's columns, values as read
+    rows: np.ndarray  # the row number shown for each record
+    geometry: np.ndarray | None = None  # shapely geometries in ``crs``; None for a table
+    crs: CRS | None = None
+    crs_problem: str | None = None  # the file names a CRS that cannot be used
+
+
+@dataclass
+class ReadResult:
+    layers: list[RawLayer] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def extend(self, other: "ReadResult") -> None:
+        self.layers += other.layers
+        self.problems += other.problems
+        self.warnings += other.warnings
+
+
+def read_file(path: str | Path, name: str | None = None, schema: Schema | None = None, *,
+              encoding: str | None = None, limits: UploadLimits = DEFAULT_LIMITS) -> ReadResult:
+    """Every layer of the file at ``path`` (shown to users as ``name``)."""
+    path = Path(path)
+    name = name or path.name
+    suffix = Path(name).suffix.lower() or path.suffix.lower()
+    try:
+        if suffix in (".zip", ".kmz"):
+            return _read_zip(path, name, schema, encoding, limits)
+        return _read_one(path, name, suffix, schema, encoding)
+    except ImportRefused as exc:
+        return ReadResult(problems=exc.problems)
+
+
+def _refused(file: str, message: str) -> ReadResult:
+    return ReadResult(problems=[Problem("", message, file=file)])
+
+
+def _read_one(path: Path, name: str, suffix: str, schema: Schema | None, encoding: str | None) -> ReadResult:
+    if suffix == ".shp":
+        return _read_shapefile(path, name, encoding, schema)
+    if suffix in GIS_SUFFIXES:
+        return _read_gis(path, name, schema)
+    if suffix == ".kml":
+        return _read_kml(path.read_bytes(), name)
+    if suffix == ".csv":
+        return _read_csv(path, name, encoding)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_excel(path, name, schema)
+    if suffix == ".xls":
+        return _refused(name, "不支持旧版 Excel(.xls)：请在 Excel 中另存为 .xlsx 后导入")
+    return _refused(name, f"不支持的文件类型「{suffix or '无扩展名'}」；可导入：{SUPPORTED_TEXT}")
+
+
+def _read_zip(path: Path, name: str, schema: Schema | None, encoding: str | None, limits: UploadLimits) -> ReadResult:
+    """Check and unpack the zip into a temporary folder, then read every data file in it."""
+    with tempfile.TemporaryDirectory(prefix="safetymap-import-") as tmp:
+        skipped: list[str] = []
+
+        def skip(zf, members):
+            found = shapefile.patch_members(zf, members)
+            skipped.extend(found)
+            return found
+        files = safe_extract(path, tmp, name, limits, skip=skip)
+        result = ReadResult()
+        shps = sorted(Path(n).name for n in skipped if n.lower().endswith(".shp"))
+        if shps:
+            result.warnings.append(_skipped_warning(name, shps))
+        root = Path(tmp).resolve()
+        long_texts = shapefile.long_texts_in(root)
+        for file in sorted(files):
+            result.extend(_read_member(file, f"{name}/{file.relative_to(root).as_posix()}", name, schema, encoding,
+                                       long_texts))
+    if not result.layers and not result.problems:
+        result.problems.append(Problem("", f"压缩包中没有可导入的数据文件（{SUPPORTED_TEXT}）", file=name))
+    return result
+
+
+def _read_member(file: Path, shown: str, archive: str, schema: Schema | None, encoding: str | None,
+                 long_texts) -> ReadResult:
+    """One unpacked file: a data file is read, a shapefile part or our own glossary skipped."""
+    suffix = file.suffix.lower()
+    if suffix in SHAPEFILE_PARTS:
+        if suffix in (".shx", ".dbf") and shapefile.sidecar(file, ".shp") is None:
+            return _refused(shown, f"缺少主文件 .shp（只有 {file.name}）")
+        return ReadResult()
+    if file.name in OWN_EXTRAS:
+        return ReadResult()
+    if suffix in (".zip", ".kmz") and Path(archive).suffix.lower() != ".kmz":
+        return _refused(shown, "压缩包内不能再有压缩包，请解压后直接打包数据文件")
+    if suffix not in SUPPORTED:
+        return ReadResult(warnings=[f"已忽略压缩包中的文件 {shown}（不是可导入的数据文件）"])
+    part = _read_one(file, shown, suffix, schema, encoding)
+    if suffix == ".shp":
+        for layer in part.layers:
+            layer.frame = shapefile.restore_long_texts(layer.frame, file.stem, long_texts)
+    return part
+
+
+def _skipped_warning(shown: str, layers: list[str]) -> str:
+    return (f"{shown}：已跳过图斑面图层 {'、'.join(layers)}（图斑面由路段线、桥梁点缓冲生成，导入的是线和点图层）")
+
+
+# ---------------------------------------------------------------- GIS files (GDAL)
+def _crs_of(gdf, prj_missing: bool) -> tuple[CRS | None, str | None]:
+    if gdf.crs is not None:
+        return gdf.crs, None
+    return None, None if prj_missing else "无法识别文件中的坐标系定义"
+
+
+def _gis_layer(path: Path, shown: str, layer: str | None, schema: Schema | None, *, encoding: str | None = None,
+               prj_missing: bool = False) -> RawLayer:
+    options = GEOJSON_OPTIONS if path.suffix.lower() in (".geojson", ".json") else {}
+    columns = None
+    if schema is not None:  # computed fields are derived again: not read at all
+        fields = list(pyogrio.read_info(path, layer=layer, encoding=encoding, **options)["fields"])
+        skip = derived_columns(fields, schema)
+        columns = [f for f in fields if f not in skip]
+    gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, columns=columns, use_arrow=True,
+                                 arrow_to_pandas_kwargs=ARROW_TO_PANDAS, **options)
+    geoms = gdf.geometry.to_numpy()
+    crs, crs_problem = _crs_of(gdf, prj_missing)
+    frame = pd.DataFrame(gdf.drop(columns=[gdf.geometry.name]))
+    return RawLayer(shown, layer, frame, np.arange(1, len(frame) + 1), geoms, crs, crs_problem)
+
+
+def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema | None) -> ReadResult:
+    missing = shapefile.missing_parts(path)
+    if missing:
+        return _refused(shown, f"Shapefile 不完整，缺少{'、'.join(missing)}；请把同名的 .shp、.shx、.dbf、.prj"
+                               "（和 .cpg）一起打包")
+    codec, problem = shapefile.read_encoding(path, encoding)
+    if problem:
+        return _refused(shown, problem)
+    prj = shapefile.sidecar(path, ".prj")
+    if prj is not None and not shapefile.prj_is_known(prj):
+        return _refused(shown, "未知坐标系：无法识别 .prj 中的坐标系定义；请改正 .prj，或删去它并指明坐标系")
+    try:
+        layer = _gis_layer(path, shown, None, schema, encoding=codec, prj_missing=prj is None)
+    except (DataSourceError, DataLayerError) as exc:
+        return _refused(shown, f"Shapefile 无法读取（文件损坏？）：{exc}")
+    layer.name = path.stem
+    if prj is not None and layer.crs is None:
+        layer.crs_problem = "未知坐标系：无法识别 .prj 中的坐标系定义"
+    return ReadResult(layers=[layer])
+
+
+def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
+    try:
+        layers = pyogrio.list_layers(path)
+    except (DataSourceError, DataLayerError) as exc:
+        return _refused(shown, f"无法读取文件（格式不对或已损坏）：{exc}")
+    result = ReadResult()
+    spatial = [str(t) for _, t in layers if t is not None]
+    patch_types = {"Polygon", "MultiPolygon", "Polygon Z", "MultiPolygon Z"}
+    skip = {n for n, t in layers if t in patch_types} if any(t not in patch_types for t in spatial) else set()
+    if skip:
+        result.warnings.append(_skipped_warning(shown, sorted(skip)))
+    for layer_name, geometry_type in layers:
+        if (geometry_type is None and layer_name in OWN_TABLES) or layer_name in skip:
+            continue
+        if geometry_type is None:
+            result.warnings.append(f"已忽略 {shown} 中的非空间表「{layer_name}」")
+            continue
+        try:
+            result.layers.append(_gis_layer(path, shown if len(layers) == 1 else f"{shown}:{layer_name}", layer_name,
+                                            schema))
+        except (DataSourceError, DataLayerError) as exc:
+            result.problems.append(Problem("", f"图层「{layer_name}」无法读取：{exc}", file=shown))
+    return result
+
+
+def _read_kml(data: bytes, shown: str) -> ReadResult:
+    try:
+        folders = kml.read_kml_bytes(data)
+    except (kml.ET.ParseError, ValueError) as exc:
+        return _refused(shown, f"KML 文件格式不对，无法解析：{exc}")
+    if not folders:
+        return _refused(shown, "KML 中没有地标（Placemark）")
+    layers = [RawLayer(shown if folder is None else f"{shown}:{folder}", folder, frame,
+                       np.arange(1, len(frame) + 1), geoms, CRS.from_user_input(kml.KML_CRS))
+              for folder, frame, geoms in folders]
+    return ReadResult(layers=layers)
+
+
+# ---------------------------------------------------------------- tables
+def _read_csv(path: Path, shown: str, encoding: str | None) -> ReadResult:
+    try:
+        frame, used = read_csv_text(path, encoding)
+    except UnicodeDecodeError:
+        hint = f"按「{encoding}」" if encoding else "按 UTF-8 和 GBK 都"
+        return _refused(shown, f"CSV 文件{hint}无法解码；请另存为 UTF-8 编码的 CSV，或指明正确的编码")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        return _refused(shown, f"CSV 文件格式不对：{exc}")
+    warnings = [f"{shown} 按 GBK 编码读取"] if used == "gbk" and not encoding else []
+    return ReadResult(layers=[RawLayer(shown, None, frame, np.arange(2, len(frame) + 2))], warnings=warnings)
+
+
+def _header_index(rows: list[tuple], schema: Schema | None) -> int | None:
+    """The first of the top rows with at least two known column names (a title row may come first)."""
+    for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        names = [v for v in row if isinstance(v, str) and v.strip()]
+        if schema is None or sum(known_column(v, schema) for v in names) >= 2:
+            return i if names else None
+    return None
+
+
+def _sheet_layer(sheet: str, rows: list[tuple], shown: str, schema: Schema | None) -> RawLayer | None:
+    header = _header_index(rows, schema)
+    if header is None:
+        return None
+    names = [str(v).strip() if v is not None else f"列{i + 1}" for i, v in enumerate(rows[header])]
+    body = [r for r in rows[header + 1:]]
+    numbers = np.arange(header + 2, header + 2 + len(body))
+    keep = [i for i, r in enumerate(body) if any(v is not None and str(v).strip() for v in r)]
+    frame = pd.DataFrame([list(body[i]) + [None] * (len(names) - len(body[i])) for i in keep],
+                         columns=names, dtype=object) if keep else pd.DataFrame(columns=names, dtype=object)
+    return RawLayer(f"{shown}:{sheet}", sheet, frame, numbers[keep])
+
+
+def _read_excel(path: Path, shown: str, schema: Schema | None) -> ReadResult:
+    try:
+        sheets = excel.read_sheets(path)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, InvalidFileException) as exc:
+        return _refused(shown, f"Excel 文件无法读取（格式不对或已损坏）：{exc}")
+    result = ReadResult()
+    for sheet, rows in sheets:
+        layer = _sheet_layer(sheet, rows, shown, schema)
+        if layer is None:
+            result.warnings.append(f"工作表「{sheet}」前 {HEADER_SEARCH_ROWS} 行中没有找到表头，已忽略")
+        else:
+            result.layers.append(layer)
+    if not result.layers:
+        result.problems.append(Problem("", "Excel 文件中没有可导入的工作表（需要中文表头，如 图斑编号、名称）", file=shown))
+    return result

@@ -1,0 +1,367 @@
+"""The ledger on PostgreSQL + PostGIS (``SAFETYMAP_DB=postgresql://…``), for several app servers.
+
+``PgStore`` is the ``Store`` itself with its backend hooks overridden; every rule (versions and
+conflicts, history, archive, roles, events) is the shared code in ``store``. What differs here:
+
+- geometry: PostGIS ``geometry(…, 4490)`` columns with GiST indexes, written with
+  ``ST_GeomFromWKB(?, 4490)``, read with ``ST_AsBinary``, bounding boxes with ``&& ST_MakeEnvelope``;
+- the write transaction: ``BEGIN`` + ``pg_advisory_xact_lock`` on one key per ledger (schema), which
+  serialises writers exactly as SQLite's ``BEGIN IMMEDIATE`` does, so conflicts behave identically;
+- connections: a ``psycopg_pool`` pool; a statement outside a transaction borrows a connection for
+  itself; the store's sqlite3-style SQL (``?`` placeholders) is translated by a thin wrapper;
+- values: the DDL is derived from the same column specs (REAL → DOUBLE PRECISION, DATETIME →
+  TIMESTAMPTZ, BLOB → BYTEA, TEXT → TEXT COLLATE "C" for SQLite's byte order), and the connection
+  loads timestamps and dates back as the same text the GeoPackage holds, so the shared code sees
+  the same Python values on both backends (booleans come back as bool; the code treats 0/1 alike).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from contextlib import contextmanager
+
+import numpy as np
+import psycopg
+import shapely
+from psycopg.adapt import Loader
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool
+
+from .errors import DatabaseExists, DatabaseMissing, SafetymapError
+from .schema import Schema, load_schema
+from .store import (
+    ARCHIVE_COLUMNS,
+    ATTRIBUTE_TABLES,
+    FEATURE_TABLES,
+    INDEXES,
+    SOURCE_TABLE,
+    SRS_ID,
+    Store,
+    now_utc,
+    redact,
+)
+
+PG_TYPES = {"TEXT": 'TEXT COLLATE "C"', "INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "DATE": "DATE",
+            "DATETIME": "TIMESTAMPTZ", "BOOLEAN": "BOOLEAN", "BLOB": "BYTEA"}
+WRITE_LOCK_KEY = 0x5AFE  # pg_advisory_xact_lock(WRITE_LOCK_KEY, hashtext(current_schema())): one per ledger
+POOL_MAX_DEFAULT = 10
+CONNECT_TIMEOUT_S = 10
+
+
+class DatabaseUnavailable(SafetymapError):
+    """The PostgreSQL server cannot be reached, or lacks PostGIS."""
+
+
+class BackupUnsupported(SafetymapError):
+    pass
+
+
+def pg_column(spec: str) -> str:
+    """One SQLite column definition of the store -> the PostgreSQL one (name quoted, type mapped)."""
+    name, sql_type, *rest = spec.split(maxsplit=2)
+    constraints = rest[0] if rest else ""
+    if sql_type == "BOOLEAN":
+        constraints = constraints.replace("DEFAULT 0", "DEFAULT false").replace("DEFAULT 1", "DEFAULT true")
+    return " ".join(part for part in (f'"{name.strip(chr(34))}"', PG_TYPES[sql_type], constraints) if part)
+
+
+def to_pg_sql(sql: str) -> str:
+    """The store's sqlite3 placeholders (``?``) as psycopg's (``%s``); a literal ``%`` doubled."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+# ---------------------------------------------------------------- values as the GeoPackage has them
+class UtcTextLoader(Loader):
+    """timestamptz -> GeoPackage DATETIME text: UTC, milliseconds, ``Z`` (e.g. 2026-05-01T02:03:04.120Z)."""
+
+    def load(self, data) -> str:
+        moment = dt.datetime.fromisoformat(bytes(data).decode())
+        return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class DateTextLoader(Loader):
+    """date -> GeoPackage DATE text (``YYYY-MM-DD``; the session's DateStyle is ISO)."""
+
+    def load(self, data) -> str:
+        return bytes(data).decode()
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute("SET DateStyle = 'ISO, YMD'")
+    conn.adapters.register_loader("timestamptz", UtcTextLoader)
+    conn.adapters.register_loader("date", DateTextLoader)
+
+
+# ---------------------------------------------------------------- sqlite3-style connections
+class Rows:
+    """A statement's result, fetched at once (so its connection can go back to the pool)."""
+
+    def __init__(self, cursor: psycopg.Cursor):
+        self.description = cursor.description
+        self.rowcount = cursor.rowcount
+        self._rows = cursor.fetchall() if cursor.description else []
+        self._next = 0
+
+    def fetchone(self):
+        if self._next >= len(self._rows):
+            return None
+        self._next += 1
+        return self._rows[self._next - 1]
+
+    def fetchall(self) -> list:
+        rest, self._next = self._rows[self._next:], len(self._rows)
+        return rest
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+
+class PgConnection:
+    """A psycopg connection with the sqlite3 surface the store uses: ``execute``/``executemany`` with
+    ``?`` placeholders, ``in_transaction``."""
+
+    def __init__(self, raw: psycopg.Connection):
+        self.raw = raw
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def execute(self, sql: str, params=()) -> Rows:
+        cursor = self.raw.execute(to_pg_sql(sql), params) if params else self.raw.execute(sql)
+        return Rows(cursor)
+
+    def executemany(self, sql: str, rows) -> None:
+        rows = list(rows)
+        if rows:
+            with self.raw.cursor() as cursor:
+                cursor.executemany(to_pg_sql(sql), rows)
+
+
+class PgSession:
+    """What ``_con()`` returns, one per thread: inside a transaction its connection; otherwise each
+    statement borrows a pooled connection (autocommit) and gives it back at once."""
+
+    def __init__(self, pool: ConnectionPool):
+        self.pool = pool
+        self.pinned: PgConnection | None = None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.pinned is not None
+
+    def execute(self, sql: str, params=()) -> Rows:
+        if self.pinned is not None:
+            return self.pinned.execute(sql, params)
+        with self.pool.connection() as raw:
+            return PgConnection(raw).execute(sql, params)
+
+    def executemany(self, sql: str, rows) -> None:
+        if self.pinned is not None:
+            return self.pinned.executemany(sql, rows)
+        with self.pool.connection() as raw:
+            return PgConnection(raw).executemany(sql, rows)
+
+
+def _check_server(url: str) -> None:
+    """Fail early with the cause in Chinese: server unreachable, or PostGIS not installed."""
+    try:
+        with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True) as conn:
+            has_postgis = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone()
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(f"无法连接 PostgreSQL 数据库 {redact(url)}：{str(exc).strip()}") from exc
+    if not has_postgis:
+        raise DatabaseUnavailable(f"数据库 {redact(url)} 未安装 PostGIS 扩展；请由数据库管理员执行 CREATE EXTENSION postgis")
+
+
+def pool_max_size() -> int:
+    return int(os.environ.get("SAFETYMAP_DB_POOL_MAX") or POOL_MAX_DEFAULT)
+
+
+class LedgerMissing(DatabaseMissing):
+    def __init__(self, url: str):
+        SafetymapError.__init__(self, f"数据库 {redact(url)} 中没有台账；请先运行 python -m safetymap init --db <地址>，"
+                                      "或用 python -m safetymap migrate 迁入已有台账")
+
+
+class LedgerExists(DatabaseExists):
+    def __init__(self, url: str, hint: str = "如需覆盖请加 --force"):
+        SafetymapError.__init__(self, f"数据库 {redact(url)} 中已有台账；{hint}")
+
+
+class PgStore(Store):
+    """The ledger in a PostgreSQL + PostGIS database (the schema first on the URL's search_path).
+    Shareable between threads; any number of processes and servers may use it at once."""
+
+    GEOM_PARAM = f"ST_GeomFromWKB(?, {SRS_ID})"
+
+    def __init__(self, url: str, schema: Schema | None = None, *, create: bool = False):
+        self.path = None  # no file: backup and file checks do not apply
+        self.location = url
+        self.schema = schema or load_schema()
+        _check_server(url)
+        self._pool = ConnectionPool(url, min_size=1, max_size=pool_max_size(), open=True, configure=_configure,
+                                    kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+                                    name="safetymap")
+        self._local = threading.local()
+        try:
+            self._ensure_pg_tables(create)
+        except BaseException:
+            self._pool.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PgStore({redact(self.location)!r})"
+
+    # ---------------------------------------------------------------- connections
+    def _con(self) -> PgSession:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = PgSession(self._pool)
+        return session
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def transaction(self):
+        """One write transaction, serialised with every other writer of this ledger (advisory lock
+        taken first, so reads inside it are current). Nested, it joins the open one."""
+        session = self._con()
+        if session.pinned is not None:
+            yield session.pinned
+            return
+        with self._pool.connection() as raw:
+            con = session.pinned = PgConnection(raw)
+            try:
+                con.execute("BEGIN")
+                con.execute("SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))", (WRITE_LOCK_KEY,))
+                yield con
+            except BaseException:
+                if not raw.closed:
+                    raw.execute("ROLLBACK")
+                raise
+            else:
+                con.execute("COMMIT")
+            finally:
+                session.pinned = None
+
+    @contextmanager
+    def _read(self):
+        """A consistent snapshot for several SELECTs."""
+        with self._pool.connection() as raw:
+            con = PgConnection(raw)
+            con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield con
+            finally:
+                con.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Nothing to do: the server has no WAL file for other tools to miss."""
+
+    def backup(self, dest):
+        raise BackupUnsupported("PostgreSQL 台账请用 pg_dump 备份（可在使用中进行），例如："
+                                "pg_dump -Fc -f 台账.dump 'postgresql://…'；恢复用 pg_restore。"
+                                "也可用 python -m safetymap migrate 导出为 GeoPackage 文件")
+
+    # ---------------------------------------------------------------- backend hooks
+    @staticmethod
+    def _geom_out(column: str) -> str:
+        return f"ST_AsBinary({column})"
+
+    @staticmethod
+    def _encode(geoms) -> list:
+        geoms = np.asarray(geoms, dtype=object)
+        return list(shapely.to_wkb(geoms, output_dimension=2, flavor="iso"))
+
+    @staticmethod
+    def _decode(values) -> np.ndarray:
+        return shapely.from_wkb(np.array(list(values), dtype=object))
+
+    @staticmethod
+    def _bbox_clause(c, bbox) -> tuple[str, list]:
+        minx, miny, maxx, maxy = bbox
+        return f"t.geom && ST_MakeEnvelope(?, ?, ?, ?, {SRS_ID})", [minx, miny, maxx, maxy]
+
+    @staticmethod
+    def _after_geometry_write(con, table: str) -> None:
+        """Nothing to do: PostGIS keeps its GiST indexes current and has no extents table."""
+
+    @staticmethod
+    def _table_exists(con, table: str) -> bool:
+        return con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+                           "AND table_name = ?", (table,)).fetchone() is not None
+
+    @staticmethod
+    def _table_columns(con, table: str) -> dict[str, str]:
+        rows = con.execute("SELECT column_name, upper(data_type) FROM information_schema.columns "
+                           "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+                           (table,)).fetchall()
+        return dict(rows)
+
+    # ---------------------------------------------------------------- tables
+    def _ensure_pg_tables(self, create: bool) -> None:
+        with self.transaction() as con:  # the write lock also keeps two servers from creating at once
+            if con.execute("SELECT current_schema()").fetchone()[0] is None:
+                raise DatabaseUnavailable(f"数据库 {redact(self.location)} 的 search_path 中没有可用的 schema")
+            if not self._missing_parts(con):
+                return
+            if not create and not self._table_exists(con, SOURCE_TABLE):
+                raise LedgerMissing(self.location)
+            self._create_tables(con)
+
+    def _create_tables(self, con) -> None:
+        for table, (_identifier, _description, geometry_type, cols) in FEATURE_TABLES.items():
+            _create_feature_table(con, table, geometry_type, cols)
+        for table, (_identifier, cols) in ATTRIBUTE_TABLES.items():
+            con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, '
+                        f'{", ".join(map(pg_column, cols))})')
+        for ddl in INDEXES:
+            con.execute(ddl)
+        con.execute("INSERT INTO safetymap_meta (key, value) VALUES ('created_at', ?) ON CONFLICT (key) DO NOTHING",
+                    (now_utc(),))
+        for c in self.schema.categories:
+            defs = self._category_column_defs(c)
+            _create_feature_table(con, c.table, "POLYGON", list(defs.values()) + ARCHIVE_COLUMNS)
+            existing = self._table_columns(con, c.table)
+            for key in defs.keys() - existing.keys():  # a field added to the schema later: add its column
+                con.execute(f'ALTER TABLE "{c.table}" ADD COLUMN {pg_column(defs[key])}')
+
+    def drop_tables(self) -> None:
+        """Remove the ledger's tables (``init --force``)."""
+        tables = [*FEATURE_TABLES, *ATTRIBUTE_TABLES, *(c.table for c in self.schema.categories)]
+        with self.transaction() as con:
+            con.execute(f'DROP TABLE IF EXISTS {", ".join(f"{chr(34)}{t}{chr(34)}" for t in tables)} CASCADE')
+
+    def _after_copy(self, con, table: str, key: str) -> None:
+        """After rows were copied with their ids (``migrate``): new rows continue after the highest, and
+        the planner knows the table's size (so bounding boxes use the GiST index from the start)."""
+        con.execute(f"SELECT setval(pg_get_serial_sequence(?, ?), coalesce(max(\"{key}\"), 0) + 1, false) FROM \"{table}\"",
+                    (f'"{table}"', key))
+        con.execute(f'ANALYZE "{table}"')
+
+
+def _create_feature_table(con, table: str, geometry_type: str, column_defs: list[str]) -> None:
+    cols = ["fid BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", f"geom geometry({geometry_type}, {SRS_ID})",
+            *map(pg_column, column_defs)]
+    con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" ({", ".join(cols)})')
+    con.execute(f'CREATE INDEX IF NOT EXISTS "{table}_geom_gist" ON "{table}" USING GIST (geom)')
+
+
+def create_ledger(url: str, schema: Schema | None = None, *, force: bool = False) -> PgStore:
+    """A new, empty ledger in the database at ``url``; refuses one that has a ledger unless ``force``."""
+    existing = None
+    try:
+        existing = PgStore(url, schema)
+    except LedgerMissing:
+        pass
+    if existing is not None:
+        if not force:
+            existing.close()
+            raise LedgerExists(url)
+        existing.drop_tables()
+        existing.close()
+    return PgStore(url, schema, create=True)

@@ -1,0 +1,161 @@
+"""导入导出: download the ledger (or a filtered part) in every format; upload a file, see what it would
+add and change and every problem, then confirm. The page only reads input and calls ``safetymap.io``."""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from ..errors import SafetymapError
+from ..io.export import FORMATS, default_filename, export, related_tables
+from ..io.filters import filter_patches
+from ..io.importer import ImportPreview, preview_import
+from ..io.reader import SUPPORTED, SUPPORTED_TEXT
+from ..io.uploads import DEFAULT_LIMITS, save_upload
+from .common import current_user, get_store, sample_banner
+
+PREVIEW_KEY = "files_import_preview"
+UPLOAD_TYPES = sorted(s.lstrip(".") for s in SUPPORTED if s != ".shp")  # a lone .shp lacks its other parts
+ENCODINGS = {"自动（UTF-8 或 .cpg）": None, "GBK（中文 Windows）": "gbk", "UTF-8": "utf-8"}
+
+
+def render() -> None:
+    store = get_store()
+    st.title("导入导出")
+    sample_banner(store)
+    user = current_user()
+    export_tab, import_tab = st.tabs(["导出台账", "导入图斑"])
+    with export_tab:
+        if user.can("export"):
+            _export_section(store)
+        else:
+            st.info(f"您的角色（{user.role_label}）不能导出台账。")
+    with import_tab:
+        if user.can("import"):
+            _import_section(store, user)
+        else:
+            st.info(f"您的角色（{user.role_label}）不能导入图斑。")
+
+
+# ---------------------------------------------------------------- export
+def _filters(store, frame) -> dict:
+    schema = store.schema
+    labels = {c.key: c.label for c in schema.categories}
+    statuses = list(next(f for f in schema.common_fields if f.key == "rect_status").values)
+    townships = list(next(f for f in schema.common_fields if f.key == "township").values)
+    cols = st.columns(3)
+    chosen = {
+        "category": cols[0].multiselect("类别", schema.category_keys, format_func=labels.get, placeholder="全部类别"),
+        "grade": cols[1].multiselect("风险等级", schema.grade_labels, placeholder="全部等级"),
+        "status": cols[2].multiselect("整改状态", statuses, placeholder="全部状态"),
+    }
+    cols = st.columns(3)
+    chosen["township"] = cols[0].multiselect("乡镇", townships, placeholder="全部乡镇")
+    chosen["route"] = cols[1].multiselect("路线", sorted(frame["route_code"].dropna().unique()), placeholder="全部路线")
+    chosen["overdue"] = cols[2].checkbox("只导出逾期未整改")
+    return chosen
+
+
+def _export_bytes(store, frame, fmt: str, options: dict):
+    """A callable the download button runs on click, so only the chosen format is built."""
+    def build() -> bytes:
+        with tempfile.TemporaryDirectory(prefix="safetymap-download-") as tmp:
+            out = Path(tmp) / f"ledger{FORMATS[fmt].suffix}"
+            tables = related_tables(store, frame["code"]) if fmt == "gpkg" else None
+            export(frame, fmt, out, store.schema, tables=tables, **options)
+            return out.read_bytes()
+    return build
+
+
+def _export_section(store) -> None:
+    everything = store.read()
+    try:
+        frame = filter_patches(everything, store.schema, **_filters(store, everything))
+    except SafetymapError as exc:
+        st.error(str(exc))
+        return
+    st.metric("将导出的图斑", len(frame))
+    if not len(frame):
+        st.info("筛选结果为空，没有可导出的图斑。")
+        return
+    cols = st.columns(2)
+    encoding = cols[0].radio("Shapefile 文字编码", ["utf-8", "gbk"], horizontal=True,
+                             format_func={"utf-8": "UTF-8（推荐，含 .cpg）", "gbk": "GBK（旧版 ArcGIS）"}.get)
+    rfc7946 = cols[1].checkbox("GeoJSON 按 RFC 7946（WGS84 经纬度）")
+    options = {"shp": {"encoding": encoding}, "geojson": {"rfc7946": rfc7946}}
+    cols = st.columns(4)
+    for i, (key, fmt) in enumerate(FORMATS.items()):
+        cols[i % 4].download_button(fmt.label, _export_bytes(store, frame, key, options.get(key, {})),
+                                    file_name=default_filename(key), mime=fmt.mime, key=f"download_{key}",
+                                    on_click="ignore", width="stretch")
+    st.caption("Shapefile 压缩包内含字段对照表；超过 254 字节的文字在 .dbf 中截断，全文另存于 超长文本.csv。")
+
+
+# ---------------------------------------------------------------- import
+def _options(store) -> dict:
+    labels = {c.key: c.label for c in store.schema.categories}
+    cols = st.columns(3)
+    category = cols[0].selectbox("类别（文件中没有「类别」列时）", [None, *labels], format_func=lambda k: "自动判断" if k is None else labels[k])
+    crs = cols[1].text_input("坐标系（文件没有时）", placeholder="如 4490、4551", help="国家2000经纬度 4490；"
+                             "国家2000 3度带126°E 4551。高德、腾讯地图坐标为 GCJ-02，须先转换。")
+    encoding = cols[2].selectbox("文字编码（Shapefile 无 .cpg 或 CSV）", list(ENCODINGS))
+    return {"category": category, "crs": crs.strip() or None, "encoding": ENCODINGS[encoding]}
+
+
+def make_preview(store, name: str, data: bytes, **options) -> ImportPreview:
+    """Check the size, save the upload to a temporary folder and preview it (nothing is written)."""
+    with tempfile.TemporaryDirectory(prefix="safetymap-upload-") as tmp:
+        path = save_upload(data, name, tmp, DEFAULT_LIMITS)
+        return preview_import(store, path, name=name, **options)
+
+
+def _show_preview(preview: ImportPreview) -> None:
+    (st.error if preview.problems else st.success)(preview.summary())
+    for warning in preview.warnings:
+        st.warning(warning)
+    tabs = st.tabs([f"问题（{len(preview.problems)}）", f"新增（{preview.n_added}）",
+                    f"更新（{preview.n_updated} 个图斑）"])
+    with tabs[0]:
+        if preview.problems:
+            st.dataframe(preview.problem_table(), hide_index=True, width="stretch")
+        else:
+            st.write("没有发现问题。")
+    with tabs[1]:
+        st.dataframe(preview.adds, hide_index=True, width="stretch")
+    with tabs[2]:
+        st.dataframe(preview.updates, hide_index=True, width="stretch")
+
+
+def _import_section(store, user) -> None:
+    st.caption(f"可导入：{SUPPORTED_TEXT}。{DEFAULT_LIMITS.describe()}。"
+               "先预览，确认后一次写入；有任何问题则不写入。")
+    options = _options(store)
+    upload = st.file_uploader("选择文件（Shapefile 请把 .shp、.shx、.dbf、.prj、.cpg 打包成 zip）", type=UPLOAD_TYPES,
+                              max_upload_size=DEFAULT_LIMITS.max_mb, key="files_upload")
+    if upload is None:
+        st.session_state.pop(PREVIEW_KEY, None)
+        return
+    data = upload.getvalue()
+    key = (upload.name, hashlib.sha256(data).hexdigest(), tuple(sorted(options.items())))
+    saved = st.session_state.get(PREVIEW_KEY)
+    if saved is None or saved[0] != key:
+        try:
+            with st.spinner("正在读取和检查…"):
+                saved = (key, make_preview(store, upload.name, data, **options))
+        except SafetymapError as exc:
+            st.error(str(exc))
+            return
+        st.session_state[PREVIEW_KEY] = saved
+    preview = saved[1]
+    _show_preview(preview)
+    nothing = not preview.n_added and not preview.n_updated
+    if st.button("确认导入", type="primary", disabled=bool(preview.problems) or nothing, key="files_confirm"):
+        try:
+            counts = preview.commit(store, user)
+        except SafetymapError as exc:
+            st.error(str(exc))
+            return
+        st.session_state.pop(PREVIEW_KEY, None)
+        st.success(f"已导入：新增 {counts['added']} 个，更新 {counts['updated']} 个图斑。")

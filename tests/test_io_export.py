@@ -1,0 +1,193 @@
+"""Every export format read back with pyogrio or openpyxl: counts, Chinese text, CRS and every value
+equal the database."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+from openpyxl import load_workbook
+
+from io_support import assert_same_values
+from safetymap.errors import ValidationError
+from safetymap.io.excel import SUMMARY_SHEET
+from safetymap.io.export import FORMATS, export, related_tables
+from safetymap.io.filters import filter_patches
+from safetymap.io.geojson import PART_COLUMN, PATCH_PART, SOURCE_PART
+from safetymap.io.geopackage import SOURCE_SUFFIX, TABLE_NAMES
+from safetymap.io.kml import kml_color
+from safetymap.io.shapefile import GLOSSARY_NAME
+
+TODAY = dt.date(2026, 11, 28)
+
+
+def by_category(frame, c):
+    return frame[frame["category"] == c.key]
+
+
+def test_shapefile_every_field_equals_the_database(store, tmp_path):
+    frame = store.read()
+    out = tmp_path / "ledger.zip"
+    result = export(frame, "shp", out, store.schema)
+    assert result.count == len(frame) and GLOSSARY_NAME in zipfile.ZipFile(out).namelist()
+    total = 0
+    for c in store.schema.categories:
+        expected = by_category(frame, c)
+        patch = pyogrio.read_dataframe(f"/vsizip/{out}/{c.key}_patch.shp")
+        assert pyogrio.read_info(f"/vsizip/{out}/{c.key}_patch.shp")["crs"] == "EPSG:4490"
+        assert_same_values(patch, expected, c, name=lambda f: f.shp)
+        total += len(patch)
+    assert total == len(frame)
+
+
+def test_geopackage_layers_tables_crs_and_values(store, tmp_path):
+    frame = store.read()
+    out = tmp_path / "ledger.gpkg"
+    export(frame, "gpkg", out, store.schema, tables=related_tables(store, frame["code"]))
+    layers = dict(pyogrio.list_layers(out))
+    for c in store.schema.categories:
+        expected = by_category(frame, c)
+        assert layers[c.label] == "Polygon"
+        patch = pyogrio.read_dataframe(out, layer=c.label)
+        source = pyogrio.read_dataframe(out, layer=c.label + SOURCE_SUFFIX)
+        assert pyogrio.read_info(out, layer=c.label)["crs"] == "EPSG:4490"
+        assert_same_values(patch, expected, c)
+        assert_same_values(source, expected, c)
+        stored = expected.set_index("code")
+        for code, geom in zip(source["图斑编号"], source.geometry):
+            assert shapely.equals_exact(geom, stored.at[code, "source_geometry"], 1e-9)
+        for code, geom in zip(patch["图斑编号"], patch.geometry):
+            assert shapely.equals_exact(geom, stored.at[code, "geometry"], 1e-9)
+    history = pyogrio.read_dataframe(out, layer=TABLE_NAMES["history"])
+    assert len(history) == len(store.history()) and "图斑编号" in history.columns
+    fog = pyogrio.read_dataframe(out, layer=TABLE_NAMES["fog_events"])
+    assert len(fog) == len(store.fog_events()) > 0
+    assert set(fog["图斑编号"]) <= set(frame["code"])
+    assert TABLE_NAMES["inspections"] in layers
+
+
+@pytest.mark.parametrize("rfc7946, crs", [(False, "EPSG:4490"), (True, "EPSG:4326")])
+def test_geojson_holds_each_patch_and_its_source(store, tmp_path, rfc7946, crs):
+    frame = store.read()
+    out = tmp_path / "ledger.geojson"
+    export(frame, "geojson", out, store.schema, rfc7946=rfc7946)
+    text = out.read_text(encoding="utf-8")
+    assert ('"crs"' in text) is not rfc7946 and "团雾多发路段" in text
+    got = pyogrio.read_dataframe(out)
+    assert pyogrio.read_info(out)["crs"] == crs
+    patches = got[got[PART_COLUMN] == PATCH_PART]
+    sources = got[got[PART_COLUMN] == SOURCE_PART]
+    assert len(patches) == len(sources) == len(frame)
+    assert (patches.geom_type == "Polygon").all()
+    for c in store.schema.categories:
+        assert_same_values(sources[sources["类别"] == c.label], by_category(frame, c), c)
+    stored = frame.set_index("code")
+    for code, geom in zip(sources["图斑编号"], sources.geometry):
+        assert shapely.equals_exact(geom, stored.at[code, "source_geometry"], 1e-7)
+
+
+@pytest.mark.parametrize("fmt", ["kml", "kmz"])
+def test_kml_placemarks_with_name_description_style_and_values(store, tmp_path, fmt):
+    frame = store.read()
+    code = frame["code"].iloc[0]
+    store.update(code, {"hazard": "<script>alert(1)</script> & ${x}"}, 1, "测试员")
+    frame = store.read()
+    out = tmp_path / f"ledger.{fmt}"
+    export(frame, fmt, out, store.schema)
+    path = f"/vsizip/{out}/doc.kml" if fmt == "kmz" else out
+    layers = [name for name, _ in pyogrio.list_layers(path)]
+    assert layers == [c.label for c in store.schema.categories]
+    total = 0
+    for c in store.schema.categories:
+        got = pyogrio.read_dataframe(path, layer=c.label)
+        assert pyogrio.read_info(path, layer=c.label)["crs"] == "EPSG:4326"
+        expected = by_category(frame, c)
+        total += len(got)
+        assert sorted(got["Name"]) == sorted(f"{r.code} {r.name}" for r in expected.itertuples())
+        assert_same_values(got.rename(columns={"patch_name": "name"}), expected, c, name=lambda f: f.key)
+    assert total == len(frame)
+    document = zipfile.ZipFile(out).read("doc.kml").decode() if fmt == "kmz" else out.read_text(encoding="utf-8")
+    assert "<script>" not in document and "&amp;lt;script&amp;gt;" in document  # escaped in the HTML table
+    for g in store.schema.grades:
+        assert f"<color>{kml_color(g.color)}</color>" in document
+
+
+def test_excel_sheets_title_headers_dates_and_values(store, tmp_path):
+    frame = store.read()
+    out = tmp_path / "ledger.xlsx"
+    export(frame, "xlsx", out, store.schema, on=TODAY)
+    wb = load_workbook(out)
+    assert wb.sheetnames == [SUMMARY_SHEET] + [c.label for c in store.schema.categories]
+    summary = wb[SUMMARY_SHEET]
+    assert store.schema.meta["bureau"] in summary["A1"].value and "2026-11-28" in summary["A1"].value
+    rows = list(summary.iter_rows(min_row=3, values_only=True))
+    assert rows[-1][0] == "合计" and rows[-1][1] == len(frame)
+    for c in store.schema.categories:
+        ws = wb[c.label]
+        assert store.schema.meta["bureau"] in ws["A1"].value and c.label in ws["A1"].value
+        assert ws.freeze_panes == "A3" and ws.auto_filter.ref.startswith("A2:")
+        headers = [cell.value for cell in ws[2]]
+        assert headers == [f.label_with_unit for f in c.fields]
+        assert all(ws.column_dimensions[col].width >= 8 for col in ("A", "B", "C"))
+        body = pd.DataFrame(list(ws.iter_rows(min_row=3, values_only=True)), columns=headers)
+        assert_same_values(body, by_category(frame, c), c)
+        deadline = headers.index("整改时限") + 1
+        cell = next(ws.iter_rows(min_row=3, min_col=deadline, max_col=deadline))[0]
+        assert isinstance(cell.value, dt.datetime) and cell.number_format == "yyyy-mm-dd"  # a real Excel date
+        updated = headers.index("更新时间") + 1
+        stamp = ws.cell(row=3, column=updated).value
+        assert isinstance(stamp, dt.datetime) and stamp.tzinfo is None
+
+
+def test_csv_utf8_with_bom_and_every_value(store, tmp_path):
+    frame = store.read()
+    out = tmp_path / "ledger.csv"
+    export(frame, "csv", out, store.schema)
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")
+    got = pyogrio.read_dataframe(out)
+    assert len(got) == len(frame)
+    for c in store.schema.categories:
+        assert_same_values(got[got["类别"] == c.label], by_category(frame, c), c)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_filtered_export_has_only_the_chosen_patches(store, tmp_path, fmt):
+    frame = filter_patches(store.read(), store.schema, category="独柱墩桥梁", grade=["重大", "较大"])
+    assert 0 < len(frame) and set(frame["category"]) == {"bridge"} and set(frame["risk_grade"]) <= {"重大", "较大"}
+    result = export(frame, fmt, tmp_path / f"part{FORMATS[fmt].suffix}", store.schema)
+    assert result.count == len(frame) and result.path.stat().st_size > 0
+
+
+def test_filters_by_township_route_status_and_overdue(store):
+    schema = store.schema
+    frame = store.read()
+    one = frame.iloc[0]
+    part = filter_patches(frame, schema, township=one["township"], route=one["route_code"].lower(),
+                          status=one["rect_status"])
+    assert one["code"] in set(part["code"]) and (part["township"] == one["township"]).all()
+    late = filter_patches(frame, schema, overdue=True, on=TODAY)
+    assert (pd.to_datetime(late["rect_deadline"]) < pd.Timestamp(TODAY)).all()
+    assert set(late["rect_status"]) <= {"待整改", "整改中"}
+    with pytest.raises(ValidationError, match="不是可选值"):
+        filter_patches(frame, schema, township="北京")
+    with pytest.raises(ValidationError, match="风险等级"):
+        filter_patches(frame, schema, grade="特大")
+
+
+def test_an_empty_selection_is_refused_clearly(store, tmp_path):
+    frame = filter_patches(store.read(), store.schema, route="Z999")
+    for fmt in FORMATS:
+        with pytest.raises(ValidationError, match="没有可导出的图斑"):
+            export(frame, fmt, tmp_path / f"x{FORMATS[fmt].suffix}", store.schema)
+
+
+def test_glossary_csv_in_the_zip_opens_in_excel(store, tmp_path):
+    out = tmp_path / "g.zip"
+    export(store.read(), "shp", out, store.schema, encoding="gbk")
+    glossary = pd.read_csv(io.BytesIO(zipfile.ZipFile(out).read(GLOSSARY_NAME)), encoding="utf-8-sig")
+    assert {"短字段名", "字段键", "中文名"} <= set(glossary.columns)
+    assert zipfile.ZipFile(out).read("fog_patch.cpg").decode() == "CP936"

@@ -1,0 +1,104 @@
+"""The 导入导出 page through AppTest against a real database: download buttons, upload, preview, confirm."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, database_dump
+from safetymap.io.export import FORMATS, export
+from safetymap.store import Store
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from safetymap.auth import User
+from safetymap.ui import files_page
+st.session_state.setdefault("user", User({name!r}, {role!r}))
+files_page.render()
+"""
+
+
+def files_app(db, monkeypatch, name="导入员", role="editor"):
+    monkeypatch.setenv("SAFETYMAP_DB", str(db))
+    at = AppTest.from_string(SCRIPT.format(root=str(ROOT), name=name, role=role), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    yield
+    st.cache_resource.clear()
+
+
+def csv_bytes(db, change=None) -> bytes:
+    store = Store(db)
+    buffer = io.BytesIO()
+    path = db.parent / "page.csv"
+    export(store.read(), "csv", path, store.schema)
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if change:
+        change(table)
+    table.to_csv(buffer, index=False, encoding="utf-8-sig")
+    store.close()
+    return buffer.getvalue()
+
+
+def test_a_download_button_per_format_and_filters(sample_db, monkeypatch):
+    at = files_app(sample_db, monkeypatch)
+    labels = [b.label for b in at.get("download_button")]
+    assert sorted(labels) == sorted(f.label for f in FORMATS.values())
+    total = at.metric[0].value
+    at.multiselect[1].set_value(["重大"]).run()
+    assert not at.exception and 0 < int(at.metric[0].value) < int(total)
+
+
+def test_upload_preview_and_confirm(sample_db, monkeypatch):
+    at = files_app(sample_db, monkeypatch)
+
+    def rename(table):
+        table.at[0, "名称"] = "页面导入的新名称"
+    data = csv_bytes(sample_db, rename)
+    code = pd.read_csv(io.BytesIO(data), dtype=str, encoding="utf-8-sig").at[0, "图斑编号"]
+    before = database_dump(sample_db)
+    at.file_uploader[0].set_value(("修改.csv", data, "text/csv")).run()
+    assert not at.exception, at.exception
+    assert any("更新 1 个" in s.value for s in at.success)
+    assert database_dump(sample_db) == before  # the preview writes nothing
+    confirm = next(b for b in at.button if b.label == "确认导入")
+    assert not confirm.disabled
+    confirm.click().run()
+    assert any("已导入" in s.value for s in at.success)
+    record = Store(sample_db).get(code)
+    assert record["name"] == "页面导入的新名称" and record["updated_by"] == "导入员"
+
+
+def test_a_bad_upload_shows_every_problem_and_cannot_be_confirmed(sample_db, monkeypatch):
+    at = files_app(sample_db, monkeypatch)
+
+    def break_it(table):
+        table.at[0, "整改时限"] = "2026-02-30"
+    at.file_uploader[0].set_value(("坏.csv", csv_bytes(sample_db, break_it), "text/csv")).run()
+    assert any("不能导入" in e.value for e in at.error)
+    problems = at.dataframe[0].value
+    assert list(problems.columns) == ["文件", "行", "字段", "问题"] and problems.iloc[0]["字段"] == "整改时限"
+    assert next(b for b in at.button if b.label == "确认导入").disabled
+
+
+def test_a_viewer_can_neither_import_nor_export(sample_db, monkeypatch):
+    at = files_app(sample_db, monkeypatch, name="查看员", role="viewer")
+    assert not at.get("download_button") and not at.file_uploader
+    assert sum("不能" in i.value for i in at.info) == 2
+
+
+@pytest.mark.parametrize("fmt, magic", [("shp", b"PK"), ("xlsx", b"PK"), ("gpkg", b"SQLite format 3"), ("csv", b"\xef\xbb\xbf")])
+def test_download_data_is_built_on_click(store, fmt, magic):
+    from safetymap.ui.files_page import _export_bytes
+    data = _export_bytes(store, store.read(), fmt, {})()
+    assert data.startswith(magic)
