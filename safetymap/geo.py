@@ -165,7 +165,7 @@ def coordinate_problems(geoms) -> np.ndarray:
 
 def geometry_problems(geoms, allowed_types: tuple[str, ...], check_district: bool = True) -> list[tuple[int, str]]:
     """(index, message) for each source geometry that cannot be stored: missing, empty, of a type the
-    category does not take, 3D, invalid, not lon/lat, or outside the district."""
+    category does not take, 3D, invalid or a line crossing itself, not lon/lat, or outside the district."""
     geoms = np.asarray(geoms, dtype=object)
     problems: list[tuple[int, str]] = []
     missing = shapely.is_missing(geoms)
@@ -180,6 +180,9 @@ def geometry_problems(geoms, allowed_types: tuple[str, ...], check_district: boo
     coord_msgs[ok] = coordinate_problems(geoms[ok])
     valid = np.zeros(len(geoms), bool)
     valid[ok] = shapely.is_valid(geoms[ok])
+    crossing = np.zeros(len(geoms), bool)  # GEOS calls a self-crossing line valid; it is not a road
+    lines = ok & (types == 1)
+    crossing[lines] = ~shapely.is_simple(geoms[lines].astype(object))
     has_z = np.zeros(len(geoms), bool)
     has_z[ok] = shapely.has_z(geoms[ok])
     inside = np.ones(len(geoms), bool)
@@ -198,6 +201,8 @@ def geometry_problems(geoms, allowed_types: tuple[str, ...], check_district: boo
             problems.append((i, coord_msgs[i]))
         elif not valid[i]:
             problems.append((i, f"几何无效：{shapely.is_valid_reason(geoms[i])}"))
+        elif crossing[i]:
+            problems.append((i, "线自相交（路段线不能与自身交叉），请修正几何"))
         elif not inside[i]:
             problems.append((i, f"几何不在江源区范围内（容差 {DISTRICT_TOLERANCE_M:.0f} 米）"))
     return problems

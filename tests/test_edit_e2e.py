@@ -10,7 +10,7 @@ import e2e_support as e2e
 from e2e_support import chromium  # noqa: F401  (fixture)
 from safetymap.schema import load_schema
 from safetymap.store import Store
-from test_map_e2e import clickable, midpoint
+from test_map_e2e import click_patch, clickable
 
 EDITOR, INSPECTOR, PASSWORD = ("编辑测试员", "巡查测试员", "e2e-test-password")
 FILL_JS = """(code) => { var colors = [];
@@ -73,12 +73,7 @@ def test_edit_on_the_map_recolours_the_patch_and_keeps_the_view(app, chromium): 
     e2e.open_page(page, e2e.MAP_TITLE)
     frame = e2e.map_frame(page)
     wait_fill(page, frame, row["code"], schema.grade_color(row["risk_grade"]))
-    lat, lng = midpoint(row)
-    e2e.set_view(frame, lat, lng, 15)
-    e2e.wait_idle(page)
-    page.mouse.click(*e2e.screen_point(page, frame, lat, lng))
-    page.locator('[data-testid="stHeading"]', has_text=row["code"]).first.wait_for(timeout=30_000)
-    e2e.wait_idle(page)
+    click_patch(page, frame, row)
     view_before = frame.evaluate("() => [window.map.getCenter().lat, window.map.getCenter().lng, window.map.getZoom()]")
 
     page.get_by_role("button", name="编辑此图斑").click()

@@ -163,3 +163,9 @@ def test_missing_database_is_a_clear_error(blank_location):
     from safetymap.errors import DatabaseMissing
     with pytest.raises(DatabaseMissing, match="init"):
         Store(blank_location)
+
+
+def test_a_self_crossing_line_is_refused_by_the_store(empty_store):
+    bowtie = shapely.LineString([(126.70, 42.00), (126.71, 42.01), (126.71, 42.00), (126.70, 42.01)])
+    with pytest.raises(ValidationError, match="自相交"):
+        empty_store.insert("fog", new_fog(), bowtie, "tester")

@@ -140,26 +140,12 @@ def stake_geometries(clean: pd.DataFrame, positions: np.ndarray, routes: dict):
     return geoms, messages, no_centreline
 
 
-def _crossing_lines(geoms: np.ndarray) -> np.ndarray:
-    """True for lines that cross themselves (GEOS calls such a line valid, but it is not a road)."""
-    out = np.zeros(len(geoms), bool)
-    ok = ~shapely.is_missing(geoms)
-    ok[ok] = ~shapely.is_empty(geoms[ok]) & (shapely.get_type_id(geoms[ok]) == 1)
-    out[ok] = ~shapely.is_simple(geoms[ok])
-    return out
-
-
 def check_geometries(c: Category, geoms: np.ndarray, check: np.ndarray, rows: np.ndarray, file: str) -> list[Problem]:
     """Problems of the source geometries at ``check``: missing, empty, wrong type, 3D, not lon/lat,
-    invalid, outside the district (``geo.geometry_problems``), and lines crossing themselves."""
+    invalid or crossing itself, outside the district (``geo.geometry_problems``)."""
     idx = np.flatnonzero(check)
-    problems = [Problem(GEOMETRY_LABEL, msg, row=int(rows[idx[i]]), file=file)
-                for i, msg in geometry_problems(geoms[idx], c.geometry)]
-    flagged = {p.row for p in problems}
-    for i in idx[_crossing_lines(geoms[idx])]:
-        if int(rows[i]) not in flagged:
-            problems.append(Problem(GEOMETRY_LABEL, "线自相交（路段线不能与自身交叉），请修正几何", row=int(rows[i]), file=file))
-    return problems
+    return [Problem(GEOMETRY_LABEL, msg, row=int(rows[idx[i]]), file=file)
+            for i, msg in geometry_problems(geoms[idx], c.geometry)]
 
 
 def same_geometry(a: np.ndarray, b: np.ndarray) -> np.ndarray:
