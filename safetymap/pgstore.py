@@ -204,6 +204,7 @@ class PgStore(Store):
         _check_server(url)
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_max_size(), open=True, configure=_configure,
                                     kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+                                    check=ConnectionPool.check_connection,  # a server restart costs no failed save
                                     name="safetymap")
         self._local = threading.local()
         try:

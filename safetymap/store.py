@@ -750,6 +750,13 @@ class Store:
         partial.rename(dest)
         return dest
 
+    def revision(self) -> tuple[int, int]:
+        """Changes whenever the ledger does (every patch write has a history row; fog events have their
+        own table): a cheap key for caching what is derived from the whole ledger."""
+        row = self._con().execute("SELECT (SELECT coalesce(max(id), 0) FROM history), "
+                                  "(SELECT coalesce(max(id), 0) FROM fog_events)").fetchone()
+        return int(row[0]), int(row[1])
+
     # ---------------------------------------------------------------- meta
     def meta(self, key: str) -> str | None:
         row = self._con().execute("SELECT value FROM safetymap_meta WHERE key = ?", (key,)).fetchone()

@@ -17,7 +17,7 @@ from streamlit_folium import st_folium
 
 from .. import assets, mapview
 from ..errors import NotFound
-from ..ledger import days_late, fog_counts, overdue
+from ..ledger import days_late, fog_counts, overdue, today
 from ..store import Store, display_value
 from . import edit_form
 from .basemaps import basemap_options
@@ -41,7 +41,15 @@ def md_escape(value) -> str:
 
 # ---------------------------------------------------------------- data
 def load(store: Store) -> pd.DataFrame:
-    """Every current patch with two flags the map and filters use: overdue and in the fog ledger."""
+    """Every current patch with two flags the map and filters use: overdue and in the fog ledger.
+    Cached until the ledger changes (or the day does, for 逾期), so a pan or a filter does not re-read it."""
+    return _load(store, store.location, store.revision(), today())
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _load(_store: Store, location: str, revision: tuple[int, int], day) -> pd.DataFrame:
+    """(``_store`` is not hashed: the location, revision and day are the key.)"""
+    store = _store
     frame = store.read()
     frame["overdue"] = overdue(frame).to_numpy()
     counts = fog_counts(frame[frame["category"] == "fog"], store.fog_events())
