@@ -27,6 +27,18 @@ def audit_table(history: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([changes, events], ignore_index=True).sort_values("时间", ascending=False, kind="stable")
 
 
+def audit_excel(table: pd.DataFrame) -> bytes:
+    out = io.BytesIO()
+    with pd.ExcelWriter(out, engine="openpyxl") as writer:
+        table.to_excel(writer, index=False, sheet_name="操作审计")
+        sheet = writer.sheets["操作审计"]
+        sheet.freeze_panes = "A2"
+        sheet.auto_filter.ref = sheet.dimensions
+        for column, width in zip("ABCDE", (20, 12, 12, 12, 60)):
+            sheet.column_dimensions[column].width = width
+    return out.getvalue()
+
+
 def render() -> None:
     store = get_store()
     st.title("操作审计")
@@ -47,7 +59,5 @@ def render() -> None:
         shown = shown[shown["操作"].isin(actions)]
     st.caption(f"共 {len(shown)} 条")
     st.dataframe(shown, hide_index=True, width="stretch")
-    out = io.BytesIO()
-    shown.to_excel(out, index=False, sheet_name="操作审计")
-    st.download_button("导出 Excel", out.getvalue(), file_name=f"操作审计_{today:%Y%m%d}.xlsx",
+    st.download_button("导出 Excel", audit_excel(shown), file_name=f"操作审计_{today:%Y%m%d}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -1,0 +1,72 @@
+"""The admin pages through AppTest against a real database: users and the audit log."""
+import io
+
+import openpyxl
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+from safetymap import accounts
+from safetymap.store import Store
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from safetymap.auth import User
+from safetymap.ui import {page}
+st.session_state.setdefault("user", User({name!r}, {role!r}))
+{page}.render()
+"""
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    yield
+    st.cache_resource.clear()
+
+
+def page_app(db, monkeypatch, page, role="admin", name="管理员"):
+    monkeypatch.setenv("SAFETYMAP_DB", str(db))
+    at = AppTest.from_string(SCRIPT.format(root=str(ROOT), page=page, name=name, role=role), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_admin_adds_a_user_who_can_then_sign_in(sample_db, monkeypatch):
+    at = page_app(sample_db, monkeypatch, "users_page")
+    at.text_input[0].set_value("新编辑")
+    at.selectbox[0].set_value("editor")
+    at.text_input[1].set_value("new-editor-pass")
+    next(b for b in at.button if b.label == "添加").click().run()
+    assert any("已添加用户 新编辑" in s.value for s in at.success)
+    store = Store(sample_db)
+    assert accounts.authenticate(store, "新编辑", "new-editor-pass").role == "editor"
+    assert "user_add" in set(store.audit()["action"])
+
+
+def test_users_page_is_closed_to_editors(sample_db, monkeypatch):
+    at = page_app(sample_db, monkeypatch, "users_page", role="editor", name="编辑员")
+    assert any("只有管理员" in w.value for w in at.warning)
+    assert not at.dataframe
+
+
+def test_audit_page_lists_who_did_what_and_exports_excel(sample_db, monkeypatch):
+    store = Store(sample_db)
+    code = store.read().iloc[0]["code"]
+    store.update(code, {"hazard": "审计测试"}, 1, "张工")
+    accounts.add_user(store, "李工", "viewer", "viewer-pass", "管理员")
+    at = page_app(sample_db, monkeypatch, "audit_page")
+    table = at.dataframe[0].value
+    assert {"时间", "用户", "操作", "对象", "内容"} <= set(table.columns)
+    assert ((table["用户"] == "张工") & (table["对象"] == code) & table["内容"].str.contains("审计测试")).any()
+    assert ((table["操作"] == "添加用户") & (table["用户"] == "管理员")).any()
+    at.multiselect[0].set_value(["张工"]).run()
+    assert set(at.dataframe[0].value["用户"]) == {"张工"}
+    assert at.get("download_button")[0].proto.label == "导出 Excel"
+    from safetymap.ui.audit_page import audit_excel, audit_table
+    book = openpyxl.load_workbook(io.BytesIO(audit_excel(audit_table(store.history(), store.audit()))))
+    rows = list(book.active.iter_rows(values_only=True))
+    assert rows[0] == ("时间", "用户", "操作", "对象", "内容") and any("张工" in r for r in rows[1:])
