@@ -24,7 +24,7 @@ from .auth import User, actor
 from .errors import ConflictError, DatabaseExists, DatabaseMissing, NotFound, Problem, ValidationError
 from .geo import GEOMETRY_LABEL, format_stake, geometry_problems, patch_polygons
 from .schema import Category, Field, Schema, load_schema
-from .validation import clean_frame, derive, grade_problems, is_blank
+from .validation import blank_mask, clean_frame, derive, grade_problems, is_blank
 
 SRS_ID = 4490
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai has no DST
@@ -99,19 +99,26 @@ def display_value(f: Field | None, value) -> str:
 
 
 def _to_sql(f: Field, series: pd.Series) -> list:
-    """A clean column -> values sqlite3 stores (dates as GeoPackage text, NA as NULL)."""
-    if f.type == "date":
-        return [None if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d") for v in series]
-    if f.type == "datetime":
-        return [None if pd.isna(v) else pd.Timestamp(v).tz_localize(CHINA_TZ).tz_convert("UTC")
-                .strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z" for v in series]
-    if f.type == "bool":  # a Python bool: SQLite stores 1/0, PostgreSQL needs a boolean
-        return [None if pd.isna(v) else bool(v) for v in series]
-    if f.type == "int":
-        return [None if pd.isna(v) else int(v) for v in series]
-    if f.type in ("float", "stake"):
-        return [None if pd.isna(v) else float(v) for v in series]
-    return [None if is_blank(v) else str(v) for v in series]
+    """A clean column -> values sqlite3 stores (dates as GeoPackage text, NA as NULL), column-wise."""
+    missing = np.array(series.isna(), dtype=bool)  # a writable copy
+    if f.type in ("date", "datetime"):
+        stamps = pd.to_datetime(series)
+        if f.type == "datetime":
+            stamps = stamps.dt.tz_localize(CHINA_TZ).dt.tz_convert("UTC")
+        text = stamps.dt.strftime("%Y-%m-%d" if f.type == "date" else "%Y-%m-%dT%H:%M:%S.%f").astype(object)
+        values = text if f.type == "date" else text.str[:-3] + "Z"
+    elif f.type == "bool":  # a Python bool: SQLite stores 1/0, PostgreSQL needs a boolean
+        values = series.astype(object).map(bool, na_action="ignore")
+    elif f.type == "int":
+        values = series.astype(object).map(int, na_action="ignore")
+    elif f.type in ("float", "stake"):
+        values = series.astype(float)
+    else:
+        missing |= blank_mask(series)
+        values = series.astype(object).map(str, na_action="ignore")
+    out = values.to_numpy(dtype=object, copy=True)
+    out[missing] = None
+    return out.tolist()
 
 
 def _from_sql(f: Field, values: list) -> pd.Series:
