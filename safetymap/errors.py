@@ -33,11 +33,20 @@ class Problem:
 class ValidationError(SafetymapError):
     """Input that breaks the schema. Carries every problem at once, not just the first."""
 
+    prefix = "数据有误，未保存"
+
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
         shown = "；".join(str(p) for p in self.problems[:5])
         more = f"（另有 {len(self.problems) - 5} 处问题）" if len(self.problems) > 5 else ""
-        super().__init__(f"数据有误，未保存：{shown}{more}")
+        super().__init__(f"{self.prefix}：{shown}{more}")
+
+
+class RequestError(ValidationError):
+    """A request (export filter, report period, output file) that cannot be carried out; nothing is saved
+    either way, so the message does not say so."""
+
+    prefix = "请求有误"
 
 
 class ImportRefused(ValidationError):

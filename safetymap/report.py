@@ -25,7 +25,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from . import stats
-from .errors import Problem, ValidationError
+from .errors import Problem, RequestError
 from .geo import district_boundary, to_metric
 from .ledger import FOG_LEDGER_THRESHOLD, today
 from .schema import Schema
@@ -503,7 +503,7 @@ def html_page(report: Report) -> str:
 def output_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ValidationError([Problem("输出文件", f"「{Path(path).name}」的扩展名须为 .xlsx（Excel）或 .html（可打印页面）")])
+        raise RequestError([Problem("输出文件", f"「{Path(path).name}」的扩展名须为 .xlsx（Excel）或 .html（可打印页面）")])
     return FORMATS[suffix]
 
 
@@ -519,7 +519,7 @@ def save(report: Report, path: str | Path) -> Path:
 
 def period_from(month: str | None = None, year: int | None = None) -> Period:
     if (month is None) == (year is None):
-        raise ValidationError([Problem("报告期", "请给出月份（--month 2026-11）或年份（--year 2026）之一")])
+        raise RequestError([Problem("报告期", "请给出月份（--month 2026-11）或年份（--year 2026）之一")])
     return Period.parse_month(month) if month is not None else Period.year(year)
 
 

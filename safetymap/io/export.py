@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import Problem, ValidationError
+from ..errors import Problem, RequestError
 from ..schema import Schema
 from .csv import export_csv
 from .excel import export_excel
@@ -52,10 +52,10 @@ def export(frame: pd.DataFrame, fmt: str, out: str | Path, schema: Schema, *, en
     ``encoding`` is for shapefiles, ``rfc7946`` for GeoJSON, ``tables`` (history, inspections, fog events)
     for GeoPackage. ``database``: the ledger's own file, which ``out`` must not be."""
     if fmt not in FORMATS:
-        raise ValidationError([Problem("格式", f"不支持的导出格式「{fmt}」，可选：{'、'.join(FORMATS)}")])
+        raise RequestError([Problem("格式", f"不支持的导出格式「{fmt}」，可选：{'、'.join(FORMATS)}")])
     out = Path(out)
     if database is not None and _same_file(out, Path(database)):
-        raise ValidationError([Problem("输出文件", f"{out} 是台账数据库本身，不能用导出覆盖它；请换一个文件名")])
+        raise RequestError([Problem("输出文件", f"{out} 是台账数据库本身，不能用导出覆盖它；请换一个文件名")])
     out.parent.mkdir(parents=True, exist_ok=True)
     warnings: list[str] = []
     if fmt == "shp":

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pandas as pd
 
-from ..errors import Problem, ValidationError
+from ..errors import Problem, RequestError
 from ..ledger import overdue as overdue_mask
 from ..schema import Schema
 
@@ -24,7 +24,7 @@ def _common(schema: Schema, key: str):
 def _known(values: list, allowed: list[str], label: str) -> list[str]:
     bad = [v for v in values if v not in allowed]
     if bad:
-        raise ValidationError([Problem(label, f"「{v}」不是可选值（{'、'.join(allowed)}）") for v in bad])
+        raise RequestError([Problem(label, f"「{v}」不是可选值（{'、'.join(allowed)}）") for v in bad])
     return values
 
 
