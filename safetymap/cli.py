@@ -85,6 +85,7 @@ def cmd_export(args) -> int:
     tables = related_tables(store, frame["code"]) if args.format == "gpkg" else None
     result = export(frame, args.format, args.out, store.schema, encoding=args.encoding, rfc7946=args.rfc7946,
                     tables=tables, database=store.path)
+    store.exporting(cli_admin.CLI_USER, f"{args.format} {result.count} 个图斑 → {args.out}")
     for warning in result.warnings:
         print(f"注意：{warning}", file=sys.stderr)
     print(f"已导出 {result.count} 个图斑到 {args.out}（{', '.join(result.layers)}）")

@@ -713,6 +713,13 @@ class Store:
         with self.transaction() as own:
             own.execute(sql, params)
 
+    def exporting(self, user: User | str, detail: str) -> str:
+        """Every export (files, downloads) asks here first: roles without the right are refused, the rest
+        are written to the audit log. Returns the user's name."""
+        name = actor(user, "export")
+        self.log(name, "export", detail)
+        return name
+
     def audit(self) -> pd.DataFrame:
         frame = self._query_frame('SELECT id, at, "user", action, detail FROM audit ORDER BY id')
         frame["at"] = utc_text_to_local(frame["at"]).to_numpy()

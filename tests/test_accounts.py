@@ -142,3 +142,13 @@ def test_backup_while_another_process_writes_is_consistent_and_complete(store, t
         assert copy.get(code)["version"] >= committed[code]
     assert len(copy.history()) >= sum(committed.values())
     assert Store(store.path).get(codes[0])["version"] > committed[codes[0]]  # the writer went on after
+
+
+def test_export_is_refused_for_viewers_and_logged_for_editors(store):
+    with pytest.raises(PermissionDenied, match="无权导出"):
+        store.exporting(VIEWER, "xlsx 65 个图斑")
+    with pytest.raises(PermissionDenied, match="无权导出"):
+        store.exporting(INSPECTOR, "xlsx 65 个图斑")
+    assert store.exporting(EDITOR, "shp 65 个图斑") == EDITOR.name
+    audit = store.audit()
+    assert list(audit.loc[audit["action"] == "export", "user"]) == [EDITOR.name]

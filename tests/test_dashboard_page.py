@@ -153,3 +153,12 @@ def test_report_controls_and_map_preview(page):
 def test_an_empty_ledger(monkeypatch, empty_store):
     at = run_page(monkeypatch, empty_store.path)
     assert {m.label: m.value for m in at.metric}["图斑总数"] == "0"
+
+
+def test_a_viewer_sees_the_figures_but_cannot_download(monkeypatch, sample_db):
+    monkeypatch.setenv("SAFETYMAP_TEST_ROLE", "viewer")
+    at = run_page(monkeypatch, sample_db)
+    assert at.dataframe  # the figures are shown
+    buttons = at.get("download_button")
+    assert all(b.proto.disabled for b in buttons)  # only the disabled report/reminder buttons remain
+    assert len(buttons) <= 3

@@ -14,7 +14,7 @@ from .. import reminders, report, stats
 from ..ledger import FOG_LEDGER_THRESHOLD, today
 from ..schema import Schema
 from ..stats import LedgerData, Period
-from .common import get_store, sample_banner
+from .common import current_user, get_store, sample_banner
 
 HEADLINES = ("图斑总数", "总长度(km)", "重大风险图斑", "未整改图斑", "逾期未整改图斑", "五到位率(%)", stats.FOG_LEDGER_LABEL)
 TABS = ("分类分级", "地区·单位·路线", "整改", "五到位", "团雾", "动态", "到期提醒", "月报·年报")
@@ -34,6 +34,7 @@ class View:
     schema: Schema
     on: dt.date
     sample: bool
+    can_export: bool = True  # downloads are exports: viewers see the figures but cannot download them
 
     @property
     def note(self) -> str:
@@ -45,7 +46,7 @@ def render() -> None:
     st.title("统计看板")
     sample_banner(store)
     data = stats.load(store)
-    view = View(store.schema, today(), data.sample)
+    view = View(store.schema, today(), data.sample, current_user().can("export"))
     st.caption(f"统计日期 {view.on:%Y-%m-%d}。已归档的图斑不计入；长度单位为公里。")
     headlines(data, view)
     tabs = st.tabs(list(TABS))
@@ -84,6 +85,8 @@ def chart_data(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def downloads(title: str, table: pd.DataFrame, key: str, view: View) -> None:
     """CSV and Excel of one table, generated when clicked."""
+    if not view.can_export:
+        return
     stamp = f"{view.on:%Y%m%d}"
     left, right = st.columns(2)
     left.download_button("下载 CSV", data=lambda: report.csv_bytes(table), file_name=f"{title}_{stamp}.csv",
@@ -201,7 +204,7 @@ def reminders_section(data: LedgerData, view: View) -> None:
     st.download_button("下载提醒（Excel，按责任单位分表）", key="reminders_xlsx", mime=XLSX, on_click="ignore",
                        data=lambda: reminders.excel_bytes(table, schema, int(days), on, data.sample),
                        file_name=f"整改到期提醒_{on:%Y%m%d}_{int(days)}天.xlsx", icon=":material/download:",
-                       disabled=not len(table))
+                       disabled=not len(table) or not view.can_export)
 
 
 def report_years(data: LedgerData, on) -> list[int]:
@@ -229,10 +232,14 @@ def report_section(data: LedgerData, view: View, routes) -> None:
 
     title = report.report_title(period)
     st.markdown(f"**{title}**")
+    if not view.can_export:
+        st.caption("下载报告需要导出权限（编辑或管理角色）。")
     left, right = st.columns(2)
     left.download_button("下载 Excel", data=lambda: report.excel_bytes(build()), file_name=f"{title}.xlsx",
+                         disabled=not view.can_export,
                          mime=XLSX, key="report_xlsx", on_click="ignore", icon=":material/download:")
     right.download_button("下载可打印页面（HTML）", data=lambda: report.html_page(build()).encode("utf-8"),
+                          disabled=not view.can_export,
                           file_name=f"{title}.html", mime="text/html", key="report_html", on_click="ignore",
                           icon=":material/download:")
     if st.toggle("预览风险图斑分布图", key="report_map"):

@@ -58,9 +58,10 @@ def _filters(store, frame) -> dict:
     return chosen
 
 
-def _export_bytes(store, frame, fmt: str, options: dict):
+def _export_bytes(store, frame, fmt: str, options: dict, user):
     """A callable the download button runs on click, so only the chosen format is built."""
     def build() -> bytes:
+        store.exporting(user, f"{fmt} {len(frame)} 个图斑（网页下载）")
         with tempfile.TemporaryDirectory(prefix="safetymap-download-") as tmp:
             out = Path(tmp) / f"ledger{FORMATS[fmt].suffix}"
             tables = related_tables(store, frame["code"]) if fmt == "gpkg" else None
@@ -87,7 +88,7 @@ def _export_section(store) -> None:
     options = {"shp": {"encoding": encoding}, "geojson": {"rfc7946": rfc7946}}
     cols = st.columns(4)
     for i, (key, fmt) in enumerate(FORMATS.items()):
-        cols[i % 4].download_button(fmt.label, _export_bytes(store, frame, key, options.get(key, {})),
+        cols[i % 4].download_button(fmt.label, _export_bytes(store, frame, key, options.get(key, {}), current_user()),
                                     file_name=default_filename(key), mime=fmt.mime, key=f"download_{key}",
                                     on_click="ignore", width="stretch")
     st.caption("Shapefile 压缩包内含字段对照表；超过 254 字节的文字在 .dbf 中截断，全文另存于 超长文本.csv。")
