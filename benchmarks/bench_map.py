@@ -83,7 +83,7 @@ def synthetic_frame(template: gpd.GeoDataFrame, n: int, seed: int = 1) -> gpd.Ge
     rows = template.iloc[np.arange(n) % len(template)].reset_index(drop=True).copy()
     rows["code"] = [f"BM-{i:06d}" for i in range(n)]
     rows["name"] = [f"{name}（合成{i}）" for i, name in enumerate(rows["name"])]
-    rows["risk_grade"] = rng.choice(["重大", "较大", "一般", "较小"], n)
+    rows["risk_grade"] = rng.choice(load_schema().grade_labels, n)
     lines = random_lines(n, rng)
     buffers = rows["category"].map({c.key: c.buffer_m for c in load_schema().categories}).to_numpy()
     rows["source_geometry"] = gpd.GeoSeries(lines, crs="EPSG:4490")
@@ -114,12 +114,7 @@ def naive_html(frame: gpd.GeoDataFrame) -> str:
 
 def our_html(frame: gpd.GeoDataFrame, zoom: int = mapview.DEFAULT_ZOOM, bbox=None) -> str:
     """safetymap.mapview: the base map plus the patch groups of the view, as one page."""
-    schema = load_schema()
-    m = mapview.base_map(schema)
-    for group in mapview.patch_groups(mapview.in_bbox(frame, bbox), schema, zoom=zoom):
-        group.add_to(m)
-    mapview.layer_control().add_to(m)
-    return m.get_root().render()
+    return mapview.standalone_html(load_schema(), mapview.in_bbox(frame, bbox), zoom=zoom)
 
 
 def timed(fn, *args, repeat: int = 3, **kwargs):

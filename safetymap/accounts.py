@@ -10,7 +10,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from .auth import ROLES, User, actor
 from .errors import PermissionDenied, Problem, ValidationError
-from .store import Store, now_utc
+from .clock import CHINA_TZ, now_utc, parse_utc, utc_text
+from .store import Store
 
 MIN_PASSWORD_LENGTH = 8
 MAX_FAILURES = 5  # then the account is locked
@@ -27,14 +28,6 @@ class LoginRefused(PermissionDenied):
 
 def _utc(now: dt.datetime | None) -> dt.datetime:
     return now or dt.datetime.now(dt.timezone.utc)
-
-
-def _text(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def _parse(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
 def _check_new(name: str, role: str, password: str) -> None:
@@ -124,7 +117,7 @@ def authenticate(store: Store, name: str, password: str, *, now: dt.datetime | N
         row = store.user_row(name, con)
         refusal = _refusal(row, now)
         if refusal is None and _verify(row["password_hash"], password):
-            row.update(failed_logins=0, not_before=None, locked_until=None, last_login=_text(now))
+            row.update(failed_logins=0, not_before=None, locked_until=None, last_login=utc_text(now))
             store.put_user_row(row, con)
             store.log(name, "login", "", con)
             return User(row["name"], row["role"])
@@ -140,25 +133,25 @@ def _refusal(row: dict | None, now: dt.datetime) -> str | None:
         return "用户名或密码错误"
     if row["disabled"]:
         return "该账户已停用，请联系管理员"
-    locked = _parse(row["locked_until"])
+    locked = parse_utc(row["locked_until"])
     if locked and locked > now:
-        return f"密码错误次数过多，账户已锁定至 {locked.astimezone(dt.timezone(dt.timedelta(hours=8))):%H:%M}"
-    wait = _parse(row["not_before"])
+        return f"密码错误次数过多，账户已锁定至 {locked.astimezone(CHINA_TZ):%H:%M}"
+    wait = parse_utc(row["not_before"])
     if wait and wait > now:
         return f"尝试过于频繁，请 {int((wait - now).total_seconds()) + 1} 秒后再试"
     return None
 
 
 def _record_failure(row: dict, now: dt.datetime) -> str:
-    locked = _parse(row["locked_until"])
+    locked = parse_utc(row["locked_until"])
     failures = 0 if (locked and locked <= now) else int(row["failed_logins"])
     failures += 1
     row.update(failed_logins=failures, locked_until=None, not_before=None)
     if failures >= MAX_FAILURES:
-        row["locked_until"] = _text(now + dt.timedelta(minutes=LOCK_MINUTES))
+        row["locked_until"] = utc_text(now + dt.timedelta(minutes=LOCK_MINUTES))
         return f"密码连续错误 {failures} 次，账户锁定 {LOCK_MINUTES} 分钟"
     if failures >= SLOW_AFTER:
-        row["not_before"] = _text(now + dt.timedelta(seconds=SLOW_SECONDS * 2 ** (failures - SLOW_AFTER)))
+        row["not_before"] = utc_text(now + dt.timedelta(seconds=SLOW_SECONDS * 2 ** (failures - SLOW_AFTER)))
     return "用户名或密码错误"
 
 

@@ -51,10 +51,8 @@ def cmd_list(args) -> int:
     store = Store(args.db)
     frame = store.read(args.category, include_archived=args.archived)
     if args.json:
-        rows = [record_json(store._row_to_record(store.schema.category(r["category"]), r)) for _, r in frame.iterrows()]
-        for row in rows:
-            row.pop("geometry", None)
-            row.pop("source_geometry", None)
+        rows = [record_json({k: v for k, v in record.items() if k not in ("geometry", "source_geometry")})
+                for record in store.records(frame)]
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0
     table = ledger_table(frame, store.schema)[["图斑编号", "类别", "名称", "路线编码", "起点桩号", "止点桩号", "风险等级", "整改状态"]]

@@ -11,13 +11,13 @@ from .errors import Problem, ValidationError
 from .geo import parse_stake, segment_from_stakes, to_metric
 from .schema import Field
 from .store import Store, display_value
-from .validation import is_blank
+from .validation import is_blank, split_multi
 
 
 def _comparable(f: Field, value) -> str:
     """A form value and a stored value as the same text, so that 'unchanged' is exact."""
-    if isinstance(value, (list, tuple)):
-        value = "、".join(value) if value else None
+    if f.multiple and not is_blank(value):  # a list from the form, joined text from the store
+        value = "、".join(split_multi(value) if isinstance(value, str) else value) or None
     if f.type == "stake" and isinstance(value, str) and value.strip():
         try:
             value = parse_stake(value)
@@ -62,9 +62,9 @@ def nearest_patches(frame: pd.DataFrame, lon: float, lat: float, n: int = 5) -> 
     return out.nsmallest(n, "distance_m")
 
 
-def restore_value(store: Store, history_id: int, user: User | str) -> dict:
-    """Set a field back to the value it had before one recorded change, as a new change."""
-    history = store.history()
+def restore_value(store: Store, code: str, history_id: int, user: User | str) -> dict:
+    """Set a field of patch ``code`` back to the value it had before one recorded change, as a new change."""
+    history = store.history(code)
     row = history[history["id"] == history_id]
     if not len(row):
         raise ValidationError([Problem("历史", f"没有编号为 {history_id} 的变更记录")])
@@ -73,7 +73,7 @@ def restore_value(store: Store, history_id: int, user: User | str) -> dict:
     if row["field_key"] == "source_geometry":
         return store.update(row["code"], {}, current["version"], user,
                             source_geometry=shapely.from_wkt(row["before"]), action="restore_value")
-    if not row["field_key"] or row["field_key"] == "archived":
+    if is_blank(row["field_key"]) or row["field_key"] == "archived":
         raise ValidationError([Problem("历史", "这条记录不是字段修改，不能恢复")])
     return store.update(row["code"], {row["field_key"]: row["before"] or None}, current["version"], user,
                         action="restore_value")

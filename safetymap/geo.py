@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 from shapely.ops import substring
@@ -24,7 +25,8 @@ DISTRICT_TOLERANCE_M = 500.0
 GEOMETRY_LABEL = "几何"
 
 # ---------------------------------------------------------------- stakes (桩号)
-STAKE_RE = re.compile(r"^K(\d{1,4})\+(\d{3}(?:\.\d{1,3})?)$")
+STAKE_PATTERN = r"^K(?P<km>\d{1,4})\+(?P<m>\d{3}(?:\.\d{1,3})?)$"  # validation uses it column-wise
+STAKE_RE = re.compile(STAKE_PATTERN)
 
 
 def parse_stake(text: str | float | int) -> float:
@@ -51,6 +53,36 @@ def format_stake(metres: float | None) -> str:
         km, m = km + 1, 0.0
     m_text = f"{int(m):03d}" if float(m).is_integer() else f"{m:06.2f}".rstrip("0")
     return f"K{int(km)}+{m_text}"
+
+
+def format_stake_column(values) -> np.ndarray:
+    """``format_stake`` of a whole column, vectorised: metres -> ``K12+350`` (two decimals kept when
+    present), None for NaN."""
+    v = np.round(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float), 2)
+    out = np.full(len(v), None, dtype=object)
+    ok = ~np.isnan(v)
+    if not ok.any():
+        return out
+    v = v[ok]
+    km = np.floor(v / 1000)
+    m = np.round(v - km * 1000, 2)
+    carry = m >= 1000
+    km[carry] += 1
+    m[carry] = 0.0
+    whole = m == np.round(m)
+    m_text = np.where(whole, np.char.zfill(np.round(m).astype(np.int64).astype(str), 3),
+                      np.char.rstrip(np.char.mod("%06.2f", m), "0"))
+    out[ok] = np.char.add(np.char.add("K", km.astype(np.int64).astype(str)), np.char.add("+", m_text))
+    raw = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    halves = np.flatnonzero(np.abs(np.abs(raw * 100 - np.trunc(raw * 100)) - 0.5) < 1e-6)
+    out[halves] = [format_stake(x) for x in raw[halves]]  # half a centimetre: round as Python does
+    return out
+
+
+def format_stakes(start: float | None, end: float | None) -> str:
+    """``K12+350–K13+000``; one stake when there is no end or it reads the same as the start."""
+    first, last = format_stake(start), format_stake(end)
+    return f"{first}–{last}" if last and last != first else first
 
 
 # ---------------------------------------------------------------- CRS

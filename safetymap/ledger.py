@@ -7,31 +7,33 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .geo import format_stake
-from .schema import Category, Schema
+from . import clock
+from .geo import format_stake_column
+from .schema import Field, Schema, load_schema
+from .validation import five_in_place_parts
 
 FOG_LEDGER_THRESHOLD = 3.0  # 年均发生3次以上团雾路段
-OPEN_STATUSES = ("待整改", "整改中")
 
 
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8))  # the bureau's day, whatever the server's time zone
+today = clock.today  # the bureau's date (China time), whatever the server's zone
 
 
-def today() -> dt.date:
-    return dt.datetime.now(CHINA_TZ).date()
+def is_open(frame: pd.DataFrame, schema: Schema | None = None) -> pd.Series:
+    """True where the rectification status is still open (schema ``open_rect_statuses``)."""
+    return frame["rect_status"].isin((schema or load_schema()).open_statuses)
 
 
-def overdue(frame: pd.DataFrame, on: dt.date | None = None) -> pd.Series:
+def overdue(frame: pd.DataFrame, on: dt.date | None = None, schema: Schema | None = None) -> pd.Series:
     """True where the rectification deadline has passed and the patch is not yet rectified."""
     on = pd.Timestamp(on or today())
     deadline = pd.to_datetime(frame["rect_deadline"])
-    return (deadline < on) & frame["rect_status"].isin(OPEN_STATUSES)
+    return (deadline < on) & is_open(frame, schema)
 
 
-def days_late(frame: pd.DataFrame, on: dt.date | None = None) -> pd.Series:
+def days_late(frame: pd.DataFrame, on: dt.date | None = None, schema: Schema | None = None) -> pd.Series:
     on = pd.Timestamp(on or today())
     late = (on - pd.to_datetime(frame["rect_deadline"])).dt.days
-    return late.where(overdue(frame, on)).astype("Int64")
+    return late.where(overdue(frame, on, schema)).astype("Int64")
 
 
 def fog_counts(fog_patches: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
@@ -75,15 +77,15 @@ def fog_ledger(fog_patches: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     return counts[counts["in_ledger"]].reset_index(drop=True)
 
 
-def display_table(frame: pd.DataFrame, category: Category, *, with_unit: bool = True) -> pd.DataFrame:
-    """The category's fields under their Chinese labels, stakes as K12+350, booleans as 是/否."""
+def display_table(frame: pd.DataFrame, fields: tuple[Field, ...], *, with_unit: bool = True) -> pd.DataFrame:
+    """``fields`` under their Chinese labels, stakes as K12+350, booleans as 是/否."""
     out = {}
-    for f in category.fields:
+    for f in fields:
         if f.key not in frame.columns:
             continue
         values = frame[f.key]
         if f.type == "stake":
-            values = values.map(format_stake)
+            values = pd.Series(format_stake_column(values), index=frame.index).fillna("")
         elif f.type == "bool":
             values = values.map(lambda v: "" if pd.isna(v) else ("是" if v else "否"))
         out[f.label_with_unit if with_unit else f.label] = values
@@ -93,10 +95,9 @@ def display_table(frame: pd.DataFrame, category: Category, *, with_unit: bool = 
 def ledger_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
     """The common columns of every patch (any category), with 类别 and 是否逾期, for the ledger page."""
     labels = {c.key: c.label for c in schema.categories}
-    common = Category("all", "全部", "", (), 0, "", "", "", schema.common_fields, len(schema.common_fields))
-    table = display_table(frame, common)
+    table = display_table(frame, schema.common_fields)
     table.insert(1, "类别", frame["category"].map(labels))
-    table["是否逾期"] = overdue(frame, on).map({True: "逾期", False: ""})
+    table["是否逾期"] = overdue(frame, on, schema).map({True: "逾期", False: ""})
     return table
 
 
@@ -105,8 +106,7 @@ ACTION_LABELS = {"insert": "新增", "update": "修改", "import": "导入", "ar
 
 
 def timeline(history: pd.DataFrame, inspections: pd.DataFrame, fog_events: pd.DataFrame) -> pd.DataFrame:
-    """One patch's changes, inspections and fog events, newest first: 时间, 类型, 用户, 内容 (+ history id
-    for changes that can be restored)."""
+    """One patch's changes, inspections and fog events, newest first: 时间, 类型, 用户, 版本 (of changes), 内容."""
     rows = []
     for version, group in history.groupby("version", sort=False):
         first = group.iloc[0]
@@ -132,11 +132,9 @@ def timeline(history: pd.DataFrame, inspections: pd.DataFrame, fog_events: pd.Da
 
 def rectification(record: dict, on: dt.date | None = None) -> dict:
     """Deadline, status, overdue flag and the five-in-place parts of one patch."""
-    from .validation import five_in_place_parts
-
     frame = pd.DataFrame([record])
     parts = five_in_place_parts(frame).iloc[0].to_dict()
-    late = days_late(frame.assign(rect_deadline=pd.to_datetime(frame["rect_deadline"])), on).iloc[0]
+    late = days_late(frame, on).iloc[0]
     return {"status": record.get("rect_status"), "deadline": record.get("rect_deadline"),
             "overdue": bool(pd.notna(late)), "days_late": None if pd.isna(late) else int(late),
             "five": {k: bool(v) for k, v in parts.items()}}

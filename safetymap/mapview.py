@@ -15,7 +15,6 @@ the page with ``textContent``. What is built as HTML here (legend, layer names) 
 """
 from __future__ import annotations
 
-import html
 import json
 import math
 from dataclasses import dataclass
@@ -29,8 +28,11 @@ import shapely
 from branca.element import Element, MacroElement
 from folium.template import Template
 
-from .geo import district_boundary, format_stake
+from .geo import district_boundary
+from .text import esc as escape_html  # text for HTML (content or quoted attribute); None and NaN -> ''
 from .schema import Category, Schema
+from .geo import format_stakes
+from .stats import UNGRADED
 
 DISTRICT_CENTER = (42.024, 126.805)  # lat, lon of the Jiangyuan bbox centre
 DEFAULT_ZOOM = 10
@@ -38,23 +40,15 @@ MIN_ZOOM, MAX_ZOOM = 8, 18
 MAP_HEIGHT = 640
 TILE_PX = 256
 SELECTED_COLOR = "#00E5FF"
-NO_GRADE_COLOR = "#9E9E9E"
 TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
                 "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
                 "&TILECOL={{x}}&tk={key}")
 TIANDITU_ATTR = '&copy; <a href="https://www.tianditu.gov.cn/">天地图</a> 国家地理信息公共服务平台'
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
-LEAFLET_JS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
-LEAFLET_CSS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"
 
 
 # ---------------------------------------------------------------- escaping
-def escape_html(value) -> str:
-    """Text for HTML (element content or a quoted attribute); None and NaN become ''."""
-    return "" if pd.isna(value) else html.escape(str(value), quote=True)
-
-
 def script_json(value) -> str:
     """JSON that is safe inside a <script> element and inside JS source: no ``<``, ``>``, ``&``, quote
     or line separator survives literally, so user text can neither close the script nor start markup.
@@ -143,21 +137,16 @@ def zoom_to_fit(bounds: tuple[float, float, float, float], width_px: int = 800, 
 
 
 # ---------------------------------------------------------------- features
-def stakes_text(start, end) -> str:
-    first, last = format_stake(start), format_stake(end)
-    return f"{first}–{last}" if last and last != first else first
-
-
 def feature_properties(frame: pd.DataFrame, schema: Schema) -> list[dict]:
     """What each feature carries to the browser: ``code`` (returned on click), n(ame), g(rade index,
     -1 if none), r(oute), s(takes), and o(verdue) / f(og ledger) flags when true."""
-    grade_index = {g.label: i for i, g in enumerate(schema.grades)}
+    grade_index = {g.label: g.rank for g in schema.grades}
     keys = ("code", "name", "risk_grade", "route_code", "start_stake", "end_stake", "overdue", "fog_ledger")
     columns = [frame[c].tolist() if c in frame else [None] * len(frame) for c in keys]
     props = []
     for code, name, grade, route, start, end, late, fog in zip(*columns):
         p = {"code": str(code), "n": _text(name), "g": grade_index.get(grade, -1), "r": _text(route),
-             "s": stakes_text(start, end)}
+             "s": format_stakes(start, end)}
         if _true(late):
             p["o"] = 1
         if _true(fog):
@@ -366,7 +355,7 @@ def sm_config(schema: Schema) -> dict:
     labels = {f.key: f.label for f in schema.common_fields}
     return {
         "gradeColors": [g.color for g in schema.grades], "gradeLabels": [g.label for g in schema.grades],
-        "noGradeColor": NO_GRADE_COLOR, "noGradeLabel": "未定级", "selectedColor": SELECTED_COLOR,
+        "noGradeColor": schema.grade_color(None), "noGradeLabel": UNGRADED, "selectedColor": SELECTED_COLOR,
         "overdueLabel": "整改逾期", "fogLabel": "团雾台账路段",
         "tip": [["code", labels.get("code", "图斑编号")], ["n", labels.get("name", "名称")],
                 ["g", labels.get("risk_grade", "风险等级")], ["r", labels.get("route_code", "路线编码")],
@@ -389,7 +378,7 @@ def legend_html(schema: Schema) -> str:
     parts.append('<h4 style="margin-top:4px">类别（边框）</h4>')
     for c in schema.categories:
         parts.append(f"<div>{_dash_svg(c.outline, c.dash)}{escape_html(c.label)}</div>")
-    parts.append(f'<div>{_dash_svg(SELECTED_COLOR, "", "#ffffff")}当前选中</div>')
+    parts.append(f'<div>{_dash_svg(SELECTED_COLOR, "")}当前选中</div>')
     return "".join(parts)
 
 
@@ -530,10 +519,11 @@ def layer_control() -> folium.LayerControl:
     return folium.LayerControl(position="topright", collapsed=False)
 
 
-def standalone_html(schema: Schema, frame: pd.DataFrame, **kwargs) -> str:
-    """The whole map as one HTML page (for benchmarks, checks and offline viewing)."""
+def standalone_html(schema: Schema, frame: pd.DataFrame, *, zoom: float | None = None, **kwargs) -> str:
+    """The whole map as one HTML page (for benchmarks, checks and offline viewing), patches simplified
+    for ``zoom``; ``kwargs`` go to ``base_map``."""
     m = base_map(schema, **kwargs)
-    for group in patch_groups(frame, schema):
+    for group in patch_groups(frame, schema, zoom=zoom):
         group.add_to(m)
     layer_control().add_to(m)
     return m.get_root().render()
@@ -557,12 +547,13 @@ if (L.drawLocal) {
   L.drawLocal.edit.toolbar.actions.clearAll = {title: "全部删除", text: "全部删除"};
 }
 """
+DRAW_HEIGHT = 420
 DRAW_OPTIONS = {"polyline": {"shapeOptions": {"color": "#d11", "weight": 4}}, "marker": True, "polygon": False,
                 "rectangle": False, "circle": False, "circlemarker": False}
 
 
 def draw_map(schema: Schema, current=None, basemap_options: list[Basemap] | None = None, *,
-             height: int = 420) -> SafetyMap:
+             height: int = DRAW_HEIGHT) -> SafetyMap:
     """A map for drawing a patch's source line (or bridge point), showing its current geometry (no user
     text reaches it), zoomed to it."""
     m = base_map(schema, basemap_options, height=height)

@@ -28,6 +28,7 @@ from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
+from .clock import utc_text
 from .errors import DatabaseExists, DatabaseMissing, SafetymapError
 from .schema import Schema, load_schema
 from .store import (
@@ -76,8 +77,7 @@ class UtcTextLoader(Loader):
     """timestamptz -> GeoPackage DATETIME text: UTC, milliseconds, ``Z`` (e.g. 2026-05-01T02:03:04.120Z)."""
 
     def load(self, data) -> str:
-        moment = dt.datetime.fromisoformat(bytes(data).decode())
-        return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return utc_text(dt.datetime.fromisoformat(bytes(data).decode()))
 
 
 class DateTextLoader(Loader):

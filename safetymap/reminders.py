@@ -8,7 +8,7 @@ import datetime as dt
 import pandas as pd
 
 from . import stats
-from .ledger import OPEN_STATUSES, today
+from .ledger import is_open, today
 from .report import Table, workbook_bytes
 from .schema import Schema
 
@@ -23,7 +23,7 @@ def due(frame: pd.DataFrame, schema: Schema, within_days: int, on: dt.date | Non
     责任单位 first, units in the schema's order, then the earliest deadline first."""
     on = pd.Timestamp(on or today())
     deadline = pd.to_datetime(frame["rect_deadline"])
-    hit = frame["rect_status"].isin(OPEN_STATUSES) & (deadline <= on + pd.Timedelta(days=int(within_days)))
+    hit = is_open(frame, schema) & (deadline <= on + pd.Timedelta(days=int(within_days)))
     rows = frame[hit.to_numpy()]
     left = (pd.to_datetime(rows["rect_deadline"]) - on).dt.days.astype(int)
     unit = stats.label(schema, "resp_unit")
@@ -69,4 +69,4 @@ def excel_bytes(table: pd.DataFrame, schema: Schema, within_days: int, on: dt.da
         sheets.append(Table(f"整改到期提醒：{name}", rows.drop(columns=unit).reset_index(drop=True),
                             "请按整改时限完成整改", sheet=str(name)))
     subtitle = title(within_days, on) + ("　示例数据（虚构）" if sample else "")
-    return workbook_bytes(sheets, schema.meta.get("bureau", ""), subtitle)
+    return workbook_bytes(sheets, schema.bureau, subtitle)

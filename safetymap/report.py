@@ -11,7 +11,6 @@ Command line: ``python -m safetymap report --month 2026-11 --out 月报.html`` (
 from __future__ import annotations
 
 import datetime as dt
-import html
 import io
 import re
 from dataclasses import dataclass, field
@@ -27,10 +26,12 @@ from openpyxl.utils import get_column_letter
 from . import stats
 from .errors import Problem, RequestError
 from .geo import district_boundary, to_metric
+from .text import esc, is_missing
 from .ledger import FOG_LEDGER_THRESHOLD, today
 from .schema import Schema
 from .stats import LedgerData, Period
-from .store import CHINA_TZ, Store
+from .clock import now_local
+from .store import Store
 
 FORMATS = {".xlsx": "excel", ".html": "html", ".htm": "html"}
 SAMPLE_NOTE = "示例数据：路线、桩号、桥梁和各项数值均为虚构，仅用于演示，不得用于实际决策。"
@@ -109,18 +110,14 @@ def compose(data: LedgerData, schema: Schema, period: Period, on: dt.date, route
                              Table("按责任单位统计", stats.by_group(frame, "resp_unit", schema, on)),
                              Table("按路线统计", stats.by_group(frame, "route_code", schema, on))]),
     ]
-    return Report(report_title(period), schema.meta.get("bureau", ""), period, on,
-                  dt.datetime.now(CHINA_TZ).replace(tzinfo=None), data.sample, sections)
+    return Report(report_title(period), schema.bureau, period, on,
+                  now_local(), data.sample, sections)
 
 
 # ---------------------------------------------------------------- values as text
 def decimals(column: str) -> int:
     """Rates and hours with one decimal, other fractional numbers (km, averages) with two."""
     return 1 if column.endswith(("(%)", "(h)")) else 2
-
-
-def is_missing(value) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
 
 
 def text_of(value, column: str, fixed: bool) -> str:
@@ -299,10 +296,6 @@ def path_data(geom, frame: MapFrame) -> str:
             xy = frame.xy(shapely.get_coordinates(ring))
             out.append("M" + " ".join(f"{x:.1f},{y:.1f}" for x, y in xy) + ("Z" if closed else ""))
     return "".join(out)
-
-
-def esc(value) -> str:
-    return html.escape("" if is_missing(value) else str(value), quote=True)
 
 
 def _boundary_svg(boundary, frame: MapFrame) -> str:

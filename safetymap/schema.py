@@ -9,7 +9,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .errors import Problem, UnknownCategory, ValidationError
@@ -53,6 +53,7 @@ class Grade:
     label: str
     color: str
     rank: int  # 0 = highest (重大)
+    badge: str = "gray"  # Streamlit's st.badge colour name
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class Schema:
     consequence_labels: tuple[str, ...]
     common_fields: tuple[Field, ...]
     categories: tuple[Category, ...]
+    open_statuses: tuple[str, ...] = ()  # rectification statuses still open (overdue past the deadline)
     source: Path = field(default=DEFAULT_SCHEMA_PATH)
 
     # ---- lookups
@@ -124,12 +126,32 @@ class Schema:
                 return g
         raise ValidationError([Problem("风险等级", f"「{label}」不是四个风险等级之一（{'、'.join(self.grade_labels)}）")])
 
-    def grade_color(self, label: str | None, default: str = "#999999") -> str:
-        colors = {g.label: g.color for g in self.grades}
-        return colors.get(label, default)
+    @cached_property
+    def _grade_colors(self) -> dict[str, str]:
+        return {g.label: g.color for g in self.grades}
+
+    def grade_color(self, label: str | None, default: str | None = None) -> str:
+        """The grade's colour; the schema's ``ungraded_color`` for a patch with no (known) grade."""
+        return self._grade_colors.get(label, default or self.meta.get("ungraded_color", "#999999"))
+
+    @property
+    def bureau(self) -> str:
+        return self.meta.get("bureau", "")
+
+    @property
+    def fog_category(self) -> str:
+        """The category whose fog events are logged and counted for the fog ledger."""
+        return self.meta.get("fog_category", "fog")
 
     def grade_from_matrix(self, likelihood: int, consequence: int) -> str:
         return self.matrix[int(likelihood) - 1][int(consequence) - 1]
+
+    def field(self, key: str) -> Field:
+        """A common field (every category has it) by key, e.g. ``schema.field("rect_status").values``."""
+        for f in self.common_fields:
+            if f.key == key:
+                return f
+        raise KeyError(key)
 
     def all_fields(self) -> dict[str, Field]:
         """Every field key of every category (first declaration wins)."""
@@ -178,7 +200,7 @@ def _build_field(raw: dict, lists: dict[str, list[str]], grades: list[str], wher
 
 
 def parse_schema(data: dict, source: Path = DEFAULT_SCHEMA_PATH) -> Schema:
-    grades = tuple(Grade(g["key"], g["label"], g["color"], i) for i, g in enumerate(data["grades"]))
+    grades = tuple(Grade(g["key"], g["label"], g["color"], i, g.get("badge", "gray")) for i, g in enumerate(data["grades"]))
     grade_labels = [g.label for g in grades]
     lists = {k: list(v) for k, v in data.get("lists", {}).items()}
     common = tuple(_build_field(f, lists, grade_labels, "common_fields") for f in data["common_fields"])
@@ -197,6 +219,13 @@ def parse_schema(data: dict, source: Path = DEFAULT_SCHEMA_PATH) -> Schema:
             fields=fields, n_common=len(common),
         )
         categories.append(cat)
+    fog = data.get("meta", {}).get("fog_category", "fog")
+    if fog not in {c.key for c in categories}:
+        raise ValueError(f"meta.fog_category「{fog}」不是已声明的类别")
+    open_statuses = tuple(lists.get("open_rect_statuses", ()))
+    unknown = set(open_statuses) - set(lists.get("rect_statuses", ()))
+    if unknown:
+        raise ValueError(f"open_rect_statuses 中的 {'、'.join(sorted(unknown))} 不在 rect_statuses 中")
     matrix = data["matrix"]
     rows = tuple(tuple(r) for r in matrix["grades"])
     for r in rows:
@@ -207,7 +236,7 @@ def parse_schema(data: dict, source: Path = DEFAULT_SCHEMA_PATH) -> Schema:
         meta=data.get("meta", {}), grades=grades, matrix=rows,
         likelihood_labels=tuple(matrix.get("likelihood_labels", [])),
         consequence_labels=tuple(matrix.get("consequence_labels", [])),
-        common_fields=common, categories=tuple(categories), source=source,
+        common_fields=common, categories=tuple(categories), open_statuses=open_statuses, source=source,
     )
 
 

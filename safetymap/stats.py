@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import Problem, ValidationError
-from .geo import format_stake
-from .ledger import FOG_LEDGER_THRESHOLD, OPEN_STATUSES, days_late, fog_ledger, overdue
+from .geo import format_stakes
+from .ledger import FOG_LEDGER_THRESHOLD, days_late, fog_counts, fog_ledger, is_open, overdue
 from .schema import Schema
 from .validation import five_in_place_parts, is_blank
 
@@ -33,7 +33,6 @@ DONE_RATE = "整改完成率(%)"
 FIVE_OK = "五到位"
 FIVE_RATE = "五到位率(%)"
 MISSING_PARTS = "缺项"
-FOG_CATEGORY = "fog"  # the category whose events are logged (store.add_fog_events)
 ROUTE_CLASSES = "GSXYCZ"  # 国道、省道、县道、乡道、村道、专用公路: the order routes are listed in
 # What changed, from a history row (see ``change_kinds``), in column order.
 ADDED, DONE, CLOSED_KIND, ARCHIVED = "新增", "整改完成", "销号", "归档"
@@ -134,7 +133,7 @@ def category_labels(schema: Schema) -> dict[str, str]:
 
 
 def statuses(schema: Schema) -> list[str]:
-    return list(schema.all_fields()["rect_status"].values)
+    return list(schema.field("rect_status").values)
 
 
 def grade_columns(frame: pd.DataFrame, schema: Schema) -> list[str]:
@@ -175,12 +174,8 @@ def with_total(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def stake_range(frame: pd.DataFrame) -> pd.Series:
-    def one(start, end):
-        if pd.isna(end) or end == start:
-            return format_stake(start)
-        return f"{format_stake(start)}–{format_stake(end)}"
-
-    return pd.Series([one(s, e) for s, e in zip(frame["start_stake"], frame["end_stake"])], index=frame.index, dtype=object)
+    return pd.Series([format_stakes(s, e) for s, e in zip(frame["start_stake"], frame["end_stake"])], index=frame.index,
+                     dtype=object)
 
 
 def as_dates(values: pd.Series) -> pd.Series:
@@ -239,7 +234,7 @@ def by_group(frame: pd.DataFrame, key: str, schema: Schema, on: dt.date | None =
     table = pd.DataFrame({
         COUNT: groups.value_counts(),
         KM: frame["length_m"].groupby(groups).sum() / 1000,
-        OPEN: frame["rect_status"].isin(OPEN_STATUSES).groupby(groups).sum(),
+        OPEN: is_open(frame, schema).groupby(groups).sum(),
         OVERDUE: overdue(frame, on).groupby(groups).sum(),
     }).reindex(order).fillna(0)
     grades = _grade_pivot(frame, groups, columns, "count").reindex(index=order, columns=columns).fillna(0)
@@ -309,10 +304,15 @@ def five_in_place_gaps(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- fog
-def fog_ledger_table(frame: pd.DataFrame, events: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """The fog ledger (年均发生3次以上团雾路段台账): each segment's yearly counts and average."""
-    fog = frame[frame["category"] == FOG_CATEGORY]
-    ledger = fog_ledger(fog, events)
+IN_LEDGER = "列入台账"
+
+
+def fog_ledger_table(frame: pd.DataFrame, events: pd.DataFrame, schema: Schema, *,
+                     every_segment: bool = False) -> pd.DataFrame:
+    """The fog ledger (年均发生3次以上团雾路段台账): each segment's yearly counts and average. With
+    ``every_segment``, all fog segments, and a column saying which are in the ledger."""
+    fog = frame[frame["category"] == schema.fog_category]
+    ledger = fog_counts(fog, events) if every_segment else fog_ledger(fog, events)
     rows = fog.set_index("code").loc[ledger["code"]].reset_index()
     table = patch_columns(rows, schema, ("code", "name", "route_code", "stakes", "township", "risk_grade", "resp_unit"))
     years = [c for c in ledger.columns if isinstance(c, (int, np.integer))]
@@ -322,6 +322,8 @@ def fog_ledger_table(frame: pd.DataFrame, events: pd.DataFrame, schema: Schema) 
     table["记录年数"] = ledger["years"].to_numpy()
     table["年均次数"] = ledger["per_year"].astype(float).round(2).to_numpy()
     table["数据来源"] = ledger["source"].to_numpy()
+    if every_segment:
+        table[IN_LEDGER] = ledger["in_ledger"].to_numpy()
     return table
 
 
@@ -410,11 +412,11 @@ def overview(data: LedgerData, schema: Schema, on: dt.date | None = None, period
     """The headline figures (项目, 数值): the ledger now, and what happened in ``period`` if given."""
     frame = data.patches
     parts = five_in_place_parts(frame)
-    fog = frame[frame["category"] == FOG_CATEGORY]
+    fog = frame[frame["category"] == schema.fog_category]
     rows = [("图斑总数", len(frame)), ("总长度(km)", km(frame["length_m"]))]
     grades = grades_of(frame).value_counts()
     rows += [(f"{g}风险图斑", int(grades.get(g, 0))) for g in grade_columns(frame, schema)]
-    rows += [(f"{OPEN}图斑", int(frame["rect_status"].isin(OPEN_STATUSES).sum())),
+    rows += [(f"{OPEN}图斑", int(is_open(frame, schema).sum())),
              ("逾期未整改图斑", int(overdue(frame, on).sum())),
              (FIVE_RATE, float(rate(pd.Series([parts.all(axis=1).sum()]), pd.Series([len(frame)])).iloc[0])),
              (FOG_LEDGER_LABEL, len(fog_ledger(fog, data.events)))]

@@ -21,13 +21,13 @@ import shapely
 
 from . import gpkg
 from .auth import User, actor
+from .clock import local_series_to_utc_text, now_local, now_utc, utc_text, utc_text_to_local
 from .errors import ConflictError, DatabaseExists, DatabaseMissing, NotFound, Problem, ValidationError
 from .geo import GEOMETRY_LABEL, format_stake, geometry_problems, patch_polygons
 from .schema import Category, Field, Schema, load_schema
 from .validation import blank_mask, clean_frame, derive, grade_problems, is_blank
 
 SRS_ID = 4490
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai has no DST
 SQL_TYPES = {"str": "TEXT", "text": "TEXT", "enum": "TEXT", "int": "INTEGER", "float": "REAL",
              "stake": "REAL", "date": "DATE", "datetime": "DATETIME", "bool": "BOOLEAN"}
 SOURCE_TABLE = "patch_source"
@@ -71,16 +71,6 @@ USER_COLUMNS = ["name", "role", "password_hash", "disabled", "failed_logins", "n
                 "created_at", "last_login"]
 
 
-def now_utc() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def utc_text_to_local(values) -> pd.Series:
-    """GeoPackage DATETIME text (UTC) -> naive China local time, as shown to users."""
-    ts = pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce", format="ISO8601")
-    return ts.dt.tz_convert(CHINA_TZ).dt.tz_localize(None).astype("datetime64[ms]")
-
-
 def display_value(f: Field | None, value) -> str:
     """A value as text for history and messages: stakes as K12+350, dates ISO, booleans 是/否."""
     if is_blank(value):
@@ -101,12 +91,10 @@ def display_value(f: Field | None, value) -> str:
 def _to_sql(f: Field, series: pd.Series) -> list:
     """A clean column -> values sqlite3 stores (dates as GeoPackage text, NA as NULL), column-wise."""
     missing = np.array(series.isna(), dtype=bool)  # a writable copy
-    if f.type in ("date", "datetime"):
-        stamps = pd.to_datetime(series)
-        if f.type == "datetime":
-            stamps = stamps.dt.tz_localize(CHINA_TZ).dt.tz_convert("UTC")
-        text = stamps.dt.strftime("%Y-%m-%d" if f.type == "date" else "%Y-%m-%dT%H:%M:%S.%f").astype(object)
-        values = text if f.type == "date" else text.str[:-3] + "Z"
+    if f.type == "date":
+        values = pd.to_datetime(series).dt.strftime("%Y-%m-%d").astype(object)
+    elif f.type == "datetime":
+        values = local_series_to_utc_text(series).astype(object)
     elif f.type == "bool":  # a Python bool: SQLite stores 1/0, PostgreSQL needs a boolean
         values = series.astype(object).map(bool, na_action="ignore")
     elif f.type == "int":
@@ -403,6 +391,10 @@ class Store:
             raise NotFound(code)
         return self._row_to_record(c, frame.iloc[0])
 
+    def records(self, frame: pd.DataFrame) -> list[dict]:
+        """Rows of a frame from ``read`` as record dicts (like ``get``), without reading again."""
+        return [self._row_to_record(self.schema.category(row["category"]), row) for _, row in frame.iterrows()]
+
     def _row_to_record(self, c: Category, row: pd.Series) -> dict:
         record = {f.key: to_python(f, row[f.key]) for f in c.fields}
         record.update(category=c.key, archived=bool(row["archived"]),
@@ -466,9 +458,10 @@ class Store:
             raise ValidationError([Problem("图斑编号", f"编号「{code}」已存在", file=file) for code in taken])
         editable = [f for f in c.fields if not f.system]
         columns = ["geom", *(f.key for f in editable), "version", "updated_at", "updated_by"]
+        quoted = ", ".join(f'"{name}"' for name in columns)
         values = [self._encode(polygons), *(_to_sql(f, derived[f.key]) for f in editable),
                   [1] * len(codes), [stamp] * len(codes), [user] * len(codes)]
-        con.executemany(f'INSERT INTO "{c.table}" ({", ".join(map(repr_col, columns))}) '
+        con.executemany(f'INSERT INTO "{c.table}" ({quoted}) '
                         f'VALUES ({", ".join([self.GEOM_PARAM] + ["?"] * (len(columns) - 1))})', list(zip(*values)))
         con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.GEOM_PARAM}, ?, ?)",
                         list(zip(self._encode(source_geoms), codes, [c.key] * len(codes))))
@@ -570,15 +563,17 @@ class Store:
         return self._set_archived(code, user, False, None)
 
     # ---------------------------------------------------------------- history and events
-    def history(self, code: str | None = None) -> pd.DataFrame:
-        sql = 'SELECT id, code, category, version, action, field_key, field_label, before, after, "user", at FROM history'
-        params: tuple = ()
-        if code is not None:
-            sql += " WHERE code = ?"
-            params = (code,)
-        frame = self._query_frame(sql + " ORDER BY id", params)
-        frame["at"] = utc_text_to_local(frame["at"]).to_numpy()
+    def _log_rows(self, table: str, columns: str, order: str, code: str | None, times: tuple[str, ...]) -> pd.DataFrame:
+        """Rows of a log table (all, or one patch's), with its stored moments as China time."""
+        where, params = (" WHERE code = ?", (code,)) if code is not None else ("", ())
+        frame = self._query_frame(f"SELECT {columns} FROM {table}{where} ORDER BY {order}", params)
+        for col in times:
+            frame[col] = utc_text_to_local(frame[col]).to_numpy()
         return frame
+
+    def history(self, code: str | None = None) -> pd.DataFrame:
+        return self._log_rows("history", 'id, code, category, version, action, field_key, field_label, before, after, '
+                              '"user", at', "id", code, ("at",))
 
     def add_fog_event(self, code: str, date, user: User | str, *, start_time: str | None = None,
                       duration_h: float | None = None, min_visibility_m: int | None = None,
@@ -599,7 +594,7 @@ class Store:
                 except NotFound:
                     problems.append(Problem("图斑编号", f"找不到图斑「{row[0]}」", row=i + 1, file=file))
                     continue
-                if c.key != "fog":
+                if c.key != self.schema.fog_category:
                     problems.append(Problem("图斑编号", f"「{row[0]}」是{c.label}，不是团雾路段", row=i + 1, file=file))
             if problems:
                 raise ValidationError(problems)
@@ -612,26 +607,13 @@ class Store:
             return ids
 
     def fog_events(self, code: str | None = None) -> pd.DataFrame:
-        sql = "SELECT id, code, date, start_time, duration_h, min_visibility_m, reporter, created_at, created_by FROM fog_events"
-        params: tuple = ()
-        if code is not None:
-            sql += " WHERE code = ?"
-            params = (code,)
-        frame = self._query_frame(sql + " ORDER BY date, id", params)
+        frame = self._log_rows("fog_events", "id, code, date, start_time, duration_h, min_visibility_m, reporter, "
+                               "created_at, created_by", "date, id", code, ("created_at",))
         frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d").astype("datetime64[ms]")
-        frame["created_at"] = utc_text_to_local(frame["created_at"]).to_numpy()
         return frame
 
     def inspections(self, code: str | None = None) -> pd.DataFrame:
-        sql = "SELECT * FROM inspections"
-        params: tuple = ()
-        if code is not None:
-            sql += " WHERE code = ?"
-            params = (code,)
-        frame = self._query_frame(sql + " ORDER BY inspected_at, id", params)
-        for col in ("inspected_at", "created_at"):
-            frame[col] = utc_text_to_local(frame[col]).to_numpy()
-        return frame
+        return self._log_rows("inspections", "*", "inspected_at, id", code, ("inspected_at", "created_at"))
 
     def add_inspection(self, code: str, user: User | str, *, inspected_at: dt.datetime | None = None,
                        findings: str = "", status_after: str | None = None, lon: float | None = None,
@@ -640,7 +622,7 @@ class Store:
         ``safetymap.photos``). A new rectification status and the inspection date are written to the
         patch as one change with history; nothing else of the patch can be changed this way."""
         name = actor(user, "inspect")
-        when = inspected_at or dt.datetime.now(CHINA_TZ).replace(tzinfo=None)
+        when = inspected_at or now_local()
         problems = _inspection_problems(self.schema, status_after, lon, lat)
         if problems:
             raise ValidationError(problems)
@@ -654,7 +636,7 @@ class Store:
             cur = con.execute(
                 "INSERT INTO inspections (code, inspected_at, inspector, findings, status_before, status_after, lon, lat, "
                 "created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
-                (code, _local_to_utc_text(when), name, findings or None, current["rect_status"],
+                (code, utc_text(when), name, findings or None, current["rect_status"],
                  status_after or current["rect_status"], lon, lat, stamp, name))
             inspection_id = cur.fetchone()[0]
             con.executemany("INSERT INTO photos (inspection_id, code, mime, width, height, content, created_at, created_by) "
@@ -664,14 +646,8 @@ class Store:
 
     def photos(self, code: str | None = None) -> pd.DataFrame:
         """Photos' metadata (id, inspection_id, code, mime, width, height, created_at, created_by), newest last."""
-        sql = "SELECT id, inspection_id, code, mime, width, height, created_at, created_by FROM photos"
-        params: tuple = ()
-        if code is not None:
-            sql += " WHERE code = ?"
-            params = (code,)
-        frame = self._query_frame(sql + " ORDER BY id", params)
-        frame["created_at"] = utc_text_to_local(frame["created_at"]).to_numpy()
-        return frame
+        return self._log_rows("photos", "id, inspection_id, code, mime, width, height, created_at, created_by", "id",
+                              code, ("created_at",))
 
     def photo_bytes(self, photo_id: int) -> bytes:
         row = self._con().execute("SELECT content FROM photos WHERE id = ?", (int(photo_id),)).fetchone()
@@ -721,9 +697,7 @@ class Store:
         return name
 
     def audit(self) -> pd.DataFrame:
-        frame = self._query_frame('SELECT id, at, "user", action, detail FROM audit ORDER BY id')
-        frame["at"] = utc_text_to_local(frame["at"]).to_numpy()
-        return frame
+        return self._log_rows("audit", 'id, at, "user", action, detail', "id", None, ("at",))
 
     # ---------------------------------------------------------------- routes
     def put_routes(self, routes: gpd.GeoDataFrame, user: User | str) -> None:
@@ -764,12 +738,13 @@ class Store:
         partial.rename(dest)
         return dest
 
-    def revision(self) -> tuple[int, int]:
-        """Changes whenever the ledger does (every patch write has a history row; fog events have their
-        own table): a cheap key for caching what is derived from the whole ledger."""
+    def revision(self) -> tuple[int, ...]:
+        """Changes whenever the ledger does (every patch write has a history row; fog events and
+        inspections have their own tables): a cheap key for caching what is derived from the ledger."""
         row = self._con().execute("SELECT (SELECT coalesce(max(id), 0) FROM history), "
-                                  "(SELECT coalesce(max(id), 0) FROM fog_events)").fetchone()
-        return int(row[0]), int(row[1])
+                                  "(SELECT coalesce(max(id), 0) FROM fog_events), "
+                                  "(SELECT coalesce(max(id), 0) FROM inspections)").fetchone()
+        return tuple(int(v) for v in row)
 
     # ---------------------------------------------------------------- meta
     def meta(self, key: str) -> str | None:
@@ -782,15 +757,9 @@ class Store:
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
 
-def _local_to_utc_text(when: dt.datetime) -> str:
-    ts = pd.Timestamp(when)
-    ts = ts.tz_localize(CHINA_TZ) if ts.tzinfo is None else ts
-    return ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 def _inspection_problems(schema: Schema, status_after, lon, lat) -> list[Problem]:
     problems = []
-    statuses = schema.common_fields[[f.key for f in schema.common_fields].index("rect_status")].values
+    statuses = schema.field("rect_status").values
     if status_after and status_after not in statuses:
         problems.append(Problem("整改状态", f"「{status_after}」不在可选值中（{'、'.join(statuses)}）"))
     if (lon is None) != (lat is None):
@@ -798,10 +767,6 @@ def _inspection_problems(schema: Schema, status_after, lon, lat) -> list[Problem
     elif lon is not None and not (-180 <= float(lon) <= 180 and -90 <= float(lat) <= 90):
         problems.append(Problem("位置", f"坐标 {lon}, {lat} 不是有效的经纬度"))
     return problems
-
-
-def repr_col(name: str) -> str:
-    return f'"{name}"'
 
 
 def _differs(f: Field, old, new) -> bool:

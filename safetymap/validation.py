@@ -13,14 +13,13 @@ from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtyp
                               is_numeric_dtype)
 
 from .errors import Problem
-from .geo import lengths_m, parse_stake
+from .geo import STAKE_PATTERN, lengths_m, parse_stake
 from .schema import Category, Field, Schema
 
 TRUE_WORDS = {"是", "true", "1", "y", "yes", "t", "有", "√"}
 FALSE_WORDS = {"否", "false", "0", "n", "no", "f", "无", "×"}
 ARROW_STRING = pd.StringDtype("pyarrow")
-MULTI_SPLIT = re.compile(r"[、,，;；/]")
-FIVE_PARTS = {"责任": "resp", "措施": "measures", "资金": "funding", "时限": "deadline", "预案": "plan"}
+MULTI_SPLIT = re.compile(r"[、,，;；/]")  # what may stand between the values of a multiple enum
 
 
 def is_blank(value) -> bool:
@@ -29,6 +28,11 @@ def is_blank(value) -> bool:
     if isinstance(value, float) and np.isnan(value):
         return True
     return isinstance(value, str) and value.strip() == ""
+
+
+def split_multi(value) -> list[str]:
+    """The values of a multiple enum, however they were separated."""
+    return [part.strip() for part in MULTI_SPLIT.split(str(value)) if part.strip()]
 
 
 def _is_text_kind(series: pd.Series) -> bool:
@@ -43,7 +47,7 @@ def _as_str(series: pd.Series) -> pd.Series:
     return series if isinstance(series.dtype, pd.StringDtype) else series.astype(ARROW_STRING)
 
 
-def _blank_mask(series: pd.Series) -> np.ndarray:
+def blank_mask(series: pd.Series) -> np.ndarray:
     """Missing values and texts that are empty after stripping, as a boolean array."""
     if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
         text = pa.array(series)  # the column's own Arrow data, no copy
@@ -54,9 +58,6 @@ def _blank_mask(series: pd.Series) -> np.ndarray:
     elif series.dtype == object and infer_dtype(series, skipna=True) in ("mixed", "mixed-integer"):
         mask |= (series.str.strip() == "").fillna(False).to_numpy(dtype=bool)
     return mask
-
-
-blank_mask = _blank_mask  # public name, for the importer's comparisons
 
 
 def _text_values(s: pd.Series, blank: np.ndarray) -> pd.Series:
@@ -104,6 +105,14 @@ def _numbers(s: pd.Series) -> np.ndarray:
     return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(float).to_numpy()
 
 
+def _range_text(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f"{lo:g}–{hi:g}"
+    if lo is not None:
+        return f"不小于 {lo:g}"
+    return f"不大于 {hi:g}" if hi is not None else ""
+
+
 def _coerce_number(f: Field, s: pd.Series, blank: np.ndarray):
     values = _numbers(s)
     bad = ~blank & np.isnan(values)
@@ -114,8 +123,7 @@ def _coerce_number(f: Field, s: pd.Series, blank: np.ndarray):
     with np.errstate(invalid="ignore"):
         out_of_range = ~blank & ~bad & (((values < lo) if lo is not None else False) | ((values > hi) if hi is not None else False))
     bad |= out_of_range
-    range_text = f"{'' if lo is None else lo:g}–{'' if hi is None else hi:g}" if (lo is not None and hi is not None) else (
-        f"不小于 {lo:g}" if lo is not None else (f"不大于 {hi:g}" if hi is not None else ""))
+    range_text = _range_text(lo, hi)
     kind = "整数" if f.type == "int" else "数值"
 
     def message(v):
@@ -196,7 +204,7 @@ def _coerce_enum(f: Field, s: pd.Series, blank: np.ndarray, separator: str):
     text = _text_values(s, blank)
     present = text[~blank].reset_index(drop=True)  # positions, whatever the caller's index
     if f.multiple:  # several values: any of 、,，;；/ between them, normalised to the separator
-        values = (_as_str(present).str.replace(r"\s*[、,，;；/]+\s*", separator, regex=True)
+        values = (_as_str(present).str.replace(rf"\s*{MULTI_SPLIT.pattern}+\s*", separator, regex=True)
                   .str.strip().str.strip(separator))
         parts = pc.split_pattern(pa.array(values, type=pa.string()), separator)
         unknown = ~pc.is_in(pc.list_flatten(parts), value_set=pa.array(f.values)).to_numpy(zero_copy_only=False)
@@ -220,7 +228,7 @@ def _coerce_stake(f: Field, s: pd.Series, blank: np.ndarray):
             bad = ~blank & (np.isnan(values) | (values < 0))
     elif _is_text_kind(s):
         text = pa.array(_as_str(s).str.strip().str.upper(), from_pandas=True)
-        parts = pc.extract_regex(text, r"^K(?P<km>\d{1,4})\+(?P<m>\d{3}(?:\.\d{1,3})?)$")
+        parts = pc.extract_regex(text, STAKE_PATTERN)
         km = pc.cast(pc.struct_field(parts, "km"), pa.float64()).to_numpy(zero_copy_only=False)
         m = pc.cast(pc.struct_field(parts, "m"), pa.float64()).to_numpy(zero_copy_only=False)
         values = np.round(km * 1000 + m, 3)
@@ -249,7 +257,7 @@ def _stake_message(v) -> str:
 
 def coerce_column(f: Field, s: pd.Series, schema: Schema):
     """(typed series, bad-row mask, message-for-a-raw-value) for one field."""
-    return _coerce(f, s, _blank_mask(s), schema)
+    return _coerce(f, s, blank_mask(s), schema)
 
 
 def _coerce(f: Field, s: pd.Series, blank: np.ndarray, schema: Schema):
@@ -297,7 +305,7 @@ def clean_frame(category: Category, raw: pd.DataFrame, schema: Schema, *, file: 
             clean[f.key] = empty_column(f, len(raw), raw.index)
             blank = np.ones(len(raw), bool)
         else:
-            blank = _blank_mask(raw[f.key])
+            blank = blank_mask(raw[f.key])
             typed, bad, message = _coerce(f, raw[f.key], blank, schema)
             clean[f.key] = typed
             for i in np.flatnonzero(bad):
@@ -327,7 +335,7 @@ def five_in_place_parts(frame: pd.DataFrame) -> pd.DataFrame:
     def present(col):
         if col not in frame.columns:
             return pd.Series(False, index=frame.index)
-        return pd.Series(~_blank_mask(frame[col]), index=frame.index)
+        return pd.Series(~blank_mask(frame[col]), index=frame.index)
 
     funding = pd.to_numeric(frame.get("funding_wan", pd.Series(np.nan, index=frame.index)), errors="coerce")
     return pd.DataFrame({
@@ -353,7 +361,7 @@ def derive(category: Category, frame: pd.DataFrame, source_geoms, schema: Schema
         C = out["consequence"].astype("Float64")
         out["risk_score"] = (L * C).astype("Int64")
         if "risk_grade" in keys:
-            missing = _blank_mask(out["risk_grade"])
+            missing = blank_mask(out["risk_grade"])
             grades = out["risk_grade"].astype(object).to_numpy(copy=True)
             grades[missing] = _matrix_grades(schema, L, C)[missing]
             out["risk_grade"] = pd.Series(grades, index=out.index, dtype=object)
@@ -381,4 +389,4 @@ def grade_problems(category: Category, frame: pd.DataFrame, rows, file=None) -> 
     label = category.field("risk_grade").label
     rows = np.asarray(list(rows))
     return [Problem(label, "必填：请选择风险等级，或填写可能性L和后果C以计算", row=int(r), file=file)
-            for r in rows[_blank_mask(frame["risk_grade"])]]
+            for r in rows[blank_mask(frame["risk_grade"])]]

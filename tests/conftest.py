@@ -121,6 +121,25 @@ def ledger_state(store: Store) -> dict:
     return state
 
 
+PAGE_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from safetymap.auth import User
+from safetymap.ui import {page}
+st.session_state.setdefault("user", User({name!r}, {role!r}))
+{page}.render()
+"""
+
+
+def page_test(page: str, name: str, role: str):
+    """An AppTest of one page (``safetymap.ui.<page>``) signed in as ``name`` with ``role``; the ledger is
+    the one ``SAFETYMAP_DB`` names."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_string(PAGE_SCRIPT.format(root=str(ROOT), page=page, name=name, role=role), default_timeout=60)
+
+
 def database_dump(path: Path) -> str:
     """Every table's rows as SQL text: equal dumps mean nothing was written."""
     con = sqlite3.connect(path)

@@ -4,21 +4,11 @@ import io
 import openpyxl
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from safetymap import accounts
 from safetymap.store import Store
+from conftest import page_test
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from safetymap.auth import User
-from safetymap.ui import {page}
-st.session_state.setdefault("user", User({name!r}, {role!r}))
-{page}.render()
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +19,7 @@ def fresh_cache():
 
 def page_app(db, monkeypatch, page, role="admin", name="管理员"):
     monkeypatch.setenv("SAFETYMAP_DB", str(db))
-    at = AppTest.from_string(SCRIPT.format(root=str(ROOT), page=page, name=name, role=role), default_timeout=60)
+    at = page_test(page, name, role)
     at.run()
     assert not at.exception, at.exception
     return at

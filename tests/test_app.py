@@ -3,7 +3,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import ROOT, page_test
 from safetymap import accounts
 from safetymap.store import Store
 
@@ -52,20 +52,11 @@ def test_first_run_form_makes_the_first_admin_and_then_closes(app, sample_db):
         accounts.create_first_admin(Store(sample_db), "second", "password2")
 
 
-LEDGER_SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from safetymap.auth import User
-from safetymap.ui import ledger_page
-st.session_state.setdefault("user", User("查看员", "viewer"))
-ledger_page.render()
-"""
 
 
 def test_ledger_page_shows_the_sample_ledger_and_filters(sample_db, store, monkeypatch):
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
-    app = AppTest.from_string(LEDGER_SCRIPT.format(root=str(ROOT)), default_timeout=60)
+    app = page_test("ledger_page", "查看员", "viewer")
     app.run()
     assert not app.exception
     assert any("示例数据" in c.value for c in app.caption)

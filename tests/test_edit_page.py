@@ -1,25 +1,15 @@
 """The edit form through AppTest against a real database: save, stale save, invalid values."""
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, database_dump
+from conftest import database_dump, page_test
 from safetymap.store import Store
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from safetymap.auth import User
-from safetymap.ui import edit_page
-st.session_state.setdefault("user", User({name!r}, "editor"))
-edit_page.render()
-"""
 
 
 def edit_app(db, monkeypatch, name="编辑员甲"):
     monkeypatch.setenv("SAFETYMAP_DB", str(db))
-    at = AppTest.from_string(SCRIPT.format(root=str(ROOT), name=name), default_timeout=60)
+    at = page_test("edit_page", name, "editor")
     return at
 
 

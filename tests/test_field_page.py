@@ -4,23 +4,13 @@ import io
 import pytest
 import streamlit as st
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from safetymap.auth import User
 from safetymap.errors import PermissionDenied, ValidationError
 from safetymap.photos import MAX_EDGE_PX, prepare_photo
 from safetymap.store import Store
+from conftest import page_test
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from safetymap.auth import User
-from safetymap.ui import field_page
-st.session_state.setdefault("user", User("巡查员小王", "inspector"))
-field_page.render()
-"""
 
 
 def jpeg(width, height, orientation=None) -> bytes:
@@ -36,7 +26,7 @@ def jpeg(width, height, orientation=None) -> bytes:
 @pytest.fixture
 def field_app(sample_db, monkeypatch):
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
-    yield AppTest.from_string(SCRIPT.format(root=str(ROOT)), default_timeout=60)
+    yield page_test("field_page", "巡查员小王", "inspector")
     st.cache_resource.clear()
 
 

@@ -6,27 +6,17 @@ import io
 import pandas as pd
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, database_dump
+from conftest import database_dump, page_test
 from safetymap.auth import User
 from safetymap.io.export import FORMATS, export
 from safetymap.store import Store
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from safetymap.auth import User
-from safetymap.ui import files_page
-st.session_state.setdefault("user", User({name!r}, {role!r}))
-files_page.render()
-"""
 
 
 def files_app(db, monkeypatch, name="导入员", role="editor"):
     monkeypatch.setenv("SAFETYMAP_DB", str(db))
-    at = AppTest.from_string(SCRIPT.format(root=str(ROOT), name=name, role=role), default_timeout=60)
+    at = page_test("files_page", name, role)
     at.run()
     assert not at.exception, at.exception
     return at

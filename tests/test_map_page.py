@@ -12,20 +12,11 @@ import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import page_test
 from safetymap.ledger import fog_ledger, overdue
 from safetymap.photos import prepare_photo
 from safetymap.ui import map_page
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from safetymap.auth import User
-from safetymap.ui import map_page
-st.session_state.setdefault("user", User("地图用户", {role!r}))
-map_page.render()
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +29,7 @@ def map_app(db, monkeypatch, role="editor") -> AppTest:
     monkeypatch.setenv("SAFETYMAP_DB", str(db))
     for name in ("SAFETYMAP_TIANDITU_KEY", "SAFETYMAP_LOCAL_TILES", "SAFETYMAP_BASEMAP"):
         monkeypatch.delenv(name, raising=False)
-    at = AppTest.from_string(SCRIPT.format(root=str(ROOT), role=role), default_timeout=60).run()
+    at = page_test("map_page", "地图用户", role).run()
     assert not at.exception, at.exception
     return at
 

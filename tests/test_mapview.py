@@ -16,7 +16,7 @@ import shapely
 from streamlit_folium import _get_feature_group_string, _get_map_string, generate_js_hash
 
 from conftest import ROOT
-from safetymap import assets, mapview
+from safetymap import assets, geo, mapview
 
 XSS = "<img src=x onerror=alert(1)>${alert(2)}`</script><script>alert(3)</script>'\"&\u2028"
 
@@ -171,8 +171,8 @@ def test_payload_carries_only_what_the_tooltip_needs(frame, schema):
 def test_zoom_to_fit_and_stakes_text():
     assert mapview.zoom_to_fit((126.70, 42.00, 126.71, 42.005)) >= 14
     assert mapview.zoom_to_fit((126.38, 41.82, 127.23, 42.23)) <= 10
-    assert mapview.stakes_text(12350.0, 13000.0) == "K12+350–K13+000"
-    assert mapview.stakes_text(500.0, None) == "K0+500"
+    assert geo.format_stakes(12350.0, 13000.0) == "K12+350–K13+000"
+    assert geo.format_stakes(500.0, None) == "K0+500"
 
 
 # ---------------------------------------------------------------- basemaps and the base map
@@ -226,7 +226,8 @@ def test_install_serves_every_folium_asset_locally(tmp_path):
                  for url in assets.cdn_links(list(cls.__dict__.get("default_js", [])) +
                                              list(cls.__dict__.get("default_css", [])))]
     assert leftovers == []
-    assert mapview.SafetyMap.default_js == [("leaflet", assets.local_url(mapview.LEAFLET_JS))]
+    leaflet_js = next(u for u in bundled if u.endswith("/leaflet.js"))  # the CDN URL folium names, never written here
+    assert mapview.SafetyMap.default_js == [("leaflet", assets.local_url(leaflet_js))]
     assert assets.write_files(tmp_path) == 0  # already current: nothing rewritten on the next rerun
 
 

@@ -1,23 +1,13 @@
 """Two browser sessions edit the same patch at once: one save wins, the other is told and keeps its input."""
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
 from safetymap.store import Store
+from conftest import page_test
 
-SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from safetymap.auth import User
-from safetymap.ui import edit_page
-st.session_state.setdefault("user", User({name!r}, "editor"))
-edit_page.render()
-"""
 
 
 def session(name):
-    return AppTest.from_string(SCRIPT.format(root=str(ROOT), name=name), default_timeout=60)
+    return page_test("edit_page", name, "editor")
 
 
 def text_input(at, label):

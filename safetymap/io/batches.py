@@ -17,8 +17,8 @@ from ..validation import blank_mask
 from .columns import field_names, match_columns, normal, special_columns
 from .geometry import layer_geometry
 from .reader import RawLayer
+from .tables import CATEGORY_COLUMN
 
-CATEGORY_LABEL = "类别"
 POLYGON_TYPES = (3, 6)
 
 
@@ -33,6 +33,7 @@ class Batch:
 
 
 def _category_lookup(schema: Schema) -> dict[str, str]:
+    """Normalised category key or label -> key."""
     return {normal(name): c.key for c in schema.categories for name in (c.key, c.label)}
 
 
@@ -41,8 +42,7 @@ def _hint_category(layer_name: str | None, schema: Schema) -> str | None:
     if not layer_name:
         return None
     name = normal(layer_name)
-    options = sorted(((normal(n), c.key) for c in schema.categories for n in (c.label, c.key)), key=lambda t: -len(t[0]))
-    for prefix, key in options:
+    for prefix, key in sorted(_category_lookup(schema).items(), key=lambda t: -len(t[0])):
         if name == prefix or name.startswith(prefix + "_") or (not prefix.isascii() and name.startswith(prefix)):
             return key
     return None
@@ -61,14 +61,15 @@ def _row_categories(layer: RawLayer, specials: dict, schema: Schema, user_catego
     if "category" in specials:
         values = layer.frame[specials["category"]]
         blank = blank_mask(values)
-        found = values.astype(object).map(lambda v: _category_lookup(schema).get(normal(v))).to_numpy(dtype=object)
+        lookup = _category_lookup(schema)  # once, not once per row
+        found = values.astype(object).map(lambda v: lookup.get(normal(v))).to_numpy(dtype=object)
         choices = "、".join(c.label for c in schema.categories)
         for i in np.flatnonzero(~blank & pd.isna(found)):
-            problems.append(Problem(CATEGORY_LABEL, f"未知类别「{values.iloc[i]}」（可选：{choices}）",
+            problems.append(Problem(CATEGORY_COLUMN, f"未知类别「{values.iloc[i]}」（可选：{choices}）",
                                     row=int(layer.rows[i]), file=layer.file))
         if user_category:
             for i in np.flatnonzero(~blank & ~pd.isna(found) & (found != user_category)):
-                problems.append(Problem(CATEGORY_LABEL, f"「{values.iloc[i]}」与指定的类别「"
+                problems.append(Problem(CATEGORY_COLUMN, f"「{values.iloc[i]}」与指定的类别「"
                                         f"{schema.category(user_category).label}」不符", row=int(layer.rows[i]), file=layer.file))
         cats[~blank] = found[~blank]
         cats[~blank & pd.isna(found)] = ""  # reported above
@@ -79,7 +80,7 @@ def _row_categories(layer: RawLayer, specials: dict, schema: Schema, user_catego
     else:
         _categories_from_codes(layer, schema, cats)
     for i in np.flatnonzero(pd.isna(cats)):
-        problems.append(Problem(CATEGORY_LABEL, "无法判断类别：请增加「类别」列，或指明类别（命令行 --category）",
+        problems.append(Problem(CATEGORY_COLUMN, "无法判断类别：请增加「类别」列，或指明类别（命令行 --category）",
                                 row=int(layer.rows[i]), file=layer.file))
     return cats, problems
 
@@ -119,7 +120,7 @@ def layer_batches(layer: RawLayer, schema: Schema, user_category: str | None, us
         if not len(positions):
             continue
         matched = match_columns(layer.frame.columns, c)
-        problems += [Problem(schema.category(c.key).field(key).label, f"列「{col}」和「{other}」对应同一字段，请删去一列",
+        problems += [Problem(c.field(key).label, f"列「{col}」和「{other}」对应同一字段，请删去一列",
                              file=layer.file) for col, other, key in matched.clashes]
         problems += _other_category_values(layer, positions, c, [u for u in matched.unknown if normal(u) in all_fields])
         unknown = [u for u in matched.unknown if normal(u) not in all_fields]

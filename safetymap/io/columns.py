@@ -3,13 +3,16 @@ or shapefile short name, ignoring letter case, spaces and full-width brackets; p
 are not fields: 类别, and longitude/latitude for tables."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
-from ..schema import Category, Schema
+from ..schema import Category, Field, Schema
+from .geojson import PART_COLUMN
+from .tables import CATEGORY_COLUMN
 
 SPECIAL = {
-    "category": ("类别", "category", "图斑类别", "风险类别"),
+    "category": (CATEGORY_COLUMN, "category", "图斑类别", "风险类别"),
     "lon": ("经度", "lon", "lng", "longitude", "x坐标"),
     "lat": ("纬度", "lat", "latitude", "y坐标"),
     "start_lon": ("起点经度", "start_lon", "起点x"),
@@ -18,7 +21,7 @@ SPECIAL = {
     "end_lat": ("止点纬度", "终点纬度", "end_lat", "止点y"),
 }
 # Written by GIS tools or by our own exports; carry nothing to import.
-IGNORED = {"fid", "ogc_fid", "objectid", "shape_leng", "shape_length", "shape_area", "几何部分", "geometry"}
+IGNORED = {"fid", "ogc_fid", "objectid", "shape_leng", "shape_length", "shape_area", PART_COLUMN, "geometry"}
 _SPACES = re.compile(r"\s+")
 
 
@@ -27,12 +30,19 @@ def normal(name) -> str:
     return _SPACES.sub("", text).casefold()
 
 
+def _names(f: Field) -> set[str]:
+    """Every way a file may name the field, normalised."""
+    return {normal(name) for name in (f.key, f.shp, f.label, f.label_with_unit)}
+
+
+@functools.lru_cache(maxsize=32)
 def field_names(category: Category) -> dict[str, str]:
-    """Normalised column name -> field key, for every way a file may name the category's fields."""
+    """Normalised column name -> field key, for every way a file may name the category's fields
+    (cached: asked for every header cell and every layer; callers only read it)."""
     out = {}
     for f in category.fields:
-        for name in (f.key, f.shp, f.label, f.label_with_unit):
-            out.setdefault(normal(name), f.key)
+        for name in _names(f):
+            out.setdefault(name, f.key)
     return out
 
 
@@ -85,11 +95,8 @@ def known_column(name, schema: Schema) -> bool:
 def derived_columns(columns, schema: Schema) -> set[str]:
     """Columns holding computed or bookkeeping fields (长度, 风险值, 更新时间 …) that an import never
     reads: the store derives them again. 版本 is kept: it tells a file based on an older version."""
-    names = {}
+    derived, read = set(), set()
     for c in schema.categories:
         for f in c.fields:
-            if (f.computed or f.system) and f.key != "version":
-                names.update({normal(n): f.key for n in (f.key, f.shp, f.label, f.label_with_unit)})
-    editable = {n for c in schema.categories for f in c.fields if not (f.computed or f.system) or f.key == "version"
-                for n in (normal(f.key), normal(f.shp), normal(f.label), normal(f.label_with_unit))}
-    return {col for col in columns if normal(col) in names and normal(col) not in editable}
+            (derived if (f.computed or f.system) and f.key != "version" else read).update(_names(f))
+    return {col for col in columns if normal(col) in derived - read}

@@ -22,7 +22,7 @@ def csv_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         table = labelled(c, part, "text")
         table.insert(0, CATEGORY_COLUMN, c.label)
         pieces.append(table)
-    columns = [CATEGORY_COLUMN, *union_columns(schema, [c for c, _ in parts])]
+    columns = [CATEGORY_COLUMN, *union_columns([c for c, _ in parts])]
     return pd.concat(pieces, ignore_index=True).reindex(columns=columns)
 
 

@@ -14,8 +14,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from ..ledger import overdue, today
+from ..report import display_width
 from ..schema import Category, Schema
-from .tables import by_category, column_name, labelled
+from .tables import CATEGORY_COLUMN, by_category, labelled
 
 SUMMARY_SHEET = "汇总"
 HEADER_ROW = 2  # row 1 is the title
@@ -23,11 +24,6 @@ HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 WIDTH_SAMPLE = 500
-
-
-def display_width(text: str) -> int:
-    """Columns a text takes in Excel: CJK characters count double."""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def _widths(headers: list[str], columns: list[list]) -> list[float]:
@@ -101,28 +97,28 @@ def _sheet(wb: Workbook, name: str, title: str, headers: list[str], columns: lis
 def _category_sheet(wb: Workbook, c: Category, part: pd.DataFrame, schema: Schema, title: str) -> None:
     table = labelled(c, part, "excel")
     kinds = [f.type for f in c.fields]
-    columns = [_python_values(table[column_name(f)], f.type) for f in c.fields]
-    grade_index = next(i for i, f in enumerate(c.fields) if f.key == "risk_grade") if "risk_grade" in c.keys else None
-    fills = {grade_index: {g.label: PatternFill("solid", fgColor=g.color.lstrip("#")) for g in schema.grades}} \
-        if grade_index is not None else {}
-    _sheet(wb, c.label, title, [column_name(f) for f in c.fields], columns, kinds, fills)
+    columns = [_python_values(table[name], f.type) for name, f in zip(table.columns, c.fields)]
+    fills = {}
+    if "risk_grade" in c.keys:
+        fills[c.keys.index("risk_grade")] = {g.label: PatternFill("solid", fgColor=g.color.lstrip("#")) for g in schema.grades}
+    _sheet(wb, c.label, title, list(table.columns), columns, kinds, fills)
 
 
 def summary_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
     """Per category: patches, each grade, each rectification status, overdue, total length; then 合计."""
-    statuses = list(next(f for f in schema.common_fields if f.key == "rect_status").values)
-    late = overdue(frame, on) if len(frame) else pd.Series(False, index=frame.index)
+    statuses = schema.field("rect_status").values
+    late = overdue(frame, on)
     rows = []
     for c in schema.categories:
         part = frame["category"] == c.key
-        row = {"类别": c.label, "图斑数": int(part.sum())}
+        row = {CATEGORY_COLUMN: c.label, "图斑数": int(part.sum())}
         row.update({g: int((part & (frame["risk_grade"] == g)).sum()) for g in schema.grade_labels})
         row.update({s: int((part & (frame["rect_status"] == s)).sum()) for s in statuses})
         row["逾期未整改"] = int((part & late).sum())
         row["总长度(km)"] = round(float(frame.loc[part, "length_m"].sum()) / 1000, 2)
         rows.append(row)
     table = pd.DataFrame(rows)
-    total = {"类别": "合计", **{k: table[k].sum() for k in table.columns if k != "类别"}}
+    total = {CATEGORY_COLUMN: "合计", **{k: table[k].sum() for k in table.columns if k != CATEGORY_COLUMN}}
     total["总长度(km)"] = round(float(total["总长度(km)"]), 2)
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import Problem, RequestError
+from ..ledger import today
 from ..schema import Schema
 from .csv import export_csv
 from .excel import export_excel
@@ -86,5 +87,5 @@ def related_tables(store, codes) -> dict[str, pd.DataFrame]:
 
 
 def default_filename(fmt: str, on: dt.date | None = None) -> str:
-    on = on or dt.date.today()
+    on = on or today()  # the bureau's date, as in the Excel title
     return f"风险图斑台账_{on:%Y%m%d}{FORMATS[fmt].suffix}"

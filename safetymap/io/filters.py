@@ -17,11 +17,7 @@ def _as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple, set)) else [value]
 
 
-def _common(schema: Schema, key: str):
-    return next(f for f in schema.common_fields if f.key == key)
-
-
-def _known(values: list, allowed: list[str], label: str) -> list[str]:
+def _known(values: list, allowed, label: str) -> list[str]:
     bad = [v for v in values if v not in allowed]
     if bad:
         raise RequestError([Problem(label, f"「{v}」不是可选值（{'、'.join(allowed)}）") for v in bad])
@@ -38,15 +34,16 @@ def filter_patches(frame: pd.DataFrame, schema: Schema, *, category=None, grade=
     grades = [schema.grade(g).label for g in _as_list(grade)]
     if grades:
         keep &= frame["risk_grade"].isin(grades)
-    statuses = _known(_as_list(status), list(_common(schema, "rect_status").values), "整改状态")
+    fields = schema.all_fields()
+    statuses = _known(_as_list(status), fields["rect_status"].values, fields["rect_status"].label)
     if statuses:
         keep &= frame["rect_status"].isin(statuses)
-    townships = _known(_as_list(township), list(_common(schema, "township").values), "乡镇")
+    townships = _known(_as_list(township), fields["township"].values, fields["township"].label)
     if townships:
         keep &= frame["township"].isin(townships)
     routes = [str(r).strip().upper() for r in _as_list(route)]
     if routes:
         keep &= frame["route_code"].astype(str).str.upper().isin(routes)
-    if overdue and len(frame):
+    if overdue:
         keep &= overdue_mask(frame, on).to_numpy()
     return frame[keep.to_numpy()].reset_index(drop=True)

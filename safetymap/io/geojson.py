@@ -18,7 +18,7 @@ PATCH_PART, SOURCE_PART = "图斑", "源几何"
 
 def geojson_frame(frame: gpd.GeoDataFrame, schema: Schema) -> gpd.GeoDataFrame:
     parts = by_category(frame, schema)
-    columns = [CATEGORY_COLUMN, PART_COLUMN, *union_columns(schema, [c for c, _ in parts])]
+    columns = [CATEGORY_COLUMN, PART_COLUMN, *union_columns([c for c, _ in parts])]
     pieces = []
     for c, part in parts:
         attrs = labelled(c, part, "text")

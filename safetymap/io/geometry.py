@@ -83,8 +83,9 @@ def layer_geometry(layer: RawLayer, specials: dict, user_crs: CRS | None, storag
 
 def _numbers(layer: RawLayer, column: str, label: str, problems: list) -> np.ndarray:
     values = layer.frame[column]
-    numbers = pd.to_numeric(values.astype(object).where(~blank_mask(values)), errors="coerce").to_numpy(dtype=float)
-    for i in np.flatnonzero(np.isnan(numbers) & ~blank_mask(values)):
+    present = ~blank_mask(values)
+    numbers = pd.to_numeric(values.astype(object).where(present), errors="coerce").to_numpy(dtype=float)
+    for i in np.flatnonzero(np.isnan(numbers) & present):
         problems.append(Problem(label, f"「{values.iloc[i]}」不是数值", row=int(layer.rows[i]), file=layer.file))
     return numbers
 

@@ -11,14 +11,15 @@ import pyogrio
 import shapely
 
 from ..schema import Schema
-from .tables import by_category, labelled
+from .tables import CATEGORY_COLUMN, by_category, labelled
 
 SOURCE_SUFFIX = "_源几何"
 TABLE_NAMES = {"history": "变更历史", "inspections": "巡查记录", "fog_events": "团雾事件"}
+# Columns that are not fields of the schema (code, version, min_visibility_m … take their field's name).
 TABLE_COLUMNS = {
-    "code": "图斑编号", "category": "类别", "version": "版本", "action": "操作", "field_key": "字段键",
+    "category": CATEGORY_COLUMN, "action": "操作", "field_key": "字段键",
     "field_label": "字段", "before": "修改前", "after": "修改后", "user": "用户", "at": "时间",
-    "date": "日期", "start_time": "开始时间", "duration_h": "持续时长(小时)", "min_visibility_m": "最低能见度(m)",
+    "date": "日期", "start_time": "开始时间", "duration_h": "持续时长(小时)",
     "reporter": "报告人", "created_at": "录入时间", "created_by": "录入人", "inspected_at": "巡查时间",
     "inspector": "巡查人", "findings": "巡查发现", "status_before": "整改状态(前)", "status_after": "整改状态(后)",
     "lon": "经度", "lat": "纬度",
@@ -36,14 +37,16 @@ def _write(gdf: gpd.GeoDataFrame, out: Path, layer: str) -> None:
                             use_arrow=True, append=out.exists())
 
 
-def _table(frame: pd.DataFrame, category_labels: dict[str, str]) -> pd.DataFrame:
+def _table(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     out = frame.drop(columns=["id"], errors="ignore").copy()
     if "category" in out.columns:
-        out["category"] = out["category"].map(lambda v: category_labels.get(v, v))
+        labels = {c.key: c.label for c in schema.categories}
+        out["category"] = out["category"].map(lambda v: labels.get(v, v))
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.tz_localize(None)
-    return out.rename(columns=TABLE_COLUMNS)
+    names = {key: f.label_with_unit for key, f in schema.all_fields().items()} | TABLE_COLUMNS
+    return out.rename(columns=names)
 
 
 def export_geopackage(frame: gpd.GeoDataFrame, out: str | Path, schema: Schema, *,
@@ -58,9 +61,8 @@ def export_geopackage(frame: gpd.GeoDataFrame, out: str | Path, schema: Schema, 
             _write(gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms.to_numpy(), index=attrs.index), crs=frame.crs),
                    out, layer)
             layers.append(layer)
-    labels = {c.key: c.label for c in schema.categories}
     for key, table in (tables or {}).items():
         name = TABLE_NAMES.get(key, key)
-        pyogrio.write_dataframe(_table(table, labels), out, layer=name, driver="GPKG", append=True)
+        pyogrio.write_dataframe(_table(table, schema), out, layer=name, driver="GPKG", append=True)
         layers.append(name)
     return layers

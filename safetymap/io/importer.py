@@ -18,14 +18,13 @@ import pandas as pd
 import shapely
 
 from ..errors import ImportRefused, Problem
-from ..geo import GEOMETRY_LABEL
+from ..geo import GEOMETRY_LABEL, format_stake_column
 from ..schema import Field, Schema
 from ..store import display_value, to_python
-from ..validation import clean_frame, derive, grade_problems
+from ..validation import blank_mask, clean_frame, derive, grade_problems
 from .batches import Batch, drop_derived_patches, layer_batches
 from .geometry import check_geometries, parse_crs, same_geometry, stake_geometries
 from .reader import read_file
-from .tables import format_stakes
 from .uploads import DEFAULT_LIMITS, UploadLimits, check_file
 
 STAKE_DECIMALS = 2  # stakes are shown (and exported) to the centimetre
@@ -176,17 +175,11 @@ def _differs(f: Field, old: pd.Series, new: pd.Series) -> np.ndarray:
         same = o == n
     else:
         o, n = old.to_numpy(dtype=object), new.to_numpy(dtype=object)
-        o_blank, n_blank = _text_blank(o), _text_blank(n)
+        o_blank, n_blank = blank_mask(old), blank_mask(new)
         same = np.zeros(len(o), bool)
         both = ~o_blank & ~n_blank
         same[both] = o[both] == n[both]
     return (o_blank != n_blank) | (~o_blank & ~n_blank & ~same)
-
-
-def _text_blank(values: np.ndarray) -> np.ndarray:
-    blank = pd.isna(values)
-    blank[~blank] = values[~blank] == ""
-    return blank
 
 
 def _changes(checked: Checked, file_has) -> tuple[list[Change], list[dict], list[Problem], int]:
@@ -196,10 +189,10 @@ def _changes(checked: Checked, file_has) -> tuple[list[Change], list[dict], list
         return [], [], [], 0
     fields = [f for f in c.editable_fields if f.key != "code" and f.key in file_has]
     diff = {f.key: _differs(f, stored[f.key], derived[f.key]) & checked.existing for f in fields}
+    keys = {f.label: f.key for f in fields}
     for position, label in checked.bad_cells:  # an invalid value is a problem, not a change to show
-        for f in fields:
-            if f.label == label:
-                diff[f.key][position] = False
+        if label in keys:
+            diff[keys[label]][position] = False
     geometry = checked.new_geometry & checked.existing
     any_change = np.logical_or.reduce([geometry, *diff.values()]) if diff else geometry
     changes, rows, problems = [], [], []
@@ -266,7 +259,7 @@ def _adds_table(checked: Checked, new: np.ndarray) -> pd.DataFrame:
     table = pd.DataFrame({"类别": checked.batch.category.label}, index=d.index)
     for key, label in ADD_COLUMNS.items():
         if key in d:
-            table[label] = format_stakes(d[key]) if key.endswith("stake") else d[key]
+            table[label] = format_stake_column(d[key]) if key.endswith("stake") else d[key]
     table["文件"] = checked.batch.file
     table["行"] = checked.batch.rows[new]
     return table

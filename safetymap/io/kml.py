@@ -6,8 +6,8 @@ WGS 84 by centimetres). Reading is done here too, with the standard library: KML
 from __future__ import annotations
 
 import html
-import zipfile
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +15,11 @@ import pandas as pd
 import shapely
 
 from ..schema import Category, Schema
+from ..store import display_value
 from .tables import by_category, labelled
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 KML_CRS = "EPSG:4326"
-NO_GRADE_COLOR = "#999999"
 FILL_ALPHA = "80"
 DECIMALS = 8
 # ExtendedData names are the field keys (GDAL turns non-ASCII names into underscores), except where a
@@ -65,45 +65,39 @@ def _geometry(parent: ET.Element, geom) -> None:
             _geometry(parent, part)
 
 
-def description_html(c: Category, row: pd.Series) -> str:
+def description_html(row: pd.Series) -> str:
     """A two-column table of the placemark's attributes; every value is HTML-escaped."""
-    cells = "".join(f"<tr><th align=\"left\">{html.escape(name)}</th><td>{html.escape(_text(v))}</td></tr>"
+    cells = "".join(f"<tr><th align=\"left\">{html.escape(name)}</th>"
+                    f"<td>{html.escape(display_value(None, v))}</td></tr>"
                     for name, v in row.items())
     return f"<table border=\"1\" cellpadding=\"2\" style=\"border-collapse:collapse\">{cells}</table>"
 
 
-def _text(value) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _placemark(folder: ET.Element, c: Category, record: pd.Series, labels: pd.Series, patch, source, grade_ids) -> None:
     pm = ET.SubElement(folder, "Placemark")
-    ET.SubElement(pm, "name").text = f"{record['code']} {_text(record['name'])}".strip()
-    ET.SubElement(pm, "description").text = description_html(c, labels)
+    ET.SubElement(pm, "name").text = f"{record['code']} {display_value(None, record['name'])}".strip()
+    ET.SubElement(pm, "description").text = description_html(labels)
     ET.SubElement(pm, "styleUrl").text = "#" + grade_ids.get(record.get("risk_grade"), "grade-none")
     data = ET.SubElement(pm, "ExtendedData")
     for f, value in zip(c.fields, labels):
         item = ET.SubElement(data, "Data", name=KML_FIELD_NAMES.get(f.key, f.key))
         ET.SubElement(item, "displayName").text = f.label_with_unit
-        ET.SubElement(item, "value").text = _text(value)
+        ET.SubElement(item, "value").text = display_value(None, value)
     geometry = ET.SubElement(pm, "MultiGeometry")
     _geometry(geometry, patch)
     _geometry(geometry, source)
 
 
-def kml_document(frame, schema: Schema) -> bytes:
+def kml_document(parts: list[tuple[Category, pd.DataFrame]], schema: Schema) -> bytes:
+    """The KML of ``parts`` (``tables.by_category``): a folder per category."""
     root = ET.Element("kml", xmlns=KML_NS)
     doc = ET.SubElement(root, "Document")
     ET.SubElement(doc, "name").text = schema.meta.get("title", "风险图斑台账")
     grade_ids = {g.label: f"grade-{g.key}" for g in schema.grades}
     for g in schema.grades:
         _style(doc, grade_ids[g.label], g.color)
-    _style(doc, "grade-none", NO_GRADE_COLOR)
-    for c, part in by_category(frame, schema):
+    _style(doc, "grade-none", schema.grade_color(None))
+    for c, part in parts:
         folder = ET.SubElement(doc, "Folder")
         ET.SubElement(folder, "name").text = c.label
         table = labelled(c, part, "text")
@@ -115,13 +109,14 @@ def kml_document(frame, schema: Schema) -> bytes:
 
 
 def export_kml(frame, out: str | Path, schema: Schema, *, kmz: bool = False) -> list[str]:
-    document = kml_document(frame, schema)
+    parts = by_category(frame, schema)
+    document = kml_document(parts, schema)
     if kmz:
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr("doc.kml", document)
     else:
         Path(out).write_bytes(document)
-    return [c.label for c, _ in by_category(frame, schema)]
+    return [c.label for c, _ in parts]
 
 
 # ---------------------------------------------------------------- reading

@@ -253,7 +253,7 @@ def _sheet_layer(sheet: str, rows: list[tuple], shown: str, schema: Schema | Non
     if header is None:
         return None
     names = [str(v).strip() if v is not None else f"列{i + 1}" for i, v in enumerate(rows[header])]
-    body = [r for r in rows[header + 1:]]
+    body = rows[header + 1:]
     numbers = np.arange(header + 2, header + 2 + len(body))
     keep = [i for i, r in enumerate(body) if any(v is not None and str(v).strip() for v in r)]
     frame = pd.DataFrame([list(body[i]) + [None] * (len(names) - len(body[i])) for i in keep],

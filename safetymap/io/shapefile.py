@@ -21,11 +21,11 @@ from pyproj.exceptions import CRSError
 
 from ..errors import Problem, ValidationError
 from ..schema import Category, Schema
-from .tables import bool_text, date32, format_stakes
+from .tables import by_category, labelled
 
 MAX_FIELD_BYTES = 254
 ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "cp936", "cp936": "cp936", "gb2312": "cp936"}
-GEOMETRY_PARTS = {"patch": ("Polygon", "图斑"), "line": ("LineString", "源线"), "point": ("Point", "源点")}
+GEOMETRY_PARTS = {"patch": ("Polygon", 3), "line": ("LineString", 1), "point": ("Point", 0)}  # layer suffix: GDAL type, shapely type id
 GLOSSARY_NAME = "字段对照表.csv"
 LONG_TEXT_NAME = "超长文本.csv"
 # Coordinates (binary doubles) shrink by about a third and take most of the time to deflate: stored as is.
@@ -55,21 +55,8 @@ def python_encoding(encoding: str) -> str:
 
 def attribute_table(category: Category, frame: pd.DataFrame) -> pd.DataFrame:
     """The category's fields under their shapefile names: stakes as K12+350 text, booleans as 是/否,
-    dates as dates."""
-    out = {}
-    for f in category.fields:
-        values = frame[f.key] if f.key in frame.columns else pd.Series([None] * len(frame), index=frame.index)
-        if f.type == "stake":
-            values = pd.Series(format_stakes(values), index=frame.index, dtype=object)
-        elif f.type == "bool":
-            values = bool_text(values)
-        elif f.type == "datetime":
-            stamps = pd.to_datetime(values)
-            values = stamps.dt.strftime("%Y-%m-%d %H:%M:%S").astype(object).where(stamps.notna(), None)
-        elif f.type == "date":
-            values = date32(values)  # written as a dBASE Date
-        out[f.shp] = values
-    return pd.DataFrame(out, index=frame.index)
+    dates as dBASE dates, times as text."""
+    return labelled(category, frame, "shp", name=lambda f: f.shp)
 
 
 def _too_long(values: pa.ChunkedArray, codec: str) -> np.ndarray:
@@ -184,9 +171,9 @@ def _write_layer(arrow: pa.Table, geoms, path: Path, geom_type: str, codec: str,
 
 def _layer_parts(part: gpd.GeoDataFrame):
     """(layer suffix, GDAL geometry type, mask, geometries) of each geometry type the rows have."""
-    for suffix, (geom_type, _label) in GEOMETRY_PARTS.items():
+    for suffix, (geom_type, type_id) in GEOMETRY_PARTS.items():
         geoms = part.geometry if suffix == "patch" else part["source_geometry"]
-        mask = shapely.get_type_id(geoms.to_numpy()) == {"Polygon": 3, "LineString": 1, "Point": 0}[geom_type]
+        mask = shapely.get_type_id(geoms.to_numpy()) == type_id
         if mask.any():
             yield suffix, geom_type, mask, geoms[mask].to_numpy()
 
@@ -196,10 +183,7 @@ def export_shapefile(frame: gpd.GeoDataFrame, out_zip: str | Path, schema: Schem
     """Write patches (as read from the store) to a zipped set of shapefiles."""
     codec = python_encoding(encoding)
     out_zip = Path(out_zip)
-    parts = [(c, frame[frame["category"] == c.key]) for c in schema.categories]
-    tables = [(c, part, attribute_table(c, part)) for c, part in parts if len(part)]
-    if not tables:
-        raise ValidationError([Problem("", "没有可导出的图斑（筛选结果为空）")])
+    tables = [(c, part, attribute_table(c, part)) for c, part in by_category(frame, schema)]
     if codec != "UTF-8":
         problems = [p for c, part, table in tables for p in _encoding_problems(table, c, part["code"], codec)]
         if problems:

@@ -1,12 +1,14 @@
 """What every page shares: the store (one per process, shared by sessions) and the sample banner."""
 from __future__ import annotations
 
-import streamlit as st
-
 import os
+from functools import wraps
+
+import streamlit as st
 
 from ..auth import User
 from ..errors import PermissionDenied
+from ..ledger import today
 from ..seed import default_db_path, init_database
 from ..store import Store, is_database_url
 
@@ -46,3 +48,19 @@ def setting(name: str, default: str | None = None) -> str | None:
         return st.secrets.get(name, default)
     except FileNotFoundError:
         return default
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _by_revision(_func, _store: Store, name: str, location: str, revision: tuple[int, ...], day):
+    """(The underscored arguments are not hashed: the name, ledger, revision and day are the key.)"""
+    return _func(_store)
+
+
+def cached_by_revision(func):
+    """Cache ``func(store)`` until the ledger changes (``store.revision()``) or the day does (逾期), so a
+    rerun for a filter, a pan or a tab does not read the whole ledger again."""
+    @wraps(func)
+    def wrapper(store: Store):
+        return _by_revision(func, store, f"{func.__module__}.{func.__qualname__}", store.location, store.revision(),
+                            today())
+    return wrapper

@@ -13,10 +13,10 @@ import streamlit as st
 from .. import reminders, report, stats
 from ..ledger import FOG_LEDGER_THRESHOLD, today
 from ..schema import Schema
+from ..text import is_missing
 from ..stats import LedgerData, Period
-from .common import current_user, get_store, sample_banner
+from .common import cached_by_revision, current_user, get_store, sample_banner
 
-HEADLINES = ("图斑总数", "总长度(km)", "重大风险图斑", "未整改图斑", "逾期未整改图斑", "五到位率(%)", stats.FOG_LEDGER_LABEL)
 TABS = ("分类分级", "地区·单位·路线", "整改", "五到位", "团雾", "动态", "到期提醒", "月报·年报")
 REMINDER_COLORS = ("#C00000", "#F0A30A")  # overdue, due soon
 STATUS_COLORS = {"待整改": "#C00000", "整改中": "#F0A30A", "已整改": "#2E8B57", "已销号": "#8C8C8C"}
@@ -45,7 +45,7 @@ def render() -> None:
     store = get_store()
     st.title("统计看板")
     sample_banner(store)
-    data = stats.load(store)
+    data = cached_by_revision(stats.load)(store)
     view = View(store.schema, today(), data.sample, current_user().can("export"))
     st.caption(f"统计日期 {view.on:%Y-%m-%d}。已归档的图斑不计入；长度单位为公里。")
     headlines(data, view)
@@ -69,12 +69,19 @@ def render() -> None:
 
 
 # ---------------------------------------------------------------- building blocks
+def headline_names(schema: Schema) -> tuple[str, ...]:
+    """The figures of ``stats.overview`` shown as metrics: the highest grade's count, not every grade's."""
+    return ("图斑总数", "总长度(km)", f"{schema.grade_labels[0]}风险图斑", f"{stats.OPEN}图斑", "逾期未整改图斑",
+            stats.FIVE_RATE, stats.FOG_LEDGER_LABEL)
+
+
 def headlines(data: LedgerData, view: View) -> None:
     overview = stats.overview(data, view.schema, view.on)
     figures = dict(zip(overview["项目"], overview["数值"]))
-    for column, name in zip(st.columns(len(HEADLINES)), HEADLINES):
+    names = headline_names(view.schema)
+    for column, name in zip(st.columns(len(names)), names):
         value = figures.get(name)
-        column.metric(name, "—" if report.is_missing(value) else value)
+        column.metric(name, "—" if is_missing(value) else value)
 
 
 def chart_data(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -96,7 +103,7 @@ def downloads(title: str, table: pd.DataFrame, key: str, view: View) -> None:
 
 
 def table_excel(title: str, table: pd.DataFrame, view: View) -> bytes:
-    return report.workbook_bytes([report.Table(title, table)], view.schema.meta.get("bureau", ""), view.note)
+    return report.workbook_bytes([report.Table(title, table)], view.schema.bureau, view.note)
 
 
 def for_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -177,7 +184,7 @@ def fog_section(data: LedgerData, view: View) -> None:
     show_table("团雾多发路段台账", ledger, "fog_ledger", view)
     monthly = stats.fog_events_by_month(data.events, data.patches)
     chart_and_table("团雾事件按月统计", monthly, "fog_month", view, chart_data(monthly, ["团雾次数"]),
-                    y_label="团雾次数", sort=False, color=schema.category(stats.FOG_CATEGORY).outline)
+                    y_label="团雾次数", sort=False, color=schema.category(schema.fog_category).outline)
 
 
 def changes_section(data: LedgerData, view: View) -> None:

@@ -13,7 +13,8 @@ def drawn_geometry(schema, key: str, current=None):
     """Show a drawing map; return the last line/point the user drew there (EPSG:4490), or None."""
     st.caption("用左侧工具画出路段中心线（双击结束）或桥梁位置点；以最后画的为准。")
     m = mapview.draw_map(schema, current, basemap_options())
-    result = st_folium(m, key=key, height=420, use_container_width=True, returned_objects=["all_drawings"])
+    result = st_folium(m, key=key, height=mapview.DRAW_HEIGHT, use_container_width=True,
+                       returned_objects=["all_drawings"])
     drawings = (result or {}).get("all_drawings") or []
     if not drawings:
         return None

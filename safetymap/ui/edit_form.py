@@ -176,20 +176,20 @@ def _archive_controls(store, code, user) -> None:
 
 def _history_panel(store, code, user) -> None:
     with st.expander("变更历史与巡查记录（动态跟踪）"):
-        st.dataframe(timeline(store.history(code), store.inspections(code), store.fog_events(code)),
+        history = store.history(code)
+        st.dataframe(timeline(history, store.inspections(code), store.fog_events(code)),
                      hide_index=True, width="stretch")
-        changes = store.history(code)
-        changes = changes[changes["field_key"].notna() & (changes["field_key"] != "archived")]
+        changes = history[history["field_key"].notna() & (history["field_key"] != "archived")]
         if not len(changes) or not user.can("edit"):
             return
-        labels = {r.id: f"版本{r.version} {r.field_label}：{r.before or '（空）'} → {r.after or '（空）'}（{r.user}）"
-                  for r in changes.itertuples() if r.field_key != "source_geometry"} | {
-                  r.id: f"版本{r.version} 几何修改（{r.user}）" for r in changes.itertuples() if r.field_key == "source_geometry"}
+        labels = {r.id: f"版本{r.version} " + ("几何修改" if r.field_key == "source_geometry" else
+                                              f"{r.field_label}：{r.before or '（空）'} → {r.after or '（空）'}")
+                  + f"（{r.user}）" for r in changes.itertuples()}
         chosen = st.selectbox("恢复某次修改之前的值", list(labels)[::-1], format_func=labels.get, index=None,
                               key=f"restore-pick-{code}", placeholder="选择一条修改记录")
         if chosen is not None and st.button("恢复旧值（作为一次新的修改）", key=f"restore-do-{code}"):
             try:
-                restore_value(store, int(chosen), user)
+                restore_value(store, code, int(chosen), user)
             except (ValidationError, ConflictError) as exc:
                 st.error(str(exc))
             else:

@@ -11,7 +11,8 @@ import streamlit as st
 from ..editing import nearest_patches
 from ..errors import PermissionDenied, ValidationError
 from ..photos import MAX_UPLOAD_BYTES, prepare_photo
-from ..store import CHINA_TZ, Store
+from ..clock import now_local
+from ..store import Store
 from .common import current_user, get_store, sample_banner
 from .geolocation import device_position
 
@@ -31,7 +32,7 @@ def render() -> None:
     record = store.get(code)
     st.markdown(f"**{record['code']} {record['name']}**  \n{record['route_code']} · {record['township']} · "
                 f"风险等级 {record['risk_grade']} · 整改状态 {record['rect_status']}")
-    tabs = ["巡查记录"] + (["团雾事件"] if record["category"] == "fog" else [])
+    tabs = ["巡查记录"] + (["团雾事件"] if record["category"] == store.schema.fog_category else [])
     chosen = st.tabs(tabs)
     with chosen[0]:
         _inspection_form(store, record, user)
@@ -63,11 +64,11 @@ def _pick_patch(frame: pd.DataFrame) -> str | None:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(CHINA_TZ).replace(tzinfo=None, second=0, microsecond=0)
+    return now_local().replace(second=0, microsecond=0)
 
 
 def _inspection_form(store: Store, record: dict, user) -> None:
-    statuses = list(store.schema.category(record["category"]).field("rect_status").values)
+    statuses = list(store.schema.field("rect_status").values)
     use_camera = st.toggle("用相机拍照", key="field_use_camera", help="手机浏览器需 HTTPS 才能使用相机")
     with st.form(f"inspection-{record['code']}", clear_on_submit=True):
         now = _now()

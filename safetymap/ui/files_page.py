@@ -29,7 +29,7 @@ def render() -> None:
     export_tab, import_tab = st.tabs(["导出台账", "导入图斑"])
     with export_tab:
         if user.can("export"):
-            _export_section(store)
+            _export_section(store, user)
         else:
             st.info(f"您的角色（{user.role_label}）不能导出台账。")
     with import_tab:
@@ -43,16 +43,16 @@ def render() -> None:
 def _filters(store, frame) -> dict:
     schema = store.schema
     labels = {c.key: c.label for c in schema.categories}
-    statuses = list(next(f for f in schema.common_fields if f.key == "rect_status").values)
-    townships = list(next(f for f in schema.common_fields if f.key == "township").values)
+    fields = schema.all_fields()
+    grade, status, township = fields["risk_grade"], fields["rect_status"], fields["township"]
     cols = st.columns(3)
     chosen = {
         "category": cols[0].multiselect("类别", schema.category_keys, format_func=labels.get, placeholder="全部类别"),
-        "grade": cols[1].multiselect("风险等级", schema.grade_labels, placeholder="全部等级"),
-        "status": cols[2].multiselect("整改状态", statuses, placeholder="全部状态"),
+        "grade": cols[1].multiselect(grade.label, schema.grade_labels, placeholder="全部等级"),
+        "status": cols[2].multiselect(status.label, status.values, placeholder="全部状态"),
     }
     cols = st.columns(3)
-    chosen["township"] = cols[0].multiselect("乡镇", townships, placeholder="全部乡镇")
+    chosen["township"] = cols[0].multiselect(township.label, township.values, placeholder="全部乡镇")
     chosen["route"] = cols[1].multiselect("路线", sorted(frame["route_code"].dropna().unique()), placeholder="全部路线")
     chosen["overdue"] = cols[2].checkbox("只导出逾期未整改")
     return chosen
@@ -70,7 +70,7 @@ def _export_bytes(store, frame, fmt: str, options: dict, user):
     return build
 
 
-def _export_section(store) -> None:
+def _export_section(store, user) -> None:
     everything = store.read()
     try:
         frame = filter_patches(everything, store.schema, **_filters(store, everything))
@@ -88,7 +88,7 @@ def _export_section(store) -> None:
     options = {"shp": {"encoding": encoding}, "geojson": {"rfc7946": rfc7946}}
     cols = st.columns(4)
     for i, (key, fmt) in enumerate(FORMATS.items()):
-        cols[i % 4].download_button(fmt.label, _export_bytes(store, frame, key, options.get(key, {}), current_user()),
+        cols[i % 4].download_button(fmt.label, _export_bytes(store, frame, key, options.get(key, {}), user),
                                     file_name=default_filename(key), mime=fmt.mime, key=f"download_{key}",
                                     on_click="ignore", width="stretch")
     st.caption("Shapefile 压缩包内含字段对照表；超过 254 字节的文字在 .dbf 中截断，全文另存于 超长文本.csv。")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..ledger import FOG_LEDGER_THRESHOLD, fog_counts
+from .. import stats
+from ..ledger import FOG_LEDGER_THRESHOLD
 from .common import get_store, sample_banner
 
 
@@ -12,16 +13,10 @@ def render() -> None:
     store = get_store()
     st.title("团雾多发路段台账")
     sample_banner(store)
-    fog = store.read("fog")
-    counts = fog_counts(fog, store.fog_events())
-    names = dict(zip(fog["code"], fog["name"]))
-    table = counts.rename(columns={"code": "图斑编号", "years": "统计年数", "events": "事件总数",
-                                   "per_year": "年均次数", "source": "数据来源", "in_ledger": "列入台账"})
-    table.insert(1, "名称", table["图斑编号"].map(names))
-    table.columns = [f"{c}年" if isinstance(c, int) else c for c in table.columns]
+    table = stats.fog_ledger_table(store.read(), store.fog_events(), store.schema, every_segment=True)
+    in_ledger = table.pop(stats.IN_LEDGER)
     only = st.toggle(f"只看年均 {FOG_LEDGER_THRESHOLD:g} 次以上（列入台账）", value=True)
-    shown = table[table["列入台账"]] if only else table
-    st.metric("列入台账的团雾路段", int(table["列入台账"].sum()), help="年均发生3次以上团雾路段")
-    st.dataframe(shown, hide_index=True, width="stretch",
-                 column_config={"年均次数": st.column_config.NumberColumn(format="%.2f")})
-    st.caption("统计年数：从该路段首次记录团雾的年份到事件记录中的最近年份；无事件记录时采用人工填报的年均次数。")
+    st.metric("列入台账的团雾路段", int(in_ledger.sum()), help=f"年均发生{FOG_LEDGER_THRESHOLD:g}次以上团雾路段")
+    st.dataframe(table[in_ledger.to_numpy()] if only else table.assign(**{stats.IN_LEDGER: in_ledger}),
+                 hide_index=True, width="stretch")
+    st.caption("记录年数：从该路段首次记录团雾的年份到事件记录中的最近年份；无事件记录时采用人工填报的年均次数。")

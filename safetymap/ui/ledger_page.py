@@ -17,7 +17,7 @@ def render() -> None:
     labels = {c.key: c.label for c in schema.categories}
     cats = cols[0].multiselect("类别", schema.category_keys, format_func=labels.get, placeholder="全部类别")
     grades = cols[1].multiselect("风险等级", schema.grade_labels, placeholder="全部等级")
-    statuses = cols[2].multiselect("整改状态", list(schema.category("fog").field("rect_status").values), placeholder="全部状态")
+    statuses = cols[2].multiselect("整改状态", list(schema.field("rect_status").values), placeholder="全部状态")
     if cats:
         frame = frame[frame["category"].isin(cats)]
     if grades:

@@ -8,51 +8,37 @@ highlight, the layer control — goes through ``feature_group_to_add`` / ``layer
 returns only a click and its view (``returned_objects``); the view decides which patches are sent."""
 from __future__ import annotations
 
-import re
-import string
 
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from .. import assets, mapview
+from .. import mapview
 from ..errors import NotFound
-from ..ledger import days_late, fog_counts, overdue, today
+from ..ledger import FOG_LEDGER_THRESHOLD, days_late, fog_counts, overdue
+from ..geo import format_stakes
+from ..stats import UNGRADED
+from ..text import md_escape
 from ..store import Store, display_value
 from . import edit_form
 from .basemaps import basemap_options
-from .common import get_store, sample_banner, setting
+from .common import cached_by_revision, get_store, sample_banner, setting
 
 MAP_KEY = "risk_map"
 SELECTED = "map_selected"  # the code shown in the side panel
 FOCUS = "map_focus"  # (centre, zoom) the map was last asked to show
 EDIT_CODE = "edit_code"
 RETURNED = ["last_active_drawing", "last_object_clicked", "bounds", "zoom"]
-GRADE_BADGE = ["red", "orange", "yellow", "blue"]  # st.badge colours of the grades, highest first
-MD_SPECIAL = re.compile(f"([{re.escape(string.punctuation)}])")  # CommonMark may escape any of them
 
-
-def md_escape(value) -> str:
-    """User text for Streamlit Markdown (st.markdown, st.table cells, headings): every ASCII punctuation
-    character is backslash-escaped, so no markup, link, directive, HTML or LaTeX can form."""
-    text = "" if pd.isna(value) else str(value)
-    return MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
 
 
 # ---------------------------------------------------------------- data
+@cached_by_revision
 def load(store: Store) -> pd.DataFrame:
-    """Every current patch with two flags the map and filters use: overdue and in the fog ledger.
-    Cached until the ledger changes (or the day does, for 逾期), so a pan or a filter does not re-read it."""
-    return _load(store, store.location, store.revision(), today())
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def _load(_store: Store, location: str, revision: tuple[int, int], day) -> pd.DataFrame:
-    """(``_store`` is not hashed: the location, revision and day are the key.)"""
-    store = _store
+    """Every current patch with two flags the map and filters use: overdue and in the fog ledger."""
     frame = store.read()
     frame["overdue"] = overdue(frame).to_numpy()
-    counts = fog_counts(frame[frame["category"] == "fog"], store.fog_events())
+    counts = fog_counts(frame[frame["category"] == store.schema.fog_category], store.fog_events())
     frame["fog_per_year"] = frame["code"].map(dict(zip(counts["code"], counts["per_year"])))
     frame["fog_ledger"] = frame["code"].isin(set(counts.loc[counts["in_ledger"], "code"]))
     return frame
@@ -74,7 +60,7 @@ def sidebar_filters(schema, frame: pd.DataFrame) -> dict:
             "route_code": st.multiselect("路线", sorted(frame["route_code"].dropna().unique()), key="map_f_route",
                                          placeholder="全部路线"),
             "overdue": st.checkbox("仅显示整改逾期", key="map_f_overdue"),
-            "fog_ledger": st.checkbox("仅显示团雾台账路段（年均≥3次）", key="map_f_fog"),
+            "fog_ledger": st.checkbox(f"仅显示团雾台账路段（年均≥{FOG_LEDGER_THRESHOLD:g}次）", key="map_f_fog"),
         }
 
 
@@ -119,9 +105,9 @@ def focus_on(row: pd.Series) -> None:
 
 def search_box(frame: pd.DataFrame) -> None:
     text = st.text_input("搜索图斑编号或名称", key="map_search", placeholder="如 TW-001 或 名称中的字")
-    hits = search(frame, text)
     if not text.strip():
         return
+    hits = search(frame, text)
     if hits.empty:
         st.info("没有找到编号或名称含「" + md_escape(text) + "」的图斑。")
         return
@@ -159,8 +145,7 @@ def attribute_rows(record: dict, category) -> pd.DataFrame:
 
 
 def badge_color(schema, grade) -> str:
-    ranks = {g.label: g.rank for g in schema.grades}
-    return GRADE_BADGE[ranks[grade]] if grade in ranks and ranks[grade] < len(GRADE_BADGE) else "gray"
+    return next((g.badge for g in schema.grades if g.label == grade), "gray")
 
 
 def latest_inspection(store: Store, code: str) -> None:
@@ -205,9 +190,9 @@ def side_panel(store: Store, row: pd.Series | None) -> None:
     category = schema.category(record["category"])
     st.subheader(f"{md_escape(code)} {md_escape(record['name'])}")
     grade = record.get("risk_grade")
-    st.badge(grade or "未定级", color=badge_color(schema, grade))
+    st.badge(grade or UNGRADED, color=badge_color(schema, grade))
     st.caption(md_escape(f"{category.label} · {record.get('route_code') or ''} "
-                         f"{mapview.stakes_text(record.get('start_stake'), record.get('end_stake'))}"))
+                         f"{format_stakes(record.get('start_stake'), record.get('end_stake'))}"))
     _flags(row)
     if _can_edit():
         st.button("编辑此图斑", key=f"map_edit_{code}", on_click=_open_editor, args=(code,), type="primary")
@@ -224,13 +209,12 @@ def _flags(row: pd.Series) -> None:
         days = late.iloc[0]
         st.error(f"整改逾期{'' if pd.isna(days) else f' {int(days)} 天'}（时限 {pd.Timestamp(row['rect_deadline']):%Y-%m-%d}）")
     if bool(row.get("fog_ledger")):
-        st.info(f"团雾台账路段：年均 {row['fog_per_year']:.1f} 次（≥3 次）")
+        st.info(f"团雾台账路段：年均 {row['fog_per_year']:.1f} 次（≥{FOG_LEDGER_THRESHOLD:g} 次）")
 
 
 # ---------------------------------------------------------------- the page
 def render() -> None:
-    assets.install()  # also done by app.py; here so the page works wherever it is run
-    store = get_store()
+    store = get_store()  # Leaflet is served locally: app.py calls assets.install() on every run
     schema = store.schema
     st.title("风险图斑地图")
     sample_banner(store)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from ..geo import format_stake
 from ..schema import Field
-from ..validation import is_blank
+from ..validation import is_blank, split_multi
 
 YES_NO = ["是", "否"]
 
@@ -22,7 +22,7 @@ def initial_value(f: Field, value):
     if f.type == "bool":
         return "是" if value else "否"
     if f.type == "enum" and f.multiple:
-        return [v for v in str(value).split("、") if v]
+        return split_multi(value)
     if f.type == "date" and isinstance(value, dt.datetime):
         return value.date()
     if f.type == "int":
