@@ -17,7 +17,9 @@ from .report import add_report_arguments, cmd_report
 from .schema import load_schema
 from .seed import default_db_path, init_database
 from .stats import summary
-from .store import Store, display_value, is_database_url, redact
+from .store import open_store
+from .values import display_value
+from .backends import is_database_url, redact
 
 EXIT_ERROR = 2
 PREVIEW_ROWS = 200  # rows of a preview printed by `import`; every problem is always printed
@@ -48,7 +50,7 @@ def cmd_init(args) -> int:
 
 
 def cmd_list(args) -> int:
-    store = Store(args.db)
+    store = open_store(args.db)
     frame = store.read(args.category, include_archived=args.archived)
     if args.json:
         rows = [record_json({k: v for k, v in record.items() if k not in ("geometry", "source_geometry")})
@@ -61,7 +63,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    store = Store(args.db)
+    store = open_store(args.db)
     record = store.get(args.code)
     if args.json:
         print(json.dumps(record_json(record), ensure_ascii=False, indent=1))
@@ -77,7 +79,7 @@ def cmd_export(args) -> int:
     from .io.export import export, related_tables  # io is only loaded by the commands that need it
     from .io.filters import filter_patches
 
-    store = Store(args.db)
+    store = open_store(args.db)
     frame = filter_patches(store.read(), store.schema, category=args.category, grade=args.grade,
                            status=args.status, township=args.township, route=args.route, overdue=args.overdue)
     tables = related_tables(store, frame["code"]) if args.format == "gpkg" else None
@@ -115,7 +117,7 @@ def cmd_import(args) -> int:
     from .io.importer import preview_import
     from .io.uploads import LOCAL_LIMITS
 
-    store = Store(args.db)
+    store = open_store(args.db)
     preview = preview_import(store, args.file, category=args.category, crs=args.crs, encoding=args.encoding,
                              limits=LOCAL_LIMITS)
     _print_preview(preview)
@@ -131,7 +133,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    store = Store(args.db)
+    store = open_store(args.db)
     result = summary(store.read(), store.schema)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=1))

@@ -6,7 +6,9 @@ import sys
 from . import accounts
 from .auth import ROLES
 from .errors import Problem, ValidationError
-from .store import SOURCE_TABLE, Store, redact
+from .store import open_store
+from .backends import redact
+from .backends.tables import SOURCE_TABLE
 
 CLI_USER = "命令行"
 
@@ -20,7 +22,7 @@ def _password_from_stdin() -> str:
 
 
 def cmd_user(args) -> int:
-    store = Store(args.db)
+    store = open_store(args.db)
     if args.action == "add":
         accounts.add_user(store, args.name, args.role, _password_from_stdin(), CLI_USER)
         print(f"已添加用户 {args.name}（{ROLES[args.role]}）")
@@ -44,7 +46,7 @@ def cmd_user(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    store = Store(args.db)
+    store = open_store(args.db)
     path = store.backup(args.out)
     store.log(CLI_USER, "backup", str(path))
     print(f"已备份到 {path}")

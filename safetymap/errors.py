@@ -98,3 +98,28 @@ class DatabaseExists(SafetymapError):
 class DatabaseMissing(SafetymapError):
     def __init__(self, path):
         super().__init__(f"数据库文件 {path} 不存在；请先运行 python -m safetymap init --db {path}")
+
+
+class LedgerMissing(DatabaseMissing):
+    """A PostgreSQL database with no ledger in it."""
+
+    def __init__(self, shown_location: str):
+        SafetymapError.__init__(self, f"数据库 {shown_location} 中没有台账；请先运行 python -m safetymap init --db <地址>，"
+                                      "或用 python -m safetymap migrate 迁入已有台账")
+
+
+class LedgerExists(DatabaseExists):
+    def __init__(self, shown_location: str, hint: str = "如需覆盖请加 --force"):
+        SafetymapError.__init__(self, f"数据库 {shown_location} 中已有台账；{hint}")
+
+
+class DatabaseUnavailable(SafetymapError):
+    """The PostgreSQL server cannot be reached, or lacks PostGIS."""
+
+
+class BackupUnsupported(SafetymapError):
+    pass
+
+
+class MigrationRefused(SafetymapError):
+    pass

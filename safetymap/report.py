@@ -31,7 +31,7 @@ from .ledger import FOG_LEDGER_THRESHOLD, today
 from .schema import Schema
 from .stats import LedgerData, Period
 from .clock import now_local
-from .store import Store
+from .store import Store, open_store
 
 FORMATS = {".xlsx": "excel", ".html": "html", ".htm": "html"}
 SAMPLE_NOTE = "示例数据：路线、桩号、桥梁和各项数值均为虚构，仅用于演示，不得用于实际决策。"
@@ -528,7 +528,7 @@ def cmd_report(args) -> int:
     """``python -m safetymap report --month 2026-11 --out 月报.html``: write a report, print where."""
     period = period_from(args.month, args.year)
     output_format(args.out)
-    report = build_report(Store(args.db), period)
+    report = build_report(open_store(args.db), period)
     save(report, args.out)
     print(f"已生成{report.title}：{args.out}" + ("（示例数据）" if report.sample else ""))
     return 0

@@ -15,7 +15,8 @@ from .errors import Problem, ValidationError
 from .geo import format_stakes
 from .ledger import FOG_LEDGER_THRESHOLD, days_late, fog_counts, fog_ledger, is_open, overdue
 from .schema import Schema
-from .validation import five_in_place_parts, is_blank
+from .validation import five_in_place_parts
+from .values import is_blank
 
 TOTAL = "合计"
 BLANK = "（未填）"

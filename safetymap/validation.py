@@ -3,7 +3,6 @@ collecting every problem with its row and the field's Chinese label; then derive
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import numpy as np
 import pandas as pd
@@ -15,55 +14,14 @@ from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtyp
 from .errors import Problem
 from .geo import STAKE_PATTERN, lengths_m, parse_stake
 from .schema import Category, Field, Schema
+from .values import MULTI_SPLIT, as_str, blank_mask, is_text_kind
 
 TRUE_WORDS = {"是", "true", "1", "y", "yes", "t", "有", "√"}
 FALSE_WORDS = {"否", "false", "0", "n", "no", "f", "无", "×"}
-ARROW_STRING = pd.StringDtype("pyarrow")
-MULTI_SPLIT = re.compile(r"[、,，;；/]")  # what may stand between the values of a multiple enum
-
-
-def is_blank(value) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float) and np.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip() == ""
-
-
-def split_multi(value) -> list[str]:
-    """The values of a multiple enum, however they were separated."""
-    return [part.strip() for part in MULTI_SPLIT.split(str(value)) if part.strip()]
-
-
-def _is_text_kind(series: pd.Series) -> bool:
-    """True when the column holds only strings (and missing values): the vectorised path applies."""
-    if isinstance(series.dtype, pd.StringDtype):
-        return True
-    return series.dtype == object and infer_dtype(series, skipna=True) in ("string", "empty")
-
-
-def _as_str(series: pd.Series) -> pd.Series:
-    """A column of strings as pandas' string dtype (Arrow-backed: its ``.str`` methods run in C)."""
-    return series if isinstance(series.dtype, pd.StringDtype) else series.astype(ARROW_STRING)
-
-
-def blank_mask(series: pd.Series) -> np.ndarray:
-    """Missing values and texts that are empty after stripping, as a boolean array."""
-    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
-        text = pa.array(series)  # the column's own Arrow data, no copy
-        return pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True).to_numpy(zero_copy_only=False)
-    mask = series.isna().to_numpy(dtype=bool, copy=True)
-    if _is_text_kind(series):
-        mask |= (_as_str(series).str.strip() == "").fillna(False).to_numpy(dtype=bool)
-    elif series.dtype == object and infer_dtype(series, skipna=True) in ("mixed", "mixed-integer"):
-        mask |= (series.str.strip() == "").fillna(False).to_numpy(dtype=bool)
-    return mask
-
-
 def _text_values(s: pd.Series, blank: np.ndarray) -> pd.Series:
     """Stripped text of every non-blank value, missing where blank."""
-    if _is_text_kind(s):
-        return _as_str(s).str.strip().where(~blank)
+    if is_text_kind(s):
+        return as_str(s).str.strip().where(~blank)
     text = pd.Series([_one_text(v) for v in s], index=s.index, dtype=object)
     return text.where(~blank, None).astype(object)
 
@@ -97,8 +55,8 @@ def _numbers(s: pd.Series) -> np.ndarray:
         return np.full(len(s), np.nan)
     if is_numeric_dtype(s.dtype):
         return s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    if _is_text_kind(s):
-        text = _as_str(s).str.strip().str.replace(",", "", regex=False)
+    if is_text_kind(s):
+        text = as_str(s).str.strip().str.replace(",", "", regex=False)
         return pd.to_numeric(text, errors="coerce").astype(float).to_numpy()
     values = [np.nan if isinstance(v, (bool, np.bool_)) else (v.strip().replace(",", "") if isinstance(v, str) else v)
               for v in s]
@@ -140,8 +98,8 @@ def _bool_words(s: pd.Series) -> pd.Series:
         return s.map({True: "true", False: "false"})
     if is_numeric_dtype(s.dtype):
         return s.map({1: "1", 0: "0"})
-    if _is_text_kind(s):
-        return _as_str(s).str.strip().str.lower()
+    if is_text_kind(s):
+        return as_str(s).str.strip().str.lower()
     return pd.Series([_bool_word(v) for v in s], index=s.index, dtype=object)
 
 
@@ -178,8 +136,8 @@ def _dates(f: Field, s: pd.Series, blank: np.ndarray) -> pd.Series:
     kind = infer_dtype(s, skipna=True)
     if kind in ("datetime", "datetime64", "date"):
         return pd.to_datetime(s.where(~blank), errors="coerce")
-    if _is_text_kind(s):
-        text = _as_str(s).str.strip().str.replace("/", "-", regex=False).str.replace(".", "-", regex=False)
+    if is_text_kind(s):
+        text = as_str(s).str.strip().str.replace("/", "-", regex=False).str.replace(".", "-", regex=False)
         text = text.where(~blank)
         if f.type == "date":
             return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
@@ -204,7 +162,7 @@ def _coerce_enum(f: Field, s: pd.Series, blank: np.ndarray, separator: str):
     text = _text_values(s, blank)
     present = text[~blank].reset_index(drop=True)  # positions, whatever the caller's index
     if f.multiple:  # several values: any of 、,，;；/ between them, normalised to the separator
-        values = (_as_str(present).str.replace(rf"\s*{MULTI_SPLIT.pattern}+\s*", separator, regex=True)
+        values = (as_str(present).str.replace(rf"\s*{MULTI_SPLIT.pattern}+\s*", separator, regex=True)
                   .str.strip().str.strip(separator))
         parts = pc.split_pattern(pa.array(values, type=pa.string()), separator)
         unknown = ~pc.is_in(pc.list_flatten(parts), value_set=pa.array(f.values)).to_numpy(zero_copy_only=False)
@@ -226,8 +184,8 @@ def _coerce_stake(f: Field, s: pd.Series, blank: np.ndarray):
         values = s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             bad = ~blank & (np.isnan(values) | (values < 0))
-    elif _is_text_kind(s):
-        text = pa.array(_as_str(s).str.strip().str.upper(), from_pandas=True)
+    elif is_text_kind(s):
+        text = pa.array(as_str(s).str.strip().str.upper(), from_pandas=True)
         parts = pc.extract_regex(text, STAKE_PATTERN)
         km = pc.cast(pc.struct_field(parts, "km"), pa.float64()).to_numpy(zero_copy_only=False)
         m = pc.cast(pc.struct_field(parts, "m"), pa.float64()).to_numpy(zero_copy_only=False)

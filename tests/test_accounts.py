@@ -14,7 +14,7 @@ from conftest import ROOT, both_backends, ledger_state
 from safetymap import accounts
 from safetymap.auth import User
 from safetymap.errors import PermissionDenied
-from safetymap.store import Store
+from safetymap.store import open_store
 
 WORKER = Path(__file__).with_name("concurrency_worker.py")
 VIEWER, INSPECTOR, EDITOR, ADMIN = (User("查看员", "viewer"), User("巡查员", "inspector"),
@@ -97,7 +97,7 @@ def test_no_password_in_clear_in_the_database_or_any_log(tmp_path):
                                          capture_output=True, text=True, timeout=120, **kw)
     outputs = [run("init", "--no-sample")]
     outputs.append(run("user", "add", "王工", "--role", "admin", "--password-stdin", input=secret + "\n"))
-    store = Store(db)
+    store = open_store(db)
     with pytest.raises(accounts.LoginRefused):
         accounts.authenticate(store, "王工", secret + "x")
     assert accounts.authenticate(store, "王工", secret).role == "admin"
@@ -137,11 +137,11 @@ def test_backup_while_another_process_writes_is_consistent_and_complete(store, t
     con = sqlite3.connect(backup)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
-    copy = Store(backup)
+    copy = open_store(backup)
     for code in codes:
         assert copy.get(code)["version"] >= committed[code]
     assert len(copy.history()) >= sum(committed.values())
-    assert Store(store.path).get(codes[0])["version"] > committed[codes[0]]  # the writer went on after
+    assert open_store(store.path).get(codes[0])["version"] > committed[codes[0]]  # the writer went on after
 
 
 def test_export_is_refused_for_viewers_and_logged_for_editors(store):

@@ -3,7 +3,7 @@ import pytest
 import streamlit as st
 
 from conftest import database_dump, page_test
-from safetymap.store import Store
+from safetymap.store import open_store
 
 
 
@@ -34,7 +34,7 @@ def open_patch(at, code):
 
 
 def test_edit_and_save_a_patch(sample_db, monkeypatch):
-    store = Store(sample_db)
+    store = open_store(sample_db)
     code = store.read("fog").iloc[0]["code"]
     at = open_patch(edit_app(sample_db, monkeypatch), code)
     new_grade = "较小" if store.get(code)["risk_grade"] != "较小" else "重大"
@@ -49,7 +49,7 @@ def test_edit_and_save_a_patch(sample_db, monkeypatch):
 
 
 def test_stale_save_is_refused_and_the_input_stays(sample_db, monkeypatch):
-    store = Store(sample_db)
+    store = open_store(sample_db)
     code = store.read("fog").iloc[0]["code"]
     at = open_patch(edit_app(sample_db, monkeypatch), code)
     widget(at, "名称", "text_input").set_value("我的输入")
@@ -65,7 +65,7 @@ def test_stale_save_is_refused_and_the_input_stays(sample_db, monkeypatch):
 
 
 def test_invalid_values_show_errors_beside_fields_and_write_nothing(sample_db, monkeypatch):
-    store = Store(sample_db)
+    store = open_store(sample_db)
     code = store.read("fog").iloc[0]["code"]
     at = open_patch(edit_app(sample_db, monkeypatch), code)
     before = database_dump(sample_db)
@@ -78,7 +78,7 @@ def test_invalid_values_show_errors_beside_fields_and_write_nothing(sample_db, m
 
 
 def test_new_patch_from_route_and_stakes(sample_db, monkeypatch):
-    store = Store(sample_db)
+    store = open_store(sample_db)
     route = store.routes().iloc[0]
     at = edit_app(sample_db, monkeypatch)
     at.run()

@@ -19,7 +19,7 @@ from test_stats import OPEN_SQL, SAMPLE_ON, Sql, generated_ledger_path
 from safetymap import report, stats
 from safetymap.errors import ValidationError
 from safetymap.stats import Period
-from safetymap.store import Store
+from safetymap.store import Store, open_store
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -83,7 +83,7 @@ def test_monthly_report_excel_opens_and_shows_the_right_numbers(store, sql_of, t
 
 
 def test_annual_report_excel_of_the_generated_ledger(generated_template, sql_of, tmp_path):
-    store = Store(generated_template)
+    store = open_store(generated_template)
     sql = sql_of(store)
     on = dt.date(2026, 11, 15)
     path = report.save(report.build_report(store, Period.year(2025), on), tmp_path / "年报.xlsx")
@@ -229,7 +229,7 @@ def open_report(browser, path: Path):
 
 @pytest.mark.parametrize("which", ["sample", "generated"])
 def test_printable_page_in_chromium(browser, which, sample_db, generated_template, sql_of, tmp_path):
-    store = Store(sample_db if which == "sample" else generated_template)
+    store = open_store(sample_db if which == "sample" else generated_template)
     sql = sql_of(store)
     on = SAMPLE_ON if which == "sample" else dt.date(2026, 11, 15)
     if which == "sample":

@@ -21,7 +21,7 @@ from safetymap.geo import district_boundary
 from safetymap.schema import load_schema
 from safetymap.seed import init_database
 from safetymap.stats import Period
-from safetymap.store import Store
+from safetymap.store import open_store
 
 SAMPLE_ON = dt.date(2026, 11, 28)
 GENERATED_ON = dt.date(2026, 11, 15)
@@ -137,7 +137,7 @@ def generated_template(tmp_path_factory) -> Path:
 def ledger(request, sample_template, generated_template):
     """(store, path, on) for the sample ledger and for the generated one. Read only."""
     path = sample_template if request.param == "sample" else generated_template
-    store = Store(path)
+    store = open_store(path)
     yield store, path, SAMPLE_ON if request.param == "sample" else GENERATED_ON
     store.close()
 
@@ -322,7 +322,7 @@ def test_changes_per_month_from_history(ledger, sql):
 
 
 def test_generated_history_spans_months_and_kinds(generated_template):
-    table = stats.changes_by_month(Store(generated_template).history())
+    table = stats.changes_by_month(open_store(generated_template).history())
     assert len(table) > 20 and all(table.iloc[-1][k] > 0 for k in stats.CHANGE_KINDS)
     feb = by_first(table)["2026-02"]
     assert feb[stats.CLOSED_KIND] >= 1  # stamped 2026-01-31 23:30 UTC, i.e. February in Jilin

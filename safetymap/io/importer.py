@@ -20,8 +20,9 @@ import shapely
 from ..errors import ImportRefused, Problem
 from ..geo import GEOMETRY_LABEL, format_stake_column
 from ..schema import Field, Schema
-from ..store import display_value, to_python
-from ..validation import blank_mask, clean_frame, derive, grade_problems
+from ..values import display_value, to_python
+from ..validation import clean_frame, derive, grade_problems
+from ..values import blank_mask
 from .batches import Batch, drop_derived_patches, layer_batches
 from .geometry import check_geometries, parse_crs, same_geometry, stake_geometries
 from .reader import read_file

@@ -10,7 +10,8 @@ from ..auth import User
 from ..errors import PermissionDenied
 from ..ledger import today
 from ..seed import default_db_path, init_database
-from ..store import Store, is_database_url
+from ..store import Store, open_store
+from ..backends import is_database_url
 
 
 @st.cache_resource(show_spinner="正在打开台账数据库…")
@@ -20,10 +21,10 @@ def get_store() -> Store:
     ``init`` or ``migrate``, never by one of several servers starting at once."""
     path = default_db_path()
     if is_database_url(path):
-        return Store(path)
+        return open_store(path)
     if not path.exists():
         return init_database(path, sample=True)
-    return Store(path)
+    return open_store(path)
 
 
 def sample_banner(store: Store) -> None:

@@ -19,7 +19,8 @@ from ..ledger import FOG_LEDGER_THRESHOLD, days_late, fog_counts, overdue
 from ..geo import format_stakes
 from ..stats import UNGRADED
 from ..text import md_escape
-from ..store import Store, display_value
+from ..store import Store
+from ..values import display_value
 from . import edit_form
 from .basemaps import basemap_options
 from .common import cached_by_revision, get_store, sample_banner, setting
