@@ -13,6 +13,7 @@ from .backends import is_database_url
 from .backends.tables import META_TABLE, ledger_tables
 from .errors import MigrationRefused
 from .store import Store, open_store
+from .upgrades import VERSION_KEY
 
 BATCH_ROWS = 500  # rows read and written at a time (photos can be large)
 
@@ -50,7 +51,7 @@ def _open_target(target, src: Store) -> Store:
 def _refuse_non_empty(dst: Store, con) -> None:
     filled = []
     for table, _key in ledger_tables(dst.schema):
-        where = " WHERE key <> 'created_at'" if table == META_TABLE else ""
+        where = f" WHERE key NOT IN ('created_at', '{VERSION_KEY}')" if table == META_TABLE else ""
         if con.execute(f'SELECT count(*) FROM "{table}"{where}').fetchone()[0]:
             filled.append(table)
     if filled:

@@ -27,7 +27,8 @@ from . import stats
 from .errors import Problem, RequestError
 from .geo import district_boundary, to_metric
 from .text import esc, is_missing
-from .ledger import FOG_LEDGER_THRESHOLD, today
+from .fog import FogRule
+from .ledger import today
 from .schema import Schema
 from .stats import LedgerData, Period
 from .clock import now_local
@@ -99,7 +100,7 @@ def compose(data: LedgerData, schema: Schema, period: Period, on: dt.date, route
         Section("五、五到位落实情况", [Table("五到位落实情况", stats.five_in_place_table(frame, schema)),
                                 Table("五到位缺项清单", stats.five_in_place_gaps(frame, schema))]),
         Section("六、团雾多发路段", [
-            Table("团雾多发路段台账", stats.fog_ledger_table(frame, data.events, schema), f"年均发生{FOG_LEDGER_THRESHOLD:g}次以上团雾的路段"),
+            Table("团雾多发路段台账", stats.fog_ledger_table(frame, data.events, schema), FogRule.of(schema).describe()),
             Table("团雾事件按月统计", stats.fog_events_by_month(data.events, frame, trend), f"{period.start.year}年1月起"),
             Table("本期团雾事件", stats.fog_event_list(data.events, frame, schema, period))]),
         Section("七、动态跟踪", [

@@ -37,6 +37,7 @@ class Field:
     pattern: str | None = None
     pattern_hint: str = ""
     help: str = ""
+    requires: tuple[str, ...] = ()  # keys of fields that must be filled in whenever this one is
 
     @property
     def editable(self) -> bool:
@@ -102,6 +103,7 @@ class Schema:
     common_fields: tuple[Field, ...]
     categories: tuple[Category, ...]
     open_statuses: tuple[str, ...] = ()  # rectification statuses still open (overdue past the deadline)
+    fog_rule: dict = field(default_factory=dict)  # parameters of the 团雾台账 rule (see safetymap.fog)
     source: Path = field(default=DEFAULT_SCHEMA_PATH)
 
     # ---- lookups
@@ -194,6 +196,7 @@ def _build_field(raw: dict, lists: dict[str, list[str]], grades: list[str], wher
             raise ValueError(f"{where} 字段 {raw['key']} 引用了不存在的列表 {source}")
         raw["values"] = lists[source]
     raw["values"] = tuple(raw.get("values", ()))
+    raw["requires"] = tuple(raw.get("requires", ()))
     if raw["type"] == "enum" and not raw["values"]:
         raise ValueError(f"{where} 枚举字段 {raw['key']} 没有可选值")
     return Field(**raw)
@@ -237,6 +240,7 @@ def parse_schema(data: dict, source: Path = DEFAULT_SCHEMA_PATH) -> Schema:
         likelihood_labels=tuple(matrix.get("likelihood_labels", [])),
         consequence_labels=tuple(matrix.get("consequence_labels", [])),
         common_fields=common, categories=tuple(categories), open_statuses=open_statuses, source=source,
+        fog_rule=dict(data.get("fog_rule", {})),
     )
 
 

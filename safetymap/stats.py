@@ -13,7 +13,8 @@ import pandas as pd
 
 from .errors import Problem, ValidationError
 from .geo import format_stakes
-from .ledger import FOG_LEDGER_THRESHOLD, days_late, fog_counts, fog_ledger, is_open, overdue
+from .fog import FogRule, fog_counts, fog_ledger
+from .ledger import days_late, is_open, overdue
 from .schema import Schema
 from .validation import five_in_place_parts
 from .values import is_blank
@@ -38,7 +39,6 @@ ROUTE_CLASSES = "GSXYCZ"  # 国道、省道、县道、乡道、村道、专用�
 # What changed, from a history row (see ``change_kinds``), in column order.
 ADDED, DONE, CLOSED_KIND, ARCHIVED = "新增", "整改完成", "销号", "归档"
 CHANGE_KINDS = (ADDED, DONE, CLOSED_KIND, ARCHIVED)
-FOG_LEDGER_LABEL = f"团雾台账路段(年均≥{FOG_LEDGER_THRESHOLD:g}次)"
 PATCH_KEYS = ("code", "name", "category", "risk_grade", "route_code", "stakes", "township",
               "resp_unit", "resp_person", "resp_phone")
 
@@ -313,19 +313,24 @@ def fog_ledger_table(frame: pd.DataFrame, events: pd.DataFrame, schema: Schema, 
     """The fog ledger (年均发生3次以上团雾路段台账): each segment's yearly counts and average. With
     ``every_segment``, all fog segments, and a column saying which are in the ledger."""
     fog = frame[frame["category"] == schema.fog_category]
-    ledger = fog_counts(fog, events) if every_segment else fog_ledger(fog, events)
+    ledger = fog_counts(fog, events, schema) if every_segment else fog_ledger(fog, events, schema)
     rows = fog.set_index("code").loc[ledger["code"]].reset_index()
     table = patch_columns(rows, schema, ("code", "name", "route_code", "stakes", "township", "risk_grade", "resp_unit"))
-    years = [c for c in ledger.columns if isinstance(c, (int, np.integer))]
-    from_events = (ledger["source"] == "事件记录").to_numpy()
-    for year in years:  # a hand-entered average has no yearly counts
-        table[f"{year}年"] = pd.array(np.where(from_events, ledger[year], None), dtype="Int64")
-    table["记录年数"] = ledger["years"].to_numpy()
+    for year in (c for c in ledger.columns if isinstance(c, (int, np.integer))):
+        table[f"{year}年"] = ledger[year].astype("Int64").to_numpy()
+    table["统计期"] = ledger["window"].to_numpy()
+    table["统计年数"] = ledger["years"].to_numpy()
     table["年均次数"] = ledger["per_year"].astype(float).round(2).to_numpy()
+    table["档次"] = ledger["tier"].fillna("").to_numpy()
     table["数据来源"] = ledger["source"].to_numpy()
+    table["判定说明"] = ledger["reason"].to_numpy()
     if every_segment:
         table[IN_LEDGER] = ledger["in_ledger"].to_numpy()
     return table
+
+
+def fog_ledger_label(schema: Schema) -> str:
+    return f"团雾台账路段(年均≥{FogRule.of(schema).threshold:g}次)"
 
 
 def current_events(events: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
@@ -420,7 +425,7 @@ def overview(data: LedgerData, schema: Schema, on: dt.date | None = None, period
     rows += [(f"{OPEN}图斑", int(is_open(frame, schema).sum())),
              ("逾期未整改图斑", int(overdue(frame, on).sum())),
              (FIVE_RATE, float(rate(pd.Series([parts.all(axis=1).sum()]), pd.Series([len(frame)])).iloc[0])),
-             (FOG_LEDGER_LABEL, len(fog_ledger(fog, data.events)))]
+             (fog_ledger_label(schema), len(fog_ledger(fog, data.events, schema)))]
     if period is not None:
         changes = changes_by_month(data.history, period.months).iloc[-1]
         events = current_events(data.events, frame)

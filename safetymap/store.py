@@ -24,6 +24,7 @@ from .clock import now_local, now_utc, utc_text, utc_text_to_local
 from .errors import ConflictError, NotFound, PermissionDenied, Problem, ValidationError
 from .geo import GEOMETRY_LABEL, geometry_problems, patch_polygons
 from .schema import Category, Schema, load_schema
+from .upgrades import apply_upgrades
 from .validation import clean_frame, derive, grade_problems
 from .values import differs, display_value, from_sql, is_blank, to_python, to_sql
 
@@ -31,13 +32,17 @@ from .values import differs, display_value, from_sql, is_blank, to_python, to_sq
 def open_store(location: str | os.PathLike, schema: Schema | None = None, *, create: bool = False) -> "Store":
     """The ledger at ``location``: a GeoPackage file path, or a ``postgresql://…`` URL."""
     schema = schema or load_schema()
-    return Store(open_backend(location, schema, create=create), schema)
+    backend = open_backend(location, schema, create=create)
+    apply_upgrades(backend, schema)
+    return Store(backend, schema)
 
 
 def create_store(location: str | os.PathLike, schema: Schema | None = None, *, force: bool = False) -> "Store":
     """A new, empty ledger at ``location``; refuses to replace an existing one unless ``force``."""
     schema = schema or load_schema()
-    return Store(create_backend(location, schema, force=force), schema)
+    backend = create_backend(location, schema, force=force)
+    apply_upgrades(backend, schema)
+    return Store(backend, schema)
 
 
 class Store:

@@ -285,6 +285,21 @@ def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file) -
         label = category.field("end_stake").label
         for i in np.flatnonzero(backwards):
             problems.append(Problem(label, "止点桩号小于起点桩号", row=int(rows[i]), file=file))
+    for f in category.fields:
+        if f.requires and f.key in frame.columns:
+            problems += _requires_problems(category, f, frame, rows, file)
+    return problems
+
+
+def _requires_problems(category: Category, f: Field, frame: pd.DataFrame, rows, file) -> list[Problem]:
+    """Rows where ``f`` is filled in but a field it requires is not."""
+    filled = ~blank_mask(frame[f.key])
+    problems = []
+    for key in f.requires:
+        missing = filled & (blank_mask(frame[key]) if key in frame.columns else True)
+        other = category.field(key).label
+        problems += [Problem(other, f"填写了「{f.label}」时必须填写「{other}」", row=int(rows[i]), file=file)
+                     for i in np.flatnonzero(missing)]
     return problems
 
 
@@ -318,14 +333,40 @@ def derive(category: Category, frame: pd.DataFrame, source_geoms, schema: Schema
         L = out["likelihood"].astype("Float64")
         C = out["consequence"].astype("Float64")
         out["risk_score"] = (L * C).astype("Int64")
-        if "risk_grade" in keys:
-            missing = blank_mask(out["risk_grade"])
-            grades = out["risk_grade"].astype(object).to_numpy(copy=True)
-            grades[missing] = _matrix_grades(schema, L, C)[missing]
+        if {"risk_grade", "grade_method"} <= keys:
+            grades, methods = _grades(category, out, _matrix_grades(schema, L, C))
             out["risk_grade"] = pd.Series(grades, index=out.index, dtype=object)
+            out["grade_method"] = pd.Series(methods, index=out.index, dtype=object)
     if "five_in_place" in keys:
         out["five_in_place"] = five_in_place_parts(out).all(axis=1).astype("boolean")
     return out
+
+
+GIVEN_GRADE_BASIS = "未给出L、C，按所填等级"
+
+
+def _grades(category: Category, frame: pd.DataFrame, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(grade, method) per row. 矩阵计算: the matrix grade, recomputed on every save, whatever was stored.
+    直接判定: the entered grade. No method: 矩阵计算 where L and C are known and the entered grade (if
+    any) agrees; 直接判定 where only a grade is given (its basis says so when none is given); left
+    blank where they disagree, so that ``grade_problems`` asks instead of one silently overriding the other.
+    Fills ``grade_basis`` of ``frame`` in place."""
+    by_matrix, direct = category.field("grade_method").values
+    entered = frame["risk_grade"].astype(object).to_numpy(copy=True)
+    method = frame["grade_method"].astype(object).to_numpy(copy=True)
+    no_method = blank_mask(frame["grade_method"])
+    no_grade = blank_mask(frame["risk_grade"])
+    known = np.array([m is not None for m in matrix], dtype=bool)
+    method[no_method & known & (no_grade | (entered == matrix))] = by_matrix
+    inferred_direct = no_method & ~known & ~no_grade
+    method[inferred_direct] = direct
+    method[no_method & ~known & no_grade] = by_matrix  # nothing to grade by: grade_problems says so
+    method[no_method & known & ~no_grade & (entered != matrix)] = None
+    grades = np.where(method == by_matrix, matrix, entered)
+    if "grade_basis" in frame.columns:  # a grade given alone (a file, an older ledger): say so as its basis
+        no_basis = inferred_direct & blank_mask(frame["grade_basis"])
+        frame.loc[no_basis, "grade_basis"] = GIVEN_GRADE_BASIS
+    return grades, method
 
 
 def _matrix_grades(schema: Schema, likelihood: pd.Series, consequence: pd.Series) -> np.ndarray:
@@ -341,10 +382,22 @@ def _matrix_grades(schema: Schema, likelihood: pd.Series, consequence: pd.Series
 
 
 def grade_problems(category: Category, frame: pd.DataFrame, rows, file=None) -> list[Problem]:
-    """A patch needs a grade: entered, or computable from L and C."""
-    if "risk_grade" not in frame.columns:
+    """A patch needs a grade, from the L×C matrix or directly determined with its basis (see ``_grades``)."""
+    if not {"risk_grade", "grade_method"} <= set(frame.columns):
         return []
-    label = category.field("risk_grade").label
+    grade, method, basis = (category.field(k) for k in ("risk_grade", "grade_method", "grade_basis"))
+    by_matrix, direct = method.values
     rows = np.asarray(list(rows))
-    return [Problem(label, "必填：请选择风险等级，或填写可能性L和后果C以计算", row=int(r), file=file)
-            for r in rows[blank_mask(frame["risk_grade"])]]
+    no_grade, no_method = blank_mask(frame["risk_grade"]), blank_mask(frame["grade_method"])
+    is_direct = (frame["grade_method"] == direct).to_numpy(dtype=bool, na_value=False)
+    problems = [Problem(grade.label, f"与 L×C 矩阵结果不一致；如为直接判定，请将「{method.label}」设为{direct}并填写"
+                        f"「{basis.label}」，否则删去{grade.label}按矩阵计算", row=int(r), file=file)
+                for r in rows[no_method]]
+    problems += [Problem(grade.label, f"{by_matrix}需要可能性L和后果C；或将「{method.label}」设为{direct}并选择等级",
+                         row=int(r), file=file) for r in rows[no_grade & ~no_method & ~is_direct]]
+    problems += [Problem(grade.label, f"{direct}须选择{grade.label}", row=int(r), file=file)
+                 for r in rows[no_grade & is_direct]]
+    if basis.key in frame.columns:
+        problems += [Problem(basis.label, f"{direct}须填写{basis.label}", row=int(r), file=file)
+                     for r in rows[is_direct & blank_mask(frame[basis.key])]]
+    return problems

@@ -38,7 +38,9 @@ def test_edit_and_save_a_patch(sample_db, monkeypatch):
     code = store.read("fog").iloc[0]["code"]
     at = open_patch(edit_app(sample_db, monkeypatch), code)
     new_grade = "较小" if store.get(code)["risk_grade"] != "较小" else "重大"
+    widget(at, "评定方式").set_value("直接判定")
     widget(at, "风险等级").set_value(new_grade)
+    widget(at, "判定依据", "text_area").set_value("专家组现场研判")
     widget(at, "名称", "text_input").set_value("新的名称")
     at.button[0].click().run()  # the form's save button comes first
     assert not at.exception
@@ -91,7 +93,9 @@ def test_new_patch_from_route_and_stakes(sample_db, monkeypatch):
     at.text_input(key=p + "start_stake").set_value(f"K{int(start // 1000)}+000")
     at.text_input(key=p + "end_stake").set_value(f"K{int(start // 1000) + 1}+500")
     at.selectbox(key=p + "township").set_value("湾沟镇")
+    at.selectbox(key=p + "grade_method").set_value("直接判定")
     at.selectbox(key=p + "risk_grade").set_value("一般")
+    at.text_area(key=p + "grade_basis").set_value("专家组现场研判")
     at.selectbox(key=p + "rect_status").set_value("待整改")
     next(b for b in at.button if b.label == "新增").click().run()
     assert not at.exception

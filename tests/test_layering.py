@@ -22,6 +22,7 @@ LAYERS = [
     {"safetymap.validation"},
     {"safetymap.backends", "safetymap.backends.locations", "safetymap.backends.tables", "safetymap.backends.gpkg",
      "safetymap.backends.geopackage", "safetymap.backends.postgis"},
+    {"safetymap.upgrades"},
     {"safetymap.store"},
 ]
 

@@ -13,7 +13,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from conftest import page_test
-from safetymap.ledger import fog_ledger, overdue
+from safetymap.fog import fog_ledger
+from safetymap.ledger import overdue
 from safetymap.photos import prepare_photo
 from safetymap.ui import map_page
 
@@ -81,7 +82,7 @@ def test_category_overdue_and_fog_ledger_filters(sample_db, store, monkeypatch):
     assert shown(at) == overdue(frame).sum() > 0
     sidebar(at, "仅显示整改逾期", "checkbox").uncheck().run()
     sidebar(at, "仅显示团雾台账", "checkbox").check().run()
-    ledger = fog_ledger(frame[frame["category"] == "fog"], store.fog_events())
+    ledger = fog_ledger(frame[frame["category"] == "fog"], store.fog_events(), store.schema)
     assert shown(at) == len(ledger) > 0
 
 

@@ -11,7 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from .. import reminders, report, stats
-from ..ledger import FOG_LEDGER_THRESHOLD, today
+from ..fog import FogRule
+from ..ledger import today
 from ..schema import Schema
 from ..text import is_missing
 from ..stats import LedgerData, Period
@@ -72,7 +73,7 @@ def render() -> None:
 def headline_names(schema: Schema) -> tuple[str, ...]:
     """The figures of ``stats.overview`` shown as metrics: the highest grade's count, not every grade's."""
     return ("图斑总数", "总长度(km)", f"{schema.grade_labels[0]}风险图斑", f"{stats.OPEN}图斑", "逾期未整改图斑",
-            stats.FIVE_RATE, stats.FOG_LEDGER_LABEL)
+            stats.FIVE_RATE, stats.fog_ledger_label(schema))
 
 
 def headlines(data: LedgerData, view: View) -> None:
@@ -180,7 +181,7 @@ def fog_section(data: LedgerData, view: View) -> None:
     schema = view.schema
     ledger = stats.fog_ledger_table(data.patches, data.events, schema)
     st.subheader(f"团雾多发路段台账（{len(ledger)} 段）")
-    st.caption(f"年均发生{FOG_LEDGER_THRESHOLD:g}次以上团雾的路段；年均次数按首次记录年份至事件记录最近年份计算，无事件记录时采用人工填报值。")
+    st.caption(FogRule.of(schema).describe())
     show_table("团雾多发路段台账", ledger, "fog_ledger", view)
     monthly = stats.fog_events_by_month(data.events, data.patches)
     chart_and_table("团雾事件按月统计", monthly, "fog_month", view, chart_data(monthly, ["团雾次数"]),

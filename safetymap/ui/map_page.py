@@ -15,7 +15,8 @@ from streamlit_folium import st_folium
 
 from .. import mapview
 from ..errors import NotFound
-from ..ledger import FOG_LEDGER_THRESHOLD, days_late, fog_counts, overdue
+from ..fog import FogRule, fog_counts
+from ..ledger import days_late, overdue
 from ..geo import format_stakes
 from ..stats import UNGRADED
 from ..text import md_escape
@@ -39,7 +40,7 @@ def load(store: Store) -> pd.DataFrame:
     """Every current patch with two flags the map and filters use: overdue and in the fog ledger."""
     frame = store.read()
     frame["overdue"] = overdue(frame).to_numpy()
-    counts = fog_counts(frame[frame["category"] == store.schema.fog_category], store.fog_events())
+    counts = fog_counts(frame[frame["category"] == store.schema.fog_category], store.fog_events(), store.schema)
     frame["fog_per_year"] = frame["code"].map(dict(zip(counts["code"], counts["per_year"])))
     frame["fog_ledger"] = frame["code"].isin(set(counts.loc[counts["in_ledger"], "code"]))
     return frame
@@ -61,7 +62,7 @@ def sidebar_filters(schema, frame: pd.DataFrame) -> dict:
             "route_code": st.multiselect("路线", sorted(frame["route_code"].dropna().unique()), key="map_f_route",
                                          placeholder="全部路线"),
             "overdue": st.checkbox("仅显示整改逾期", key="map_f_overdue"),
-            "fog_ledger": st.checkbox(f"仅显示团雾台账路段（年均≥{FOG_LEDGER_THRESHOLD:g}次）", key="map_f_fog"),
+            "fog_ledger": st.checkbox(f"仅显示团雾台账路段（年均≥{FogRule.of(schema).threshold:g}次）", key="map_f_fog"),
         }
 
 
@@ -210,7 +211,7 @@ def _flags(row: pd.Series) -> None:
         days = late.iloc[0]
         st.error(f"整改逾期{'' if pd.isna(days) else f' {int(days)} 天'}（时限 {pd.Timestamp(row['rect_deadline']):%Y-%m-%d}）")
     if bool(row.get("fog_ledger")):
-        st.info(f"团雾台账路段：年均 {row['fog_per_year']:.1f} 次（≥{FOG_LEDGER_THRESHOLD:g} 次）")
+        st.info(f"团雾台账路段：年均 {row['fog_per_year']:.1f} 次")
 
 
 # ---------------------------------------------------------------- the page
