@@ -16,6 +16,7 @@ from safetymap.accounts import LoginRefused
 from safetymap.io.csv import csv_bytes, read_csv_text
 from safetymap.io.excel import read_sheets
 from safetymap.io.export import export
+from safetymap.io.importer import preview_import
 from safetymap.stats import Period
 from safetymap.ui.audit_page import audit_excel, audit_table
 
@@ -108,3 +109,14 @@ def test_importing_an_export_gives_back_the_name(store, tmp_path):
     assert FORMULA in cells and "'" + FORMULA not in cells
     frame, _ = read_csv_text(tmp_path / "台账.csv")
     assert FORMULA in set(frame["名称"]) and "'" + FORMULA not in set(frame["名称"])
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_export_then_import_of_formula_text_changes_nothing(store, tmp_path, fmt):
+    code = late_patch(store)
+    store.update(code, {"hazard": "'-已整改"}, store.get(code)["version"], "测试")  # already starts with an apostrophe
+    out = tmp_path / f"台账.{fmt}"
+    export(store.read(), fmt, out, store.schema)
+    preview = preview_import(store, out)
+    assert preview.ok, preview.problems[:3]
+    assert len(preview.adds) == 0 and preview.n_updated == 0 and preview.unchanged == len(store.read())
