@@ -13,7 +13,7 @@ import shapely
 from . import cli_admin
 from .errors import SafetymapError
 from .ledger import ledger_table
-from .report import add_report_arguments, cmd_report
+from .cli_report import add_report_arguments, cmd_report
 from .schema import load_schema
 from .seed import default_db_path, init_database
 from .stats import summary

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from .. import reminders, report, stats
+from .. import reminders, report, report_files, report_page, stats, svgmap
+from ..io.csv import csv_bytes
 from ..fog import FogRule
 from ..ledger import today
 from ..schema import Schema
@@ -97,14 +98,14 @@ def downloads(title: str, table: pd.DataFrame, key: str, view: View) -> None:
         return
     stamp = f"{view.on:%Y%m%d}"
     left, right = st.columns(2)
-    left.download_button("下载 CSV", data=lambda: report.csv_bytes(table), file_name=f"{title}_{stamp}.csv",
+    left.download_button("下载 CSV", data=lambda: csv_bytes(table), file_name=f"{title}_{stamp}.csv",
                          mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
     right.download_button("下载 Excel", data=lambda: table_excel(title, table, view), file_name=f"{title}_{stamp}.xlsx",
                           mime=XLSX, key=f"{key}_xlsx", on_click="ignore", icon=":material/download:")
 
 
 def table_excel(title: str, table: pd.DataFrame, view: View) -> bytes:
-    return report.workbook_bytes([report.Table(title, table)], view.schema.bureau, view.note)
+    return report_files.tables_workbook([report.Table(title, table)], view.schema.bureau, view.note)
 
 
 def for_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -243,12 +244,12 @@ def report_section(data: LedgerData, view: View, routes) -> None:
     if not view.can_export:
         st.caption("下载报告需要导出权限（编辑或管理角色）。")
     left, right = st.columns(2)
-    left.download_button("下载 Excel", data=lambda: report.excel_bytes(build()), file_name=f"{title}.xlsx",
+    left.download_button("下载 Excel", data=lambda: report_files.excel_bytes(build()), file_name=f"{title}.xlsx",
                          disabled=not view.can_export,
                          mime=XLSX, key="report_xlsx", on_click="ignore", icon=":material/download:")
-    right.download_button("下载可打印页面（HTML）", data=lambda: report.html_page(build()).encode("utf-8"),
+    right.download_button("下载可打印页面（HTML）", data=lambda: report_page.html_page(build()).encode("utf-8"),
                           disabled=not view.can_export,
                           file_name=f"{title}.html", mime="text/html", key="report_html", on_click="ignore",
                           icon=":material/download:")
     if st.toggle("预览风险图斑分布图", key="report_map"):
-        st.image(report.district_map_svg(data.patches, schema, routes=routes, sample=data.sample), width="stretch")
+        st.image(svgmap.district_map_svg(data.patches, schema, routes=routes, sample=data.sample), width="stretch")
