@@ -12,14 +12,13 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from . import gpkg
+from . import gpkg, redaction
 from .auth import User, actor
 from .clock import local_series_to_utc_text, now_local, now_utc, utc_text, utc_text_to_local
 from .errors import ConflictError, DatabaseExists, DatabaseMissing, NotFound, Problem, ValidationError
@@ -58,6 +57,12 @@ ATTRIBUTE_TABLES = {
         "disabled BOOLEAN NOT NULL DEFAULT 0", "failed_logins INTEGER NOT NULL DEFAULT 0", "not_before DATETIME",
         "locked_until DATETIME", "created_at DATETIME NOT NULL", "last_login DATETIME"]),
     "audit": ("操作日志", ["at DATETIME NOT NULL", "user TEXT NOT NULL", "action TEXT NOT NULL", "detail TEXT"]),
+    "sessions": ("登录会话", [  # policy: safetymap.sessions; only a hash of the browser's token is kept
+        "token_hash TEXT NOT NULL UNIQUE", "name TEXT NOT NULL", "created_at DATETIME NOT NULL",
+        "last_seen DATETIME NOT NULL", "expires_at DATETIME NOT NULL", "handoff_until DATETIME", "client TEXT"]),
+    "login_throttle": ("登录限速", [  # policy: safetymap.accounts; one row per (account, client address)
+        "key TEXT NOT NULL UNIQUE", "failures INTEGER NOT NULL DEFAULT 0", "not_before DATETIME",
+        "locked_until DATETIME", "updated_at DATETIME NOT NULL"]),
     "safetymap_meta": ("系统信息", ["key TEXT NOT NULL UNIQUE", "value TEXT"]),
 }
 INDEXES = [
@@ -66,6 +71,7 @@ INDEXES = [
     'CREATE INDEX IF NOT EXISTS idx_inspections_code ON inspections (code, inspected_at)',
     'CREATE INDEX IF NOT EXISTS idx_photos_inspection ON photos (inspection_id)',
     'CREATE INDEX IF NOT EXISTS idx_audit_at ON audit (at)',
+    'CREATE INDEX IF NOT EXISTS idx_sessions_name ON sessions (name)',
 ]
 USER_COLUMNS = ["name", "role", "password_hash", "disabled", "failed_logins", "not_before", "locked_until",
                 "created_at", "last_login"]
@@ -146,14 +152,8 @@ def is_database_url(location) -> bool:
 
 
 def redact(location) -> str:
-    """A database location for messages and logs: a URL's password hidden."""
-    text = str(location)
-    if not is_database_url(text):
-        return text
-    parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+    """A database location for messages and logs: any password in it hidden (``safetymap.redaction``)."""
+    return redaction.redact(location)
 
 
 class Store:
