@@ -36,9 +36,16 @@ def pages_for(user):
     return {"台账": ledger, "业务": work, "管理": admin}
 
 
+PAGE_PATHS = ("map", "ledger", "fog", "dashboard", "edit", "files", "field", "users", "audit")
+
+
 def signed_out_navigation():
+    """Only the sign-in form, but under every page's address too, so a bookmarked or refreshed link keeps
+    its page and query through sign-in (and Streamlit shows no "page not found")."""
     session.remember_wanted_url()
-    return st.navigation([st.Page(login_page.render, title="登录", icon="🔑", url_path="login")])
+    pages = [st.Page(login_page.render, title="登录", icon="🔑", url_path="login", default=True)]
+    pages += [st.Page(login_page.render, title="登录", icon="🔑", url_path=path) for path in PAGE_PATHS]
+    return st.navigation(pages, position="hidden")
 
 
 def signed_in_navigation(user):
