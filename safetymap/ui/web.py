@@ -32,6 +32,12 @@ def safe_next(target: str) -> str:
     return target
 
 
+def _same_origin(request: Request) -> bool:
+    """Browsers send Origin with a form POST: another site must not sign this browser in (login CSRF)."""
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host")
+
+
 async def _form(request: Request) -> dict:
     form = await request.form()
     return {key: str(form.get(key) or "") for key in ("code", "next")}
@@ -44,6 +50,8 @@ def session_cookie(request: Request, response, token: str) -> None:
 
 async def start_session(request: Request):
     """POST code=<one-time sign-in code>&next=<path>: the cookie with a fresh token, then back to the page."""
+    if not _same_origin(request):
+        return PlainTextResponse("请求来源不符。", status_code=403)
     fields = await _form(request)
     token = await _run(sessions.exchange, fields["code"])
     if token is None:
