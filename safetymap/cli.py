@@ -19,7 +19,8 @@ from .seed import default_db_path, init_database
 from .stats import summary
 from .store import open_store
 from .values import display_value
-from .backends import is_database_url, redact
+from .backends import is_database_url
+from .redaction import redact
 
 EXIT_ERROR = 2
 PREVIEW_ROWS = 200  # rows of a preview printed by `import`; every problem is always printed
@@ -85,7 +86,7 @@ def cmd_export(args) -> int:
     tables = related_tables(store, frame["code"]) if args.format == "gpkg" else None
     result = export(frame, args.format, args.out, store.schema, encoding=args.encoding, rfc7946=args.rfc7946,
                     tables=tables, database=store.path)
-    store.exporting(cli_admin.CLI_USER, f"{args.format} {result.count} 个图斑 → {args.out}")
+    store.exporting(cli_admin.cli_user(), f"{args.format} {result.count} 个图斑 → {args.out}")
     for warning in result.warnings:
         print(f"注意：{warning}", file=sys.stderr)
     print(f"已导出 {result.count} 个图斑到 {args.out}（{', '.join(result.layers)}）")
@@ -127,7 +128,10 @@ def cmd_import(args) -> int:
     if args.dry_run:
         print("试运行（--dry-run）：未写入任何数据")
         return 0
-    counts = preview.commit(store, args.user)
+    user = cli_admin.cli_user()
+    with store.transaction() as con:  # the patches and their audit row together, or neither
+        counts = preview.commit(store, user)
+        store.log(user, "import", f"{args.file.name}：新增 {counts['added']} 个，更新 {counts['updated']} 个", con)
     print(f"已导入：新增 {counts['added']} 个，更新 {counts['updated']} 个")
     return 0
 
@@ -182,7 +186,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crs", help="文件没有坐标系时指明，如 4490、EPSG:4551")
     p.add_argument("--encoding", help="Shapefile 缺少 .cpg 或 CSV 的编码，如 gbk")
     p.add_argument("--dry-run", action="store_true", help="只预览，不写入")
-    p.add_argument("--user", default=cli_admin.CLI_USER, help="记入变更历史的用户名")
     p = command("stats", cmd_stats, "统计")
     p.add_argument("--json", action="store_true")
     p = command("report", cmd_report, "生成月报或年报（.xlsx 表格或 .html 可打印页面）")

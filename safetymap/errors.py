@@ -90,6 +90,13 @@ class PermissionDenied(SafetymapError):
     pass
 
 
+class SessionEnded(PermissionDenied):
+    """A web session that is over: signed out, idle too long, or the account disabled."""
+
+    def __init__(self, reason: str = "登录已失效，请重新登录"):
+        super().__init__(reason)
+
+
 class DatabaseExists(SafetymapError):
     def __init__(self, path, hint: str = "如需覆盖请加 --force"):
         super().__init__(f"文件 {path} 已存在；{hint}")

@@ -90,6 +90,8 @@ class Store:
         """The name to record for ``user`` doing ``action``. A signed-in user is checked against the
         account as it is now (role, disabled), not as it was at sign-in."""
         if isinstance(user, User):
+            if user.recheck is not None:  # a web session: still signed in?
+                user = user.recheck()
             user = self._current_user(user, con)
         return actor(user, action)
 

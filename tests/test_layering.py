@@ -16,7 +16,8 @@ DRIVERS = ("sqlite3", "psycopg", "psycopg_pool")
 COMPAT_MODULE = "safetymap._compat"  # the one place allowed to use other packages' private names
 # Lower layers first; a module may import only modules of its own layer or below.
 LAYERS = [
-    {"safetymap.errors", "safetymap.clock", "safetymap.auth", "safetymap.schema", "safetymap._compat"},
+    {"safetymap.errors", "safetymap.clock", "safetymap.auth", "safetymap.schema", "safetymap._compat",
+     "safetymap.redaction"},
     {"safetymap.geo"},
     {"safetymap.values"},
     {"safetymap.validation"},

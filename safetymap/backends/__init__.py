@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 
 from ..schema import Schema
-from .locations import is_database_url, redact
+from .locations import is_database_url
 
-__all__ = ["create_backend", "is_database_url", "open_backend", "redact"]
+__all__ = ["create_backend", "is_database_url", "open_backend"]
 
 
 def open_backend(location: str | os.PathLike, schema: Schema, *, create: bool = False):

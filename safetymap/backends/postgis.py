@@ -31,7 +31,7 @@ from psycopg_pool import ConnectionPool
 from ..clock import now_utc, utc_text
 from ..errors import BackupUnsupported, DatabaseUnavailable, LedgerExists, LedgerMissing
 from ..schema import Schema
-from .locations import redact
+from ..redaction import redact
 from .tables import (ARCHIVE_COLUMNS, ATTRIBUTE_TABLES, FEATURE_TABLES, INDEXES, META_TABLE, SOURCE_TABLE, SRS_ID,
                      category_column_defs, category_columns)
 

@@ -37,6 +37,12 @@ ATTRIBUTE_TABLES = {  # table -> (identifier, columns); each also has an integer
         "disabled BOOLEAN NOT NULL DEFAULT 0", "failed_logins INTEGER NOT NULL DEFAULT 0", "not_before DATETIME",
         "locked_until DATETIME", "created_at DATETIME NOT NULL", "last_login DATETIME"]),
     "audit": ("操作日志", ["at DATETIME NOT NULL", "user TEXT NOT NULL", "action TEXT NOT NULL", "detail TEXT"]),
+    "sessions": ("登录会话", [  # policy: safetymap.sessions; only a hash of the browser's token is kept
+        "token_hash TEXT NOT NULL UNIQUE", "name TEXT NOT NULL", "created_at DATETIME NOT NULL",
+        "last_seen DATETIME NOT NULL", "expires_at DATETIME NOT NULL", "handoff_until DATETIME", "client TEXT"]),
+    "login_throttle": ("登录限速", [  # policy: safetymap.accounts; one row per (account, client address)
+        "key TEXT NOT NULL UNIQUE", "failures INTEGER NOT NULL DEFAULT 0", "not_before DATETIME",
+        "locked_until DATETIME", "updated_at DATETIME NOT NULL"]),
     META_TABLE: ("系统信息", ["key TEXT NOT NULL UNIQUE", "value TEXT"]),
 }
 INDEXES = [
@@ -45,6 +51,7 @@ INDEXES = [
     'CREATE INDEX IF NOT EXISTS idx_inspections_code ON inspections (code, inspected_at)',
     'CREATE INDEX IF NOT EXISTS idx_photos_inspection ON photos (inspection_id)',
     'CREATE INDEX IF NOT EXISTS idx_audit_at ON audit (at)',
+    'CREATE INDEX IF NOT EXISTS idx_sessions_name ON sessions (name)',
 ]
 USER_COLUMNS = ["name", "role", "password_hash", "disabled", "failed_logins", "not_before", "locked_until",
                 "created_at", "last_login"]

@@ -40,6 +40,17 @@ def current_user() -> User:
     return user
 
 
+def checked_download(detail: str, build):
+    """``data=`` for ``st.download_button``: the file is built on click, only after the store has checked
+    the user again (role, account, session) and written the export to the audit log."""
+    store, user = get_store(), current_user()
+
+    def data() -> bytes:
+        store.exporting(user, f"{detail}（网页下载）")
+        return build()
+    return data
+
+
 def setting(name: str, default: str | None = None) -> str | None:
     """A setting from ``.streamlit/secrets.toml`` or the environment (``SAFETYMAP_<NAME>``)."""
     env = os.environ.get(f"SAFETYMAP_{name.upper()}")

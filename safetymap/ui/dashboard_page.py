@@ -17,7 +17,7 @@ from ..ledger import today
 from ..schema import Schema
 from ..text import is_missing
 from ..stats import LedgerData, Period
-from .common import cached_by_revision, current_user, get_store, sample_banner
+from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
 
 TABS = ("分类分级", "地区·单位·路线", "整改", "五到位", "团雾", "动态", "到期提醒", "月报·年报")
 REMINDER_COLORS = ("#C00000", "#F0A30A")  # overdue, due soon
@@ -98,9 +98,10 @@ def downloads(title: str, table: pd.DataFrame, key: str, view: View) -> None:
         return
     stamp = f"{view.on:%Y%m%d}"
     left, right = st.columns(2)
-    left.download_button("下载 CSV", data=lambda: csv_bytes(table), file_name=f"{title}_{stamp}.csv",
+    left.download_button("下载 CSV", data=checked_download(f"{title}.csv", lambda: csv_bytes(table)),
+                         file_name=f"{title}_{stamp}.csv",
                          mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
-    right.download_button("下载 Excel", data=lambda: table_excel(title, table, view), file_name=f"{title}_{stamp}.xlsx",
+    right.download_button("下载 Excel", data=checked_download(f"{title}.xlsx", lambda: table_excel(title, table, view)), file_name=f"{title}_{stamp}.xlsx",
                           mime=XLSX, key=f"{key}_xlsx", on_click="ignore", icon=":material/download:")
 
 
@@ -211,7 +212,7 @@ def reminders_section(data: LedgerData, view: View) -> None:
     right.dataframe(summary, hide_index=True, width="stretch")
     st.dataframe(for_display(table), hide_index=True, width="stretch")
     st.download_button("下载提醒（Excel，按责任单位分表）", key="reminders_xlsx", mime=XLSX, on_click="ignore",
-                       data=lambda: reminders.excel_bytes(table, schema, int(days), on, data.sample),
+                       data=checked_download("整改到期提醒.xlsx", lambda: reminders.excel_bytes(table, schema, int(days), on, data.sample)),
                        file_name=f"整改到期提醒_{on:%Y%m%d}_{int(days)}天.xlsx", icon=":material/download:",
                        disabled=not len(table) or not view.can_export)
 
@@ -244,10 +245,11 @@ def report_section(data: LedgerData, view: View, routes) -> None:
     if not view.can_export:
         st.caption("下载报告需要导出权限（编辑或管理角色）。")
     left, right = st.columns(2)
-    left.download_button("下载 Excel", data=lambda: report_files.excel_bytes(build()), file_name=f"{title}.xlsx",
-                         disabled=not view.can_export,
+    left.download_button("下载 Excel", data=checked_download(f"{title}.xlsx", lambda: report_files.excel_bytes(build())),
+                         file_name=f"{title}.xlsx", disabled=not view.can_export,
                          mime=XLSX, key="report_xlsx", on_click="ignore", icon=":material/download:")
-    right.download_button("下载可打印页面（HTML）", data=lambda: report_page.html_page(build()).encode("utf-8"),
+    right.download_button("下载可打印页面（HTML）",
+                          data=checked_download(f"{title}.html", lambda: report_page.html_page(build()).encode("utf-8")),
                           disabled=not view.can_export,
                           file_name=f"{title}.html", mime="text/html", key="report_html", on_click="ignore",
                           icon=":material/download:")

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from .. import report
+from ..clock import today
 from ..ledger import ledger_table
-from .common import get_store, sample_banner
+from .common import checked_download, current_user, get_store, sample_banner
 
 
 def render() -> None:
@@ -26,5 +28,11 @@ def render() -> None:
         frame = frame[frame["rect_status"].isin(statuses)]
     st.metric("图斑数量", len(frame))
     table = ledger_table(frame, schema)
+    # The table's own CSV/copy controls are off for everyone (client.disableDataExport): downloads are here,
+    # for roles with the export right, checked and audited by the store.
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"长度(m)": st.column_config.NumberColumn(format="%.0f")})
+    if current_user().can("export"):
+        st.download_button("下载 CSV", data=checked_download(f"台账 {len(table)} 个图斑.csv", lambda: report.csv_bytes(table)),
+                           file_name=f"风险图斑台账_{today():%Y%m%d}.csv", mime="text/csv", on_click="ignore",
+                           icon=":material/download:")
