@@ -2,6 +2,7 @@
 import streamlit as st
 
 from safetymap import assets
+from safetymap.auth import User
 from safetymap.ui import (audit_page, dashboard_page, edit_page, field_page, files_page, fog_page, ledger_page,
                           login_page, map_page, session, users_page)
 
@@ -31,9 +32,19 @@ def pages_for(user):
     return {"台账": ledger, "业务": work, "管理": admin}
 
 
+def sign_in_pages():
+    """The sign-in form, also at every page's address, so a link (/map?code=TW-010) asks for sign-in
+    instead of "Page not found" and then opens that page with its query parameters."""
+    # A role's landing page has the empty path: two roles landing on different pages name them all.
+    paths = {p.url_path for role in ("admin", "inspector") for pages in pages_for(User("", role)).values()
+             for p in pages} - {""}
+    return [st.Page(login_page.render, title="登录", icon="🔑", url_path="login", default=True)] + [
+        st.Page(login_page.render, title="登录", url_path=path, visibility="hidden") for path in sorted(paths)]
+
+
 user = session.signed_in_user()
 if user is None:
-    navigation = st.navigation([st.Page(login_page.render, title="登录", icon="🔑", url_path="login")])
+    navigation = st.navigation(sign_in_pages(), position="hidden")
 else:
     with st.sidebar:
         st.markdown(f"**{user.name}**（{user.role_label}）")

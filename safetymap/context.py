@@ -23,7 +23,8 @@ from .geo import DATA_DIR, district_boundary, to_metric, to_storage
 TOWNSHIP_SEATS_PATH = DATA_DIR / "township_seats_schematic.csv"
 KM = 1000.0
 ROUTE_CODE_RE = re.compile(r"^([GSXYCZ])(\d{1,4})")
-LABEL_SPACING_M = 20_000.0  # one route-code label per this much road (at least one per route)
+LABEL_SPACING_M = 5_000.0  # one route-code label per this much road (at least one per route) ...
+MAJOR_LABEL_EVERY = 4  # ... of which every 4th is shown at every zoom, the others only close up
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,13 @@ def route_class(code: str) -> str:
     return {"S": "provincial", "X": "county"}.get(letter, "rural")
 
 
-def label_points(metric_line) -> list[shapely.Point]:
-    """Where a route's code is written: evenly along it, one per ``LABEL_SPACING_M`` (EPSG:4551)."""
+def label_points(metric_line) -> tuple[list[shapely.Point], list[bool]]:
+    """Where a route's code is written: evenly along it, one per ``LABEL_SPACING_M`` (EPSG:4551); and
+    whether each is a major one (shown at every zoom; the middle one of a short route)."""
     count = max(1, int(metric_line.length // LABEL_SPACING_M))
-    return [metric_line.interpolate((i + 0.5) / count, normalized=True) for i in range(count)]
+    points = [metric_line.interpolate((i + 0.5) / count, normalized=True) for i in range(count)]
+    first = (count // 2) % MAJOR_LABEL_EVERY if count < MAJOR_LABEL_EVERY else MAJOR_LABEL_EVERY // 2
+    return points, [(i - first) % MAJOR_LABEL_EVERY == 0 for i in range(count)]
 
 
 def km_marks(metric_line, start_stake_m: float) -> tuple[list[int], list[shapely.Point]]:
@@ -69,7 +73,8 @@ def route_context(routes: pd.DataFrame) -> dict:
     for (_, row), line in zip(routes.iterrows(), metric):
         code, kind = str(row["route_code"]), route_class(row["route_code"])
         roads.append({"code": code, "kind": kind, "geometry": to_storage([line])[0]})
-        labels += [{"code": code, "kind": kind, "point": p} for p in to_storage(label_points(line))]
+        points, major = label_points(line)
+        labels += [{"code": code, "kind": kind, "point": p, "major": m} for p, m in zip(to_storage(points), major)]
         kms, points = km_marks(line, row.get("start_stake_m"))
         marks += [{"code": code, "km": k, "point": p} for k, p in zip(kms, to_storage(points))]
     return {"roads": roads, "labels": labels, "marks": marks}

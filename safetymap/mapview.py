@@ -41,8 +41,10 @@ MIN_ZOOM, MAX_ZOOM = 8, 18
 MAP_HEIGHT = 640
 TILE_PX = 256
 SELECTED_COLOR = "#00E5FF"
-NARROW_PX = 640  # a map narrower than this (a phone) starts with the layer control collapsed, legend closed
+NARROW_PX = 600  # a map narrower than this (a phone) starts with its layer control collapsed
+LEGEND_OPEN_PX = 900  # and narrower than this with its legend folded (one click opens it)
 KM_ZOOM = 13  # K stake marks from this zoom on
+LABEL_ZOOM = 12  # every route-code label from this zoom on (below it every 4th)
 CLOSE_ZOOM = 13  # below it a source line is drawn wider, so a patch never shrinks to a hairline
 SOURCE_WEIGHT, SOURCE_WEIGHT_FAR = 3, 5
 # Roads by class (context.route_class): colour, line width in px. Slate tones, apart from the grade fills.
@@ -378,7 +380,8 @@ window.SM = (function () {
         }}).addTo(group);
       });
       data.labels.forEach(function (l) {
-        labelMarker(map, [l[0], l[1]], l[2], "sm-route-label", roadStyle(l[3])[0]).addTo(group);
+        var cls = l[4] ? "sm-route-label" : "sm-route-label sm-minor";
+        labelMarker(map, [l[0], l[1]], l[2], cls, roadStyle(l[3])[0]).addTo(group);
       });
     } else if (o.kind === "km") {
       data.forEach(function (k) { labelMarker(map, [k[0], k[1]], k[2], "sm-km").addTo(group); });
@@ -389,10 +392,14 @@ window.SM = (function () {
     }
     return group;
   }
-  // K marks show from cfg.kmZoom on (a class on the map container; CSS hides them below it).
+  // K marks show from cfg.kmZoom on, the minor route labels from cfg.labelZoom (classes on the map
+  // container; CSS hides them below).
   function zoomClass(map) {
-    var apply = function () { L.DomUtil[map.getZoom() >= cfg.kmZoom ? "addClass" : "removeClass"](
-      map.getContainer(), "sm-km-on"); };
+    var apply = function () {
+      [["sm-km-on", cfg.kmZoom], ["sm-labels-on", cfg.labelZoom]].forEach(function (c) {
+        L.DomUtil[map.getZoom() >= c[1] ? "addClass" : "removeClass"](map.getContainer(), c[0]);
+      });
+    };
     map.on("zoomend", apply);
     apply();
   }
@@ -439,6 +446,8 @@ SM_CSS = """<style>
 .sm-km { display: none !important; padding: 0 3px; border-radius: 2px; background: rgba(255,255,255,.9);
   border: 1px solid #607D8B; color: #263238; font: 11px/13px sans-serif; }
 .sm-km-on .sm-km { display: inline-block !important; }
+.sm-route-label.sm-minor { display: none; }
+.sm-labels-on .sm-route-label.sm-minor { display: inline-block; }
 .sm-town { color: #5d4e3c; font: 600 13px/16px sans-serif; letter-spacing: 1px;
   text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff; }
 .sm-swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; }
@@ -458,7 +467,8 @@ def sm_config(schema: Schema) -> dict:
         "gradeColors": [g.color for g in schema.grades], "gradeLabels": [g.label for g in schema.grades],
         "noGradeColor": schema.grade_color(None), "noGradeLabel": UNGRADED, "selectedColor": SELECTED_COLOR,
         "overdueLabel": "整改逾期", "fogLabel": "团雾台账路段",
-        "narrowPx": NARROW_PX, "kmZoom": KM_ZOOM, "roads": ROAD_STYLES,
+        "narrowPx": NARROW_PX, "legendPx": LEGEND_OPEN_PX, "kmZoom": KM_ZOOM, "labelZoom": LABEL_ZOOM,
+        "roads": ROAD_STYLES,
         "tip": [["code", labels.get("code", "图斑编号")], ["n", labels.get("name", "名称")],
                 ["g", labels.get("risk_grade", "风险等级")], ["r", labels.get("route_code", "路线编码")],
                 ["s", "桩号"]],
@@ -499,10 +509,10 @@ def legend_html(schema: Schema, road_kinds: tuple[str, ...] = ()) -> str:
 
 def legend_js(schema: Schema, map_name: str, road_kinds: tuple[str, ...] = ()) -> str:
     return (
-        "(function () { var legend = L.control({position: 'bottomright'});\n"
+        "(function () { var legend = L.control({position: 'bottomleft'});\n"
         "  legend.onAdd = function () { var div = L.DomUtil.create('div', 'sm-legend');\n"
         f"    div.innerHTML = {script_json(legend_html(schema, road_kinds))};\n"
-        "    if (SM.narrow(SM.map)) div.querySelector('details').removeAttribute('open');\n"
+        "    if (SM.map.getSize().x < SM.cfg.legendPx) div.querySelector('details').removeAttribute('open');\n"
         "    L.DomEvent.disableClickPropagation(div); L.DomEvent.disableScrollPropagation(div); return div; };\n"
         f"  legend.addTo({map_name}); }})();"
     )
@@ -599,7 +609,7 @@ def map_context(routes: pd.DataFrame) -> MapContext:
     roads = ctx["roads"]
     lines = features_json(simplify_for_zoom([r["geometry"] for r in roads], 15),
                           [{"k": r["kind"]} for r in roads])
-    labels = [_latlon(l["point"]) + [l["code"], l["kind"]] for l in ctx["labels"]]
+    labels = [_latlon(l["point"]) + [l["code"], l["kind"], int(l["major"])] for l in ctx["labels"]]
     marks = [_latlon(m["point"]) + [f"K{m['km']}"] for m in ctx["marks"]]
     towns = township_frame()
     areas = features_json(simplify_for_zoom(towns["geometry"].values, 12))
