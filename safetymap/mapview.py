@@ -405,11 +405,14 @@ window.SM = (function () {
   }
   // Leaflet focuses the map on the first mousedown (for keyboard panning); focus() scrolls every
   // ancestor, the page around the iframe too, so the click lands ~50 px off. Focus without scrolling.
+  // (Its listener is found by function on removal: unhook with the old one, hook the new one.)
   function quietFocus(map) {
+    var on = map.keyboard && map.keyboard.enabled();
+    if (on) map.keyboard.disable();
     L.Map.Keyboard.prototype._onMouseDown = function () {
       if (!this._focused) this._map._container.focus({preventScroll: true});
     };
-    if (map.keyboard && map.keyboard.enabled()) { map.keyboard.disable(); map.keyboard.enable(); }
+    if (on) map.keyboard.enable();
   }
   // On a narrow map (a phone) the layer control starts collapsed and the legend closed.
   var narrow = function (map) { return map.getSize().x < cfg.narrowPx; };
