@@ -128,6 +128,13 @@ def test_a_filter_to_one_patch_zooms_to_it_and_is_in_the_url(app, context):
     wait_for(page, lambda: set(e2e.drawn_codes(frame)) == {row["code"]}, what="only the one patch drawn")
     wait_for(page, lambda: frame.evaluate("() => window.map.getZoom()") >= 13, what="zoomed in")
     assert patch_on_screen(frame, row)
+
+    # Its tooltip is wide enough to read (not a column of single characters).
+    point = row["source_geometry"].interpolate(0.5, normalized=True)
+    page.mouse.move(*e2e.screen_point(page, frame, point.y, point.x))
+    tooltip = frame.locator(".sm-tooltip")
+    tooltip.wait_for(timeout=10_000)
+    assert tooltip.bounding_box()["width"] >= 220
     e2e.screenshot(page, "map_readable_one_patch.png")
     wait_for(page, lambda: "township=" in page.url, what="filters in the URL")
     assert re.search(r"[?&]z=\d+", page.url) and "lat=" in page.url
