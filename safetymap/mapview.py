@@ -42,7 +42,7 @@ MAP_HEIGHT = 640
 TILE_PX = 256
 SELECTED_COLOR = "#00E5FF"
 NARROW_PX = 600  # a map narrower than this (a phone) starts with its layer control collapsed
-LEGEND_OPEN_PX = 900  # and narrower than this with its legend folded (one click opens it)
+LEGEND_OPEN_PX = (900, 720)  # and smaller than this (width, height) with its legend folded (one click opens it)
 KM_ZOOM = 13  # K stake marks from this zoom on
 LABEL_ZOOM = 12  # every route-code label from this zoom on (below it every 4th)
 CLOSE_ZOOM = 13  # below it a source line is drawn wider, so a patch never shrinks to a hairline
@@ -437,6 +437,7 @@ SM_CSS = """<style>
   line-height: 18px; box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 220px; }
 .sm-legend h4 { margin: 0 0 2px; font-size: 12px; }
 .sm-legend summary { cursor: pointer; font-weight: 600; }
+.sm-legend details[open] { max-height: calc(100vh - 70px); overflow-y: auto; }
 .sm-legend details:not([open]) { line-height: 16px; }
 .sm-legend .sm-note { color: #666; font-size: 11px; white-space: normal; }
 .sm-legend div { display: flex; align-items: center; gap: 6px; white-space: nowrap; }
@@ -512,10 +513,11 @@ def legend_html(schema: Schema, road_kinds: tuple[str, ...] = ()) -> str:
 
 def legend_js(schema: Schema, map_name: str, road_kinds: tuple[str, ...] = ()) -> str:
     return (
-        "(function () { var legend = L.control({position: 'bottomleft'});\n"
+        "(function () { var legend = L.control({position: 'bottomright'});\n"
         "  legend.onAdd = function () { var div = L.DomUtil.create('div', 'sm-legend');\n"
         f"    div.innerHTML = {script_json(legend_html(schema, road_kinds))};\n"
-        "    if (SM.map.getSize().x < SM.cfg.legendPx) div.querySelector('details').removeAttribute('open');\n"
+        "    var size = SM.map.getSize(), open = SM.cfg.legendPx;\n"
+        "    if (size.x < open[0] || size.y < open[1]) div.querySelector('details').removeAttribute('open');\n"
         "    L.DomEvent.disableClickPropagation(div); L.DomEvent.disableScrollPropagation(div); return div; };\n"
         f"  legend.addTo({map_name}); }})();"
     )
