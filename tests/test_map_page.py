@@ -256,3 +256,17 @@ def link_app(db, monkeypatch, **params) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def test_the_ledger_shares_the_filters_and_opens_a_link_with_them(sample_db, store, monkeypatch):
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    ledger = page_test("ledger_page", "查看员", "viewer")
+    ledger.query_params["grade"] = "重大"
+    ledger.run()
+    assert not ledger.exception and ledger.multiselect[1].value == ["重大"]
+    assert len(ledger.dataframe[0].value) == (store.read()["risk_grade"] == "重大").sum()
+    # filters chosen on the map come with the session to the ledger
+    again = page_test("ledger_page", "查看员", "viewer")
+    again.session_state[addresses.FILTERS] = {"category": ["bridge"], "township": ["砟子镇"]}
+    again.run()
+    assert again.multiselect[0].value == ["bridge"] and param(again, "category") == ["bridge"]
