@@ -22,7 +22,7 @@ from ..stats import UNGRADED
 from ..text import md_escape
 from ..store import Store
 from ..values import display_value
-from . import edit_form
+from . import addresses, edit_form
 from .basemaps import basemap_options
 from .common import cached_by_revision, get_store, sample_banner, setting
 
@@ -31,10 +31,20 @@ SELECTED = "map_selected"  # the code shown in the side panel
 FOCUS = "map_focus"  # (centre, zoom) the map was last asked to show
 EDIT_CODE = "edit_code"
 RETURNED = ["last_active_drawing", "last_object_clicked", "bounds", "zoom"]
+LAST_FILTERS = "_map_last_filters"  # the filters of the previous run (a change moves the map)
+LAST_VIEW = "_map_last_view"  # (centre, zoom) the map was last seen at, for coming back to the page
+CODE_PARAM = "code"
+FIT_WIDTH_PX = 600  # the map's width is the browser's; fit for a modest one
 
 
 
 # ---------------------------------------------------------------- data
+@cached_by_revision
+def load_context(store: Store) -> mapview.MapContext:
+    """Roads, K marks and townships for the map (the routes change with the ledger only)."""
+    return mapview.map_context(store.routes())
+
+
 @cached_by_revision
 def load(store: Store) -> pd.DataFrame:
     """Every current patch with two flags the map and filters use: overdue and in the fog ledger."""
@@ -46,24 +56,42 @@ def load(store: Store) -> pd.DataFrame:
     return frame
 
 
-def sidebar_filters(schema, frame: pd.DataFrame) -> dict:
-    labels = {c.key: c.label for c in schema.categories}
+# filter name -> widget key; the values themselves are kept by ``addresses`` (session and URL)
+FILTER_WIDGETS = {"category": "map_f_category", "risk_grade": "map_f_grade", "rect_status": "map_f_status",
+                  "township": "map_f_township", "route_code": "map_f_route", "overdue": "map_f_overdue",
+                  "fog_ledger": "map_f_fog"}
+
+
+def filter_options(schema, frame: pd.DataFrame) -> dict[str, list]:
     common = {f.key: f for f in schema.common_fields}
+    return {"category": schema.category_keys, "risk_grade": schema.grade_labels,
+            "rect_status": list(common["rect_status"].values), "township": list(common["township"].values),
+            "route_code": sorted(frame["route_code"].dropna().unique())}
+
+
+def sidebar_filters(schema, frame: pd.DataFrame) -> tuple[dict, bool]:
+    """The filter widgets, given their values from a link or from the session (kept across pages); and
+    whether a link brought them."""
+    labels = {c.key: c.label for c in schema.categories}
+    options = filter_options(schema, frame)
+    from_link = addresses.bind_filters(FILTER_WIDGETS, options)
+    keys = FILTER_WIDGETS
     with st.sidebar:
         st.subheader("地图筛选")
-        return {
-            "category": st.multiselect("类别", schema.category_keys, format_func=labels.get, key="map_f_category",
+        chosen = {
+            "category": st.multiselect("类别", options["category"], format_func=labels.get, key=keys["category"],
                                        placeholder="全部类别"),
-            "risk_grade": st.multiselect("风险等级", schema.grade_labels, key="map_f_grade", placeholder="全部等级"),
-            "rect_status": st.multiselect("整改状态", list(common["rect_status"].values), key="map_f_status",
+            "risk_grade": st.multiselect("风险等级", options["risk_grade"], key=keys["risk_grade"],
+                                         placeholder="全部等级"),
+            "rect_status": st.multiselect("整改状态", options["rect_status"], key=keys["rect_status"],
                                           placeholder="全部状态"),
-            "township": st.multiselect("乡镇", list(common["township"].values), key="map_f_township",
-                                       placeholder="全部乡镇"),
-            "route_code": st.multiselect("路线", sorted(frame["route_code"].dropna().unique()), key="map_f_route",
-                                         placeholder="全部路线"),
-            "overdue": st.checkbox("仅显示整改逾期", key="map_f_overdue"),
-            "fog_ledger": st.checkbox(f"仅显示团雾台账路段（年均≥{FogRule.of(schema).threshold:g}次）", key="map_f_fog"),
+            "township": st.multiselect("乡镇", options["township"], key=keys["township"], placeholder="全部乡镇"),
+            "route_code": st.multiselect("路线", options["route_code"], key=keys["route_code"], placeholder="全部路线"),
+            "overdue": st.checkbox("仅显示整改逾期", key=keys["overdue"]),
+            "fog_ledger": st.checkbox(f"仅显示团雾台账路段（年均≥{FogRule.of(schema).threshold:g}次）", key=keys["fog_ledger"]),
         }
+    addresses.keep_filters(chosen)
+    return chosen, from_link
 
 
 def apply_filters(frame: pd.DataFrame, chosen: dict) -> pd.DataFrame:
@@ -100,9 +128,91 @@ def _on_map_change() -> None:
 
 def focus_on(row: pd.Series) -> None:
     """Select a patch and ask the map to show it."""
-    minx, miny, maxx, maxy = row.geometry.bounds
     st.session_state[SELECTED] = row["code"]
-    st.session_state[FOCUS] = ([(miny + maxy) / 2, (minx + maxx) / 2], mapview.zoom_to_fit((minx, miny, maxx, maxy)))
+    focus_bounds(row.geometry.bounds)
+
+
+def focus_bounds(bounds: tuple[float, float, float, float]) -> None:
+    """Ask the map to show ``bounds`` (minx, miny, maxx, maxy) as closely as fits."""
+    minx, miny, maxx, maxy = bounds
+    zoom = mapview.zoom_to_fit(bounds, width_px=FIT_WIDTH_PX)
+    st.session_state[FOCUS] = ([(miny + maxy) / 2, (minx + maxx) / 2], zoom)
+
+
+def needs_fit(result: tuple, view: tuple | None) -> bool:
+    """Whether the map should move to a filter's ``result`` (bounds): when part of it is out of ``view``
+    or it would be small in it (under a quarter of the view each way)."""
+    if view is None:
+        return True
+    minx, miny, maxx, maxy = result
+    vminx, vminy, vmaxx, vmaxy = view
+    outside = minx < vminx or miny < vminy or maxx > vmaxx or maxy > vmaxy
+    small = (maxx - minx) < (vmaxx - vminx) / 4 and (maxy - miny) < (vmaxy - vminy) / 4
+    return outside or small
+
+
+def current_view() -> tuple[float, float, float, float] | None:
+    """The map's last reported view (minx, miny, maxx, maxy), or None."""
+    bounds = (st.session_state.get(MAP_KEY) or {}).get("bounds") or {}
+    try:
+        sw, ne = bounds["_southWest"], bounds["_northEast"]
+        return float(sw["lng"]), float(sw["lat"]), float(ne["lng"]), float(ne["lat"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def zoom_to_result(shown: pd.DataFrame, chosen: dict, from_link: bool) -> None:
+    """When the filters change (or a link brings them), move the map to what they leave."""
+    key = repr(sorted(chosen.items()))
+    previous = st.session_state.get(LAST_FILTERS)
+    st.session_state[LAST_FILTERS] = key
+    changed = from_link or (previous is not None and previous != key)
+    if not changed or shown.empty:
+        return
+    result = tuple(shown.total_bounds)
+    if from_link or needs_fit(result, current_view()):
+        focus_bounds(result)
+
+
+def follow_link(everything: pd.DataFrame) -> None:
+    """A link's patch (``?code=``) is selected and shown; a link's view (``?z=&lat=&lon=``) is shown."""
+    code = addresses.fresh([CODE_PARAM])
+    if code is not None:
+        addresses.accept(code)
+        rows = everything[everything["code"] == code[CODE_PARAM][0]]
+        if rows.empty:
+            st.warning("链接中的图斑编号「" + md_escape(code[CODE_PARAM][0]) + "」不存在或已归档。")
+        else:
+            focus_on(rows.iloc[0])
+    view = addresses.fresh(addresses.VIEW_PARAMS)
+    if view is not None:
+        addresses.accept(view)
+        try:
+            z, lat, lon = (float(view[k][0]) for k in addresses.VIEW_PARAMS)
+        except (KeyError, ValueError):
+            return
+        st.session_state[FOCUS] = ([lat, lon], int(min(max(z, mapview.MIN_ZOOM), mapview.MAX_ZOOM)))
+
+
+def restore_view() -> None:
+    """Coming back to the page (the map's own state was dropped): show the view it was left at."""
+    if MAP_KEY not in st.session_state and LAST_VIEW in st.session_state:
+        st.session_state[FOCUS] = st.session_state[LAST_VIEW]
+
+
+def write_address() -> None:
+    """The selected patch and the map view into the URL (the filters are written with their widgets)."""
+    view = current_view()
+    zoom = (st.session_state.get(MAP_KEY) or {}).get("zoom")
+    params = {}
+    if view is not None and zoom is not None:
+        centre = [(view[1] + view[3]) / 2, (view[0] + view[2]) / 2]
+        st.session_state[LAST_VIEW] = (centre, int(zoom))
+        params = {"z": [str(int(zoom))], "lat": [f"{centre[0]:.5f}"], "lon": [f"{centre[1]:.5f}"]}
+    selected = st.session_state.get(SELECTED)
+    if selected:
+        params[CODE_PARAM] = [str(selected)]
+    addresses.write(params, [CODE_PARAM, *addresses.VIEW_PARAMS])
 
 
 def search_box(frame: pd.DataFrame) -> None:
@@ -124,7 +234,7 @@ def search_box(frame: pd.DataFrame) -> None:
 
 
 # ---------------------------------------------------------------- the map
-def show_map(schema, shown: pd.DataFrame, everything: pd.DataFrame) -> int:
+def show_map(schema, shown: pd.DataFrame, everything: pd.DataFrame, context: mapview.MapContext) -> int:
     """Draw the map with the patches of ``shown`` in the current view; returns how many were sent."""
     state = st.session_state.get(MAP_KEY) or {}
     zoom = state.get("zoom") or mapview.DEFAULT_ZOOM
@@ -132,7 +242,7 @@ def show_map(schema, shown: pd.DataFrame, everything: pd.DataFrame) -> int:
     selected = st.session_state.get(SELECTED)
     groups = mapview.patch_groups(in_view, schema, zoom=zoom,
                                   highlight=everything[everything["code"] == selected])
-    m = mapview.base_map(schema, basemap_options(), setting("basemap"))
+    m = mapview.base_map(schema, basemap_options(), setting("basemap"), context=context)
     centre, focus_zoom = st.session_state.get(FOCUS, (None, None))
     st_folium(m, key=MAP_KEY, height=mapview.MAP_HEIGHT, use_container_width=True, returned_objects=RETURNED,
               feature_group_to_add=groups, layer_control=mapview.layer_control(), center=centre, zoom=focus_zoom,
@@ -221,8 +331,11 @@ def render() -> None:
     st.title("风险图斑地图")
     sample_banner(store)
     everything = load(store)
-    chosen = sidebar_filters(schema, everything)
+    restore_view()
+    chosen, from_link = sidebar_filters(schema, everything)
     shown = apply_filters(everything, chosen)
+    zoom_to_result(shown, chosen, from_link)
+    follow_link(everything)
     top = st.columns([3, 1, 1])
     with top[0]:
         search_box(everything)
@@ -230,7 +343,7 @@ def render() -> None:
     top[2].metric("其中逾期", int(shown["overdue"].sum()))
     left, right = st.columns([2, 1])
     with left:
-        sent = show_map(schema, shown, everything)
+        sent = show_map(schema, shown, everything, load_context(store))
         st.caption(f"共 {len(everything)} 个图斑，筛选后 {len(shown)} 个；地图只传送当前视野内的 {sent} 个。"
                    "点击图斑查看属性；右上角切换底图和图层。")
     selected = st.session_state.get(SELECTED)
@@ -239,3 +352,4 @@ def render() -> None:
         if len(rows) and selected not in set(shown["code"]):
             st.caption("该图斑不在当前筛选结果中。")
         side_panel(store, rows.iloc[0] if len(rows) else None)
+    write_address()
