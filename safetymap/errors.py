@@ -98,3 +98,11 @@ class DatabaseExists(SafetymapError):
 class DatabaseMissing(SafetymapError):
     def __init__(self, path):
         super().__init__(f"数据库文件 {path} 不存在；请先运行 python -m safetymap init --db {path}")
+
+
+class SchemaError(SafetymapError, ValueError):
+    """A schema file (schema.toml) that cannot be used: names the file, the entry and the problem."""
+
+    def __init__(self, file, entry: str, problem: str):
+        self.file, self.entry, self.problem = str(file), entry, problem
+        super().__init__(f"台账定义文件 {self.file} 有误：{entry}：{problem}")

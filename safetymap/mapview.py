@@ -32,7 +32,6 @@ from .geo import district_boundary
 from .text import esc as escape_html  # text for HTML (content or quoted attribute); None and NaN -> ''
 from .schema import Category, Schema
 from .geo import format_stakes
-from .stats import UNGRADED
 
 DISTRICT_CENTER = (42.024, 126.805)  # lat, lon of the Jiangyuan bbox centre
 DEFAULT_ZOOM = 10
@@ -355,7 +354,7 @@ def sm_config(schema: Schema) -> dict:
     labels = {f.key: f.label for f in schema.common_fields}
     return {
         "gradeColors": [g.color for g in schema.grades], "gradeLabels": [g.label for g in schema.grades],
-        "noGradeColor": schema.grade_color(None), "noGradeLabel": UNGRADED, "selectedColor": SELECTED_COLOR,
+        "noGradeColor": schema.grade_color(None), "noGradeLabel": schema.ungraded_label, "selectedColor": SELECTED_COLOR,
         "overdueLabel": "整改逾期", "fogLabel": "团雾台账路段",
         "tip": [["code", labels.get("code", "图斑编号")], ["n", labels.get("name", "名称")],
                 ["g", labels.get("risk_grade", "风险等级")], ["r", labels.get("route_code", "路线编码")],

@@ -17,7 +17,6 @@ from .. import mapview
 from ..errors import NotFound
 from ..ledger import FOG_LEDGER_THRESHOLD, days_late, fog_counts, overdue
 from ..geo import format_stakes
-from ..stats import UNGRADED
 from ..text import md_escape
 from ..store import Store, display_value
 from . import edit_form
@@ -190,7 +189,7 @@ def side_panel(store: Store, row: pd.Series | None) -> None:
     category = schema.category(record["category"])
     st.subheader(f"{md_escape(code)} {md_escape(record['name'])}")
     grade = record.get("risk_grade")
-    st.badge(grade or UNGRADED, color=badge_color(schema, grade))
+    st.badge(grade or schema.ungraded_label, color=badge_color(schema, grade))
     st.caption(md_escape(f"{category.label} · {record.get('route_code') or ''} "
                          f"{format_stakes(record.get('start_stake'), record.get('end_stake'))}"))
     _flags(row)
