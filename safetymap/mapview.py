@@ -28,12 +28,10 @@ import shapely
 from branca.element import Element, MacroElement
 from folium.template import Template
 
-from .geo import district_boundary
 from .text import esc as escape_html  # text for HTML (content or quoted attribute); None and NaN -> ''
-from .schema import Category, Schema
+from .schema import Category, District, Schema, load_schema
 from .geo import format_stakes
 
-DISTRICT_CENTER = (42.024, 126.805)  # lat, lon of the Jiangyuan bbox centre
 DEFAULT_ZOOM = 10
 MIN_ZOOM, MAX_ZOOM = 8, 18
 MAP_HEIGHT = 640
@@ -67,7 +65,7 @@ def pixel_degrees(zoom: float) -> float:
 
 def _lat_pixel(zoom: float) -> float:
     """The same in latitude at the district (smaller by cos(lat) in Mercator)."""
-    return pixel_degrees(zoom) * math.cos(math.radians(DISTRICT_CENTER[0]))
+    return pixel_degrees(zoom) * math.cos(math.radians(load_schema().district.centre[0]))
 
 
 def decimals_for_zoom(zoom: float) -> int:
@@ -351,14 +349,13 @@ viewBox='0 0 24 24' fill='none' stroke='%23333' stroke-width='2'%3E%3Ccircle cx=
 
 
 def sm_config(schema: Schema) -> dict:
-    labels = {f.key: f.label for f in schema.common_fields}
+    label = schema.label
     return {
         "gradeColors": [g.color for g in schema.grades], "gradeLabels": [g.label for g in schema.grades],
         "noGradeColor": schema.grade_color(None), "noGradeLabel": schema.ungraded_label, "selectedColor": SELECTED_COLOR,
         "overdueLabel": "整改逾期", "fogLabel": "团雾台账路段",
-        "tip": [["code", labels.get("code", "图斑编号")], ["n", labels.get("name", "名称")],
-                ["g", labels.get("risk_grade", "风险等级")], ["r", labels.get("route_code", "路线编码")],
-                ["s", "桩号"]],
+        "tip": [["code", label("code")], ["n", label("name")], ["g", label("risk_grade")],
+                ["r", label("route_code")], ["s", "桩号"]],
     }
 
 
@@ -370,7 +367,7 @@ def _dash_svg(outline: str, dash: str, fill: str = "#ffffff") -> str:
 
 def legend_html(schema: Schema) -> str:
     """The legend from the schema: grade fill colours, then each category's outline and dash."""
-    parts = ["<h4>风险等级（填充）</h4>"]
+    parts = [f"<h4>{escape_html(schema.label('risk_grade'))}（填充）</h4>"]
     for g in schema.grades:
         parts.append(f'<div><span class="sm-swatch" style="background:{escape_html(g.color)}"></span>'
                      f"{escape_html(g.label)}</div>")
@@ -456,9 +453,9 @@ def _basemap_layer(b: Basemap, show: bool) -> folium.FeatureGroup:
 
 
 # ---------------------------------------------------------------- the map
-@lru_cache(maxsize=1)
-def boundary_json() -> str:
-    geom = simplify_for_zoom([district_boundary()], 13)
+@lru_cache(maxsize=4)
+def boundary_json(district: District) -> str:
+    geom = simplify_for_zoom([district.boundary], 13)
     return features_json(geom)
 
 
@@ -469,13 +466,13 @@ def base_map(schema: Schema, basemap_options: list[Basemap] | None = None, selec
     (patches are drawn on one canvas renderer; the map's default stays SVG for the plugins)."""
     options = basemap_options or [NONE_BASEMAP]
     chosen = default_basemap(options, selected_basemap)
-    m = SafetyMap(location=DISTRICT_CENTER, zoom_start=DEFAULT_ZOOM, tiles=None,
+    m = SafetyMap(location=schema.district.centre, zoom_start=DEFAULT_ZOOM, tiles=None,
                   min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM, height=height)
     m.add_child(ScriptElement(SM_JS % {"config": script_json(sm_config(schema)), "map": m.get_name()}, SM_CSS))
     for b in options:
         _basemap_layer(b, show=b.key == chosen).add_to(m)
-    boundary = folium.FeatureGroup(name="江源区界", overlay=True, control=True, show=True)
-    GeoJsonText(boundary_json(), "boundary").add_to(boundary)
+    boundary = folium.FeatureGroup(name=f"{schema.district.name}界", overlay=True, control=True, show=True)
+    GeoJsonText(boundary_json(schema.district), "boundary").add_to(boundary)
     boundary.add_to(m)
     folium.plugins.Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(m)
     folium.plugins.MeasureControl(position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import page_test
 from safetymap.ledger import fog_ledger, overdue
 from safetymap.photos import prepare_photo
+from safetymap.filters import PatchFilter
 from safetymap.ui import map_page
 
 
@@ -169,5 +170,5 @@ def test_md_escape_escapes_all_markdown_punctuation():
 
 def test_filters_apply_together():
     frame = pd.DataFrame({"risk_grade": ["重大", "较大", "重大"], "overdue": [True, True, False]})
-    out = map_page.apply_filters(frame, {"risk_grade": ["重大"], "overdue": True})
+    out = frame[PatchFilter(grades=("重大",), overdue=True).mask(frame)]
     assert out.index.tolist() == [0]

@@ -21,6 +21,8 @@ from ..text import md_escape
 from ..store import Store, display_value
 from . import edit_form
 from .basemaps import basemap_options
+from ..filters import PatchFilter
+from .filter_form import filter_form
 from .common import cached_by_revision, get_store, sample_banner, setting
 
 MAP_KEY = "risk_map"
@@ -43,34 +45,11 @@ def load(store: Store) -> pd.DataFrame:
     return frame
 
 
-def sidebar_filters(schema, frame: pd.DataFrame) -> dict:
-    labels = {c.key: c.label for c in schema.categories}
-    common = {f.key: f for f in schema.common_fields}
+def sidebar_filters(schema, frame: pd.DataFrame) -> PatchFilter:
     with st.sidebar:
         st.subheader("地图筛选")
-        return {
-            "category": st.multiselect("类别", schema.category_keys, format_func=labels.get, key="map_f_category",
-                                       placeholder="全部类别"),
-            "risk_grade": st.multiselect("风险等级", schema.grade_labels, key="map_f_grade", placeholder="全部等级"),
-            "rect_status": st.multiselect("整改状态", list(common["rect_status"].values), key="map_f_status",
-                                          placeholder="全部状态"),
-            "township": st.multiselect("乡镇", list(common["township"].values), key="map_f_township",
-                                       placeholder="全部乡镇"),
-            "route_code": st.multiselect("路线", sorted(frame["route_code"].dropna().unique()), key="map_f_route",
-                                         placeholder="全部路线"),
-            "overdue": st.checkbox("仅显示整改逾期", key="map_f_overdue"),
-            "fog_ledger": st.checkbox(f"仅显示团雾台账路段（年均≥{FOG_LEDGER_THRESHOLD:g}次）", key="map_f_fog"),
-        }
-
-
-def apply_filters(frame: pd.DataFrame, chosen: dict) -> pd.DataFrame:
-    keep = pd.Series(True, index=frame.index)
-    for key, value in chosen.items():
-        if isinstance(value, list) and value:
-            keep &= frame[key].isin(value)
-        elif value is True:
-            keep &= frame[key].astype(bool)
-    return frame[keep]
+        return filter_form(schema, frame, key="map_f", per_row=1,
+                           parts=("category", "grade", "status", "township", "route", "overdue", "fog_ledger"))
 
 
 def search(frame: pd.DataFrame, text: str) -> pd.DataFrame:
@@ -78,8 +57,7 @@ def search(frame: pd.DataFrame, text: str) -> pd.DataFrame:
     text = text.strip()
     if not text:
         return frame.iloc[:0]
-    code, name = frame["code"].astype(str), frame["name"].fillna("").astype(str)
-    hits = frame[code.str.contains(text, case=False, regex=False) | name.str.contains(text, case=False, regex=False)]
+    hits = frame[PatchFilter(text=text).mask(frame)]
     return hits.assign(_exact=hits["code"].str.upper() == text.upper()).sort_values(
         ["_exact", "code"], ascending=[False, True]).drop(columns="_exact")
 
@@ -218,8 +196,7 @@ def render() -> None:
     st.title("风险图斑地图")
     sample_banner(store)
     everything = load(store)
-    chosen = sidebar_filters(schema, everything)
-    shown = apply_filters(everything, chosen)
+    shown = everything[sidebar_filters(schema, everything).mask(everything)]
     top = st.columns([3, 1, 1])
     with top[0]:
         search_box(everything)
