@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .auth import ROLES, User, actor
-from .errors import PermissionDenied, Problem, ValidationError
+from .errors import LoginRefused, PermissionDenied, Problem, ValidationError
 from .clock import CHINA_TZ, now_utc, parse_utc, utc_text
 from .store import Store
 
@@ -20,10 +20,6 @@ SLOW_AFTER = 3  # from the third failure on, each next try must wait
 SLOW_SECONDS = 5
 NAME_RE = re.compile(r"^[\w\u4e00-\u9fff.-]{2,32}$")
 _hasher = PasswordHasher()
-
-
-class LoginRefused(PermissionDenied):
-    pass
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:

@@ -28,6 +28,7 @@ import shapely
 from branca.element import Element, MacroElement
 from folium.template import Template
 
+from . import _compat
 from .text import esc as escape_html  # text for HTML (content or quoted attribute); None and NaN -> ''
 from .schema import Category, District, Schema, load_schema
 from .geo import format_stakes
@@ -464,6 +465,7 @@ def base_map(schema: Schema, basemap_options: list[Basemap] | None = None, selec
     """The part of the map that stays the same across reruns (so st_folium keeps the view): basemaps,
     the district boundary, fullscreen / measure / locate controls, the legend, and the ``SM`` script
     (patches are drawn on one canvas renderer; the map's default stays SVG for the plugins)."""
+    _compat.check_leaflet()  # the SM script wraps a private Leaflet method
     options = basemap_options or [NONE_BASEMAP]
     chosen = default_basemap(options, selected_basemap)
     m = SafetyMap(location=schema.district.centre, zoom_start=DEFAULT_ZOOM, tiles=None,
