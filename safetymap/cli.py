@@ -11,6 +11,7 @@ from pathlib import Path
 import shapely
 
 from . import cli_admin
+from .io import formats
 from .errors import SafetymapError
 from .filters import PatchFilter
 from .ledger import ledger_table
@@ -165,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code")
     p.add_argument("--json", action="store_true")
     p = command("export", cmd_export, "导出台账（可按类别、等级、状态、乡镇、路线、逾期筛选）")
-    p.add_argument("--format", choices=["shp", "gpkg", "geojson", "kml", "kmz", "xlsx", "csv"], default="shp")
+    p.add_argument("--format", choices=list(formats.REGISTRY), default="shp")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--category", help="类别（键或中文名）")
     p.add_argument("--grade", action="append", help="风险等级，可重复：--grade 重大 --grade 较大")

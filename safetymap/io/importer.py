@@ -22,6 +22,7 @@ from ..geo import GEOMETRY_LABEL, format_stake_column
 from ..schema import Field, Schema
 from ..store import display_value, to_python
 from ..validation import blank_mask, clean_frame, derive, grade_problems
+from . import formats
 from .batches import Batch, drop_derived_patches, layer_batches
 from .geometry import check_geometries, parse_crs, same_geometry, stake_geometries
 from .reader import read_file
@@ -294,7 +295,8 @@ def preview_import(store, path: str | Path, *, name: str | None = None, category
         user_crs = None
         problems.append(Problem("坐标系", str(exc), file=name))
     user_category = schema.category(category).key if category else None
-    read = read_file(path, name, schema, encoding=encoding, limits=limits)
+    custom = formats.reader_for(name)
+    read = custom(path, name, schema) if custom else read_file(path, name, schema, encoding=encoding, limits=limits)
     problems += read.problems
     warnings = list(read.warnings)
     batches = []
