@@ -2,12 +2,20 @@
 import streamlit as st
 
 from safetymap import assets
+from safetymap.errors import SchemaError
+from safetymap.schema import load_schema
 from safetymap.ui import (audit_page, dashboard_page, edit_page, field_page, files_page, fog_page, ledger_page,
                           login_page, map_page, session, users_page)
 
 assets.install()  # Leaflet and plugins served from static/, never from a CDN
 
 st.set_page_config(page_title="江源区公路安全风险图斑台账", page_icon="🛣️", layout="wide")
+
+try:
+    load_schema()  # a broken schema file is one Chinese line naming the file and the entry, not a traceback
+except SchemaError as exc:
+    st.error(str(exc))
+    st.stop()
 
 
 def pages_for(user):
