@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +13,7 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.ops import substring
 
-from .schema import DATA_DIR, District, load_schema
+from .schema import District, load_schema
 
 STORAGE_CRS = "EPSG:4490"
 METRIC_CRS = "EPSG:4551"

@@ -5,6 +5,7 @@ Point ``SAFETYMAP_SCHEMA`` at another TOML file to use a bureau's own schema.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -92,8 +93,6 @@ class District:
     @cached_property
     def boundary(self):
         """The district polygon (EPSG:4490)."""
-        import json
-
         with open(self.boundary_path, encoding="utf-8") as fh:
             feature = json.load(fh)
         return shapely.geometry.shape(feature.get("geometry", feature))

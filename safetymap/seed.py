@@ -9,8 +9,7 @@ import pandas as pd
 import pyogrio
 
 from .errors import DatabaseExists
-from .geo import DATA_DIR
-from .schema import Schema, load_schema
+from .schema import DATA_DIR, Schema, load_schema
 from .store import Store, is_database_url
 
 SAMPLE_SEGMENTS = DATA_DIR / "segments.geojson"
