@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .auth import ROLES, User, actor
-from .errors import PermissionDenied, Problem, ValidationError
+from .errors import LoginRefused, PermissionDenied, Problem, ValidationError
 from .clock import CHINA_TZ, now_utc, parse_utc, utc_text
 from .sessions import end_all
 from .store import Store
@@ -28,10 +28,6 @@ ADDRESS_MAX_WAIT = 60
 THROTTLE_FORGET = dt.timedelta(hours=1)  # failure counts untouched this long are dropped
 _hasher = PasswordHasher()
 DUMMY_HASH = _hasher.hash("safetymap: no such account")  # unknown names cost the same argon2 check
-
-
-class LoginRefused(PermissionDenied):
-    pass
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:

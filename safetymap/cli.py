@@ -11,7 +11,9 @@ from pathlib import Path
 import shapely
 
 from . import cli_admin
+from .io import formats
 from .errors import SafetymapError
+from .filters import PatchFilter
 from .ledger import ledger_table
 from .cli_report import add_report_arguments, cmd_report
 from .schema import load_schema
@@ -23,6 +25,7 @@ from .backends import is_database_url
 from .redaction import redact
 
 EXIT_ERROR = 2
+LIST_KEYS = ("code", "name", "route_code", "start_stake", "end_stake", "risk_grade", "rect_status")  # `list` columns
 PREVIEW_ROWS = 200  # rows of a preview printed by `import`; every problem is always printed
 
 
@@ -58,7 +61,7 @@ def cmd_list(args) -> int:
                 for record in store.records(frame)]
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0
-    table = ledger_table(frame, store.schema)[["图斑编号", "类别", "名称", "路线编码", "起点桩号", "止点桩号", "风险等级", "整改状态"]]
+    table = ledger_table(frame, store.schema, keys=LIST_KEYS)
     print(table.to_string(index=False) if len(table) else "（无图斑）")
     return 0
 
@@ -78,11 +81,10 @@ def cmd_show(args) -> int:
 
 def cmd_export(args) -> int:
     from .io.export import export, related_tables  # io is only loaded by the commands that need it
-    from .io.filters import filter_patches
-
     store = open_store(args.db)
-    frame = filter_patches(store.read(), store.schema, category=args.category, grade=args.grade,
-                           status=args.status, township=args.township, route=args.route, overdue=args.overdue)
+    chosen = PatchFilter.from_args(store.schema, category=args.category, grade=args.grade, status=args.status,
+                                   township=args.township, route=args.route, overdue=args.overdue)
+    frame = chosen.apply(store.read())
     tables = related_tables(store, frame["code"]) if args.format == "gpkg" else None
     result = export(frame, args.format, args.out, store.schema, encoding=args.encoding, rfc7946=args.rfc7946,
                     tables=tables, database=store.path)
@@ -102,8 +104,8 @@ def _print_preview(preview) -> None:
             print(f"  …… 共 {preview.n_added} 个")
     if len(preview.updates):
         print("更新（字段 原值 → 新值）：")
-        for row in preview.updates.head(PREVIEW_ROWS).itertuples():
-            print(f"  {row.图斑编号} {row.字段}：{row.原值 or '（空）'} → {row.新值 or '（空）'}")
+        for code, _category, label, before, after in preview.updates.head(PREVIEW_ROWS).itertuples(index=False):
+            print(f"  {code} {label}：{before or '（空）'} → {after or '（空）'}")
         if len(preview.updates) > PREVIEW_ROWS:
             print(f"  …… 共 {len(preview.updates)} 处修改")
     for warning in preview.warnings:
@@ -170,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code")
     p.add_argument("--json", action="store_true")
     p = command("export", cmd_export, "导出台账（可按类别、等级、状态、乡镇、路线、逾期筛选）")
-    p.add_argument("--format", choices=["shp", "gpkg", "geojson", "kml", "kmz", "xlsx", "csv"], default="shp")
+    p.add_argument("--format", choices=list(formats.REGISTRY), default="shp")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--category", help="类别（键或中文名）")
     p.add_argument("--grade", action="append", help="风险等级，可重复：--grade 重大 --grade 较大")

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .geo import DATA_DIR, district_boundary, to_metric, to_storage
+from .geo import district_boundary, to_metric, to_storage
+from .schema import DATA_DIR
 
 TOWNSHIP_SEATS_PATH = DATA_DIR / "township_seats_schematic.csv"
 KM = 1000.0

@@ -130,3 +130,29 @@ class BackupUnsupported(SafetymapError):
 
 class MigrationRefused(SafetymapError):
     pass
+
+
+class SchemaError(SafetymapError, ValueError):
+    """A schema file (schema.toml) that cannot be used: names the file, the entry and the problem."""
+
+    def __init__(self, file, entry: str, problem: str):
+        self.file, self.entry, self.problem = str(file), entry, problem
+        super().__init__(f"台账定义文件 {self.file} 有误：{entry}：{problem}")
+
+
+class CompatError(SafetymapError):
+    """A private name of another package that this code relies on is gone (that package changed)."""
+
+    def __init__(self, package: str, name: str, installed: str | None, checked: str):
+        self.package, self.name, self.installed, self.checked = package, name, installed, checked
+        super().__init__(
+            f"已安装的 {package} {installed or '（未安装）'} 没有 {name}（本程序按 {checked} 检查过）；"
+            f"请安装 {package}=={checked}。 {package} {installed} lacks {name} (checked against {checked})")
+
+
+class TileError(SafetymapError, ValueError):
+    """A local tile source that cannot be served (missing, unknown format, vector tiles)."""
+
+
+class LoginRefused(PermissionDenied):
+    """A sign-in refused: wrong name or password, locked or disabled account."""

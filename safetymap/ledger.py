@@ -49,12 +49,19 @@ def display_table(frame: pd.DataFrame, fields: tuple[Field, ...], *, with_unit: 
     return pd.DataFrame(out, index=frame.index)
 
 
-def ledger_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
-    """The common columns of every patch (any category), with 类别 and 是否逾期, for the ledger page."""
+CATEGORY_COLUMN, OVERDUE_COLUMN = "类别", "是否逾期"
+
+
+def ledger_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None,
+                 keys: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The common columns of every patch (any category; ``keys`` chooses some by key), labelled from the
+    schema, with 类别 second and 是否逾期 last, for the ledger page and ``safetymap list``."""
     labels = {c.key: c.label for c in schema.categories}
-    table = display_table(frame, schema.common_fields)
-    table.insert(1, "类别", frame["category"].map(labels))
-    table["是否逾期"] = overdue(frame, on, schema).map({True: "逾期", False: ""})
+    fields = schema.common_fields if keys is None else tuple(schema.field(k) for k in keys)
+    table = display_table(frame, fields)
+    table.insert(min(1, len(table.columns)), CATEGORY_COLUMN, frame["category"].map(labels))
+    if keys is None:
+        table[OVERDUE_COLUMN] = overdue(frame, on, schema).map({True: "逾期", False: ""})
     return table
 
 

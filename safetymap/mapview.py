@@ -28,14 +28,12 @@ import shapely
 from branca.element import Element, MacroElement
 from folium.template import Template
 
+from . import _compat
 from .context import route_context, township_frame
-from .geo import district_boundary
 from .text import esc as escape_html  # text for HTML (content or quoted attribute); None and NaN -> ''
-from .schema import Category, Schema
+from .schema import Category, District, Schema, load_schema
 from .geo import format_stakes
-from .stats import UNGRADED
 
-DISTRICT_CENTER = (42.024, 126.805)  # lat, lon of the Jiangyuan bbox centre
 DEFAULT_ZOOM = 10
 MIN_ZOOM, MAX_ZOOM = 8, 18
 MAP_HEIGHT = 640
@@ -81,7 +79,7 @@ def pixel_degrees(zoom: float) -> float:
 
 def _lat_pixel(zoom: float) -> float:
     """The same in latitude at the district (smaller by cos(lat) in Mercator)."""
-    return pixel_degrees(zoom) * math.cos(math.radians(DISTRICT_CENTER[0]))
+    return pixel_degrees(zoom) * math.cos(math.radians(load_schema().district.centre[0]))
 
 
 def decimals_for_zoom(zoom: float) -> int:
@@ -466,16 +464,15 @@ viewBox='0 0 24 24' fill='none' stroke='%23333' stroke-width='2'%3E%3Ccircle cx=
 
 
 def sm_config(schema: Schema) -> dict:
-    labels = {f.key: f.label for f in schema.common_fields}
+    label = schema.label
     return {
         "gradeColors": [g.color for g in schema.grades], "gradeLabels": [g.label for g in schema.grades],
-        "noGradeColor": schema.grade_color(None), "noGradeLabel": UNGRADED, "selectedColor": SELECTED_COLOR,
+        "noGradeColor": schema.grade_color(None), "noGradeLabel": schema.ungraded_label, "selectedColor": SELECTED_COLOR,
         "overdueLabel": "整改逾期", "fogLabel": "团雾台账路段",
         "narrowPx": NARROW_PX, "legendPx": LEGEND_OPEN_PX, "kmZoom": KM_ZOOM, "labelZoom": LABEL_ZOOM,
         "roads": ROAD_STYLES,
-        "tip": [["code", labels.get("code", "图斑编号")], ["n", labels.get("name", "名称")],
-                ["g", labels.get("risk_grade", "风险等级")], ["r", labels.get("route_code", "路线编码")],
-                ["s", "桩号"]],
+        "tip": [["code", label("code")], ["n", label("name")], ["g", label("risk_grade")],
+                ["r", label("route_code")], ["s", "桩号"]],
     }
 
 
@@ -495,7 +492,7 @@ def _road_svg(kind: str) -> str:
 def legend_html(schema: Schema, road_kinds: tuple[str, ...] = ()) -> str:
     """The legend from the schema: grade fill colours, then each category's outline and dash; then the
     road classes drawn and the schematic township note. A <details>, so it folds away."""
-    parts = ["<details open><summary>图例</summary><h4>风险等级（填充）</h4>"]
+    parts = [f"<details open><summary>图例</summary><h4>{escape_html(schema.label('risk_grade'))}（填充）</h4>"]
     for g in schema.grades:
         parts.append(f'<div><span class="sm-swatch" style="background:{escape_html(g.color)}"></span>'
                      f"{escape_html(g.label)}</div>")
@@ -588,9 +585,9 @@ def _basemap_layer(b: Basemap, show: bool) -> folium.FeatureGroup:
 
 
 # ---------------------------------------------------------------- the map
-@lru_cache(maxsize=1)
-def boundary_json() -> str:
-    geom = simplify_for_zoom([district_boundary()], 13)
+@lru_cache(maxsize=4)
+def boundary_json(district: District) -> str:
+    geom = simplify_for_zoom([district.boundary], 13)
     return features_json(geom)
 
 
@@ -638,15 +635,16 @@ def base_map(schema: Schema, basemap_options: list[Basemap] | None = None, selec
     the district boundary, the ``context`` (roads, K marks, townships), fullscreen / measure / locate
     controls, the legend, and the ``SM`` script (patches are drawn on one canvas renderer; the map's
     default stays SVG for the plugins)."""
+    _compat.check_leaflet()  # the SM script wraps a private Leaflet method
     options = basemap_options or [NONE_BASEMAP]
     chosen = default_basemap(options, selected_basemap)
-    m = SafetyMap(location=DISTRICT_CENTER, zoom_start=DEFAULT_ZOOM, tiles=None,
+    m = SafetyMap(location=schema.district.centre, zoom_start=DEFAULT_ZOOM, tiles=None,
                   min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM, height=height)
     m.add_child(ScriptElement(SM_JS % {"config": script_json(sm_config(schema)), "map": m.get_name()}, SM_CSS))
     for b in options:
         _basemap_layer(b, show=b.key == chosen).add_to(m)
-    boundary = folium.FeatureGroup(name="江源区界", overlay=True, control=True, show=True)
-    GeoJsonText(boundary_json(), "boundary").add_to(boundary)
+    boundary = folium.FeatureGroup(name=f"{schema.district.name}界", overlay=True, control=True, show=True)
+    GeoJsonText(boundary_json(schema.district), "boundary").add_to(boundary)
     boundary.add_to(m)
     if context is not None:
         add_context(m, context)

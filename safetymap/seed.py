@@ -8,10 +8,9 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from .geo import DATA_DIR
-from .schema import Schema, load_schema
-from .store import Store, create_store
 from .backends import is_database_url
+from .schema import DATA_DIR, Schema, load_schema
+from .store import Store, create_store
 
 SAMPLE_SEGMENTS = DATA_DIR / "segments.geojson"
 SAMPLE_ROUTES = DATA_DIR / "routes.geojson"

@@ -15,13 +15,12 @@ from .errors import Problem, ValidationError
 from .geo import format_stakes
 from .fog import FogRule, fog_counts, fog_ledger
 from .ledger import days_late, is_open, overdue
-from .schema import Schema
+from .schema import Schema, load_schema
 from .validation import five_in_place_parts
 from .values import is_blank
 
 TOTAL = "合计"
 BLANK = "（未填）"
-UNGRADED = "未定级"
 COUNT = "图斑数"
 KM = "长度(km)"
 OPEN = "未整改"
@@ -30,7 +29,6 @@ CATEGORY = "类别"
 MONTH = "月份"
 STAKES = "桩号范围"
 DAYS_LATE = "逾期天数"
-RECTIFIED, CLOSED = "已整改", "已销号"  # rect_status values (checked against the schema by the tests)
 DONE_RATE = "整改完成率(%)"
 FIVE_OK = "五到位"
 FIVE_RATE = "五到位率(%)"
@@ -41,6 +39,17 @@ ADDED, DONE, CLOSED_KIND, ARCHIVED = "新增", "整改完成", "销号", "归档
 CHANGE_KINDS = (ADDED, DONE, CLOSED_KIND, ARCHIVED)
 PATCH_KEYS = ("code", "name", "category", "risk_grade", "route_code", "stakes", "township",
               "resp_unit", "resp_person", "resp_phone")
+
+
+
+def __getattr__(name: str):
+    """``UNGRADED``, ``RECTIFIED``, ``CLOSED``: the (default) schema's words, for callers without a schema."""
+    schema = load_schema()
+    if name == "UNGRADED":
+        return schema.ungraded_label
+    if name in ("RECTIFIED", "CLOSED"):
+        return schema.statuses_with_role(name.lower())[0]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------- the data a dashboard or report needs
@@ -140,11 +149,11 @@ def statuses(schema: Schema) -> list[str]:
 def grade_columns(frame: pd.DataFrame, schema: Schema) -> list[str]:
     """The grade labels, highest first, plus 未定级 when a patch has none."""
     missing = frame["risk_grade"].map(is_blank).any() if len(frame) else False
-    return schema.grade_labels + ([UNGRADED] if missing else [])
+    return schema.grade_labels + ([schema.ungraded_label] if missing else [])
 
 
-def grades_of(frame: pd.DataFrame) -> pd.Series:
-    return frame["risk_grade"].map(lambda g: UNGRADED if is_blank(g) else g)
+def grades_of(frame: pd.DataFrame, schema: Schema) -> pd.Series:
+    return frame["risk_grade"].map(lambda g: schema.ungraded_label if is_blank(g) else g)
 
 
 def group_values(frame: pd.DataFrame, key: str) -> pd.Series:
@@ -198,8 +207,9 @@ def patch_columns(frame: pd.DataFrame, schema: Schema, keys=PATCH_KEYS) -> pd.Da
 
 
 # ---------------------------------------------------------------- distribution
-def _grade_pivot(frame: pd.DataFrame, rows: pd.Series, columns: list[str], value: str) -> pd.DataFrame:
-    grades = grades_of(frame)
+def _grade_pivot(frame: pd.DataFrame, rows: pd.Series, columns: list[str], value: str,
+                 schema: Schema) -> pd.DataFrame:
+    grades = grades_of(frame, schema)
     if value == "count":
         pivot = frame.groupby([rows, grades]).size()
     else:
@@ -211,7 +221,7 @@ def category_grade(frame: pd.DataFrame, schema: Schema, value: str = "count") ->
     """Patches by category × grade: ``value="count"`` the number, ``"km"`` the length in km."""
     labels = category_labels(schema)
     columns = grade_columns(frame, schema)
-    pivot = _grade_pivot(frame, frame["category"].map(labels), columns, value)
+    pivot = _grade_pivot(frame, frame["category"].map(labels), columns, value, schema)
     pivot = pivot.reindex(index=list(labels.values()), columns=columns).fillna(0)
     pivot[TOTAL] = pivot.sum(axis=1)
     table = with_total(pivot.rename_axis(CATEGORY).reset_index())
@@ -238,7 +248,7 @@ def by_group(frame: pd.DataFrame, key: str, schema: Schema, on: dt.date | None =
         OPEN: is_open(frame, schema).groupby(groups).sum(),
         OVERDUE: overdue(frame, on).groupby(groups).sum(),
     }).reindex(order).fillna(0)
-    grades = _grade_pivot(frame, groups, columns, "count").reindex(index=order, columns=columns).fillna(0)
+    grades = _grade_pivot(frame, groups, columns, "count", schema).reindex(index=order, columns=columns).fillna(0)
     table = pd.concat([table[[COUNT, KM]], grades, table[[OPEN, OVERDUE]]], axis=1)
     table = with_total(table.rename_axis(label(schema, key)).reset_index())
     table = _finish_numbers(table, [COUNT, *columns, OPEN, OVERDUE], "count")
@@ -257,7 +267,8 @@ def rect_status_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = 
     pivot[TOTAL] = pivot.sum(axis=1)
     pivot[OVERDUE] = overdue(frame, on).groupby(cats).sum().reindex(pivot.index).fillna(0)
     table = _finish_numbers(with_total(pivot.rename_axis(CATEGORY).reset_index()), [*names, TOTAL, OVERDUE], "count")
-    table[DONE_RATE] = rate(table[RECTIFIED] + table[CLOSED], table[TOTAL])
+    done = [*schema.statuses_with_role("rectified"), *schema.statuses_with_role("closed")]
+    table[DONE_RATE] = rate(table[done].sum(axis=1), table[TOTAL])
     return table
 
 
@@ -373,22 +384,24 @@ def fog_event_list(events: pd.DataFrame, frame: pd.DataFrame, schema: Schema, pe
 
 
 # ---------------------------------------------------------------- changes over time (from history)
-def change_kinds(history: pd.DataFrame) -> pd.Series:
+def change_kinds(history: pd.DataFrame, schema: Schema | None = None) -> pd.Series:
     """What each history row records, or None: 新增 (version 1, no field: insert or import),
-    整改完成 (rect_status set to 已整改), 销号 (set to 已销号), 归档 (archived)."""
+    整改完成 (rect_status set to a status of role rectified, 已整改), 销号 (role closed, 已销号), 归档 (archived)."""
+    schema = schema or load_schema()
     status = history["field_key"] == "rect_status"
     kinds = pd.Series(None, index=history.index, dtype=object)
     kinds[(history["version"] == 1) & history["field_key"].isna()] = ADDED
-    kinds[status & (history["after"] == RECTIFIED)] = DONE
-    kinds[status & (history["after"] == CLOSED)] = CLOSED_KIND
+    kinds[status & history["after"].isin(schema.statuses_with_role("rectified"))] = DONE
+    kinds[status & history["after"].isin(schema.statuses_with_role("closed"))] = CLOSED_KIND
     kinds[history["action"] == "archive"] = ARCHIVED
     return kinds
 
 
-def changes_by_month(history: pd.DataFrame, months: list[str] | None = None) -> pd.DataFrame:
+def changes_by_month(history: pd.DataFrame, months: list[str] | None = None,
+                     schema: Schema | None = None) -> pd.DataFrame:
     """Patches added, rectified, closed and archived per month (each patch once per month and kind).
     ``months`` defaults to every month from the first to the last change; 合计 counts distinct patches."""
-    kinds = change_kinds(history)
+    kinds = change_kinds(history, schema)
     changes = history.assign(kind=kinds, month=month_of(history["at"]))[kinds.notna()]
     months = months if months is not None else (month_range(changes["month"].min(), changes["month"].max()) if len(changes) else [])
     changes = changes[changes["month"].isin(months)]
@@ -403,7 +416,7 @@ def changes_by_month(history: pd.DataFrame, months: list[str] | None = None) -> 
 def change_list(history: pd.DataFrame, patches: pd.DataFrame, schema: Schema, period: Period) -> pd.DataFrame:
     """Each patch added, rectified, closed or archived within ``period``, with when and by whom.
     ``patches`` should include archived ones, so that every code has its name."""
-    kinds = change_kinds(history)
+    kinds = change_kinds(history, schema)
     rows = history[kinds.notna() & period.contains(history["at"])]
     labels = category_labels(schema)
     names = dict(zip(patches["code"], patches["name"]))
@@ -420,7 +433,7 @@ def overview(data: LedgerData, schema: Schema, on: dt.date | None = None, period
     parts = five_in_place_parts(frame)
     fog = frame[frame["category"] == schema.fog_category]
     rows = [("图斑总数", len(frame)), ("总长度(km)", km(frame["length_m"]))]
-    grades = grades_of(frame).value_counts()
+    grades = grades_of(frame, schema).value_counts()
     rows += [(f"{g}风险图斑", int(grades.get(g, 0))) for g in grade_columns(frame, schema)]
     rows += [(f"{OPEN}图斑", int(is_open(frame, schema).sum())),
              ("逾期未整改图斑", int(overdue(frame, on).sum())),

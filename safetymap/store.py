@@ -25,8 +25,8 @@ from .errors import ConflictError, NotFound, PermissionDenied, Problem, Validati
 from .geo import GEOMETRY_LABEL, geometry_problems, patch_polygons
 from .schema import Category, Schema, load_schema
 from .upgrades import apply_upgrades
-from .validation import clean_frame, derive, grade_problems
-from .values import differs, display_value, from_sql, is_blank, to_python, to_sql
+from .validation import clean_events, clean_frame, derive, grade_problems
+from .values import differs, display_value, from_sql, to_python, to_sql
 
 
 def open_store(location: str | os.PathLike, schema: Schema | None = None, *, create: bool = False) -> "Store":
@@ -362,25 +362,29 @@ class Store:
     def add_fog_events(self, events: pd.DataFrame, user: User | str, *, file: str | None = None) -> list[int]:
         """Log fog events (columns code, date, start_time, duration_h, min_visibility_m, reporter)."""
         self._actor(user, "inspect")  # refuse early, before any validation work
-        rows, problems = _clean_fog_events(events, file)
+        rows, problems = clean_events(self.schema.events["fog_event"], events, file)
+        code_label = self.schema.label("code")
         stamp = now_utc()
         with self.transaction() as con:
             user = self._actor(user, "inspect", con)
-            for i, row in enumerate(rows):
+            for i, row in enumerate(rows, start=1):
+                row["code"] = str(row.get("code", "")).strip()
                 try:
-                    c = self._category_of(con, row[0])
+                    c = self._category_of(con, row["code"])
                 except NotFound:
-                    problems.append(Problem("图斑编号", f"找不到图斑「{row[0]}」", row=i + 1, file=file))
+                    problems.append(Problem(code_label, f"找不到图斑「{row['code']}」", row=i, file=file))
                     continue
                 if c.key != self.schema.fog_category:
-                    problems.append(Problem("图斑编号", f"「{row[0]}」是{c.label}，不是团雾路段", row=i + 1, file=file))
+                    fog = self.schema.category(self.schema.fog_category).label
+                    problems.append(Problem(code_label, f"「{row['code']}」是{c.label}，不是{fog}", row=i, file=file))
             if problems:
                 raise ValidationError(problems)
             ids = []
             for row in rows:
                 cur = con.execute("INSERT INTO fog_events (code, date, start_time, duration_h, min_visibility_m, "
                                   "reporter, created_at, created_by) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
-                                  (*row[:5], row[5] or user, stamp, user))
+                                  (row["code"], row["date"].strftime("%Y-%m-%d"), row["start_time"], row["duration_h"],
+                                   row["min_visibility_m"], row["reporter"] or user, stamp, user))
                 ids.append(cur.fetchone()[0])
             return ids
 
@@ -400,7 +404,8 @@ class Store:
         ``safetymap.photos``). A new rectification status and the inspection date are written to the
         patch as one change with history; nothing else of the patch can be changed this way."""
         when = inspected_at or now_local()
-        problems = _inspection_problems(self.schema, status_after, lon, lat)
+        _, problems = clean_events(self.schema.events["inspection"],
+                                   pd.DataFrame([{"status_after": status_after, "lon": lon, "lat": lat}]))
         if problems:
             raise ValidationError(problems)
         with self.transaction() as con:
@@ -515,47 +520,3 @@ class Store:
         with self.transaction() as con:
             con.execute("INSERT INTO safetymap_meta (key, value) VALUES (?, ?) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
-
-
-def _inspection_problems(schema: Schema, status_after, lon, lat) -> list[Problem]:
-    problems = []
-    statuses = schema.field("rect_status").values
-    if status_after and status_after not in statuses:
-        problems.append(Problem("整改状态", f"「{status_after}」不在可选值中（{'、'.join(statuses)}）"))
-    if (lon is None) != (lat is None):
-        problems.append(Problem("位置", "经度和纬度须同时提供"))
-    elif lon is not None and not (-180 <= float(lon) <= 180 and -90 <= float(lat) <= 90):
-        problems.append(Problem("位置", f"坐标 {lon}, {lat} 不是有效的经纬度"))
-    return problems
-
-
-def _clean_fog_events(events: pd.DataFrame, file) -> tuple[list[tuple], list[Problem]]:
-    problems, rows = [], []
-    for i, e in enumerate(events.to_dict("records"), start=1):
-        date = pd.to_datetime(str(e.get("date", "")).strip().replace("/", "-"), format="%Y-%m-%d", errors="coerce") \
-            if not isinstance(e.get("date"), (dt.date, pd.Timestamp)) else pd.Timestamp(e["date"])
-        if pd.isna(date):
-            problems.append(Problem("日期", f"「{e.get('date')}」不是有效日期（如 2026-08-21）", row=i, file=file))
-        start = None if is_blank(e.get("start_time")) else str(e["start_time"]).strip()
-        if start is not None and pd.isna(pd.to_datetime(start, format="%H:%M", errors="coerce")):
-            problems.append(Problem("开始时间", f"「{start}」应为 时:分，如 05:30", row=i, file=file))
-        duration = _number_or_problem(e.get("duration_h"), "持续时长(小时)", i, file, problems, 0, 72)
-        visibility = _number_or_problem(e.get("min_visibility_m"), "最低能见度(m)", i, file, problems, 0, 10000)
-        rows.append((str(e.get("code", "")).strip(), None if pd.isna(date) else date.strftime("%Y-%m-%d"), start,
-                     duration, None if visibility is None else int(visibility),
-                     None if is_blank(e.get("reporter")) else str(e["reporter"]).strip()))
-    return rows, problems
-
-
-def _number_or_problem(value, label, row, file, problems, lo, hi):
-    if is_blank(value):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        problems.append(Problem(label, f"「{value}」不是数值", row=row, file=file))
-        return None
-    if not lo <= number <= hi:
-        problems.append(Problem(label, f"「{value}」超出范围 {lo}–{hi}", row=row, file=file))
-        return None
-    return number

@@ -13,8 +13,8 @@ from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtyp
 
 from .errors import Problem
 from .geo import STAKE_PATTERN, lengths_m, parse_stake
-from .schema import Category, Field, Schema
-from .values import MULTI_SPLIT, as_str, blank_mask, is_text_kind
+from .schema import Category, EventType, Field, Schema
+from .values import MULTI_SPLIT, as_str, blank_mask, is_blank, is_text_kind
 
 TRUE_WORDS = {"是", "true", "1", "y", "yes", "t", "有", "√"}
 FALSE_WORDS = {"否", "false", "0", "n", "no", "f", "无", "×"}
@@ -213,11 +213,6 @@ def _stake_message(v) -> str:
     return f"桩号「{v}」无效"
 
 
-def coerce_column(f: Field, s: pd.Series, schema: Schema):
-    """(typed series, bad-row mask, message-for-a-raw-value) for one field."""
-    return _coerce(f, s, blank_mask(s), schema)
-
-
 def _coerce(f: Field, s: pd.Series, blank: np.ndarray, schema: Schema):
     if f.type in ("str", "text"):
         return _coerce_text(f, s, blank)
@@ -401,3 +396,89 @@ def grade_problems(category: Category, frame: pd.DataFrame, rows, file=None) -> 
         problems += [Problem(basis.label, f"{direct}须填写{basis.label}", row=int(r), file=file)
                      for r in rows[is_direct & blank_mask(frame[basis.key])]]
     return problems
+
+
+# ---------------------------------------------------------------- events (fog events, inspections)
+def clean_events(event: EventType, frame: pd.DataFrame, file: str | None = None) -> tuple[list[dict], list[Problem]]:
+    """Check each row of ``frame`` against the event's declared fields (``schema.events[...]``): returns
+    one dict per row (a declared field as a Python value: date, "HH:MM" text, datetime, int, float, text;
+    None when blank; other columns, e.g. ``code``, passed through) and every problem, rows numbered from 1."""
+    rows, problems = [], []
+    for i, raw in enumerate(frame.to_dict("records"), start=1):
+        row = dict(raw)
+        for f in event.fields:
+            value, message = _event_value(f, raw.get(f.key))
+            row[f.key] = value
+            if message:
+                problems.append(Problem(f.label_with_unit, message, row=i, file=file))
+        problems += [Problem(label, message, row=i, file=file) for label, message in _together(event, raw)]
+        rows.append(row)
+    return rows, problems
+
+
+def _together(event: EventType, raw: dict) -> list[tuple[str, str]]:
+    """Fields declared to be given together (经度 and 纬度): all or none."""
+    out = []
+    for label, keys in event.together:
+        given = [not is_blank(raw.get(k)) for k in keys]
+        if any(given) and not all(given):
+            names = "和".join(event.field(k).label for k in keys)
+            out.append((label, f"{names}须同时提供"))
+    return out
+
+
+def _event_value(f: Field, value) -> tuple[object, str | None]:
+    """(clean value, problem message or None) of one event field."""
+    if is_blank(value):
+        return None, ("必须填写" if f.required else None)
+    try:
+        return _EVENT_PARSERS[f.type](f, value), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _event_date(f: Field, value) -> dt.date:
+    if isinstance(value, (dt.date, pd.Timestamp)):
+        return pd.Timestamp(value).date()
+    parsed = pd.to_datetime(str(value).strip().replace("/", "-"), format="%Y-%m-%d", errors="coerce")
+    if pd.isna(parsed):
+        raise ValueError(f"「{value}」不是有效日期（如 2026-08-21）")
+    return parsed.date()
+
+
+def _event_time(f: Field, value) -> str:
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    text = str(value).strip()
+    if pd.isna(pd.to_datetime(text, format="%H:%M", errors="coerce")):
+        raise ValueError(f"「{text}」应为 时:分，如 05:30")
+    return text
+
+
+def _event_datetime(f: Field, value) -> dt.datetime:
+    parsed = pd.to_datetime(value, errors="coerce")
+    if pd.isna(parsed):
+        raise ValueError(f"「{value}」不是有效的日期时间（如 2026-08-21 09:30）")
+    return parsed.to_pydatetime()
+
+
+def _event_number(f: Field, value) -> float | int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"「{value}」不是数值") from None
+    if (f.min is not None and number < f.min) or (f.max is not None and number > f.max):
+        raise ValueError(f"「{value}」超出范围 {_range_text(f.min, f.max)}")
+    return int(number) if f.type == "int" else number
+
+
+def _event_enum(f: Field, value) -> str:
+    text = str(value).strip()
+    if text not in f.values:
+        raise ValueError(f"「{text}」不在可选值中（{'、'.join(f.values)}）")
+    return text
+
+
+_EVENT_PARSERS = {"date": _event_date, "time": _event_time, "datetime": _event_datetime, "int": _event_number,
+                  "float": _event_number, "enum": _event_enum, "str": lambda f, v: str(v).strip(),
+                  "text": lambda f, v: str(v).strip()}

@@ -16,6 +16,7 @@ from conftest import page_test
 from safetymap.fog import fog_ledger
 from safetymap.ledger import overdue
 from safetymap.photos import prepare_photo
+from safetymap.filters import PatchFilter
 from safetymap.ui import addresses, map_page
 
 
@@ -170,18 +171,18 @@ def test_md_escape_escapes_all_markdown_punctuation():
 
 def test_filters_apply_together():
     frame = pd.DataFrame({"risk_grade": ["重大", "较大", "重大"], "overdue": [True, True, False]})
-    out = map_page.apply_filters(frame, {"risk_grade": ["重大"], "overdue": True})
+    out = frame[PatchFilter(grades=("重大",), overdue=True).mask(frame)]
     assert out.index.tolist() == [0]
 
 
 # ---------------------------------------------------------------- addresses (issue 17)
 def test_filters_round_trip_through_url_parameters():
-    chosen = {"category": ["fog", "bridge"], "risk_grade": ["重大"], "rect_status": [], "township": ["砟子镇"],
-              "route_code": [], "overdue": True, "fog_ledger": False}
+    chosen = {"category": ["fog", "bridge"], "grade": ["重大"], "status": [], "township": ["砟子镇"],
+              "route": [], "overdue": True, "fog_ledger": False}
     params = addresses.filters_to_params(chosen)
     assert params == {"category": ["fog", "bridge"], "grade": ["重大"], "township": ["砟子镇"], "overdue": ["1"]}
     assert addresses.filters_from_params(params) == chosen
-    assert addresses.filters_from_params({"grade": ["重大,较大"]})["risk_grade"] == ["重大", "较大"]
+    assert addresses.filters_from_params({"grade": ["重大,较大"]})["grade"] == ["重大", "较大"]
 
 
 def test_a_link_with_a_code_selects_and_zooms_to_the_patch(sample_db, store, monkeypatch):
@@ -211,11 +212,11 @@ def test_a_link_with_filters_and_a_view_opens_them(sample_db, store, monkeypatch
 def test_filters_are_kept_in_the_session_and_given_back_to_new_widgets(sample_db, monkeypatch):
     at = map_app(sample_db, monkeypatch)
     sidebar(at, "风险等级").set_value(["重大"]).run()
-    assert param(at, "grade") == ["重大"] and at.session_state[addresses.FILTERS]["risk_grade"] == ["重大"]
+    assert param(at, "grade") == ["重大"] and at.session_state[addresses.FILTERS]["grade"] == ["重大"]
     # A page coming back has no widget state (Streamlit drops it on leaving) but the session's filters
     # (the leave-and-return itself runs in tests/test_map_readable_e2e.py).
     again = page_test("map_page", "地图用户", "editor")
-    again.session_state[addresses.FILTERS] = {"risk_grade": ["重大"], "township": ["不存在的乡镇"]}
+    again.session_state[addresses.FILTERS] = {"grade": ["重大"], "township": ["不存在的乡镇"]}
     again.run()
     assert sidebar(again, "风险等级").value == ["重大"] and sidebar(again, "乡镇").value == []
 

@@ -13,10 +13,12 @@ import folium
 import numpy as np
 import pytest
 import shapely
-from streamlit_folium import _get_feature_group_string, _get_map_string, generate_js_hash
+from streamlit_folium import generate_js_hash
 
 from conftest import ROOT
-from safetymap import assets, context, geo, mapview
+from safetymap import _compat, assets, context, geo, mapview
+
+_get_map_string, _get_feature_group_string = _compat.st_folium_scripts()
 
 XSS = "<img src=x onerror=alert(1)>${alert(2)}`</script><script>alert(3)</script>'\"&\u2028"
 
@@ -193,7 +195,7 @@ def test_base_map_offers_every_basemap_but_loads_only_the_chosen_one(schema):
     m = mapview.base_map(schema, mapview.basemaps("abc123"), "none")
     html = m.get_root().render()
     assert "tile.openstreetmap.org" in html and "tianditu.gov.cn" in html  # offered in the layer control
-    groups = [c for c in m._children.values() if isinstance(c, folium.FeatureGroup) and not c.overlay]
+    groups = [c for c in _compat.children(m) if isinstance(c, folium.FeatureGroup) and not c.overlay]
     assert [g.show for g in groups] == [True, False, False, False]  # only "none" is on the map
     assert "L.control.fullscreen" in html and "L.Control.Measure" in html and "L.control.locate" in html
     assert "L.canvas(" in html and "renderer: canvas" in html and "sm-legend" in html

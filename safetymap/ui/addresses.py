@@ -14,9 +14,10 @@ import streamlit as st
 
 FILTERS = "filters"  # the chosen filters, shared by the pages that filter the ledger
 WRITTEN = "_url_written"  # what this session last wrote to the URL (or took from it)
-# filter name -> URL parameter. The one place the two are mapped: point it at the shared filter object.
-FILTER_PARAMS = {"category": "category", "risk_grade": "grade", "rect_status": "status", "township": "township",
-                 "route_code": "route", "overdue": "overdue", "fog_ledger": "fog"}
+LINKED = "_filters_from_link"  # whether this run's filters came from the URL (a link, a refresh)
+# part of a PatchFilter -> URL parameter: the one place the two are mapped
+FILTER_PARAMS = {"category": "category", "grade": "grade", "status": "status", "township": "township",
+                 "route": "route", "overdue": "overdue", "fog_ledger": "fog"}
 FLAGS = ("overdue", "fog_ledger")
 VIEW_PARAMS = ("z", "lat", "lon")
 
@@ -92,7 +93,13 @@ def bind_filters(widgets: Mapping[str, str], options: Mapping[str, list]) -> boo
             continue
         value = saved.get(name)
         st.session_state[key] = bool(value) if name in FLAGS else [v for v in value or [] if v in options.get(name, [])]
+    st.session_state[LINKED] = from_url is not None
     return from_url is not None
+
+
+def filters_came_from_link() -> bool:
+    """Whether the filters of this run were brought by the URL (set by ``bind_filters``)."""
+    return bool(st.session_state.get(LINKED))
 
 
 def keep_filters(chosen: Mapping) -> None:

@@ -21,7 +21,6 @@ from .common import cached_by_revision, checked_download, current_user, get_stor
 
 TABS = ("分类分级", "地区·单位·路线", "整改", "五到位", "团雾", "动态", "到期提醒", "月报·年报")
 REMINDER_COLORS = ("#C00000", "#F0A30A")  # overdue, due soon
-STATUS_COLORS = {"待整改": "#C00000", "整改中": "#F0A30A", "已整改": "#2E8B57", "已销号": "#8C8C8C"}
 OTHER_COLOR = "#5B7DB1"
 CHANGE_COLORS = ("#5B7DB1", "#2E8B57", "#8C8C8C", "#C9A227")  # 新增, 整改完成, 销号, 归档
 PART_COLORS = ("#1F4E79", "#2E75B6", "#5B9BD5", "#9DC3E6", "#BDD7EE")  # 责任, 措施, 资金, 时限, 预案
@@ -140,7 +139,7 @@ def chart_and_table(title: str, table: pd.DataFrame, key: str, view: View, data:
 
 def grade_chart(title: str, table: pd.DataFrame, key: str, view: View, y_label: str, horizontal: bool = False) -> None:
     """A table of patches by grade with its stacked bar chart in the grade colours."""
-    grades = [c for c in table.columns if c in view.schema.grade_labels or c == stats.UNGRADED]
+    grades = [c for c in table.columns if c in view.schema.grade_labels or c == view.schema.ungraded_label]
     chart_and_table(title, table, key, view, chart_data(table, grades), color=[view.schema.grade_color(g) for g in grades],
                     y_label=y_label, sort=False, horizontal=horizontal, x_label="" if horizontal else None)
 
@@ -161,7 +160,7 @@ def rectification_section(frame: pd.DataFrame, view: View) -> None:
     table = stats.rect_status_table(frame, view.schema, view.on)
     names = stats.statuses(view.schema)
     chart_and_table("整改状态", table, "rect", view, chart_data(table, names), y_label=stats.COUNT, sort=False,
-                    color=[STATUS_COLORS.get(s, OTHER_COLOR) for s in names])
+                    color=[view.schema.status_colors.get(s, OTHER_COLOR) for s in names])
     late = stats.overdue_list(frame, view.schema, view.on)
     st.subheader(f"逾期未整改清单（{len(late)} 个）")
     st.caption("整改时限已过、整改状态仍为待整改或整改中的图斑，按逾期天数从多到少排列。")

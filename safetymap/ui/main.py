@@ -8,7 +8,9 @@ import traceback
 import streamlit as st
 
 from .. import assets
+from ..errors import SchemaError
 from ..redaction import redact
+from ..schema import load_schema
 from . import (audit_page, dashboard_page, edit_page, field_page, files_page, fog_page, ledger_page, login_page,
                map_page, session, users_page)
 
@@ -72,6 +74,11 @@ def before_sign_in_failed(exc: Exception) -> None:
 def main() -> None:
     assets.install()  # Leaflet and plugins served from static/, never from a CDN
     st.set_page_config(page_title="江源区公路安全风险图斑台账", page_icon="🛣️", layout="wide")
+    try:
+        load_schema()  # a broken schema file is one Chinese line naming the file and the entry, not a traceback
+    except SchemaError as exc:
+        st.error(str(exc))
+        st.stop()
     try:
         user = session.signed_in_user()
         navigation = signed_in_navigation(user) if user else signed_out_navigation()

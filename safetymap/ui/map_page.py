@@ -15,15 +15,16 @@ from streamlit_folium import st_folium
 
 from .. import mapview
 from ..errors import NotFound
-from ..fog import FogRule, fog_counts
+from ..fog import fog_counts
 from ..ledger import days_late, overdue
 from ..geo import format_stakes
-from ..stats import UNGRADED
 from ..text import md_escape
 from ..store import Store
 from ..values import display_value
 from . import addresses, edit_form
 from .basemaps import basemap_options
+from ..filters import PatchFilter
+from .filter_form import filter_form
 from .common import cached_by_revision, get_store, sample_banner, setting
 
 MAP_KEY = "risk_map"
@@ -56,52 +57,11 @@ def load(store: Store) -> pd.DataFrame:
     return frame
 
 
-# filter name -> widget key; the values themselves are kept by ``addresses`` (session and URL)
-FILTER_WIDGETS = {"category": "map_f_category", "risk_grade": "map_f_grade", "rect_status": "map_f_status",
-                  "township": "map_f_township", "route_code": "map_f_route", "overdue": "map_f_overdue",
-                  "fog_ledger": "map_f_fog"}
-
-
-def filter_options(schema, frame: pd.DataFrame) -> dict[str, list]:
-    common = {f.key: f for f in schema.common_fields}
-    return {"category": schema.category_keys, "risk_grade": schema.grade_labels,
-            "rect_status": list(common["rect_status"].values), "township": list(common["township"].values),
-            "route_code": sorted(frame["route_code"].dropna().unique())}
-
-
-def sidebar_filters(schema, frame: pd.DataFrame) -> tuple[dict, bool]:
-    """The filter widgets, given their values from a link or from the session (kept across pages); and
-    whether a link brought them."""
-    labels = {c.key: c.label for c in schema.categories}
-    options = filter_options(schema, frame)
-    from_link = addresses.bind_filters(FILTER_WIDGETS, options)
-    keys = FILTER_WIDGETS
+def sidebar_filters(schema, frame: pd.DataFrame) -> PatchFilter:
     with st.sidebar:
         st.subheader("地图筛选")
-        chosen = {
-            "category": st.multiselect("类别", options["category"], format_func=labels.get, key=keys["category"],
-                                       placeholder="全部类别"),
-            "risk_grade": st.multiselect("风险等级", options["risk_grade"], key=keys["risk_grade"],
-                                         placeholder="全部等级"),
-            "rect_status": st.multiselect("整改状态", options["rect_status"], key=keys["rect_status"],
-                                          placeholder="全部状态"),
-            "township": st.multiselect("乡镇", options["township"], key=keys["township"], placeholder="全部乡镇"),
-            "route_code": st.multiselect("路线", options["route_code"], key=keys["route_code"], placeholder="全部路线"),
-            "overdue": st.checkbox("仅显示整改逾期", key=keys["overdue"]),
-            "fog_ledger": st.checkbox(f"仅显示团雾台账路段（年均≥{FogRule.of(schema).threshold:g}次）", key=keys["fog_ledger"]),
-        }
-    addresses.keep_filters(chosen)
-    return chosen, from_link
-
-
-def apply_filters(frame: pd.DataFrame, chosen: dict) -> pd.DataFrame:
-    keep = pd.Series(True, index=frame.index)
-    for key, value in chosen.items():
-        if isinstance(value, list) and value:
-            keep &= frame[key].isin(value)
-        elif value is True:
-            keep &= frame[key].astype(bool)
-    return frame[keep]
+        return filter_form(schema, frame, key="map_f", per_row=1,
+                           parts=("category", "grade", "status", "township", "route", "overdue", "fog_ledger"))
 
 
 def search(frame: pd.DataFrame, text: str) -> pd.DataFrame:
@@ -109,8 +69,7 @@ def search(frame: pd.DataFrame, text: str) -> pd.DataFrame:
     text = text.strip()
     if not text:
         return frame.iloc[:0]
-    code, name = frame["code"].astype(str), frame["name"].fillna("").astype(str)
-    hits = frame[code.str.contains(text, case=False, regex=False) | name.str.contains(text, case=False, regex=False)]
+    hits = frame[PatchFilter(text=text).mask(frame)]
     return hits.assign(_exact=hits["code"].str.upper() == text.upper()).sort_values(
         ["_exact", "code"], ascending=[False, True]).drop(columns="_exact")
 
@@ -161,9 +120,9 @@ def current_view() -> tuple[float, float, float, float] | None:
         return None
 
 
-def zoom_to_result(shown: pd.DataFrame, chosen: dict, from_link: bool) -> None:
+def zoom_to_result(shown: pd.DataFrame, chosen: PatchFilter, from_link: bool) -> None:
     """When the filters change (or a link brings them), move the map to what they leave."""
-    key = repr(sorted(chosen.items()))
+    key = repr(chosen)
     previous = st.session_state.get(LAST_FILTERS)
     st.session_state[LAST_FILTERS] = key
     changed = from_link or (previous is not None and previous != key)
@@ -302,7 +261,7 @@ def side_panel(store: Store, row: pd.Series | None) -> None:
     category = schema.category(record["category"])
     st.subheader(f"{md_escape(code)} {md_escape(record['name'])}")
     grade = record.get("risk_grade")
-    st.badge(grade or UNGRADED, color=badge_color(schema, grade))
+    st.badge(grade or schema.ungraded_label, color=badge_color(schema, grade))
     st.caption(md_escape(f"{category.label} · {record.get('route_code') or ''} "
                          f"{format_stakes(record.get('start_stake'), record.get('end_stake'))}"))
     _flags(row)
@@ -332,9 +291,9 @@ def render() -> None:
     sample_banner(store)
     everything = load(store)
     restore_view()
-    chosen, from_link = sidebar_filters(schema, everything)
-    shown = apply_filters(everything, chosen)
-    zoom_to_result(shown, chosen, from_link)
+    chosen = sidebar_filters(schema, everything)
+    shown = everything[chosen.mask(everything)]
+    zoom_to_result(shown, chosen, addresses.filters_came_from_link())
     follow_link(everything)
     top = st.columns([3, 1, 1])
     with top[0]:
