@@ -108,10 +108,11 @@ def handmade_xlsx(path: Path, rows) -> Path:
 
 # ---------------------------------------------------------------- other files
 def duplicate_code_csv(store, path: Path, copies: int, code: str = "TW-900") -> Path:
-    """The first patch of the ledger, ``copies`` times under one new code."""
+    """The first patch of the ledger (its category, code, name and grade), ``copies`` times under one new
+    code: no geometry, so each row costs little beyond the duplicate check."""
     export(store.read(), "csv", path, store.schema)
     table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    first = table[table["类别"] == "团雾多发路段"].head(1).assign(图斑编号=code)
+    first = table[table["类别"] == "团雾多发路段"].head(1).assign(图斑编号=code)[["类别", "图斑编号", "名称", "风险等级"]]
     pd.concat([first] * copies, ignore_index=True).to_csv(path, index=False, encoding="utf-8-sig")
     return path
 

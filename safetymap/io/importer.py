@@ -327,7 +327,7 @@ def _compare(store, name: str, batches: list[Batch], problems: list[Problem], wa
         ch, p = _check_batch(batch, schema, current, routes)
         checked.append(ch)
         problems += p + _category_problems(ch, current, labels)
-    problems += _duplicate_problems(checked)
+    problems[:0] = _duplicate_problems(checked)  # first: one line each, not lost beyond the cap
     if not batches and not problems:
         problems.append(Problem("", "文件中没有可导入的图斑", file=name))
     return _outcome(name, checked, problems, warnings)
