@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import time
-import tracemalloc
 
 import pytest
 from PIL import Image
@@ -20,16 +19,11 @@ MB = 1024 * 1024
 def test_a_huge_png_is_refused_before_decoding():
     data = blank_png(10_900, 10_900)
     assert len(data) < 1 * MB
-    tracemalloc.start()
     start = time.monotonic()
-    try:
-        with pytest.raises(ValidationError, match="10900×10900") as caught:
-            prepare_photo(data, "大图.png")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    with pytest.raises(ValidationError, match="10900×10900") as caught:
+        prepare_photo(data, "大图.png")
     assert "文件 大图.png" in str(caught.value) and "超过上限 4000 万像素" in str(caught.value)
-    assert peak < 50 * MB and time.monotonic() - start < 10
+    assert time.monotonic() - start < 2  # decoding it took seconds and 1.4 GB
 
 
 def test_the_limit_is_forty_megapixels():
