@@ -41,8 +41,11 @@ def widget_value(f: Field, value):
     return value
 
 
-def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None = None):
-    """Render the input for ``f`` bound to session-state ``key``; its value is read from the state."""
+def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None = None, anchor: str | None = None):
+    """Render the input for ``f`` bound to session-state ``key``; its value is read from the state.
+    ``anchor``: an element id just above the input, for a link from an error list to the field."""
+    if anchor:
+        st.markdown(f'<div id="{anchor}"></div>', unsafe_allow_html=True)
     label = f.label_with_unit + (" *" if f.required else "")
     help_text = f.help or f.pattern_hint or None
     kwargs = {"key": key, "disabled": disabled, "help": help_text}
