@@ -85,7 +85,7 @@ def render(store: Store, code: str, user: User | None = None) -> None:
             st.markdown(f'<div id="{anchor(code, "geometry")}"></div>', unsafe_allow_html=True)
         regenerate = st.checkbox("按路线编码和起止桩号重新生成几何（线性参照）", key=k["prefix"] + "regen", disabled=not can_edit)
         if geometry_error:
-            st.error(geometry_error, icon="⚠️")
+            st.error(geometry_error, icon=":material/warning:")
         submitted = st.form_submit_button("保存", type="primary", disabled=not can_edit)
     if not can_edit:
         st.caption(f"当前用户「{user.name}」（{user.role_label}）只能查看。")
@@ -102,10 +102,10 @@ def _unsaved_note(c, base: dict, record: dict, k: dict) -> None:
     changes = _pending(c.editable_fields, base, k)
     if changes:
         labels = "、".join(c.field(key).label for key in changes)
-        st.info(f"有未保存的修改：{labels}。点「保存」核对后确认，才会写入台账。", icon="✏️")
+        st.info(f"有未保存的修改：{labels}。点「保存」核对后确认，才会写入台账。", icon=":material/edit:")
     if record["version"] != base["version"]:
         st.warning(f"台账中此图斑已是版本 {record['version']}（{md_escape(record['updated_by'])} 保存）；"
-                   f"您的修改基于版本 {base['version']}，保存时会列出双方的值。", icon="🔄")
+                   f"您的修改基于版本 {base['version']}，保存时会列出双方的值。", icon=":material/sync:")
 
 
 def _check(store, code, c, base, k, regenerate) -> None:
@@ -154,13 +154,13 @@ def _at_the_button(store, code, c, k, user) -> None:
 
 def _result(code, c, result: dict) -> None:
     if result["kind"] == "success":
-        st.success(result["message"], icon="✅")
+        st.success(result["message"], icon=":material/check_circle:")
     elif result["kind"] == "info":
         st.info(result["message"])
     else:
         lines = [f"**{md_escape(result['message'])}**"]
         lines += [f"- {_field_link(code, c, label)}：{md_escape(message)}" for label, message in result.get("problems", ())]
-        st.error("\n".join(lines), icon="⛔")
+        st.error("\n".join(lines), icon=":material/error:")
 
 
 def _field_link(code, c, label: str) -> str:
@@ -175,10 +175,10 @@ def _confirm_panel(store, code, c, k, user) -> None:
     with st.container(border=True):
         st.markdown(f"**请核对将要保存的 {len(summary)} 项修改**（确认前不会写入台账）")
         if cleared:
-            st.warning(f"以下字段将被清空：{'、'.join(cleared)}。如非有意，请点「返回修改」。", icon="⚠️")
+            st.warning(f"以下字段将被清空：{'、'.join(cleared)}。如非有意，请点「返回修改」。", icon=":material/warning:")
         st.markdown("\n".join(
             f"- **{md_escape(label)}**：{md_escape(before)} → "
-            + (f":red[**{md_escape(after)}（将被清空）**]" if label in cleared else f"**{md_escape(after)}**")
+            + (f":red[**{md_escape(after)}** 将被清空]" if label in cleared else f"**{md_escape(after)}**")
             for label, (before, after) in summary.items()))
         left, right = st.columns(2)
         if left.button("确认保存", key=k["prefix"] + "confirm", type="primary"):
@@ -237,7 +237,7 @@ def _stake_geometry(store, form):
 def _conflict_panel(store, code, c, k, user) -> None:
     conflict = st.session_state[k["conflict"]]
     current = store.get(code)
-    st.error(conflict["message"], icon="⛔")
+    st.error(conflict["message"], icon=":material/error:")
     summary = change_summary(c.editable_fields, current, conflict["changes"])
     rows = [{"字段": label, "对方保存的值（当前）": theirs, "您的输入": yours} for label, (theirs, yours) in summary.items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
