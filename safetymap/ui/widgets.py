@@ -73,13 +73,5 @@ def _bound(value, kind):
     return None if value is None else kind(value)
 
 
-def seed_state(fields, record: dict, prefix: str, *, force: bool = False) -> None:
-    """Put a record's values into the widgets' session state (only where not already set, unless forced)."""
-    for f in fields:
-        key = f"{prefix}{f.key}"
-        if force or key not in st.session_state:
-            st.session_state[key] = initial_value(f, record.get(f.key))
-
-
 def read_state(fields, prefix: str) -> dict:
     return {f.key: widget_value(f, st.session_state.get(f"{prefix}{f.key}")) for f in fields}
