@@ -14,7 +14,7 @@ from test_stats import SAMPLE_ON
 from safetymap import accounts, reminders, report, report_files, stats
 from safetymap.accounts import LoginRefused
 from safetymap.io.csv import csv_bytes, read_csv_text
-from safetymap.io.excel import read_sheets
+from safetymap.io.reader import read_sheets
 from safetymap.io.export import export
 from safetymap.io.importer import preview_import
 from safetymap.stats import Period
@@ -82,7 +82,9 @@ def test_failed_sign_in_with_a_formula_name_lands_in_the_audit_workbook_as_text(
     with pytest.raises(LoginRefused):
         accounts.authenticate(store, FORMULA, "wrong")
     book = openpyxl.load_workbook(io.BytesIO(audit_excel(audit_table(store.history(), store.audit()))))
-    assert assert_text_not_formula(book) == 1
+    cells = [cell for ws in book.worksheets for row in ws.iter_rows() for cell in row]
+    assert not any(cell.data_type == "f" for cell in cells)
+    assert not any(FORMULA in str(cell.value) for cell in cells if cell.value)  # an unknown name is kept only as a hash
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -26,7 +26,7 @@ from ..clock import CHINA_TZ
 from ..ledger import overdue, today
 from ..schema import Category, Schema
 from ..text import is_missing
-from .cells import decimals, display_width, neutralise, restore, text_of
+from .cells import decimals, display_width, neutralise, text_of
 from .tables import CATEGORY_COLUMN, by_category, labelled
 
 SUMMARY_SHEET = "汇总"
@@ -252,14 +252,3 @@ def export_excel(frame: pd.DataFrame, out: str | Path, schema: Schema, *, on: dt
                     (f"{bureau} 风险图斑台账汇总（导出日期：{on:%Y-%m-%d}）",), formats={})
     sheets = [_category_sheet(c, part, schema, f"{bureau} {c.label}台账（导出日期：{on:%Y-%m-%d}）") for c, part in parts]
     return write_workbook([summary, *sheets], out)
-
-
-def read_sheets(path: str | Path) -> list[tuple[str, list[tuple]]]:
-    """(sheet name, rows of cell values) for every sheet but the summary; text this app made inert is
-    given back as it was."""
-    wb = load_workbook(path, read_only=True, data_only=True)
-    try:
-        return [(ws.title, [tuple(restore(v) for v in row) for row in ws.iter_rows(values_only=True)])
-                for ws in wb.worksheets if ws.title != SUMMARY_SHEET]
-    finally:
-        wb.close()

@@ -20,6 +20,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
+from .cells import restore
 from ..errors import ImportRefused, Problem
 from ..schema import Schema
 from . import kml, shapefile
@@ -29,7 +30,7 @@ from .excel import SUMMARY_SHEET
 from .geopackage import TABLE_NAMES
 from .gpkg_check import check_geopackage
 from .sandbox import run_bounded
-from .uploads import DEFAULT_LIMITS, UploadLimits, refuse, safe_extract, zip_members
+from .uploads import DEFAULT_LIMITS, LOCAL_LIMITS, UploadLimits, refuse, safe_extract, zip_members
 
 GIS_SUFFIXES = {".geojson", ".json", ".gpkg"}
 TABLE_SUFFIXES = {".csv", ".xlsx", ".xlsm"}
@@ -297,12 +298,13 @@ def _sheet_rows(ws, shown: str, limits: UploadLimits, budget: int) -> list[tuple
         budget -= len(row)
         if budget < 0:
             raise refuse(shown, f"Excel 文件超过 {limits.max_cells} 个单元格的上限，已停止读取；请拆分后分批导入")
-        rows.append(row)
+        rows.append(tuple(restore(v) for v in row))  # text this app made inert, given back as it was
     return rows
 
 
-def _read_sheets(path: Path, shown: str, limits: UploadLimits) -> list[tuple[str, list[tuple]]]:
+def read_sheets(path: Path, shown: str | None = None, limits: UploadLimits = LOCAL_LIMITS) -> list[tuple[str, list[tuple]]]:
     """(sheet name, rows of cell values) for every sheet but the summary, within ``limits``."""
+    shown = shown or Path(path).name
     zip_members(path, shown, limits)  # an .xlsx is a zip: the same bomb checks first
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
@@ -321,7 +323,7 @@ def _read_sheets(path: Path, shown: str, limits: UploadLimits) -> list[tuple[str
 
 def _read_excel(path: Path, shown: str, schema: Schema | None, limits: UploadLimits) -> ReadResult:
     try:
-        sheets = _read_sheets(path, shown, limits)
+        sheets = read_sheets(path, shown, limits)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, InvalidFileException) as exc:
         return _refused(shown, f"Excel 文件无法读取（格式不对或已损坏）：{exc}")
     result = ReadResult()
