@@ -14,6 +14,7 @@ from ..io.filters import filter_patches
 from ..io.importer import ImportPreview, preview_import
 from ..io.reader import SUPPORTED, SUPPORTED_TEXT
 from ..io.uploads import DEFAULT_LIMITS, save_upload
+from ..text import md_escape
 from .common import current_user, get_store, sample_banner
 
 PREVIEW_KEY = "files_import_preview"
@@ -113,9 +114,9 @@ def make_preview(store, name: str, data: bytes, **options) -> ImportPreview:
 
 
 def _show_preview(preview: ImportPreview) -> None:
-    (st.error if preview.problems else st.success)(preview.summary())
-    for warning in preview.warnings:
-        st.warning(warning)
+    (st.error if preview.problems else st.success)(md_escape(preview.summary()))
+    for warning in preview.warnings:  # they name the file's own columns, layers and members
+        st.warning(md_escape(warning))
     tabs = st.tabs([f"问题（{len(preview.problems)}）", f"新增（{preview.n_added}）",
                     f"更新（{preview.n_updated} 个图斑）"])
     with tabs[0]:
@@ -146,7 +147,7 @@ def _import_section(store, user) -> None:
             with st.spinner("正在读取和检查…"):
                 saved = (key, make_preview(store, upload.name, data, **options))
         except SafetymapError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))  # names the uploaded file or its members
             return
         st.session_state[PREVIEW_KEY] = saved
     preview = saved[1]
@@ -156,7 +157,7 @@ def _import_section(store, user) -> None:
         try:
             counts = preview.commit(store, user)
         except SafetymapError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
             return
         st.session_state.pop(PREVIEW_KEY, None)
         st.success(f"已导入：新增 {counts['added']} 个，更新 {counts['updated']} 个图斑。")
