@@ -160,3 +160,14 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def unlock(store: Store, name: str, by: User | str) -> None:
+    """Lift a lock (and the waiting time) left by wrong passwords, so the user can sign in again at once;
+    the password and the disabled flag stay as they are."""
+    by_name = actor(by, "users")
+    with store.transaction() as con:
+        row = _existing(store, name, con)
+        row.update(failed_logins=0, not_before=None, locked_until=None)
+        store.put_user_row(row, con)
+        store.log(by_name, "user_unlock", name, con)
