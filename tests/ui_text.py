@@ -82,7 +82,7 @@ def markdown_texts(at) -> list[tuple[str, str, str]]:
 def tables(at) -> list[pd.DataFrame]:
     out = []
     for node in nodes(at):
-        if node.proto.DESCRIPTOR.name in ("Arrow", "ArrowTable", "DataFrame"):
+        if node.proto.DESCRIPTOR.name in ("Arrow", "ArrowTable", "DataFrame", "Dataframe", "Table"):
             try:
                 out.append(node.value)
             except Exception:  # noqa: BLE001 - a table the tree cannot decode is not text we check
@@ -104,7 +104,7 @@ def english_problems(at, allowed: set[str]) -> list[str]:
     for node in nodes(at):
         kind = node.proto.DESCRIPTOR.name
         if kind in ("Selectbox", "MultiSelect") and not node.proto.placeholder:
-            empty = node.value is None if kind == "Selectbox" else not node.value
+            empty = (node.value is None and not node.proto.HasField("default")) if kind == "Selectbox" else not node.value
             if empty:
                 problems.append(f"{kind} {node.proto.label!r} shows Streamlit's English placeholder")
     texts = [(f"{kind}.{key}", text) for kind, key, text in proto_texts(at, VISIBLE_KEYS)]

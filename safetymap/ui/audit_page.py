@@ -8,7 +8,7 @@ import io
 import pandas as pd
 import streamlit as st
 
-from ..ledger import ACTION_LABELS, today as bureau_today
+from ..ledger import ACTION_LABELS, shown as shown_table, today as bureau_today
 from .common import current_user, get_store
 
 AUDIT_LABELS = {"login": "登录", "login_failed": "登录失败", "user_add": "添加用户", "user_password": "修改密码",
@@ -58,6 +58,6 @@ def render() -> None:
     if actions:
         shown = shown[shown["操作"].isin(actions)]
     st.caption(f"共 {len(shown)} 条")
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(shown_table(shown), hide_index=True, width="stretch")
     st.download_button("导出 Excel", audit_excel(shown), file_name=f"操作审计_{today:%Y%m%d}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from .. import reminders, report, stats
-from ..ledger import FOG_LEDGER_THRESHOLD, today
+from ..ledger import FOG_LEDGER_THRESHOLD, shown, today
 from ..schema import Schema
 from ..text import is_missing
 from ..stats import LedgerData, Period
@@ -107,9 +107,8 @@ def table_excel(title: str, table: pd.DataFrame, view: View) -> bytes:
 
 
 def for_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Missing texts shown blank rather than as None."""
-    texts = [c for c in table.columns if table[c].map(lambda v: v is None or isinstance(v, str)).all()]
-    return table.assign(**{c: table[c].astype(object).where(table[c].notna(), "") for c in texts})
+    """Missing values shown blank rather than as None, dates as dates (``ledger.shown``)."""
+    return shown(table)
 
 
 def show_table(title: str, table: pd.DataFrame, key: str, view: View) -> None:
@@ -206,7 +205,7 @@ def reminders_section(data: LedgerData, view: View) -> None:
     with left:
         chart(chart_data(summary, [reminders.LATE, reminders.DUE_SOON]), color=list(REMINDER_COLORS),
               y_label=stats.COUNT, sort=False)
-    right.dataframe(summary, hide_index=True, width="stretch")
+    right.dataframe(for_display(summary), hide_index=True, width="stretch")
     st.dataframe(for_display(table), hide_index=True, width="stretch")
     st.download_button("下载提醒（Excel，按责任单位分表）", key="reminders_xlsx", mime=XLSX, on_click="ignore",
                        data=lambda: reminders.excel_bytes(table, schema, int(days), on, data.sample),

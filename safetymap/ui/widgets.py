@@ -47,7 +47,7 @@ def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None
     help_text = f.help or f.pattern_hint or None
     kwargs = {"key": key, "disabled": disabled, "help": help_text}
     if f.type == "enum" and f.multiple:
-        st.multiselect(label, list(f.values), **kwargs)
+        st.multiselect(label, list(f.values), placeholder="请选择（可多选）", **kwargs)
     elif f.type == "enum":
         st.selectbox(label, list(f.values), index=None, placeholder="请选择", **kwargs)
     elif f.type == "bool":
