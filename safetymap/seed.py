@@ -71,7 +71,9 @@ def seed_sample(store: Store) -> int:
             if not len(part):
                 continue
             attrs = pd.DataFrame(part.drop(columns=["category", "geometry"])).dropna(axis=1, how="all")
-            attrs = attrs[[c for c in attrs.columns if c in category.keys]]
+            # No inspection records come with the sample, so no 最近巡查日期 either (it would contradict 暂无巡查记录);
+            # the first inspection recorded sets it.
+            attrs = attrs[[c for c in attrs.columns if c in category.keys and c != "last_inspection"]]
             total += store.insert_many(category.key, attrs.reset_index(drop=True), part.geometry.to_numpy(),
                                        SAMPLE_USER, file=SAMPLE_SEGMENTS.name, con=con)
     events = pd.read_csv(SAMPLE_FOG_EVENTS, dtype=str, keep_default_na=False)

@@ -37,3 +37,13 @@ def test_shown_keeps_complete_numbers_numeric_and_blanks_missing_ones():
     out = shown(frame)
     assert out["a"].dtype == float and list(out["b"]) == ["1", ""] and list(out["c"]) == ["x", ""]
     assert list(out["d"]) == ["2026-01-02", ""]
+
+
+def test_last_inspection_date_agrees_with_the_inspection_records(store):
+    frame = store.read()
+    for code, last in zip(frame["code"], frame["last_inspection"]):
+        records = store.inspections(code)
+        if records.empty:
+            assert pd.isna(last), f"{code}: 最近巡查日期 {last} but no inspection record"
+        else:
+            assert pd.Timestamp(last).date() == pd.Timestamp(records["inspected_at"].max()).date()
