@@ -17,7 +17,7 @@ SAMPLE_SEGMENTS = DATA_DIR / "segments.geojson"
 SAMPLE_ROUTES = DATA_DIR / "routes.geojson"
 SAMPLE_FOG_EVENTS = DATA_DIR / "fog_events.csv"
 SAMPLE_USER = "示例数据"
-DEFAULT_DB = Path("data/safetymap.gpkg")
+DEFAULT_DB = DATA_DIR / "safetymap.gpkg"  # the project's, whichever folder the command runs in
 
 
 def default_db_path() -> Path | str:

@@ -63,7 +63,7 @@ def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None
     else:
         st.text_input(label, placeholder="如 K12+350" if f.type == "stake" else None, **kwargs)
     if error:
-        st.error(error, icon="⚠️")
+        st.error(error, icon=":material/warning:")
 
 
 def _bound(value, kind):
