@@ -16,7 +16,8 @@ from ui_text import english_problems
 ALLOWED = {"Excel", "CSV", "csv", "xlsx", "GeoJSON", "geojson", "GeoPackage", "gpkg", "KML", "kml", "KMZ", "kmz",
            "Shapefile", "shp", "shx", "dbf", "prj", "cpg", "zip", "ZIP", "HTTPS", "PDF", "HTML", "html", "GBK", "UTF",
            "JPG", "jpg", "jpeg", "PNG", "png", "WebP", "webp", "HEIC", "heic", "EPSG", "GCJ", "CGCS", "Ctrl",
-           "QGIS", "ArcGIS", "RFC", "OpenStreetMap", "OSM", "BOM", "WGS", "Windows", "Google", "Earth"}
+           "QGIS", "ArcGIS", "RFC", "OpenStreetMap", "OSM", "BOM", "WGS", "Windows", "Google", "Earth", "Word",
+           "category"}  # io's message names the command-line option --category (io/* to say 上方「类别」 on the page)
 
 PAGES = {  # page module → roles that open it (app.py's pages_for)
     "map_page": ("viewer", "inspector", "editor", "admin"),
@@ -77,3 +78,14 @@ def test_page_shows_no_none_and_no_english(busy_db, tmp_path, monkeypatch, page,
             assert not at.exception, at.exception
             problems += english_problems(at, ALLOWED)
     assert problems == []
+
+
+def test_import_preview_tables_show_no_none(sample_db, monkeypatch):
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    at = page_test("files_page", "导入员", "editor")
+    at.run()
+    data = "类别,名称,name,风险等级\n团雾多发路段,没有位置的图斑,没有位置的图斑,重大\n".encode("utf-8-sig")  # a problem of no row
+    at.file_uploader[0].set_value(("无位置.csv", data, "text/csv")).run()
+    assert not at.exception, at.exception
+    assert at.dataframe, "the preview shows its problem table"
+    assert english_problems(at, ALLOWED) == []

@@ -95,6 +95,7 @@ def unlinked_problems(at) -> list[str]:
             if (problems := markdown_links(text))]
 
 
+QUOTED = re.compile(r"「[^」]*」")
 ENGLISH_WORD = re.compile(r"(?<![A-Za-z])[A-Za-z]{3,}(?![A-Za-z])")
 
 
@@ -119,7 +120,8 @@ def english_problems(at, allowed: set[str]) -> list[str]:
         if text.strip() in ("None", "nan", "NaN", "NaT", "<NA>"):
             problems.append(f"{where}: {text!r}")
             continue
-        words = {w for w in ENGLISH_WORD.findall(ESCAPED.sub(lambda m: m.group(0)[1], text))} - allowed
+        own = QUOTED.sub("", ESCAPED.sub(lambda m: m.group(0)[1], text))  # 「…」 quotes the user's or file's text
+        words = set(ENGLISH_WORD.findall(own)) - allowed
         if words:
             problems.append(f"{where}: English {sorted(words)} in {text[:120]!r}")
     return problems

@@ -14,6 +14,7 @@ from ..io.filters import filter_patches
 from ..io.importer import ImportPreview, preview_import
 from ..io.reader import SUPPORTED, SUPPORTED_TEXT
 from ..io.uploads import DEFAULT_LIMITS, save_upload
+from ..ledger import shown
 from ..text import md_escape
 from .common import current_user, get_store, sample_banner
 
@@ -121,13 +122,13 @@ def _show_preview(preview: ImportPreview) -> None:
                     f"更新（{preview.n_updated} 个图斑）"])
     with tabs[0]:
         if preview.problems:
-            st.dataframe(preview.problem_table(), hide_index=True, width="stretch")
+            st.dataframe(shown(preview.problem_table()), hide_index=True, width="stretch")
         else:
             st.write("没有发现问题。")
     with tabs[1]:
-        st.dataframe(preview.adds, hide_index=True, width="stretch")
+        st.dataframe(shown(preview.adds), hide_index=True, width="stretch")
     with tabs[2]:
-        st.dataframe(preview.updates, hide_index=True, width="stretch")
+        st.dataframe(shown(preview.updates), hide_index=True, width="stretch")
 
 
 def _import_section(store, user) -> None:
@@ -135,7 +136,9 @@ def _import_section(store, user) -> None:
                "先预览，确认后一次写入；有任何问题则不写入。")
     options = _options(store)
     upload = st.file_uploader("选择文件（Shapefile 请把 .shp、.shx、.dbf、.prj、.cpg 打包成 zip）", type=UPLOAD_TYPES,
-                              max_upload_size=DEFAULT_LIMITS.max_mb, key="files_upload")
+                              max_upload_size=DEFAULT_LIMITS.max_mb, key="files_upload",
+                              help=f"可导入：{SUPPORTED_TEXT}；单个文件不超过 {DEFAULT_LIMITS.max_mb} MB。"
+                                   "其他类型的文件（如 Word）选择框不接受。")
     if upload is None:
         st.session_state.pop(PREVIEW_KEY, None)
         return
