@@ -23,7 +23,8 @@ def pages_for(user):
     if user.can("import") or user.can("export"):
         work.append(st.Page(files_page.render, title="导入导出", icon=":material/folder_open:", url_path="files"))
     if user.can("inspect"):
-        work.append(st.Page(field_page.render, title="巡查上报", icon=":material/phone_android:", url_path="field", default=field_first))
+        work.append(st.Page(field_page.render, title="巡查上报", icon=":material/phone_android:", url_path="field",
+                            default=field_first))
     admin = []
     if user.can("users"):
         admin += [st.Page(users_page.render, title="用户管理", icon=":material/group:", url_path="users"),

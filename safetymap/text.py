@@ -13,7 +13,8 @@ MD_SPECIAL = re.compile(f"([{re.escape(string.punctuation)}])")  # CommonMark ma
 WORD_JOINER = "\u2060"  # zero width, no line break
 # GFM autolink literals (remark-gfm) are found in the text *after* backslash escapes are resolved, so escaping
 # does not stop them: break the trigger instead (http:// https:// www. and the @ of an e-mail address).
-AUTOLINK_TRIGGER = re.compile(r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=www)(?=\.)|(?<=@)|(?<=mailto)(?=:)|(?<=xmpp)(?=:)")
+AUTOLINK_TRIGGER = re.compile(r"(?i)(?<=https)(?=:)|(?<=http)(?=:)|(?<=www)(?=\.)|(?<=@)"
+                              r"|(?<=mailto)(?=:)|(?<=xmpp)(?=:)")
 
 
 def is_missing(value) -> bool:

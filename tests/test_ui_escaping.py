@@ -32,7 +32,8 @@ def test_the_checker_sees_links_images_html_latex_and_bare_urls():
     assert markdown_links("**巡查** 已记录") == []
 
 
-@pytest.mark.parametrize("text", [HOSTILE, "http://x.y", "HTTPS://X.Y/a", "www.x.y", "mailto:a@b.cn", "`code` *a* _b_ ~c~ #d |e| >f",
+@pytest.mark.parametrize("text", [HOSTILE, "http://x.y", "HTTPS://X.Y/a", "www.x.y", "mailto:a@b.cn",
+                                  "`code` *a* _b_ ~c~ #d |e| >f",
                                   ":red[x] :material/home: \\[y\\]"])
 def test_md_escape_leaves_no_markup(text):
     assert markdown_links(md_escape(text)) == []

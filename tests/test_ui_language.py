@@ -84,7 +84,8 @@ def test_import_preview_tables_show_no_none(sample_db, monkeypatch):
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
     at = page_test("files_page", "导入员", "editor")
     at.run()
-    data = "类别,名称,name,风险等级\n团雾多发路段,没有位置的图斑,没有位置的图斑,重大\n".encode("utf-8-sig")  # a problem of no row
+    # 名称 and name both name one field: a problem of the whole file, with no row
+    data = "类别,名称,name,风险等级\n团雾多发路段,没有位置的图斑,没有位置的图斑,重大\n".encode("utf-8-sig")
     at.file_uploader[0].set_value(("无位置.csv", data, "text/csv")).run()
     assert not at.exception, at.exception
     assert at.dataframe, "the preview shows its problem table"

@@ -105,7 +105,10 @@ def english_problems(at, allowed: set[str]) -> list[str]:
     for node in nodes(at):
         kind = node.proto.DESCRIPTOR.name
         if kind in ("Selectbox", "MultiSelect") and not node.proto.placeholder:
-            empty = (node.value is None and not node.proto.HasField("default")) if kind == "Selectbox" else not node.value
+            if kind == "Selectbox":
+                empty = node.value is None and not node.proto.HasField("default")
+            else:
+                empty = not node.value
             if empty:
                 problems.append(f"{kind} {node.proto.label!r} shows Streamlit's English placeholder")
     texts = [(f"{kind}.{key}", text) for kind, key, text in proto_texts(at, VISIBLE_KEYS)]

@@ -12,7 +12,8 @@ from ..ledger import ACTION_LABELS, shown as shown_table, today as bureau_today
 from .common import current_user, get_store
 
 AUDIT_LABELS = {"login": "登录", "login_failed": "登录失败", "user_add": "添加用户", "user_password": "修改密码",
-                "user_disable": "停用用户", "user_enable": "启用用户", "user_unlock": "解锁用户", "user_role": "修改角色",
+                "user_disable": "停用用户", "user_enable": "启用用户", "user_unlock": "解锁用户",
+                "user_role": "修改角色",
                 "export": "导出", "import": "导入", "backup": "备份"}
 
 

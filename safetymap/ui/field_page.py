@@ -91,7 +91,8 @@ def _pick_patch(frame: pd.DataFrame) -> str | None:
             st.session_state["field_position_value"] = position
             near = nearest_patches(frame, position["lon"], position["lat"], n=5)
             options = list(near["code"])
-            names = {r.code: md_format("{} {}（{} 米）", r.code, r.name, f"{r.distance_m:.0f}") for r in near.itertuples()}
+            names = {r.code: md_format("{} {}（{} 米）", r.code, r.name, f"{r.distance_m:.0f}")
+                     for r in near.itertuples()}
             return st.radio("最近的图斑", options, format_func=names.get, key="field_near")
         return None
     options = list(labels)
@@ -108,7 +109,7 @@ def _inspection_form(store: Store, record: dict, user) -> None:
     statuses = list(store.schema.field("rect_status").values)
     use_camera = st.toggle("用相机拍照", key="field_use_camera", help="手机浏览器需 HTTPS 才能使用相机")
     n = st.session_state.get(FORM_N, 0)
-    with st.form(f"inspection-{record['code']}-{n}", clear_on_submit=True):
+    with st.form(f"inspection-{record['code']}-{n}", clear_on_submit=True, enter_to_submit=False):
         now = _now()
         day = st.date_input("巡查日期", value=now.date(), format="YYYY-MM-DD")
         time = st.time_input("巡查时间", value=now.time(), step=300)
@@ -144,7 +145,8 @@ def _inspection_form(store: Store, record: dict, user) -> None:
 
 
 def _fog_event_form(store: Store, record: dict, user) -> None:
-    with st.form(f"fog-{record['code']}-{st.session_state.get(FORM_N, 0)}", clear_on_submit=True):
+    n = st.session_state.get(FORM_N, 0)
+    with st.form(f"fog-{record['code']}-{n}", clear_on_submit=True, enter_to_submit=False):
         now = _now()
         day = st.date_input("团雾日期", value=now.date(), format="YYYY-MM-DD")
         start = st.time_input("开始时间", value=now.time(), step=300)

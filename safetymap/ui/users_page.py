@@ -66,7 +66,7 @@ def render() -> None:
             if st.button(md_format("解锁 {}", name), key=f"unlock_{name}"):
                 _act([(lambda n=name: accounts.unlock(store, n, admin), md_format("{} 已解锁", name))])
     left, right = st.columns(2)
-    with left.form("add_user", clear_on_submit=True):
+    with left.form("add_user", clear_on_submit=True, enter_to_submit=False):
         st.subheader("添加用户")
         name = st.text_input("用户名")
         role = st.selectbox("角色", list(ROLES), format_func=ROLES.get, index=None, placeholder="请选择角色…")
@@ -77,7 +77,7 @@ def render() -> None:
                 return
             _act([(lambda: accounts.add_user(store, name.strip(), role or "", password, admin),
                    md_format("已添加用户 {}", name.strip()))])
-    with right.form("change_user"):
+    with right.form("change_user", enter_to_submit=False):
         st.subheader("修改用户")
         name = st.selectbox("用户", list(users["name"]), index=None, placeholder="请选择用户…")
         new_role = st.selectbox("新角色", list(ROLES), format_func=ROLES.get, index=None, placeholder="不改")
