@@ -109,3 +109,25 @@ def test_import_preview_warnings_show_column_names_inert(sample_db, monkeypatch)
     assert not at.exception, at.exception
     assert any("未识别的列" in w.value for w in at.warning)
     assert unlinked_problems(at) == []
+
+
+def _field_with_error():
+    import sys
+    sys.path.insert(0, ".")
+    from safetymap.schema import load_schema
+    from safetymap.ui.widgets import field_input
+    from ui_text_hostile import HOSTILE_TEXT
+    field_input(load_schema().field("resp_unit"), "w", error=f"「{HOSTILE_TEXT}」不是可选值")
+
+
+def test_field_error_beside_an_input_quotes_the_value_inert(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    import sys
+    import types
+    module = types.ModuleType("ui_text_hostile")
+    module.HOSTILE_TEXT = HOSTILE
+    monkeypatch.setitem(sys.modules, "ui_text_hostile", module)
+    at = AppTest.from_function(_field_with_error, default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    assert at.error and unlinked_problems(at) == []

@@ -8,6 +8,7 @@ import streamlit as st
 
 from ..geo import format_stake
 from ..schema import Field
+from ..text import md_escape
 from ..validation import is_blank, split_multi
 
 YES_NO = ["是", "否"]
@@ -63,7 +64,7 @@ def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None
     else:
         st.text_input(label, placeholder="如 K12+350" if f.type == "stake" else None, **kwargs)
     if error:
-        st.error(error, icon=":material/warning:")
+        st.error(md_escape(error), icon=":material/warning:")  # may quote the value typed
 
 
 def _bound(value, kind):
