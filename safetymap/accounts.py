@@ -169,8 +169,12 @@ def _logged_name(name: str, row: dict | None) -> str:
     return f"未知用户名#{hashlib.sha256(name.encode('utf-8', 'replace')).hexdigest()[:8]}"
 
 
+def _account_key(name: str) -> str:
+    return hashlib.sha256(name.lower().encode("utf-8", "replace")).hexdigest()[:24]
+
+
 def _pair_key(name: str, client: str) -> str:
-    return f"{hashlib.sha256(name.lower().encode('utf-8', 'replace')).hexdigest()[:24]}|{client}"
+    return f"{_account_key(name)}|{client}"
 
 
 def _address_key(client: str) -> str:
@@ -232,3 +236,30 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def unlock(store: Store, name: str, by: User | str) -> None:
+    """Lift a lock (and the waiting time) left by wrong passwords, so the user can sign in again at once;
+    the password and the disabled flag stay as they are."""
+    by_name = actor(by, "users")
+    with store.transaction() as con:
+        row = _existing(store, name, con)
+        row.update(failed_logins=0, not_before=None, locked_until=None)
+        store.put_user_row(row, con)
+        con.execute("DELETE FROM login_throttle WHERE key LIKE ?", (f"{_account_key(name)}|%",))  # every address
+        store.log(by_name, "user_unlock", name, con)
+
+
+def locks(store: Store, names, now: dt.datetime | None = None) -> dict[str, dt.datetime]:
+    """For each of ``names`` locked (from any address) or made to wait by wrong passwords: until when (UTC)."""
+    now = _utc(now)
+    out = {}
+    with store.transaction() as con:
+        for name in names:
+            rows = con.execute("SELECT locked_until, not_before FROM login_throttle WHERE key LIKE ?",
+                               (f"{_account_key(name)}|%",)).fetchall()
+            until = [parse_utc(v) for row in rows for v in row if v]
+            until = [u for u in until if u > now]
+            if until:
+                out[name] = max(until)
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 
 from . import clock
@@ -34,8 +35,48 @@ def days_late(frame: pd.DataFrame, on: dt.date | None = None, schema: Schema | N
     return late.where(overdue(frame, on, schema)).astype("Int64")
 
 
+DATE_FORMAT = "%Y-%m-%d"
+DATETIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def _datetimes_text(values: pd.Series, fmt: str | None = None) -> pd.Series:
+    """Dates as 2026-07-08, times of day only where a value has one; NaT as ''."""
+    values = pd.to_datetime(values)
+    if fmt is None:
+        fmt = DATE_FORMAT if (values.dropna() == values.dropna().dt.normalize()).all() else DATETIME_FORMAT
+    return values.dt.strftime(fmt).astype(object).where(values.notna(), "")
+
+
+def _number_text(value) -> str:
+    if pd.isna(value):
+        return ""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else f"{value:g}"
+
+
+def shown(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table as a page shows it: nothing missing is left for Streamlit to draw as "None" (it becomes ''),
+    dates without a time of day are shown as dates. Numeric columns stay numbers (sortable) when complete."""
+    out = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = _datetimes_text(values)
+        elif pd.api.types.is_bool_dtype(values) and not values.isna().any():
+            values = values.map({True: "是", False: "否"})
+        elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            if values.isna().any():
+                values = values.map(_number_text).astype(object)
+        else:
+            values = values.astype(object).where(values.notna(), "")
+            values = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
+        out[column] = values
+    return pd.DataFrame(out, index=frame.index, columns=frame.columns)
+
+
 def display_table(frame: pd.DataFrame, fields: tuple[Field, ...], *, with_unit: bool = True) -> pd.DataFrame:
-    """``fields`` under their Chinese labels, stakes as K12+350, booleans as 是/否."""
+    """``fields`` under their Chinese labels, stakes as K12+350, booleans as 是/否, dates as dates, times to
+    the minute, text as typed."""
     out = {}
     for f in fields:
         if f.key not in frame.columns:
@@ -45,6 +86,10 @@ def display_table(frame: pd.DataFrame, fields: tuple[Field, ...], *, with_unit: 
             values = pd.Series(format_stake_column(values), index=frame.index).fillna("")
         elif f.type == "bool":
             values = values.map(lambda v: "" if pd.isna(v) else ("是" if v else "否"))
+        elif f.type == "date":
+            values = _datetimes_text(values, DATE_FORMAT)
+        elif f.type == "datetime":
+            values = _datetimes_text(values, DATETIME_FORMAT)
         out[f.label_with_unit if with_unit else f.label] = values
     return pd.DataFrame(out, index=frame.index)
 
@@ -62,7 +107,7 @@ def ledger_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None,
     table.insert(min(1, len(table.columns)), CATEGORY_COLUMN, frame["category"].map(labels))
     if keys is None:
         table[OVERDUE_COLUMN] = overdue(frame, on, schema).map({True: "逾期", False: ""})
-    return table
+    return shown(table)
 
 
 ACTION_LABELS = {"insert": "新增", "update": "修改", "import": "导入", "archive": "归档", "restore": "恢复",
@@ -70,7 +115,9 @@ ACTION_LABELS = {"insert": "新增", "update": "修改", "import": "导入", "ar
 
 
 def timeline(history: pd.DataFrame, inspections: pd.DataFrame, fog_events: pd.DataFrame) -> pd.DataFrame:
-    """One patch's changes, inspections and fog events, newest first: 时间, 类型, 用户, 版本 (of changes), 内容."""
+    """One patch's changes, inspections and fog events, newest first: 时间, 类型, 用户, 版本 (of changes), 内容.
+    Ready to show: 时间 as text to the minute (a fog event by its date, and its start time when recorded), 版本
+    empty for inspections and fog events."""
     rows = []
     for version, group in history.groupby("version", sort=False):
         first = group.iloc[0]
@@ -80,18 +127,30 @@ def timeline(history: pd.DataFrame, inspections: pd.DataFrame, fog_events: pd.Da
         if (fields["field_key"] == "source_geometry").any():
             detail = "；".join(filter(None, [detail, "几何已修改"]))
         rows.append({"时间": first["at"], "类型": ACTION_LABELS.get(first["action"], first["action"]), "用户": first["user"],
-                     "版本": int(version), "内容": detail or ACTION_LABELS.get(first["action"], "")})
+                     "版本": str(int(version)), "内容": detail or ACTION_LABELS.get(first["action"], "")})
     for r in inspections.itertuples():
         status = f"；整改状态 {r.status_before} → {r.status_after}" if r.status_after != r.status_before else ""
-        rows.append({"时间": r.inspected_at, "类型": "巡查记录", "用户": r.inspector, "版本": None,
+        rows.append({"时间": r.inspected_at, "类型": "巡查记录", "用户": r.inspector, "版本": "",
                      "内容": f"{r.findings or '（无发现）'}{status}"})
     for r in fog_events.itertuples():
         vis = f"，最低能见度 {r.min_visibility_m:.0f} m" if pd.notna(r.min_visibility_m) else ""
         dur = f"，持续 {r.duration_h:g} 小时" if pd.notna(r.duration_h) else ""
-        rows.append({"时间": pd.Timestamp(r.date), "类型": "团雾事件", "用户": r.created_by, "版本": None,
-                     "内容": f"{pd.Timestamp(r.date):%Y-%m-%d} {r.start_time or ''} 团雾{dur}{vis}"})
-    out = pd.DataFrame(rows, columns=["时间", "类型", "用户", "版本", "内容"])
-    return out.sort_values("时间", ascending=False, kind="stable").reset_index(drop=True)
+        start = r.start_time if isinstance(r.start_time, str) and r.start_time.strip() else ""
+        when = pd.Timestamp(r.date)
+        if start:
+            try:
+                when = pd.Timestamp(f"{when:%Y-%m-%d} {start.strip()}")
+            except ValueError:
+                pass
+        rows.append({"时间": when, "类型": "团雾事件", "用户": r.created_by, "版本": "",
+                     "内容": f"{pd.Timestamp(r.date):%Y-%m-%d} {start} 团雾{dur}{vis}".replace("  ", " "),
+                     "_shown": f"{pd.Timestamp(r.date):%Y-%m-%d} {start}".strip()})
+    out = pd.DataFrame(rows, columns=["时间", "类型", "用户", "版本", "内容", "_shown"])
+    out = out.sort_values("时间", ascending=False, kind="stable").reset_index(drop=True)
+    when = pd.to_datetime(out["时间"])
+    text = when.dt.strftime(DATETIME_FORMAT).astype(object).where(when.notna(), "")
+    out["时间"] = out["_shown"].where(out["_shown"].notna(), text)
+    return shown(out.drop(columns="_shown"))
 
 
 def rectification(record: dict, on: dt.date | None = None) -> dict:

@@ -16,7 +16,7 @@ SAMPLE_SEGMENTS = DATA_DIR / "segments.geojson"
 SAMPLE_ROUTES = DATA_DIR / "routes.geojson"
 SAMPLE_FOG_EVENTS = DATA_DIR / "fog_events.csv"
 SAMPLE_USER = "示例数据"
-DEFAULT_DB = Path("data/safetymap.gpkg")
+DEFAULT_DB = DATA_DIR / "safetymap.gpkg"  # the project's, whichever folder the command runs in
 
 
 def default_db_path() -> Path | str:
@@ -37,7 +37,8 @@ def init_database(path: str | os.PathLike, *, sample: bool = True, force: bool =
 
 
 def read_sample_segments() -> gpd.GeoDataFrame:
-    return pyogrio.read_dataframe(SAMPLE_SEGMENTS)
+    # Text stays text: GDAL's GeoJSON reader would turn 高发时段 "22:00–08:00" into the time 22:00:00.
+    return pyogrio.read_dataframe(SAMPLE_SEGMENTS, DATE_AS_STRING="YES")
 
 
 def seed_sample(store: Store) -> int:
@@ -52,7 +53,9 @@ def seed_sample(store: Store) -> int:
             if not len(part):
                 continue
             attrs = pd.DataFrame(part.drop(columns=["category", "geometry"])).dropna(axis=1, how="all")
-            attrs = attrs[[c for c in attrs.columns if c in category.keys]]
+            # No inspection records come with the sample, so no 最近巡查日期 either (it would contradict 暂无巡查记录);
+            # the first inspection recorded sets it.
+            attrs = attrs[[c for c in attrs.columns if c in category.keys and c != "last_inspection"]]
             total += store.insert_many(category.key, attrs.reset_index(drop=True), part.geometry.to_numpy(),
                                        SAMPLE_USER, file=SAMPLE_SEGMENTS.name, con=con)
     events = pd.read_csv(SAMPLE_FOG_EVENTS, dtype=str, keep_default_na=False)

@@ -77,7 +77,7 @@ def test_invalid_values_show_errors_beside_fields_and_write_nothing(sample_db, m
     widget(at, "起点桩号", "text_input").set_value("K12+35a")
     widget(at, "路线编码", "text_input").set_value("Q1")
     at.button[0].click().run()
-    messages = [e.value for e in at.error]
+    messages = [e.value.replace("\\", "") for e in at.error]  # as shown: Markdown escapes resolved
     assert any("K12+35a" in m for m in messages) and any("Q1" in m for m in messages)
     assert database_dump(sample_db) == before
 

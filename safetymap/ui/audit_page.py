@@ -8,11 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from ..io.excel import DATETIME_FORMAT, Sheet, workbook_bytes
-from ..ledger import ACTION_LABELS, today as bureau_today
+from ..ledger import ACTION_LABELS, shown as shown_table, today as bureau_today
 from .common import checked_download, current_user, get_store
 
 AUDIT_LABELS = {"login": "登录", "login_failed": "登录失败", "user_add": "添加用户", "user_password": "修改密码",
-                "user_disable": "停用用户", "user_enable": "启用用户", "user_role": "修改角色",
+                "user_disable": "停用用户", "user_enable": "启用用户", "user_unlock": "解锁用户",
+                "user_role": "修改角色",
                 "export": "导出", "import": "导入", "backup": "备份"}
 
 
@@ -51,6 +52,6 @@ def render() -> None:
     if actions:
         shown = shown[shown["操作"].isin(actions)]
     st.caption(f"共 {len(shown)} 条")
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(shown_table(shown), hide_index=True, width="stretch")
     st.download_button("导出 Excel", checked_download("操作审计.xlsx", lambda: audit_excel(shown)), file_name=f"操作审计_{today:%Y%m%d}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -13,7 +13,7 @@ import streamlit as st
 from .. import reminders, report, report_files, report_page, stats, svgmap
 from ..io.csv import csv_bytes
 from ..fog import FogRule
-from ..ledger import today
+from ..ledger import shown, today
 from ..schema import Schema
 from ..text import is_missing
 from ..stats import LedgerData, Period
@@ -109,9 +109,8 @@ def table_excel(title: str, table: pd.DataFrame, view: View) -> bytes:
 
 
 def for_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Missing texts shown blank rather than as None."""
-    texts = [c for c in table.columns if table[c].map(lambda v: v is None or isinstance(v, str)).all()]
-    return table.assign(**{c: table[c].astype(object).where(table[c].notna(), "") for c in texts})
+    """Missing values shown blank rather than as None, dates as dates (``ledger.shown``)."""
+    return shown(table)
 
 
 def show_table(title: str, table: pd.DataFrame, key: str, view: View) -> None:
@@ -208,7 +207,7 @@ def reminders_section(data: LedgerData, view: View) -> None:
     with left:
         chart(chart_data(summary, [reminders.LATE, reminders.DUE_SOON]), color=list(REMINDER_COLORS),
               y_label=stats.COUNT, sort=False)
-    right.dataframe(summary, hide_index=True, width="stretch")
+    right.dataframe(for_display(summary), hide_index=True, width="stretch")
     st.dataframe(for_display(table), hide_index=True, width="stretch")
     st.download_button("下载提醒（Excel，按责任单位分表）", key="reminders_xlsx", mime=XLSX, on_click="ignore",
                        data=checked_download("整改到期提醒.xlsx", lambda: reminders.excel_bytes(table, schema, int(days), on, data.sample)),

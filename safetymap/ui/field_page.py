@@ -4,6 +4,7 @@ Field staff change nothing else."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pandas as pd
 import streamlit as st
@@ -13,6 +14,7 @@ from ..errors import PermissionDenied, ValidationError
 from ..photos import MAX_UPLOAD_BYTES, prepare_photo
 from ..clock import now_local
 from ..store import Store
+from ..text import md_escape, md_format
 from .common import current_user, get_store, sample_banner
 from .geolocation import device_position
 
@@ -20,18 +22,20 @@ from .geolocation import device_position
 def render() -> None:
     store = get_store()
     st.title("巡查上报")
+    result = st.container()  # the last submit's result, at the top of the phone screen
+    _show_result(result)
     sample_banner(store)
     user = current_user()
     if not user.can("inspect"):
-        st.warning(f"当前用户「{user.name}」（{user.role_label}）无权巡查上报。")
+        st.warning(md_format("当前用户「{}」（{}）无权巡查上报。", user.name, user.role_label))
         return
     frame = store.read()
     code = _pick_patch(frame)
     if not code:
         return
     record = store.get(code)
-    st.markdown(f"**{record['code']} {record['name']}**  \n{record['route_code']} · {record['township']} · "
-                f"风险等级 {record['risk_grade']} · 整改状态 {record['rect_status']}")
+    st.markdown(md_format("**{} {}**  \n{} · {} · 风险等级 {} · 整改状态 {}", record["code"], record["name"],
+                          record["route_code"], record["township"], record["risk_grade"], record["rect_status"]))
     tabs = ["巡查记录"] + (["团雾事件"] if record["category"] == store.schema.fog_category else [])
     chosen = st.tabs(tabs)
     with chosen[0]:
@@ -39,8 +43,41 @@ def render() -> None:
     if len(chosen) > 1:
         with chosen[1]:
             _fog_event_form(store, record, user)
-    if "field_done" in st.session_state:
-        st.success(st.session_state.pop("field_done"))
+
+
+DONE = "field_done"  # the message of the last successful submit, shown once after the rerun
+FORM_N = "field_form_n"  # part of the forms' keys: a new form after each submit, so a second click is void
+LAST_SUBMIT = "field_last_submit"  # fingerprint of the last recorded submit: the same one again is ignored
+
+
+def _show_result(where) -> None:
+    if DONE in st.session_state:
+        message = st.session_state.pop(DONE)
+        where.success(message, icon=":material/check_circle:")
+        st.toast(message, icon=":material/check_circle:", duration="long")
+
+
+def _fingerprint(*parts) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part if isinstance(part, bytes) else repr(part).encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _already_submitted(fingerprint: str) -> bool:
+    """True (and said so) when exactly this submit was recorded already: a double tap, or a resend."""
+    if st.session_state.get(LAST_SUBMIT) == fingerprint:
+        st.info("这条记录已经提交过，没有重复记录。")
+        return True
+    return False
+
+
+def _done(fingerprint: str, message: str) -> None:
+    st.session_state[LAST_SUBMIT] = fingerprint
+    st.session_state[FORM_N] = st.session_state.get(FORM_N, 0) + 1
+    st.session_state[DONE] = message
+    st.rerun()
 
 
 def _pick_patch(frame: pd.DataFrame) -> str | None:
@@ -49,12 +86,13 @@ def _pick_patch(frame: pd.DataFrame) -> str | None:
     if how == "离我最近":
         position = device_position("field_position")
         if position and "error" in position:
-            st.error(position["error"])
+            st.error(md_escape(position["error"]))
         elif position:
             st.session_state["field_position_value"] = position
             near = nearest_patches(frame, position["lon"], position["lat"], n=5)
             options = list(near["code"])
-            names = {r.code: f"{r.code} {r.name}（{r.distance_m:.0f} 米）" for r in near.itertuples()}
+            names = {r.code: md_format("{} {}（{} 米）", r.code, r.name, f"{r.distance_m:.0f}")
+                     for r in near.itertuples()}
             return st.radio("最近的图斑", options, format_func=names.get, key="field_near")
         return None
     options = list(labels)
@@ -71,31 +109,40 @@ def _inspection_form(store: Store, record: dict, user) -> None:
     declared = store.schema.events["inspection"]
     statuses = list(declared.field("status_after").values)
     use_camera = st.toggle("用相机拍照", key="field_use_camera", help="手机浏览器需 HTTPS 才能使用相机")
-    with st.form(f"inspection-{record['code']}", clear_on_submit=True):
+    n = st.session_state.get(FORM_N, 0)
+    with st.form(f"inspection-{record['code']}-{n}", clear_on_submit=True, enter_to_submit=False):
         now = _now()
         day = st.date_input("巡查日期", value=now.date(), format="YYYY-MM-DD")
         time = st.time_input("巡查时间", value=now.time(), step=300)
         findings = st.text_area(declared.field("findings").label, placeholder="现场情况、隐患变化、已采取的措施")
         status = st.selectbox(declared.field("status_after").label, statuses, index=statuses.index(record["rect_status"]))
-        camera = st.camera_input("拍照", key=f"camera-{record['code']}") if use_camera else None
-        gallery = st.file_uploader(f"从相册选择照片（每张不超过 {MAX_UPLOAD_BYTES // 1048576} MB）",
-                                   type=["jpg", "jpeg", "png", "webp", "heic"], accept_multiple_files=True)
+        camera = st.camera_input("拍照", key=f"camera-{record['code']}-{n}") if use_camera else None
+        limit_mb = MAX_UPLOAD_BYTES // 1048576
+        gallery = st.file_uploader(f"从相册选择照片（每张不超过 {limit_mb} MB）",
+                                   type=["jpg", "jpeg", "png", "webp", "heic"], accept_multiple_files=True,
+                                   max_upload_size=limit_mb,
+                                   help=f"可选多张 JPG、PNG、WebP 或 HEIC 照片，每张不超过 {limit_mb} MB；"
+                                        "照片会自动转正并缩小后保存")
         use_position = st.checkbox("附上我的位置", value="field_position_value" in st.session_state,
                                    help="先在“离我最近”中获取位置")
         submitted = st.form_submit_button("提交巡查记录", type="primary", use_container_width=True)
     if not submitted:
         return
     position = st.session_state.get("field_position_value") if use_position else None
+    files = [f for f in [camera, *(gallery or [])] if f is not None]
+    fingerprint = _fingerprint("inspection", record["code"], day, time, findings, status, position,
+                               *(f.getvalue() for f in files))
+    if _already_submitted(fingerprint):
+        return
     try:
-        photos = [prepare_photo(f.getvalue(), f.name) for f in [camera, *(gallery or [])] if f is not None]
+        photos = [prepare_photo(f.getvalue(), f.name) for f in files]
         store.add_inspection(record["code"], user, inspected_at=dt.datetime.combine(day, time), findings=findings,
                              status_after=status, lon=position and position.get("lon"),
                              lat=position and position.get("lat"), photos=photos)
     except (ValidationError, PermissionDenied) as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
         return
-    st.session_state["field_done"] = f"已记录 {record['code']} 的巡查（{len(photos)} 张照片）"
-    st.rerun()
+    _done(fingerprint, md_format("已记录 {} 的巡查（{} 张照片）", record["code"], len(photos)))
 
 
 def _number_input(f, step):
@@ -108,7 +155,8 @@ def _number_input(f, step):
 
 def _fog_event_form(store: Store, record: dict, user) -> None:
     declared = store.schema.events["fog_event"]
-    with st.form(f"fog-{record['code']}", clear_on_submit=True):
+    n = st.session_state.get(FORM_N, 0)
+    with st.form(f"fog-{record['code']}-{n}", clear_on_submit=True, enter_to_submit=False):
         now = _now()
         day = st.date_input(f"团雾{declared.field('date').label}", value=now.date(), format="YYYY-MM-DD")
         start = st.time_input(declared.field("start_time").label, value=now.time(), step=300)
@@ -117,11 +165,13 @@ def _fog_event_form(store: Store, record: dict, user) -> None:
         submitted = st.form_submit_button("上报团雾事件", type="primary", use_container_width=True)
     if not submitted:
         return
+    fingerprint = _fingerprint("fog", record["code"], day, start, duration, visibility)
+    if _already_submitted(fingerprint):
+        return
     try:
         store.add_fog_event(record["code"], day, user, start_time=start.strftime("%H:%M"), duration_h=duration,
                             min_visibility_m=visibility, reporter=user.name)
     except (ValidationError, PermissionDenied) as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
         return
-    st.session_state["field_done"] = f"已上报 {record['code']} {day:%Y-%m-%d} 的团雾事件"
-    st.rerun()
+    _done(fingerprint, md_format("已上报 {} {} 的团雾事件", record["code"], f"{day:%Y-%m-%d}"))

@@ -13,6 +13,8 @@ from ..io.export import FORMATS, default_filename, export, related_tables
 from ..io.importer import ImportPreview, preview_import
 from ..io.reader import SUPPORTED, SUPPORTED_TEXT
 from ..io.uploads import DEFAULT_LIMITS, save_upload
+from ..ledger import shown
+from ..text import md_escape
 from .common import current_user, get_store, sample_banner
 from .filter_form import filter_form
 
@@ -97,20 +99,20 @@ def make_preview(store, name: str, data: bytes, **options) -> ImportPreview:
 
 
 def _show_preview(preview: ImportPreview) -> None:
-    (st.error if preview.problems else st.success)(preview.summary())
-    for warning in preview.warnings:
-        st.warning(warning)
+    (st.error if preview.problems else st.success)(md_escape(preview.summary()))
+    for warning in preview.warnings:  # they name the file's own columns, layers and members
+        st.warning(md_escape(warning))
     tabs = st.tabs([f"问题（{len(preview.problems)}）", f"新增（{preview.n_added}）",
                     f"更新（{preview.n_updated} 个图斑）"])
     with tabs[0]:
         if preview.problems:
-            st.dataframe(preview.problem_table(), hide_index=True, width="stretch")
+            st.dataframe(shown(preview.problem_table()), hide_index=True, width="stretch")
         else:
             st.write("没有发现问题。")
     with tabs[1]:
-        st.dataframe(preview.adds, hide_index=True, width="stretch")
+        st.dataframe(shown(preview.adds), hide_index=True, width="stretch")
     with tabs[2]:
-        st.dataframe(preview.updates, hide_index=True, width="stretch")
+        st.dataframe(shown(preview.updates), hide_index=True, width="stretch")
 
 
 def _import_section(store, user) -> None:
@@ -118,7 +120,9 @@ def _import_section(store, user) -> None:
                "先预览，确认后一次写入；有任何问题则不写入。")
     options = _options(store)
     upload = st.file_uploader("选择文件（Shapefile 请把 .shp、.shx、.dbf、.prj、.cpg 打包成 zip）", type=UPLOAD_TYPES,
-                              max_upload_size=DEFAULT_LIMITS.max_mb, key="files_upload")
+                              max_upload_size=DEFAULT_LIMITS.max_mb, key="files_upload",
+                              help=f"可导入：{SUPPORTED_TEXT}；单个文件不超过 {DEFAULT_LIMITS.max_mb} MB。"
+                                   "其他类型的文件（如 Word）选择框不接受。")
     if upload is None:
         st.session_state.pop(PREVIEW_KEY, None)
         return
@@ -130,7 +134,7 @@ def _import_section(store, user) -> None:
             with st.spinner("正在读取和检查…"):
                 saved = (key, make_preview(store, upload.name, data, **options))
         except SafetymapError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))  # names the uploaded file or its members
             return
         st.session_state[PREVIEW_KEY] = saved
     preview = saved[1]
@@ -140,7 +144,7 @@ def _import_section(store, user) -> None:
         try:
             counts = preview.commit(store, user)
         except SafetymapError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
             return
         st.session_state.pop(PREVIEW_KEY, None)
         st.success(f"已导入：新增 {counts['added']} 个，更新 {counts['updated']} 个图斑。")

@@ -6,6 +6,7 @@ import streamlit as st
 
 from .. import stats
 from ..fog import FogRule
+from ..ledger import shown
 from .common import get_store, sample_banner
 
 
@@ -19,6 +20,7 @@ def render() -> None:
     st.caption(rule.describe())
     only = st.toggle(f"只看年均 {rule.threshold:g} 次以上（列入台账）", value=True)
     st.metric("列入台账的团雾路段", int(in_ledger.sum()), help=f"年均发生{rule.threshold:g}次以上团雾路段")
-    st.dataframe(table[in_ledger.to_numpy()] if only else table.assign(**{stats.IN_LEDGER: in_ledger}),
+    listed = in_ledger.map({True: "是", False: "否"})
+    st.dataframe(shown(table[in_ledger.to_numpy()] if only else table.assign(**{stats.IN_LEDGER: listed})),
                  hide_index=True, width="stretch")
     st.caption("记录年数：从该路段首次记录团雾的年份到事件记录中的最近年份；无事件记录时采用人工填报的年均次数。")

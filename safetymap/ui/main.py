@@ -11,6 +11,7 @@ from .. import assets
 from ..errors import SchemaError
 from ..redaction import redact
 from ..schema import load_schema
+from ..text import md_format
 from . import (audit_page, dashboard_page, edit_page, field_page, files_page, fog_page, ledger_page, login_page,
                map_page, session, users_page)
 
@@ -20,21 +21,21 @@ LOG = logging.getLogger("safetymap")
 def pages_for(user):
     """The pages a role may open; the core refuses the actions anyway."""
     field_first = user.role == "inspector"  # field staff land on their phone form
-    ledger = [st.Page(map_page.render, title="地图", icon="🗺️", url_path="map", default=not field_first),
-              st.Page(ledger_page.render, title="台账", icon="📋", url_path="ledger"),
-              st.Page(fog_page.render, title="团雾台账", icon="🌫️", url_path="fog"),
-              st.Page(dashboard_page.render, title="统计看板", icon="📊", url_path="dashboard")]
+    ledger = [st.Page(map_page.render, title="地图", icon=":material/map:", url_path="map", default=not field_first),
+              st.Page(ledger_page.render, title="台账", icon=":material/table_view:", url_path="ledger"),
+              st.Page(fog_page.render, title="团雾台账", icon=":material/foggy:", url_path="fog"),
+              st.Page(dashboard_page.render, title="统计看板", icon=":material/bar_chart:", url_path="dashboard")]
     work = []
     if user.can("edit"):
-        work.append(st.Page(edit_page.render, title="图斑编辑", icon="✏️", url_path="edit"))
+        work.append(st.Page(edit_page.render, title="图斑编辑", icon=":material/edit:", url_path="edit"))
     if user.can("import") or user.can("export"):
-        work.append(st.Page(files_page.render, title="导入导出", icon="📁", url_path="files"))
+        work.append(st.Page(files_page.render, title="导入导出", icon=":material/folder_open:", url_path="files"))
     if user.can("inspect"):
-        work.append(st.Page(field_page.render, title="巡查上报", icon="📱", url_path="field", default=field_first))
+        work.append(st.Page(field_page.render, title="巡查上报", icon=":material/phone_android:", url_path="field", default=field_first))
     admin = []
     if user.can("users"):
-        admin += [st.Page(users_page.render, title="用户管理", icon="👥", url_path="users"),
-                  st.Page(audit_page.render, title="操作审计", icon="🔎", url_path="audit")]
+        admin += [st.Page(users_page.render, title="用户管理", icon=":material/group:", url_path="users"),
+                  st.Page(audit_page.render, title="操作审计", icon=":material/manage_search:", url_path="audit")]
     return {"台账": ledger, "业务": work, "管理": admin}
 
 
@@ -45,15 +46,15 @@ def signed_out_navigation():
     """Only the sign-in form, but under every page's address too, so a bookmarked or refreshed link keeps
     its page and query through sign-in (and Streamlit shows no "page not found")."""
     session.remember_wanted_url()
-    pages = [st.Page(login_page.render, title="登录", icon="🔑", url_path="login", default=True)]
-    pages += [st.Page(login_page.render, title="登录", icon="🔑", url_path=path) for path in PAGE_PATHS]
+    pages = [st.Page(login_page.render, title="登录", icon=":material/login:", url_path="login", default=True)]
+    pages += [st.Page(login_page.render, title="登录", icon=":material/login:", url_path=path) for path in PAGE_PATHS]
     return st.navigation(pages, position="hidden")
 
 
 def signed_in_navigation(user):
     session.hand_off()
     with st.sidebar:
-        st.markdown(f"**{user.name}**（{user.role_label}）")
+        st.markdown(md_format("**{}**（{}）", user.name, user.role_label))
         if st.button("退出登录"):
             session.sign_out("已退出登录。")
             st.rerun()
@@ -73,7 +74,7 @@ def before_sign_in_failed(exc: Exception) -> None:
 
 def main() -> None:
     assets.install()  # Leaflet and plugins served from static/, never from a CDN
-    st.set_page_config(page_title="江源区公路安全风险图斑台账", page_icon="🛣️", layout="wide")
+    st.set_page_config(page_title="江源区公路安全风险图斑台账", page_icon=":material/add_road:", layout="wide")
     try:
         load_schema()  # a broken schema file is one Chinese line naming the file and the entry, not a traceback
     except SchemaError as exc:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from ..geo import format_stake
 from ..schema import Field
+from ..text import md_escape
 from ..values import is_blank, split_multi
 
 YES_NO = ["是", "否"]
@@ -50,7 +51,7 @@ def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None
     help_text = f.help or f.pattern_hint or None
     kwargs = {"key": key, "disabled": disabled, "help": help_text}
     if f.type == "enum" and f.multiple:
-        st.multiselect(label, list(f.values), **kwargs)
+        st.multiselect(label, list(f.values), placeholder="请选择（可多选）", **kwargs)
     elif f.type == "enum":
         st.selectbox(label, list(f.values), index=None, placeholder="请选择", **kwargs)
     elif f.type == "bool":
@@ -66,7 +67,7 @@ def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None
     else:
         st.text_input(label, placeholder="如 K12+350" if f.type == "stake" else None, **kwargs)
     if error:
-        st.error(error, icon=":material/warning:")
+        st.error(md_escape(error), icon=":material/warning:")  # may quote the value typed
 
 
 def _bound(value, kind):
