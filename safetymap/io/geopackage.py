@@ -1,17 +1,21 @@
 """GeoPackage export: per category a layer of patch polygons (图斑) and a layer of source lines/points
 (源几何), both with the full Chinese field names; plus the history, inspection and fog-event tables.
-Written with pyogrio to a new file — never the live database."""
+Written with pyogrio to a new file — never the live database — as GeoPackage 1.2 (GDAL ≥3.7 writes
+1.4 by default, which QGIS 3.22 and GDAL 3.6 warn about on every open), with dates as DATE and moments
+as UTC DATETIME text ending in ``Z``, as the standard asks."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
 
+from ..clock import CHINA_TZ
 from ..schema import Schema
-from .tables import CATEGORY_COLUMN, by_category, labelled
+from .tables import CATEGORY_COLUMN, by_category, date32, labelled
 
 SOURCE_SUFFIX = "_源几何"
 TABLE_NAMES = {"history": "变更历史", "inspections": "巡查记录", "fog_events": "团雾事件"}
@@ -25,6 +29,9 @@ TABLE_COLUMNS = {
     "lon": "经度", "lat": "纬度",
 }
 GEOMETRY_TYPES = {0: "Point", 1: "LineString", 3: "Polygon"}
+GPKG_VERSION = {"VERSION": "1.2"}
+DATE_COLUMNS = {"date"}  # table columns holding a day, not a moment
+NUMBER_COLUMNS = {"lon", "lat"}
 
 
 def _geometry_type(geoms) -> str:
@@ -32,9 +39,24 @@ def _geometry_type(geoms) -> str:
     return GEOMETRY_TYPES.get(types.pop(), "Unknown") if len(types) == 1 else "Unknown"
 
 
-def _write(gdf: gpd.GeoDataFrame, out: Path, layer: str) -> None:
-    pyogrio.write_dataframe(gdf, out, layer=layer, driver="GPKG", geometry_type=_geometry_type(gdf.geometry.to_numpy()),
-                            use_arrow=True, append=out.exists())
+def _write(gdf: pd.DataFrame, out: Path, layer: str, **options) -> None:
+    """Append a layer; the first one creates the file (dataset options apply only then)."""
+    if isinstance(gdf, gpd.GeoDataFrame):
+        options["geometry_type"] = _geometry_type(gdf.geometry.to_numpy())
+    dataset = {} if out.exists() else {"dataset_options": GPKG_VERSION}
+    pyogrio.write_dataframe(gdf, out, layer=layer, driver="GPKG", append=out.exists(), **dataset, **options)
+
+
+def utc_moments(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every datetime column as UTC (naive values are China time), so GDAL writes ``…Z``."""
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col]
+        if isinstance(values.dtype, pd.DatetimeTZDtype) or (isinstance(values.dtype, np.dtype) and values.dtype.kind == "M"):
+            if not isinstance(values.dtype, pd.DatetimeTZDtype):
+                values = values.dt.tz_localize(CHINA_TZ)
+            out[col] = values.dt.tz_convert("UTC")
+    return out
 
 
 def _table(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
@@ -42,9 +64,11 @@ def _table(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     if "category" in out.columns:
         labels = {c.key: c.label for c in schema.categories}
         out["category"] = out["category"].map(lambda v: labels.get(v, v))
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].dt.tz_localize(None)
+    for col in DATE_COLUMNS & set(out.columns):
+        out[col] = date32(out[col])  # written as DATE
+    for col in NUMBER_COLUMNS & set(out.columns):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    out = utc_moments(out)
     names = {key: f.label_with_unit for key, f in schema.all_fields().items()} | TABLE_COLUMNS
     return out.rename(columns=names)
 
@@ -58,11 +82,11 @@ def export_geopackage(frame: gpd.GeoDataFrame, out: str | Path, schema: Schema, 
     for c, part in by_category(frame, schema):
         attrs = labelled(c, part, "gis")
         for layer, geoms in ((c.label, part.geometry), (c.label + SOURCE_SUFFIX, part["source_geometry"])):
-            _write(gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms.to_numpy(), index=attrs.index), crs=frame.crs),
-                   out, layer)
+            _write(gpd.GeoDataFrame(utc_moments(attrs), geometry=gpd.GeoSeries(geoms.to_numpy(), index=attrs.index),
+                                    crs=frame.crs), out, layer, use_arrow=True)
             layers.append(layer)
     for key, table in (tables or {}).items():
         name = TABLE_NAMES.get(key, key)
-        pyogrio.write_dataframe(_table(table, schema), out, layer=name, driver="GPKG", append=True)
+        _write(_table(table, schema), out, name, use_arrow=True)
         layers.append(name)
     return layers
