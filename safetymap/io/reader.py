@@ -29,7 +29,8 @@ GIS_SUFFIXES = {".geojson", ".json", ".gpkg"}
 TABLE_SUFFIXES = {".csv", ".xlsx", ".xlsm"}
 SUPPORTED = {".zip", ".shp", ".kml", ".kmz"} | GIS_SUFFIXES | TABLE_SUFFIXES
 SUPPORTED_TEXT = "zip 压缩的 Shapefile、GeoPackage、GeoJSON、KML/KMZ、Excel(.xlsx)、CSV"
-SHAPEFILE_PARTS = {".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd", ".aih", ".ain", ".atx"}
+SHAPEFILE_PARTS = {".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd", ".qml", ".sld", ".aih", ".ain",
+                   ".atx"}
 OWN_EXTRAS = {shapefile.GLOSSARY_NAME, shapefile.LONG_TEXT_NAME}
 HEADER_SEARCH_ROWS = 10
 # GDAL would turn the impossible date "2026-02-30" into 2026-03-02: read dates as text, validate them here.

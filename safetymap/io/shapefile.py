@@ -1,6 +1,8 @@
 """Shapefile export: a zip with one shapefile per category and geometry type (a polygon written into a
 line file is silently degraded by GDAL), ASCII field names from the schema, a field glossary
-(字段对照表), ``.prj`` for EPSG:4490 and ``.cpg`` for the encoding."""
+(字段对照表), ``.prj`` for EPSG:4490, ``.cpg`` for the encoding, and per layer a QGIS style ``.qml``
+(loaded by QGIS with the layer) and an SLD ``.sld``. Text fields are as wide as the schema allows, so a
+longer value typed later in ArcGIS or QGIS is not cut to the longest exported one."""
 from __future__ import annotations
 
 import tempfile
@@ -21,11 +23,15 @@ from pyproj.exceptions import CRSError
 
 from ..errors import Problem, ValidationError
 from ..schema import Category, Schema
+from .styles import qml, sld
 from .tables import by_category, labelled
 
 MAX_FIELD_BYTES = 254
 ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "cp936", "cp936": "cp936", "gb2312": "cp936"}
 GEOMETRY_PARTS = {"patch": ("Polygon", 3), "line": ("LineString", 1), "point": ("Point", 0)}  # layer suffix: GDAL type, shapely type id
+STYLE_KINDS = {"patch": "polygon", "line": "line", "point": "point"}
+# Widths in bytes of fields written as fixed texts (是/否, K12+350.25, 2026-01-01 08:00:00).
+TEXT_WIDTHS = {"bool": 3, "stake": 24, "datetime": 19}
 GLOSSARY_NAME = "字段对照表.csv"
 LONG_TEXT_NAME = "超长文本.csv"
 # Coordinates (binary doubles) shrink by about a third and take most of the time to deflate: stored as is.
@@ -150,16 +156,36 @@ def arrow_schema(category: Category) -> pa.Schema:
     return pa.schema([pa.field(f.shp, ARROW_TYPES.get(f.type, pa.string())) for f in category.fields])
 
 
-def with_widths(arrow: pa.Table) -> pa.Table:
-    """Each text field as wide as its longest value (GDAL would make every text field 80 bytes or more:
-    mostly padding, which makes the .dbf large and slow to zip)."""
+def field_width(f, separator: str) -> int:
+    """The .dbf width (bytes) a text field needs for any value the schema allows: every allowed value
+    of an enum (all of them joined, for a multiple choice), a fixed text's size, or 254 for free text."""
+    if f.type == "enum" and f.values:
+        sizes = [len(v.encode()) for v in f.values]
+        wanted = sum(sizes) + len(separator.encode()) * (len(sizes) - 1) if f.multiple else max(sizes)
+    else:
+        wanted = TEXT_WIDTHS.get(f.type, MAX_FIELD_BYTES)
+    return min(wanted, MAX_FIELD_BYTES)
+
+
+def with_widths(arrow: pa.Table, category: Category, separator: str) -> pa.Table:
+    """Each text field as wide as the schema allows (and never narrower than its longest value): GDAL
+    would otherwise make it as wide as the longest value written, cutting a longer one typed later."""
+    widths = {f.shp: field_width(f, separator) for f in category.fields}
     fields = []
     for field, column in zip(arrow.schema, arrow.columns):
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
             longest = pc.max(pc.binary_length(column)).as_py() or 1  # UTF-8 bytes: never fewer than GBK
-            field = field.with_metadata({"GDAL:OGR:width": str(min(longest, MAX_FIELD_BYTES))})
+            width = min(max(longest, widths.get(field.name, MAX_FIELD_BYTES)), MAX_FIELD_BYTES)
+            field = field.with_metadata({"GDAL:OGR:width": str(width)})
         fields.append(field)
     return pa.Table.from_arrays(arrow.columns, schema=pa.schema(fields))
+
+
+def write_styles(folder: Path, layer: str, schema: Schema, category: Category, suffix: str) -> None:
+    """``layer.qml`` and ``layer.sld`` beside the layer's shapefile."""
+    kind = STYLE_KINDS[suffix]
+    (folder / f"{layer}.qml").write_text(qml(schema, category, kind), encoding="utf-8")
+    (folder / f"{layer}.sld").write_text(sld(schema, category, kind, layer), encoding="utf-8")
 
 
 def _write_layer(arrow: pa.Table, geoms, path: Path, geom_type: str, codec: str, crs) -> None:
@@ -200,11 +226,12 @@ def export_shapefile(frame: gpd.GeoDataFrame, out_zip: str | Path, schema: Schem
                 for c, part, table in tables:
                     arrow = pa.Table.from_pandas(table, schema=arrow_schema(c), preserve_index=False)
                     arrow, long_texts = _fit_text(table, arrow, c, codec)
-                    arrow = with_widths(arrow)
+                    arrow = with_widths(arrow, c, schema.separator)
                     for suffix, geom_type, mask, geoms in _layer_parts(part):
                         layer = f"{c.key}_{suffix}"
                         _write_layer(arrow.filter(pa.array(mask)), geoms, tmp / f"{layer}.shp", geom_type, codec,
                                      frame.crs)
+                        write_styles(tmp, layer, schema, c, suffix)
                         zipper.add(sorted(tmp.glob(f"{layer}.*")))
                         layers[layer] = c
                         rows = set(table.index[mask])
