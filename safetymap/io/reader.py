@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 from openpyxl.utils.exceptions import InvalidFileException
 from pyogrio.errors import DataLayerError, DataSourceError
@@ -173,9 +174,10 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
     if missing:
         return _refused(shown, f"Shapefile 不完整，缺少{'、'.join(missing)}；请把同名的 .shp、.shx、.dbf、.prj"
                                "（和 .cpg）一起打包")
-    codec, problem = shapefile.read_encoding(path, encoding)
-    if problem:
-        return _refused(shown, problem)
+    choice = shapefile.read_encoding(path, encoding)
+    if choice.problem:
+        return _refused(shown, choice.problem)
+    codec = choice.codec
     prj = shapefile.sidecar(path, ".prj")
     if prj is not None and not shapefile.prj_is_known(prj):
         return _refused(shown, "未知坐标系：无法识别 .prj 中的坐标系定义；请改正 .prj，或删去它并指明坐标系")
@@ -183,10 +185,12 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
         layer = _gis_layer(path, shown, None, schema, encoding=codec, prj_missing=prj is None)
     except (DataSourceError, DataLayerError) as exc:
         return _refused(shown, f"Shapefile 无法读取（文件损坏？）：{exc}")
+    except pa.ArrowInvalid:  # GDAL passed on bytes it could not recode (a mixed-encoding .dbf)
+        return _refused(shown, f"属性表中有文字无法按 {codec or '声明的编码'} 解码；请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
     layer.name = path.stem
     if prj is not None and layer.crs is None:
         layer.crs_problem = "未知坐标系：无法识别 .prj 中的坐标系定义"
-    return ReadResult(layers=[layer])
+    return ReadResult(layers=[layer], warnings=[f"{shown}：{choice.note}"] if choice.note else [])
 
 
 def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
@@ -228,15 +232,39 @@ def _read_kml(data: bytes, shown: str) -> ReadResult:
 
 
 # ---------------------------------------------------------------- tables
+CSV_FALLBACKS = (None, "gb18030")  # None: UTF-8, then GBK (``read_csv_text``)
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf8": "UTF-8", "utf-8-sig": "UTF-8", "gbk": "GBK", "cp936": "GBK",
+                  "gb18030": "GB18030"}
+
+
+def _encoding_name(encoding: str) -> str:
+    return ENCODING_NAMES.get(encoding.lower(), encoding)
+
+
+def _csv_text(path: Path, shown: str, encoding: str | None) -> tuple[pd.DataFrame, str | None]:
+    """(frame, note): read with the named encoding, else UTF-8, GBK, GB18030 in turn."""
+    attempts = ([encoding] if encoding else []) + [e for e in CSV_FALLBACKS if e is None or e != encoding]
+    for attempt in attempts:
+        try:
+            frame, used = read_csv_text(path, attempt)
+        except UnicodeDecodeError:
+            continue
+        if encoding and attempt != encoding:
+            return frame, (f"按指定的编码 {_encoding_name(encoding)} 无法解码，"
+                           f"已按 {_encoding_name(used)} 读取；请核对导入预览中的中文")
+        return frame, "按 GBK 编码读取" if used == "gbk" and not encoding else None
+    tried = "、".join(dict.fromkeys(_encoding_name(e) for e in ([encoding] if encoding else []) + ["utf-8", "gbk", "gb18030"]))
+    raise ImportRefused([Problem("", f"CSV 文件按 {tried} 都无法解码；请另存为 UTF-8 编码的 CSV", file=shown)])
+
+
 def _read_csv(path: Path, shown: str, encoding: str | None) -> ReadResult:
     try:
-        frame, used = read_csv_text(path, encoding)
-    except UnicodeDecodeError:
-        hint = f"按「{encoding}」" if encoding else "按 UTF-8 和 GBK 都"
-        return _refused(shown, f"CSV 文件{hint}无法解码；请另存为 UTF-8 编码的 CSV，或指明正确的编码")
+        frame, note = _csv_text(path, shown, encoding)
+    except ImportRefused as exc:  # here, not in ``read_file``: the other files of a zip are still read
+        return ReadResult(problems=exc.problems)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         return _refused(shown, f"CSV 文件格式不对：{exc}")
-    warnings = [f"{shown} 按 GBK 编码读取"] if used == "gbk" and not encoding else []
+    warnings = [f"{shown} {note}"] if note else []
     return ReadResult(layers=[RawLayer(shown, None, frame, np.arange(2, len(frame) + 2))], warnings=warnings)
 
 

@@ -270,30 +270,80 @@ def missing_parts(shp: Path) -> list[str]:
     return [label for suffix, label in REQUIRED_PARTS.items() if sidecar(shp, suffix) is None]
 
 
-def _dbf_text_is_utf8(dbf: Path) -> bool:
+ANSI_LDID = 0x57  # ArcGIS: "the system's ANSI code page" — unknown here (GDAL would read it as Latin-1)
+GBK_LDIDS = {0x4D, 0x7A}  # code page 936
+# Tried after a declared encoding that does not fit. GBK text is almost never valid UTF-8, but UTF-8
+# text often decodes as (garbled) GBK: with nothing declared, UTF-8 is tried first.
+FALLBACKS = ("cp936", "GB18030", "UTF-8")
+UNDECLARED_ORDER = ("UTF-8", "cp936", "GB18030")
+CODEC_NAMES = {"UTF-8": "UTF-8", "cp936": "GBK", "GB18030": "GB18030"}
+CPG_CODECS = {"utf-8": "UTF-8", "utf8": "UTF-8", "65001": "UTF-8", "cp936": "cp936", "936": "cp936",
+              "gbk": "cp936", "gb2312": "cp936", "ansi 936": "cp936", "gb18030": "GB18030", "54936": "GB18030"}
+
+
+@dataclass
+class EncodingChoice:
+    codec: str | None  # what to read the .dbf with; None lets GDAL use the .cpg or the dBASE code page
+    problem: str | None = None
+    note: str | None = None  # how the encoding was found, for the preview
+
+
+def _dbf_text(dbf: Path) -> bytes:
     data = dbf.read_bytes()
     header_size = int.from_bytes(data[8:10], "little") if len(data) >= 10 else len(data)
+    return data[header_size:]
+
+
+def _decodes(text: bytes, codec: str) -> bool:
     try:
-        data[header_size:].decode("utf-8")
+        text.decode(codec)
     except UnicodeDecodeError:
         return False
     return True
 
 
-def read_encoding(shp: Path, encoding: str | None) -> tuple[str | None, str | None]:
-    """(encoding to read the .dbf with — None lets GDAL use the .cpg or the dBASE code page — ,
-    problem). A .dbf with neither, whose text is not UTF-8, needs the user to name its encoding: GDAL
-    would read GBK as Latin-1 and import garbled Chinese."""
-    if sidecar(shp, ".cpg") is not None:
-        return None, None
-    dbf = sidecar(shp, ".dbf")
-    has_codepage = dbf.read_bytes()[DBF_LDID_OFFSET:DBF_LDID_OFFSET + 1] not in (b"", b"\x00")
+def _declared(shp: Path, encoding: str | None) -> tuple[str | None, str, bool]:
+    """(declared codec, where it was declared, whether it is known at all) from the user, the .cpg
+    or the .dbf's language driver byte."""
     if encoding:
-        return python_encoding(encoding), None
-    if has_codepage or _dbf_text_is_utf8(dbf):
-        return (None if has_codepage else "UTF-8"), None
-    return None, ("缺少 .cpg 编码文件，属性表中的文字也不是 UTF-8（可能是 GBK）；"
-                  "请补上 .cpg，或指明编码（命令行 --encoding gbk，页面上选择 GBK）")
+        return python_encoding(encoding), "指定的编码", True
+    cpg = sidecar(shp, ".cpg")
+    if cpg is not None:
+        text = cpg.read_bytes().decode("latin-1").strip().lower()
+        return CPG_CODECS.get(text), ".cpg", text in CPG_CODECS
+    ldid = sidecar(shp, ".dbf").read_bytes()[DBF_LDID_OFFSET:DBF_LDID_OFFSET + 1]
+    if ldid and ldid[0] in GBK_LDIDS:
+        return "cp936", ".dbf 语言驱动", True
+    if ldid and ldid[0] == ANSI_LDID:
+        return None, f".dbf 语言驱动 0x{ANSI_LDID:02X}（ANSI，未指明代码页）且无 .cpg", True
+    return None, "", not ldid or ldid[0] == 0
+
+
+def read_encoding(shp: Path, encoding: str | None) -> EncodingChoice:
+    """The encoding to read the .dbf with: the declared one if the text decodes with it, else the first
+    of GBK, GB18030, UTF-8 that does (and the preview says so). A .dbf that declares nothing (no .cpg,
+    no language driver), whose text is not UTF-8, needs the user to name its encoding."""
+    declared, where, known = _declared(shp, encoding)
+    if not known:
+        return EncodingChoice(None)  # a code page GDAL knows and we do not: GDAL reads it
+    text = _dbf_text(sidecar(shp, ".dbf"))
+    if declared is not None and _decodes(text, declared):
+        return EncodingChoice(declared)
+    if declared is None and not where:  # nothing declared at all
+        if _decodes(text, "UTF-8"):
+            return EncodingChoice("UTF-8")
+        return EncodingChoice(None, "缺少 .cpg 编码文件，属性表中的文字也不是 UTF-8（可能是 GBK）；"
+                                    "请补上 .cpg，或指明编码（命令行 --encoding gbk，页面上选择 GBK）")
+    order = UNDECLARED_ORDER if declared is None else [c for c in FALLBACKS if c != declared]
+    found = next((c for c in order if _decodes(text, c)), None)
+    tried = "、".join(CODEC_NAMES.get(c, c) for c in ([declared] if declared else []) + list(order))
+    if found is None:
+        return EncodingChoice(None, f"属性表中的文字按 {tried} 都无法解码（文件损坏，或是其他编码）；"
+                                    "请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
+    if declared is None:
+        return EncodingChoice(found, note=f"{where}：检测为 {CODEC_NAMES[found]} 编码，已按 {CODEC_NAMES[found]} 读取")
+    return EncodingChoice(found, note=f"{where} {CODEC_NAMES.get(declared, declared)} 无法解码属性表中的文字，"
+                                      f"已按 {CODEC_NAMES[found]} 读取；请核对导入预览中的中文")
 
 
 def prj_is_known(prj: Path) -> bool:
