@@ -100,17 +100,8 @@ def _read_one(path: Path, name: str, suffix: str, schema: Schema | None, encodin
 def _read_zip(path: Path, name: str, schema: Schema | None, encoding: str | None, limits: UploadLimits) -> ReadResult:
     """Check and unpack the zip into a temporary folder, then read every data file in it."""
     with tempfile.TemporaryDirectory(prefix="safetymap-import-") as tmp:
-        skipped: list[str] = []
-
-        def skip(zf, members):
-            found = shapefile.patch_members(zf, members)
-            skipped.extend(found)
-            return found
-        files = safe_extract(path, tmp, name, limits, skip=skip)
+        files = safe_extract(path, tmp, name, limits)
         result = ReadResult()
-        shps = sorted(Path(n).name for n in skipped if n.lower().endswith(".shp"))
-        if shps:
-            result.warnings.append(_skipped_warning(name, shps))
         root = Path(tmp).resolve()
         long_texts = shapefile.long_texts_in(root)
         for file in sorted(files):
@@ -140,10 +131,6 @@ def _read_member(file: Path, shown: str, archive: str, schema: Schema | None, en
         for layer in part.layers:
             layer.frame = shapefile.restore_long_texts(layer.frame, file.stem, long_texts)
     return part
-
-
-def _skipped_warning(shown: str, layers: list[str]) -> str:
-    return (f"{shown}：已跳过图斑面图层 {'、'.join(layers)}（图斑面由路段线、桥梁点缓冲生成，导入的是线和点图层）")
 
 
 # ---------------------------------------------------------------- GIS files (GDAL)
@@ -199,13 +186,8 @@ def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
     except (DataSourceError, DataLayerError) as exc:
         return _refused(shown, f"无法读取文件（格式不对或已损坏）：{exc}")
     result = ReadResult()
-    spatial = [str(t) for _, t in layers if t is not None]
-    patch_types = {"Polygon", "MultiPolygon", "Polygon Z", "MultiPolygon Z"}
-    skip = {n for n, t in layers if t in patch_types} if any(t not in patch_types for t in spatial) else set()
-    if skip:
-        result.warnings.append(_skipped_warning(shown, sorted(skip)))
     for layer_name, geometry_type in layers:
-        if (geometry_type is None and layer_name in OWN_TABLES) or layer_name in skip:
+        if geometry_type is None and layer_name in OWN_TABLES:
             continue
         if geometry_type is None:
             result.warnings.append(f"已忽略 {shown} 中的非空间表「{layer_name}」")

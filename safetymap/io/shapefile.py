@@ -376,23 +376,3 @@ def restore_long_texts(frame: pd.DataFrame, layer: str, long_texts: pd.DataFrame
         if r.code in position and r.field in frame.columns:
             frame.iloc[position[r.code], frame.columns.get_loc(r.field)] = r.text
     return frame
-
-
-POLYGON_SHAPE_TYPES = {5, 15, 25}  # Polygon, PolygonZ, PolygonM in the .shp header
-
-
-def is_polygon_header(header: bytes) -> bool:
-    """True when a .shp header says polygons (bytes 32–35, little-endian)."""
-    return len(header) >= 36 and int.from_bytes(header[32:36], "little") in POLYGON_SHAPE_TYPES
-
-
-def patch_members(zf: zipfile.ZipFile, members) -> list[str]:
-    """The members of polygon shapefiles in a zip that also holds line or point shapefiles: in our exports
-    (and for this ledger) the polygons are the patches derived from the lines and points, which are
-    what is imported. Decided from the 100-byte .shp headers, without unpacking the rest."""
-    shps = {n: info for info, n in members if n.lower().endswith(".shp")}
-    polygon = {n for n, info in shps.items() if is_polygon_header(zf.open(info).read(36))}
-    if not polygon or len(polygon) == len(shps):
-        return []
-    stems = {n[:-4] for n in polygon}
-    return [n for _, n in members if n.rsplit(".", 1)[0] in stems]
