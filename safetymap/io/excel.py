@@ -1,6 +1,7 @@
 """Excel 台账 (openpyxl): a summary sheet and a sheet per category; each with a title row naming the
 bureau and the date, Chinese headers from the schema, a frozen header, filters, column widths from the
-content, real Excel dates, the grade cell in its grade colour. No timezone-aware datetimes (Excel has
+content, real Excel dates, the grade cell in its grade colour. Last, a plain table for GIS (QGIS/GDAL
+take row 1 as the header): every patch, 类别, the fields, and 中心经度/中心纬度 (EPSG:4490). No timezone-aware datetimes (Excel has
 none): times are China local time. Reading: every sheet's rows as values, for the importer."""
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from openpyxl.utils import get_column_letter
 from ..ledger import overdue, today
 from ..report import display_width
 from ..schema import Category, Schema
-from .tables import CATEGORY_COLUMN, by_category, labelled
+from .tables import CATEGORY_COLUMN, CENTRE_COLUMNS, by_category, centre_lonlat, labelled, union_columns
 
 SUMMARY_SHEET = "汇总"
+TABLE_SHEET = "GIS表"  # the plain table; not read on import (the category sheets hold the same rows)
 HEADER_ROW = 2  # row 1 is the title
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 DATE_FORMAT = "yyyy-mm-dd"
@@ -104,6 +106,37 @@ def _category_sheet(wb: Workbook, c: Category, part: pd.DataFrame, schema: Schem
     _sheet(wb, c.label, title, list(table.columns), columns, kinds, fills)
 
 
+def plain_table(parts: list[tuple[Category, pd.DataFrame]]) -> tuple[list[str], list[list], list[str]]:
+    """(headers, columns, kinds) of every patch in one table: 类别, the fields, the centre lon/lat."""
+    kinds = {CATEGORY_COLUMN: ""} | {f.label_with_unit: f.type for c, _ in parts for f in c.fields}
+    tables = []
+    for c, part in parts:
+        table = labelled(c, part, "excel")
+        table.insert(0, CATEGORY_COLUMN, c.label)
+        tables.append(table)
+    table = pd.concat(tables, ignore_index=True).reindex(columns=[CATEGORY_COLUMN, *union_columns([c for c, _ in parts])])
+    coords = centre_lonlat(pd.concat([part.geometry for _, part in parts]).to_numpy())
+    columns = [_python_values(table[name], kinds[name]) for name in table.columns]
+    columns += [[None if pd.isna(v) else float(v) for v in coords[:, i]] for i in range(2)]
+    return [*table.columns, *CENTRE_COLUMNS], columns, [*(kinds[name] for name in table.columns), "float", "float"]
+
+
+def _plain_sheet(wb: Workbook, headers: list[str], columns: list[list], kinds: list[str]) -> None:
+    """Header in row 1, one row per patch, nothing else: what GIS reads as a table."""
+    ws = wb.create_sheet(TABLE_SHEET)
+    ws.freeze_panes = "A2"
+    _header(ws, headers)
+    for row in zip(*columns):
+        cells = []
+        for value, kind in zip(row, kinds):
+            cell = WriteOnlyCell(ws, value=value)
+            if kind in ("date", "datetime") and value is not None:
+                cell.number_format = DATE_FORMAT if kind == "date" else DATETIME_FORMAT
+            cells.append(cell)
+        ws.append(cells)
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{1 + max(len(columns[0]), 1)}"
+
+
 def summary_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
     """Per category: patches, each grade, each rectification status, overdue, total length; then 合计."""
     statuses = schema.field("rect_status").values
@@ -133,14 +166,16 @@ def export_excel(frame: pd.DataFrame, out: str | Path, schema: Schema, *, on: dt
            [_python_values(summary[col], "") for col in summary.columns], [""] * len(summary.columns))
     for c, part in parts:
         _category_sheet(wb, c, part, schema, f"{bureau} {c.label}台账（导出日期：{on:%Y-%m-%d}）")
+    _plain_sheet(wb, *plain_table(parts))
     wb.save(out)
-    return [SUMMARY_SHEET] + [c.label for c, _ in parts]
+    return [SUMMARY_SHEET] + [c.label for c, _ in parts] + [TABLE_SHEET]
 
 
 def read_sheets(path: str | Path) -> list[tuple[str, list[tuple]]]:
-    """(sheet name, rows of cell values) for every sheet but the summary."""
+    """(sheet name, rows of cell values) for every sheet but the summary and the plain table."""
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
-        return [(ws.title, list(ws.iter_rows(values_only=True))) for ws in wb.worksheets if ws.title != SUMMARY_SHEET]
+        return [(ws.title, list(ws.iter_rows(values_only=True))) for ws in wb.worksheets
+                if ws.title not in (SUMMARY_SHEET, TABLE_SHEET)]
     finally:
         wb.close()

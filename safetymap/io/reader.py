@@ -24,6 +24,7 @@ from . import excel, kml, shapefile
 from .columns import derived_columns, known_column
 from .csv import read_csv_text
 from .geopackage import TABLE_NAMES
+from .tables import GIS_ONLY_COLUMNS, WKT_COLUMN
 from .uploads import DEFAULT_LIMITS, UploadLimits, safe_extract
 
 GIS_SUFFIXES = {".geojson", ".json", ".gpkg"}
@@ -247,6 +248,9 @@ def _read_csv(path: Path, shown: str, encoding: str | None) -> ReadResult:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         return _refused(shown, f"CSV 文件格式不对：{exc}")
     warnings = [f"{shown} {note}"] if note else []
+    if WKT_COLUMN in frame.columns:
+        warnings.append(f"{shown}：「{WKT_COLUMN}」列（导出时的图斑面）不导入；几何取自路线桩号或台账中已有的几何")
+    frame = frame.drop(columns=[c for c in GIS_ONLY_COLUMNS if c in frame.columns])  # derived on export
     return ReadResult(layers=[RawLayer(shown, None, frame, np.arange(2, len(frame) + 2))], warnings=warnings)
 
 
