@@ -179,16 +179,17 @@ def take_patch_attributes(batches: list[Batch]) -> tuple[list[Batch], list[str]]
     line/point, and desktop users edit the polygon layer. The polygon rows' attributes are copied onto
     the source rows of the same code and category, then the polygon rows are dropped; a polygon without
     a source stays and is reported by the geometry checks. Returns the batches and the preview's notes."""
-    if not any(_polygons(b).any() for b in batches):
+    polygons = [_polygons(b) for b in batches]
+    if not any(p.any() for p in polygons):
         return batches, []
+    codes_of = [_codes(b) for b in batches]
     sources = {}
-    for bi, b in enumerate(batches):
-        for pos in np.flatnonzero(~_polygons(b)):
-            sources.setdefault((b.category.key, _codes(b)[pos]), (bi, pos))
+    for bi, (b, polygon, codes) in enumerate(zip(batches, polygons, codes_of)):
+        for pos in np.flatnonzero(~polygon):
+            sources.setdefault((b.category.key, codes[pos]), (bi, pos))
     batches = [dataclasses.replace(b, raw=b.raw.copy()) for b in batches]
     taken, files, notes = [], set(), []
-    for b in batches:
-        polygon, codes = _polygons(b), _codes(b)
+    for b, polygon, codes in zip(batches, polygons, codes_of):
         targets = [sources.get((b.category.key, code)) if is_polygon else None for code, is_polygon in zip(codes, polygon)]
         found = np.array([t is not None for t in targets], dtype=bool)
         for target in {t[0] for t in targets if t is not None}:
