@@ -190,7 +190,8 @@ def take_patch_attributes(batches: list[Batch]) -> tuple[list[Batch], list[str]]
     batches = [dataclasses.replace(b, raw=b.raw.copy()) for b in batches]
     taken, files, notes = [], set(), []
     for b, polygon, codes in zip(batches, polygons, codes_of):
-        targets = [sources.get((b.category.key, code)) if is_polygon else None for code, is_polygon in zip(codes, polygon)]
+        targets = [sources.get((b.category.key, code)) if is_polygon else None
+                   for code, is_polygon in zip(codes, polygon)]
         found = np.array([t is not None for t in targets], dtype=bool)
         for target in {t[0] for t in targets if t is not None}:
             rows = np.array([i for i, t in enumerate(targets) if t is not None and t[0] == target])

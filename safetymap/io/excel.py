@@ -114,7 +114,8 @@ def plain_table(parts: list[tuple[Category, pd.DataFrame]]) -> tuple[list[str], 
         table = labelled(c, part, "excel")
         table.insert(0, CATEGORY_COLUMN, c.label)
         tables.append(table)
-    table = pd.concat(tables, ignore_index=True).reindex(columns=[CATEGORY_COLUMN, *union_columns([c for c, _ in parts])])
+    columns = [CATEGORY_COLUMN, *union_columns([c for c, _ in parts])]
+    table = pd.concat(tables, ignore_index=True).reindex(columns=columns)
     coords = centre_lonlat(pd.concat([part.geometry for _, part in parts]).to_numpy())
     columns = [_python_values(table[name], kinds[name]) for name in table.columns]
     columns += [[None if pd.isna(v) else float(v) for v in coords[:, i]] for i in range(2)]

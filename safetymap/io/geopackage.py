@@ -52,8 +52,9 @@ def utc_moments(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         values = out[col]
-        if isinstance(values.dtype, pd.DatetimeTZDtype) or (isinstance(values.dtype, np.dtype) and values.dtype.kind == "M"):
-            if not isinstance(values.dtype, pd.DatetimeTZDtype):
+        naive = isinstance(values.dtype, np.dtype) and values.dtype.kind == "M"
+        if naive or isinstance(values.dtype, pd.DatetimeTZDtype):
+            if naive:
                 values = values.dt.tz_localize(CHINA_TZ)
             out[col] = values.dt.tz_convert("UTC")
     return out

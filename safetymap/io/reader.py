@@ -216,14 +216,6 @@ def _read_kml(data: bytes, shown: str) -> ReadResult:
 
 # ---------------------------------------------------------------- tables
 CSV_FALLBACKS = (None, "gb18030")  # None: UTF-8, then GBK (``read_csv_text``)
-ENCODING_NAMES = {"utf-8": "UTF-8", "utf8": "UTF-8", "utf-8-sig": "UTF-8", "gbk": "GBK", "cp936": "GBK",
-                  "gb18030": "GB18030"}
-
-
-def _encoding_name(encoding: str) -> str:
-    return ENCODING_NAMES.get(encoding.lower(), encoding)
-
-
 def _csv_text(path: Path, shown: str, encoding: str | None) -> tuple[pd.DataFrame, str | None]:
     """(frame, note): read with the named encoding, else UTF-8, GBK, GB18030 in turn."""
     attempts = ([encoding] if encoding else []) + [e for e in CSV_FALLBACKS if e is None or e != encoding]
@@ -233,10 +225,11 @@ def _csv_text(path: Path, shown: str, encoding: str | None) -> tuple[pd.DataFram
         except UnicodeDecodeError:
             continue
         if encoding and attempt != encoding:
-            return frame, (f"按指定的编码 {_encoding_name(encoding)} 无法解码，"
-                           f"已按 {_encoding_name(used)} 读取；请核对导入预览中的中文")
+            return frame, (f"按指定的编码 {shapefile.encoding_label(encoding)} 无法解码，"
+                           f"已按 {shapefile.encoding_label(used)} 读取；请核对导入预览中的中文")
         return frame, "按 GBK 编码读取" if used == "gbk" and not encoding else None
-    tried = "、".join(dict.fromkeys(_encoding_name(e) for e in ([encoding] if encoding else []) + ["utf-8", "gbk", "gb18030"]))
+    named = [encoding] if encoding else []
+    tried = "、".join(dict.fromkeys(shapefile.encoding_label(e) for e in [*named, "utf-8", "gbk", "gb18030"]))
     raise ImportRefused([Problem("", f"CSV 文件按 {tried} 都无法解码；请另存为 UTF-8 编码的 CSV", file=shown)])
 
 

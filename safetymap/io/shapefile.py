@@ -276,9 +276,15 @@ GBK_LDIDS = {0x4D, 0x7A}  # code page 936
 # text often decodes as (garbled) GBK: with nothing declared, UTF-8 is tried first.
 FALLBACKS = ("cp936", "GB18030", "UTF-8")
 UNDECLARED_ORDER = ("UTF-8", "cp936", "GB18030")
-CODEC_NAMES = {"UTF-8": "UTF-8", "cp936": "GBK", "GB18030": "GB18030"}
-CPG_CODECS = {"utf-8": "UTF-8", "utf8": "UTF-8", "65001": "UTF-8", "cp936": "cp936", "936": "cp936",
-              "gbk": "cp936", "gb2312": "cp936", "ansi 936": "cp936", "gb18030": "GB18030", "54936": "GB18030"}
+ENCODING_LABELS = {"utf-8": "UTF-8", "utf8": "UTF-8", "utf-8-sig": "UTF-8", "cp936": "GBK", "gbk": "GBK",
+                   "gb18030": "GB18030"}
+CPG_CODECS = ENCODINGS | {"65001": "UTF-8", "936": "cp936", "ansi 936": "cp936", "gb18030": "GB18030",
+                          "54936": "GB18030"}
+
+
+def encoding_label(codec: str) -> str:
+    """How users know an encoding: UTF-8, GBK, GB18030."""
+    return ENCODING_LABELS.get(codec.lower(), codec)
 
 
 @dataclass
@@ -336,14 +342,14 @@ def read_encoding(shp: Path, encoding: str | None) -> EncodingChoice:
                                     "请补上 .cpg，或指明编码（命令行 --encoding gbk，页面上选择 GBK）")
     order = UNDECLARED_ORDER if declared is None else [c for c in FALLBACKS if c != declared]
     found = next((c for c in order if _decodes(text, c)), None)
-    tried = "、".join(CODEC_NAMES.get(c, c) for c in ([declared] if declared else []) + list(order))
+    tried = "、".join(encoding_label(c) for c in ([declared] if declared else []) + list(order))
     if found is None:
         return EncodingChoice(None, f"属性表中的文字按 {tried} 都无法解码（文件损坏，或是其他编码）；"
                                     "请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
     if declared is None:
-        return EncodingChoice(found, note=f"{where}：检测为 {CODEC_NAMES[found]} 编码，已按 {CODEC_NAMES[found]} 读取")
-    return EncodingChoice(found, note=f"{where} {CODEC_NAMES.get(declared, declared)} 无法解码属性表中的文字，"
-                                      f"已按 {CODEC_NAMES[found]} 读取；请核对导入预览中的中文")
+        return EncodingChoice(found, note=f"{where}：检测为 {encoding_label(found)} 编码，已按 {encoding_label(found)} 读取")
+    return EncodingChoice(found, note=f"{where} {encoding_label(declared)} 无法解码属性表中的文字，"
+                                      f"已按 {encoding_label(found)} 读取；请核对导入预览中的中文")
 
 
 def prj_is_known(prj: Path) -> bool:
