@@ -60,7 +60,7 @@ def measure(location, data: dict, args) -> dict:
                 store.insert_many(key, raw, geoms, BENCH_USER, con=con)
         load = time.perf_counter() - start
         if store.path is None:
-            store._con().execute("ANALYZE")  # as after migrate; autovacuum would do it a little later
+            store.backend.connection().execute("ANALYZE")  # as after migrate; autovacuum would do it a little later
         codes = [code for raw, _ in data.values() for code in raw["code"]]
         saves = [_timed_save(store, codes[i], k) for k, i in enumerate(rng.integers(0, len(codes), args.saves))]
         views = [_timed_view(store, rng) for _ in range(args.queries)]

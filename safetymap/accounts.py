@@ -3,14 +3,16 @@ first administrator. Raw rows live in the store; the policy lives here."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .auth import ROLES, User, actor
-from .errors import PermissionDenied, Problem, ValidationError
+from .errors import LoginRefused, PermissionDenied, Problem, ValidationError
 from .clock import CHINA_TZ, now_utc, parse_utc, utc_text
+from .sessions import end_all
 from .store import Store
 
 MIN_PASSWORD_LENGTH = 8
@@ -19,11 +21,13 @@ LOCK_MINUTES = 15
 SLOW_AFTER = 3  # from the third failure on, each next try must wait
 SLOW_SECONDS = 5
 NAME_RE = re.compile(r"^[\w\u4e00-\u9fff.-]{2,32}$")
+MAX_NAME_LENGTH = 64  # a typed sign-in name longer than this is refused before any lookup
+MAX_CLIENT_LENGTH = 64
+ADDRESS_SLOW_AFTER = 20  # failures from one address (any account) before that address is slowed
+ADDRESS_MAX_WAIT = 60
+THROTTLE_FORGET = dt.timedelta(hours=1)  # failure counts untouched this long are dropped
 _hasher = PasswordHasher()
-
-
-class LoginRefused(PermissionDenied):
-    pass
+DUMMY_HASH = _hasher.hash("safetymap: no such account")  # unknown names cost the same argon2 check
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:
@@ -51,8 +55,9 @@ def add_user(store: Store, name: str, role: str, password: str, by: User | str) 
     by_name = actor(by, "users")
     _check_new(name, role, password)
     with store.transaction() as con:
-        if store.user_row(name, con):
-            raise ValidationError([Problem("用户名", f"用户「{name}」已存在")])
+        same = _account(store, name, con)
+        if same:
+            raise ValidationError([Problem("用户名", f"用户「{same['name']}」已存在（用户名不区分大小写）")])
         store.put_user_row({"name": name, "role": role, "password_hash": _hasher.hash(password), "disabled": 0,
                             "failed_logins": 0, "created_at": now_utc()}, con)
         store.log(by_name, "user_add", f"{name}（{ROLES[role]}）", con)
@@ -95,6 +100,8 @@ def set_disabled(store: Store, name: str, disabled: bool, by: User | str) -> Non
         row = _existing(store, name, con)
         row["disabled"] = int(disabled)
         store.put_user_row(row, con)
+        if disabled:
+            end_all(con, name)
         store.log(by_name, "user_disable" if disabled else "user_enable", name, con)
 
 
@@ -109,50 +116,115 @@ def set_role(store: Store, name: str, role: str, by: User | str) -> None:
         store.log(by_name, "user_role", f"{name} → {ROLES[role]}", con)
 
 
-def authenticate(store: Store, name: str, password: str, *, now: dt.datetime | None = None) -> User:
+def authenticate(store: Store, name: str, password: str, *, client: str = "",
+                 now: dt.datetime | None = None) -> User:
     """The user, if the password is right and the account usable; LoginRefused (saying why) otherwise.
-    From the third failure each try must wait a little longer; the fifth locks the account a while."""
+
+    Repeated failures are slowed and then locked per (account, client address), so a stranger elsewhere
+    cannot keep an account locked; many failures from one address slow that address. An unknown name
+    costs the same argon2 check and gets the same answers as a known one, and is logged only as a short
+    hash (it may be a password typed into the wrong field)."""
     now = _utc(now)
+    name = (name or "").strip()
+    client = (client or "")[:MAX_CLIENT_LENGTH]
     with store.transaction() as con:
-        row = store.user_row(name, con)
-        refusal = _refusal(row, now)
-        if refusal is None and _verify(row["password_hash"], password):
-            row.update(failed_logins=0, not_before=None, locked_until=None, last_login=utc_text(now))
-            store.put_user_row(row, con)
-            store.log(name, "login", "", con)
-            return User(row["name"], row["role"])
-        if refusal is None and row is not None:
-            refusal = _record_failure(row, now)
-            store.put_user_row(row, con)
-        store.log(name or "?", "login_failed", refusal or "用户名或密码错误", con)
-    raise LoginRefused(refusal or "用户名或密码错误")
+        row = _account(store, name, con) if _name_usable(name) else None
+        keys = (_pair_key(name, client), _address_key(client))
+        refusal = _throttled(con, keys, now)
+        if refusal is None:
+            right = _verify(row["password_hash"] if row else DUMMY_HASH, password) and row is not None
+            if right and not row["disabled"]:
+                return _signed_in(store, row, con, keys[0], now)
+            refusal = "该账户已停用，请联系管理员" if right else _record_failures(con, keys, now)
+            if not right and row is not None:
+                row["failed_logins"] = int(row["failed_logins"]) + 1
+                store.put_user_row(row, con)
+        store.log(_logged_name(name, row), "login_failed", refusal, con)
+    raise LoginRefused(refusal)
 
 
-def _refusal(row: dict | None, now: dt.datetime) -> str | None:
-    if row is None:
-        return "用户名或密码错误"
-    if row["disabled"]:
-        return "该账户已停用，请联系管理员"
-    locked = parse_utc(row["locked_until"])
-    if locked and locked > now:
-        return f"密码错误次数过多，账户已锁定至 {locked.astimezone(CHINA_TZ):%H:%M}"
-    wait = parse_utc(row["not_before"])
-    if wait and wait > now:
-        return f"尝试过于频繁，请 {int((wait - now).total_seconds()) + 1} 秒后再试"
+def _signed_in(store: Store, row: dict, con, pair_key: str, now: dt.datetime) -> User:
+    row.update(failed_logins=0, not_before=None, locked_until=None, last_login=utc_text(now))
+    store.put_user_row(row, con)
+    con.execute("DELETE FROM login_throttle WHERE key = ?", (pair_key,))
+    store.log(row["name"], "login", "", con)
+    return User(row["name"], row["role"])
+
+
+def _name_usable(name: str) -> bool:
+    return 0 < len(name) <= MAX_NAME_LENGTH and name.isprintable()
+
+
+def _account(store: Store, name: str, con) -> dict | None:
+    """The account whose name equals ``name`` regardless of case."""
+    found = con.execute("SELECT name FROM users WHERE lower(name) = ?", (name.lower(),)).fetchone()
+    return store.user_row(found[0], con) if found else None
+
+
+def _logged_name(name: str, row: dict | None) -> str:
+    """What the audit log records for a failed sign-in: the account, or for an unknown name only a short
+    hash (the typed text may be a password, a formula or megabytes of junk)."""
+    if row is not None:
+        return row["name"]
+    return f"未知用户名#{hashlib.sha256(name.encode('utf-8', 'replace')).hexdigest()[:8]}"
+
+
+def _pair_key(name: str, client: str) -> str:
+    return f"{hashlib.sha256(name.lower().encode('utf-8', 'replace')).hexdigest()[:24]}|{client}"
+
+
+def _address_key(client: str) -> str:
+    return f"*|{client}"
+
+
+def _throttle_row(con, key: str) -> dict:
+    row = con.execute("SELECT failures, not_before, locked_until, updated_at FROM login_throttle WHERE key = ?",
+                      (key,)).fetchone()
+    return dict(zip(("failures", "not_before", "locked_until", "updated_at"), row or (0, None, None, None)))
+
+
+def _throttled(con, keys: tuple[str, str], now: dt.datetime) -> str | None:
+    for key in keys:
+        row = _throttle_row(con, key)
+        locked = parse_utc(row["locked_until"])
+        if locked and locked > now:
+            return f"密码错误次数过多，已锁定至 {locked.astimezone(CHINA_TZ):%H:%M}，请稍后再试或联系管理员"
+        wait = parse_utc(row["not_before"])
+        if wait and wait > now:
+            return f"尝试过于频繁，请 {int((wait - now).total_seconds()) + 1} 秒后再试"
     return None
 
 
-def _record_failure(row: dict, now: dt.datetime) -> str:
-    locked = parse_utc(row["locked_until"])
-    failures = 0 if (locked and locked <= now) else int(row["failed_logins"])
-    failures += 1
-    row.update(failed_logins=failures, locked_until=None, not_before=None)
-    if failures >= MAX_FAILURES:
-        row["locked_until"] = utc_text(now + dt.timedelta(minutes=LOCK_MINUTES))
-        return f"密码连续错误 {failures} 次，账户锁定 {LOCK_MINUTES} 分钟"
-    if failures >= SLOW_AFTER:
-        row["not_before"] = utc_text(now + dt.timedelta(seconds=SLOW_SECONDS * 2 ** (failures - SLOW_AFTER)))
+def _record_failures(con, keys: tuple[str, str], now: dt.datetime) -> str:
+    con.execute("DELETE FROM login_throttle WHERE updated_at < ?", (utc_text(now - THROTTLE_FORGET),))
+    pair = _count_failure(con, keys[0], now)
+    address = _count_failure(con, keys[1], now)
+    if pair >= MAX_FAILURES:
+        _put_throttle(con, keys[0], pair, None, utc_text(now + dt.timedelta(minutes=LOCK_MINUTES)), now)
+        return f"密码连续错误 {pair} 次，已锁定 {LOCK_MINUTES} 分钟"
+    if pair >= SLOW_AFTER:
+        wait = SLOW_SECONDS * 2 ** (pair - SLOW_AFTER)
+        _put_throttle(con, keys[0], pair, utc_text(now + dt.timedelta(seconds=wait)), None, now)
+    if address >= ADDRESS_SLOW_AFTER:
+        wait = min(ADDRESS_MAX_WAIT, SLOW_SECONDS * (address - ADDRESS_SLOW_AFTER + 1))
+        _put_throttle(con, keys[1], address, utc_text(now + dt.timedelta(seconds=wait)), None, now)
     return "用户名或密码错误"
+
+
+def _count_failure(con, key: str, now: dt.datetime) -> int:
+    """The key's failures including this one; a lock that has run out starts the count again."""
+    row = _throttle_row(con, key)
+    locked = parse_utc(row["locked_until"])
+    failures = (0 if locked and locked <= now else int(row["failures"])) + 1
+    _put_throttle(con, key, failures, None, None, now)
+    return failures
+
+
+def _put_throttle(con, key: str, failures: int, not_before, locked_until, now: dt.datetime) -> None:
+    con.execute("INSERT INTO login_throttle (key, failures, not_before, locked_until, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET failures = excluded.failures, "
+                "not_before = excluded.not_before, locked_until = excluded.locked_until, "
+                "updated_at = excluded.updated_at", (key, failures, not_before, locked_until, utc_text(now)))
 
 
 def _verify(password_hash: str, password: str) -> bool:

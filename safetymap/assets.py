@@ -29,6 +29,9 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import _compat
+from .errors import TileError  # noqa: F401  (raised here; callers may name it assets.TileError)
+
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"  # next to app.py: the folder Streamlit's static serving uses
 URL_PREFIX = "/app/static"
@@ -51,9 +54,7 @@ _written: set[Path] = set()
 # ---------------------------------------------------------------- Leaflet and plugins
 def bundled() -> dict[str, str]:
     """CDN URL -> file content, from the installed ``folium-offline`` package."""
-    from offlinefolium.elements import _res
-
-    return _res
+    return _compat.folium_offline_resources()
 
 
 def local_path(url: str) -> str:
@@ -168,10 +169,6 @@ def tile_bounds(zoom: int, xs, ys) -> tuple[float, float, float, float]:
     n = 2 ** zoom
     lat = lambda y: math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
     return min(xs) / n * 360 - 180, lat(max(ys) + 1), (max(xs) + 1) / n * 360 - 180, lat(min(ys))
-
-
-class TileError(ValueError):
-    """A local tile source that cannot be served (missing, unknown format, vector tiles)."""
 
 
 def local_tiles(path: str | os.PathLike, static_dir: Path | str = STATIC_DIR,

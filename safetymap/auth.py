@@ -2,7 +2,8 @@
 the right role is refused there, not only hidden in the pages."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 from .errors import PermissionDenied
 
@@ -23,8 +24,13 @@ ACTION_LABELS = {"read": "查看台账", "inspect": "巡查上报", "edit": "修
 
 @dataclass(frozen=True)
 class User:
+    """Who acts. A web session's user carries ``recheck``: asked again at every write and export (also from
+    a download built on another thread), it returns the account as it is now, or raises PermissionDenied
+    once the session has ended, expired or the account was disabled."""
+
     name: str
     role: str
+    recheck: Callable[[], "User"] | None = field(default=None, compare=False, repr=False)
 
     @property
     def role_label(self) -> str:
@@ -39,6 +45,8 @@ def actor(user: User | str, action: str) -> str:
     A plain name stands for a trusted local process (the command line, scripts), which has file access
     to the database anyway."""
     if isinstance(user, User):
+        if user.recheck is not None:
+            user = user.recheck()
         if not user.can(action):
             raise PermissionDenied(f"用户「{user.name}」（{user.role_label}）无权{ACTION_LABELS[action]}")
         return user.name

@@ -11,15 +11,21 @@ from pathlib import Path
 import shapely
 
 from . import cli_admin
+from .io import formats
 from .errors import SafetymapError
+from .filters import PatchFilter
 from .ledger import ledger_table
-from .report import add_report_arguments, cmd_report
+from .cli_report import add_report_arguments, cmd_report
 from .schema import load_schema
 from .seed import default_db_path, init_database
 from .stats import summary
-from .store import Store, display_value, is_database_url, redact
+from .store import open_store
+from .values import display_value
+from .backends import is_database_url
+from .redaction import redact
 
 EXIT_ERROR = 2
+LIST_KEYS = ("code", "name", "route_code", "start_stake", "end_stake", "risk_grade", "rect_status")  # `list` columns
 PREVIEW_ROWS = 200  # rows of a preview printed by `import`; every problem is always printed
 
 
@@ -48,20 +54,20 @@ def cmd_init(args) -> int:
 
 
 def cmd_list(args) -> int:
-    store = Store(args.db)
+    store = open_store(args.db)
     frame = store.read(args.category, include_archived=args.archived)
     if args.json:
         rows = [record_json({k: v for k, v in record.items() if k not in ("geometry", "source_geometry")})
                 for record in store.records(frame)]
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0
-    table = ledger_table(frame, store.schema)[["图斑编号", "类别", "名称", "路线编码", "起点桩号", "止点桩号", "风险等级", "整改状态"]]
+    table = ledger_table(frame, store.schema, keys=LIST_KEYS)
     print(table.to_string(index=False) if len(table) else "（无图斑）")
     return 0
 
 
 def cmd_show(args) -> int:
-    store = Store(args.db)
+    store = open_store(args.db)
     record = store.get(args.code)
     if args.json:
         print(json.dumps(record_json(record), ensure_ascii=False, indent=1))
@@ -75,15 +81,14 @@ def cmd_show(args) -> int:
 
 def cmd_export(args) -> int:
     from .io.export import export, related_tables  # io is only loaded by the commands that need it
-    from .io.filters import filter_patches
-
-    store = Store(args.db)
-    frame = filter_patches(store.read(), store.schema, category=args.category, grade=args.grade,
-                           status=args.status, township=args.township, route=args.route, overdue=args.overdue)
+    store = open_store(args.db)
+    chosen = PatchFilter.from_args(store.schema, category=args.category, grade=args.grade, status=args.status,
+                                   township=args.township, route=args.route, overdue=args.overdue)
+    frame = chosen.apply(store.read())
     tables = related_tables(store, frame["code"]) if args.format == "gpkg" else None
     result = export(frame, args.format, args.out, store.schema, encoding=args.encoding, rfc7946=args.rfc7946,
                     tables=tables, database=store.path)
-    store.exporting(cli_admin.CLI_USER, f"{args.format} {result.count} 个图斑 → {args.out}")
+    store.exporting(cli_admin.cli_user(), f"{args.format} {result.count} 个图斑 → {args.out}")
     for warning in result.warnings:
         print(f"注意：{warning}", file=sys.stderr)
     print(f"已导出 {result.count} 个图斑到 {args.out}（{', '.join(result.layers)}）")
@@ -99,8 +104,8 @@ def _print_preview(preview) -> None:
             print(f"  …… 共 {preview.n_added} 个")
     if len(preview.updates):
         print("更新（字段 原值 → 新值）：")
-        for row in preview.updates.head(PREVIEW_ROWS).itertuples():
-            print(f"  {row.图斑编号} {row.字段}：{row.原值 or '（空）'} → {row.新值 or '（空）'}")
+        for code, _category, label, before, after in preview.updates.head(PREVIEW_ROWS).itertuples(index=False):
+            print(f"  {code} {label}：{before or '（空）'} → {after or '（空）'}")
         if len(preview.updates) > PREVIEW_ROWS:
             print(f"  …… 共 {len(preview.updates)} 处修改")
     for warning in preview.warnings:
@@ -115,7 +120,7 @@ def cmd_import(args) -> int:
     from .io.importer import preview_import
     from .io.uploads import LOCAL_LIMITS
 
-    store = Store(args.db)
+    store = open_store(args.db)
     preview = preview_import(store, args.file, category=args.category, crs=args.crs, encoding=args.encoding,
                              limits=LOCAL_LIMITS)
     _print_preview(preview)
@@ -125,13 +130,16 @@ def cmd_import(args) -> int:
     if args.dry_run:
         print("试运行（--dry-run）：未写入任何数据")
         return 0
-    counts = preview.commit(store, args.user)
+    user = cli_admin.cli_user()
+    with store.transaction() as con:  # the patches and their audit row together, or neither
+        counts = preview.commit(store, user)
+        store.log(user, "import", f"{args.file.name}：新增 {counts['added']} 个，更新 {counts['updated']} 个", con)
     print(f"已导入：新增 {counts['added']} 个，更新 {counts['updated']} 个")
     return 0
 
 
 def cmd_stats(args) -> int:
-    store = Store(args.db)
+    store = open_store(args.db)
     result = summary(store.read(), store.schema)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=1))
@@ -164,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("code")
     p.add_argument("--json", action="store_true")
     p = command("export", cmd_export, "导出台账（可按类别、等级、状态、乡镇、路线、逾期筛选）")
-    p.add_argument("--format", choices=["shp", "gpkg", "geojson", "kml", "kmz", "xlsx", "csv"], default="shp")
+    p.add_argument("--format", choices=list(formats.REGISTRY), default="shp")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--category", help="类别（键或中文名）")
     p.add_argument("--grade", action="append", help="风险等级，可重复：--grade 重大 --grade 较大")
@@ -180,7 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crs", help="文件没有坐标系时指明，如 4490、EPSG:4551")
     p.add_argument("--encoding", help="Shapefile 缺少 .cpg 或 CSV 的编码，如 gbk")
     p.add_argument("--dry-run", action="store_true", help="只预览，不写入")
-    p.add_argument("--user", default=cli_admin.CLI_USER, help="记入变更历史的用户名")
     p = command("stats", cmd_stats, "统计")
     p.add_argument("--json", action="store_true")
     p = command("report", cmd_report, "生成月报或年报（.xlsx 表格或 .html 可打印页面）")

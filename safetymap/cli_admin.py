@@ -1,14 +1,27 @@
 """Administration commands of ``python -m safetymap``: users, backup and migrate."""
 from __future__ import annotations
 
+import getpass
 import sys
 
 from . import accounts
 from .auth import ROLES
 from .errors import Problem, ValidationError
-from .store import SOURCE_TABLE, Store, redact
+from .store import open_store
+from .redaction import redact
+from .backends.tables import SOURCE_TABLE
 
-CLI_USER = "命令行"
+CLI_PREFIX = "命令行"
+
+
+def cli_user() -> str:
+    """Who a command acts as: the operating-system account running it (命令行:root), never a name typed on
+    the command line. Whoever can run commands can open the database file anyway."""
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        name = "未知"
+    return f"{CLI_PREFIX}:{name[:64]}"
 
 
 def _password_from_stdin() -> str:
@@ -20,18 +33,18 @@ def _password_from_stdin() -> str:
 
 
 def cmd_user(args) -> int:
-    store = Store(args.db)
+    store = open_store(args.db)
     if args.action == "add":
-        accounts.add_user(store, args.name, args.role, _password_from_stdin(), CLI_USER)
+        accounts.add_user(store, args.name, args.role, _password_from_stdin(), cli_user())
         print(f"已添加用户 {args.name}（{ROLES[args.role]}）")
     elif args.action == "passwd":
-        accounts.set_password(store, args.name, _password_from_stdin(), CLI_USER)
+        accounts.set_password(store, args.name, _password_from_stdin(), cli_user())
         print(f"已修改 {args.name} 的密码")
     elif args.action == "disable":
-        accounts.set_disabled(store, args.name, True, CLI_USER)
+        accounts.set_disabled(store, args.name, True, cli_user())
         print(f"已停用 {args.name}")
     elif args.action == "enable":
-        accounts.set_disabled(store, args.name, False, CLI_USER)
+        accounts.set_disabled(store, args.name, False, cli_user())
         print(f"已启用 {args.name}")
     else:
         users = store.user_rows()
@@ -44,9 +57,9 @@ def cmd_user(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    store = Store(args.db)
+    store = open_store(args.db)
     path = store.backup(args.out)
-    store.log(CLI_USER, "backup", str(path))
+    store.log(cli_user(), "backup", str(path))
     print(f"已备份到 {path}")
     return 0
 

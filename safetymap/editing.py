@@ -10,8 +10,9 @@ from .auth import User
 from .errors import Problem, ValidationError
 from .geo import parse_stake, segment_from_stakes, to_metric
 from .schema import Field
-from .store import Store, display_value
-from .validation import is_blank, split_multi
+from .store import Store
+from .values import display_value
+from .values import is_blank, split_multi
 
 
 def _comparable(f: Field, value) -> str:

@@ -90,6 +90,13 @@ class PermissionDenied(SafetymapError):
     pass
 
 
+class SessionEnded(PermissionDenied):
+    """A web session that is over: signed out, idle too long, or the account disabled."""
+
+    def __init__(self, reason: str = "登录已失效，请重新登录"):
+        super().__init__(reason)
+
+
 class DatabaseExists(SafetymapError):
     def __init__(self, path, hint: str = "如需覆盖请加 --force"):
         super().__init__(f"文件 {path} 已存在；{hint}")
@@ -98,3 +105,54 @@ class DatabaseExists(SafetymapError):
 class DatabaseMissing(SafetymapError):
     def __init__(self, path):
         super().__init__(f"数据库文件 {path} 不存在；请先运行 python -m safetymap init --db {path}")
+
+
+class LedgerMissing(DatabaseMissing):
+    """A PostgreSQL database with no ledger in it."""
+
+    def __init__(self, shown_location: str):
+        SafetymapError.__init__(self, f"数据库 {shown_location} 中没有台账；请先运行 python -m safetymap init --db <地址>，"
+                                      "或用 python -m safetymap migrate 迁入已有台账")
+
+
+class LedgerExists(DatabaseExists):
+    def __init__(self, shown_location: str, hint: str = "如需覆盖请加 --force"):
+        SafetymapError.__init__(self, f"数据库 {shown_location} 中已有台账；{hint}")
+
+
+class DatabaseUnavailable(SafetymapError):
+    """The PostgreSQL server cannot be reached, or lacks PostGIS."""
+
+
+class BackupUnsupported(SafetymapError):
+    pass
+
+
+class MigrationRefused(SafetymapError):
+    pass
+
+
+class SchemaError(SafetymapError, ValueError):
+    """A schema file (schema.toml) that cannot be used: names the file, the entry and the problem."""
+
+    def __init__(self, file, entry: str, problem: str):
+        self.file, self.entry, self.problem = str(file), entry, problem
+        super().__init__(f"台账定义文件 {self.file} 有误：{entry}：{problem}")
+
+
+class CompatError(SafetymapError):
+    """A private name of another package that this code relies on is gone (that package changed)."""
+
+    def __init__(self, package: str, name: str, installed: str | None, checked: str):
+        self.package, self.name, self.installed, self.checked = package, name, installed, checked
+        super().__init__(
+            f"已安装的 {package} {installed or '（未安装）'} 没有 {name}（本程序按 {checked} 检查过）；"
+            f"请安装 {package}=={checked}。 {package} {installed} lacks {name} (checked against {checked})")
+
+
+class TileError(SafetymapError, ValueError):
+    """A local tile source that cannot be served (missing, unknown format, vector tiles)."""
+
+
+class LoginRefused(PermissionDenied):
+    """A sign-in refused: wrong name or password, locked or disabled account."""

@@ -3,11 +3,9 @@ district check. Storage is CGCS2000 lon/lat (EPSG:4490); metres are computed in 
 Functions take and return shapely geometry arrays, vectorised."""
 from __future__ import annotations
 
-import json
 import math
 import re
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,13 +13,10 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.ops import substring
 
-from .errors import Problem, ValidationError
+from .schema import District, load_schema
 
 STORAGE_CRS = "EPSG:4490"
 METRIC_CRS = "EPSG:4551"
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-BOUNDARY_PATH = DATA_DIR / "jiangyuan_boundary.geojson"
-DISTRICT_TOLERANCE_M = 500.0
 GEOMETRY_LABEL = "几何"
 
 # ---------------------------------------------------------------- stakes (桩号)
@@ -159,39 +154,48 @@ def stake_at(route_line, route_start_m: float, point) -> float:
     return round(route_start_m + metric_route.project(metric_point), 2)
 
 
-# ---------------------------------------------------------------- district check
-@lru_cache(maxsize=1)
-def district_boundary():
-    """The district polygon (EPSG:4490) from ``data/jiangyuan_boundary.geojson``."""
-    with open(BOUNDARY_PATH, encoding="utf-8") as fh:
-        feature = json.load(fh)
-    return shapely.geometry.shape(feature["geometry"])
+# ---------------------------------------------------------------- district check (the district: schema [meta.district])
+SWAP_MARGIN_DEG = 2.0  # how far around the district a swapped lat/lon pair is still recognised
+
+
+def _district(district: District | None) -> District:
+    return district or load_schema().district
+
+
+def district_boundary(district: District | None = None):
+    """The district polygon (EPSG:4490), from the boundary file the schema names."""
+    return _district(district).boundary
 
 
 @lru_cache(maxsize=4)
-def _district_with_tolerance(tolerance_m: float):
-    metric = to_metric([district_boundary()])[0].buffer(tolerance_m)
+def _district_with_tolerance(district: District, tolerance_m: float):
+    metric = to_metric([district.boundary])[0].buffer(tolerance_m)
     geom = to_storage([metric])[0]
     shapely.prepare(geom)
     return geom
 
 
-def in_district(geoms, tolerance_m: float = DISTRICT_TOLERANCE_M) -> np.ndarray:
-    """True for each geometry lying inside the district boundary (with a tolerance)."""
-    return shapely.covers(_district_with_tolerance(tolerance_m), np.asarray(geoms, dtype=object))
+def in_district(geoms, tolerance_m: float | None = None, district: District | None = None) -> np.ndarray:
+    """True for each geometry lying inside the district boundary (with the schema's tolerance)."""
+    district = _district(district)
+    tolerance = district.tolerance_m if tolerance_m is None else tolerance_m
+    return shapely.covers(_district_with_tolerance(district, tolerance), np.asarray(geoms, dtype=object))
 
 
-def coordinate_problems(geoms) -> np.ndarray:
+def coordinate_problems(geoms, district: District | None = None) -> np.ndarray:
     """A message (or None) per geometry for coordinates that are not lon/lat degrees of this district:
     projected metres given as degrees, or latitude and longitude swapped."""
+    lon_lo, lat_lo, lon_hi, lat_hi = _district(district).bounds
+    m = SWAP_MARGIN_DEG
     geoms = np.asarray(geoms, dtype=object)
     bounds = shapely.bounds(geoms)
     out = np.full(len(geoms), None, dtype=object)
     with np.errstate(invalid="ignore"):
         projected = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (np.abs(bounds[:, [1, 3]]) > 90).any(axis=1)
-        swapped = (bounds[:, 0] > 40) & (bounds[:, 2] < 44) & (bounds[:, 1] > 124) & (bounds[:, 3] < 129)
+        swapped = ((bounds[:, 0] > lat_lo - m) & (bounds[:, 2] < lat_hi + m)
+                   & (bounds[:, 1] > lon_lo - m) & (bounds[:, 3] < lon_hi + m))
     out[projected & ~swapped] = "坐标超出经纬度范围，像是投影坐标（米）；请指明坐标系（如 EPSG:4551）"
-    out[swapped] = "经纬度似乎颠倒（经度应约为126–127°，纬度约为41.8–42.3°）"
+    out[swapped] = (f"经纬度似乎颠倒（经度应约为{lon_lo:.1f}–{lon_hi:.1f}°，纬度约为{lat_lo:.1f}–{lat_hi:.1f}°）")
     return out
 
 
@@ -209,7 +213,8 @@ def geometry_problems(geoms, allowed_types: tuple[str, ...], check_district: boo
     types[ok] = shapely.get_type_id(geoms[ok])
     names = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString", 6: "MultiPolygon"}
     coord_msgs = np.full(len(geoms), None, dtype=object)
-    coord_msgs[ok] = coordinate_problems(geoms[ok])
+    district = _district(None)
+    coord_msgs[ok] = coordinate_problems(geoms[ok], district)
     valid = np.zeros(len(geoms), bool)
     valid[ok] = shapely.is_valid(geoms[ok])
     crossing = np.zeros(len(geoms), bool)  # GEOS calls a self-crossing line valid; it is not a road
@@ -219,7 +224,7 @@ def geometry_problems(geoms, allowed_types: tuple[str, ...], check_district: boo
     has_z[ok] = shapely.has_z(geoms[ok])
     inside = np.ones(len(geoms), bool)
     if check_district and ok.any():
-        inside[ok] = in_district(geoms[ok])
+        inside[ok] = in_district(geoms[ok], district=district)
     for i in range(len(geoms)):
         if missing[i]:
             problems.append((i, "缺少几何"))
@@ -236,12 +241,6 @@ def geometry_problems(geoms, allowed_types: tuple[str, ...], check_district: boo
         elif crossing[i]:
             problems.append((i, "线自相交（路段线不能与自身交叉），请修正几何"))
         elif not inside[i]:
-            problems.append((i, f"几何不在江源区范围内（容差 {DISTRICT_TOLERANCE_M:.0f} 米）"))
+            problems.append((i, f"几何不在{district.name}范围内（容差 {district.tolerance_m:.0f} 米）"))
     return problems
 
-
-def check_geometry(geom, allowed_types: tuple[str, ...]) -> None:
-    """Raise ValidationError if one source geometry cannot be stored."""
-    problems = geometry_problems([geom], allowed_types)
-    if problems:
-        raise ValidationError([Problem(GEOMETRY_LABEL, msg) for _, msg in problems])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 
 from . import clock
@@ -12,7 +11,6 @@ from .geo import format_stake_column
 from .schema import Field, Schema, load_schema
 from .validation import five_in_place_parts
 
-FOG_LEDGER_THRESHOLD = 3.0  # 年均发生3次以上团雾路段
 
 
 today = clock.today  # the bureau's date (China time), whatever the server's zone
@@ -36,47 +34,6 @@ def days_late(frame: pd.DataFrame, on: dt.date | None = None, schema: Schema | N
     return late.where(overdue(frame, on, schema)).astype("Int64")
 
 
-def fog_counts(fog_patches: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """Yearly fog-event counts per fog segment and the yearly average.
-
-    A segment's recorded years run from the first year it has an event to the latest year in the whole
-    log (a year with no event in between counts as 0). Without events, a hand-entered yearly count
-    (``fog_events_manual``) is used, and ``source`` says which one each number is."""
-    codes = fog_patches["code"].astype(str).tolist()
-    years = pd.to_datetime(events["date"]).dt.year if len(events) else pd.Series(dtype=int)
-    last_year = int(years.max()) if len(years) else today().year
-    per_year = (pd.DataFrame({"code": events["code"], "year": years}).groupby(["code", "year"]).size()
-                .unstack(fill_value=0) if len(events) else pd.DataFrame())
-    rows = []
-    manual = dict(zip(codes, fog_patches.get("fog_events_manual", pd.Series(np.nan, index=fog_patches.index))))
-    for code in codes:
-        if code in per_year.index and per_year.loc[code].sum() > 0:
-            counts = per_year.loc[code]
-            first = int(counts[counts > 0].index.min())
-            span = range(first, last_year + 1)
-            yearly = {y: int(counts.get(y, 0)) for y in span}
-            rows.append({"code": code, "years": len(span), "events": sum(yearly.values()),
-                         "per_year": sum(yearly.values()) / len(span), "source": "事件记录", **yearly})
-        else:
-            value = manual.get(code)
-            rows.append({"code": code, "years": 0, "events": 0,
-                         "per_year": float(value) if pd.notna(value) else np.nan,
-                         "source": "人工填报" if pd.notna(value) else "无记录"})
-    out = pd.DataFrame(rows)
-    if out.empty:
-        out = pd.DataFrame(columns=["code", "years", "events", "per_year", "source"])
-    out["in_ledger"] = (out["per_year"] >= FOG_LEDGER_THRESHOLD).fillna(False).astype(bool)
-    year_cols = sorted(c for c in out.columns if isinstance(c, (int, np.integer)))
-    out[year_cols] = out[year_cols].fillna(0).astype(int) if year_cols else out[year_cols]
-    return out[["code", *year_cols, "years", "events", "per_year", "source", "in_ledger"]]
-
-
-def fog_ledger(fog_patches: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
-    """Fog segments averaging 3 or more events a year (年均发生3次以上团雾路段台账)."""
-    counts = fog_counts(fog_patches, events)
-    return counts[counts["in_ledger"]].reset_index(drop=True)
-
-
 def display_table(frame: pd.DataFrame, fields: tuple[Field, ...], *, with_unit: bool = True) -> pd.DataFrame:
     """``fields`` under their Chinese labels, stakes as K12+350, booleans as 是/否."""
     out = {}
@@ -92,12 +49,19 @@ def display_table(frame: pd.DataFrame, fields: tuple[Field, ...], *, with_unit: 
     return pd.DataFrame(out, index=frame.index)
 
 
-def ledger_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
-    """The common columns of every patch (any category), with 类别 and 是否逾期, for the ledger page."""
+CATEGORY_COLUMN, OVERDUE_COLUMN = "类别", "是否逾期"
+
+
+def ledger_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None,
+                 keys: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The common columns of every patch (any category; ``keys`` chooses some by key), labelled from the
+    schema, with 类别 second and 是否逾期 last, for the ledger page and ``safetymap list``."""
     labels = {c.key: c.label for c in schema.categories}
-    table = display_table(frame, schema.common_fields)
-    table.insert(1, "类别", frame["category"].map(labels))
-    table["是否逾期"] = overdue(frame, on, schema).map({True: "逾期", False: ""})
+    fields = schema.common_fields if keys is None else tuple(schema.field(k) for k in keys)
+    table = display_table(frame, fields)
+    table.insert(min(1, len(table.columns)), CATEGORY_COLUMN, frame["category"].map(labels))
+    if keys is None:
+        table[OVERDUE_COLUMN] = overdue(frame, on, schema).map({True: "逾期", False: ""})
     return table
 
 

@@ -28,18 +28,29 @@ import shapely
 from branca.element import Element, MacroElement
 from folium.template import Template
 
-from .geo import district_boundary
+from . import _compat
+from .context import route_context, township_frame
 from .text import esc as escape_html  # text for HTML (content or quoted attribute); None and NaN -> ''
-from .schema import Category, Schema
+from .schema import Category, District, Schema, load_schema
 from .geo import format_stakes
-from .stats import UNGRADED
 
-DISTRICT_CENTER = (42.024, 126.805)  # lat, lon of the Jiangyuan bbox centre
 DEFAULT_ZOOM = 10
 MIN_ZOOM, MAX_ZOOM = 8, 18
 MAP_HEIGHT = 640
 TILE_PX = 256
 SELECTED_COLOR = "#00E5FF"
+NARROW_PX = 600  # a map narrower than this (a phone) starts with its layer control collapsed
+LEGEND_OPEN_PX = (900, 720)  # and smaller than this (width, height) with its legend folded (one click opens it)
+KM_ZOOM = 13  # K stake marks from this zoom on
+LABEL_ZOOM = 12  # every route-code label from this zoom on (below it every 4th)
+CLOSE_ZOOM = 13  # below it a source line is drawn wider, so a patch never shrinks to a hairline
+SOURCE_WEIGHT, SOURCE_WEIGHT_FAR = 3, 5
+# Roads by class (context.route_class): colour, line width in px. Slate tones, apart from the grade fills.
+ROAD_STYLES = {"expressway": ("#37474F", 5), "national": ("#546E7A", 4), "provincial": ("#607D8B", 3.5),
+               "county": ("#78909C", 3), "rural": ("#90A4AE", 2.5), "other": ("#90A4AE", 2.5)}
+ROAD_LABELS = {"expressway": "高速公路", "national": "国道", "provincial": "省道", "county": "县道",
+               "rural": "乡村道", "other": "其他道路"}
+TOWNS_NOTE = "乡镇范围为示意（按乡镇驻地划分），非法定界线"
 TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
                 "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
                 "&TILECOL={{x}}&tk={key}")
@@ -68,7 +79,7 @@ def pixel_degrees(zoom: float) -> float:
 
 def _lat_pixel(zoom: float) -> float:
     """The same in latitude at the district (smaller by cos(lat) in Mercator)."""
-    return pixel_degrees(zoom) * math.cos(math.radians(DISTRICT_CENTER[0]))
+    return pixel_degrees(zoom) * math.cos(math.radians(load_schema().district.centre[0]))
 
 
 def decimals_for_zoom(zoom: float) -> int:
@@ -226,6 +237,22 @@ class GeoJsonText(LiteralMacro):
         self.options = script_json({"kind": kind, **options})
 
 
+class ContextLayer(LiteralMacro):
+    """The map's own context made in the browser by ``SM.context`` (kind "roads", "km" or "towns")."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = SM.context({{ this.options }}, {{ this.data }}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, data: str, kind: str):
+        super().__init__()
+        self._name = "ContextLayer"
+        self.data = data
+        self.options = script_json({"kind": kind})
+
+
 class CategoryGroup(folium.FeatureGroup):
     """A FeatureGroup whose options reach Leaflet (folium passes them where ``L.featureGroup`` expects
     its layers); ``sm_key`` lets the browser keep a category switched off across data updates."""
@@ -301,7 +328,7 @@ window.SM = (function () {
     }
     var style = o.kind === "selected" ? {color: cfg.selectedColor, weight: 5, opacity: 1, fill: false}
       : o.kind === "boundary" ? {color: "#444", weight: 2, opacity: 0.8, dashArray: "10 4 2 4", fill: false}
-      : function (f) { return {color: gradeColor(f.properties.g), weight: 3, opacity: 1}; };
+      : function (f) { return {color: gradeColor(f.properties.g), weight: o.weight || 3, opacity: 1}; };
     return L.geoJSON(features, {renderer: canvas, interactive: false, style: style, pointToLayer: function (f, latlng) {
       return L.circleMarker(latlng, {renderer: canvas, radius: 5, color: o.outline, weight: 2,
                                      fillColor: gradeColor(f.properties.g), fillOpacity: 1});
@@ -323,23 +350,108 @@ window.SM = (function () {
       if (key && hidden[key]) map.removeLayer(e.layer);
     });
   }
-  return {layer: layer, track: track, cfg: cfg, hidden: hidden, userToggle: false};
+  // The bureau's own context under the patches: township areas and roads on one canvas in a pane below
+  // the patches; route codes, K marks and township names as text labels that never take a click.
+  // Label text comes in as JSON data and is set with textContent.
+  var contextCanvas = null;
+  function pane(map, name, z) {
+    if (!map.getPane(name)) map.createPane(name).style.zIndex = z;
+    return name;
+  }
+  function labelMarker(map, latlng, text, cls, background) {
+    var el = document.createElement("span");
+    el.className = cls;
+    el.textContent = text;
+    if (background) el.style.background = background;
+    return L.marker(latlng, {pane: pane(map, "smLabels", 450), interactive: false, keyboard: false,
+      icon: L.divIcon({className: "sm-label-box", html: el, iconSize: null})});
+  }
+  function roadStyle(kind) { return cfg.roads[kind] || cfg.roads.other; }
+  function context(o, data) {
+    var map = SM.map, group = L.layerGroup();
+    contextCanvas = contextCanvas || L.canvas({pane: pane(map, "smContext", 350), padding: 0.5});
+    if (o.kind === "roads") {
+      [true, false].forEach(function (casing) {
+        L.geoJSON(data.lines, {renderer: contextCanvas, interactive: false, style: function (f) {
+          var s = roadStyle(f.properties.k);
+          return casing ? {color: "#fff", weight: s[1] + 3, opacity: 0.9} : {color: s[0], weight: s[1], opacity: 1};
+        }}).addTo(group);
+      });
+      data.labels.forEach(function (l) {
+        var cls = l[4] ? "sm-route-label" : "sm-route-label sm-minor";
+        labelMarker(map, [l[0], l[1]], l[2], cls, roadStyle(l[3])[0]).addTo(group);
+      });
+    } else if (o.kind === "km") {
+      data.forEach(function (k) { labelMarker(map, [k[0], k[1]], k[2], "sm-km").addTo(group); });
+    } else if (o.kind === "towns") {
+      L.geoJSON(data.areas, {renderer: contextCanvas, interactive: false, style: {color: "#8a7a66", weight: 1.5,
+        dashArray: "6 5", opacity: 0.9, fill: false}}).addTo(group);
+      data.seats.forEach(function (t) { labelMarker(map, [t[0], t[1]], t[2], "sm-town").addTo(group); });
+    }
+    return group;
+  }
+  // K marks show from cfg.kmZoom on, the minor route labels from cfg.labelZoom (classes on the map
+  // container; CSS hides them below).
+  function zoomClass(map) {
+    var apply = function () {
+      [["sm-km-on", cfg.kmZoom], ["sm-labels-on", cfg.labelZoom]].forEach(function (c) {
+        L.DomUtil[map.getZoom() >= c[1] ? "addClass" : "removeClass"](map.getContainer(), c[0]);
+      });
+    };
+    map.on("zoomend", apply);
+    apply();
+  }
+  // Leaflet focuses the map on the first mousedown (for keyboard panning); focus() scrolls every
+  // ancestor, the page around the iframe too, so the click lands ~50 px off. Focus without scrolling.
+  // (Its listener is found by function on removal: unhook with the old one, hook the new one.)
+  function quietFocus(map) {
+    var on = map.keyboard && map.keyboard.enabled();
+    if (on) map.keyboard.disable();
+    L.Map.Keyboard.prototype._onMouseDown = function () {
+      if (!this._focused) this._map._container.focus({preventScroll: true});
+    };
+    if (on) map.keyboard.enable();
+  }
+  // On a narrow map (a phone) the layer control starts collapsed and the legend closed.
+  var narrow = function (map) { return map.getSize().x < cfg.narrowPx; };
+  L.Control.Layers.addInitHook(function () { if (SM.map && narrow(SM.map)) this.options.collapsed = true; });
+  return {layer: layer, context: context, track: track, quietFocus: quietFocus, zoomClass: zoomClass,
+          narrow: narrow, cfg: cfg, hidden: hidden, userToggle: false};
 })();
-SM.track(%(map)s);
+SM.map = %(map)s;
+SM.track(SM.map);
+SM.quietFocus(SM.map);
+SM.zoomClass(SM.map);
 """
 
 SM_CSS = """<style>
 .leaflet-container { background: #f3f2ee; }
-.sm-tooltip { font-size: 13px; line-height: 1.45; max-width: 320px; white-space: normal; }
+.sm-tooltip { font-size: 13px; line-height: 1.45; min-width: 220px; width: max-content; max-width: 320px;
+  white-space: normal; overflow-wrap: anywhere; }
 .sm-tooltip b { color: #555; font-weight: 600; }
 .sm-flag { display: inline-block; margin: 2px 4px 0 0; padding: 0 4px; border-radius: 3px; color: #fff;
   background: #C62828; font-size: 12px; }
 .sm-legend { background: rgba(255,255,255,.92); padding: 6px 8px; border-radius: 4px; font-size: 12px;
   line-height: 18px; box-shadow: 0 1px 4px rgba(0,0,0,.3); max-width: 220px; }
 .sm-legend h4 { margin: 0 0 2px; font-size: 12px; }
+.sm-legend summary { cursor: pointer; font-weight: 600; }
+.sm-legend details[open] { max-height: calc(100vh - 70px); overflow-y: auto; }
+.sm-legend details:not([open]) { line-height: 16px; }
+.sm-legend .sm-note { color: #666; font-size: 11px; white-space: normal; }
 .sm-legend div { display: flex; align-items: center; gap: 6px; white-space: nowrap; }
 .sm-legend svg { flex: none; }
 .sm-pin { background: none; border: none; }
+.sm-label-box { background: none; border: none; }
+.sm-label-box span { display: inline-block; transform: translate(-50%, -50%); white-space: nowrap; }
+.sm-route-label { padding: 0 4px; border-radius: 3px; border: 1px solid #fff; color: #fff; font: 600 11px/15px
+  sans-serif; box-shadow: 0 0 2px rgba(0,0,0,.4); }
+.sm-km { display: none !important; padding: 0 3px; border-radius: 2px; background: rgba(255,255,255,.9);
+  border: 1px solid #607D8B; color: #263238; font: 11px/13px sans-serif; }
+.sm-km-on .sm-km { display: inline-block !important; }
+.sm-route-label.sm-minor { display: none; }
+.sm-labels-on .sm-route-label.sm-minor { display: inline-block; }
+.sm-town { color: #5d4e3c; font: 600 13px/16px sans-serif; letter-spacing: 1px;
+  text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff; }
 .sm-swatch { display: inline-block; width: 10px; height: 10px; margin-right: 4px; border-radius: 2px; }
 .leaflet-control-locate a { display: flex; align-items: center; justify-content: center; }
 .sm-icon-locate { display: inline-block; width: 18px; height: 18px; margin-top: 6px;
@@ -352,14 +464,15 @@ viewBox='0 0 24 24' fill='none' stroke='%23333' stroke-width='2'%3E%3Ccircle cx=
 
 
 def sm_config(schema: Schema) -> dict:
-    labels = {f.key: f.label for f in schema.common_fields}
+    label = schema.label
     return {
         "gradeColors": [g.color for g in schema.grades], "gradeLabels": [g.label for g in schema.grades],
-        "noGradeColor": schema.grade_color(None), "noGradeLabel": UNGRADED, "selectedColor": SELECTED_COLOR,
+        "noGradeColor": schema.grade_color(None), "noGradeLabel": schema.ungraded_label, "selectedColor": SELECTED_COLOR,
         "overdueLabel": "整改逾期", "fogLabel": "团雾台账路段",
-        "tip": [["code", labels.get("code", "图斑编号")], ["n", labels.get("name", "名称")],
-                ["g", labels.get("risk_grade", "风险等级")], ["r", labels.get("route_code", "路线编码")],
-                ["s", "桩号"]],
+        "narrowPx": NARROW_PX, "legendPx": LEGEND_OPEN_PX, "kmZoom": KM_ZOOM, "labelZoom": LABEL_ZOOM,
+        "roads": ROAD_STYLES,
+        "tip": [["code", label("code")], ["n", label("name")], ["g", label("risk_grade")],
+                ["r", label("route_code")], ["s", "桩号"]],
     }
 
 
@@ -369,9 +482,17 @@ def _dash_svg(outline: str, dash: str, fill: str = "#ffffff") -> str:
             f'stroke-dasharray="{escape_html(dash)}"/></svg>')
 
 
-def legend_html(schema: Schema) -> str:
-    """The legend from the schema: grade fill colours, then each category's outline and dash."""
-    parts = ["<h4>风险等级（填充）</h4>"]
+def _road_svg(kind: str) -> str:
+    color, width = ROAD_STYLES[kind]
+    return (f'<svg width="30" height="14" aria-hidden="true"><line x1="1" y1="7" x2="29" y2="7" stroke="#fff" '
+            f'stroke-width="{width + 3}"/><line x1="1" y1="7" x2="29" y2="7" stroke="{escape_html(color)}" '
+            f'stroke-width="{width}"/></svg>')
+
+
+def legend_html(schema: Schema, road_kinds: tuple[str, ...] = ()) -> str:
+    """The legend from the schema: grade fill colours, then each category's outline and dash; then the
+    road classes drawn and the schematic township note. A <details>, so it folds away."""
+    parts = [f"<details open><summary>图例</summary><h4>{escape_html(schema.label('risk_grade'))}（填充）</h4>"]
     for g in schema.grades:
         parts.append(f'<div><span class="sm-swatch" style="background:{escape_html(g.color)}"></span>'
                      f"{escape_html(g.label)}</div>")
@@ -379,14 +500,21 @@ def legend_html(schema: Schema) -> str:
     for c in schema.categories:
         parts.append(f"<div>{_dash_svg(c.outline, c.dash)}{escape_html(c.label)}</div>")
     parts.append(f'<div>{_dash_svg(SELECTED_COLOR, "")}当前选中</div>')
+    if road_kinds:
+        parts.append('<h4 style="margin-top:4px">路网</h4>')
+        parts += [f"<div>{_road_svg(k)}{ROAD_LABELS[k]}</div>" for k in ROAD_STYLES if k in road_kinds]
+        parts.append(f'<div class="sm-note">公里桩 K 在 {KM_ZOOM} 级及以上显示；{TOWNS_NOTE}</div>')
+    parts.append("</details>")
     return "".join(parts)
 
 
-def legend_js(schema: Schema, map_name: str) -> str:
+def legend_js(schema: Schema, map_name: str, road_kinds: tuple[str, ...] = ()) -> str:
     return (
         "(function () { var legend = L.control({position: 'bottomright'});\n"
         "  legend.onAdd = function () { var div = L.DomUtil.create('div', 'sm-legend');\n"
-        f"    div.innerHTML = {script_json(legend_html(schema))};\n"
+        f"    div.innerHTML = {script_json(legend_html(schema, road_kinds))};\n"
+        "    var size = SM.map.getSize(), open = SM.cfg.legendPx;\n"
+        "    if (size.x < open[0] || size.y < open[1]) div.querySelector('details').removeAttribute('open');\n"
         "    L.DomEvent.disableClickPropagation(div); L.DomEvent.disableScrollPropagation(div); return div; };\n"
         f"  legend.addTo({map_name}); }})();"
     )
@@ -457,27 +585,69 @@ def _basemap_layer(b: Basemap, show: bool) -> folium.FeatureGroup:
 
 
 # ---------------------------------------------------------------- the map
-@lru_cache(maxsize=1)
-def boundary_json() -> str:
-    geom = simplify_for_zoom([district_boundary()], 13)
+@lru_cache(maxsize=4)
+def boundary_json(district: District) -> str:
+    geom = simplify_for_zoom([district.boundary], 13)
     return features_json(geom)
 
 
+@dataclass(frozen=True)
+class MapContext:
+    """The context layers as script-safe JSON (the same text for the same data, so the base map and
+    with it the view survive reruns), and the road classes present (for the legend)."""
+    roads: str
+    km: str
+    towns: str
+    road_kinds: tuple[str, ...]
+
+
+def _latlon(point, decimals: int = 6) -> list[float]:
+    return [round(point.y, decimals), round(point.x, decimals)]
+
+
+def map_context(routes: pd.DataFrame) -> MapContext:
+    """Roads with route-code labels and K marks from the ledger's routes, and the schematic townships."""
+    ctx = route_context(routes)
+    roads = ctx["roads"]
+    lines = features_json(simplify_for_zoom([r["geometry"] for r in roads], 15),
+                          [{"k": r["kind"]} for r in roads])
+    labels = [_latlon(l["point"]) + [l["code"], l["kind"], int(l["major"])] for l in ctx["labels"]]
+    marks = [_latlon(m["point"]) + [f"K{m['km']}"] for m in ctx["marks"]]
+    towns = township_frame()
+    areas = features_json(simplify_for_zoom(towns["geometry"].values, 12))
+    seats = [_latlon(p) + [n] for p, n in zip(towns["seat"], towns["name"])]
+    return MapContext(f'{{"lines":{lines},"labels":{script_json(labels)}}}', script_json(marks),
+                      f'{{"areas":{areas},"seats":{script_json(seats)}}}',
+                      tuple(sorted({r["kind"] for r in roads})))
+
+
+def add_context(m: folium.Map, ctx: MapContext) -> None:
+    for name, kind, data in (("乡镇（示意）", "towns", ctx.towns), ("路网", "roads", ctx.roads),
+                             (f"公里桩（{KM_ZOOM}级及以上）", "km", ctx.km)):
+        group = folium.FeatureGroup(name=name, overlay=True, control=True, show=True)
+        ContextLayer(data, kind).add_to(group)
+        group.add_to(m)
+
+
 def base_map(schema: Schema, basemap_options: list[Basemap] | None = None, selected_basemap: str | None = None,
-             *, height: int = MAP_HEIGHT) -> SafetyMap:
+             *, height: int = MAP_HEIGHT, context: MapContext | None = None) -> SafetyMap:
     """The part of the map that stays the same across reruns (so st_folium keeps the view): basemaps,
-    the district boundary, fullscreen / measure / locate controls, the legend, and the ``SM`` script
-    (patches are drawn on one canvas renderer; the map's default stays SVG for the plugins)."""
+    the district boundary, the ``context`` (roads, K marks, townships), fullscreen / measure / locate
+    controls, the legend, and the ``SM`` script (patches are drawn on one canvas renderer; the map's
+    default stays SVG for the plugins)."""
+    _compat.check_leaflet()  # the SM script wraps a private Leaflet method
     options = basemap_options or [NONE_BASEMAP]
     chosen = default_basemap(options, selected_basemap)
-    m = SafetyMap(location=DISTRICT_CENTER, zoom_start=DEFAULT_ZOOM, tiles=None,
+    m = SafetyMap(location=schema.district.centre, zoom_start=DEFAULT_ZOOM, tiles=None,
                   min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM, height=height)
     m.add_child(ScriptElement(SM_JS % {"config": script_json(sm_config(schema)), "map": m.get_name()}, SM_CSS))
     for b in options:
         _basemap_layer(b, show=b.key == chosen).add_to(m)
-    boundary = folium.FeatureGroup(name="江源区界", overlay=True, control=True, show=True)
-    GeoJsonText(boundary_json(), "boundary").add_to(boundary)
+    boundary = folium.FeatureGroup(name=f"{schema.district.name}界", overlay=True, control=True, show=True)
+    GeoJsonText(boundary_json(schema.district), "boundary").add_to(boundary)
     boundary.add_to(m)
+    if context is not None:
+        add_context(m, context)
     folium.plugins.Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(m)
     folium.plugins.MeasureControl(position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",
                                   primary_area_unit="sqmeters", secondary_area_unit="hectares",
@@ -485,7 +655,8 @@ def base_map(schema: Schema, basemap_options: list[Basemap] | None = None, selec
     folium.plugins.LocateControl(position="topleft", icon="sm-icon-locate", iconLoading="sm-icon-locate",
                                  strings={"title": "定位我的位置", "popup": "您在此点 {distance} {unit} 范围内",
                                           "metersUnit": "米", "outsideMapBoundsMsg": "您的位置不在地图范围内"}).add_to(m)
-    m.add_child(ScriptElement(legend_js(schema, m.get_name())
+    kinds = context.road_kinds if context is not None else ()
+    m.add_child(ScriptElement(legend_js(schema, m.get_name(), kinds)
                               + f"\nL.control.scale({{imperial: false}}).addTo({m.get_name()});"))
     return m
 
@@ -510,12 +681,14 @@ def category_group(part: pd.DataFrame, c: Category, schema: Schema, zoom: float)
     GeoJsonText(features_json(simplify_for_zoom(part.geometry.values, zoom), props), "patch", **style).add_to(group)
     if "source_geometry" in part:
         grades = [{"g": p["g"]} for p in props]
+        weight = SOURCE_WEIGHT if zoom >= CLOSE_ZOOM else SOURCE_WEIGHT_FAR
         GeoJsonText(features_json(simplify_for_zoom(part["source_geometry"].values, zoom), grades), "source",
-                    **style).add_to(group)
+                    weight=weight, **style).add_to(group)
     return group
 
 
 def layer_control() -> folium.LayerControl:
+    """Open on a wide map; ``SM`` makes it start collapsed on a narrow one (the width is the browser's)."""
     return folium.LayerControl(position="topright", collapsed=False)
 
 

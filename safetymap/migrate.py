@@ -9,23 +9,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import shapely
-
-from .errors import SafetymapError
-from .store import ATTRIBUTE_TABLES, FEATURE_TABLES, Store, is_database_url
+from .backends import is_database_url
+from .backends.tables import META_TABLE, ledger_tables
+from .errors import MigrationRefused
+from .store import Store, open_store
+from .upgrades import VERSION_KEY
 
 BATCH_ROWS = 500  # rows read and written at a time (photos can be large)
-META_TABLE = "safetymap_meta"
-
-
-class MigrationRefused(SafetymapError):
-    pass
-
-
-def ledger_tables(store: Store) -> list[tuple[str, str]]:
-    """Every table of a ledger with its key column, in copy order."""
-    features = [*FEATURE_TABLES, *(c.table for c in store.schema.categories)]
-    return [(t, "fid") for t in features] + [(t, "id") for t in ATTRIBUTE_TABLES]
 
 
 def migrate(source: str | os.PathLike, target: str | os.PathLike) -> dict[str, int]:
@@ -33,17 +23,18 @@ def migrate(source: str | os.PathLike, target: str | os.PathLike) -> dict[str, i
     returns the number of rows copied per table."""
     if str(source) == str(target):
         raise MigrationRefused("源和目标是同一个数据库")
-    src = Store(source)
+    src = open_store(source)
     try:
-        dst = _open_target(target, src.schema)
+        dst = _open_target(target, src)
     except BaseException:
         src.close()
         raise
     try:
-        with src._read() as scon, dst.transaction() as tcon:
+        with src.backend.snapshot() as scon, dst.transaction() as tcon:
             _refuse_non_empty(dst, tcon)
             tcon.execute(f"DELETE FROM {META_TABLE}")  # the target's own created_at: the source's comes over
-            counts = {table: _copy_table(src, scon, dst, tcon, table, key) for table, key in ledger_tables(src)}
+            counts = {table: _copy_table(src, scon, dst, tcon, table, key)
+                      for table, key in ledger_tables(src.schema)}
         dst.checkpoint()
         return counts
     finally:
@@ -51,16 +42,16 @@ def migrate(source: str | os.PathLike, target: str | os.PathLike) -> dict[str, i
         dst.close()
 
 
-def _open_target(target, schema) -> Store:
+def _open_target(target, src: Store) -> Store:
     if not is_database_url(target):
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-    return Store(target, schema, create=True)
+    return open_store(target, src.schema, create=True)
 
 
 def _refuse_non_empty(dst: Store, con) -> None:
     filled = []
-    for table, _key in ledger_tables(dst):
-        where = " WHERE key <> 'created_at'" if table == META_TABLE else ""
+    for table, _key in ledger_tables(dst.schema):
+        where = f" WHERE key NOT IN ('created_at', '{VERSION_KEY}')" if table == META_TABLE else ""
         if con.execute(f'SELECT count(*) FROM "{table}"{where}').fetchone()[0]:
             filled.append(table)
     if filled:
@@ -68,12 +59,13 @@ def _refuse_non_empty(dst: Store, con) -> None:
 
 
 def _copy_table(src: Store, scon, dst: Store, tcon, table: str, key: str) -> int:
-    target_columns = dst._table_columns(tcon, table)
-    columns = [c for c in src._table_columns(scon, table) if c in target_columns]
+    source, target = src.backend, dst.backend
+    target_columns = target.table_columns(tcon, table)
+    columns = [c for c in source.table_columns(scon, table) if c in target_columns]
     booleans = [i for i, c in enumerate(columns) if target_columns[c] == "BOOLEAN"]
-    select = ", ".join(src._geom_out('"geom"') if c == "geom" else f'"{c}"' for c in columns)
+    select = ", ".join(source.geom_out('"geom"') if c == "geom" else f'"{c}"' for c in columns)
     insert = (f'INSERT INTO "{table}" ({", ".join(f"{chr(34)}{c}{chr(34)}" for c in columns)}) '
-              f'VALUES ({", ".join(dst.GEOM_PARAM if c == "geom" else "?" for c in columns)})')
+              f'VALUES ({", ".join(target.geom_param if c == "geom" else "?" for c in columns)})')
     last, total = None, 0
     while True:
         after = "" if last is None else f' WHERE "{key}" > ?'
@@ -81,40 +73,22 @@ def _copy_table(src: Store, scon, dst: Store, tcon, table: str, key: str) -> int
                             () if last is None else (last,)).fetchall()
         if not rows:
             break
-        tcon.executemany(insert, _convert(src, dst, rows, columns, booleans))
+        tcon.executemany(insert, _convert(source, target, rows, columns, booleans))
         last, total = rows[-1][columns.index(key)], total + len(rows)
-    dst._after_copy(tcon, table, key)
+    target.after_copy(tcon, table, key)
     if "geom" in columns:
-        dst._after_geometry_write(tcon, table)
+        target.after_geometry_write(tcon, table)
     return total
 
 
-def _convert(src: Store, dst: Store, rows: list, columns: list[str], booleans: list[int]) -> list[list]:
+def _convert(source, target, rows: list, columns: list[str], booleans: list[int]) -> list[list]:
     """Rows as the target takes them: geometry re-encoded, booleans as bool; everything else as is."""
     out = [list(row) for row in rows]
     if "geom" in columns:
         g = columns.index("geom")
-        for row, value in zip(out, dst._encode(src._decode([row[g] for row in out]))):
+        for row, value in zip(out, target.encode(source.decode([row[g] for row in out]))):
             row[g] = value
     for row in out:
         for i in booleans:
             row[i] = None if row[i] is None else bool(row[i])
     return out
-
-
-def ledger_snapshot(store: Store) -> dict[str, list[tuple]]:
-    """Every row of every ledger table, by key, columns by name, geometry as WKB hex, booleans as 0/1.
-    Equal snapshots mean equal ledgers, on either backend ("nothing changed", "migrated intact")."""
-    with store._read() as con:
-        return {table: _table_rows(store, con, table, key) for table, key in ledger_tables(store)}
-
-
-def _table_rows(store: Store, con, table: str, key: str) -> list[tuple]:
-    columns = sorted(store._table_columns(con, table))
-    select = ", ".join(store._geom_out('"geom"') if c == "geom" else f'"{c}"' for c in columns)
-    rows = [list(r) for r in con.execute(f'SELECT {select} FROM "{table}" ORDER BY "{key}"').fetchall()]
-    if "geom" in columns:
-        g = columns.index("geom")
-        for row, geom in zip(rows, store._decode([r[g] for r in rows])):
-            row[g] = None if geom is None else shapely.to_wkb(geom, hex=True, output_dimension=2)
-    return [tuple(int(v) if isinstance(v, bool) else v for v in row) for row in rows]

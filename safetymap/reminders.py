@@ -9,7 +9,8 @@ import pandas as pd
 
 from . import stats
 from .ledger import is_open, today
-from .report import Table, workbook_bytes
+from .report import Table
+from .report_files import tables_workbook
 from .schema import Schema
 
 DAYS_LEFT = "剩余天数"
@@ -69,4 +70,4 @@ def excel_bytes(table: pd.DataFrame, schema: Schema, within_days: int, on: dt.da
         sheets.append(Table(f"整改到期提醒：{name}", rows.drop(columns=unit).reset_index(drop=True),
                             "请按整改时限完成整改", sheet=str(name)))
     subtitle = title(within_days, on) + ("　示例数据（虚构）" if sample else "")
-    return workbook_bytes(sheets, schema.bureau, subtitle)
+    return tables_workbook(sheets, schema.bureau, subtitle)

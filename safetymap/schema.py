@@ -5,6 +5,7 @@ Point ``SAFETYMAP_SCHEMA`` at another TOML file to use a bureau's own schema.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -12,10 +13,15 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
-from .errors import Problem, UnknownCategory, ValidationError
+import shapely
+
+from .errors import Problem, SchemaError, UnknownCategory, ValidationError
 
 DEFAULT_SCHEMA_PATH = Path(__file__).with_name("schema.toml")
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"  # where a relative district boundary is found
 FIELD_TYPES = {"str", "text", "int", "float", "date", "datetime", "bool", "enum", "stake"}
+EVENT_FIELD_TYPES = {"str", "text", "int", "float", "date", "time", "datetime", "enum"}
+STATUS_ROLES = ("open", "rectified", "closed")
 SHP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,9}$")
 CATEGORY_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -37,6 +43,7 @@ class Field:
     pattern: str | None = None
     pattern_hint: str = ""
     help: str = ""
+    requires: tuple[str, ...] = ()  # keys of fields that must be filled in whenever this one is
 
     @property
     def editable(self) -> bool:
@@ -45,6 +52,62 @@ class Field:
     @property
     def label_with_unit(self) -> str:
         return f"{self.label}({self.unit})" if self.unit else self.label
+
+
+@dataclass(frozen=True)
+class Status:
+    """A rectification status (整改状态) with its role in the workflow and its colour."""
+
+    label: str
+    role: str  # open (overdue past the deadline) | rectified (已整改) | closed (销号)
+    color: str
+
+
+@dataclass(frozen=True)
+class EventType:
+    """An event logged against a patch (fog event, inspection): its fields with types, ranges and labels."""
+
+    key: str
+    label: str
+    fields: tuple[Field, ...]
+    together: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (label, field keys) given all or none
+
+    @property
+    def keys(self) -> list[str]:
+        return [f.key for f in self.fields]
+
+    def field(self, key: str) -> Field:
+        for f in self.fields:
+            if f.key == key:
+                return f
+        raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class District:
+    """The district the ledger covers: its boundary file, and the centre and bounds derived from it."""
+
+    name: str
+    boundary_path: Path
+    tolerance_m: float = 500.0
+
+    @cached_property
+    def boundary(self):
+        """The district polygon (EPSG:4490)."""
+        with open(self.boundary_path, encoding="utf-8") as fh:
+            feature = json.load(fh)
+        return shapely.geometry.shape(feature.get("geometry", feature))
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(min lon, min lat, max lon, max lat)."""
+        return tuple(float(v) for v in self.boundary.bounds)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """(lat, lon) of the bounds' centre, as Leaflet takes it."""
+        minx, miny, maxx, maxy = self.bounds
+        return (round((miny + maxy) / 2, 3), round((minx + maxx) / 2, 3))
 
 
 @dataclass(frozen=True)
@@ -101,8 +164,33 @@ class Schema:
     consequence_labels: tuple[str, ...]
     common_fields: tuple[Field, ...]
     categories: tuple[Category, ...]
-    open_statuses: tuple[str, ...] = ()  # rectification statuses still open (overdue past the deadline)
+    statuses: tuple[Status, ...] = ()  # rectification statuses in workflow order
+    events: dict[str, EventType] = field(default_factory=dict)  # "fog_event", "inspection"
+    district: District | None = None
+    fog_rule: dict = field(default_factory=dict)  # parameters of the 团雾台账 rule (see safetymap.fog)
     source: Path = field(default=DEFAULT_SCHEMA_PATH)
+
+    @property
+    def open_statuses(self) -> tuple[str, ...]:
+        """Rectification statuses still open (overdue past the deadline)."""
+        return self.statuses_with_role("open")
+
+    def statuses_with_role(self, role: str) -> tuple[str, ...]:
+        return tuple(s.label for s in self.statuses if s.role == role)
+
+    @property
+    def status_colors(self) -> dict[str, str]:
+        return {s.label: s.color for s in self.statuses}
+
+    @property
+    def ungraded_label(self) -> str:
+        """What a patch with no grade shows in tables, the legend and reports."""
+        return self.meta.get("ungraded_label", "未定级")
+
+    def label(self, key: str) -> str:
+        """The label of a field by key (common fields first, then any category's); the key if unknown."""
+        found = self.all_fields().get(key)
+        return found.label if found else key
 
     # ---- lookups
     def category(self, name: str) -> Category:
@@ -174,41 +262,110 @@ class Schema:
         return self.meta.get("multi_separator", "、")
 
 
-def _build_field(raw: dict, lists: dict[str, list[str]], grades: list[str], where: str) -> Field:
+class _Bad(Exception):
+    """One entry of the schema is wrong; ``parse_schema`` adds the file and raises SchemaError."""
+
+    def __init__(self, entry: str, problem: str):
+        super().__init__(entry, problem)
+        self.entry, self.problem = entry, problem
+
+
+def _build_field(raw: dict, lists: dict[str, list[str]], grades: list[str], where: str,
+                 types: set[str] = FIELD_TYPES, needs_shp: bool = True) -> Field:
     raw = dict(raw)
-    problems = []
-    for required in ("key", "label", "type", "shp"):
-        if required not in raw:
-            problems.append(f"{where} 缺少 {required}")
-    if problems:
-        raise ValueError("；".join(problems))
-    if raw["type"] not in FIELD_TYPES:
-        raise ValueError(f"{where} 字段 {raw['key']} 的类型 {raw['type']} 不支持（可选 {sorted(FIELD_TYPES)}）")
-    if not SHP_NAME.match(raw["shp"]):
-        raise ValueError(f"{where} 字段 {raw['key']} 的 shapefile 字段名 {raw['shp']} 须为不超过10个字符的英文字母数字")
+    needed = ("key", "label", "type", "shp") if needs_shp else ("key", "label", "type")
+    missing = [k for k in needed if k not in raw]
+    if missing:
+        raise _Bad(f"{where} 字段 {raw.get('key', '?')}", f"缺少 {'、'.join(missing)}")
+    entry = f"{where} 字段 {raw['key']}"
+    if raw["type"] not in types:
+        raise _Bad(entry, f"类型 {raw['type']} 不支持（可选 {sorted(types)}）")
+    if needs_shp and not SHP_NAME.match(raw["shp"]):
+        raise _Bad(entry, f"shapefile 字段名 {raw['shp']} 须为不超过10个字符的英文字母数字")
+    raw.setdefault("shp", "")
     source = raw.pop("values_from", None)
     if source == "grades":
         raw["values"] = grades
     elif source is not None:
         if source not in lists:
-            raise ValueError(f"{where} 字段 {raw['key']} 引用了不存在的列表 {source}")
+            raise _Bad(entry, f"引用了不存在的列表 {source}")
         raw["values"] = lists[source]
     raw["values"] = tuple(raw.get("values", ()))
+    raw["requires"] = tuple(raw.get("requires", ()))
     if raw["type"] == "enum" and not raw["values"]:
-        raise ValueError(f"{where} 枚举字段 {raw['key']} 没有可选值")
-    return Field(**raw)
+        raise _Bad(entry, "枚举字段没有可选值")
+    try:
+        return Field(**raw)
+    except TypeError as exc:
+        raise _Bad(entry, f"有不认识的设置（{exc}）") from None
+
+
+def _build_statuses(data: dict) -> tuple[Status, ...]:
+    statuses = []
+    for i, raw in enumerate(data.get("rect_statuses", []), start=1):
+        entry = f"rect_statuses 第 {i} 项"
+        if "label" not in raw:
+            raise _Bad(entry, "缺少 label")
+        role = raw.get("role", "open")
+        if role not in STATUS_ROLES:
+            raise _Bad(f"{entry}（{raw['label']}）", f"role「{role}」须为 {'、'.join(STATUS_ROLES)} 之一")
+        statuses.append(Status(raw["label"], role, raw.get("color", "#5B7DB1")))
+    if statuses and not any(s.role == "open" for s in statuses):
+        raise _Bad("rect_statuses", "至少要有一个 role = \"open\" 的整改状态")
+    return tuple(statuses)
+
+
+def _build_events(data: dict, lists: dict[str, list[str]], grades: list[str]) -> dict[str, EventType]:
+    events = {}
+    for key, raw in data.get("events", {}).items():
+        fields = tuple(_build_field(f, lists, grades, f"events.{key}", EVENT_FIELD_TYPES, needs_shp=False)
+                       for f in raw.get("fields", []))
+        keys = {f.key for f in fields}
+        together = tuple((g.get("label", ""), tuple(g.get("fields", []))) for g in raw.get("together", []))
+        for label, group in together:
+            if not set(group) <= keys:
+                raise _Bad(f"events.{key}.together {label}", f"{'、'.join(sorted(set(group) - keys))} 不是该事件的字段")
+        events[key] = EventType(key, raw.get("label", key), fields, together)
+    return events
+
+
+def _build_district(meta: dict) -> District | None:
+    raw = meta.get("district")
+    if raw is None:
+        return None
+    if "boundary" not in raw:
+        raise _Bad("meta.district", "缺少 boundary（区界 GeoJSON 文件）")
+    path = Path(raw["boundary"])
+    path = path if path.is_absolute() else DATA_DIR / path
+    if not path.is_file():
+        raise _Bad("meta.district.boundary", f"找不到区界文件 {path}")
+    return District(raw.get("name", ""), path, float(raw.get("tolerance_m", 500.0)))
 
 
 def parse_schema(data: dict, source: Path = DEFAULT_SCHEMA_PATH) -> Schema:
+    """The schema declared by ``data`` (a parsed TOML file); SchemaError names ``source``, the entry and
+    the problem."""
+    try:
+        return _parse(data, source)
+    except _Bad as exc:
+        raise SchemaError(source, exc.entry, exc.problem) from None
+    except KeyError as exc:
+        raise SchemaError(source, str(exc.args[0]), "缺少这一项") from None
+
+
+def _parse(data: dict, source: Path) -> Schema:
     grades = tuple(Grade(g["key"], g["label"], g["color"], i, g.get("badge", "gray")) for i, g in enumerate(data["grades"]))
     grade_labels = [g.label for g in grades]
     lists = {k: list(v) for k, v in data.get("lists", {}).items()}
+    statuses = _build_statuses(data)
+    if statuses:
+        lists["rect_statuses"] = [s.label for s in statuses]
     common = tuple(_build_field(f, lists, grade_labels, "common_fields") for f in data["common_fields"])
     categories = []
     for raw in data["categories"]:
         key = raw["key"]
         if not CATEGORY_KEY.match(key):
-            raise ValueError(f"类别键 {key} 须为小写英文字母、数字和下划线")
+            raise _Bad(f"类别 {key}", "键须为小写英文字母、数字和下划线")
         own = tuple(_build_field(f, lists, grade_labels, f"类别 {key}") for f in raw.get("fields", []))
         fields = common + own
         _check_unique(fields, key)
@@ -221,22 +378,20 @@ def parse_schema(data: dict, source: Path = DEFAULT_SCHEMA_PATH) -> Schema:
         categories.append(cat)
     fog = data.get("meta", {}).get("fog_category", "fog")
     if fog not in {c.key for c in categories}:
-        raise ValueError(f"meta.fog_category「{fog}」不是已声明的类别")
-    open_statuses = tuple(lists.get("open_rect_statuses", ()))
-    unknown = set(open_statuses) - set(lists.get("rect_statuses", ()))
-    if unknown:
-        raise ValueError(f"open_rect_statuses 中的 {'、'.join(sorted(unknown))} 不在 rect_statuses 中")
+        raise _Bad("meta.fog_category", f"「{fog}」不是已声明的类别")
     matrix = data["matrix"]
     rows = tuple(tuple(r) for r in matrix["grades"])
     for r in rows:
         for label in r:
             if label not in grade_labels:
-                raise ValueError(f"风险矩阵中的等级 {label} 不在 grades 中")
+                raise _Bad("matrix.grades", f"等级 {label} 不在 grades 中")
     return Schema(
         meta=data.get("meta", {}), grades=grades, matrix=rows,
         likelihood_labels=tuple(matrix.get("likelihood_labels", [])),
         consequence_labels=tuple(matrix.get("consequence_labels", [])),
-        common_fields=common, categories=tuple(categories), open_statuses=open_statuses, source=source,
+        common_fields=common, categories=tuple(categories), statuses=statuses,
+        events=_build_events(data, lists, grade_labels), district=_build_district(data.get("meta", {})), source=source,
+        fog_rule=dict(data.get("fog_rule", {})),
     )
 
 
@@ -246,17 +401,23 @@ def _check_unique(fields: tuple[Field, ...], where: str) -> None:
         for f in fields:
             value = getattr(f, attr).upper() if attr == "shp" else getattr(f, attr)
             if value in seen:
-                raise ValueError(f"类别 {where} 中字段的 {attr}「{value}」重复")
+                raise _Bad(f"类别 {where}", f"字段的 {attr}「{value}」重复")
             seen.add(value)
 
 
 @lru_cache(maxsize=8)
 def _load_cached(path: str, mtime: float) -> Schema:
     with open(path, "rb") as fh:
-        return parse_schema(tomllib.load(fh), Path(path))
+        try:
+            data = tomllib.load(fh)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SchemaError(path, "TOML 语法", str(exc)) from None
+    return parse_schema(data, Path(path))
 
 
 def load_schema(path: str | os.PathLike | None = None) -> Schema:
     """The schema from ``path``, ``$SAFETYMAP_SCHEMA`` or the packaged ``schema.toml``."""
     path = Path(path or os.environ.get("SAFETYMAP_SCHEMA") or DEFAULT_SCHEMA_PATH)
+    if not path.is_file():
+        raise SchemaError(path, "文件", "不存在（检查 SAFETYMAP_SCHEMA 设置）")
     return _load_cached(str(path.resolve()), path.stat().st_mtime)

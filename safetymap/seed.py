@@ -8,10 +8,9 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from .errors import DatabaseExists
-from .geo import DATA_DIR
-from .schema import Schema, load_schema
-from .store import Store, is_database_url
+from .backends import is_database_url
+from .schema import DATA_DIR, Schema, load_schema
+from .store import Store, create_store
 
 SAMPLE_SEGMENTS = DATA_DIR / "segments.geojson"
 SAMPLE_ROUTES = DATA_DIR / "routes.geojson"
@@ -26,32 +25,15 @@ def default_db_path() -> Path | str:
     return location if is_database_url(location) else Path(location)
 
 
-def remove_database(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
 def init_database(path: str | os.PathLike, *, sample: bool = True, force: bool = False,
                   schema: Schema | None = None) -> Store:
     """A new ledger at ``path`` (a file, or a ``postgresql://…`` URL); refuses to replace an existing
     one unless ``force``."""
-    if is_database_url(path):
-        from .pgstore import create_ledger
-        store = create_ledger(path, schema or load_schema(), force=force)
-    else:
-        store = _new_file_store(Path(path), schema or load_schema(), force)
+    store = create_store(path, schema or load_schema(), force=force)
     if sample:
         seed_sample(store)
     store.checkpoint()
     return store
-
-
-def _new_file_store(path: Path, schema: Schema, force: bool) -> Store:
-    if path.exists() and not force:
-        raise DatabaseExists(path)
-    remove_database(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return Store(path, schema, create=True)
 
 
 def read_sample_segments() -> gpd.GeoDataFrame:

@@ -13,13 +13,14 @@ import pandas as pd
 
 from .errors import Problem, ValidationError
 from .geo import format_stakes
-from .ledger import FOG_LEDGER_THRESHOLD, days_late, fog_counts, fog_ledger, is_open, overdue
-from .schema import Schema
-from .validation import five_in_place_parts, is_blank
+from .fog import FogRule, fog_counts, fog_ledger
+from .ledger import days_late, is_open, overdue
+from .schema import Schema, load_schema
+from .validation import five_in_place_parts
+from .values import is_blank
 
 TOTAL = "合计"
 BLANK = "（未填）"
-UNGRADED = "未定级"
 COUNT = "图斑数"
 KM = "长度(km)"
 OPEN = "未整改"
@@ -28,7 +29,6 @@ CATEGORY = "类别"
 MONTH = "月份"
 STAKES = "桩号范围"
 DAYS_LATE = "逾期天数"
-RECTIFIED, CLOSED = "已整改", "已销号"  # rect_status values (checked against the schema by the tests)
 DONE_RATE = "整改完成率(%)"
 FIVE_OK = "五到位"
 FIVE_RATE = "五到位率(%)"
@@ -37,9 +37,19 @@ ROUTE_CLASSES = "GSXYCZ"  # 国道、省道、县道、乡道、村道、专用�
 # What changed, from a history row (see ``change_kinds``), in column order.
 ADDED, DONE, CLOSED_KIND, ARCHIVED = "新增", "整改完成", "销号", "归档"
 CHANGE_KINDS = (ADDED, DONE, CLOSED_KIND, ARCHIVED)
-FOG_LEDGER_LABEL = f"团雾台账路段(年均≥{FOG_LEDGER_THRESHOLD:g}次)"
 PATCH_KEYS = ("code", "name", "category", "risk_grade", "route_code", "stakes", "township",
               "resp_unit", "resp_person", "resp_phone")
+
+
+
+def __getattr__(name: str):
+    """``UNGRADED``, ``RECTIFIED``, ``CLOSED``: the (default) schema's words, for callers without a schema."""
+    schema = load_schema()
+    if name == "UNGRADED":
+        return schema.ungraded_label
+    if name in ("RECTIFIED", "CLOSED"):
+        return schema.statuses_with_role(name.lower())[0]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------- the data a dashboard or report needs
@@ -139,11 +149,11 @@ def statuses(schema: Schema) -> list[str]:
 def grade_columns(frame: pd.DataFrame, schema: Schema) -> list[str]:
     """The grade labels, highest first, plus 未定级 when a patch has none."""
     missing = frame["risk_grade"].map(is_blank).any() if len(frame) else False
-    return schema.grade_labels + ([UNGRADED] if missing else [])
+    return schema.grade_labels + ([schema.ungraded_label] if missing else [])
 
 
-def grades_of(frame: pd.DataFrame) -> pd.Series:
-    return frame["risk_grade"].map(lambda g: UNGRADED if is_blank(g) else g)
+def grades_of(frame: pd.DataFrame, schema: Schema) -> pd.Series:
+    return frame["risk_grade"].map(lambda g: schema.ungraded_label if is_blank(g) else g)
 
 
 def group_values(frame: pd.DataFrame, key: str) -> pd.Series:
@@ -197,8 +207,9 @@ def patch_columns(frame: pd.DataFrame, schema: Schema, keys=PATCH_KEYS) -> pd.Da
 
 
 # ---------------------------------------------------------------- distribution
-def _grade_pivot(frame: pd.DataFrame, rows: pd.Series, columns: list[str], value: str) -> pd.DataFrame:
-    grades = grades_of(frame)
+def _grade_pivot(frame: pd.DataFrame, rows: pd.Series, columns: list[str], value: str,
+                 schema: Schema) -> pd.DataFrame:
+    grades = grades_of(frame, schema)
     if value == "count":
         pivot = frame.groupby([rows, grades]).size()
     else:
@@ -210,7 +221,7 @@ def category_grade(frame: pd.DataFrame, schema: Schema, value: str = "count") ->
     """Patches by category × grade: ``value="count"`` the number, ``"km"`` the length in km."""
     labels = category_labels(schema)
     columns = grade_columns(frame, schema)
-    pivot = _grade_pivot(frame, frame["category"].map(labels), columns, value)
+    pivot = _grade_pivot(frame, frame["category"].map(labels), columns, value, schema)
     pivot = pivot.reindex(index=list(labels.values()), columns=columns).fillna(0)
     pivot[TOTAL] = pivot.sum(axis=1)
     table = with_total(pivot.rename_axis(CATEGORY).reset_index())
@@ -237,7 +248,7 @@ def by_group(frame: pd.DataFrame, key: str, schema: Schema, on: dt.date | None =
         OPEN: is_open(frame, schema).groupby(groups).sum(),
         OVERDUE: overdue(frame, on).groupby(groups).sum(),
     }).reindex(order).fillna(0)
-    grades = _grade_pivot(frame, groups, columns, "count").reindex(index=order, columns=columns).fillna(0)
+    grades = _grade_pivot(frame, groups, columns, "count", schema).reindex(index=order, columns=columns).fillna(0)
     table = pd.concat([table[[COUNT, KM]], grades, table[[OPEN, OVERDUE]]], axis=1)
     table = with_total(table.rename_axis(label(schema, key)).reset_index())
     table = _finish_numbers(table, [COUNT, *columns, OPEN, OVERDUE], "count")
@@ -256,7 +267,8 @@ def rect_status_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = 
     pivot[TOTAL] = pivot.sum(axis=1)
     pivot[OVERDUE] = overdue(frame, on).groupby(cats).sum().reindex(pivot.index).fillna(0)
     table = _finish_numbers(with_total(pivot.rename_axis(CATEGORY).reset_index()), [*names, TOTAL, OVERDUE], "count")
-    table[DONE_RATE] = rate(table[RECTIFIED] + table[CLOSED], table[TOTAL])
+    done = [*schema.statuses_with_role("rectified"), *schema.statuses_with_role("closed")]
+    table[DONE_RATE] = rate(table[done].sum(axis=1), table[TOTAL])
     return table
 
 
@@ -312,19 +324,24 @@ def fog_ledger_table(frame: pd.DataFrame, events: pd.DataFrame, schema: Schema, 
     """The fog ledger (年均发生3次以上团雾路段台账): each segment's yearly counts and average. With
     ``every_segment``, all fog segments, and a column saying which are in the ledger."""
     fog = frame[frame["category"] == schema.fog_category]
-    ledger = fog_counts(fog, events) if every_segment else fog_ledger(fog, events)
+    ledger = fog_counts(fog, events, schema) if every_segment else fog_ledger(fog, events, schema)
     rows = fog.set_index("code").loc[ledger["code"]].reset_index()
     table = patch_columns(rows, schema, ("code", "name", "route_code", "stakes", "township", "risk_grade", "resp_unit"))
-    years = [c for c in ledger.columns if isinstance(c, (int, np.integer))]
-    from_events = (ledger["source"] == "事件记录").to_numpy()
-    for year in years:  # a hand-entered average has no yearly counts
-        table[f"{year}年"] = pd.array(np.where(from_events, ledger[year], None), dtype="Int64")
-    table["记录年数"] = ledger["years"].to_numpy()
+    for year in (c for c in ledger.columns if isinstance(c, (int, np.integer))):
+        table[f"{year}年"] = ledger[year].astype("Int64").to_numpy()
+    table["统计期"] = ledger["window"].to_numpy()
+    table["统计年数"] = ledger["years"].to_numpy()
     table["年均次数"] = ledger["per_year"].astype(float).round(2).to_numpy()
+    table["档次"] = ledger["tier"].fillna("").to_numpy()
     table["数据来源"] = ledger["source"].to_numpy()
+    table["判定说明"] = ledger["reason"].to_numpy()
     if every_segment:
         table[IN_LEDGER] = ledger["in_ledger"].to_numpy()
     return table
+
+
+def fog_ledger_label(schema: Schema) -> str:
+    return f"团雾台账路段(年均≥{FogRule.of(schema).threshold:g}次)"
 
 
 def current_events(events: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
@@ -367,22 +384,24 @@ def fog_event_list(events: pd.DataFrame, frame: pd.DataFrame, schema: Schema, pe
 
 
 # ---------------------------------------------------------------- changes over time (from history)
-def change_kinds(history: pd.DataFrame) -> pd.Series:
+def change_kinds(history: pd.DataFrame, schema: Schema | None = None) -> pd.Series:
     """What each history row records, or None: 新增 (version 1, no field: insert or import),
-    整改完成 (rect_status set to 已整改), 销号 (set to 已销号), 归档 (archived)."""
+    整改完成 (rect_status set to a status of role rectified, 已整改), 销号 (role closed, 已销号), 归档 (archived)."""
+    schema = schema or load_schema()
     status = history["field_key"] == "rect_status"
     kinds = pd.Series(None, index=history.index, dtype=object)
     kinds[(history["version"] == 1) & history["field_key"].isna()] = ADDED
-    kinds[status & (history["after"] == RECTIFIED)] = DONE
-    kinds[status & (history["after"] == CLOSED)] = CLOSED_KIND
+    kinds[status & history["after"].isin(schema.statuses_with_role("rectified"))] = DONE
+    kinds[status & history["after"].isin(schema.statuses_with_role("closed"))] = CLOSED_KIND
     kinds[history["action"] == "archive"] = ARCHIVED
     return kinds
 
 
-def changes_by_month(history: pd.DataFrame, months: list[str] | None = None) -> pd.DataFrame:
+def changes_by_month(history: pd.DataFrame, months: list[str] | None = None,
+                     schema: Schema | None = None) -> pd.DataFrame:
     """Patches added, rectified, closed and archived per month (each patch once per month and kind).
     ``months`` defaults to every month from the first to the last change; 合计 counts distinct patches."""
-    kinds = change_kinds(history)
+    kinds = change_kinds(history, schema)
     changes = history.assign(kind=kinds, month=month_of(history["at"]))[kinds.notna()]
     months = months if months is not None else (month_range(changes["month"].min(), changes["month"].max()) if len(changes) else [])
     changes = changes[changes["month"].isin(months)]
@@ -397,7 +416,7 @@ def changes_by_month(history: pd.DataFrame, months: list[str] | None = None) -> 
 def change_list(history: pd.DataFrame, patches: pd.DataFrame, schema: Schema, period: Period) -> pd.DataFrame:
     """Each patch added, rectified, closed or archived within ``period``, with when and by whom.
     ``patches`` should include archived ones, so that every code has its name."""
-    kinds = change_kinds(history)
+    kinds = change_kinds(history, schema)
     rows = history[kinds.notna() & period.contains(history["at"])]
     labels = category_labels(schema)
     names = dict(zip(patches["code"], patches["name"]))
@@ -414,12 +433,12 @@ def overview(data: LedgerData, schema: Schema, on: dt.date | None = None, period
     parts = five_in_place_parts(frame)
     fog = frame[frame["category"] == schema.fog_category]
     rows = [("图斑总数", len(frame)), ("总长度(km)", km(frame["length_m"]))]
-    grades = grades_of(frame).value_counts()
+    grades = grades_of(frame, schema).value_counts()
     rows += [(f"{g}风险图斑", int(grades.get(g, 0))) for g in grade_columns(frame, schema)]
     rows += [(f"{OPEN}图斑", int(is_open(frame, schema).sum())),
              ("逾期未整改图斑", int(overdue(frame, on).sum())),
              (FIVE_RATE, float(rate(pd.Series([parts.all(axis=1).sum()]), pd.Series([len(frame)])).iloc[0])),
-             (FOG_LEDGER_LABEL, len(fog_ledger(fog, data.events)))]
+             (fog_ledger_label(schema), len(fog_ledger(fog, data.events, schema)))]
     if period is not None:
         changes = changes_by_month(data.history, period.months).iloc[-1]
         events = current_events(data.events, frame)

@@ -1,350 +1,125 @@
-"""The only code that touches the database: patches, sources, routes, history and events in one
-GeoPackage file, read and written through ``sqlite3`` (see ``gpkg``) — or, given a ``postgresql://…``
-URL, in PostgreSQL + PostGIS (``pgstore``: the same class with a few backend hooks overridden).
+"""The ledger: its rules over a storage backend. Versions and conflicts, history, archive, roles,
+validation calls and events live here; where the rows are kept is the backend's business
+(``safetymap.backends``: a GeoPackage file over sqlite3, or PostgreSQL + PostGIS).
 
-Every write is one transaction (``BEGIN IMMEDIATE``); every patch carries a version and a save based
-on an older version raises ``ConflictError`` with the newer record; deletes are soft (archived)."""
+Every write is one transaction; every patch carries a version and a save based on an older version
+raises ``ConflictError`` with the newer record; deletes are soft (archived). ``open_store(location)``
+opens a ledger; ``create_store(location)`` makes a new one."""
 from __future__ import annotations
 
 import datetime as dt
 import os
-import sqlite3
-import threading
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from . import gpkg
 from .auth import User, actor
-from .clock import local_series_to_utc_text, now_local, now_utc, utc_text, utc_text_to_local
-from .errors import ConflictError, DatabaseExists, DatabaseMissing, NotFound, Problem, ValidationError
-from .geo import GEOMETRY_LABEL, format_stake, geometry_problems, patch_polygons
-from .schema import Category, Field, Schema, load_schema
-from .validation import blank_mask, clean_frame, derive, grade_problems, is_blank
-
-SRS_ID = 4490
-SQL_TYPES = {"str": "TEXT", "text": "TEXT", "enum": "TEXT", "int": "INTEGER", "float": "REAL",
-             "stake": "REAL", "date": "DATE", "datetime": "DATETIME", "bool": "BOOLEAN"}
-SOURCE_TABLE = "patch_source"
-ARCHIVE_COLUMNS = ["archived BOOLEAN NOT NULL DEFAULT 0", "archived_at DATETIME", "archived_by TEXT"]
-FEATURE_TABLES = {  # besides the category tables: table -> (identifier, description, geometry type, columns)
-    SOURCE_TABLE: ("图斑源几何（路段线/桥梁点）", "示例数据以外为正式台账", "GEOMETRY",
-                   ["code TEXT NOT NULL UNIQUE", "category TEXT NOT NULL"]),
-    "routes": ("路线中心线", "线性参照用路线", "LINESTRING",
-               ["route_code TEXT NOT NULL UNIQUE", "name TEXT", "start_stake_m REAL NOT NULL DEFAULT 0"]),
-}
-ATTRIBUTE_TABLES = {
-    "history": ("变更历史", [
-        "code TEXT NOT NULL", "category TEXT NOT NULL", "version INTEGER NOT NULL", "action TEXT NOT NULL",
-        "field_key TEXT", "field_label TEXT", "before TEXT", "after TEXT", "user TEXT NOT NULL",
-        "at DATETIME NOT NULL"]),
-    "fog_events": ("团雾事件", [
-        "code TEXT NOT NULL", "date DATE NOT NULL", "start_time TEXT", "duration_h REAL",
-        "min_visibility_m INTEGER", "reporter TEXT", "created_at DATETIME NOT NULL", "created_by TEXT NOT NULL"]),
-    "inspections": ("巡查记录", [
-        "code TEXT NOT NULL", "inspected_at DATETIME NOT NULL", "inspector TEXT NOT NULL", "findings TEXT",
-        "status_before TEXT", "status_after TEXT", "lon REAL", "lat REAL",
-        "created_at DATETIME NOT NULL", "created_by TEXT NOT NULL"]),
-    "photos": ("巡查照片", [
-        "inspection_id INTEGER NOT NULL", "code TEXT NOT NULL", "mime TEXT NOT NULL", "width INTEGER",
-        "height INTEGER", "content BLOB NOT NULL", "created_at DATETIME NOT NULL", "created_by TEXT NOT NULL"]),
-    "users": ("用户", [
-        "name TEXT NOT NULL UNIQUE", "role TEXT NOT NULL", "password_hash TEXT NOT NULL",
-        "disabled BOOLEAN NOT NULL DEFAULT 0", "failed_logins INTEGER NOT NULL DEFAULT 0", "not_before DATETIME",
-        "locked_until DATETIME", "created_at DATETIME NOT NULL", "last_login DATETIME"]),
-    "audit": ("操作日志", ["at DATETIME NOT NULL", "user TEXT NOT NULL", "action TEXT NOT NULL", "detail TEXT"]),
-    "safetymap_meta": ("系统信息", ["key TEXT NOT NULL UNIQUE", "value TEXT"]),
-}
-INDEXES = [
-    'CREATE INDEX IF NOT EXISTS idx_history_code ON history (code, version)',
-    'CREATE INDEX IF NOT EXISTS idx_fog_events_code ON fog_events (code, date)',
-    'CREATE INDEX IF NOT EXISTS idx_inspections_code ON inspections (code, inspected_at)',
-    'CREATE INDEX IF NOT EXISTS idx_photos_inspection ON photos (inspection_id)',
-    'CREATE INDEX IF NOT EXISTS idx_audit_at ON audit (at)',
-]
-USER_COLUMNS = ["name", "role", "password_hash", "disabled", "failed_logins", "not_before", "locked_until",
-                "created_at", "last_login"]
+from .backends import create_backend, open_backend
+from .backends.tables import SOURCE_TABLE, USER_COLUMNS, category_columns
+from .clock import now_local, now_utc, utc_text, utc_text_to_local
+from .errors import ConflictError, NotFound, PermissionDenied, Problem, ValidationError
+from .geo import GEOMETRY_LABEL, geometry_problems, patch_polygons
+from .schema import Category, Schema, load_schema
+from .upgrades import apply_upgrades
+from .validation import clean_events, clean_frame, derive, grade_problems
+from .values import differs, display_value, from_sql, to_python, to_sql
 
 
-def display_value(f: Field | None, value) -> str:
-    """A value as text for history and messages: stakes as K12+350, dates ISO, booleans 是/否."""
-    if is_blank(value):
-        return ""
-    if f is not None and f.type == "stake":
-        return format_stake(value)
-    if f is not None and f.type == "bool":
-        return "是" if bool(value) else "否"
-    if f is not None and f.type == "date":
-        return pd.Timestamp(value).strftime("%Y-%m-%d")
-    if f is not None and f.type == "datetime":
-        return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def open_store(location: str | os.PathLike, schema: Schema | None = None, *, create: bool = False) -> "Store":
+    """The ledger at ``location``: a GeoPackage file path, or a ``postgresql://…`` URL."""
+    schema = schema or load_schema()
+    backend = open_backend(location, schema, create=create)
+    apply_upgrades(backend, schema)
+    return Store(backend, schema)
 
 
-def _to_sql(f: Field, series: pd.Series) -> list:
-    """A clean column -> values sqlite3 stores (dates as GeoPackage text, NA as NULL), column-wise."""
-    missing = np.array(series.isna(), dtype=bool)  # a writable copy
-    if f.type == "date":
-        values = pd.to_datetime(series).dt.strftime("%Y-%m-%d").astype(object)
-    elif f.type == "datetime":
-        values = local_series_to_utc_text(series).astype(object)
-    elif f.type == "bool":  # a Python bool: SQLite stores 1/0, PostgreSQL needs a boolean
-        values = series.astype(object).map(bool, na_action="ignore")
-    elif f.type == "int":
-        values = series.astype(object).map(int, na_action="ignore")
-    elif f.type in ("float", "stake"):
-        values = series.astype(float)
-    else:
-        missing |= blank_mask(series)
-        values = series.astype(object).map(str, na_action="ignore")
-    out = values.to_numpy(dtype=object, copy=True)
-    out[missing] = None
-    return out.tolist()
-
-
-def _from_sql(f: Field, values: list) -> pd.Series:
-    if f.type == "date":
-        return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="%Y-%m-%d").astype("datetime64[ms]")
-    if f.type == "datetime":
-        return utc_text_to_local(values)
-    if f.type == "int":
-        return pd.Series(values, dtype="Int64")
-    if f.type == "bool":
-        return pd.Series([None if v is None else bool(v) for v in values], dtype="boolean")
-    if f.type in ("float", "stake"):
-        return pd.Series([np.nan if v is None else v for v in values], dtype=float)
-    return pd.Series(values, dtype=object)
-
-
-def to_python(f: Field | None, value):
-    """One clean value as a plain Python value for a record dict."""
-    if is_blank(value):
-        return None
-    if f is not None and f.type == "date":
-        return pd.Timestamp(value).date()
-    if f is not None and f.type == "datetime":
-        return pd.Timestamp(value).to_pydatetime()
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
-
-
-def is_database_url(location) -> bool:
-    """``postgresql://…`` (or ``postgres://…``) names a PostgreSQL + PostGIS ledger; anything else a file."""
-    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
-
-
-def redact(location) -> str:
-    """A database location for messages and logs: a URL's password hidden."""
-    text = str(location)
-    if not is_database_url(text):
-        return text
-    parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+def create_store(location: str | os.PathLike, schema: Schema | None = None, *, force: bool = False) -> "Store":
+    """A new, empty ledger at ``location``; refuses to replace an existing one unless ``force``."""
+    schema = schema or load_schema()
+    backend = create_backend(location, schema, force=force)
+    apply_upgrades(backend, schema)
+    return Store(backend, schema)
 
 
 class Store:
-    """A ledger in one GeoPackage file. Safe to share between threads (one connection per thread)
-    and to use from several processes at once (SQLite WAL locking).
+    """A ledger over one backend. Safe to share between threads and processes as its backend is."""
 
-    ``Store("postgresql://…")`` opens the same ledger on PostgreSQL + PostGIS instead (``pgstore``):
-    the logic below is shared; the backends differ only in the hooks marked "backend hook"."""
+    def __init__(self, backend, schema: Schema):
+        if isinstance(backend, (str, os.PathLike)):
+            raise TypeError("Store(backend, schema) takes a backend; open a location with open_store()")
+        self.backend = backend
+        self.schema = schema
 
-    GEOM_PARAM = "?"  # backend hook: SQL for a geometry parameter (see _encode)
+    def __repr__(self) -> str:
+        return f"Store({self.backend!r})"
 
-    def __new__(cls, location=None, *args, **kwargs):
-        if cls is Store and is_database_url(location):
-            from .pgstore import PgStore
-            return super().__new__(PgStore)
-        return super().__new__(cls)
+    @property
+    def location(self) -> str:
+        """What ``open_store`` (or a worker process) opens this ledger with."""
+        return self.backend.location
 
-    def __init__(self, path: str | os.PathLike, schema: Schema | None = None, *, create: bool = False):
-        self.path = Path(path)
-        self.location = str(self.path)  # what to pass to Store() / a worker process to open this ledger
-        self.schema = schema or load_schema()
-        if not self.path.exists() and not create:
-            raise DatabaseMissing(self.path)
-        self._local = threading.local()
-        self._ensure_tables()
-
-    # ---------------------------------------------------------------- connections
-    def _con(self) -> sqlite3.Connection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            con.execute("PRAGMA busy_timeout = 60000")
-            con.execute("PRAGMA synchronous = FULL")
-            gpkg.register_functions(con)
-            self._local.con = con
-        return con
+    @property
+    def path(self) -> Path | None:
+        """The GeoPackage file, or None for a database server."""
+        return self.backend.path
 
     def close(self) -> None:
-        con = getattr(self._local, "con", None)
-        if con is not None:
-            con.close()
-            self._local.con = None
+        self.backend.close()
+
+    def checkpoint(self) -> None:
+        """Make every committed write visible to tools that read the file itself (GDAL, QGIS)."""
+        self.backend.checkpoint()
+
+    def backup(self, dest: str | os.PathLike) -> Path:
+        """A consistent copy of the live ledger as one self-contained GeoPackage file."""
+        return self.backend.backup(dest)
 
     @contextmanager
     def transaction(self):
-        """One write transaction; the write lock is taken at the start so reads inside it are current.
-        Pass the connection it yields as ``con=`` to ``insert_many`` to group several writes. Opened
-        inside another transaction (e.g. ``update`` during an import), it joins that one."""
-        con = self._con()
-        if con.in_transaction:
+        """One write transaction. Pass the connection it yields as ``con=`` to ``insert_many`` to group
+        several writes; opened inside another transaction (an import), it joins that one."""
+        with self.backend.transaction() as con:
             yield con
-            return
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
 
-    @contextmanager
-    def _read(self):
-        """A consistent snapshot for several SELECTs."""
-        con = self._con()
-        con.execute("BEGIN")
-        try:
-            yield con
-        finally:
-            con.execute("COMMIT")
+    # ---------------------------------------------------------------- who may
+    def _actor(self, user: User | str, action: str, con=None) -> str:
+        """The name to record for ``user`` doing ``action``. A signed-in user is checked against the
+        account as it is now (role, disabled), not as it was at sign-in."""
+        if isinstance(user, User):
+            if user.recheck is not None:  # a web session: still signed in?
+                user = user.recheck()
+            user = self._current_user(user, con)
+        return actor(user, action)
 
-    def _query_frame(self, sql: str, params=(), con=None) -> pd.DataFrame:
-        """A SELECT as a DataFrame (what pandas.read_sql_query gives, on either backend)."""
-        cur = (con or self._con()).execute(sql, params)
-        return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description], coerce_float=True)
-
-    # ---------------------------------------------------------------- backend hooks (overridden in pgstore)
-    @staticmethod
-    def _geom_out(column: str) -> str:
-        """SQL reading a geometry column as what ``_decode`` takes."""
-        return column
-
-    @staticmethod
-    def _encode(geoms) -> list:
-        return gpkg.encode(geoms, SRS_ID)
-
-    @staticmethod
-    def _decode(values) -> np.ndarray:
-        return gpkg.decode(values)
-
-    @staticmethod
-    def _bbox_clause(c: Category, bbox) -> tuple[str, list]:
-        minx, miny, maxx, maxy = bbox
-        return (f't.fid IN (SELECT id FROM "rtree_{c.table}_geom" WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?)',
-                [maxx, minx, maxy, miny])
-
-    @staticmethod
-    def _after_geometry_write(con, table: str) -> None:
-        gpkg.update_extent(con, table)
-
-    @staticmethod
-    def _after_copy(con, table: str, key: str) -> None:
-        """After rows were copied with their ids (``migrate``); SQLite's AUTOINCREMENT follows by itself."""
-
-    @staticmethod
-    def _table_exists(con, table: str) -> bool:
-        return gpkg.table_exists(con, table)
-
-    @staticmethod
-    def _table_columns(con, table: str) -> dict[str, str]:
-        """Column name -> declared type (upper case)."""
-        return {row[1]: row[2].upper() for row in con.execute(f'PRAGMA table_info("{table}")')}
-
-    # ---------------------------------------------------------------- tables
-    def _missing_parts(self, con) -> bool:
-        if not all(self._table_exists(con, t) for t in (SOURCE_TABLE, *ATTRIBUTE_TABLES)):
-            return True
-        for c in self.schema.categories:
-            if not self._table_exists(con, c.table):
-                return True
-            if set(self._columns(c)) - set(self._table_columns(con, c.table)):
-                return True
-        return False
-
-    @staticmethod
-    def _columns(c: Category) -> list[str]:
-        return list(c.keys) + ["archived", "archived_at", "archived_by"]
-
-    def _ensure_tables(self) -> None:
-        con = self._con()
-        if not self._missing_parts(con):
-            return
-        if not gpkg.table_exists(con, "gpkg_contents"):
-            gpkg.set_header(con)
-        con.execute("PRAGMA journal_mode = WAL")
-        with self.transaction() as con:
-            if not gpkg.table_exists(con, "gpkg_contents"):
-                gpkg.create_metadata(con, (SRS_ID,))
-            if not gpkg.table_exists(con, SOURCE_TABLE):
-                for table, (identifier, description, geometry_type, cols) in FEATURE_TABLES.items():
-                    gpkg.create_feature_table(con, table, identifier, description, geometry_type, SRS_ID, cols)
-            for table, (identifier, cols) in ATTRIBUTE_TABLES.items():
-                if not gpkg.table_exists(con, table):  # tables added by later versions, too
-                    gpkg.create_attribute_table(con, table, identifier, "", cols)
-            for ddl in INDEXES:
-                con.execute(ddl)
-            con.execute("INSERT OR IGNORE INTO safetymap_meta (key, value) VALUES ('created_at', ?)", (now_utc(),))
-            for c in self.schema.categories:
-                self._ensure_category_table(con, c)
-        self.checkpoint()
-
-    def checkpoint(self) -> None:
-        """Copy the WAL into the main file, so tools reading the file header (GDAL) see it."""
-        self._con().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    @staticmethod
-    def _category_column_defs(c: Category) -> dict[str, str]:
-        """Field key -> column definition (SQLite types; pgstore translates them)."""
-        defs = {f.key: f'"{f.key}" {SQL_TYPES[f.type]}' for f in c.fields}
-        defs["code"] = '"code" TEXT NOT NULL UNIQUE'
-        defs["version"] = '"version" INTEGER NOT NULL DEFAULT 1'
-        return defs
-
-    def _ensure_category_table(self, con, c: Category) -> None:
-        defs = self._category_column_defs(c)
-        if not gpkg.table_exists(con, c.table):
-            gpkg.create_feature_table(con, c.table, f"{c.label}", f"{c.label} 图斑", "POLYGON", SRS_ID,
-                                      list(defs.values()) + ARCHIVE_COLUMNS)
-            con.executemany("INSERT OR REPLACE INTO gpkg_data_columns (table_name, column_name, name, title, description) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            [(c.table, f.key, f.label, f.label_with_unit, f.help) for f in c.fields])
-            return
-        existing = set(gpkg.columns(con, c.table))
-        for f in c.fields:  # a field added to the schema later: add its column
-            if f.key not in existing:
-                con.execute(f'ALTER TABLE "{c.table}" ADD COLUMN "{f.key}" {SQL_TYPES[f.type]}')
+    def _current_user(self, user: User, con=None) -> User:
+        row = self.user_row(user.name, con)
+        if row is None:
+            if self.user_count(con):
+                raise PermissionDenied(f"用户「{user.name}」不存在，请重新登录")
+            return user  # a ledger without accounts (scripts, tests): the caller vouches for the role
+        if row["disabled"]:
+            raise PermissionDenied(f"用户「{user.name}」已被停用，请重新登录")
+        return User(user.name, row["role"])
 
     # ---------------------------------------------------------------- reading
     def _select(self, con, c: Category, where: str = "", params: tuple = ()) -> gpd.GeoDataFrame:
-        cols = ", ".join(f't."{k}"' for k in self._columns(c))
-        rows = con.execute(f'SELECT {self._geom_out("t.geom")}, {self._geom_out("s.geom")}, {cols} FROM "{c.table}" t '
+        cols = ", ".join(f't."{k}"' for k in category_columns(c))
+        rows = con.execute(f'SELECT {self.backend.geom_out("t.geom")}, {self.backend.geom_out("s.geom")}, {cols} FROM "{c.table}" t '
                            f'JOIN {SOURCE_TABLE} s ON s.code = t.code {where} ORDER BY t.code', params).fetchall()
         return self._frame(c, rows)
 
     def _frame(self, c: Category, rows: list) -> gpd.GeoDataFrame:
-        columns = list(zip(*rows)) if rows else [[] for _ in range(2 + len(self._columns(c)))]
+        columns = list(zip(*rows)) if rows else [[] for _ in range(2 + len(category_columns(c)))]
         data = {"category": pd.Series([c.key] * len(rows), dtype=object)}
         for f, values in zip(c.fields, columns[2:]):
-            data[f.key] = _from_sql(f, list(values))
+            data[f.key] = from_sql(f, list(values))
         data["archived"] = pd.Series([bool(v) for v in columns[2 + len(c.fields)]], dtype=bool)
-        data["source_geometry"] = gpd.GeoSeries(self._decode(columns[1]), crs=self.schema.storage_crs)
-        return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(self._decode(columns[0]), crs=self.schema.storage_crs),
+        data["source_geometry"] = gpd.GeoSeries(self.backend.decode(columns[1]), crs=self.schema.storage_crs)
+        return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(self.backend.decode(columns[0]), crs=self.schema.storage_crs),
                                 crs=self.schema.storage_crs)
 
     def read(self, category: str | None = None, *, bbox: tuple[float, float, float, float] | None = None,
@@ -354,7 +129,7 @@ class Store:
         ``filters`` ({field key: value or list of values})."""
         cats = [self.schema.category(category)] if category else list(self.schema.categories)
         frames = []
-        with self._read() as con:
+        with self.backend.snapshot() as con:
             for c in cats:
                 where, params = self._where(c, bbox, filters, include_archived)
                 frames.append(self._select(con, c, where, params))
@@ -367,7 +142,7 @@ class Store:
         if not include_archived:
             clauses.append("NOT t.archived")
         if bbox is not None:
-            clause, box_params = self._bbox_clause(c, bbox)
+            clause, box_params = self.backend.bbox_clause(c.table, bbox)
             clauses.append(clause)
             params += box_params
         for key, value in (filters or {}).items():
@@ -403,14 +178,14 @@ class Store:
 
     def get(self, code: str) -> dict:
         """One patch as a dict: every field by key, plus category, archived, geometry, source_geometry."""
-        with self._read() as con:
+        with self.backend.snapshot() as con:
             return self._record(con, code)
 
     def codes(self) -> list[str]:
-        return [r[0] for r in self._con().execute(f"SELECT code FROM {SOURCE_TABLE} ORDER BY code")]
+        return [r[0] for r in self.backend.connection().execute(f"SELECT code FROM {SOURCE_TABLE} ORDER BY code")]
 
     def count(self, include_archived: bool = False) -> dict[str, int]:
-        con = self._con()
+        con = self.backend.connection()
         where = "" if include_archived else " WHERE NOT archived"
         return {c.key: con.execute(f'SELECT count(*) FROM "{c.table}"{where}').fetchone()[0]
                 for c in self.schema.categories}
@@ -439,7 +214,7 @@ class Store:
     def insert_many(self, category: str, frame: pd.DataFrame, source_geoms, user: User | str, *,
                     action: str = "insert", file: str | None = None, con=None) -> int:
         """Add many patches of one category in one transaction: all or nothing."""
-        user = actor(user, "import" if action == "import" else "edit")
+        right = "import" if action == "import" else "edit"
         c = self.schema.category(category)
         derived, polygons = self._prepare(c, frame.drop(columns=["category"], errors="ignore"), source_geoms, file=file)
         dupes = derived["code"][derived["code"].duplicated()].unique()
@@ -448,8 +223,10 @@ class Store:
         stamp = now_utc()
         if con is None:
             with self.transaction() as con:
-                return self._insert_rows(con, c, derived, polygons, source_geoms, user, stamp, action, file)
-        return self._insert_rows(con, c, derived, polygons, source_geoms, user, stamp, action, file)
+                return self._insert_rows(con, c, derived, polygons, source_geoms, self._actor(user, right, con),
+                                         stamp, action, file)
+        return self._insert_rows(con, c, derived, polygons, source_geoms, self._actor(user, right, con), stamp,
+                                 action, file)
 
     def _insert_rows(self, con, c, derived, polygons, source_geoms, user, stamp, action, file) -> int:
         codes = list(derived["code"])
@@ -459,15 +236,15 @@ class Store:
         editable = [f for f in c.fields if not f.system]
         columns = ["geom", *(f.key for f in editable), "version", "updated_at", "updated_by"]
         quoted = ", ".join(f'"{name}"' for name in columns)
-        values = [self._encode(polygons), *(_to_sql(f, derived[f.key]) for f in editable),
+        values = [self.backend.encode(polygons), *(to_sql(f, derived[f.key]) for f in editable),
                   [1] * len(codes), [stamp] * len(codes), [user] * len(codes)]
         con.executemany(f'INSERT INTO "{c.table}" ({quoted}) '
-                        f'VALUES ({", ".join([self.GEOM_PARAM] + ["?"] * (len(columns) - 1))})', list(zip(*values)))
-        con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.GEOM_PARAM}, ?, ?)",
-                        list(zip(self._encode(source_geoms), codes, [c.key] * len(codes))))
+                        f'VALUES ({", ".join([self.backend.geom_param] + ["?"] * (len(columns) - 1))})', list(zip(*values)))
+        con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.backend.geom_param}, ?, ?)",
+                        list(zip(self.backend.encode(source_geoms), codes, [c.key] * len(codes))))
         con.executemany('INSERT INTO history (code, category, version, action, "user", at) VALUES (?, ?, 1, ?, ?, ?)',
                         [(code, c.key, action, user, stamp) for code in codes])
-        self._after_geometry_write(con, c.table)
+        self.backend.after_geometry_write(con, c.table)
         return len(codes)
 
     def _existing_codes(self, con, codes: list[str]) -> list[str]:
@@ -482,8 +259,8 @@ class Store:
                source_geometry=None, action: str = "update") -> dict:
         """Change fields (and optionally the source geometry) of one patch, if nobody saved since
         ``expected_version``. Returns the patch as stored; raises ConflictError otherwise."""
-        user = actor(user, "import" if action == "import" else "edit")
         with self.transaction() as con:
+            user = self._actor(user, "import" if action == "import" else "edit", con)
             current = self._record(con, code)
             if current["version"] != expected_version:
                 raise ConflictError(code, expected_version, current)
@@ -499,17 +276,17 @@ class Store:
         geom = current["source_geometry"] if source_geometry is None else source_geometry
         derived, polygons = self._prepare(c, pd.DataFrame([merged]), [geom])
         new = {f.key: to_python(f, derived[f.key].iloc[0]) for f in c.fields if f.key in derived}
-        changed = [f for f in c.fields if f.key in new and _differs(f, current[f.key], new[f.key])]
+        changed = [f for f in c.fields if f.key in new and differs(f, current[f.key], new[f.key])]
         geom_changed = source_geometry is not None and not shapely.equals_exact(geom, current["source_geometry"], 1e-9)
         if not changed and not geom_changed:
             return
         version, stamp = expected_version + 1, now_utc()
         sets = [f'"{f.key}" = ?' for f in changed] + ["version = ?", "updated_at = ?", "updated_by = ?"]
-        params = [_to_sql(f, derived[f.key])[0] for f in changed] + [version, stamp, user]
+        params = [to_sql(f, derived[f.key])[0] for f in changed] + [version, stamp, user]
         if geom_changed:
-            sets.append(f"geom = {self.GEOM_PARAM}")
-            params.append(self._encode(polygons)[0])
-            con.execute(f"UPDATE {SOURCE_TABLE} SET geom = {self.GEOM_PARAM} WHERE code = ?", (self._encode([geom])[0], code))
+            sets.append(f"geom = {self.backend.geom_param}")
+            params.append(self.backend.encode(polygons)[0])
+            con.execute(f"UPDATE {SOURCE_TABLE} SET geom = {self.backend.geom_param} WHERE code = ?", (self.backend.encode([geom])[0], code))
         con.execute(f'UPDATE "{c.table}" SET {", ".join(sets)} WHERE code = ? AND version = ?',
                     (*params, code, expected_version))
         rows = [(code, c.key, version, action, f.key, f.label, display_value(f, current[f.key]),
@@ -521,7 +298,7 @@ class Store:
         con.executemany("INSERT INTO history (code, category, version, action, field_key, field_label, before, "
                         'after, "user", at) VALUES (?,?,?,?,?,?,?,?,?,?)', rows)
         if geom_changed:
-            self._after_geometry_write(con, c.table)
+            self.backend.after_geometry_write(con, c.table)
 
     @staticmethod
     def _check_change_keys(c: Category, changes: dict, code: str) -> None:
@@ -537,8 +314,8 @@ class Store:
             raise ValidationError(problems)
 
     def _set_archived(self, code: str, user: User | str, archived: bool, expected_version: int | None) -> dict:
-        user = actor(user, "archive")
         with self.transaction() as con:
+            user = self._actor(user, "archive", con)
             current = self._record(con, code)
             if expected_version is not None and current["version"] != expected_version:
                 raise ConflictError(code, expected_version, current)
@@ -566,7 +343,7 @@ class Store:
     def _log_rows(self, table: str, columns: str, order: str, code: str | None, times: tuple[str, ...]) -> pd.DataFrame:
         """Rows of a log table (all, or one patch's), with its stored moments as China time."""
         where, params = (" WHERE code = ?", (code,)) if code is not None else ("", ())
-        frame = self._query_frame(f"SELECT {columns} FROM {table}{where} ORDER BY {order}", params)
+        frame = self.backend.query_frame(f"SELECT {columns} FROM {table}{where} ORDER BY {order}", params)
         for col in times:
             frame[col] = utc_text_to_local(frame[col]).to_numpy()
         return frame
@@ -584,25 +361,30 @@ class Store:
 
     def add_fog_events(self, events: pd.DataFrame, user: User | str, *, file: str | None = None) -> list[int]:
         """Log fog events (columns code, date, start_time, duration_h, min_visibility_m, reporter)."""
-        user = actor(user, "inspect")
-        rows, problems = _clean_fog_events(events, file)
+        self._actor(user, "inspect")  # refuse early, before any validation work
+        rows, problems = clean_events(self.schema.events["fog_event"], events, file)
+        code_label = self.schema.label("code")
         stamp = now_utc()
         with self.transaction() as con:
-            for i, row in enumerate(rows):
+            user = self._actor(user, "inspect", con)
+            for i, row in enumerate(rows, start=1):
+                row["code"] = str(row.get("code", "")).strip()
                 try:
-                    c = self._category_of(con, row[0])
+                    c = self._category_of(con, row["code"])
                 except NotFound:
-                    problems.append(Problem("图斑编号", f"找不到图斑「{row[0]}」", row=i + 1, file=file))
+                    problems.append(Problem(code_label, f"找不到图斑「{row['code']}」", row=i, file=file))
                     continue
                 if c.key != self.schema.fog_category:
-                    problems.append(Problem("图斑编号", f"「{row[0]}」是{c.label}，不是团雾路段", row=i + 1, file=file))
+                    fog = self.schema.category(self.schema.fog_category).label
+                    problems.append(Problem(code_label, f"「{row['code']}」是{c.label}，不是{fog}", row=i, file=file))
             if problems:
                 raise ValidationError(problems)
             ids = []
             for row in rows:
                 cur = con.execute("INSERT INTO fog_events (code, date, start_time, duration_h, min_visibility_m, "
                                   "reporter, created_at, created_by) VALUES (?,?,?,?,?,?,?,?) RETURNING id",
-                                  (*row[:5], row[5] or user, stamp, user))
+                                  (row["code"], row["date"].strftime("%Y-%m-%d"), row["start_time"], row["duration_h"],
+                                   row["min_visibility_m"], row["reporter"] or user, stamp, user))
                 ids.append(cur.fetchone()[0])
             return ids
 
@@ -621,12 +403,13 @@ class Store:
         """Record an inspection (巡查) of a patch, with prepared photos (bytes, mime, width, height; see
         ``safetymap.photos``). A new rectification status and the inspection date are written to the
         patch as one change with history; nothing else of the patch can be changed this way."""
-        name = actor(user, "inspect")
         when = inspected_at or now_local()
-        problems = _inspection_problems(self.schema, status_after, lon, lat)
+        _, problems = clean_events(self.schema.events["inspection"],
+                                   pd.DataFrame([{"status_after": status_after, "lon": lon, "lat": lat}]))
         if problems:
             raise ValidationError(problems)
         with self.transaction() as con:
+            name = self._actor(user, "inspect", con)
             current = self._record(con, code)
             changes = {"last_inspection": when.date()}
             if status_after and status_after != current["rect_status"]:
@@ -650,20 +433,20 @@ class Store:
                               code, ("created_at",))
 
     def photo_bytes(self, photo_id: int) -> bytes:
-        row = self._con().execute("SELECT content FROM photos WHERE id = ?", (int(photo_id),)).fetchone()
+        row = self.backend.connection().execute("SELECT content FROM photos WHERE id = ?", (int(photo_id),)).fetchone()
         if row is None:
             raise NotFound(f"照片 {photo_id}")
         return row[0]
 
     # ---------------------------------------------------------------- users and audit (policy: safetymap.accounts)
     def user_row(self, name: str, con=None) -> dict | None:
-        row = (con or self._con()).execute(f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE name = ?",
+        row = (con or self.backend.connection()).execute(f"SELECT {', '.join(USER_COLUMNS)} FROM users WHERE name = ?",
                                            (name,)).fetchone()
         return dict(zip(USER_COLUMNS, row)) if row else None
 
     def user_rows(self) -> pd.DataFrame:
         cols = [c for c in USER_COLUMNS if c != "password_hash"]
-        frame = self._query_frame(f"SELECT {', '.join(cols)} FROM users ORDER BY name")
+        frame = self.backend.query_frame(f"SELECT {', '.join(cols)} FROM users ORDER BY name")
         frame["disabled"] = frame["disabled"].astype(bool)
         for col in ("not_before", "locked_until", "created_at", "last_login"):
             frame[col] = utc_text_to_local(frame[col]).to_numpy()
@@ -677,7 +460,7 @@ class Store:
                     [bool(row[c]) if c == "disabled" else row[c] for c in cols])
 
     def user_count(self, con=None) -> int:
-        return (con or self._con()).execute("SELECT count(*) FROM users").fetchone()[0]
+        return (con or self.backend.connection()).execute("SELECT count(*) FROM users").fetchone()[0]
 
     def log(self, user: User | str, action: str, detail: str = "", con=None) -> None:
         """An audit-log line (logins, exports, imports, user changes); patch changes are in history."""
@@ -692,8 +475,9 @@ class Store:
     def exporting(self, user: User | str, detail: str) -> str:
         """Every export (files, downloads) asks here first: roles without the right are refused, the rest
         are written to the audit log. Returns the user's name."""
-        name = actor(user, "export")
-        self.log(name, "export", detail)
+        with self.transaction() as con:
+            name = self._actor(user, "export", con)
+            self.log(name, "export", detail, con=con)
         return name
 
     def audit(self) -> pd.DataFrame:
@@ -702,110 +486,37 @@ class Store:
     # ---------------------------------------------------------------- routes
     def put_routes(self, routes: gpd.GeoDataFrame, user: User | str) -> None:
         """Add or replace route centrelines (route_code, name, start_stake_m, geometry)."""
-        actor(user, "edit")
         geoms = routes.geometry.to_crs(self.schema.storage_crs).to_numpy()
         with self.transaction() as con:
-            con.executemany(f"INSERT INTO routes (geom, route_code, name, start_stake_m) VALUES ({self.GEOM_PARAM},?,?,?) "
+            self._actor(user, "edit", con)
+            con.executemany(f"INSERT INTO routes (geom, route_code, name, start_stake_m) VALUES ({self.backend.geom_param},?,?,?) "
                             "ON CONFLICT (route_code) DO UPDATE SET geom = excluded.geom, name = excluded.name, "
                             "start_stake_m = excluded.start_stake_m",
-                            list(zip(self._encode(geoms), routes["route_code"], routes.get("name", routes["route_code"]),
+                            list(zip(self.backend.encode(geoms), routes["route_code"], routes.get("name", routes["route_code"]),
                                      routes.get("start_stake_m", pd.Series(0.0, index=routes.index)).astype(float))))
-            self._after_geometry_write(con, "routes")
+            self.backend.after_geometry_write(con, "routes")
 
     def routes(self) -> gpd.GeoDataFrame:
-        rows = self._con().execute(f"SELECT {self._geom_out('geom')}, route_code, name, start_stake_m "
+        rows = self.backend.connection().execute(f"SELECT {self.backend.geom_out('geom')}, route_code, name, start_stake_m "
                                    "FROM routes ORDER BY route_code").fetchall()
         cols = list(zip(*rows)) if rows else [[], [], [], []]
         return gpd.GeoDataFrame({"route_code": list(cols[1]), "name": list(cols[2]), "start_stake_m": list(cols[3])},
-                                geometry=gpd.GeoSeries(self._decode(cols[0]), crs=self.schema.storage_crs))
-
-    # ---------------------------------------------------------------- backup
-    def backup(self, dest: str | os.PathLike) -> Path:
-        """A consistent copy of the live database (SQLite online backup: one snapshot, taken while others
-        keep writing), as a single self-contained GeoPackage file."""
-        dest = Path(dest)
-        if dest.exists():
-            raise DatabaseExists(dest, "备份不会覆盖已有文件，请换一个文件名")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(dest.name + ".partial")
-        partial.unlink(missing_ok=True)
-        target = sqlite3.connect(partial)
-        try:
-            self._con().backup(target)  # all pages in one step: a single consistent snapshot
-            target.execute("PRAGMA journal_mode = DELETE")
-        finally:
-            target.close()
-        partial.rename(dest)
-        return dest
+                                geometry=gpd.GeoSeries(self.backend.decode(cols[0]), crs=self.schema.storage_crs))
 
     def revision(self) -> tuple[int, ...]:
         """Changes whenever the ledger does (every patch write has a history row; fog events and
         inspections have their own tables): a cheap key for caching what is derived from the ledger."""
-        row = self._con().execute("SELECT (SELECT coalesce(max(id), 0) FROM history), "
+        row = self.backend.connection().execute("SELECT (SELECT coalesce(max(id), 0) FROM history), "
                                   "(SELECT coalesce(max(id), 0) FROM fog_events), "
                                   "(SELECT coalesce(max(id), 0) FROM inspections)").fetchone()
         return tuple(int(v) for v in row)
 
     # ---------------------------------------------------------------- meta
     def meta(self, key: str) -> str | None:
-        row = self._con().execute("SELECT value FROM safetymap_meta WHERE key = ?", (key,)).fetchone()
+        row = self.backend.connection().execute("SELECT value FROM safetymap_meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as con:
             con.execute("INSERT INTO safetymap_meta (key, value) VALUES (?, ?) "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
-
-
-def _inspection_problems(schema: Schema, status_after, lon, lat) -> list[Problem]:
-    problems = []
-    statuses = schema.field("rect_status").values
-    if status_after and status_after not in statuses:
-        problems.append(Problem("整改状态", f"「{status_after}」不在可选值中（{'、'.join(statuses)}）"))
-    if (lon is None) != (lat is None):
-        problems.append(Problem("位置", "经度和纬度须同时提供"))
-    elif lon is not None and not (-180 <= float(lon) <= 180 and -90 <= float(lat) <= 90):
-        problems.append(Problem("位置", f"坐标 {lon}, {lat} 不是有效的经纬度"))
-    return problems
-
-
-def _differs(f: Field, old, new) -> bool:
-    if is_blank(old) and is_blank(new):
-        return False
-    if is_blank(old) != is_blank(new):
-        return True
-    if f.type in ("float", "stake"):
-        return abs(float(old) - float(new)) > 1e-9
-    return old != new
-
-
-def _clean_fog_events(events: pd.DataFrame, file) -> tuple[list[tuple], list[Problem]]:
-    problems, rows = [], []
-    for i, e in enumerate(events.to_dict("records"), start=1):
-        date = pd.to_datetime(str(e.get("date", "")).strip().replace("/", "-"), format="%Y-%m-%d", errors="coerce") \
-            if not isinstance(e.get("date"), (dt.date, pd.Timestamp)) else pd.Timestamp(e["date"])
-        if pd.isna(date):
-            problems.append(Problem("日期", f"「{e.get('date')}」不是有效日期（如 2026-08-21）", row=i, file=file))
-        start = None if is_blank(e.get("start_time")) else str(e["start_time"]).strip()
-        if start is not None and pd.isna(pd.to_datetime(start, format="%H:%M", errors="coerce")):
-            problems.append(Problem("开始时间", f"「{start}」应为 时:分，如 05:30", row=i, file=file))
-        duration = _number_or_problem(e.get("duration_h"), "持续时长(小时)", i, file, problems, 0, 72)
-        visibility = _number_or_problem(e.get("min_visibility_m"), "最低能见度(m)", i, file, problems, 0, 10000)
-        rows.append((str(e.get("code", "")).strip(), None if pd.isna(date) else date.strftime("%Y-%m-%d"), start,
-                     duration, None if visibility is None else int(visibility),
-                     None if is_blank(e.get("reporter")) else str(e["reporter"]).strip()))
-    return rows, problems
-
-
-def _number_or_problem(value, label, row, file, problems, lo, hi):
-    if is_blank(value):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        problems.append(Problem(label, f"「{value}」不是数值", row=row, file=file))
-        return None
-    if not lo <= number <= hi:
-        problems.append(Problem(label, f"「{value}」超出范围 {lo}–{hi}", row=row, file=file))
-        return None
-    return number

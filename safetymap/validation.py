@@ -3,7 +3,6 @@ collecting every problem with its row and the field's Chinese label; then derive
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import numpy as np
 import pandas as pd
@@ -14,56 +13,15 @@ from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtyp
 
 from .errors import Problem
 from .geo import STAKE_PATTERN, lengths_m, parse_stake
-from .schema import Category, Field, Schema
+from .schema import Category, EventType, Field, Schema
+from .values import MULTI_SPLIT, as_str, blank_mask, is_blank, is_text_kind
 
 TRUE_WORDS = {"是", "true", "1", "y", "yes", "t", "有", "√"}
 FALSE_WORDS = {"否", "false", "0", "n", "no", "f", "无", "×"}
-ARROW_STRING = pd.StringDtype("pyarrow")
-MULTI_SPLIT = re.compile(r"[、,，;；/]")  # what may stand between the values of a multiple enum
-
-
-def is_blank(value) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float) and np.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip() == ""
-
-
-def split_multi(value) -> list[str]:
-    """The values of a multiple enum, however they were separated."""
-    return [part.strip() for part in MULTI_SPLIT.split(str(value)) if part.strip()]
-
-
-def _is_text_kind(series: pd.Series) -> bool:
-    """True when the column holds only strings (and missing values): the vectorised path applies."""
-    if isinstance(series.dtype, pd.StringDtype):
-        return True
-    return series.dtype == object and infer_dtype(series, skipna=True) in ("string", "empty")
-
-
-def _as_str(series: pd.Series) -> pd.Series:
-    """A column of strings as pandas' string dtype (Arrow-backed: its ``.str`` methods run in C)."""
-    return series if isinstance(series.dtype, pd.StringDtype) else series.astype(ARROW_STRING)
-
-
-def blank_mask(series: pd.Series) -> np.ndarray:
-    """Missing values and texts that are empty after stripping, as a boolean array."""
-    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
-        text = pa.array(series)  # the column's own Arrow data, no copy
-        return pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True).to_numpy(zero_copy_only=False)
-    mask = series.isna().to_numpy(dtype=bool, copy=True)
-    if _is_text_kind(series):
-        mask |= (_as_str(series).str.strip() == "").fillna(False).to_numpy(dtype=bool)
-    elif series.dtype == object and infer_dtype(series, skipna=True) in ("mixed", "mixed-integer"):
-        mask |= (series.str.strip() == "").fillna(False).to_numpy(dtype=bool)
-    return mask
-
-
 def _text_values(s: pd.Series, blank: np.ndarray) -> pd.Series:
     """Stripped text of every non-blank value, missing where blank."""
-    if _is_text_kind(s):
-        return _as_str(s).str.strip().where(~blank)
+    if is_text_kind(s):
+        return as_str(s).str.strip().where(~blank)
     text = pd.Series([_one_text(v) for v in s], index=s.index, dtype=object)
     return text.where(~blank, None).astype(object)
 
@@ -97,8 +55,8 @@ def _numbers(s: pd.Series) -> np.ndarray:
         return np.full(len(s), np.nan)
     if is_numeric_dtype(s.dtype):
         return s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    if _is_text_kind(s):
-        text = _as_str(s).str.strip().str.replace(",", "", regex=False)
+    if is_text_kind(s):
+        text = as_str(s).str.strip().str.replace(",", "", regex=False)
         return pd.to_numeric(text, errors="coerce").astype(float).to_numpy()
     values = [np.nan if isinstance(v, (bool, np.bool_)) else (v.strip().replace(",", "") if isinstance(v, str) else v)
               for v in s]
@@ -140,8 +98,8 @@ def _bool_words(s: pd.Series) -> pd.Series:
         return s.map({True: "true", False: "false"})
     if is_numeric_dtype(s.dtype):
         return s.map({1: "1", 0: "0"})
-    if _is_text_kind(s):
-        return _as_str(s).str.strip().str.lower()
+    if is_text_kind(s):
+        return as_str(s).str.strip().str.lower()
     return pd.Series([_bool_word(v) for v in s], index=s.index, dtype=object)
 
 
@@ -178,8 +136,8 @@ def _dates(f: Field, s: pd.Series, blank: np.ndarray) -> pd.Series:
     kind = infer_dtype(s, skipna=True)
     if kind in ("datetime", "datetime64", "date"):
         return pd.to_datetime(s.where(~blank), errors="coerce")
-    if _is_text_kind(s):
-        text = _as_str(s).str.strip().str.replace("/", "-", regex=False).str.replace(".", "-", regex=False)
+    if is_text_kind(s):
+        text = as_str(s).str.strip().str.replace("/", "-", regex=False).str.replace(".", "-", regex=False)
         text = text.where(~blank)
         if f.type == "date":
             return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
@@ -204,7 +162,7 @@ def _coerce_enum(f: Field, s: pd.Series, blank: np.ndarray, separator: str):
     text = _text_values(s, blank)
     present = text[~blank].reset_index(drop=True)  # positions, whatever the caller's index
     if f.multiple:  # several values: any of 、,，;；/ between them, normalised to the separator
-        values = (_as_str(present).str.replace(rf"\s*{MULTI_SPLIT.pattern}+\s*", separator, regex=True)
+        values = (as_str(present).str.replace(rf"\s*{MULTI_SPLIT.pattern}+\s*", separator, regex=True)
                   .str.strip().str.strip(separator))
         parts = pc.split_pattern(pa.array(values, type=pa.string()), separator)
         unknown = ~pc.is_in(pc.list_flatten(parts), value_set=pa.array(f.values)).to_numpy(zero_copy_only=False)
@@ -226,8 +184,8 @@ def _coerce_stake(f: Field, s: pd.Series, blank: np.ndarray):
         values = s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             bad = ~blank & (np.isnan(values) | (values < 0))
-    elif _is_text_kind(s):
-        text = pa.array(_as_str(s).str.strip().str.upper(), from_pandas=True)
+    elif is_text_kind(s):
+        text = pa.array(as_str(s).str.strip().str.upper(), from_pandas=True)
         parts = pc.extract_regex(text, STAKE_PATTERN)
         km = pc.cast(pc.struct_field(parts, "km"), pa.float64()).to_numpy(zero_copy_only=False)
         m = pc.cast(pc.struct_field(parts, "m"), pa.float64()).to_numpy(zero_copy_only=False)
@@ -253,11 +211,6 @@ def _stake_message(v) -> str:
     except ValueError as exc:
         return str(exc)
     return f"桩号「{v}」无效"
-
-
-def coerce_column(f: Field, s: pd.Series, schema: Schema):
-    """(typed series, bad-row mask, message-for-a-raw-value) for one field."""
-    return _coerce(f, s, blank_mask(s), schema)
 
 
 def _coerce(f: Field, s: pd.Series, blank: np.ndarray, schema: Schema):
@@ -327,6 +280,21 @@ def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file) -
         label = category.field("end_stake").label
         for i in np.flatnonzero(backwards):
             problems.append(Problem(label, "止点桩号小于起点桩号", row=int(rows[i]), file=file))
+    for f in category.fields:
+        if f.requires and f.key in frame.columns:
+            problems += _requires_problems(category, f, frame, rows, file)
+    return problems
+
+
+def _requires_problems(category: Category, f: Field, frame: pd.DataFrame, rows, file) -> list[Problem]:
+    """Rows where ``f`` is filled in but a field it requires is not."""
+    filled = ~blank_mask(frame[f.key])
+    problems = []
+    for key in f.requires:
+        missing = filled & (blank_mask(frame[key]) if key in frame.columns else True)
+        other = category.field(key).label
+        problems += [Problem(other, f"填写了「{f.label}」时必须填写「{other}」", row=int(rows[i]), file=file)
+                     for i in np.flatnonzero(missing)]
     return problems
 
 
@@ -360,14 +328,40 @@ def derive(category: Category, frame: pd.DataFrame, source_geoms, schema: Schema
         L = out["likelihood"].astype("Float64")
         C = out["consequence"].astype("Float64")
         out["risk_score"] = (L * C).astype("Int64")
-        if "risk_grade" in keys:
-            missing = blank_mask(out["risk_grade"])
-            grades = out["risk_grade"].astype(object).to_numpy(copy=True)
-            grades[missing] = _matrix_grades(schema, L, C)[missing]
+        if {"risk_grade", "grade_method"} <= keys:
+            grades, methods = _grades(category, out, _matrix_grades(schema, L, C))
             out["risk_grade"] = pd.Series(grades, index=out.index, dtype=object)
+            out["grade_method"] = pd.Series(methods, index=out.index, dtype=object)
     if "five_in_place" in keys:
         out["five_in_place"] = five_in_place_parts(out).all(axis=1).astype("boolean")
     return out
+
+
+GIVEN_GRADE_BASIS = "未给出L、C，按所填等级"
+
+
+def _grades(category: Category, frame: pd.DataFrame, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(grade, method) per row. 矩阵计算: the matrix grade, recomputed on every save, whatever was stored.
+    直接判定: the entered grade. No method: 矩阵计算 where L and C are known and the entered grade (if
+    any) agrees; 直接判定 where only a grade is given (its basis says so when none is given); left
+    blank where they disagree, so that ``grade_problems`` asks instead of one silently overriding the other.
+    Fills ``grade_basis`` of ``frame`` in place."""
+    by_matrix, direct = category.field("grade_method").values
+    entered = frame["risk_grade"].astype(object).to_numpy(copy=True)
+    method = frame["grade_method"].astype(object).to_numpy(copy=True)
+    no_method = blank_mask(frame["grade_method"])
+    no_grade = blank_mask(frame["risk_grade"])
+    known = np.array([m is not None for m in matrix], dtype=bool)
+    method[no_method & known & (no_grade | (entered == matrix))] = by_matrix
+    inferred_direct = no_method & ~known & ~no_grade
+    method[inferred_direct] = direct
+    method[no_method & ~known & no_grade] = by_matrix  # nothing to grade by: grade_problems says so
+    method[no_method & known & ~no_grade & (entered != matrix)] = None
+    grades = np.where(method == by_matrix, matrix, entered)
+    if "grade_basis" in frame.columns:  # a grade given alone (a file, an older ledger): say so as its basis
+        no_basis = inferred_direct & blank_mask(frame["grade_basis"])
+        frame.loc[no_basis, "grade_basis"] = GIVEN_GRADE_BASIS
+    return grades, method
 
 
 def _matrix_grades(schema: Schema, likelihood: pd.Series, consequence: pd.Series) -> np.ndarray:
@@ -383,10 +377,108 @@ def _matrix_grades(schema: Schema, likelihood: pd.Series, consequence: pd.Series
 
 
 def grade_problems(category: Category, frame: pd.DataFrame, rows, file=None) -> list[Problem]:
-    """A patch needs a grade: entered, or computable from L and C."""
-    if "risk_grade" not in frame.columns:
+    """A patch needs a grade, from the L×C matrix or directly determined with its basis (see ``_grades``)."""
+    if not {"risk_grade", "grade_method"} <= set(frame.columns):
         return []
-    label = category.field("risk_grade").label
+    grade, method, basis = (category.field(k) for k in ("risk_grade", "grade_method", "grade_basis"))
+    by_matrix, direct = method.values
     rows = np.asarray(list(rows))
-    return [Problem(label, "必填：请选择风险等级，或填写可能性L和后果C以计算", row=int(r), file=file)
-            for r in rows[blank_mask(frame["risk_grade"])]]
+    no_grade, no_method = blank_mask(frame["risk_grade"]), blank_mask(frame["grade_method"])
+    is_direct = (frame["grade_method"] == direct).to_numpy(dtype=bool, na_value=False)
+    problems = [Problem(grade.label, f"与 L×C 矩阵结果不一致；如为直接判定，请将「{method.label}」设为{direct}并填写"
+                        f"「{basis.label}」，否则删去{grade.label}按矩阵计算", row=int(r), file=file)
+                for r in rows[no_method]]
+    problems += [Problem(grade.label, f"{by_matrix}需要可能性L和后果C；或将「{method.label}」设为{direct}并选择等级",
+                         row=int(r), file=file) for r in rows[no_grade & ~no_method & ~is_direct]]
+    problems += [Problem(grade.label, f"{direct}须选择{grade.label}", row=int(r), file=file)
+                 for r in rows[no_grade & is_direct]]
+    if basis.key in frame.columns:
+        problems += [Problem(basis.label, f"{direct}须填写{basis.label}", row=int(r), file=file)
+                     for r in rows[is_direct & blank_mask(frame[basis.key])]]
+    return problems
+
+
+# ---------------------------------------------------------------- events (fog events, inspections)
+def clean_events(event: EventType, frame: pd.DataFrame, file: str | None = None) -> tuple[list[dict], list[Problem]]:
+    """Check each row of ``frame`` against the event's declared fields (``schema.events[...]``): returns
+    one dict per row (a declared field as a Python value: date, "HH:MM" text, datetime, int, float, text;
+    None when blank; other columns, e.g. ``code``, passed through) and every problem, rows numbered from 1."""
+    rows, problems = [], []
+    for i, raw in enumerate(frame.to_dict("records"), start=1):
+        row = dict(raw)
+        for f in event.fields:
+            value, message = _event_value(f, raw.get(f.key))
+            row[f.key] = value
+            if message:
+                problems.append(Problem(f.label_with_unit, message, row=i, file=file))
+        problems += [Problem(label, message, row=i, file=file) for label, message in _together(event, raw)]
+        rows.append(row)
+    return rows, problems
+
+
+def _together(event: EventType, raw: dict) -> list[tuple[str, str]]:
+    """Fields declared to be given together (经度 and 纬度): all or none."""
+    out = []
+    for label, keys in event.together:
+        given = [not is_blank(raw.get(k)) for k in keys]
+        if any(given) and not all(given):
+            names = "和".join(event.field(k).label for k in keys)
+            out.append((label, f"{names}须同时提供"))
+    return out
+
+
+def _event_value(f: Field, value) -> tuple[object, str | None]:
+    """(clean value, problem message or None) of one event field."""
+    if is_blank(value):
+        return None, ("必须填写" if f.required else None)
+    try:
+        return _EVENT_PARSERS[f.type](f, value), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _event_date(f: Field, value) -> dt.date:
+    if isinstance(value, (dt.date, pd.Timestamp)):
+        return pd.Timestamp(value).date()
+    parsed = pd.to_datetime(str(value).strip().replace("/", "-"), format="%Y-%m-%d", errors="coerce")
+    if pd.isna(parsed):
+        raise ValueError(f"「{value}」不是有效日期（如 2026-08-21）")
+    return parsed.date()
+
+
+def _event_time(f: Field, value) -> str:
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    text = str(value).strip()
+    if pd.isna(pd.to_datetime(text, format="%H:%M", errors="coerce")):
+        raise ValueError(f"「{text}」应为 时:分，如 05:30")
+    return text
+
+
+def _event_datetime(f: Field, value) -> dt.datetime:
+    parsed = pd.to_datetime(value, errors="coerce")
+    if pd.isna(parsed):
+        raise ValueError(f"「{value}」不是有效的日期时间（如 2026-08-21 09:30）")
+    return parsed.to_pydatetime()
+
+
+def _event_number(f: Field, value) -> float | int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"「{value}」不是数值") from None
+    if (f.min is not None and number < f.min) or (f.max is not None and number > f.max):
+        raise ValueError(f"「{value}」超出范围 {_range_text(f.min, f.max)}")
+    return int(number) if f.type == "int" else number
+
+
+def _event_enum(f: Field, value) -> str:
+    text = str(value).strip()
+    if text not in f.values:
+        raise ValueError(f"「{text}」不在可选值中（{'、'.join(f.values)}）")
+    return text
+
+
+_EVENT_PARSERS = {"date": _event_date, "time": _event_time, "datetime": _event_datetime, "int": _event_number,
+                  "float": _event_number, "enum": _event_enum, "str": lambda f, v: str(v).strip(),
+                  "text": lambda f, v: str(v).strip()}

@@ -230,6 +230,8 @@ def common(cat, route, start, end, township, village, rng, schema):
         "code": "", "name": "", "route_code": route["code"], "start_stake": geo.format_stake(start),
         "end_stake": geo.format_stake(end), "township": township, "risk_grade": None if mode < 0.2 else grade,
         "likelihood": None if 0.2 <= mode < 0.3 else L, "consequence": None if 0.2 <= mode < 0.3 else C,
+        "grade_method": "直接判定" if 0.2 <= mode < 0.3 else "矩阵计算",
+        "grade_basis": "专家现场研判（示例数据）" if 0.2 <= mode < 0.3 else None,
         "resp_unit": unit, "resp_person": who, "resp_phone": phone(rng),
         "list_basic": f"{route['code']} {stakes}，长{end - start}米，位于{township}{village}附近，{what}。",
         "list_duty": f"{unit}牵头，{who}负责日常巡查，综合执法大队配合路政管理。", "list_measures": measures,
@@ -244,7 +246,8 @@ def own_fields(cat, props, length, r_min, village, rng, index):
     if cat == "fog":
         props["name"] = f"{stakes} 团雾路段"
         facilities = rng.sample(["诱导灯", "情报板", "能见度检测仪", "雾灯", "限速标志", "视频监控"], rng.randint(1, 4))
-        return {"fog_events_manual": None, "fog_peak_months": rng.choice(["8、9月", "7、8、9月", "8、9、10月", "9月"]),
+        return {"fog_monitor_start": None, "fog_events_manual": None, "fog_manual_year": None, "fog_manual_basis": None,
+                "fog_peak_months": rng.choice(["8、9月", "7、8、9月", "8、9、10月", "9月"]),
                 "fog_peak_hours": rng.choice(["21:00–09:00", "22:00–08:00", "00:00–07:00", "03:00–08:00"]),
                 "min_visibility_m": rng.randint(30, 200), "facilities": "、".join(facilities)}
     if cat == "bridge":
@@ -337,11 +340,13 @@ def fog_events(feats, rng):
     fog = [f["properties"] for f in feats if f["properties"]["category"] == "fog"]
     roles = ["two2026", "manual", "manual"] + ["high"] * 6 + ["low"] * 6
     rng.shuffle(roles)
-    rows, manual = [], iter([4.0, 1.5])
+    rows, manual = [], iter([(4, 2022, "乡镇上报（示例数据）"), (9, 2025, "养护站值班记录（示例数据）")])
     for p, role in zip(fog, roles):
-        if role == "manual":
-            p["fog_events_manual"] = next(manual)
+        if role == "manual":  # one for a year in the window (counted), one before it (not counted)
+            p["fog_events_manual"], p["fog_manual_year"], p["fog_manual_basis"] = next(manual)
             continue
+        if role == "two2026":  # monitored only since this spring: too short to judge
+            p["fog_monitor_start"] = "2026-04-01"
         per_year = {y: rng.randint(3, 6) if role == "high" else rng.randint(0, 2) for y in range(2023, 2027)}
         if role == "low" and sum(per_year.values()) < 3:
             per_year |= {2023: 1, 2025: 2}

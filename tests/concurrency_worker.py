@@ -7,11 +7,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from safetymap.errors import ConflictError  # noqa: E402
-from safetymap.store import Store  # noqa: E402
+from safetymap.store import open_store# noqa: E402
 
 
 def main(db: str, worker: int, updates: int, codes: list[str]) -> None:
-    store = Store(db)
+    store = open_store(db)
     accepted, conflicts = [], 0
     for k in range(updates):
         code = codes[(worker + k) % len(codes)]

@@ -19,8 +19,9 @@ sys.path.insert(0, str(ROOT))
 
 from safetymap.schema import load_schema  # noqa: E402
 from safetymap.seed import init_database  # noqa: E402
-from safetymap.migrate import ledger_snapshot, migrate  # noqa: E402
-from safetymap.store import Store  # noqa: E402
+from safetymap.migrate import migrate  # noqa: E402
+from safetymap.testing import ledger_snapshot  # noqa: E402
+from safetymap.store import Store, open_store# noqa: E402
 
 PG_URL_ENV = "SAFETYMAP_TEST_PG"  # a PostgreSQL + PostGIS database to make test schemas in
 BACKENDS = ["sqlite", "postgresql"]
@@ -95,11 +96,11 @@ def sample_db(sample_template, tmp_path) -> Path:
 def store(backend, request) -> Store:
     """A copy of the sample ledger (on PostgreSQL: migrated into a fresh schema)."""
     if backend == "sqlite":
-        s = Store(request.getfixturevalue("sample_db"))
+        s = open_store(request.getfixturevalue("sample_db"))
     else:
         location = request.getfixturevalue("blank_location")
         migrate(request.getfixturevalue("sample_template"), location)
-        s = Store(location)
+        s = open_store(location)
     yield s
     s.close()
 

@@ -14,7 +14,7 @@ from conftest import ROOT, both_backends, ledger_state
 from safetymap import accounts
 from safetymap.auth import User
 from safetymap.errors import PermissionDenied
-from safetymap.store import Store
+from safetymap.store import open_store
 
 WORKER = Path(__file__).with_name("concurrency_worker.py")
 VIEWER, INSPECTOR, EDITOR, ADMIN = (User("查看员", "viewer"), User("巡查员", "inspector"),
@@ -97,7 +97,7 @@ def test_no_password_in_clear_in_the_database_or_any_log(tmp_path):
                                          capture_output=True, text=True, timeout=120, **kw)
     outputs = [run("init", "--no-sample")]
     outputs.append(run("user", "add", "王工", "--role", "admin", "--password-stdin", input=secret + "\n"))
-    store = Store(db)
+    store = open_store(db)
     with pytest.raises(accounts.LoginRefused):
         accounts.authenticate(store, "王工", secret + "x")
     assert accounts.authenticate(store, "王工", secret).role == "admin"
@@ -137,11 +137,11 @@ def test_backup_while_another_process_writes_is_consistent_and_complete(store, t
     con = sqlite3.connect(backup)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     con.close()
-    copy = Store(backup)
+    copy = open_store(backup)
     for code in codes:
         assert copy.get(code)["version"] >= committed[code]
     assert len(copy.history()) >= sum(committed.values())
-    assert Store(store.path).get(codes[0])["version"] > committed[codes[0]]  # the writer went on after
+    assert open_store(store.path).get(codes[0])["version"] > committed[codes[0]]  # the writer went on after
 
 
 def test_export_is_refused_for_viewers_and_logged_for_editors(store):
@@ -152,3 +152,73 @@ def test_export_is_refused_for_viewers_and_logged_for_editors(store):
     assert store.exporting(EDITOR, "shp 65 个图斑") == EDITOR.name
     audit = store.audit()
     assert list(audit.loc[audit["action"] == "export", "user"]) == [EDITOR.name]
+
+
+# ---------------------------------------------------------------- issue 15: sign-in that cannot be abused
+def test_failed_sign_ins_store_neither_long_names_nor_passwords_typed_as_names(empty_store):
+    accounts.add_user(empty_store, "张工", "editor", "right-password", ADMIN)
+    huge = "=HYPERLINK(\"http://x\")" + "名" * 2_000_000
+    typed_password = "Pa55-typed-into-the-name-field"
+    for name in (huge, typed_password):
+        with pytest.raises(accounts.LoginRefused):
+            accounts.authenticate(empty_store, name, "whatever", client="10.0.0.9")
+    logged = empty_store.audit()
+    failed = logged[logged["action"] == "login_failed"]
+    assert len(failed) == 2
+    assert failed["user"].str.len().max() <= 64
+    assert not failed["user"].str.contains(typed_password).any()
+    assert not failed["detail"].fillna("").str.contains(typed_password).any()
+    assert not failed["user"].str.startswith("=").any()
+    with pytest.raises(accounts.LoginRefused):
+        accounts.authenticate(empty_store, "张工", "wrong", client="10.0.0.9")
+    assert empty_store.audit()["user"].iloc[-1] == "张工"  # a real account is named
+
+
+def test_unknown_names_cost_the_same_as_real_ones(empty_store):
+    accounts.add_user(empty_store, "张工", "editor", "right-password", ADMIN)
+
+    def best(name: str) -> float:
+        times = []
+        for i in range(3):
+            started = time.perf_counter()
+            with pytest.raises(accounts.LoginRefused):
+                accounts.authenticate(empty_store, name, "wrong", client=f"10.0.1.{i}")
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    known, unknown = best("张工"), best("没有这个人")
+    assert unknown > known * 0.5, (known, unknown)
+
+
+def test_unknown_names_are_slowed_exactly_like_real_ones(empty_store):
+    accounts.add_user(empty_store, "张工", "editor", "right-password", ADMIN)
+    now = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.timezone.utc)
+    answers = {}
+    for name in ("张工", "没有这个人"):
+        for _ in range(accounts.SLOW_AFTER):
+            with pytest.raises(accounts.LoginRefused):
+                accounts.authenticate(empty_store, name, "wrong", client="10.0.0.9", now=now)
+        with pytest.raises(accounts.LoginRefused) as refused:
+            accounts.authenticate(empty_store, name, "wrong", client="10.0.0.9", now=now)
+        answers[name] = str(refused.value)
+    assert answers["张工"] == answers["没有这个人"] and "秒后再试" in answers["张工"]
+
+
+def test_a_stranger_cannot_lock_an_account_for_its_owner(empty_store):
+    accounts.add_user(empty_store, "admin1", "admin", "right-password", ADMIN)
+    now = dt.datetime(2026, 11, 28, 8, 0, tzinfo=dt.timezone.utc)
+    for i in range(accounts.MAX_FAILURES + 2):
+        with pytest.raises(accounts.LoginRefused):
+            accounts.authenticate(empty_store, "admin1", "guess", client="203.0.113.66",
+                                  now=now + dt.timedelta(minutes=i))
+    later = now + dt.timedelta(minutes=accounts.MAX_FAILURES + 3)
+    with pytest.raises(accounts.LoginRefused, match="锁定"):
+        accounts.authenticate(empty_store, "admin1", "right-password", client="203.0.113.66", now=later)
+    assert accounts.authenticate(empty_store, "admin1", "right-password", client="10.0.0.2", now=later).role == "admin"
+
+
+def test_user_names_are_unique_regardless_of_case(empty_store):
+    accounts.add_user(empty_store, "admin1", "admin", "right-password", ADMIN)
+    with pytest.raises(accounts.ValidationError, match="已存在"):
+        accounts.add_user(empty_store, "Admin1", "viewer", "other-password", ADMIN)
+    assert empty_store.user_rows()["name"].tolist() == ["admin1"]

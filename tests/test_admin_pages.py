@@ -6,7 +6,7 @@ import pytest
 import streamlit as st
 
 from safetymap import accounts
-from safetymap.store import Store
+from safetymap.store import open_store
 from conftest import page_test
 
 
@@ -32,7 +32,7 @@ def test_admin_adds_a_user_who_can_then_sign_in(sample_db, monkeypatch):
     at.text_input[1].set_value("new-editor-pass")
     next(b for b in at.button if b.label == "添加").click().run()
     assert any("已添加用户 新编辑" in s.value for s in at.success)
-    store = Store(sample_db)
+    store = open_store(sample_db)
     assert accounts.authenticate(store, "新编辑", "new-editor-pass").role == "editor"
     assert "user_add" in set(store.audit()["action"])
 
@@ -44,7 +44,7 @@ def test_users_page_is_closed_to_editors(sample_db, monkeypatch):
 
 
 def test_audit_page_lists_who_did_what_and_exports_excel(sample_db, monkeypatch):
-    store = Store(sample_db)
+    store = open_store(sample_db)
     code = store.read().iloc[0]["code"]
     store.update(code, {"hazard": "审计测试"}, 1, "张工")
     accounts.add_user(store, "李工", "viewer", "viewer-pass", "管理员")

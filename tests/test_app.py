@@ -5,7 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, page_test
 from safetymap import accounts
-from safetymap.store import Store
+from safetymap.store import open_store
 
 
 @pytest.fixture(autouse=True)
@@ -46,10 +46,10 @@ def test_first_run_form_makes_the_first_admin_and_then_closes(app, sample_db):
     app.text_input[1].set_value("correct-horse")
     app.text_input[2].set_value("correct-horse")
     app.button[0].click().run()
-    assert Store(sample_db).user_rows()["name"].tolist() == ["管理员"]
-    assert shown_patches(app) == len(Store(sample_db).read())  # signed in: the map page shows the ledger
+    assert open_store(sample_db).user_rows()["name"].tolist() == ["管理员"]
+    assert shown_patches(app) == len(open_store(sample_db).read())  # signed in: the map page shows the ledger
     with pytest.raises(Exception, match="首次设置已关闭"):
-        accounts.create_first_admin(Store(sample_db), "second", "password2")
+        accounts.create_first_admin(open_store(sample_db), "second", "password2")
 
 
 

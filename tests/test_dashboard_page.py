@@ -45,9 +45,9 @@ def page(request, monkeypatch, sample_db, generated_template, tmp_path):
         db = tmp_path / "generated.gpkg"
         shutil.copy(generated_template, db)
     at = run_page(monkeypatch, db)
-    from safetymap.store import Store
+    from safetymap.store import open_store
 
-    store = Store(db)
+    store = open_store(db)
     sql = Sql(db, store.schema)
     yield at, store, sql, request.param
     sql.con.close()

@@ -9,7 +9,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 import e2e_support as e2e
 from e2e_support import chromium  # noqa: F401  (fixture)
 from safetymap.schema import load_schema
-from safetymap.store import Store
+from safetymap.store import open_store
 from test_map_e2e import click_patch, clickable
 
 EDITOR, INSPECTOR, PASSWORD = ("编辑测试员", "巡查测试员", "e2e-test-password")
@@ -22,7 +22,7 @@ FILL_JS = """(code) => { var colors = [];
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, sample_template, chromium):  # noqa: F811
     db = e2e.copy_database(sample_template, tmp_path_factory.mktemp("edit_e2e"))
-    store = Store(db)
+    store = open_store(db)
     e2e.add_user(store, EDITOR, "editor", PASSWORD)
     e2e.add_user(store, INSPECTOR, "inspector", PASSWORD)
     store.close()
@@ -64,7 +64,7 @@ def wait_fill(page, frame, code: str, color: str, timeout: float = 30) -> None:
 
 def test_edit_on_the_map_recolours_the_patch_and_keeps_the_view(app, chromium):  # noqa: F811
     schema = load_schema()
-    store = Store(app.db)
+    store = open_store(app.db)
     frame_data = store.read()
     candidates = frame_data[(frame_data["category"] == "waterside") & (frame_data["risk_grade"] != "重大")]
     row = clickable(frame_data, candidates)
@@ -79,7 +79,9 @@ def test_edit_on_the_map_recolours_the_patch_and_keeps_the_view(app, chromium): 
     page.get_by_role("button", name="编辑此图斑").click()
     e2e.wait_idle(page)
     form = page.locator('[data-testid="stForm"]', has_text=f"编辑 {schema.category('waterside').label} {row['code']}")
+    choose(page, "评定方式", "直接判定", scope=form)
     choose(page, "风险等级", "重大", scope=form)
+    form.locator('[data-testid="stTextArea"]', has_text="判定依据").locator("textarea").fill("专家组现场研判")
     form.get_by_role("button", name="保存").click()
     page.get_by_text("已保存").first.wait_for(timeout=30_000)
     e2e.wait_idle(page)
@@ -89,7 +91,7 @@ def test_edit_on_the_map_recolours_the_patch_and_keeps_the_view(app, chromium): 
     view_after = frame.evaluate("() => [window.map.getCenter().lat, window.map.getCenter().lng, window.map.getZoom()]")
     assert view_after[2] == view_before[2]
     assert view_after[0] == pytest.approx(view_before[0], abs=1e-6) and view_after[1] == pytest.approx(view_before[1], abs=1e-6)
-    saved = Store(app.db).get(row["code"])
+    saved = open_store(app.db).get(row["code"])
     assert saved["risk_grade"] == "重大" and saved["updated_by"] == EDITOR
     e2e.screenshot(page, "edit_on_map.png")
     assert page.context.network.foreign() == []
@@ -97,7 +99,7 @@ def test_edit_on_the_map_recolours_the_patch_and_keeps_the_view(app, chromium): 
 
 
 def test_field_page_on_a_phone_screen(app, chromium):  # noqa: F811
-    store = Store(app.db)
+    store = open_store(app.db)
     code = store.read("curve").iloc[1]["code"]
     page = new_page(chromium, app, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
                     device_scale_factor=2)
@@ -111,14 +113,14 @@ def test_field_page_on_a_phone_screen(app, chromium):  # noqa: F811
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 360, f"the page is {width}px wide on a 360px screen"
     e2e.screenshot(page, "field_page_360.png")
-    inspections = Store(app.db).inspections(code)
+    inspections = open_store(app.db).inspections(code)
     assert inspections.iloc[-1]["inspector"] == INSPECTOR and "边沟堵塞" in inspections.iloc[-1]["findings"]
     assert page.context.network.foreign() == []
     page.context.close()
 
 
 def test_no_ledger_data_before_sign_in_or_after_sign_out(app, chromium):  # noqa: F811
-    store = Store(app.db)
+    store = open_store(app.db)
     codes = list(store.read()["code"])
     page = new_page(chromium, app, viewport={"width": 1400, "height": 900})
     for path in ("", "ledger", "map", "edit", "dashboard"):
@@ -135,7 +137,7 @@ def test_no_ledger_data_before_sign_in_or_after_sign_out(app, chromium):  # noqa
     page.get_by_label("责任人").first.fill("端到端测试")
     page.get_by_role("button", name="保存").click()
     page.get_by_text("已保存").first.wait_for(timeout=30_000)
-    assert Store(app.db).get(code)["resp_person"] == "端到端测试"
+    assert open_store(app.db).get(code)["resp_person"] == "端到端测试"
     page.get_by_role("button", name="退出登录").click()
     e2e.wait_idle(page)
     text = page.locator('[data-testid="stApp"]').inner_text()
@@ -149,7 +151,7 @@ def test_no_ledger_data_before_sign_in_or_after_sign_out(app, chromium):  # noqa
 
 
 def test_redraw_the_source_line_on_the_map(app, chromium):  # noqa: F811
-    store = Store(app.db)
+    store = open_store(app.db)
     row = store.read("curve").iloc[2]
     page = new_page(chromium, app, viewport={"width": 1400, "height": 1000})
     e2e.sign_in(page, app.url, EDITOR, PASSWORD)
@@ -169,11 +171,11 @@ def test_redraw_the_source_line_on_the_map(app, chromium):  # noqa: F811
     frame.get_by_role("link", name="完成").click()
     page.get_by_role("button", name="用绘制的几何保存").click(timeout=30_000)
     page.get_by_text("几何已保存").first.wait_for(timeout=30_000)
-    saved = Store(app.db).get(row["code"])
+    saved = open_store(app.db).get(row["code"])
     assert saved["version"] == row["version"] + 1 and len(saved["source_geometry"].coords) == 3
     assert saved["source_geometry"].distance(points[1]) < 1e-4
     assert saved["length_m"] < row["length_m"]  # 10 %–90 % of the old line, straightened
-    history = Store(app.db).history(row["code"])
+    history = open_store(app.db).history(row["code"])
     assert "source_geometry" in set(history["field_key"]) and history.iloc[-1]["user"] == EDITOR
     assert page.context.network.foreign() == []
     page.context.close()

@@ -3,7 +3,7 @@ import pytest
 import streamlit as st
 
 from conftest import database_dump, page_test
-from safetymap.store import Store
+from safetymap.store import open_store
 
 
 
@@ -34,11 +34,13 @@ def open_patch(at, code):
 
 
 def test_edit_and_save_a_patch(sample_db, monkeypatch):
-    store = Store(sample_db)
+    store = open_store(sample_db)
     code = store.read("fog").iloc[0]["code"]
     at = open_patch(edit_app(sample_db, monkeypatch), code)
     new_grade = "较小" if store.get(code)["risk_grade"] != "较小" else "重大"
+    widget(at, "评定方式").set_value("直接判定")
     widget(at, "风险等级").set_value(new_grade)
+    widget(at, "判定依据", "text_area").set_value("专家组现场研判")
     widget(at, "名称", "text_input").set_value("新的名称")
     at.button[0].click().run()  # the form's save button comes first
     assert not at.exception
@@ -49,7 +51,7 @@ def test_edit_and_save_a_patch(sample_db, monkeypatch):
 
 
 def test_stale_save_is_refused_and_the_input_stays(sample_db, monkeypatch):
-    store = Store(sample_db)
+    store = open_store(sample_db)
     code = store.read("fog").iloc[0]["code"]
     at = open_patch(edit_app(sample_db, monkeypatch), code)
     widget(at, "名称", "text_input").set_value("我的输入")
@@ -65,7 +67,7 @@ def test_stale_save_is_refused_and_the_input_stays(sample_db, monkeypatch):
 
 
 def test_invalid_values_show_errors_beside_fields_and_write_nothing(sample_db, monkeypatch):
-    store = Store(sample_db)
+    store = open_store(sample_db)
     code = store.read("fog").iloc[0]["code"]
     at = open_patch(edit_app(sample_db, monkeypatch), code)
     before = database_dump(sample_db)
@@ -78,7 +80,7 @@ def test_invalid_values_show_errors_beside_fields_and_write_nothing(sample_db, m
 
 
 def test_new_patch_from_route_and_stakes(sample_db, monkeypatch):
-    store = Store(sample_db)
+    store = open_store(sample_db)
     route = store.routes().iloc[0]
     at = edit_app(sample_db, monkeypatch)
     at.run()
@@ -91,7 +93,9 @@ def test_new_patch_from_route_and_stakes(sample_db, monkeypatch):
     at.text_input(key=p + "start_stake").set_value(f"K{int(start // 1000)}+000")
     at.text_input(key=p + "end_stake").set_value(f"K{int(start // 1000) + 1}+500")
     at.selectbox(key=p + "township").set_value("湾沟镇")
+    at.selectbox(key=p + "grade_method").set_value("直接判定")
     at.selectbox(key=p + "risk_grade").set_value("一般")
+    at.text_area(key=p + "grade_basis").set_value("专家组现场研判")
     at.selectbox(key=p + "rect_status").set_value("待整改")
     next(b for b in at.button if b.label == "新增").click().run()
     assert not at.exception

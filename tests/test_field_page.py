@@ -8,7 +8,7 @@ from PIL import Image
 from safetymap.auth import User
 from safetymap.errors import PermissionDenied, ValidationError
 from safetymap.photos import MAX_EDGE_PX, prepare_photo
-from safetymap.store import Store
+from safetymap.store import open_store
 from conftest import page_test
 
 
@@ -41,7 +41,7 @@ def test_photo_is_turned_upright_resized_and_checked():
 
 
 def test_field_page_records_an_inspection_with_a_photo(field_app, sample_db):
-    store = Store(sample_db)
+    store = open_store(sample_db)
     record = store.read("curve").iloc[0]
     field_app.run()
     field_app.selectbox(key="field_search").set_value(record["code"]).run()
@@ -64,7 +64,7 @@ def test_field_page_records_an_inspection_with_a_photo(field_app, sample_db):
 
 
 def test_field_page_reports_a_fog_event(field_app, sample_db):
-    store = Store(sample_db)
+    store = open_store(sample_db)
     code = store.read("fog").iloc[0]["code"]
     before = len(store.fog_events(code))
     field_app.run()

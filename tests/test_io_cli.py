@@ -1,6 +1,7 @@
 """`python -m safetymap export` and `import` run as a user runs them."""
 from __future__ import annotations
 
+import getpass
 import json
 
 import pandas as pd
@@ -45,10 +46,10 @@ def test_import_dry_run_then_commit(sample_db, tmp_path):
     dry = run("import", out, "--db", sample_db, "--dry-run")
     assert "更新 1 个" in dry.stdout and f"{code} 责任人" in dry.stdout and "未写入" in dry.stdout
     assert database_dump(sample_db) == before
-    done = run("import", out, "--db", sample_db, "--user", "张工")
+    done = run("import", out, "--db", sample_db)  # recorded as the operating-system user, never a typed name
     assert "已导入：新增 0 个，更新 1 个" in done.stdout
     shown = json.loads(run("show", code, "--db", sample_db, "--json").stdout)
-    assert shown["resp_person"] == "王五" and shown["updated_by"] == "张工" and shown["version"] == 2
+    assert shown["resp_person"] == "王五" and shown["updated_by"] == f"命令行:{getpass.getuser()}" and shown["version"] == 2
 
 
 def test_refused_import_exits_non_zero_and_writes_nothing(sample_db, tmp_path):

@@ -19,7 +19,7 @@ from safetymap.errors import ValidationError
 from safetymap.io.csv import export_csv
 from safetymap.io.excel import SUMMARY_SHEET, TABLE_SHEET
 from safetymap.io.export import FORMATS, export, related_tables
-from safetymap.io.filters import filter_patches
+from safetymap.filters import filter_patches
 from safetymap.io.geojson import PART_COLUMN, PATCH_PART, SOURCE_PART
 from safetymap.io.geopackage import SOURCE_SUFFIX, TABLE_NAMES
 from safetymap.io.kml import kml_color

@@ -10,7 +10,7 @@ import streamlit as st
 from conftest import database_dump, page_test
 from safetymap.auth import User
 from safetymap.io.export import FORMATS, export
-from safetymap.store import Store
+from safetymap.store import open_store
 
 
 
@@ -29,7 +29,7 @@ def fresh_cache():
 
 
 def csv_bytes(db, change=None) -> bytes:
-    store = Store(db)
+    store = open_store(db)
     buffer = io.BytesIO()
     path = db.parent / "page.csv"
     export(store.read(), "csv", path, store.schema)
@@ -66,7 +66,7 @@ def test_upload_preview_and_confirm(sample_db, monkeypatch):
     assert not confirm.disabled
     confirm.click().run()
     assert any("已导入" in s.value for s in at.success)
-    record = Store(sample_db).get(code)
+    record = open_store(sample_db).get(code)
     assert record["name"] == "页面导入的新名称" and record["updated_by"] == "导入员"
 
 

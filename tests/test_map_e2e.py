@@ -19,7 +19,7 @@ from PIL import Image
 import e2e_support as e2e
 from e2e_support import chromium  # noqa: F401  (fixture)
 from safetymap import assets
-from safetymap.store import Store
+from safetymap.store import open_store
 
 XSS_NAME = "<img src=x onerror=alert(1)>${alert(2)}"
 USER, PASSWORD = "地图测试员", "map-test-password"
@@ -30,7 +30,7 @@ def app(tmp_path_factory, sample_template, chromium):  # noqa: F811  (no browser
     """The app on a copy of the sample with one patch renamed to an XSS probe and an editor account."""
     folder = tmp_path_factory.mktemp("map_e2e")
     db = e2e.copy_database(sample_template, folder)
-    store = Store(db)
+    store = open_store(db)
     frame = store.read()
     probe = clickable(frame, frame[frame["category"] == "curve"])
     store.update(probe["code"], {"name": XSS_NAME}, int(probe["version"]), "测试")
@@ -175,7 +175,7 @@ def test_local_tiles_are_served_and_tianditu_is_offered_with_a_key(chromium, sam
     source = assets.local_tiles(mbtiles)  # what the app will serve (extracted once, here)
     folder = assets.STATIC_DIR / source.url.split("/app/static/")[1].split("/{z}")[0]
     db = e2e.copy_database(sample_template, tmp_path)
-    store = Store(db)
+    store = open_store(db)
     e2e.add_user(store, USER, "viewer", PASSWORD)
     store.close()
     env = {"SAFETYMAP_LOCAL_TILES": str(mbtiles), "SAFETYMAP_TIANDITU_KEY": "test-key-0000"}

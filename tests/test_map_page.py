@@ -13,9 +13,11 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from conftest import page_test
-from safetymap.ledger import fog_ledger, overdue
+from safetymap.fog import fog_ledger
+from safetymap.ledger import overdue
 from safetymap.photos import prepare_photo
-from safetymap.ui import map_page
+from safetymap.filters import PatchFilter
+from safetymap.ui import addresses, map_page
 
 
 
@@ -81,7 +83,7 @@ def test_category_overdue_and_fog_ledger_filters(sample_db, store, monkeypatch):
     assert shown(at) == overdue(frame).sum() > 0
     sidebar(at, "仅显示整改逾期", "checkbox").uncheck().run()
     sidebar(at, "仅显示团雾台账", "checkbox").check().run()
-    ledger = fog_ledger(frame[frame["category"] == "fog"], store.fog_events())
+    ledger = fog_ledger(frame[frame["category"] == "fog"], store.fog_events(), store.schema)
     assert shown(at) == len(ledger) > 0
 
 
@@ -169,5 +171,104 @@ def test_md_escape_escapes_all_markdown_punctuation():
 
 def test_filters_apply_together():
     frame = pd.DataFrame({"risk_grade": ["重大", "较大", "重大"], "overdue": [True, True, False]})
-    out = map_page.apply_filters(frame, {"risk_grade": ["重大"], "overdue": True})
+    out = frame[PatchFilter(grades=("重大",), overdue=True).mask(frame)]
     assert out.index.tolist() == [0]
+
+
+# ---------------------------------------------------------------- addresses (issue 17)
+def test_filters_round_trip_through_url_parameters():
+    chosen = {"category": ["fog", "bridge"], "grade": ["重大"], "status": [], "township": ["砟子镇"],
+              "route": [], "overdue": True, "fog_ledger": False}
+    params = addresses.filters_to_params(chosen)
+    assert params == {"category": ["fog", "bridge"], "grade": ["重大"], "township": ["砟子镇"], "overdue": ["1"]}
+    assert addresses.filters_from_params(params) == chosen
+    assert addresses.filters_from_params({"grade": ["重大,较大"]})["grade"] == ["重大", "较大"]
+
+
+def test_a_link_with_a_code_selects_and_zooms_to_the_patch(sample_db, store, monkeypatch):
+    row = store.read("bridge").iloc[0]
+    at = link_app(sample_db, monkeypatch, code=row["code"])
+    assert at.session_state[map_page.SELECTED] == row["code"]
+    (lat, lon), zoom = at.session_state[map_page.FOCUS]
+    minx, miny, maxx, maxy = row.geometry.bounds
+    assert miny <= lat <= maxy and minx <= lon <= maxx and zoom >= 13
+    assert panel_table(at)["图斑编号"] == map_page.md_escape(row["code"])
+    assert param(at, "code") == [row["code"]]
+
+
+def test_a_link_with_an_unknown_code_says_so(sample_db, monkeypatch):
+    at = link_app(sample_db, monkeypatch, code="NOSUCH1")
+    assert any("NOSUCH1" in w.value and "不存在" in w.value for w in at.warning)
+
+
+def test_a_link_with_filters_and_a_view_opens_them(sample_db, store, monkeypatch):
+    at = link_app(sample_db, monkeypatch, grade="重大", township="砟子镇", z="14", lat="42.1", lon="126.6")
+    frame = store.read()
+    assert sidebar(at, "风险等级").value == ["重大"] and sidebar(at, "乡镇").value == ["砟子镇"]
+    assert shown(at) == ((frame["risk_grade"] == "重大") & (frame["township"] == "砟子镇")).sum()
+    assert at.session_state[map_page.FOCUS] == ([42.1, 126.6], 14)  # the link's view wins over fitting
+
+
+def test_filters_are_kept_in_the_session_and_given_back_to_new_widgets(sample_db, monkeypatch):
+    at = map_app(sample_db, monkeypatch)
+    sidebar(at, "风险等级").set_value(["重大"]).run()
+    assert param(at, "grade") == ["重大"] and at.session_state[addresses.FILTERS]["grade"] == ["重大"]
+    # A page coming back has no widget state (Streamlit drops it on leaving) but the session's filters
+    # (the leave-and-return itself runs in tests/test_map_readable_e2e.py).
+    again = page_test("map_page", "地图用户", "editor")
+    again.session_state[addresses.FILTERS] = {"grade": ["重大"], "township": ["不存在的乡镇"]}
+    again.run()
+    assert sidebar(again, "风险等级").value == ["重大"] and sidebar(again, "乡镇").value == []
+
+
+def test_a_filter_leaving_one_patch_zooms_to_it(sample_db, store, monkeypatch):
+    frame = store.read()
+    counts = frame.groupby(["township", "category"]).size()
+    township, category = counts[counts == 1].index[0]
+    row = frame[(frame["township"] == township) & (frame["category"] == category)].iloc[0]
+    at = map_app(sample_db, monkeypatch)
+    assert map_page.FOCUS not in at.session_state
+    sidebar(at, "乡镇").set_value([township]).run()
+    sidebar(at, "类别").set_value([category]).run()
+    assert shown(at) == 1
+    (lat, lon), zoom = at.session_state[map_page.FOCUS]
+    minx, miny, maxx, maxy = row.geometry.bounds
+    assert miny <= lat <= maxy and minx <= lon <= maxx and zoom >= 13
+
+
+def test_a_filter_already_in_view_and_large_keeps_the_view():
+    district = (126.38, 41.82, 127.23, 42.23)
+    assert not map_page.needs_fit((126.5, 41.9, 127.1, 42.2), district)
+    assert map_page.needs_fit((126.60, 42.10, 126.61, 42.11), district)  # small: zoom in
+    assert map_page.needs_fit((126.0, 41.9, 127.1, 42.2), district)  # partly outside
+
+
+def param(at, key) -> list[str]:
+    value = at.query_params.get(key, [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def link_app(db, monkeypatch, **params) -> AppTest:
+    monkeypatch.setenv("SAFETYMAP_DB", str(db))
+    for name in ("SAFETYMAP_TIANDITU_KEY", "SAFETYMAP_LOCAL_TILES", "SAFETYMAP_BASEMAP"):
+        monkeypatch.delenv(name, raising=False)
+    at = page_test("map_page", "地图用户", "editor")
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_ledger_shares_the_filters_and_opens_a_link_with_them(sample_db, store, monkeypatch):
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    ledger = page_test("ledger_page", "查看员", "viewer")
+    ledger.query_params["grade"] = "重大"
+    ledger.run()
+    assert not ledger.exception and ledger.multiselect[1].value == ["重大"]
+    assert len(ledger.dataframe[0].value) == (store.read()["risk_grade"] == "重大").sum()
+    # filters chosen on the map come with the session to the ledger
+    again = page_test("ledger_page", "查看员", "viewer")
+    again.session_state[addresses.FILTERS] = {"category": ["bridge"], "township": ["砟子镇"]}
+    again.run()
+    assert again.multiselect[0].value == ["bridge"] and param(again, "category") == ["bridge"]

@@ -13,10 +13,12 @@ import folium
 import numpy as np
 import pytest
 import shapely
-from streamlit_folium import _get_feature_group_string, _get_map_string, generate_js_hash
+from streamlit_folium import generate_js_hash
 
 from conftest import ROOT
-from safetymap import assets, geo, mapview
+from safetymap import _compat, assets, context, geo, mapview
+
+_get_map_string, _get_feature_group_string = _compat.st_folium_scripts()
 
 XSS = "<img src=x onerror=alert(1)>${alert(2)}`</script><script>alert(3)</script>'\"&\u2028"
 
@@ -163,8 +165,8 @@ def test_payload_carries_only_what_the_tooltip_needs(frame, schema):
     html = mapview.standalone_html(schema, frame)
     assert row["hazard"] not in html and row["code"] in html  # other fields stay on the server
     naive = folium.Map(tiles=None)
-    folium.GeoJson(frame.drop(columns=["source_geometry"]).astype({c: str for c in ["rect_deadline", "last_inspection",
-                                                                                     "updated_at"]})).add_to(naive)
+    dates = frame.select_dtypes(include=["datetime", "datetimetz"]).columns
+    folium.GeoJson(frame.drop(columns=["source_geometry"]).astype({c: str for c in dates})).add_to(naive)
     assert len(html) * 3 < len(naive.get_root().render())
 
 
@@ -193,7 +195,7 @@ def test_base_map_offers_every_basemap_but_loads_only_the_chosen_one(schema):
     m = mapview.base_map(schema, mapview.basemaps("abc123"), "none")
     html = m.get_root().render()
     assert "tile.openstreetmap.org" in html and "tianditu.gov.cn" in html  # offered in the layer control
-    groups = [c for c in m._children.values() if isinstance(c, folium.FeatureGroup) and not c.overlay]
+    groups = [c for c in _compat.children(m) if isinstance(c, folium.FeatureGroup) and not c.overlay]
     assert [g.show for g in groups] == [True, False, False, False]  # only "none" is on the map
     assert "L.control.fullscreen" in html and "L.Control.Measure" in html and "L.control.locate" in html
     assert "L.canvas(" in html and "renderer: canvas" in html and "sm-legend" in html
@@ -301,3 +303,81 @@ def test_draw_map_offers_line_and_point_tools_served_offline():
     sources = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', html)
     assert any(s.endswith("leaflet.draw.js") for s in sources)
     assert all(s.startswith("/app/static/") for s in sources), sources
+
+
+# ---------------------------------------------------------------- the map's own context (issue 17)
+def test_route_classes_from_the_route_code():
+    assert [context.route_class(c) for c in ("G11", "G1112", "G201", "S204", "X024", "Y001", "C123", "匝道")] == [
+        "expressway", "expressway", "national", "provincial", "county", "rural", "rural", "other"]
+
+
+def test_k_marks_fall_on_whole_kilometres_from_the_route_stakes():
+    line = shapely.LineString([(0, 0), (3500, 0)])  # metric
+    kms, points = context.km_marks(line, 36_200)
+    assert kms == [37, 38, 39]
+    assert np.allclose([p.x for p in points], [800, 1800, 2800])
+    assert context.km_marks(line, None)[0] == [0, 1, 2, 3]
+
+
+def test_route_context_has_every_route_with_labels_and_k_marks(store):
+    routes = store.routes()
+    ctx = context.route_context(routes)
+    assert [r["code"] for r in ctx["roads"]] == list(routes["route_code"])
+    assert {l["code"] for l in ctx["labels"] if l["major"]} == set(routes["route_code"])  # one at every zoom
+    g201 = routes[routes["route_code"] == "G201"].iloc[0]
+    marks = [m for m in ctx["marks"] if m["code"] == "G201"]
+    length = geo.lengths_m([g201.geometry])[0]
+    assert len(marks) == int((g201["start_stake_m"] + length) // 1000) - int(np.ceil(g201["start_stake_m"] / 1000)) + 1
+    # each K mark is where linear referencing puts that stake
+    for m in marks[:3]:
+        assert abs(geo.stake_at(g201.geometry, g201["start_stake_m"], m["point"]) - m["km"] * 1000) < 1
+
+
+def test_schematic_townships_partition_the_district_around_each_seat():
+    towns = context.township_frame()
+    assert len(towns) == 10 and set(towns["name"]) >= {"孙家堡子街道", "砟子镇", "大阳岔镇"}
+    district = geo.to_metric([geo.district_boundary()])[0]
+    areas = geo.to_metric(towns["geometry"].values)
+    assert abs(sum(a.area for a in areas) - district.area) < 1e-3 * district.area  # no gap, no overlap
+    assert all(a.contains(s) for a, s in zip(towns["geometry"], towns["seat"]))
+
+
+def test_context_layers_reach_the_map_as_json_shown_with_text_content(store, schema):
+    routes = store.routes()
+    routes.loc[0, "route_code"] = XSS  # route codes come from imported files: treat them as user text
+    ctx = mapview.map_context(routes)
+    html = mapview.standalone_html(schema, store.read(), context=ctx)
+    assert "<img" not in html and "</script><script>" not in html
+    labels = json.loads(ctx.roads)["labels"]
+    assert XSS in [l[2] for l in labels]
+    assert all(re.fullmatch(r"K\d+", k[2]) for k in json.loads(ctx.km))
+    assert {s[2] for s in json.loads(ctx.towns)["seats"]} >= {"砟子镇"}
+    helper = mapview.SM_JS.split("function labelMarker")[1].split("function roadStyle")[0]
+    assert "textContent" in helper and "innerHTML" not in helper
+    for name in ("路网", "乡镇（示意）", f"公里桩（{mapview.KM_ZOOM}级及以上）"):
+        assert name in html or json.dumps(name)[1:-1] in html  # the layer control's names
+    assert mapview.TOWNS_NOTE in mapview.legend_html(schema, ctx.road_kinds)
+
+
+def test_base_map_with_context_is_the_same_on_every_rerun(store, schema):
+    hashes = {generate_js_hash(_get_map_string(mapview.base_map(schema, context=mapview.map_context(store.routes()))),
+                               "risk_map", False) for _ in range(2)}
+    assert len(hashes) == 1
+
+
+def test_patches_keep_a_minimum_width_far_out_and_tooltips_stay_wide(frame, schema):
+    far = mapview.standalone_html(schema, frame, zoom=10)
+    near = mapview.standalone_html(schema, frame, zoom=15)
+    weight = lambda html: {json.loads(o).get("weight") for o in re.findall(r"SM\.layer\((\{.*?\}), ", html)
+                           if json.loads(o)["kind"] == "source"}
+    assert weight(far) == {mapview.SOURCE_WEIGHT_FAR} and weight(near) == {mapview.SOURCE_WEIGHT}
+    assert mapview.SOURCE_WEIGHT_FAR >= 4
+    assert "min-width: 220px" in mapview.SM_CSS and "white-space: normal" in mapview.SM_CSS
+
+
+def test_legend_folds_and_the_layer_control_collapses_on_a_narrow_map(schema):
+    assert mapview.legend_html(schema).startswith("<details open><summary>图例</summary>")
+    js = mapview.legend_js(schema, "map")
+    assert "removeAttribute('open')" in js and "legendPx" in js
+    assert "this.options.collapsed = true" in mapview.SM_JS
+    assert "preventScroll: true" in mapview.SM_JS  # the first click does not scroll the page

@@ -15,9 +15,11 @@ from conftest import ROOT, ledger_state
 from safetymap import accounts
 from safetymap.auth import User
 from safetymap.errors import DatabaseExists, SafetymapError
-from safetymap.migrate import MigrationRefused, ledger_snapshot, migrate
+from safetymap.errors import MigrationRefused
+from safetymap.migrate import migrate
+from safetymap.testing import ledger_snapshot
 from safetymap.seed import init_database
-from safetymap.store import Store
+from safetymap.store import Store, open_store
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 ADMIN, INSPECTOR = User("管理员", "admin"), User("巡查员", "inspector")
@@ -48,7 +50,7 @@ def test_bounding_box_and_filters_run_in_sql_on_the_index(store):
     assert first["code"] in set(found["code"]) and set(found["code"]) == set(expected["code"])
     with psycopg.connect(store.location) as conn:
         conn.execute("SET enable_seqscan = off")
-        clause, params = store._bbox_clause(store.schema.category("fog"), box)
+        clause, params = store.backend.bbox_clause(store.schema.category("fog").table, box)
         plan = "\n".join(r[0] for r in conn.execute(
             f"EXPLAIN SELECT fid FROM patch_fog t WHERE {clause.replace('?', '%s')}", params))
     assert "patch_fog_geom_gist" in plan
@@ -71,7 +73,7 @@ def test_init_refuses_an_existing_ledger_unless_forced(blank_location):
 
 def test_unreachable_server_is_a_clear_error_without_the_password(backend):
     with pytest.raises(SafetymapError, match="无法连接") as err:
-        Store("postgresql://safetymap:secret-pw@127.0.0.1:1/nowhere?connect_timeout=2")
+        open_store("postgresql://safetymap:secret-pw@127.0.0.1:1/nowhere?connect_timeout=2")
     assert "secret-pw" not in str(err.value)
 
 
@@ -108,7 +110,7 @@ def test_migrate_gpkg_to_postgresql_and_back_changes_nothing(tmp_path, blank_loc
     counts = migrate(source.location, blank_location)
     back = tmp_path / "back.gpkg"
     assert migrate(blank_location, back) == counts
-    middle, end = Store(blank_location), Store(back)
+    middle, end = open_store(blank_location), open_store(back)
     try:
         assert counts["photos"] == 1 and counts["users"] == 1 and counts["history"] > 65
         before = ledger_snapshot(source)

@@ -14,14 +14,14 @@ import pytest
 import shapely
 from shapely.geometry import LineString, Point
 
-from safetymap import reminders, stats
+from safetymap import clock, reminders, stats
 from safetymap import store as store_module
 from safetymap.errors import ValidationError
 from safetymap.geo import district_boundary
 from safetymap.schema import load_schema
 from safetymap.seed import init_database
 from safetymap.stats import Period
-from safetymap.store import Store
+from safetymap.store import open_store
 
 SAMPLE_ON = dt.date(2026, 11, 28)
 GENERATED_ON = dt.date(2026, 11, 15)
@@ -57,15 +57,19 @@ def random_patch(rng: random.Random, schema, category, n: int) -> dict:
         "route_code": rng.choice(["G201", "G222", "S204", "X024", "Y012", "C101"]),
         "start_stake": float(start), "end_stake": float(start + rng.randrange(0, 2500)),
         "risk_grade": rng.choice(schema.grade_labels + [None]),  # None: computed from L x C
-        "likelihood": rng.randint(1, 5), "consequence": rng.randint(1, 5),
+        "likelihood": rng.randint(1, 5), "consequence": rng.randint(1, 5), "grade_method": "直接判定",
+        "grade_basis": "生成数据",
         "resp_unit": rng.choice(lists["resp_unit"] + [None]), "resp_person": rng.choice(["张三", "李四", None]),
         "resp_phone": "0439-3512345", "list_measures": rng.choice(["设置警示标志", None]),
         "rect_status": rng.choice(lists["rect_status"]),
         "rect_deadline": rng.choice([None, (dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(0, 540))).isoformat()]),
         "funding_wan": rng.choice([None, 0.0, 12.5, 80.0]), "plan": rng.choice(["《应急预案》", None, " "]),
     }
-    if category.key == "fog":
-        row["fog_events_manual"] = rng.choice([None, 1.0, 3.5])
+    if row["risk_grade"] is None:
+        row.update(grade_method="矩阵计算", grade_basis=None)
+    if category.key == "fog" and rng.random() < 0.5:
+        row.update(fog_events_manual=rng.choice([3, 10]), fog_manual_year=rng.choice([2022, 2024]),
+                   fog_manual_basis="值班记录")
     return row
 
 
@@ -111,8 +115,8 @@ def build_generated_ledger(path: Path) -> Path:
             store.archive(code, "管理员")
     fog_codes = [c for c, _ in codes if c.startswith(schema.category("fog").code_prefix)]
     events = [{"code": code, "date": dt.date(year, rng.randint(6, 10), rng.randint(1, 28)).isoformat(),
-               "duration_h": rng.choice([None, 1.5, 4.0]), "min_visibility_m": rng.choice([None, 40, 120])}
-              for code in fog_codes for year in range(2023, 2027) for _ in range(rng.choice([0, 1, 3, 4, 5]))]
+               "duration_h": rng.choice([None, 1.5, 4.0]), "min_visibility_m": rng.choice([None, 40, 120, 150, 250])}
+              for code in fog_codes for year in range(2023, 2027) for _ in range(rng.choice([0, 1, 3, 5, 8]))]
     store.add_fog_events(pd.DataFrame(events), "巡查员")
     store.close()
     return path
@@ -137,7 +141,7 @@ def generated_template(tmp_path_factory) -> Path:
 def ledger(request, sample_template, generated_template):
     """(store, path, on) for the sample ledger and for the generated one. Read only."""
     path = sample_template if request.param == "sample" else generated_template
-    store = Store(path)
+    store = open_store(path)
     yield store, path, SAMPLE_ON if request.param == "sample" else GENERATED_ON
     store.close()
 
@@ -271,19 +275,20 @@ def test_five_in_place_completeness(ledger, sql):
 
 # ---------------------------------------------------------------- fog
 def test_fog_ledger(ledger, sql):
+    """Segments with neither a monitoring start nor a hand count, checked against plain SQL: distinct days
+    below 200 m visibility in the last three complete years, over three (the rest: tests/test_fog_ledger.py)."""
     store, _, _ = ledger
     data = stats.load(store)
     table = stats.fog_ledger_table(data.patches, data.events, store.schema)
-    last_year = sql.one("SELECT MAX(CAST(strftime('%Y', date) AS INTEGER)) FROM fog_events")
-    rows = sql.rows("SELECT p.code, p.fog_events_manual, COUNT(e.id), MIN(CAST(strftime('%Y', e.date) AS INTEGER)) "
-                    "FROM patch_fog p LEFT JOIN fog_events e ON e.code = p.code WHERE p.archived = 0 GROUP BY p.code")
-    expected = {}
-    for code, manual, n, first in rows:
-        per_year = n / (last_year - first + 1) if n else manual
-        if per_year is not None and per_year >= 3:
-            expected[code] = per_year
+    year = clock.today().year
+    rows = sql.rows("SELECT p.code, (SELECT COUNT(DISTINCT e.date) FROM fog_events e WHERE e.code = p.code "
+                    "AND e.min_visibility_m < 200 AND e.date BETWEEN ? AND ?) FROM patch_fog p WHERE p.archived = 0 "
+                    "AND p.fog_monitor_start IS NULL AND p.fog_events_manual IS NULL",
+                    f"{year - 3}-01-01", f"{year - 1}-12-31")
+    expected = {code: n / 3 for code, n in rows if n / 3 >= 3}
     assert expected, "the fixture should have fog-ledger segments"
-    assert dict(zip(table["图斑编号"], table["年均次数"])) == pytest.approx({k: round(v, 2) for k, v in expected.items()})
+    shown = dict(zip(table["图斑编号"], table["年均次数"]))
+    assert {k: v for k, v in shown.items() if k in dict(rows)} == pytest.approx({k: round(v, 2) for k, v in expected.items()})
 
 
 def test_fog_events_by_month(ledger, sql):
@@ -322,7 +327,7 @@ def test_changes_per_month_from_history(ledger, sql):
 
 
 def test_generated_history_spans_months_and_kinds(generated_template):
-    table = stats.changes_by_month(Store(generated_template).history())
+    table = stats.changes_by_month(open_store(generated_template).history())
     assert len(table) > 20 and all(table.iloc[-1][k] > 0 for k in stats.CHANGE_KINDS)
     feb = by_first(table)["2026-02"]
     assert feb[stats.CLOSED_KIND] >= 1  # stamped 2026-01-31 23:30 UTC, i.e. February in Jilin

@@ -7,7 +7,7 @@ import shapely
 from conftest import both_backends, ledger_state
 from safetymap.errors import ConflictError, NotFound, ValidationError
 from safetymap.seed import SAMPLE_SEGMENTS, init_database
-from safetymap.store import Store
+from safetymap.store import open_store
 
 LINE = shapely.LineString([(126.700, 42.000), (126.704, 42.002), (126.708, 42.001)])
 
@@ -162,7 +162,7 @@ def test_threads_sharing_one_store_lose_nothing(store):
 def test_missing_database_is_a_clear_error(blank_location):
     from safetymap.errors import DatabaseMissing
     with pytest.raises(DatabaseMissing, match="init"):
-        Store(blank_location)
+        open_store(blank_location)
 
 
 def test_a_self_crossing_line_is_refused_by_the_store(empty_store):

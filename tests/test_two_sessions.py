@@ -1,7 +1,7 @@
 """Two browser sessions edit the same patch at once: one save wins, the other is told and keeps its input."""
 import streamlit as st
 
-from safetymap.store import Store
+from safetymap.store import open_store
 from conftest import page_test
 
 
@@ -16,7 +16,7 @@ def text_input(at, label):
 
 def test_one_save_wins_the_other_is_told_and_keeps_its_input(sample_db, monkeypatch):
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
-    store = Store(sample_db)
+    store = open_store(sample_db)
     code = store.read("waterside").iloc[0]["code"]
     first, second = session("张工"), session("李工")
     for at in (first, second):

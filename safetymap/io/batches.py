@@ -14,7 +14,7 @@ from pyproj import CRS
 
 from ..errors import Problem
 from ..schema import Category, Schema
-from ..validation import blank_mask
+from ..values import blank_mask
 from .columns import field_names, match_columns, normal, special_columns
 from .geometry import layer_geometry
 from .reader import RawLayer

@@ -10,31 +10,9 @@ import pandas as pd
 from ..errors import Problem, RequestError
 from ..ledger import today
 from ..schema import Schema
-from .csv import export_csv
-from .excel import export_excel
-from .geojson import export_geojson
-from .geopackage import export_geopackage
-from .kml import export_kml
-from .shapefile import export_shapefile
+from . import formats
 
-
-@dataclass(frozen=True)
-class Format:
-    key: str
-    label: str
-    suffix: str
-    mime: str
-
-
-FORMATS = {f.key: f for f in (
-    Format("shp", "Shapefile（zip 压缩包）", ".zip", "application/zip"),
-    Format("gpkg", "GeoPackage", ".gpkg", "application/geopackage+sqlite3"),
-    Format("geojson", "GeoJSON", ".geojson", "application/geo+json"),
-    Format("kml", "KML（奥维互动地图、Google Earth）", ".kml", "application/vnd.google-earth.kml+xml"),
-    Format("kmz", "KMZ（压缩的 KML）", ".kmz", "application/vnd.google-earth.kmz"),
-    Format("xlsx", "Excel 台账", ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    Format("csv", "CSV（UTF-8，Excel 可直接打开）", ".csv", "text/csv"),
-)}
+FORMATS = formats.REGISTRY  # key -> FileFormat (label, suffixes, mime, writer, reader)
 
 
 @dataclass
@@ -52,26 +30,13 @@ def export(frame: pd.DataFrame, fmt: str, out: str | Path, schema: Schema, *, en
     """Write ``frame`` (patches as read from the store, possibly filtered) to ``out`` in format ``fmt``.
     ``encoding`` is for shapefiles, ``rfc7946`` for GeoJSON, ``tables`` (history, inspections, fog events)
     for GeoPackage. ``database``: the ledger's own file, which ``out`` must not be."""
-    if fmt not in FORMATS:
-        raise RequestError([Problem("格式", f"不支持的导出格式「{fmt}」，可选：{'、'.join(FORMATS)}")])
+    writer = formats.get(fmt).writer
     out = Path(out)
     if database is not None and _same_file(out, Path(database)):
         raise RequestError([Problem("输出文件", f"{out} 是台账数据库本身，不能用导出覆盖它；请换一个文件名")])
     out.parent.mkdir(parents=True, exist_ok=True)
-    warnings: list[str] = []
-    if fmt == "shp":
-        result = export_shapefile(frame, out, schema, encoding=encoding)
-        layers, warnings = result.layers, result.warnings
-    elif fmt == "gpkg":
-        layers = export_geopackage(frame, out, schema, tables=tables)
-    elif fmt == "geojson":
-        layers = export_geojson(frame, out, schema, rfc7946=rfc7946)
-    elif fmt in ("kml", "kmz"):
-        layers = export_kml(frame, out, schema, kmz=fmt == "kmz")
-    elif fmt == "xlsx":
-        layers = export_excel(frame, out, schema, on=on)
-    else:
-        layers = export_csv(frame, out, schema)
+    options = {"encoding": encoding, "rfc7946": rfc7946, "tables": tables, "on": on}
+    layers, warnings = writer(frame, out, schema, options)
     return ExportResult(out, fmt, len(frame), layers, warnings)
 
 

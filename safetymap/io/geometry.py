@@ -14,7 +14,7 @@ from pyproj.exceptions import CRSError
 from ..errors import Problem
 from ..geo import GEOMETRY_LABEL, geometry_problems, segment_from_stakes, transformer
 from ..schema import Category
-from ..validation import blank_mask
+from ..values import blank_mask
 from .reader import RawLayer
 
 GEOMETRY_TOLERANCE = 1e-7  # degrees, about 1 cm: closer than this is the same geometry

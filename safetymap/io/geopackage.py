@@ -19,19 +19,15 @@ from .tables import CATEGORY_COLUMN, by_category, date32, labelled
 
 SOURCE_SUFFIX = "_源几何"
 TABLE_NAMES = {"history": "变更历史", "inspections": "巡查记录", "fog_events": "团雾事件"}
-# Columns that are not fields of the schema (code, version, min_visibility_m … take their field's name).
+# Columns that are not fields of a category or an event in the schema (those take their declared label).
 TABLE_COLUMNS = {
     "category": CATEGORY_COLUMN, "action": "操作", "field_key": "字段键",
     "field_label": "字段", "before": "修改前", "after": "修改后", "user": "用户", "at": "时间",
-    "date": "日期", "start_time": "开始时间", "duration_h": "持续时长(小时)",
-    "reporter": "报告人", "created_at": "录入时间", "created_by": "录入人", "inspected_at": "巡查时间",
-    "inspector": "巡查人", "findings": "巡查发现", "status_before": "整改状态(前)", "status_after": "整改状态(后)",
-    "lon": "经度", "lat": "纬度",
+    "created_at": "录入时间", "created_by": "录入人", "inspector": "巡查人",
+    "status_before": "整改状态(前)", "status_after": "整改状态(后)",
 }
 GEOMETRY_TYPES = {0: "Point", 1: "LineString", 3: "Polygon"}
 GPKG_VERSION = {"VERSION": "1.2"}
-DATE_COLUMNS = {"date"}  # table columns holding a day, not a moment
-NUMBER_COLUMNS = {"lon", "lat"}
 
 
 def _geometry_type(geoms) -> str:
@@ -65,12 +61,12 @@ def _table(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     if "category" in out.columns:
         labels = {c.key: c.label for c in schema.categories}
         out["category"] = out["category"].map(lambda v: labels.get(v, v))
-    for col in DATE_COLUMNS & set(out.columns):
-        out[col] = date32(out[col])  # written as DATE
-    for col in NUMBER_COLUMNS & set(out.columns):
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+    declared = [*schema.all_fields().values(), *(f for e in schema.events.values() for f in e.fields)]
+    for f in declared:
+        if f.type == "date" and f.key in out.columns:
+            out[f.key] = date32(out[f.key])  # written as DATE, not as a moment at midnight
     out = utc_moments(out)
-    names = {key: f.label_with_unit for key, f in schema.all_fields().items()} | TABLE_COLUMNS
+    names = {f.key: f.label_with_unit for f in declared} | TABLE_COLUMNS
     return out.rename(columns=names)
 
 

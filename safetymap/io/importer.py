@@ -20,8 +20,9 @@ import shapely
 from ..errors import ImportRefused, Problem
 from ..geo import GEOMETRY_LABEL, format_stake_column
 from ..schema import Field, Schema
-from ..store import display_value, to_python
-from ..validation import blank_mask, clean_frame, derive, grade_problems
+from ..validation import clean_frame, derive, grade_problems
+from ..values import blank_mask, display_value, to_python
+from . import formats
 from .batches import Batch, layer_batches, take_patch_attributes
 from .geometry import check_geometries, parse_crs, same_geometry, stake_geometries
 from .reader import read_file
@@ -48,12 +49,13 @@ class ImportPreview:
     new: dict[str, tuple[pd.DataFrame, np.ndarray]] = field(default_factory=dict, repr=False)
     changes: list[Change] = field(default_factory=list, repr=False)
     added: list = field(default_factory=list, repr=False)  # (Checked, rows to add): the adds table, built when asked
+    add_columns: tuple[str, ...] = ()  # the adds table's headers (labels from the schema)
 
     @functools.cached_property
     def adds(self) -> pd.DataFrame:
         """One row per patch to add: category, code, name, route, stakes, grade, file and row."""
         if not self.added:
-            return pd.DataFrame(columns=["类别", *ADD_COLUMNS.values(), "文件", "行"])
+            return pd.DataFrame(columns=list(self.add_columns))
         return pd.concat([_adds_table(ch, rows) for ch, rows in self.added], ignore_index=True)
 
     @property
@@ -206,10 +208,10 @@ def _changes(checked: Checked, file_has) -> tuple[list[Change], list[dict], list
         values = {f.key: to_python(f, derived[f.key].iloc[i]) for f in fields if diff[f.key][i]}
         geom = checked.geoms[i] if geometry[i] else None
         changes.append(Change(code, values, current_version, geom))
-        rows += [{"图斑编号": code, "类别": c.label, "字段": f.label, "原值": display_value(f, stored[f.key].iloc[i]),
+        rows += [{CODE_COLUMN: code, "类别": c.label, "字段": f.label, "原值": display_value(f, stored[f.key].iloc[i]),
                   "新值": display_value(f, derived[f.key].iloc[i])} for f in fields if diff[f.key][i]]
         if geom is not None:
-            rows.append({"图斑编号": code, "类别": c.label, "字段": GEOMETRY_LABEL, "原值": "原几何", "新值": "新几何"})
+            rows.append({CODE_COLUMN: code, "类别": c.label, "字段": GEOMETRY_LABEL, "原值": "原几何", "新值": "新几何"})
     unchanged = int((checked.existing & ~any_change).sum())
     return changes, rows, problems, unchanged
 
@@ -236,7 +238,7 @@ def _duplicate_problems(checked: list[Checked]) -> list[Problem]:
     problems = []
     for code, places in dupes.groupby("code", sort=False):
         rows_text = "、".join(str(r) for r in places["row"])
-        problems += [Problem("图斑编号", f"编号「{code}」在文件中出现 {len(places)} 次（第 {rows_text} 行）",
+        problems += [Problem(checked[0].batch.category.field("code").label, f"编号「{code}」在文件中出现 {len(places)} 次（第 {rows_text} 行）",
                              row=int(r.row), file=r.file) for r in places.itertuples()]
     return problems
 
@@ -245,21 +247,26 @@ def _category_problems(checked: Checked, current: pd.DataFrame, labels: dict) ->
     codes = checked.derived["code"].astype(object)
     stored = current["category"].reindex(codes).to_numpy(dtype=object)
     wrong = ~pd.isna(stored) & (stored != checked.batch.category.key)
-    return [Problem("图斑编号", f"编号「{codes.iloc[i]}」已被「{labels[stored[i]]}」图斑使用，不能作为"
+    return [Problem(checked.batch.category.field("code").label, f"编号「{codes.iloc[i]}」已被「{labels[stored[i]]}」图斑使用，不能作为"
                                 f"「{checked.batch.category.label}」导入", row=int(checked.batch.rows[i]), file=checked.batch.file)
             for i in np.flatnonzero(wrong)]
 
 
-ADD_COLUMNS = {"code": "图斑编号", "name": "名称", "route_code": "路线编码", "start_stake": "起点桩号",
-               "end_stake": "止点桩号", "risk_grade": "风险等级"}
+ADD_KEYS = ("code", "name", "route_code", "start_stake", "end_stake", "risk_grade")  # labelled from the schema
+CODE_COLUMN = "code"  # the updates table's code column while it is built; labelled in ``_outcome``
+
+
+def _add_columns(schema: Schema) -> tuple[str, ...]:
+    return ("类别", *(schema.label(k) for k in ADD_KEYS), "文件", "行")
 
 
 def _adds_table(checked: Checked, new: np.ndarray) -> pd.DataFrame:
     d = checked.derived[new]
     table = pd.DataFrame({"类别": checked.batch.category.label}, index=d.index)
-    for key, label in ADD_COLUMNS.items():
+    c = checked.batch.category
+    for key in ADD_KEYS:
         if key in d:
-            table[label] = format_stake_column(d[key]) if key.endswith("stake") else d[key]
+            table[c.field(key).label] = format_stake_column(d[key]) if key.endswith("stake") else d[key]
     table["文件"] = checked.batch.file
     table["行"] = checked.batch.rows[new]
     return table
@@ -288,7 +295,8 @@ def preview_import(store, path: str | Path, *, name: str | None = None, category
         user_crs = None
         problems.append(Problem("坐标系", str(exc), file=name))
     user_category = schema.category(category).key if category else None
-    read = read_file(path, name, schema, encoding=encoding, limits=limits)
+    custom = formats.reader_for(name)
+    read = custom(path, name, schema) if custom else read_file(path, name, schema, encoding=encoding, limits=limits)
     problems += read.problems
     warnings = list(read.warnings)
     batches = []
@@ -316,10 +324,11 @@ def _compare(store, name: str, batches: list[Batch], problems: list[Problem], wa
     problems += _duplicate_problems(checked)
     if not batches and not problems:
         problems.append(Problem("", "文件中没有可导入的图斑", file=name))
-    return _outcome(name, checked, problems, warnings)
+    return _outcome(name, checked, problems, warnings, schema)
 
 
-def _outcome(name: str, checked: list[Checked], problems: list[Problem], warnings: list[str]) -> ImportPreview:
+def _outcome(name: str, checked: list[Checked], problems: list[Problem], warnings: list[str],
+             schema: Schema) -> ImportPreview:
     """The preview: rows to add (by category), field changes of existing patches, what stays the same."""
     added, updates, new, changes, unchanged = [], [], {}, [], 0
     for ch in checked:
@@ -335,8 +344,9 @@ def _outcome(name: str, checked: list[Checked], problems: list[Problem], warning
         unchanged += same
         if ch.existing.any() and bool(ch.current["archived"].fillna(False).astype(bool)[ch.existing].any()):
             warnings.append(f"{ch.batch.file}：部分图斑已归档，导入会更新其内容，但不会恢复")
-    updates_table = pd.DataFrame(updates, columns=["图斑编号", "类别", "字段", "原值", "新值"])
-    return ImportPreview(name, updates_table, unchanged, problems, warnings, new, changes, added)
+    updates_table = pd.DataFrame(updates, columns=[CODE_COLUMN, "类别", "字段", "原值", "新值"])
+    updates_table = updates_table.rename(columns={CODE_COLUMN: schema.label("code")})
+    return ImportPreview(name, updates_table, unchanged, problems, warnings, new, changes, added, _add_columns(schema))
 
 
 def _append_new(new: dict, key: str, frame: pd.DataFrame, geoms: np.ndarray) -> None:

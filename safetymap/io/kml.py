@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 
 from ..schema import Category, Schema
-from ..store import display_value
+from ..values import display_value
 from .tables import by_category, labelled
 
 KML_NS = "http://www.opengis.net/kml/2.2"

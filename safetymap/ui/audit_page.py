@@ -3,13 +3,13 @@ exports and user changes from the audit log; filterable and exportable to Excel.
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import pandas as pd
 import streamlit as st
 
+from ..io.excel import DATETIME_FORMAT, Sheet, workbook_bytes
 from ..ledger import ACTION_LABELS, today as bureau_today
-from .common import current_user, get_store
+from .common import checked_download, current_user, get_store
 
 AUDIT_LABELS = {"login": "登录", "login_failed": "登录失败", "user_add": "添加用户", "user_password": "修改密码",
                 "user_disable": "停用用户", "user_enable": "启用用户", "user_role": "修改角色",
@@ -28,15 +28,8 @@ def audit_table(history: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
 
 
 def audit_excel(table: pd.DataFrame) -> bytes:
-    out = io.BytesIO()
-    with pd.ExcelWriter(out, engine="openpyxl") as writer:
-        table.to_excel(writer, index=False, sheet_name="操作审计")
-        sheet = writer.sheets["操作审计"]
-        sheet.freeze_panes = "A2"
-        sheet.auto_filter.ref = sheet.dimensions
-        for column, width in zip("ABCDE", (20, 12, 12, 12, 60)):
-            sheet.column_dimensions[column].width = width
-    return out.getvalue()
+    """The rows shown, header on the first row (frozen, filtered); every name and detail as text."""
+    return workbook_bytes([Sheet("操作审计", table.reset_index(drop=True), formats={"时间": DATETIME_FORMAT})])
 
 
 def render() -> None:
@@ -59,5 +52,5 @@ def render() -> None:
         shown = shown[shown["操作"].isin(actions)]
     st.caption(f"共 {len(shown)} 条")
     st.dataframe(shown, hide_index=True, width="stretch")
-    st.download_button("导出 Excel", audit_excel(shown), file_name=f"操作审计_{today:%Y%m%d}.xlsx",
+    st.download_button("导出 Excel", checked_download("操作审计.xlsx", lambda: audit_excel(shown)), file_name=f"操作审计_{today:%Y%m%d}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

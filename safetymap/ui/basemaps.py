@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from .. import assets, mapview
+from ..errors import TileError
 from .common import setting
 
 
@@ -18,6 +19,6 @@ def basemap_options() -> list[mapview.Basemap]:
     if path:
         try:
             local = _local_tiles(path)
-        except assets.TileError as exc:
+        except TileError as exc:
             st.warning(f"本地瓦片不可用：{exc}")
     return mapview.basemaps(setting("tianditu_key"), local)

@@ -10,7 +10,8 @@ from ..auth import User
 from ..errors import PermissionDenied
 from ..ledger import today
 from ..seed import default_db_path, init_database
-from ..store import Store, is_database_url
+from ..store import Store, open_store
+from ..backends import is_database_url
 
 
 @st.cache_resource(show_spinner="正在打开台账数据库…")
@@ -20,10 +21,10 @@ def get_store() -> Store:
     ``init`` or ``migrate``, never by one of several servers starting at once."""
     path = default_db_path()
     if is_database_url(path):
-        return Store(path)
+        return open_store(path)
     if not path.exists():
         return init_database(path, sample=True)
-    return Store(path)
+    return open_store(path)
 
 
 def sample_banner(store: Store) -> None:
@@ -37,6 +38,17 @@ def current_user() -> User:
     if user is None:
         raise PermissionDenied("未登录")
     return user
+
+
+def checked_download(detail: str, build):
+    """``data=`` for ``st.download_button``: the file is built on click, only after the store has checked
+    the user again (role, account, session) and written the export to the audit log."""
+    store, user = get_store(), current_user()
+
+    def data() -> bytes:
+        store.exporting(user, f"{detail}（网页下载）")
+        return build()
+    return data
 
 
 def setting(name: str, default: str | None = None) -> str | None:

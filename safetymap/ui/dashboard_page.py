@@ -10,16 +10,17 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from .. import reminders, report, stats
-from ..ledger import FOG_LEDGER_THRESHOLD, today
+from .. import reminders, report, report_files, report_page, stats, svgmap
+from ..io.csv import csv_bytes
+from ..fog import FogRule
+from ..ledger import today
 from ..schema import Schema
 from ..text import is_missing
 from ..stats import LedgerData, Period
-from .common import cached_by_revision, current_user, get_store, sample_banner
+from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
 
 TABS = ("分类分级", "地区·单位·路线", "整改", "五到位", "团雾", "动态", "到期提醒", "月报·年报")
 REMINDER_COLORS = ("#C00000", "#F0A30A")  # overdue, due soon
-STATUS_COLORS = {"待整改": "#C00000", "整改中": "#F0A30A", "已整改": "#2E8B57", "已销号": "#8C8C8C"}
 OTHER_COLOR = "#5B7DB1"
 CHANGE_COLORS = ("#5B7DB1", "#2E8B57", "#8C8C8C", "#C9A227")  # 新增, 整改完成, 销号, 归档
 PART_COLORS = ("#1F4E79", "#2E75B6", "#5B9BD5", "#9DC3E6", "#BDD7EE")  # 责任, 措施, 资金, 时限, 预案
@@ -72,7 +73,7 @@ def render() -> None:
 def headline_names(schema: Schema) -> tuple[str, ...]:
     """The figures of ``stats.overview`` shown as metrics: the highest grade's count, not every grade's."""
     return ("图斑总数", "总长度(km)", f"{schema.grade_labels[0]}风险图斑", f"{stats.OPEN}图斑", "逾期未整改图斑",
-            stats.FIVE_RATE, stats.FOG_LEDGER_LABEL)
+            stats.FIVE_RATE, stats.fog_ledger_label(schema))
 
 
 def headlines(data: LedgerData, view: View) -> None:
@@ -96,14 +97,15 @@ def downloads(title: str, table: pd.DataFrame, key: str, view: View) -> None:
         return
     stamp = f"{view.on:%Y%m%d}"
     left, right = st.columns(2)
-    left.download_button("下载 CSV", data=lambda: report.csv_bytes(table), file_name=f"{title}_{stamp}.csv",
+    left.download_button("下载 CSV", data=checked_download(f"{title}.csv", lambda: csv_bytes(table)),
+                         file_name=f"{title}_{stamp}.csv",
                          mime="text/csv", key=f"{key}_csv", on_click="ignore", icon=":material/download:")
-    right.download_button("下载 Excel", data=lambda: table_excel(title, table, view), file_name=f"{title}_{stamp}.xlsx",
+    right.download_button("下载 Excel", data=checked_download(f"{title}.xlsx", lambda: table_excel(title, table, view)), file_name=f"{title}_{stamp}.xlsx",
                           mime=XLSX, key=f"{key}_xlsx", on_click="ignore", icon=":material/download:")
 
 
 def table_excel(title: str, table: pd.DataFrame, view: View) -> bytes:
-    return report.workbook_bytes([report.Table(title, table)], view.schema.bureau, view.note)
+    return report_files.tables_workbook([report.Table(title, table)], view.schema.bureau, view.note)
 
 
 def for_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -137,7 +139,7 @@ def chart_and_table(title: str, table: pd.DataFrame, key: str, view: View, data:
 
 def grade_chart(title: str, table: pd.DataFrame, key: str, view: View, y_label: str, horizontal: bool = False) -> None:
     """A table of patches by grade with its stacked bar chart in the grade colours."""
-    grades = [c for c in table.columns if c in view.schema.grade_labels or c == stats.UNGRADED]
+    grades = [c for c in table.columns if c in view.schema.grade_labels or c == view.schema.ungraded_label]
     chart_and_table(title, table, key, view, chart_data(table, grades), color=[view.schema.grade_color(g) for g in grades],
                     y_label=y_label, sort=False, horizontal=horizontal, x_label="" if horizontal else None)
 
@@ -158,7 +160,7 @@ def rectification_section(frame: pd.DataFrame, view: View) -> None:
     table = stats.rect_status_table(frame, view.schema, view.on)
     names = stats.statuses(view.schema)
     chart_and_table("整改状态", table, "rect", view, chart_data(table, names), y_label=stats.COUNT, sort=False,
-                    color=[STATUS_COLORS.get(s, OTHER_COLOR) for s in names])
+                    color=[view.schema.status_colors.get(s, OTHER_COLOR) for s in names])
     late = stats.overdue_list(frame, view.schema, view.on)
     st.subheader(f"逾期未整改清单（{len(late)} 个）")
     st.caption("整改时限已过、整改状态仍为待整改或整改中的图斑，按逾期天数从多到少排列。")
@@ -180,7 +182,7 @@ def fog_section(data: LedgerData, view: View) -> None:
     schema = view.schema
     ledger = stats.fog_ledger_table(data.patches, data.events, schema)
     st.subheader(f"团雾多发路段台账（{len(ledger)} 段）")
-    st.caption(f"年均发生{FOG_LEDGER_THRESHOLD:g}次以上团雾的路段；年均次数按首次记录年份至事件记录最近年份计算，无事件记录时采用人工填报值。")
+    st.caption(FogRule.of(schema).describe())
     show_table("团雾多发路段台账", ledger, "fog_ledger", view)
     monthly = stats.fog_events_by_month(data.events, data.patches)
     chart_and_table("团雾事件按月统计", monthly, "fog_month", view, chart_data(monthly, ["团雾次数"]),
@@ -209,7 +211,7 @@ def reminders_section(data: LedgerData, view: View) -> None:
     right.dataframe(summary, hide_index=True, width="stretch")
     st.dataframe(for_display(table), hide_index=True, width="stretch")
     st.download_button("下载提醒（Excel，按责任单位分表）", key="reminders_xlsx", mime=XLSX, on_click="ignore",
-                       data=lambda: reminders.excel_bytes(table, schema, int(days), on, data.sample),
+                       data=checked_download("整改到期提醒.xlsx", lambda: reminders.excel_bytes(table, schema, int(days), on, data.sample)),
                        file_name=f"整改到期提醒_{on:%Y%m%d}_{int(days)}天.xlsx", icon=":material/download:",
                        disabled=not len(table) or not view.can_export)
 
@@ -242,12 +244,13 @@ def report_section(data: LedgerData, view: View, routes) -> None:
     if not view.can_export:
         st.caption("下载报告需要导出权限（编辑或管理角色）。")
     left, right = st.columns(2)
-    left.download_button("下载 Excel", data=lambda: report.excel_bytes(build()), file_name=f"{title}.xlsx",
-                         disabled=not view.can_export,
+    left.download_button("下载 Excel", data=checked_download(f"{title}.xlsx", lambda: report_files.excel_bytes(build())),
+                         file_name=f"{title}.xlsx", disabled=not view.can_export,
                          mime=XLSX, key="report_xlsx", on_click="ignore", icon=":material/download:")
-    right.download_button("下载可打印页面（HTML）", data=lambda: report.html_page(build()).encode("utf-8"),
+    right.download_button("下载可打印页面（HTML）",
+                          data=checked_download(f"{title}.html", lambda: report_page.html_page(build()).encode("utf-8")),
                           disabled=not view.can_export,
                           file_name=f"{title}.html", mime="text/html", key="report_html", on_click="ignore",
                           icon=":material/download:")
     if st.toggle("预览风险图斑分布图", key="report_map"):
-        st.image(report.district_map_svg(data.patches, schema, routes=routes, sample=data.sample), width="stretch")
+        st.image(svgmap.district_map_svg(data.patches, schema, routes=routes, sample=data.sample), width="stretch")

@@ -9,7 +9,8 @@ from ..auth import User
 from ..editing import changed_values, geometry_from_stakes, restore_value
 from ..errors import ConflictError, PermissionDenied, ValidationError
 from ..ledger import rectification, timeline
-from ..store import Store, display_value
+from ..store import Store
+from ..values import display_value
 from .common import current_user
 from .draw import drawn_geometry
 from .widgets import field_input, read_state, seed_state

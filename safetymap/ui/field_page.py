@@ -68,14 +68,15 @@ def _now() -> dt.datetime:
 
 
 def _inspection_form(store: Store, record: dict, user) -> None:
-    statuses = list(store.schema.field("rect_status").values)
+    declared = store.schema.events["inspection"]
+    statuses = list(declared.field("status_after").values)
     use_camera = st.toggle("用相机拍照", key="field_use_camera", help="手机浏览器需 HTTPS 才能使用相机")
     with st.form(f"inspection-{record['code']}", clear_on_submit=True):
         now = _now()
         day = st.date_input("巡查日期", value=now.date(), format="YYYY-MM-DD")
         time = st.time_input("巡查时间", value=now.time(), step=300)
-        findings = st.text_area("巡查发现", placeholder="现场情况、隐患变化、已采取的措施")
-        status = st.selectbox("整改状态", statuses, index=statuses.index(record["rect_status"]))
+        findings = st.text_area(declared.field("findings").label, placeholder="现场情况、隐患变化、已采取的措施")
+        status = st.selectbox(declared.field("status_after").label, statuses, index=statuses.index(record["rect_status"]))
         camera = st.camera_input("拍照", key=f"camera-{record['code']}") if use_camera else None
         gallery = st.file_uploader(f"从相册选择照片（每张不超过 {MAX_UPLOAD_BYTES // 1048576} MB）",
                                    type=["jpg", "jpeg", "png", "webp", "heic"], accept_multiple_files=True)
@@ -97,13 +98,22 @@ def _inspection_form(store: Store, record: dict, user) -> None:
     st.rerun()
 
 
+def _number_input(f, step):
+    """A number input bounded by the declared field's range (int fields take whole numbers)."""
+    cast = int if f.type == "int" else float
+    bound = (lambda v: None if v is None else cast(v))
+    return st.number_input(f.label_with_unit, min_value=bound(f.min), max_value=bound(f.max), value=None,
+                           step=cast(step))
+
+
 def _fog_event_form(store: Store, record: dict, user) -> None:
+    declared = store.schema.events["fog_event"]
     with st.form(f"fog-{record['code']}", clear_on_submit=True):
         now = _now()
-        day = st.date_input("团雾日期", value=now.date(), format="YYYY-MM-DD")
-        start = st.time_input("开始时间", value=now.time(), step=300)
-        duration = st.number_input("持续时长(小时)", min_value=0.0, max_value=72.0, value=None, step=0.5)
-        visibility = st.number_input("最低能见度(m)", min_value=0, max_value=10000, value=None, step=10)
+        day = st.date_input(f"团雾{declared.field('date').label}", value=now.date(), format="YYYY-MM-DD")
+        start = st.time_input(declared.field("start_time").label, value=now.time(), step=300)
+        duration = _number_input(declared.field("duration_h"), 0.5)
+        visibility = _number_input(declared.field("min_visibility_m"), 10)
         submitted = st.form_submit_button("上报团雾事件", type="primary", use_container_width=True)
     if not submitted:
         return

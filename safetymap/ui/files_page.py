@@ -10,11 +10,11 @@ import streamlit as st
 
 from ..errors import SafetymapError
 from ..io.export import FORMATS, default_filename, export, related_tables
-from ..io.filters import filter_patches
 from ..io.importer import ImportPreview, preview_import
 from ..io.reader import SUPPORTED, SUPPORTED_TEXT
 from ..io.uploads import DEFAULT_LIMITS, save_upload
 from .common import current_user, get_store, sample_banner
+from .filter_form import filter_form
 
 PREVIEW_KEY = "files_import_preview"
 UPLOAD_TYPES = sorted(s.lstrip(".") for s in SUPPORTED if s != ".shp")  # a lone .shp lacks its other parts
@@ -40,24 +40,6 @@ def render() -> None:
 
 
 # ---------------------------------------------------------------- export
-def _filters(store, frame) -> dict:
-    schema = store.schema
-    labels = {c.key: c.label for c in schema.categories}
-    fields = schema.all_fields()
-    grade, status, township = fields["risk_grade"], fields["rect_status"], fields["township"]
-    cols = st.columns(3)
-    chosen = {
-        "category": cols[0].multiselect("类别", schema.category_keys, format_func=labels.get, placeholder="全部类别"),
-        "grade": cols[1].multiselect(grade.label, schema.grade_labels, placeholder="全部等级"),
-        "status": cols[2].multiselect(status.label, status.values, placeholder="全部状态"),
-    }
-    cols = st.columns(3)
-    chosen["township"] = cols[0].multiselect(township.label, township.values, placeholder="全部乡镇")
-    chosen["route"] = cols[1].multiselect("路线", sorted(frame["route_code"].dropna().unique()), placeholder="全部路线")
-    chosen["overdue"] = cols[2].checkbox("只导出逾期未整改")
-    return chosen
-
-
 def _export_bytes(store, frame, fmt: str, options: dict, user):
     """A callable the download button runs on click, so only the chosen format is built."""
     def build() -> bytes:
@@ -73,7 +55,9 @@ def _export_bytes(store, frame, fmt: str, options: dict, user):
 def _export_section(store, user) -> None:
     everything = store.read()
     try:
-        frame = filter_patches(everything, store.schema, **_filters(store, everything))
+        chosen = filter_form(store.schema, everything, key="export_f", overdue_label="只导出逾期未整改",
+                             parts=("category", "grade", "status", "township", "route", "overdue"))
+        frame = chosen.apply(everything)
     except SafetymapError as exc:
         st.error(str(exc))
         return

@@ -6,7 +6,7 @@ import streamlit as st
 from .. import accounts
 from ..errors import PermissionDenied, ValidationError
 from .common import get_store
-from .session import sign_in
+from .session import client_address, sign_in
 
 
 def render() -> None:
@@ -23,12 +23,12 @@ def render() -> None:
 def _login(store) -> None:
     with st.form("login"):
         st.subheader("登录")
-        name = st.text_input("用户名")
+        name = st.text_input("用户名", max_chars=accounts.MAX_NAME_LENGTH)
         password = st.text_input("密码", type="password")
         submitted = st.form_submit_button("登录", type="primary")
     if submitted:
         try:
-            user = accounts.authenticate(store, name.strip(), password)
+            user = accounts.authenticate(store, name, password, client=client_address())
         except PermissionDenied as exc:
             st.error(str(exc))
             return
@@ -40,7 +40,7 @@ def _first_run(store) -> None:
     st.info("这是新数据库，还没有任何用户。请创建第一个管理员账户（此表单仅在没有用户时可用；"
             "也可用命令 `python -m safetymap user add 名字 --role admin --password-stdin` 创建）。")
     with st.form("first_admin"):
-        name = st.text_input("管理员用户名")
+        name = st.text_input("管理员用户名", max_chars=accounts.MAX_NAME_LENGTH)
         password = st.text_input("密码（至少 8 位）", type="password")
         again = st.text_input("再次输入密码", type="password")
         submitted = st.form_submit_button("创建管理员并登录", type="primary")

@@ -15,13 +15,16 @@ from streamlit_folium import st_folium
 
 from .. import mapview
 from ..errors import NotFound
-from ..ledger import FOG_LEDGER_THRESHOLD, days_late, fog_counts, overdue
+from ..fog import fog_counts
+from ..ledger import days_late, overdue
 from ..geo import format_stakes
-from ..stats import UNGRADED
 from ..text import md_escape
-from ..store import Store, display_value
-from . import edit_form
+from ..store import Store
+from ..values import display_value
+from . import addresses, edit_form
 from .basemaps import basemap_options
+from ..filters import PatchFilter
+from .filter_form import filter_form
 from .common import cached_by_revision, get_store, sample_banner, setting
 
 MAP_KEY = "risk_map"
@@ -29,49 +32,36 @@ SELECTED = "map_selected"  # the code shown in the side panel
 FOCUS = "map_focus"  # (centre, zoom) the map was last asked to show
 EDIT_CODE = "edit_code"
 RETURNED = ["last_active_drawing", "last_object_clicked", "bounds", "zoom"]
+LAST_FILTERS = "_map_last_filters"  # the filters of the previous run (a change moves the map)
+LAST_VIEW = "_map_last_view"  # (centre, zoom) the map was last seen at, for coming back to the page
+CODE_PARAM = "code"
+FIT_WIDTH_PX = 600  # the map's width is the browser's; fit for a modest one
 
 
 
 # ---------------------------------------------------------------- data
 @cached_by_revision
+def load_context(store: Store) -> mapview.MapContext:
+    """Roads, K marks and townships for the map (the routes change with the ledger only)."""
+    return mapview.map_context(store.routes())
+
+
+@cached_by_revision
 def load(store: Store) -> pd.DataFrame:
     """Every current patch with two flags the map and filters use: overdue and in the fog ledger."""
     frame = store.read()
     frame["overdue"] = overdue(frame).to_numpy()
-    counts = fog_counts(frame[frame["category"] == store.schema.fog_category], store.fog_events())
+    counts = fog_counts(frame[frame["category"] == store.schema.fog_category], store.fog_events(), store.schema)
     frame["fog_per_year"] = frame["code"].map(dict(zip(counts["code"], counts["per_year"])))
     frame["fog_ledger"] = frame["code"].isin(set(counts.loc[counts["in_ledger"], "code"]))
     return frame
 
 
-def sidebar_filters(schema, frame: pd.DataFrame) -> dict:
-    labels = {c.key: c.label for c in schema.categories}
-    common = {f.key: f for f in schema.common_fields}
+def sidebar_filters(schema, frame: pd.DataFrame) -> PatchFilter:
     with st.sidebar:
         st.subheader("地图筛选")
-        return {
-            "category": st.multiselect("类别", schema.category_keys, format_func=labels.get, key="map_f_category",
-                                       placeholder="全部类别"),
-            "risk_grade": st.multiselect("风险等级", schema.grade_labels, key="map_f_grade", placeholder="全部等级"),
-            "rect_status": st.multiselect("整改状态", list(common["rect_status"].values), key="map_f_status",
-                                          placeholder="全部状态"),
-            "township": st.multiselect("乡镇", list(common["township"].values), key="map_f_township",
-                                       placeholder="全部乡镇"),
-            "route_code": st.multiselect("路线", sorted(frame["route_code"].dropna().unique()), key="map_f_route",
-                                         placeholder="全部路线"),
-            "overdue": st.checkbox("仅显示整改逾期", key="map_f_overdue"),
-            "fog_ledger": st.checkbox(f"仅显示团雾台账路段（年均≥{FOG_LEDGER_THRESHOLD:g}次）", key="map_f_fog"),
-        }
-
-
-def apply_filters(frame: pd.DataFrame, chosen: dict) -> pd.DataFrame:
-    keep = pd.Series(True, index=frame.index)
-    for key, value in chosen.items():
-        if isinstance(value, list) and value:
-            keep &= frame[key].isin(value)
-        elif value is True:
-            keep &= frame[key].astype(bool)
-    return frame[keep]
+        return filter_form(schema, frame, key="map_f", per_row=1,
+                           parts=("category", "grade", "status", "township", "route", "overdue", "fog_ledger"))
 
 
 def search(frame: pd.DataFrame, text: str) -> pd.DataFrame:
@@ -79,8 +69,7 @@ def search(frame: pd.DataFrame, text: str) -> pd.DataFrame:
     text = text.strip()
     if not text:
         return frame.iloc[:0]
-    code, name = frame["code"].astype(str), frame["name"].fillna("").astype(str)
-    hits = frame[code.str.contains(text, case=False, regex=False) | name.str.contains(text, case=False, regex=False)]
+    hits = frame[PatchFilter(text=text).mask(frame)]
     return hits.assign(_exact=hits["code"].str.upper() == text.upper()).sort_values(
         ["_exact", "code"], ascending=[False, True]).drop(columns="_exact")
 
@@ -98,9 +87,91 @@ def _on_map_change() -> None:
 
 def focus_on(row: pd.Series) -> None:
     """Select a patch and ask the map to show it."""
-    minx, miny, maxx, maxy = row.geometry.bounds
     st.session_state[SELECTED] = row["code"]
-    st.session_state[FOCUS] = ([(miny + maxy) / 2, (minx + maxx) / 2], mapview.zoom_to_fit((minx, miny, maxx, maxy)))
+    focus_bounds(row.geometry.bounds)
+
+
+def focus_bounds(bounds: tuple[float, float, float, float]) -> None:
+    """Ask the map to show ``bounds`` (minx, miny, maxx, maxy) as closely as fits."""
+    minx, miny, maxx, maxy = bounds
+    zoom = mapview.zoom_to_fit(bounds, width_px=FIT_WIDTH_PX)
+    st.session_state[FOCUS] = ([(miny + maxy) / 2, (minx + maxx) / 2], zoom)
+
+
+def needs_fit(result: tuple, view: tuple | None) -> bool:
+    """Whether the map should move to a filter's ``result`` (bounds): when part of it is out of ``view``
+    or it would be small in it (under a quarter of the view each way)."""
+    if view is None:
+        return True
+    minx, miny, maxx, maxy = result
+    vminx, vminy, vmaxx, vmaxy = view
+    outside = minx < vminx or miny < vminy or maxx > vmaxx or maxy > vmaxy
+    small = (maxx - minx) < (vmaxx - vminx) / 4 and (maxy - miny) < (vmaxy - vminy) / 4
+    return outside or small
+
+
+def current_view() -> tuple[float, float, float, float] | None:
+    """The map's last reported view (minx, miny, maxx, maxy), or None."""
+    bounds = (st.session_state.get(MAP_KEY) or {}).get("bounds") or {}
+    try:
+        sw, ne = bounds["_southWest"], bounds["_northEast"]
+        return float(sw["lng"]), float(sw["lat"]), float(ne["lng"]), float(ne["lat"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def zoom_to_result(shown: pd.DataFrame, chosen: PatchFilter, from_link: bool) -> None:
+    """When the filters change (or a link brings them), move the map to what they leave."""
+    key = repr(chosen)
+    previous = st.session_state.get(LAST_FILTERS)
+    st.session_state[LAST_FILTERS] = key
+    changed = from_link or (previous is not None and previous != key)
+    if not changed or shown.empty:
+        return
+    result = tuple(shown.total_bounds)
+    if from_link or needs_fit(result, current_view()):
+        focus_bounds(result)
+
+
+def follow_link(everything: pd.DataFrame) -> None:
+    """A link's patch (``?code=``) is selected and shown; a link's view (``?z=&lat=&lon=``) is shown."""
+    code = addresses.fresh([CODE_PARAM])
+    if code is not None:
+        addresses.accept(code)
+        rows = everything[everything["code"] == code[CODE_PARAM][0]]
+        if rows.empty:
+            st.warning("链接中的图斑编号「" + md_escape(code[CODE_PARAM][0]) + "」不存在或已归档。")
+        else:
+            focus_on(rows.iloc[0])
+    view = addresses.fresh(addresses.VIEW_PARAMS)
+    if view is not None:
+        addresses.accept(view)
+        try:
+            z, lat, lon = (float(view[k][0]) for k in addresses.VIEW_PARAMS)
+        except (KeyError, ValueError):
+            return
+        st.session_state[FOCUS] = ([lat, lon], int(min(max(z, mapview.MIN_ZOOM), mapview.MAX_ZOOM)))
+
+
+def restore_view() -> None:
+    """Coming back to the page (the map's own state was dropped): show the view it was left at."""
+    if MAP_KEY not in st.session_state and LAST_VIEW in st.session_state:
+        st.session_state[FOCUS] = st.session_state[LAST_VIEW]
+
+
+def write_address() -> None:
+    """The selected patch and the map view into the URL (the filters are written with their widgets)."""
+    view = current_view()
+    zoom = (st.session_state.get(MAP_KEY) or {}).get("zoom")
+    params = {}
+    if view is not None and zoom is not None:
+        centre = [(view[1] + view[3]) / 2, (view[0] + view[2]) / 2]
+        st.session_state[LAST_VIEW] = (centre, int(zoom))
+        params = {"z": [str(int(zoom))], "lat": [f"{centre[0]:.5f}"], "lon": [f"{centre[1]:.5f}"]}
+    selected = st.session_state.get(SELECTED)
+    if selected:
+        params[CODE_PARAM] = [str(selected)]
+    addresses.write(params, [CODE_PARAM, *addresses.VIEW_PARAMS])
 
 
 def search_box(frame: pd.DataFrame) -> None:
@@ -122,7 +193,7 @@ def search_box(frame: pd.DataFrame) -> None:
 
 
 # ---------------------------------------------------------------- the map
-def show_map(schema, shown: pd.DataFrame, everything: pd.DataFrame) -> int:
+def show_map(schema, shown: pd.DataFrame, everything: pd.DataFrame, context: mapview.MapContext) -> int:
     """Draw the map with the patches of ``shown`` in the current view; returns how many were sent."""
     state = st.session_state.get(MAP_KEY) or {}
     zoom = state.get("zoom") or mapview.DEFAULT_ZOOM
@@ -130,7 +201,7 @@ def show_map(schema, shown: pd.DataFrame, everything: pd.DataFrame) -> int:
     selected = st.session_state.get(SELECTED)
     groups = mapview.patch_groups(in_view, schema, zoom=zoom,
                                   highlight=everything[everything["code"] == selected])
-    m = mapview.base_map(schema, basemap_options(), setting("basemap"))
+    m = mapview.base_map(schema, basemap_options(), setting("basemap"), context=context)
     centre, focus_zoom = st.session_state.get(FOCUS, (None, None))
     st_folium(m, key=MAP_KEY, height=mapview.MAP_HEIGHT, use_container_width=True, returned_objects=RETURNED,
               feature_group_to_add=groups, layer_control=mapview.layer_control(), center=centre, zoom=focus_zoom,
@@ -190,7 +261,7 @@ def side_panel(store: Store, row: pd.Series | None) -> None:
     category = schema.category(record["category"])
     st.subheader(f"{md_escape(code)} {md_escape(record['name'])}")
     grade = record.get("risk_grade")
-    st.badge(grade or UNGRADED, color=badge_color(schema, grade))
+    st.badge(grade or schema.ungraded_label, color=badge_color(schema, grade))
     st.caption(md_escape(f"{category.label} · {record.get('route_code') or ''} "
                          f"{format_stakes(record.get('start_stake'), record.get('end_stake'))}"))
     _flags(row)
@@ -209,7 +280,7 @@ def _flags(row: pd.Series) -> None:
         days = late.iloc[0]
         st.error(f"整改逾期{'' if pd.isna(days) else f' {int(days)} 天'}（时限 {pd.Timestamp(row['rect_deadline']):%Y-%m-%d}）")
     if bool(row.get("fog_ledger")):
-        st.info(f"团雾台账路段：年均 {row['fog_per_year']:.1f} 次（≥{FOG_LEDGER_THRESHOLD:g} 次）")
+        st.info(f"团雾台账路段：年均 {row['fog_per_year']:.1f} 次")
 
 
 # ---------------------------------------------------------------- the page
@@ -219,8 +290,11 @@ def render() -> None:
     st.title("风险图斑地图")
     sample_banner(store)
     everything = load(store)
+    restore_view()
     chosen = sidebar_filters(schema, everything)
-    shown = apply_filters(everything, chosen)
+    shown = everything[chosen.mask(everything)]
+    zoom_to_result(shown, chosen, addresses.filters_came_from_link())
+    follow_link(everything)
     top = st.columns([3, 1, 1])
     with top[0]:
         search_box(everything)
@@ -228,7 +302,7 @@ def render() -> None:
     top[2].metric("其中逾期", int(shown["overdue"].sum()))
     left, right = st.columns([2, 1])
     with left:
-        sent = show_map(schema, shown, everything)
+        sent = show_map(schema, shown, everything, load_context(store))
         st.caption(f"共 {len(everything)} 个图斑，筛选后 {len(shown)} 个；地图只传送当前视野内的 {sent} 个。"
                    "点击图斑查看属性；右上角切换底图和图层。")
     selected = st.session_state.get(SELECTED)
@@ -237,3 +311,4 @@ def render() -> None:
         if len(rows) and selected not in set(shown["code"]):
             st.caption("该图斑不在当前筛选结果中。")
         side_panel(store, rows.iloc[0] if len(rows) else None)
+    write_address()

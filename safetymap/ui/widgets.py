@@ -8,7 +8,7 @@ import streamlit as st
 
 from ..geo import format_stake
 from ..schema import Field
-from ..validation import is_blank, split_multi
+from ..values import is_blank, split_multi
 
 YES_NO = ["是", "否"]
 

@@ -1,18 +1,17 @@
-"""The ledger on PostgreSQL + PostGIS (``SAFETYMAP_DB=postgresql://…``), for several app servers.
-
-``PgStore`` is the ``Store`` itself with its backend hooks overridden; every rule (versions and
-conflicts, history, archive, roles, events) is the shared code in ``store``. What differs here:
+"""The scale-out backend: the ledger in PostgreSQL + PostGIS (``SAFETYMAP_DB=postgresql://…``), for
+several app servers. It offers the same public surface as ``geopackage.GeoPackageBackend``; every rule
+(versions and conflicts, history, archive, roles, events) is the ledger's, in ``safetymap.store``.
 
 - geometry: PostGIS ``geometry(…, 4490)`` columns with GiST indexes, written with
   ``ST_GeomFromWKB(?, 4490)``, read with ``ST_AsBinary``, bounding boxes with ``&& ST_MakeEnvelope``;
 - the write transaction: ``BEGIN`` + ``pg_advisory_xact_lock`` on one key per ledger (schema), which
   serialises writers exactly as SQLite's ``BEGIN IMMEDIATE`` does, so conflicts behave identically;
 - connections: a ``psycopg_pool`` pool; a statement outside a transaction borrows a connection for
-  itself; the store's sqlite3-style SQL (``?`` placeholders) is translated by a thin wrapper;
+  itself; sqlite3-style SQL (``?`` placeholders) is translated by a thin wrapper;
 - values: the DDL is derived from the same column specs (REAL → DOUBLE PRECISION, DATETIME →
   TIMESTAMPTZ, BLOB → BYTEA, TEXT → TEXT COLLATE "C" for SQLite's byte order), and the connection
-  loads timestamps and dates back as the same text the GeoPackage holds, so the shared code sees
-  the same Python values on both backends (booleans come back as bool; the code treats 0/1 alike).
+  loads timestamps and dates back as the same text the GeoPackage holds, so the ledger sees the
+  same Python values on both backends (booleans come back as bool; the code treats 0/1 alike).
 """
 from __future__ import annotations
 
@@ -22,40 +21,25 @@ import threading
 from contextlib import contextmanager
 
 import numpy as np
+import pandas as pd
 import psycopg
 import shapely
 from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
-from .clock import utc_text
-from .errors import DatabaseExists, DatabaseMissing, SafetymapError
-from .schema import Schema, load_schema
-from .store import (
-    ARCHIVE_COLUMNS,
-    ATTRIBUTE_TABLES,
-    FEATURE_TABLES,
-    INDEXES,
-    SOURCE_TABLE,
-    SRS_ID,
-    Store,
-    now_utc,
-    redact,
-)
+from ..clock import now_utc, utc_text
+from ..errors import BackupUnsupported, DatabaseUnavailable, LedgerExists, LedgerMissing
+from ..schema import Schema
+from ..redaction import redact
+from .tables import (ARCHIVE_COLUMNS, ATTRIBUTE_TABLES, FEATURE_TABLES, INDEXES, META_TABLE, SOURCE_TABLE, SRS_ID,
+                     category_column_defs, category_columns)
 
 PG_TYPES = {"TEXT": 'TEXT COLLATE "C"', "INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "DATE": "DATE",
             "DATETIME": "TIMESTAMPTZ", "BOOLEAN": "BOOLEAN", "BLOB": "BYTEA"}
 WRITE_LOCK_KEY = 0x5AFE  # pg_advisory_xact_lock(WRITE_LOCK_KEY, hashtext(current_schema())): one per ledger
 POOL_MAX_DEFAULT = 10
 CONNECT_TIMEOUT_S = 10
-
-
-class DatabaseUnavailable(SafetymapError):
-    """The PostgreSQL server cannot be reached, or lacks PostGIS."""
-
-
-class BackupUnsupported(SafetymapError):
-    pass
 
 
 def pg_column(spec: str) -> str:
@@ -180,27 +164,15 @@ def pool_max_size() -> int:
     return int(os.environ.get("SAFETYMAP_DB_POOL_MAX") or POOL_MAX_DEFAULT)
 
 
-class LedgerMissing(DatabaseMissing):
-    def __init__(self, url: str):
-        SafetymapError.__init__(self, f"数据库 {redact(url)} 中没有台账；请先运行 python -m safetymap init --db <地址>，"
-                                      "或用 python -m safetymap migrate 迁入已有台账")
-
-
-class LedgerExists(DatabaseExists):
-    def __init__(self, url: str, hint: str = "如需覆盖请加 --force"):
-        SafetymapError.__init__(self, f"数据库 {redact(url)} 中已有台账；{hint}")
-
-
-class PgStore(Store):
-    """The ledger in a PostgreSQL + PostGIS database (the schema first on the URL's search_path).
+class PostGISBackend:
+    """A ledger's tables in a PostgreSQL + PostGIS database (the schema first on the URL's search_path).
     Shareable between threads; any number of processes and servers may use it at once."""
 
-    GEOM_PARAM = f"ST_GeomFromWKB(?, {SRS_ID})"
+    geom_param = f"ST_GeomFromWKB(?, {SRS_ID})"
+    path = None  # no file: backup and file checks do not apply
 
-    def __init__(self, url: str, schema: Schema | None = None, *, create: bool = False):
-        self.path = None  # no file: backup and file checks do not apply
+    def __init__(self, url: str, schema: Schema, *, create: bool = False):
         self.location = url
-        self.schema = schema or load_schema()
         _check_server(url)
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_max_size(), open=True, configure=_configure,
                                     kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
@@ -208,16 +180,16 @@ class PgStore(Store):
                                     name="safetymap")
         self._local = threading.local()
         try:
-            self._ensure_pg_tables(create)
+            self._ensure_tables(schema, create)
         except BaseException:
             self._pool.close()
             raise
 
     def __repr__(self) -> str:
-        return f"PgStore({redact(self.location)!r})"
+        return f"PostGISBackend({redact(self.location)!r})"
 
     # ---------------------------------------------------------------- connections
-    def _con(self) -> PgSession:
+    def connection(self) -> PgSession:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = PgSession(self._pool)
@@ -230,7 +202,7 @@ class PgStore(Store):
     def transaction(self):
         """One write transaction, serialised with every other writer of this ledger (advisory lock
         taken first, so reads inside it are current). Nested, it joins the open one."""
-        session = self._con()
+        session = self.connection()
         if session.pinned is not None:
             yield session.pinned
             return
@@ -250,8 +222,12 @@ class PgStore(Store):
                 session.pinned = None
 
     @contextmanager
-    def _read(self):
-        """A consistent snapshot for several SELECTs."""
+    def snapshot(self):
+        """A consistent view for several SELECTs (inside a transaction: that transaction's view)."""
+        session = self.connection()
+        if session.pinned is not None:
+            yield session.pinned
+            return
         with self._pool.connection() as raw:
             con = PgConnection(raw)
             con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -259,6 +235,11 @@ class PgStore(Store):
                 yield con
             finally:
                 con.execute("COMMIT")
+
+    def query_frame(self, sql: str, params=(), con=None) -> pd.DataFrame:
+        """A SELECT as a DataFrame."""
+        cur = (con or self.connection()).execute(sql, params)
+        return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description], coerce_float=True)
 
     def checkpoint(self) -> None:
         """Nothing to do: the server has no WAL file for other tools to miss."""
@@ -268,82 +249,89 @@ class PgStore(Store):
                                 "pg_dump -Fc -f 台账.dump 'postgresql://…'；恢复用 pg_restore。"
                                 "也可用 python -m safetymap migrate 导出为 GeoPackage 文件")
 
-    # ---------------------------------------------------------------- backend hooks
+    # ---------------------------------------------------------------- geometry
     @staticmethod
-    def _geom_out(column: str) -> str:
+    def geom_out(column: str) -> str:
         return f"ST_AsBinary({column})"
 
     @staticmethod
-    def _encode(geoms) -> list:
+    def encode(geoms) -> list:
         geoms = np.asarray(geoms, dtype=object)
         return list(shapely.to_wkb(geoms, output_dimension=2, flavor="iso"))
 
     @staticmethod
-    def _decode(values) -> np.ndarray:
+    def decode(values) -> np.ndarray:
         return shapely.from_wkb(np.array(list(values), dtype=object))
 
     @staticmethod
-    def _bbox_clause(c, bbox) -> tuple[str, list]:
+    def bbox_clause(table: str, bbox) -> tuple[str, list]:
         minx, miny, maxx, maxy = bbox
         return f"t.geom && ST_MakeEnvelope(?, ?, ?, ?, {SRS_ID})", [minx, miny, maxx, maxy]
 
     @staticmethod
-    def _after_geometry_write(con, table: str) -> None:
+    def after_geometry_write(con, table: str) -> None:
         """Nothing to do: PostGIS keeps its GiST indexes current and has no extents table."""
 
     @staticmethod
-    def _table_exists(con, table: str) -> bool:
+    def after_copy(con, table: str, key: str) -> None:
+        """After rows were copied with their ids (``migrate``): new rows continue after the highest, and
+        the planner knows the table's size (so bounding boxes use the GiST index from the start)."""
+        con.execute(f"SELECT setval(pg_get_serial_sequence(?, ?), coalesce(max(\"{key}\"), 0) + 1, false) "
+                    f"FROM \"{table}\"", (f'"{table}"', key))
+        con.execute(f'ANALYZE "{table}"')
+
+    # ---------------------------------------------------------------- tables
+    @staticmethod
+    def table_exists(con, table: str) -> bool:
         return con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
                            "AND table_name = ?", (table,)).fetchone() is not None
 
     @staticmethod
-    def _table_columns(con, table: str) -> dict[str, str]:
+    def table_columns(con, table: str) -> dict[str, str]:
         rows = con.execute("SELECT column_name, upper(data_type) FROM information_schema.columns "
                            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
                            (table,)).fetchall()
         return dict(rows)
 
-    # ---------------------------------------------------------------- tables
-    def _ensure_pg_tables(self, create: bool) -> None:
+    def _missing_parts(self, con, schema: Schema) -> bool:
+        if not all(self.table_exists(con, t) for t in (SOURCE_TABLE, *ATTRIBUTE_TABLES)):
+            return True
+        return any(not self.table_exists(con, c.table)
+                   or set(category_columns(c)) - set(self.table_columns(con, c.table)) for c in schema.categories)
+
+    def _ensure_tables(self, schema: Schema, create: bool) -> None:
         with self.transaction() as con:  # the write lock also keeps two servers from creating at once
             if con.execute("SELECT current_schema()").fetchone()[0] is None:
                 raise DatabaseUnavailable(f"数据库 {redact(self.location)} 的 search_path 中没有可用的 schema")
-            if not self._missing_parts(con):
+            if not self._missing_parts(con, schema):
                 return
-            if not create and not self._table_exists(con, SOURCE_TABLE):
-                raise LedgerMissing(self.location)
-            self._create_tables(con)
+            if not create and not self.table_exists(con, SOURCE_TABLE):
+                raise LedgerMissing(redact(self.location))
+            _create_tables(con, schema)
 
-    def _create_tables(self, con) -> None:
-        for table, (_identifier, _description, geometry_type, cols) in FEATURE_TABLES.items():
-            _create_feature_table(con, table, geometry_type, cols)
-        for table, (_identifier, cols) in ATTRIBUTE_TABLES.items():
-            con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, '
-                        f'{", ".join(map(pg_column, cols))})')
-        for ddl in INDEXES:
-            con.execute(ddl)
-        con.execute("INSERT INTO safetymap_meta (key, value) VALUES ('created_at', ?) ON CONFLICT (key) DO NOTHING",
-                    (now_utc(),))
-        for c in self.schema.categories:
-            defs = self._category_column_defs(c)
-            _create_feature_table(con, c.table, "POLYGON", list(defs.values()) + ARCHIVE_COLUMNS)
-            existing = self._table_columns(con, c.table)
-            for key in defs.keys() - existing.keys():  # a field added to the schema later: add its column
-                con.execute(f'ALTER TABLE "{c.table}" ADD COLUMN {pg_column(defs[key])}')
-
-    def drop_tables(self) -> None:
+    def drop_tables(self, schema: Schema) -> None:
         """Remove the ledger's tables (``init --force``)."""
-        tables = [*FEATURE_TABLES, *ATTRIBUTE_TABLES, *(c.table for c in self.schema.categories)]
+        tables = [*FEATURE_TABLES, *ATTRIBUTE_TABLES, *(c.table for c in schema.categories)]
         with self.transaction() as con:
             con.execute(f'DROP TABLE IF EXISTS {", ".join(f"{chr(34)}{t}{chr(34)}" for t in tables)} CASCADE')
 
-    def _after_copy(self, con, table: str, key: str) -> None:
-        """After rows were copied with their ids (``migrate``): new rows continue after the highest, and
-        the planner knows the table's size (so bounding boxes use the GiST index from the start)."""
-        con.execute(f"SELECT setval(pg_get_serial_sequence(?, ?), coalesce(max(\"{key}\"), 0) + 1, false) FROM \"{table}\"",
-                    (f'"{table}"', key))
-        con.execute(f'ANALYZE "{table}"')
 
+def _create_tables(con, schema: Schema) -> None:
+    for table, (_identifier, _description, geometry_type, cols) in FEATURE_TABLES.items():
+        _create_feature_table(con, table, geometry_type, cols)
+    for table, (_identifier, cols) in ATTRIBUTE_TABLES.items():
+        con.execute(f'CREATE TABLE IF NOT EXISTS "{table}" (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, '
+                    f'{", ".join(map(pg_column, cols))})')
+    for ddl in INDEXES:
+        con.execute(ddl)
+    con.execute(f"INSERT INTO {META_TABLE} (key, value) VALUES ('created_at', ?) ON CONFLICT (key) DO NOTHING",
+                (now_utc(),))
+    for c in schema.categories:
+        defs = category_column_defs(c)
+        _create_feature_table(con, c.table, "POLYGON", list(defs.values()) + ARCHIVE_COLUMNS)
+        existing = PostGISBackend.table_columns(con, c.table)
+        for key in defs.keys() - existing.keys():  # a field added to the schema later: add its column
+            con.execute(f'ALTER TABLE "{c.table}" ADD COLUMN {pg_column(defs[key])}')
 
 def _create_feature_table(con, table: str, geometry_type: str, column_defs: list[str]) -> None:
     cols = ["fid BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", f"geom geometry({geometry_type}, {SRS_ID})",
@@ -352,17 +340,15 @@ def _create_feature_table(con, table: str, geometry_type: str, column_defs: list
     con.execute(f'CREATE INDEX IF NOT EXISTS "{table}_geom_gist" ON "{table}" USING GIST (geom)')
 
 
-def create_ledger(url: str, schema: Schema | None = None, *, force: bool = False) -> PgStore:
+def create(url: str, schema: Schema, *, force: bool = False) -> PostGISBackend:
     """A new, empty ledger in the database at ``url``; refuses one that has a ledger unless ``force``."""
-    existing = None
     try:
-        existing = PgStore(url, schema)
+        existing = PostGISBackend(url, schema)
     except LedgerMissing:
-        pass
-    if existing is not None:
-        if not force:
-            existing.close()
-            raise LedgerExists(url)
-        existing.drop_tables()
+        return PostGISBackend(url, schema, create=True)
+    if not force:
         existing.close()
-    return PgStore(url, schema, create=True)
+        raise LedgerExists(redact(url))
+    existing.drop_tables(schema)
+    existing.close()
+    return PostGISBackend(url, schema, create=True)

@@ -1,0 +1,215 @@
+"""The embedded backend: one GeoPackage file, read and written only through the standard ``sqlite3``
+module (pyogrio's GDAL carries its own SQLite, and two copies in one process ignore each other's
+locks). Safe to share between threads (one connection per thread) and between processes (WAL)."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..clock import now_utc
+from ..errors import DatabaseExists, DatabaseMissing
+from ..schema import Category, Schema
+from . import gpkg
+from .tables import (ARCHIVE_COLUMNS, ATTRIBUTE_TABLES, FEATURE_TABLES, INDEXES, META_TABLE, SOURCE_TABLE,
+                     SQL_TYPES, SRS_ID, category_column_defs, category_columns)
+
+BUSY_TIMEOUT_S = 60
+
+
+class GeoPackageBackend:
+    """A ledger's tables in one GeoPackage file (created when ``create`` and missing)."""
+
+    geom_param = "?"  # SQL for a geometry parameter (values from ``encode``)
+
+    def __init__(self, path: str | os.PathLike, schema: Schema, *, create: bool = False):
+        self.path = Path(path)
+        self.location = str(self.path)
+        if not self.path.exists() and not create:
+            raise DatabaseMissing(self.path)
+        self._local = threading.local()
+        self._ensure_tables(schema)
+
+    def __repr__(self) -> str:
+        return f"GeoPackageBackend({self.location!r})"
+
+    # ---------------------------------------------------------------- connections
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection. Every connection turns WAL on: a desktop client closing the file
+        may have switched it to a rollback journal, where its read-only connections take no locks."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+            if gpkg.table_exists(con, "gpkg_contents"):
+                con.execute("PRAGMA journal_mode = WAL")
+            con.execute("PRAGMA synchronous = FULL")
+            gpkg.register_functions(con)
+            self._local.con = con
+        return con
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    @contextmanager
+    def transaction(self):
+        """One write transaction; the write lock is taken at the start so reads inside it are current.
+        Opened inside another transaction of this thread, it joins that one."""
+        con = self.connection()
+        if con.in_transaction:
+            yield con
+            return
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self):
+        """A consistent view for several SELECTs (inside a transaction: that transaction's view)."""
+        con = self.connection()
+        if con.in_transaction:
+            yield con
+            return
+        con.execute("BEGIN")
+        try:
+            yield con
+        finally:
+            con.execute("COMMIT")
+
+    def query_frame(self, sql: str, params=(), con=None) -> pd.DataFrame:
+        """A SELECT as a DataFrame."""
+        cur = (con or self.connection()).execute(sql, params)
+        return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description], coerce_float=True)
+
+    # ---------------------------------------------------------------- geometry
+    @staticmethod
+    def geom_out(column: str) -> str:
+        """SQL reading a geometry column as what ``decode`` takes."""
+        return column
+
+    @staticmethod
+    def encode(geoms) -> list:
+        return gpkg.encode(geoms, SRS_ID)
+
+    @staticmethod
+    def decode(values) -> np.ndarray:
+        return gpkg.decode(values)
+
+    @staticmethod
+    def bbox_clause(table: str, bbox) -> tuple[str, list]:
+        """A WHERE clause on alias ``t`` of ``table`` for rows whose geometry meets ``bbox``."""
+        minx, miny, maxx, maxy = bbox
+        return (f't.fid IN (SELECT id FROM "rtree_{table}_geom" WHERE minx <= ? AND maxx >= ? AND miny <= ? '
+                'AND maxy >= ?)', [maxx, minx, maxy, miny])
+
+    @staticmethod
+    def after_geometry_write(con, table: str) -> None:
+        gpkg.update_extent(con, table)
+
+    @staticmethod
+    def after_copy(con, table: str, key: str) -> None:
+        """After rows were copied with their ids (``migrate``); SQLite's AUTOINCREMENT follows by itself."""
+
+    # ---------------------------------------------------------------- tables
+    @staticmethod
+    def table_exists(con, table: str) -> bool:
+        return gpkg.table_exists(con, table)
+
+    @staticmethod
+    def table_columns(con, table: str) -> dict[str, str]:
+        """Column name -> declared type (upper case)."""
+        return {row[1]: row[2].upper() for row in con.execute(f'PRAGMA table_info("{table}")')}
+
+    def _missing_parts(self, con, schema: Schema) -> bool:
+        if not all(self.table_exists(con, t) for t in (SOURCE_TABLE, *ATTRIBUTE_TABLES)):
+            return True
+        return any(not self.table_exists(con, c.table)
+                   or set(category_columns(c)) - set(self.table_columns(con, c.table)) for c in schema.categories)
+
+    def _ensure_tables(self, schema: Schema) -> None:
+        con = self.connection()
+        if not self._missing_parts(con, schema):
+            return
+        if not gpkg.table_exists(con, "gpkg_contents"):
+            gpkg.set_header(con)  # before WAL, so it lands in the file header itself (GDAL reads it there)
+        con.execute("PRAGMA journal_mode = WAL")
+        with self.transaction() as con:
+            if not gpkg.table_exists(con, "gpkg_contents"):
+                gpkg.create_metadata(con, (SRS_ID,))
+            if not gpkg.table_exists(con, SOURCE_TABLE):
+                for table, (identifier, description, geometry_type, cols) in FEATURE_TABLES.items():
+                    gpkg.create_feature_table(con, table, identifier, description, geometry_type, SRS_ID, cols)
+            for table, (identifier, cols) in ATTRIBUTE_TABLES.items():
+                if not gpkg.table_exists(con, table):  # tables added by later versions, too
+                    gpkg.create_attribute_table(con, table, identifier, "", cols)
+            for ddl in INDEXES:
+                con.execute(ddl)
+            con.execute(f"INSERT OR IGNORE INTO {META_TABLE} (key, value) VALUES ('created_at', ?)", (now_utc(),))
+            for c in schema.categories:
+                _ensure_category_table(con, c)
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the main file, so tools reading the file header (GDAL) see it."""
+        self.connection().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def backup(self, dest: str | os.PathLike) -> Path:
+        """A consistent copy of the live database (SQLite online backup: one snapshot, taken while others
+        keep writing), as a single self-contained GeoPackage file."""
+        dest = Path(dest)
+        if dest.exists():
+            raise DatabaseExists(dest, "备份不会覆盖已有文件，请换一个文件名")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".partial")
+        partial.unlink(missing_ok=True)
+        target = sqlite3.connect(partial)
+        try:
+            self.connection().backup(target)  # all pages in one step: a single consistent snapshot
+            target.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            target.close()
+        partial.rename(dest)
+        return dest
+
+
+def _ensure_category_table(con, c: Category) -> None:
+    defs = category_column_defs(c)
+    if not gpkg.table_exists(con, c.table):
+        gpkg.create_feature_table(con, c.table, c.label, f"{c.label} 图斑", "POLYGON", SRS_ID,
+                                  list(defs.values()) + ARCHIVE_COLUMNS)
+        con.executemany("INSERT OR REPLACE INTO gpkg_data_columns (table_name, column_name, name, title, description) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [(c.table, f.key, f.label, f.label_with_unit, f.help) for f in c.fields])
+        return
+    existing = set(gpkg.columns(con, c.table))
+    for f in c.fields:  # a field added to the schema later: add its column
+        if f.key not in existing:
+            con.execute(f'ALTER TABLE "{c.table}" ADD COLUMN "{f.key}" {SQL_TYPES[f.type]}')
+
+
+def remove_file(path: Path) -> None:
+    """Delete a GeoPackage file with its WAL and shared-memory files."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def create(path: str | os.PathLike, schema: Schema, *, force: bool = False) -> GeoPackageBackend:
+    """A new, empty ledger file; refuses to replace an existing one unless ``force``."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise DatabaseExists(path)
+    remove_file(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return GeoPackageBackend(path, schema, create=True)

@@ -1,0 +1,100 @@
+"""The page script of ``app.py``: sign-in, the signed-in user re-read on every run, page navigation."""
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+
+import streamlit as st
+
+from .. import assets
+from ..errors import SchemaError
+from ..redaction import redact
+from ..schema import load_schema
+from . import (audit_page, dashboard_page, edit_page, field_page, files_page, fog_page, ledger_page, login_page,
+               map_page, session, users_page)
+
+LOG = logging.getLogger("safetymap")
+
+
+def pages_for(user):
+    """The pages a role may open; the core refuses the actions anyway."""
+    field_first = user.role == "inspector"  # field staff land on their phone form
+    ledger = [st.Page(map_page.render, title="地图", icon="🗺️", url_path="map", default=not field_first),
+              st.Page(ledger_page.render, title="台账", icon="📋", url_path="ledger"),
+              st.Page(fog_page.render, title="团雾台账", icon="🌫️", url_path="fog"),
+              st.Page(dashboard_page.render, title="统计看板", icon="📊", url_path="dashboard")]
+    work = []
+    if user.can("edit"):
+        work.append(st.Page(edit_page.render, title="图斑编辑", icon="✏️", url_path="edit"))
+    if user.can("import") or user.can("export"):
+        work.append(st.Page(files_page.render, title="导入导出", icon="📁", url_path="files"))
+    if user.can("inspect"):
+        work.append(st.Page(field_page.render, title="巡查上报", icon="📱", url_path="field", default=field_first))
+    admin = []
+    if user.can("users"):
+        admin += [st.Page(users_page.render, title="用户管理", icon="👥", url_path="users"),
+                  st.Page(audit_page.render, title="操作审计", icon="🔎", url_path="audit")]
+    return {"台账": ledger, "业务": work, "管理": admin}
+
+
+PAGE_PATHS = ("map", "ledger", "fog", "dashboard", "edit", "files", "field", "users", "audit")
+
+
+def signed_out_navigation():
+    """Only the sign-in form, but under every page's address too, so a bookmarked or refreshed link keeps
+    its page and query through sign-in (and Streamlit shows no "page not found")."""
+    session.remember_wanted_url()
+    pages = [st.Page(login_page.render, title="登录", icon="🔑", url_path="login", default=True)]
+    pages += [st.Page(login_page.render, title="登录", icon="🔑", url_path=path) for path in PAGE_PATHS]
+    return st.navigation(pages, position="hidden")
+
+
+def signed_in_navigation(user):
+    session.hand_off()
+    with st.sidebar:
+        st.markdown(f"**{user.name}**（{user.role_label}）")
+        if st.button("退出登录"):
+            session.sign_out("已退出登录。")
+            st.rerun()
+    return st.navigation({k: v for k, v in pages_for(user).items() if v})
+
+
+def before_sign_in_failed(exc: Exception) -> None:
+    """Before sign-in nobody is known: a generic page with a reference; the detail (passwords hidden) goes
+    only to the server log."""
+    reference = secrets.token_hex(4).upper()
+    where = "".join(traceback.format_tb(exc.__traceback__))  # code lines only: the message may hold a secret
+    LOG.error("参考编号 %s：%s: %s\n%s", reference, type(exc).__name__, redact(exc), where)
+    st.title("江源区公路安全风险图斑台账")
+    st.error(f"系统暂时无法使用，请稍后再试或联系管理员（参考编号 {reference}）。")
+    st.stop()
+
+
+def main() -> None:
+    assets.install()  # Leaflet and plugins served from static/, never from a CDN
+    st.set_page_config(page_title="江源区公路安全风险图斑台账", page_icon="🛣️", layout="wide")
+    try:
+        load_schema()  # a broken schema file is one Chinese line naming the file and the entry, not a traceback
+    except SchemaError as exc:
+        st.error(str(exc))
+        st.stop()
+    try:
+        user = session.signed_in_user()
+        navigation = signed_in_navigation(user) if user else signed_out_navigation()
+    except Exception as exc:  # noqa: BLE001 - shown generically, logged in full (redacted), never swallowed
+        if session.has_user():
+            raise
+        before_sign_in_failed(exc)
+        return
+    if user is None:
+        _run_signed_out(navigation)
+    else:
+        navigation.run()
+
+
+def _run_signed_out(navigation) -> None:
+    try:
+        navigation.run()
+    except Exception as exc:  # noqa: BLE001 - as above: the login page itself failed (e.g. database down)
+        before_sign_in_failed(exc)

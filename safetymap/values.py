@@ -1,0 +1,142 @@
+"""One schema field's values: blank-testing, converting and formatting them for display, SQL and
+files. Everything above this module (validation, the store, io, pages) formats values through here."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.types import infer_dtype
+
+from .clock import local_series_to_utc_text, utc_text_to_local
+from .geo import format_stake
+from .schema import Field
+
+ARROW_STRING = pd.StringDtype("pyarrow")
+MULTI_SPLIT = re.compile(r"[、,，;；/]")  # what may stand between the values of a multiple enum
+BOOL_TEXT = {True: "是", False: "否"}
+
+
+# ---------------------------------------------------------------- blank
+def is_blank(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float) and np.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+def split_multi(value) -> list[str]:
+    """The values of a multiple enum, however they were separated."""
+    return [part.strip() for part in MULTI_SPLIT.split(str(value)) if part.strip()]
+
+
+def is_text_kind(series: pd.Series) -> bool:
+    """True when the column holds only strings (and missing values): the vectorised path applies."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return True
+    return series.dtype == object and infer_dtype(series, skipna=True) in ("string", "empty")
+
+
+def as_str(series: pd.Series) -> pd.Series:
+    """A column of strings as pandas' string dtype (Arrow-backed: its ``.str`` methods run in C)."""
+    return series if isinstance(series.dtype, pd.StringDtype) else series.astype(ARROW_STRING)
+
+
+def blank_mask(series: pd.Series) -> np.ndarray:
+    """Missing values and texts that are empty after stripping, as a boolean array."""
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+        text = pa.array(series)  # the column's own Arrow data, no copy
+        return pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True).to_numpy(zero_copy_only=False)
+    mask = series.isna().to_numpy(dtype=bool, copy=True)
+    if is_text_kind(series):
+        mask |= (as_str(series).str.strip() == "").fillna(False).to_numpy(dtype=bool)
+    elif series.dtype == object and infer_dtype(series, skipna=True) in ("mixed", "mixed-integer"):
+        mask |= (series.str.strip() == "").fillna(False).to_numpy(dtype=bool)
+    return mask
+
+
+# ---------------------------------------------------------------- display
+def display_value(f: Field | None, value) -> str:
+    """A value as text for history, messages and files: stakes as K12+350, dates ISO, booleans 是/否."""
+    if is_blank(value):
+        return ""
+    if f is not None and f.type == "stake":
+        return format_stake(value)
+    if f is not None and f.type == "bool":
+        return BOOL_TEXT[bool(value)]
+    if f is not None and f.type == "date":
+        return pd.Timestamp(value).strftime("%Y-%m-%d")
+    if f is not None and f.type == "datetime":
+        return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def to_python(f: Field | None, value):
+    """One clean value as a plain Python value for a record dict."""
+    if is_blank(value):
+        return None
+    if f is not None and f.type == "date":
+        return pd.Timestamp(value).date()
+    if f is not None and f.type == "datetime":
+        return pd.Timestamp(value).to_pydatetime()
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def differs(f: Field, old, new) -> bool:
+    """Whether a stored value and a new one are different values of ``f`` (blank equals blank)."""
+    if is_blank(old) and is_blank(new):
+        return False
+    if is_blank(old) != is_blank(new):
+        return True
+    if f.type in ("float", "stake"):
+        return abs(float(old) - float(new)) > 1e-9
+    return old != new
+
+
+# ---------------------------------------------------------------- SQL
+def to_sql(f: Field, series: pd.Series) -> list:
+    """A clean column -> values a database driver stores (dates as GeoPackage text, NA as NULL)."""
+    missing = np.array(series.isna(), dtype=bool)  # a writable copy
+    if f.type == "date":
+        values = pd.to_datetime(series).dt.strftime("%Y-%m-%d").astype(object)
+    elif f.type == "datetime":
+        values = local_series_to_utc_text(series).astype(object)
+    elif f.type == "bool":  # a Python bool: SQLite stores 1/0, PostgreSQL needs a boolean
+        values = series.astype(object).map(bool, na_action="ignore")
+    elif f.type == "int":
+        values = series.astype(object).map(int, na_action="ignore")
+    elif f.type in ("float", "stake"):
+        values = series.astype(float)
+    else:
+        missing |= blank_mask(series)
+        values = series.astype(object).map(str, na_action="ignore")
+    out = values.to_numpy(dtype=object, copy=True)
+    out[missing] = None
+    return out.tolist()
+
+
+def from_sql(f: Field, values: list) -> pd.Series:
+    """Stored values of ``f`` -> a typed column (the inverse of ``to_sql``)."""
+    if f.type == "date":
+        return pd.to_datetime(pd.Series(values, dtype=object), errors="coerce",
+                              format="%Y-%m-%d").astype("datetime64[ms]")
+    if f.type == "datetime":
+        return utc_text_to_local(values)
+    if f.type == "int":
+        return pd.Series(values, dtype="Int64")
+    if f.type == "bool":
+        return pd.Series([None if v is None else bool(v) for v in values], dtype="boolean")
+    if f.type in ("float", "stake"):
+        return pd.Series([np.nan if v is None else v for v in values], dtype=float)
+    return pd.Series(values, dtype=object)
