@@ -147,3 +147,14 @@ def test_geopackage_opens_in_ogrinfo_without_a_warning(store, tmp_path, gdal_too
     done = subprocess.run(["ogrinfo", "-ro", "-al", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           text=True, timeout=TIMEOUT)  # -al reads every feature: dates are parsed
     assert done.returncode == 0 and done.stderr == "", done.stderr[-2000:]
+
+
+def test_gbk_shapefile_reads_as_chinese_in_qgis(store, tmp_path, qgis):
+    out = tmp_path / "gbk.zip"
+    export(store.read(), "shp", out, store.schema, encoding="gbk")
+    zipfile.ZipFile(out).extractall(tmp_path / "gbk")
+    names = set(store.read()["name"])
+    layers = probe([{"uri": str(p), "text_field": "NAME"} for p in sorted((tmp_path / "gbk").glob("*.shp"))])
+    for layer in layers:
+        assert layer["valid"] and layer["spatial"] and layer["crs"] == "EPSG:4490", layer["uri"]
+        assert layer["texts"] and set(layer["texts"]) <= names, (layer["uri"], layer["texts"][:3])
