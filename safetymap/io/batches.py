@@ -151,9 +151,16 @@ def _polygons(b: Batch) -> np.ndarray:
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise equal, blank equal to blank (pd.NA cannot be compared)."""
     blank_a, blank_b = pd.isna(a), pd.isna(b)
-    equal = np.array([x == y for x, y in zip(a, b)], dtype=bool)
-    return (blank_a & blank_b) | (~blank_a & ~blank_b & equal)
+    same = blank_a & blank_b
+    both = ~blank_a & ~blank_b
+    same[both] = [x == y for x, y in zip(a[both], b[both])]
+    return same
+
+
+def _shown(value) -> str:
+    return "（空）" if pd.isna(value) else str(value)
 
 
 def _take_values(source: Batch, at: np.ndarray, patch: Batch, rows: np.ndarray) -> list[str]:
@@ -166,7 +173,7 @@ def _take_values(source: Batch, at: np.ndarray, patch: Batch, rows: np.ndarray) 
         if not differ.any():
             continue
         label = source.category.field(col).label if col in source.category.keys else col
-        notes += [f"{code} 的「{label}」面图层为「{n}」、线/点图层为「{o}」" for code, n, o in
+        notes += [f"{code} 的「{label}」面图层为「{_shown(n)}」、线/点图层为「{_shown(o)}」" for code, n, o in
                   zip(_codes(source)[at][differ], new[differ], old[at][differ])]
         merged = old.copy()
         merged[at] = new

@@ -31,8 +31,8 @@ GIS_SUFFIXES = {".geojson", ".json", ".gpkg"}
 TABLE_SUFFIXES = {".csv", ".xlsx", ".xlsm"}
 SUPPORTED = {".zip", ".shp", ".kml", ".kmz"} | GIS_SUFFIXES | TABLE_SUFFIXES
 SUPPORTED_TEXT = "zip 压缩的 Shapefile、GeoPackage、GeoJSON、KML/KMZ、Excel(.xlsx)、CSV"
-SHAPEFILE_PARTS = {".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd", ".qml", ".sld", ".aih", ".ain",
-                   ".atx"}
+SHAPEFILE_PARTS = {".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd", ".aih", ".ain", ".atx",
+                   ".qml", ".sld"}  # .qml/.sld: the styles our exports carry
 OWN_EXTRAS = {shapefile.GLOSSARY_NAME, shapefile.LONG_TEXT_NAME}
 HEADER_SEARCH_ROWS = 10
 # GDAL would turn the impossible date "2026-02-30" into 2026-03-02: read dates as text, validate them here.
@@ -174,7 +174,8 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
     except (DataSourceError, DataLayerError) as exc:
         return _refused(shown, f"Shapefile 无法读取（文件损坏？）：{exc}")
     except pa.ArrowInvalid:  # GDAL passed on bytes it could not recode (a mixed-encoding .dbf)
-        return _refused(shown, f"属性表中有文字无法按 {codec or '声明的编码'} 解码；请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
+        used = shapefile.encoding_label(codec) if codec else "声明的编码"
+        return _refused(shown, f"属性表中有文字无法按 {used} 解码；请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
     layer.name = path.stem
     if prj is not None and layer.crs is None:
         layer.crs_problem = "未知坐标系：无法识别 .prj 中的坐标系定义"
@@ -216,6 +217,8 @@ def _read_kml(data: bytes, shown: str) -> ReadResult:
 
 # ---------------------------------------------------------------- tables
 CSV_FALLBACKS = (None, "gb18030")  # None: UTF-8, then GBK (``read_csv_text``)
+
+
 def _csv_text(path: Path, shown: str, encoding: str | None) -> tuple[pd.DataFrame, str | None]:
     """(frame, note): read with the named encoding, else UTF-8, GBK, GB18030 in turn."""
     attempts = ([encoding] if encoding else []) + [e for e in CSV_FALLBACKS if e is None or e != encoding]
