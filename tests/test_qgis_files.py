@@ -158,3 +158,13 @@ def test_gbk_shapefile_reads_as_chinese_in_qgis(store, tmp_path, qgis):
     for layer in layers:
         assert layer["valid"] and layer["spatial"] and layer["crs"] == "EPSG:4490", layer["uri"]
         assert layer["texts"] and set(layer["texts"]) <= names, (layer["uri"], layer["texts"][:3])
+
+
+def test_geopackage_layers_open_in_qgis_with_their_default_style(store, tmp_path, qgis):
+    out = tmp_path / "ledger.gpkg"
+    export(store.read(), "gpkg", out, store.schema)
+    labels = [c.label for c in store.schema.categories]
+    layers = probe([{"uri": f"{out}|layername={name}"} for name in [*labels, "团雾多发路段_源几何"]])
+    for layer in layers:  # the patches, and a source layer of one geometry type
+        assert layer["renderer"] == "categorizedSymbol" and layer["categories"] == len(store.schema.grades), layer["uri"]
+        assert layer["labels"], layer["uri"]

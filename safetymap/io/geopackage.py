@@ -14,7 +14,8 @@ import pyogrio
 import shapely
 
 from ..clock import CHINA_TZ
-from ..schema import Schema
+from ..schema import Category, Schema
+from .styles import qml, sld
 from .tables import CATEGORY_COLUMN, by_category, date32, labelled
 
 SOURCE_SUFFIX = "_源几何"
@@ -28,6 +29,8 @@ TABLE_COLUMNS = {
 }
 GEOMETRY_TYPES = {0: "Point", 1: "LineString", 3: "Polygon"}
 GPKG_VERSION = {"VERSION": "1.2"}
+STYLE_TABLE = "layer_styles"  # where QGIS looks for a GeoPackage layer's default style
+STYLE_KINDS = {"Polygon": "polygon", "LineString": "line", "Point": "point"}  # a mixed layer gets none
 
 
 def _geometry_type(geoms) -> str:
@@ -76,14 +79,37 @@ def export_geopackage(frame: gpd.GeoDataFrame, out: str | Path, schema: Schema, 
     out = Path(out)
     out.unlink(missing_ok=True)
     layers = []
+    styled = []
     for c, part in by_category(frame, schema):
         attrs = labelled(c, part, "gis")
         for layer, geoms in ((c.label, part.geometry), (c.label + SOURCE_SUFFIX, part["source_geometry"])):
             _write(gpd.GeoDataFrame(utc_moments(attrs), geometry=gpd.GeoSeries(geoms.to_numpy(), index=attrs.index),
                                     crs=frame.crs), out, layer, use_arrow=True)
             layers.append(layer)
+            styled.append((layer, c, _geometry_type(geoms.to_numpy())))
     for key, table in (tables or {}).items():
         name = TABLE_NAMES.get(key, key)
         _write(_table(table, schema), out, name, use_arrow=True)
         layers.append(name)
+    _write(style_table(styled, schema), out, STYLE_TABLE)
     return layers
+
+
+def style_table(layers: list[tuple[str, Category, str]], schema: Schema) -> pd.DataFrame:
+    """QGIS's ``layer_styles`` rows: each (layer, category, geometry type)'s default style, from the schema."""
+    rows = []
+    for layer, c, geometry_type in layers:
+        kind = STYLE_KINDS.get(geometry_type)
+        if kind is None:
+            continue
+        rows.append({"f_table_catalog": "", "f_table_schema": "", "f_table_name": layer, "f_geometry_column": "geom",
+                     "styleName": layer, "styleQML": qml(schema, c, kind, name=_column_name),
+                     "styleSLD": sld(schema, c, kind, layer, name=_column_name), "useAsDefault": True,
+                     "description": "按风险等级填色，按类别描边，标注图斑编号", "owner": "", "ui": "",
+                     "update_time": pd.Timestamp.now(tz="UTC")})
+    return pd.DataFrame(rows)
+
+
+def _column_name(f) -> str:
+    """A field's column in this format (``labelled``'s default): its label with the unit."""
+    return f.label_with_unit

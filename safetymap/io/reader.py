@@ -23,7 +23,7 @@ from ..schema import Schema
 from . import excel, kml, shapefile
 from .columns import derived_columns, known_column
 from .csv import read_csv_text
-from .geopackage import TABLE_NAMES
+from .geopackage import STYLE_TABLE, TABLE_NAMES
 from .tables import GIS_ONLY_COLUMNS, WKT_COLUMN
 from .uploads import DEFAULT_LIMITS, UploadLimits, safe_extract
 
@@ -38,7 +38,7 @@ HEADER_SEARCH_ROWS = 10
 # GDAL would turn the impossible date "2026-02-30" into 2026-03-02: read dates as text, validate them here.
 GEOJSON_OPTIONS = {"DATE_AS_STRING": "YES"}
 ARROW_TO_PANDAS = {"date_as_object": False}  # dates as datetime64, not one Python object each
-OWN_TABLES = set(TABLE_NAMES.values())  # history, inspections, fog events in our GeoPackage exports
+OWN_TABLES = {*TABLE_NAMES.values(), STYLE_TABLE}  # history, inspections, fog events, styles in our GeoPackages
 
 
 @dataclass
