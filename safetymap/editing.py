@@ -1,5 +1,6 @@
-"""The core of editing: what a form changed, source geometry from stakes, patches near a position,
-and restoring an older value from history. Knows nothing of Streamlit."""
+"""The core of editing: what a form changed, a summary of those changes to confirm, a check of them
+before anything is written, source geometry from stakes, patches near a position, and restoring an
+older value from history. Knows nothing of Streamlit."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,10 +10,12 @@ import shapely
 from .auth import User
 from .errors import Problem, ValidationError
 from .geo import parse_stake, segment_from_stakes, to_metric
-from .schema import Field
+from .schema import Category, Field, Schema
 from .store import Store
-from .values import display_value
-from .values import is_blank, split_multi
+from .validation import clean_frame
+from .values import display_value, is_blank, split_multi
+
+BLANK = "（空）"
 
 
 def _comparable(f: Field, value) -> str:
@@ -38,6 +41,42 @@ def changed_values(fields: tuple[Field, ...], base: dict, form: dict) -> dict:
         if _comparable(f, value) != _comparable(f, base.get(f.key)):
             changes[f.key] = "、".join(value) if isinstance(value, (list, tuple)) else value
     return changes
+
+
+def _shown(f: Field, value) -> str:
+    """A form value as the ledger shows it; a stake that does not parse is shown as typed."""
+    if is_blank(value) or (isinstance(value, (list, tuple)) and not value):
+        return BLANK
+    if isinstance(value, (list, tuple)):
+        value = "、".join(value)
+    if f.type == "stake" and isinstance(value, str):
+        try:
+            value = parse_stake(value)
+        except ValueError:
+            return value
+    return display_value(f, value) or BLANK
+
+
+def change_summary(fields: tuple[Field, ...], base: dict, changes: dict) -> dict[str, tuple[str, str]]:
+    """{field label: (before, after)} for every change, as the ledger shows values; a blank side is BLANK."""
+    by_key = {f.key: f for f in fields}
+    return {by_key[key].label: (_shown(by_key[key], base.get(key)), _shown(by_key[key], value))
+            for key, value in changes.items()}
+
+
+def emptied(summary: dict[str, tuple[str, str]]) -> list[str]:
+    """The labels of the fields a change summary leaves empty that had a value."""
+    return [label for label, (before, after) in summary.items() if after == BLANK and before != BLANK]
+
+
+def check_changes(category: Category, schema: Schema, base: dict, changes: dict) -> list[Problem]:
+    """Every problem the field values of ``changes`` on top of ``base`` have, without writing anything
+    (the store checks again, with geometry and grade rules, when it saves)."""
+    merged = {f.key: base.get(f.key) for f in category.editable_fields} | dict(changes)
+    _, problems = clean_frame(category, pd.DataFrame([merged]), schema)
+    if "code" in changes and str(changes["code"] or "").strip() != base["code"]:
+        problems.append(Problem(category.field("code").label, "图斑编号不能修改"))
+    return [Problem(p.field, p.message) for p in problems]  # one patch: no row numbers
 
 
 def geometry_from_stakes(routes: pd.DataFrame, route_code: str, start, end):

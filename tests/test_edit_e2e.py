@@ -82,7 +82,8 @@ def test_edit_on_the_map_recolours_the_patch_and_keeps_the_view(app, chromium): 
     choose(page, "评定方式", "直接判定", scope=form)
     choose(page, "风险等级", "重大", scope=form)
     form.locator('[data-testid="stTextArea"]', has_text="判定依据").locator("textarea").fill("专家组现场研判")
-    form.get_by_role("button", name="保存").click()
+    form.get_by_role("button", name="保存", exact=True).click()
+    page.get_by_role("button", name="确认保存").click(timeout=30_000)
     page.get_by_text("已保存").first.wait_for(timeout=30_000)
     e2e.wait_idle(page)
 
@@ -135,14 +136,15 @@ def test_no_ledger_data_before_sign_in_or_after_sign_out(app, chromium):  # noqa
     choose(page, "图斑（可输入编号或名称搜索）", f"{code} {store.get(code)['name']}")
     e2e.wait_idle(page)
     page.get_by_label("责任人").first.fill("端到端测试")
-    page.get_by_role("button", name="保存").click()
+    page.get_by_role("button", name="保存", exact=True).click()
+    page.get_by_role("button", name="确认保存").click(timeout=30_000)
     page.get_by_text("已保存").first.wait_for(timeout=30_000)
     assert open_store(app.db).get(code)["resp_person"] == "端到端测试"
     page.get_by_role("button", name="退出登录").click()
     e2e.wait_idle(page)
     text = page.locator('[data-testid="stApp"]').inner_text()
     assert "已退出登录" in text and code not in text
-    assert page.get_by_role("button", name="保存").count() == 0
+    assert page.get_by_role("button", name="保存", exact=True).count() == 0
     page.goto(f"{app.url}/edit")
     page.get_by_role("button", name="登录").wait_for(timeout=30_000)
     e2e.wait_idle(page)

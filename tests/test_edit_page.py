@@ -42,7 +42,9 @@ def test_edit_and_save_a_patch(sample_db, monkeypatch):
     widget(at, "风险等级").set_value(new_grade)
     widget(at, "判定依据", "text_area").set_value("专家组现场研判")
     widget(at, "名称", "text_input").set_value("新的名称")
-    at.button[0].click().run()  # the form's save button comes first
+    at.button[0].click().run()  # the form's save button comes first: it lists the changes
+    assert store.get(code)["version"] == 1
+    confirm_button(at).click().run()
     assert not at.exception
     assert any("已保存" in s.value for s in at.success)
     saved = store.get(code)
@@ -55,8 +57,9 @@ def test_stale_save_is_refused_and_the_input_stays(sample_db, monkeypatch):
     code = store.read("fog").iloc[0]["code"]
     at = open_patch(edit_app(sample_db, monkeypatch), code)
     widget(at, "名称", "text_input").set_value("我的输入")
-    store.update(code, {"hazard": "别人先保存的隐患描述"}, 1, "编辑员乙")  # someone else saves first
     at.button[0].click().run()
+    store.update(code, {"hazard": "别人先保存的隐患描述"}, 1, "编辑员乙")  # someone else saves first
+    confirm_button(at).click().run()
     assert any("编辑员乙" in e.value for e in at.error), [e.value for e in at.error]
     assert widget(at, "名称", "text_input").value == "我的输入"  # nothing typed is lost
     assert store.get(code)["name"] != "我的输入" and store.get(code)["version"] == 2
@@ -102,3 +105,132 @@ def test_new_patch_from_route_and_stakes(sample_db, monkeypatch):
     record = store.get("CX-900")
     assert abs(record["length_m"] - 1500) < 1 and record["updated_by"] == "编辑员甲"
     assert record["geometry"].geom_type == "Polygon"
+
+
+AWAY_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from safetymap.auth import User
+from safetymap.ui import edit_page
+st.session_state.setdefault("user", User("编辑员甲", "editor"))
+if st.session_state.get("away"):
+    st.title("台账")  # another page: the edit form's widgets are not drawn in this run
+else:
+    edit_page.render()
+"""
+
+
+def away_app(db, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+    monkeypatch.setenv("SAFETYMAP_DB", str(db))
+    return AppTest.from_string(AWAY_SCRIPT.format(root=str(ROOT)), default_timeout=60)
+
+
+def leave_and_return(at):
+    at.session_state["away"] = True
+    at.run()
+    at.session_state["away"] = False
+    at.run()
+    assert not at.exception
+    return at
+
+
+def save_button(at):
+    return next(b for b in at.button if b.label == "保存")
+
+
+def confirm_button(at):
+    return next(b for b in at.button if b.label == "确认保存")
+
+
+def test_leaving_and_returning_keeps_the_stored_values(sample_db, monkeypatch):
+    store = open_store(sample_db)
+    code = store.read("fog").iloc[0]["code"]
+    record = store.get(code)
+    at = leave_and_return(open_patch(away_app(sample_db, monkeypatch), code))
+    assert widget(at, "名称", "text_input").value == record["name"]
+    assert widget(at, "图斑编号", "text_input").value == code
+    assert widget(at, "责任单位").value == record["resp_unit"]
+    widget(at, "名称", "text_input").set_value("返回后修改的名称")
+    save_button(at).click().run()
+    confirm_button(at).click().run()
+    assert not [e.value for e in at.error]
+    saved = store.get(code)
+    assert saved["name"] == "返回后修改的名称" and saved["resp_unit"] == record["resp_unit"] and saved["version"] == 2
+
+
+def test_unsaved_input_survives_leaving_and_says_so(sample_db, monkeypatch):
+    store = open_store(sample_db)
+    code = store.read("fog").iloc[0]["code"]
+    at = open_patch(away_app(sample_db, monkeypatch), code)
+    widget(at, "名称", "text_input").set_value("尚未保存的名称")
+    save_button(at).click().run()  # checked, not confirmed
+    at = leave_and_return(at)
+    assert widget(at, "名称", "text_input").value == "尚未保存的名称"
+    assert any("有未保存的修改" in m.value for m in at.info)
+    assert store.get(code)["version"] == 1
+
+
+def test_a_save_by_someone_else_shows_their_values_when_nothing_is_typed(sample_db, monkeypatch):
+    store = open_store(sample_db)
+    code = store.read("fog").iloc[0]["code"]
+    at = open_patch(away_app(sample_db, monkeypatch), code)
+    at.session_state["away"] = True
+    at.run()
+    store.update(code, {"name": "别人改的名称"}, 1, "编辑员乙")
+    at.session_state["away"] = False
+    at.run()
+    assert widget(at, "名称", "text_input").value == "别人改的名称"
+    assert any("版本 2" in m.value for m in at.markdown)
+
+
+def test_an_emptied_select_box_is_named_before_anything_is_written(sample_db, monkeypatch):
+    store = open_store(sample_db)
+    code = store.read("fog").iloc[0]["code"]
+    record = store.get(code)
+    at = open_patch(edit_app(sample_db, monkeypatch), code)
+    before = database_dump(sample_db)
+    widget(at, "责任单位").set_value(None)  # what Esc on the open box leaves
+    widget(at, "风险等级").set_value("重大" if record["risk_grade"] != "重大" else "较小")
+    save_button(at).click().run()
+    assert database_dump(sample_db) == before  # nothing written before confirm
+    assert any("责任单位" in w.value and "清空" in w.value for w in at.warning), [w.value for w in at.warning]
+    summary = "\n".join(m.value for m in at.markdown)
+    assert "责任单位" in summary and "（空）" in summary and "风险等级" in summary
+    confirm_button(at).click().run()
+    saved = store.get(code)
+    assert saved["resp_unit"] is None and saved["version"] == 2
+    assert any("已保存" in s.value for s in at.success)
+
+
+def test_going_back_from_the_summary_writes_nothing(sample_db, monkeypatch):
+    store = open_store(sample_db)
+    code = store.read("fog").iloc[0]["code"]
+    at = open_patch(edit_app(sample_db, monkeypatch), code)
+    widget(at, "名称", "text_input").set_value("不想保存")
+    save_button(at).click().run()
+    next(b for b in at.button if b.label == "返回修改").click().run()
+    assert not [b for b in at.button if b.label == "确认保存"]
+    assert store.get(code)["version"] == 1
+    assert widget(at, "名称", "text_input").value == "不想保存"
+
+
+def test_errors_are_listed_at_the_button_with_links_to_their_fields(sample_db, monkeypatch):
+    store = open_store(sample_db)
+    code = store.read("fog").iloc[0]["code"]
+    at = open_patch(edit_app(sample_db, monkeypatch), code)
+    before = database_dump(sample_db)
+    widget(at, "起点桩号", "text_input").set_value("K12+35a")
+    widget(at, "名称", "text_input").set_value("")
+    save_button(at).click().run()
+    assert database_dump(sample_db) == before
+    assert not [b for b in at.button if b.label == "确认保存"]
+    listed = [e.value for e in at.error if "未保存" in e.value]
+    assert len(listed) == 1, [e.value for e in at.error]
+    assert f"(#edit-{code}-start_stake)" in listed[0] and f"(#edit-{code}-name)" in listed[0]
+    assert "起点桩号" in listed[0] and "名称" in listed[0]
+    anchors = "".join(m.value for m in at.markdown)
+    assert f'id="edit-{code}-start_stake"' in anchors and f'id="edit-{code}-name"' in anchors

@@ -2,7 +2,7 @@
 import pytest
 import shapely
 
-from safetymap.editing import changed_values, next_code, restore_value
+from safetymap.editing import BLANK, change_summary, changed_values, check_changes, emptied, next_code, restore_value
 from safetymap.errors import ValidationError
 
 
@@ -42,3 +42,29 @@ def test_restore_an_older_value_and_an_older_geometry_as_new_changes(store):
 def test_next_code_follows_the_highest_of_its_prefix():
     assert next_code(["TW-001", "TW-015", "DZ-020", "TW-x"], "TW") == "TW-016"
     assert next_code([], "SD") == "SD-001"
+
+
+def test_change_summary_shows_before_and_after_and_names_the_emptied_fields(store):
+    record = store.get(store.read("fog").iloc[0]["code"])
+    c = store.schema.category("fog")
+    assert record["resp_unit"] and record["risk_grade"] != "重大"
+    changes = {"resp_unit": None, "risk_grade": "重大", "start_stake": "k1+050", "facilities": []}
+    summary = change_summary(c.editable_fields, record, changes)
+    label = {key: c.field(key).label for key in changes}
+    assert summary[label["resp_unit"]] == (record["resp_unit"], BLANK)
+    assert summary[label["risk_grade"]] == (record["risk_grade"], "重大")
+    assert summary[label["start_stake"]][1] == "K1+050"
+    assert label["resp_unit"] in emptied(summary) and label["risk_grade"] not in emptied(summary)
+    assert (label["facilities"] in emptied(summary)) == bool(record["facilities"])
+
+
+def test_check_changes_lists_every_problem_without_writing(store):
+    code = store.read("fog").iloc[0]["code"]
+    record = store.get(code)
+    c = store.schema.category("fog")
+    assert check_changes(c, store.schema, record, {"name": "新名称"}) == []
+    problems = check_changes(c, store.schema, record, {"start_stake": "K12+35a", "name": None, "code": None})
+    fields = {p.field for p in problems}
+    assert {c.field("start_stake").label, c.field("name").label, c.field("code").label} <= fields
+    assert all(p.row is None for p in problems)
+    assert store.get(code)["version"] == record["version"]

@@ -24,8 +24,10 @@ def test_one_save_wins_the_other_is_told_and_keeps_its_input(sample_db, monkeypa
         at.selectbox[0].set_value(code).run()
     text_input(first, "责任人").set_value("张三")
     text_input(second, "责任人").set_value("李四")
-    first.button[0].click().run()
-    second.button[0].click().run()
+    for at in (first, second):  # 保存 lists the changes, 确认保存 writes them
+        at.button[0].click().run()
+    for at in (first, second):
+        next(b for b in at.button if b.label == "确认保存").click().run()
     assert any("已保存" in s.value for s in first.success)
     assert any("张工" in e.value and "版本" in e.value for e in second.error)
     assert text_input(second, "责任人").value == "李四"

@@ -29,6 +29,8 @@ from .reader import read_file
 from .uploads import DEFAULT_LIMITS, UploadLimits, check_file
 
 STAKE_DECIMALS = 2  # stakes are shown (and exported) to the centimetre
+MAX_PROBLEMS = 1000  # problems listed in a preview; the rest are counted in a last line
+ROWS_LISTED = 10  # rows named in one duplicated-code problem
 
 
 @dataclass
@@ -50,6 +52,7 @@ class ImportPreview:
     changes: list[Change] = field(default_factory=list, repr=False)
     added: list = field(default_factory=list, repr=False)  # (Checked, rows to add): the adds table, built when asked
     add_columns: tuple[str, ...] = ()  # the adds table's headers (labels from the schema)
+    n_problems: int = 0  # every problem found, also those beyond MAX_PROBLEMS not listed
 
     @functools.cached_property
     def adds(self) -> pd.DataFrame:
@@ -73,7 +76,7 @@ class ImportPreview:
     def summary(self) -> str:
         text = (f"文件 {self.file}：新增 {self.n_added} 个图斑，更新 {self.n_updated} 个，"
                 f"无变化 {self.unchanged} 个")
-        return text + (f"；发现 {len(self.problems)} 处问题，不能导入" if self.problems else "")
+        return text + (f"；发现 {self.n_problems} 处问题，不能导入" if self.problems else "")
 
     def problem_table(self) -> pd.DataFrame:
         return pd.DataFrame([{"文件": p.file or "", "行": p.row, "字段": p.field, "问题": p.message}
@@ -225,8 +228,14 @@ def _stale(checked: Checked, i: int, code: str, file_version: int, current_versi
                    row=int(checked.batch.rows[i]), file=checked.batch.file)
 
 
+def _rows_text(rows) -> str:
+    shown = "、".join(str(r) for r in rows[:ROWS_LISTED])
+    return f"第 {shown}… 行，共 {len(rows)} 行" if len(rows) > ROWS_LISTED else f"第 {shown} 行"
+
+
 def _duplicate_problems(checked: list[Checked]) -> list[Problem]:
-    """Every occurrence of a code that appears more than once in the file (over all its layers)."""
+    """One problem per code that appears more than once in the file (over all its layers), at its first
+    row, naming the first few rows: one per occurrence, each listing all rows, grew with the square."""
     if not checked:
         return []
     found = pd.DataFrame({
@@ -237,10 +246,16 @@ def _duplicate_problems(checked: list[Checked]) -> list[Problem]:
     dupes = found[found["code"].duplicated(keep=False)]
     problems = []
     for code, places in dupes.groupby("code", sort=False):
-        rows_text = "、".join(str(r) for r in places["row"])
-        problems += [Problem(checked[0].batch.category.field("code").label, f"编号「{code}」在文件中出现 {len(places)} 次（第 {rows_text} 行）",
-                             row=int(r.row), file=r.file) for r in places.itertuples()]
+        rows = places["row"].tolist()
+        problems.append(Problem(checked[0].batch.category.field("code").label, f"编号「{code}」在文件中出现 {len(rows)} 次（{_rows_text(rows)}）",
+                                row=int(rows[0]), file=places["file"].iloc[0]))
     return problems
+
+
+def _capped(problems: list[Problem]) -> list[Problem]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    return problems[:MAX_PROBLEMS] + [Problem("", f"另有 {len(problems) - MAX_PROBLEMS} 处问题未列出，请先改正以上问题")]
 
 
 def _category_problems(checked: Checked, current: pd.DataFrame, labels: dict) -> list[Problem]:
@@ -321,7 +336,7 @@ def _compare(store, name: str, batches: list[Batch], problems: list[Problem], wa
         ch, p = _check_batch(batch, schema, current, routes)
         checked.append(ch)
         problems += p + _category_problems(ch, current, labels)
-    problems += _duplicate_problems(checked)
+    problems[:0] = _duplicate_problems(checked)  # first: one line each, not lost beyond the cap
     if not batches and not problems:
         problems.append(Problem("", "文件中没有可导入的图斑", file=name))
     return _outcome(name, checked, problems, warnings, schema)
@@ -346,7 +361,8 @@ def _outcome(name: str, checked: list[Checked], problems: list[Problem], warning
             warnings.append(f"{ch.batch.file}：部分图斑已归档，导入会更新其内容，但不会恢复")
     updates_table = pd.DataFrame(updates, columns=[CODE_COLUMN, "类别", "字段", "原值", "新值"])
     updates_table = updates_table.rename(columns={CODE_COLUMN: schema.label("code")})
-    return ImportPreview(name, updates_table, unchanged, problems, warnings, new, changes, added, _add_columns(schema))
+    return ImportPreview(name, updates_table, unchanged, _capped(problems), warnings, new, changes, added,
+                         _add_columns(schema), n_problems=len(problems))
 
 
 def _append_new(new: dict, key: str, frame: pd.DataFrame, geoms: np.ndarray) -> None:

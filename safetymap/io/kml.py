@@ -32,6 +32,15 @@ FROM_KML_NAMES = {v: k for k, v in KML_FIELD_NAMES.items()}
 SOURCE_FOLDERS = {"LineString": "_源几何", "Point": "_源几何点"}
 # GDAL's LIBKML driver aborts on an <IconStyle> without <Icon>: the standard pushpin Google Earth knows.
 ICON_HREF = "http://maps.google.com/mapfiles/kml/pushpin/wht-pushpin.png"
+MAX_DEPTH = 32  # nested MultiGeometry or Folder levels read; a hostile file nests thousands (RecursionError)
+
+
+class KmlTooDeep(ValueError):
+    """MultiGeometry or Folder elements nested deeper than MAX_DEPTH."""
+
+    def __init__(self, what: str):
+        self.what = what
+        super().__init__(f"{what} nested deeper than {MAX_DEPTH} levels")
 
 
 def kml_color(hex_rgb: str, alpha: str = "ff") -> str:
@@ -162,7 +171,7 @@ def _parse_coords(text: str | None) -> np.ndarray:
     return out
 
 
-def _geoms(elem: ET.Element) -> list:
+def _geoms(elem: ET.Element, depth: int = 0) -> list:
     kind = _local(elem.tag)
     if kind == "Point":
         coords = _parse_coords(_child_text(elem, "coordinates"))
@@ -174,7 +183,9 @@ def _geoms(elem: ET.Element) -> list:
         rings = [_parse_coords(_child_text(r, "coordinates")) for b in elem for r in b if _local(r.tag) == "LinearRing"]
         return [shapely.Polygon(rings[0], rings[1:]) if rings and len(rings[0]) else shapely.Polygon()]
     if kind == "MultiGeometry":
-        return [g for child in elem for g in _geoms(child)]
+        if depth >= MAX_DEPTH:
+            raise KmlTooDeep("MultiGeometry")
+        return [g for child in elem for g in _geoms(child, depth + 1)]
     return []
 
 
@@ -205,7 +216,9 @@ def _extended(placemark: ET.Element) -> dict[str, str | None]:
     return values
 
 
-def _walk(elem: ET.Element, folder: str | None, out: list) -> None:
+def _walk(elem: ET.Element, folder: str | None, out: list, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise KmlTooDeep("Folder")
     for child in elem:
         tag = _local(child.tag)
         if tag == "Placemark":
@@ -214,7 +227,7 @@ def _walk(elem: ET.Element, folder: str | None, out: list) -> None:
                 values["名称"] = _child_text(child, "name")
             out.append((folder, values, _source_geometry(child)))
         elif tag in ("Folder", "Document"):
-            _walk(child, _child_text(child, "name") if tag == "Folder" else folder, out)
+            _walk(child, _child_text(child, "name") if tag == "Folder" else folder, out, depth + 1)
 
 
 def read_kml_bytes(data: bytes) -> list[tuple[str | None, pd.DataFrame, np.ndarray]]:

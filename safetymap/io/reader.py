@@ -1,6 +1,8 @@
 """Read any supported file into raw layers: the file's own columns (not yet matched or typed), the row
 number a user will recognise, the geometries in the file's CRS. Zips and KMZ are checked and unpacked
-by ``uploads`` first; shapefiles are checked for their parts and encoding before GDAL opens them.
+by ``uploads`` first; shapefiles are checked for their parts and encoding before GDAL opens them;
+GeoPackages with views or triggers are refused before GDAL opens them. All reading runs in a child
+process with a time and a memory limit (``sandbox``), and sheets are read with row and cell caps.
 
 Row numbers: for spreadsheets (Excel, CSV) the row as Excel shows it; for GIS layers the feature number."""
 from __future__ import annotations
@@ -14,18 +16,22 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyogrio
+from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
 from ..errors import ImportRefused, Problem
 from ..schema import Schema
-from . import excel, kml, shapefile
+from . import kml, shapefile
 from .columns import derived_columns, known_column
 from .csv import read_csv_text
+from .excel import SUMMARY_SHEET, TABLE_SHEET
 from .geopackage import STYLE_TABLE, TABLE_NAMES
+from .gpkg_check import check_geopackage
+from .sandbox import run_bounded
 from .tables import GIS_ONLY_COLUMNS, WKT_COLUMN
-from .uploads import DEFAULT_LIMITS, UploadLimits, safe_extract
+from .uploads import DEFAULT_LIMITS, UploadLimits, refuse, safe_extract, zip_members
 
 GIS_SUFFIXES = {".geojson", ".json", ".gpkg"}
 TABLE_SUFFIXES = {".csv", ".xlsx", ".xlsm"}
@@ -66,14 +72,24 @@ class ReadResult:
 
 def read_file(path: str | Path, name: str | None = None, schema: Schema | None = None, *,
               encoding: str | None = None, limits: UploadLimits = DEFAULT_LIMITS) -> ReadResult:
-    """Every layer of the file at ``path`` (shown to users as ``name``)."""
+    """Every layer of the file at ``path`` (shown to users as ``name``), read in a child process within
+    ``limits.read_seconds`` and ``limits.read_memory``."""
     path = Path(path)
     name = name or path.name
+    try:
+        return run_bounded(read_here, path, name, schema, encoding, limits, name=name,
+                           seconds=limits.read_seconds, memory=limits.read_memory)
+    except ImportRefused as exc:
+        return ReadResult(problems=exc.problems)
+
+
+def read_here(path: Path, name: str, schema: Schema | None, encoding: str | None, limits: UploadLimits) -> ReadResult:
+    """``read_file`` in this process, without its time and memory limits."""
     suffix = Path(name).suffix.lower() or path.suffix.lower()
     try:
         if suffix in (".zip", ".kmz"):
             return _read_zip(path, name, schema, encoding, limits)
-        return _read_one(path, name, suffix, schema, encoding)
+        return _read_one(path, name, suffix, schema, encoding, limits)
     except ImportRefused as exc:
         return ReadResult(problems=exc.problems)
 
@@ -82,7 +98,8 @@ def _refused(file: str, message: str) -> ReadResult:
     return ReadResult(problems=[Problem("", message, file=file)])
 
 
-def _read_one(path: Path, name: str, suffix: str, schema: Schema | None, encoding: str | None) -> ReadResult:
+def _read_one(path: Path, name: str, suffix: str, schema: Schema | None, encoding: str | None,
+              limits: UploadLimits) -> ReadResult:
     if suffix == ".shp":
         return _read_shapefile(path, name, encoding, schema)
     if suffix in GIS_SUFFIXES:
@@ -92,7 +109,7 @@ def _read_one(path: Path, name: str, suffix: str, schema: Schema | None, encodin
     if suffix == ".csv":
         return _read_csv(path, name, encoding)
     if suffix in (".xlsx", ".xlsm"):
-        return _read_excel(path, name, schema)
+        return _read_excel(path, name, schema, limits)
     if suffix == ".xls":
         return _refused(name, "不支持旧版 Excel(.xls)：请在 Excel 中另存为 .xlsx 后导入")
     return _refused(name, f"不支持的文件类型「{suffix or '无扩展名'}」；可导入：{SUPPORTED_TEXT}")
@@ -107,14 +124,14 @@ def _read_zip(path: Path, name: str, schema: Schema | None, encoding: str | None
         long_texts = shapefile.long_texts_in(root)
         for file in sorted(files):
             result.extend(_read_member(file, f"{name}/{file.relative_to(root).as_posix()}", name, schema, encoding,
-                                       long_texts))
+                                       long_texts, limits))
     if not result.layers and not result.problems:
         result.problems.append(Problem("", f"压缩包中没有可导入的数据文件（{SUPPORTED_TEXT}）", file=name))
     return result
 
 
 def _read_member(file: Path, shown: str, archive: str, schema: Schema | None, encoding: str | None,
-                 long_texts) -> ReadResult:
+                 long_texts, limits: UploadLimits) -> ReadResult:
     """One unpacked file: a data file is read, a shapefile part or our own glossary skipped."""
     suffix = file.suffix.lower()
     if suffix in SHAPEFILE_PARTS:
@@ -127,7 +144,7 @@ def _read_member(file: Path, shown: str, archive: str, schema: Schema | None, en
         return _refused(shown, "压缩包内不能再有压缩包，请解压后直接打包数据文件")
     if suffix not in SUPPORTED:
         return ReadResult(warnings=[f"已忽略压缩包中的文件 {shown}（不是可导入的数据文件）"])
-    part = _read_one(file, shown, suffix, schema, encoding)
+    part = _read_one(file, shown, suffix, schema, encoding, limits)
     if suffix == ".shp":
         for layer in part.layers:
             layer.frame = shapefile.restore_long_texts(layer.frame, file.stem, long_texts)
@@ -183,6 +200,8 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
 
 
 def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
+    if path.suffix.lower() == ".gpkg":
+        check_geopackage(path, shown)
     try:
         layers = pyogrio.list_layers(path)
     except (DataSourceError, DataLayerError) as exc:
@@ -205,6 +224,8 @@ def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
 def _read_kml(data: bytes, shown: str) -> ReadResult:
     try:
         folders = kml.read_kml_bytes(data)
+    except kml.KmlTooDeep as exc:
+        return _refused(shown, f"KML 中的{exc.what}嵌套超过 {kml.MAX_DEPTH} 层，已拒绝（正常的地标不会嵌套这么深）")
     except (kml.ET.ParseError, ValueError) as exc:
         return _refused(shown, f"KML 文件格式不对，无法解析：{exc}")
     if not folders:
@@ -263,8 +284,10 @@ def _sheet_layer(sheet: str, rows: list[tuple], shown: str, schema: Schema | Non
     header = _header_index(rows, schema)
     if header is None:
         return None
-    names = [str(v).strip() if v is not None else f"列{i + 1}" for i, v in enumerate(rows[header])]
     body = rows[header + 1:]
+    width = max(len(r) for r in rows[header:])  # without <dimension>, a row may be wider than the header
+    cells = list(rows[header]) + [None] * (width - len(rows[header]))
+    names = [str(v).strip() if v is not None else f"列{i + 1}" for i, v in enumerate(cells)]
     numbers = np.arange(header + 2, header + 2 + len(body))
     keep = [i for i, r in enumerate(body) if any(v is not None and str(v).strip() for v in r)]
     frame = pd.DataFrame([list(body[i]) + [None] * (len(names) - len(body[i])) for i in keep],
@@ -272,9 +295,45 @@ def _sheet_layer(sheet: str, rows: list[tuple], shown: str, schema: Schema | Non
     return RawLayer(f"{shown}:{sheet}", sheet, frame, numbers[keep])
 
 
-def _read_excel(path: Path, shown: str, schema: Schema | None) -> ReadResult:
+def _sheet_rows(ws, shown: str, limits: UploadLimits, budget: int) -> list[tuple]:
+    """The sheet's rows, streamed, refused as soon as a cap is passed (a sheet's <dimension> may be
+    missing or lie, so rows and cells are counted as they come)."""
+    rows = []
+    for row in ws.iter_rows(values_only=True):
+        if len(rows) >= limits.max_rows:
+            raise refuse(shown, f"工作表「{ws.title}」超过 {limits.max_rows} 行的上限，已停止读取；请拆分后分批导入")
+        if len(row) > limits.max_columns:
+            raise refuse(shown, f"工作表「{ws.title}」第 {len(rows) + 1} 行有 {len(row)} 个单元格，"
+                                f"超过 {limits.max_columns} 列的上限；请删去多余的列")
+        budget -= len(row)
+        if budget < 0:
+            raise refuse(shown, f"Excel 文件超过 {limits.max_cells} 个单元格的上限，已停止读取；请拆分后分批导入")
+        rows.append(row)
+    return rows
+
+
+def _read_sheets(path: Path, shown: str, limits: UploadLimits) -> list[tuple[str, list[tuple]]]:
+    """(sheet name, rows of cell values) for every sheet but the summary and the plain GIS table (the
+    category sheets hold the same rows), within ``limits``."""
+    zip_members(path, shown, limits)  # an .xlsx is a zip: the same bomb checks first
+    wb = load_workbook(path, read_only=True, data_only=True)
     try:
-        sheets = excel.read_sheets(path)
+        sheets, budget = [], limits.max_cells
+        for ws in wb.worksheets:
+            if ws.title in (SUMMARY_SHEET, TABLE_SHEET):
+                continue
+            ws.reset_dimensions()  # rows as stored, not padded to a declared (maybe huge) width
+            rows = _sheet_rows(ws, shown, limits, budget)
+            budget -= sum(len(r) for r in rows)
+            sheets.append((ws.title, rows))
+        return sheets
+    finally:
+        wb.close()
+
+
+def _read_excel(path: Path, shown: str, schema: Schema | None, limits: UploadLimits) -> ReadResult:
+    try:
+        sheets = _read_sheets(path, shown, limits)
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, InvalidFileException) as exc:
         return _refused(shown, f"Excel 文件无法读取（格式不对或已损坏）：{exc}")
     result = ReadResult()

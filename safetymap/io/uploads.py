@@ -32,6 +32,11 @@ class UploadLimits:
     max_unpacked: int = 1024 * MB  # all members of one zip, unpacked
     max_ratio: float = 200.0  # unpacked / packed size of one member ...
     ratio_floor: int = 1 * MB  # ... checked for members that unpack to more than this
+    read_seconds: float = 60.0  # wall time for reading one upload (in its own process)
+    read_memory: int = 2048 * MB  # memory the reading process may take beyond its start
+    max_rows: int = 200_000  # rows of one sheet of an .xlsx, counted while streaming
+    max_columns: int = 200  # cells in one row of a sheet
+    max_cells: int = 4_000_000  # cells of one workbook
 
     @property
     def max_mb(self) -> int:
@@ -45,7 +50,8 @@ class UploadLimits:
 DEFAULT_LIMITS = UploadLimits()  # files uploaded through the web pages
 PHOTO_LIMITS = UploadLimits(max_bytes=15 * MB)  # one photo from the field page
 # Files a trusted local user imports from the command line: larger, but the same zip safety checks.
-LOCAL_LIMITS = UploadLimits(max_bytes=4096 * MB, max_members=20000, max_unpacked=16384 * MB)
+LOCAL_LIMITS = UploadLimits(max_bytes=4096 * MB, max_members=20000, max_unpacked=16384 * MB, read_seconds=3600.0,
+                            read_memory=16384 * MB, max_rows=2_000_000, max_cells=40_000_000)
 
 
 def refuse(file: str, message: str, field: str = "") -> ImportRefused:

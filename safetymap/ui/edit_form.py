@@ -1,39 +1,64 @@
-"""The edit form of one patch, generated from the schema. Save is one versioned transaction; if someone
-saved first, the form says who and when, shows their values beside the user's and keeps the input."""
+"""The edit form of one patch, generated from the schema. What the form shows is owned by one draft per
+patch and version, so leaving the page and coming back never blanks it. 保存 checks the input and lists
+exactly what will change (emptied fields named); only 确认保存 writes, as one versioned transaction. The
+result, every error (linked to its field) and a conflict with someone else's save appear at the button."""
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
 from ..auth import User
-from ..editing import changed_values, geometry_from_stakes, restore_value
-from ..errors import ConflictError, PermissionDenied, ValidationError
+from ..editing import change_summary, changed_values, check_changes, emptied, geometry_from_stakes, restore_value
+from ..errors import ConflictError, PermissionDenied, Problem, ValidationError
 from ..ledger import rectification, timeline
 from ..store import Store
-from ..values import display_value
+from ..text import md_escape
 from .common import current_user
 from .draw import drawn_geometry
-from .widgets import field_input, read_state, seed_state
+from .widgets import field_input, initial_value, read_state
+
+GEOMETRY_PROBLEMS = ("几何", "桩号")  # problem labels that are not fields: they link to the geometry checkbox
 
 
 def _keys(code: str) -> dict:
     p = f"edit:{code}:"
-    return {"prefix": p, "base": p + "base", "errors": p + "errors", "conflict": p + "conflict", "saved": p + "saved",
-            "reseed": p + "reseed"}
+    return {"prefix": p, "base": p + "base", "draft": p + "draft", "errors": p + "errors", "conflict": p + "conflict",
+            "pending": p + "pending", "result": p + "result"}
 
 
-def _load(store: Store, code: str, fields) -> dict:
-    """The version the user's edits are based on; follows newer versions while nothing is typed."""
+def anchor(code: str, key: str) -> str:
+    return f"edit-{code}-{key}"
+
+
+def _sync_draft(fields, base: dict, k: dict) -> None:
+    """Streamlit drops a widget's key on any run that does not draw it (another page, another patch), and
+    would draw it again with its default; so the form's values live in a draft no widget owns, made from
+    the stored record of the version the edits are based on and updated from the widgets while they exist."""
+    draft = st.session_state.get(k["draft"])
+    fresh = draft is None or draft["version"] != base["version"]
+    if fresh:
+        draft = {"version": base["version"], "values": {f.key: initial_value(f, base.get(f.key)) for f in fields}}
+    for f in fields:
+        key = k["prefix"] + f.key
+        if fresh or key not in st.session_state:
+            st.session_state[key] = draft["values"][f.key]
+        else:
+            draft["values"][f.key] = st.session_state[key]
+    st.session_state[k["draft"]] = draft
+
+
+def _load(store: Store, code: str, fields) -> tuple[dict, dict]:
+    """The version the user's edits are based on (it follows newer versions while nothing is changed),
+    and the patch as stored now."""
     k = _keys(code)
     record = store.get(code)
-    base = st.session_state.get(k["base"])
-    if st.session_state.pop(k["reseed"], False):  # widget values may only be set before they are drawn
-        seed_state(fields, base, k["prefix"], force=True)
-    if base is None or (base["version"] != record["version"] and not _pending(fields, base, k)
-                        and k["conflict"] not in st.session_state):
-        st.session_state[k["base"]] = base = record
-        seed_state(fields, record, k["prefix"], force=True)
-    return base
+    base = st.session_state.get(k["base"]) or record
+    _sync_draft(fields, base, k)
+    if base["version"] != record["version"] and not _pending(fields, base, k) and k["conflict"] not in st.session_state:
+        base = record
+        _sync_draft(fields, base, k)
+    st.session_state[k["base"]] = base
+    return base, record
 
 
 def _pending(fields, base: dict, k: dict) -> dict:
@@ -45,56 +70,145 @@ def render(store: Store, code: str, user: User | None = None) -> None:
     c = store.schema.category(store.get(code)["category"])
     fields = c.editable_fields
     k = _keys(code)
-    base = _load(store, code, fields)
+    base, record = _load(store, code, fields)
     _rectification_summary(base)
-    if k["saved"] in st.session_state:
-        st.success(st.session_state.pop(k["saved"]))
-    if k["conflict"] in st.session_state:
-        _conflict_panel(store, code, c, k, user)
     errors = st.session_state.get(k["errors"], {})
     can_edit = user.can("edit")
     with st.form(f"form-{code}", border=True):
         st.markdown(f"**编辑 {c.label} {code}**（版本 {base['version']}）")
+        _unsaved_note(c, base, record, k)
         for f in fields:
-            field_input(f, k["prefix"] + f.key, disabled=not can_edit or f.key == "code", error=errors.get(f.label))
+            field_input(f, k["prefix"] + f.key, disabled=not can_edit or f.key == "code", error=errors.get(f.label),
+                        anchor=anchor(code, f.key) if f.label in errors else None)
+        geometry_error = next((errors[name] for name in GEOMETRY_PROBLEMS if name in errors), None)
+        if geometry_error:
+            st.markdown(f'<div id="{anchor(code, "geometry")}"></div>', unsafe_allow_html=True)
         regenerate = st.checkbox("按路线编码和起止桩号重新生成几何（线性参照）", key=k["prefix"] + "regen", disabled=not can_edit)
-        if errors.get("几何"):
-            st.error(errors["几何"], icon="⚠️")
+        if geometry_error:
+            st.error(geometry_error, icon=":material/warning:")
         submitted = st.form_submit_button("保存", type="primary", disabled=not can_edit)
     if not can_edit:
         st.caption(f"当前用户「{user.name}」（{user.role_label}）只能查看。")
     if submitted:
-        _save(store, code, c, base, k, user, regenerate)
+        _check(store, code, c, base, k, regenerate)
+    _at_the_button(store, code, c, k, user)
     if can_edit:
         _redraw(store, code, base, user)
     _archive_controls(store, code, user)
     _history_panel(store, code, user)
 
 
-def _save(store, code, c, base, k, user, regenerate) -> None:
-    form = read_state(c.editable_fields, k["prefix"])
-    changes = changed_values(c.editable_fields, base, form)
-    try:
-        geometry = _stake_geometry(store, form) if regenerate else None
-        if not changes and geometry is None:
-            st.info("没有修改。")
-            return
-        saved = store.update(code, changes, base["version"], user, source_geometry=geometry)
-    except ConflictError as exc:
-        st.session_state[k["conflict"]] = {"message": str(exc), "changes": changes, "current": exc.current}
-        st.session_state.pop(k["errors"], None)
-    except ValidationError as exc:
-        st.session_state[k["errors"]] = {p.field: p.message for p in exc.problems}
-    except PermissionDenied as exc:
-        st.error(str(exc))
-        return
+def _unsaved_note(c, base: dict, record: dict, k: dict) -> None:
+    changes = _pending(c.editable_fields, base, k)
+    if changes:
+        labels = "、".join(c.field(key).label for key in changes)
+        st.info(f"有未保存的修改：{labels}。点「保存」核对后确认，才会写入台账。", icon=":material/edit:")
+    if record["version"] != base["version"]:
+        st.warning(f"台账中此图斑已是版本 {record['version']}（{md_escape(record['updated_by'])} 保存）；"
+                   f"您的修改基于版本 {base['version']}，保存时会列出双方的值。", icon=":material/sync:")
+
+
+def _check(store, code, c, base, k, regenerate) -> None:
+    """保存: check the input and keep the summary to confirm; nothing is written here."""
+    for key in (k["pending"], k["result"], k["errors"], k["conflict"]):
+        st.session_state.pop(key, None)
+    changes = _pending(c.editable_fields, base, k)
+    problems = check_changes(c, store.schema, base, changes)
+    geometry = None
+    if regenerate:
+        try:
+            geometry = _stake_geometry(store, read_state(c.editable_fields, k["prefix"]))
+        except ValidationError as exc:
+            problems += exc.problems
+    if problems:
+        _refuse(k, problems)
+    elif not changes and geometry is None:
+        st.session_state[k["result"]] = {"kind": "info", "message": "没有修改，未写入。"}
     else:
-        st.session_state[k["base"]] = saved
-        st.session_state[k["reseed"]] = True
-        for key in (k["errors"], k["conflict"]):
-            st.session_state.pop(key, None)
-        st.session_state[k["saved"]] = f"已保存（版本 {saved['version']}）"
+        summary = change_summary(c.editable_fields, base, changes)
+        if geometry is not None:
+            summary["几何"] = ("原几何", f"按桩号重新生成（{geometry.geom_type}）")
+        st.session_state[k["pending"]] = {"version": base["version"], "changes": changes, "geometry": geometry,
+                                          "summary": summary}
     st.rerun()
+
+
+def _refuse(k: dict, problems: list[Problem], message: str | None = None) -> None:
+    st.session_state[k["errors"]] = {p.field: p.message for p in problems}
+    st.session_state[k["result"]] = {
+        "kind": "error", "message": message or f"未保存：有 {len(problems)} 处需要修改",
+        "problems": [(p.field, p.message) for p in problems]}
+
+
+def _at_the_button(store, code, c, k, user) -> None:
+    """Right under 保存: the result of the last check or save, its errors, the summary to confirm or the
+    conflict to resolve."""
+    result = st.session_state.get(k["result"])
+    if result:
+        _result(code, c, result)
+    if k["pending"] in st.session_state:
+        _confirm_panel(store, code, c, k, user)
+    if k["conflict"] in st.session_state:
+        _conflict_panel(store, code, c, k, user)
+
+
+def _result(code, c, result: dict) -> None:
+    if result["kind"] == "success":
+        st.success(result["message"], icon=":material/check_circle:")
+    elif result["kind"] == "info":
+        st.info(result["message"])
+    else:
+        lines = [f"**{md_escape(result['message'])}**"]
+        lines += [f"- {_field_link(code, c, label)}：{md_escape(message)}" for label, message in result.get("problems", ())]
+        st.error("\n".join(lines), icon=":material/error:")
+
+
+def _field_link(code, c, label: str) -> str:
+    key = next((f.key for f in c.fields if f.label == label), "geometry" if label in GEOMETRY_PROBLEMS else None)
+    return f"[{md_escape(label)}](#{anchor(code, key)})" if key else md_escape(label)
+
+
+def _confirm_panel(store, code, c, k, user) -> None:
+    pending = st.session_state[k["pending"]]
+    summary = pending["summary"]
+    cleared = emptied(summary)
+    with st.container(border=True):
+        st.markdown(f"**请核对将要保存的 {len(summary)} 项修改**（确认前不会写入台账）")
+        if cleared:
+            st.warning(f"以下字段将被清空：{'、'.join(cleared)}。如非有意，请点「返回修改」。", icon=":material/warning:")
+        st.markdown("\n".join(
+            f"- **{md_escape(label)}**：{md_escape(before)} → "
+            + (f":red[**{md_escape(after)}** 将被清空]" if label in cleared else f"**{md_escape(after)}**")
+            for label, (before, after) in summary.items()))
+        left, right = st.columns(2)
+        if left.button("确认保存", key=k["prefix"] + "confirm", type="primary"):
+            _save(store, code, k, user, pending)
+        if right.button("返回修改", key=k["prefix"] + "back"):
+            st.session_state.pop(k["pending"], None)
+            st.rerun()
+
+
+def _save(store, code, k, user, pending) -> None:
+    st.session_state.pop(k["pending"], None)
+    try:
+        saved = store.update(code, pending["changes"], pending["version"], user, source_geometry=pending["geometry"])
+    except ConflictError as exc:
+        st.session_state[k["conflict"]] = {"message": str(exc), "changes": pending["changes"], "current": exc.current}
+        st.session_state[k["result"]] = {"kind": "error", "message": "未保存：别人已先保存了此图斑，见下方对比"}
+    except ValidationError as exc:
+        _refuse(k, exc.problems)
+    except PermissionDenied as exc:
+        st.session_state[k["result"]] = {"kind": "error", "message": f"未保存：{exc}"}
+    else:
+        _saved(k, saved, f"已保存（版本 {saved['version']}），共 {len(pending['summary'])} 项修改")
+    st.rerun()
+
+
+def _saved(k: dict, saved: dict, message: str) -> None:
+    st.session_state[k["base"]] = saved  # a new version: the draft is made again from it
+    for key in (k["errors"], k["conflict"], k["pending"]):
+        st.session_state.pop(key, None)
+    st.session_state[k["result"]] = {"kind": "success", "message": message}
 
 
 def _redraw(store, code, base, user) -> None:
@@ -112,10 +226,7 @@ def _redraw(store, code, base, user) -> None:
             except (ValidationError, ConflictError, PermissionDenied) as exc:
                 st.error(str(exc))
                 return
-            k = _keys(code)
-            st.session_state[k["base"]] = saved
-            st.session_state[k["reseed"]] = True
-            st.session_state[k["saved"]] = f"几何已保存（版本 {saved['version']}，长度 {saved['length_m']:.0f} 米）"
+            _saved(_keys(code), saved, f"几何已保存（版本 {saved['version']}，长度 {saved['length_m']:.0f} 米）")
             st.rerun()
 
 
@@ -126,9 +237,9 @@ def _stake_geometry(store, form):
 def _conflict_panel(store, code, c, k, user) -> None:
     conflict = st.session_state[k["conflict"]]
     current = store.get(code)
-    st.error(conflict["message"], icon="⛔")
-    rows = [{"字段": c.field(key).label, "对方保存的值（当前）": display_value(c.field(key), current.get(key)),
-             "您的输入": display_value(c.field(key), value)} for key, value in conflict["changes"].items()]
+    st.error(conflict["message"], icon=":material/error:")
+    summary = change_summary(c.editable_fields, current, conflict["changes"])
+    rows = [{"字段": label, "对方保存的值（当前）": theirs, "您的输入": yours} for label, (theirs, yours) in summary.items()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     left, right = st.columns(2)
     if left.button("在最新版本上保存我的修改", key=k["prefix"] + "retry", type="primary"):
@@ -136,21 +247,16 @@ def _conflict_panel(store, code, c, k, user) -> None:
             saved = store.update(code, conflict["changes"], current["version"], user)
         except ConflictError as exc:
             conflict.update(message=str(exc), current=exc.current)
-            st.rerun()
         except ValidationError as exc:
-            st.session_state[k["errors"]] = {p.field: p.message for p in exc.problems}
             st.session_state.pop(k["conflict"], None)
-            st.rerun()
+            _refuse(k, exc.problems)
         else:
-            st.session_state[k["base"]] = saved
-            st.session_state[k["reseed"]] = True
-            st.session_state.pop(k["conflict"], None)
-            st.session_state[k["saved"]] = f"已在最新版本上保存（版本 {saved['version']}）"
-            st.rerun()
+            _saved(k, saved, f"已在最新版本上保存（版本 {saved['version']}）")
+        st.rerun()
     if right.button("放弃我的修改，载入最新版本", key=k["prefix"] + "discard"):
         st.session_state[k["base"]] = current
-        st.session_state[k["reseed"]] = True
-        st.session_state.pop(k["conflict"], None)
+        for key in (k["conflict"], k["result"], k["errors"]):
+            st.session_state.pop(key, None)
         st.rerun()
 
 

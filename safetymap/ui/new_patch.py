@@ -33,7 +33,7 @@ def render(store: Store) -> None:
         if how == "按路线和桩号生成":
             st.caption("几何：按上面的路线编码和起止桩号在路线中心线上截取（线性参照）。")
         if errors.get("几何") or errors.get("桩号"):
-            st.error(errors.get("几何") or errors.get("桩号"), icon="⚠️")
+            st.error(errors.get("几何") or errors.get("桩号"), icon=":material/warning:")
         submitted = st.form_submit_button("新增", type="primary")
     if "new_done" in st.session_state:
         st.success(st.session_state.pop("new_done"))

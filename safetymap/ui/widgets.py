@@ -41,8 +41,11 @@ def widget_value(f: Field, value):
     return value
 
 
-def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None = None):
-    """Render the input for ``f`` bound to session-state ``key``; its value is read from the state."""
+def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None = None, anchor: str | None = None):
+    """Render the input for ``f`` bound to session-state ``key``; its value is read from the state.
+    ``anchor``: an element id just above the input, for a link from an error list to the field."""
+    if anchor:
+        st.markdown(f'<div id="{anchor}"></div>', unsafe_allow_html=True)
     label = f.label_with_unit + (" *" if f.required else "")
     help_text = f.help or f.pattern_hint or None
     kwargs = {"key": key, "disabled": disabled, "help": help_text}
@@ -63,19 +66,11 @@ def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None
     else:
         st.text_input(label, placeholder="如 K12+350" if f.type == "stake" else None, **kwargs)
     if error:
-        st.error(error, icon="⚠️")
+        st.error(error, icon=":material/warning:")
 
 
 def _bound(value, kind):
     return None if value is None else kind(value)
-
-
-def seed_state(fields, record: dict, prefix: str, *, force: bool = False) -> None:
-    """Put a record's values into the widgets' session state (only where not already set, unless forced)."""
-    for f in fields:
-        key = f"{prefix}{f.key}"
-        if force or key not in st.session_state:
-            st.session_state[key] = initial_value(f, record.get(f.key))
 
 
 def read_state(fields, prefix: str) -> dict:
