@@ -13,5 +13,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-QT_QPA_PLATFORM=offscreen /usr/bin/python3 -c "from qgis.core import QgsApplication" 
+QT_QPA_PLATFORM=offscreen /usr/bin/python3 -c "from qgis.core import QgsApplication"
 ogrinfo --version
