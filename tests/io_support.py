@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import database_dump
+from safetymap.clock import CHINA_TZ
 from safetymap.errors import ImportRefused
 from safetymap.geo import format_stake
 from safetymap.io.importer import preview_import
@@ -27,7 +28,10 @@ def norm(f, value):
     if f.type == "date":
         return pd.Timestamp(value).strftime("%Y-%m-%d")
     if f.type == "datetime":
-        return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+        stamp = pd.Timestamp(value)
+        if stamp.tzinfo is not None:  # a moment written as UTC: compare in China time, as stored
+            stamp = stamp.tz_convert(CHINA_TZ).tz_localize(None)
+        return stamp.strftime("%Y-%m-%d %H:%M:%S")
     if f.type == "int":
         return int(float(value))
     if f.type == "float":

@@ -55,3 +55,45 @@ def test_text_over_254_bytes_is_reported_not_cut_silently(store, tmp_path):
     assert full.loc[full["code"] == code, "text"].iloc[0] == long_text
     cut = read_layer(out, "fog_patch").set_index("CODE").loc[code, "HAZARD"]
     assert long_text.startswith(cut) and len(cut.encode()) <= 254
+
+
+def dbf_widths(data: bytes) -> dict[str, int]:
+    """Field name -> width from a .dbf header (32-byte descriptors after the 32-byte header)."""
+    widths, pos = {}, 32
+    while data[pos] != 0x0D:
+        name = data[pos:pos + 11].split(b"\0")[0].decode("ascii")
+        widths[name] = data[pos + 16]
+        pos += 32
+    return widths
+
+
+def test_text_fields_are_as_wide_as_the_schema_allows(store, tmp_path):
+    out = tmp_path / "w.zip"
+    export_shapefile(store.read("fog"), out, store.schema)
+    widths = dbf_widths(zipfile.ZipFile(out).read("fog_line.dbf"))
+    c = store.schema.category("fog")
+    assert widths[c.field("name").shp] == 254 and widths[c.field("hazard").shp] == 254  # free text
+    grade = c.field("risk_grade")
+    assert widths[grade.shp] == max(len(v.encode()) for v in grade.values)  # every allowed value fits
+    facilities = c.field("facilities")  # a multiple choice: all values together fit
+    assert widths[facilities.shp] >= len(store.schema.separator.join(facilities.values).encode())
+
+
+def test_every_layer_has_a_qml_and_an_sld_from_the_schema_colours(store, tmp_path):
+    out = tmp_path / "s.zip"
+    result = export_shapefile(store.read(), out, store.schema)
+    with zipfile.ZipFile(out) as zf:
+        for layer in result.layers:
+            qml, sld = zf.read(f"{layer}.qml").decode(), zf.read(f"{layer}.sld").decode()
+            for g in store.schema.grades:
+                r, gr, b = (int(g.color[i:i + 2], 16) for i in (1, 3, 5))
+                assert f'value="{g.label}"' in qml and f"{r},{gr},{b}," in qml
+                assert f"<ogc:Literal>{g.label}</ogc:Literal>" in sld and g.color in sld
+            assert 'attr="GRADE"' in qml and 'fieldName="CODE"' in qml
+        category = store.schema.category("fog")
+        assert _rgb_text(category.outline) in zf.read("fog_patch.qml").decode()
+        assert "stroke-dasharray" in zf.read("fog_patch.sld").decode()
+
+
+def _rgb_text(hex_rgb: str) -> str:
+    return ",".join(str(int(hex_rgb[i:i + 2], 16)) for i in (1, 3, 5))

@@ -46,7 +46,7 @@ def test_ledger_xlsx_holds_the_name_as_text(store, tmp_path):
     late_patch(store)
     out = tmp_path / "台账.xlsx"
     export(store.read(), "xlsx", out, store.schema, on=SAMPLE_ON)
-    assert assert_text_not_formula(openpyxl.load_workbook(out)) == 1
+    assert assert_text_not_formula(openpyxl.load_workbook(out)) == 2  # its category sheet and the GIS table
 
 
 def test_ledger_csv_holds_the_name_as_text(store, tmp_path):

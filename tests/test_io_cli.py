@@ -23,7 +23,7 @@ def test_export_every_format_with_filters(sample_db, tmp_path, fmt, suffix):
                if r["risk_grade"] in ("重大", "较大")]
     assert f"已导出 {len(bridges)} 个图斑" in proc.stdout and out.stat().st_size > 0
     if fmt == "xlsx":
-        assert load_workbook(out).sheetnames == ["汇总", "独柱墩桥梁"]
+        assert load_workbook(out).sheetnames == ["汇总", "独柱墩桥梁", "GIS表"]
     if fmt == "gpkg":
         assert len(pyogrio.read_dataframe(out, layer="独柱墩桥梁")) == len(bridges)
 

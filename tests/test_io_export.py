@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import sqlite3
 import zipfile
 
 import pandas as pd
@@ -14,7 +16,8 @@ from openpyxl import load_workbook
 
 from io_support import assert_same_values
 from safetymap.errors import ValidationError
-from safetymap.io.excel import SUMMARY_SHEET
+from safetymap.io.csv import export_csv
+from safetymap.io.excel import SUMMARY_SHEET, TABLE_SHEET
 from safetymap.io.export import FORMATS, export, related_tables
 from safetymap.filters import filter_patches
 from safetymap.io.geojson import PART_COLUMN, PATCH_PART, SOURCE_PART
@@ -77,7 +80,7 @@ def test_geojson_holds_each_patch_and_its_source(store, tmp_path, rfc7946, crs):
     export(frame, "geojson", out, store.schema, rfc7946=rfc7946)
     text = out.read_text(encoding="utf-8")
     assert ('"crs"' in text) is not rfc7946 and "团雾多发路段" in text
-    got = pyogrio.read_dataframe(out)
+    got = pyogrio.read_dataframe(out, DATE_AS_STRING="YES")  # as the importer reads: GDAL would take 高发时段 "00:00–07:00" for a time
     assert pyogrio.read_info(out)["crs"] == crs
     patches = got[got[PART_COLUMN] == PATCH_PART]
     sources = got[got[PART_COLUMN] == SOURCE_PART]
@@ -99,16 +102,23 @@ def test_kml_placemarks_with_name_description_style_and_values(store, tmp_path, 
     out = tmp_path / f"ledger.{fmt}"
     export(frame, fmt, out, store.schema)
     path = f"/vsizip/{out}/doc.kml" if fmt == "kmz" else out
-    layers = [name for name, _ in pyogrio.list_layers(path)]
-    assert layers == [c.label for c in store.schema.categories]
+    layers = dict(pyogrio.list_layers(path))
     total = 0
     for c in store.schema.categories:
-        got = pyogrio.read_dataframe(path, layer=c.label)
-        assert pyogrio.read_info(path, layer=c.label)["crs"] == "EPSG:4326"
         expected = by_category(frame, c)
+        sources = [name for name in layers if name.startswith(c.label + "_")]
+        assert sources
+        for layer in [c.label, *sources]:
+            got = pyogrio.read_dataframe(path, layer=layer)
+            assert pyogrio.read_info(path, layer=layer)["crs"] == "EPSG:4326"
+            assert len(set(got.geom_type)) == 1  # one geometry type per placemark and per folder
+            assert set(got["code"]) <= set(expected["code"])
+        got = pyogrio.read_dataframe(path, layer=c.label)
+        assert set(got.geom_type) == {"Polygon"}
         total += len(got)
         assert sorted(got["Name"]) == sorted(f"{r.code} {r.name}" for r in expected.itertuples())
         assert_same_values(got.rename(columns={"patch_name": "name"}), expected, c, name=lambda f: f.key)
+        assert sum(len(pyogrio.read_dataframe(path, layer=s)) for s in sources) == len(expected)
     assert total == len(frame)
     document = zipfile.ZipFile(out).read("doc.kml").decode() if fmt == "kmz" else out.read_text(encoding="utf-8")
     assert "<script>" not in document and "&amp;lt;script&amp;gt;" in document  # escaped in the HTML table
@@ -121,7 +131,7 @@ def test_excel_sheets_title_headers_dates_and_values(store, tmp_path):
     out = tmp_path / "ledger.xlsx"
     export(frame, "xlsx", out, store.schema, on=TODAY)
     wb = load_workbook(out)
-    assert wb.sheetnames == [SUMMARY_SHEET] + [c.label for c in store.schema.categories]
+    assert wb.sheetnames == [SUMMARY_SHEET] + [c.label for c in store.schema.categories] + [TABLE_SHEET]
     summary = wb[SUMMARY_SHEET]
     assert store.schema.meta["bureau"] in summary["A1"].value and "2026-11-28" in summary["A1"].value
     rows = list(summary.iter_rows(min_row=3, values_only=True))
@@ -191,3 +201,49 @@ def test_glossary_csv_in_the_zip_opens_in_excel(store, tmp_path):
     glossary = pd.read_csv(io.BytesIO(zipfile.ZipFile(out).read(GLOSSARY_NAME)), encoding="utf-8-sig")
     assert {"短字段名", "字段键", "中文名"} <= set(glossary.columns)
     assert zipfile.ZipFile(out).read("fog_patch.cpg").decode() == "CP936"
+
+
+def _inside_own_patch(frame, table, lon="中心经度", lat="中心纬度") -> bool:
+    patches = frame.set_index("code").geometry
+    points = shapely.points(table[lon].astype(float), table[lat].astype(float))
+    return all(patches[code].contains(p) for code, p in zip(table["图斑编号"], points))
+
+
+def test_excel_plain_table_sheet_reads_as_a_gis_table(store, tmp_path):
+    frame = store.read()
+    out = tmp_path / "ledger.xlsx"
+    export(frame, "xlsx", out, store.schema, on=TODAY)
+    table = pyogrio.read_dataframe(out, layer=TABLE_SHEET, read_geometry=False)  # GDAL: header in row 1
+    assert len(table) == len(frame) and table.columns[0] == "类别"
+    assert str(table["中心经度"].dtype) == "float64" and _inside_own_patch(frame, table)
+    for c in store.schema.categories:
+        assert_same_values(table[table["类别"] == c.label], by_category(frame, c), c)
+
+
+def test_geopackage_is_version_1_2_with_conformant_dates(store, tmp_path):
+    out = tmp_path / "ledger.gpkg"
+    export(store.read(), "gpkg", out, store.schema, tables=related_tables(store, store.read()["code"]))
+    assert int.from_bytes(out.read_bytes()[60:64], "big") == 10200  # user_version: GeoPackage 1.2.0
+    con = sqlite3.connect(out)
+    try:
+        moments = [v for (v,) in con.execute(f'SELECT "录入时间" FROM "{TABLE_NAMES["fog_events"]}"')]
+        days = [v for (v,) in con.execute(f'SELECT "日期" FROM "{TABLE_NAMES["fog_events"]}"')]
+        updated = [v for (v,) in con.execute('SELECT "更新时间" FROM "团雾多发路段"')]
+    finally:
+        con.close()
+    assert moments and all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", v) for v in moments + updated)
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d", v) for v in days)
+
+
+@pytest.mark.parametrize("location", ["centre", "wkt"])
+def test_csv_carries_the_patch_place_for_gis(store, tmp_path, location):
+    frame = store.read()
+    out = tmp_path / "ledger.csv"
+    export_csv(frame, out, store.schema, location=location)
+    table = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
+    if location == "centre":
+        assert _inside_own_patch(frame, table)
+    else:
+        patches = frame.set_index("code").geometry
+        for code, wkt in zip(table["图斑编号"], table["WKT"]):
+            assert shapely.equals_exact(shapely.from_wkt(wkt), patches[code], 1e-7)

@@ -4,6 +4,7 @@ renamed to field keys and the source geometries in the storage CRS. A row's cate
 the 图斑编号 prefix (TW-001), in that order."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,29 +131,84 @@ def layer_batches(layer: RawLayer, schema: Schema, user_category: str | None, us
     return batches, problems, warnings
 
 
-def drop_derived_patches(batches: list[Batch]) -> list[Batch]:
-    """Our exports carry each patch twice: its polygon (derived) and its source line/point. Keep the
-    source; a polygon without one stays and is reported by the geometry checks."""
-    def codes_of(b):
-        if "code" not in b.raw:
-            return pd.Series([None] * len(b.raw), dtype=object)
-        codes = b.raw["code"]
-        return (codes.str.strip() if isinstance(codes.dtype, pd.StringDtype) else codes).astype(object)
+MAX_LISTED = 10  # differences named one by one in a warning
+PATCH_RULE = ("{layers}：图斑面图层中的属性修改已采用；几何仍取自路段线、桥梁点图层（图斑面由它们缓冲生成）；"
+              "同一图斑在面图层和线、点图层中的属性不同时，以面图层为准")
 
-    def polygons(b):
-        present = ~shapely.is_missing(b.geoms)
-        out = np.zeros(len(b.geoms), bool)
-        out[present] = np.isin(shapely.get_type_id(b.geoms[present]), POLYGON_TYPES)
-        return out
 
-    if not any(polygons(b).any() for b in batches):
-        return batches
-    sources = pd.concat([codes_of(b)[~polygons(b)] for b in batches]).dropna().unique()
-    kept = []
-    for b in batches:
-        drop = polygons(b) & codes_of(b).isin(sources).to_numpy()
-        if drop.all():
+def _codes(b: Batch) -> np.ndarray:
+    if "code" not in b.raw:
+        return np.full(len(b.raw), None, dtype=object)
+    codes = b.raw["code"].astype(object).to_numpy()
+    return np.array([c.strip() if isinstance(c, str) else c for c in codes], dtype=object)
+
+
+def _polygons(b: Batch) -> np.ndarray:
+    present = ~shapely.is_missing(b.geoms)
+    out = np.zeros(len(b.geoms), bool)
+    out[present] = np.isin(shapely.get_type_id(b.geoms[present]), POLYGON_TYPES)
+    return out
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Element-wise equal, blank equal to blank (pd.NA cannot be compared)."""
+    blank_a, blank_b = pd.isna(a), pd.isna(b)
+    same = blank_a & blank_b
+    both = ~blank_a & ~blank_b
+    same[both] = [x == y for x, y in zip(a[both], b[both])]
+    return same
+
+
+def _shown(value) -> str:
+    return "（空）" if pd.isna(value) else str(value)
+
+
+def _take_values(source: Batch, at: np.ndarray, patch: Batch, rows: np.ndarray) -> list[str]:
+    """Copy the patch rows' attributes onto the source rows ``at`` (in place); describe each difference."""
+    notes = []
+    for col in [c for c in patch.raw.columns if c in source.raw.columns and c != "code"]:
+        old = source.raw[col].astype(object).to_numpy()
+        new = patch.raw[col].astype(object).to_numpy()[rows]
+        differ = ~_same(old[at], new)
+        if not differ.any():
             continue
-        keep = ~drop
-        kept.append(Batch(b.category, b.file, b.raw[keep].reset_index(drop=True), b.rows[keep], b.geoms[keep]))
-    return kept
+        label = source.category.field(col).label if col in source.category.keys else col
+        notes += [f"{code} 的「{label}」面图层为「{_shown(n)}」、线/点图层为「{_shown(o)}」" for code, n, o in
+                  zip(_codes(source)[at][differ], new[differ], old[at][differ])]
+        merged = old.copy()
+        merged[at] = new
+        source.raw[col] = pd.Series(merged, index=source.raw.index, dtype=object)
+    return notes
+
+
+def take_patch_attributes(batches: list[Batch]) -> tuple[list[Batch], list[str]]:
+    """Our exports carry each patch twice: its polygon (derived from the source geometry) and its source
+    line/point, and desktop users edit the polygon layer. The polygon rows' attributes are copied onto
+    the source rows of the same code and category, then the polygon rows are dropped; a polygon without
+    a source stays and is reported by the geometry checks. Returns the batches and the preview's notes."""
+    polygons = [_polygons(b) for b in batches]
+    if not any(p.any() for p in polygons):
+        return batches, []
+    codes_of = [_codes(b) for b in batches]
+    sources = {}
+    for bi, (b, polygon, codes) in enumerate(zip(batches, polygons, codes_of)):
+        for pos in np.flatnonzero(~polygon):
+            sources.setdefault((b.category.key, codes[pos]), (bi, pos))
+    batches = [dataclasses.replace(b, raw=b.raw.copy()) for b in batches]
+    taken, files, notes = [], set(), []
+    for b, polygon, codes in zip(batches, polygons, codes_of):
+        targets = [sources.get((b.category.key, code)) if is_polygon else None
+                   for code, is_polygon in zip(codes, polygon)]
+        found = np.array([t is not None for t in targets], dtype=bool)
+        for target in {t[0] for t in targets if t is not None}:
+            rows = np.array([i for i, t in enumerate(targets) if t is not None and t[0] == target])
+            notes += _take_values(batches[target], np.array([targets[i][1] for i in rows]), b, rows)
+            files.add(b.file)
+        taken.append(found)
+    kept = [Batch(b.category, b.file, b.raw[~found].reset_index(drop=True), b.rows[~found], b.geoms[~found])
+            for b, found in zip(batches, taken) if not found.all()]
+    warnings = [PATCH_RULE.format(layers="、".join(sorted(files)))] if files else []
+    if notes:
+        listed = "；".join(notes[:MAX_LISTED]) + ("……" if len(notes) > MAX_LISTED else "")
+        warnings.append(f"面图层与线、点图层有 {len(notes)} 处属性不同，已取面图层的值：{listed}")
+    return kept, warnings

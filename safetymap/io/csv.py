@@ -1,17 +1,21 @@
 """CSV export: one table of every patch with 类别 and the Chinese column names, UTF-8 with BOM so that
 Excel on Chinese Windows opens it correctly, and any table (dashboard downloads) the same way; text
-that would run as a formula is made inert (``cells.neutralise``). Reading: UTF-8 (with or without BOM) or, failing that,
+that would run as a formula is made inert (``cells.neutralise``). The ledger carries each patch's place
+for GIS (QGIS opens it as delimited text): 中心经度/中心纬度 of a point inside the patch (EPSG:4490), or
+its polygon as WKT on request. Reading: UTF-8 (with or without BOM) or, failing that,
 GBK — what Excel saves as "CSV" on Chinese Windows — unless the user names the encoding."""
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import shapely
 
 from ..schema import Schema
 from .cells import QUOTE, neutralise_frame, restore
-from .tables import CATEGORY_COLUMN, by_category, labelled, union_columns
+from .tables import CATEGORY_COLUMN, CENTRE_COLUMNS, WKT_COLUMN, by_category, centre_lonlat, labelled, union_columns
 
 CSV_ENCODING = "utf-8-sig"
 FALLBACK_ENCODING = "gbk"
@@ -34,8 +38,22 @@ def csv_bytes(table: pd.DataFrame) -> bytes:
     return neutralise_frame(table).to_csv(index=False, lineterminator="\r\n").encode(CSV_ENCODING)
 
 
-def export_csv(frame: pd.DataFrame, out: str | Path, schema: Schema) -> list[str]:
-    Path(out).write_bytes(csv_bytes(csv_frame(frame, schema)))
+def with_location(table: pd.DataFrame, geoms: np.ndarray, location: str = "centre") -> pd.DataFrame:
+    """The table with the patches' place for GIS: centre lon/lat columns, or the polygon as WKT."""
+    out = table.copy()
+    if location == "wkt":
+        out[WKT_COLUMN] = shapely.to_wkt(geoms, rounding_precision=8, output_dimension=2)
+    else:
+        coords = centre_lonlat(geoms)
+        for i, name in enumerate(CENTRE_COLUMNS):
+            out[name] = coords[:, i]
+    return out
+
+
+def export_csv(frame: pd.DataFrame, out: str | Path, schema: Schema, *, location: str = "centre") -> list[str]:
+    """``location``: "centre" (中心经度/中心纬度) or "wkt" (the patch polygon, EPSG:4490)."""
+    geoms = np.concatenate([part.geometry.to_numpy() for _, part in by_category(frame, schema)])
+    Path(out).write_bytes(csv_bytes(with_location(csv_frame(frame, schema), geoms, location)))
     return ["csv"]
 
 

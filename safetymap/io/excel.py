@@ -4,7 +4,9 @@ the content, real Excel dates (never timezone-aware: Excel has none, times are C
 print setup, and text that would run as a formula made inert (``cells.neutralise``).
 
 The 台账 itself: a summary sheet and a sheet per category, titled with the bureau and the date, the
-grade cell in its grade colour. Reading: every sheet's rows as values, for the importer."""
+grade cell in its grade colour; last a plain table for GIS (QGIS/GDAL take row 1 as the header): every
+patch, 类别, the fields and 中心经度/中心纬度 (EPSG:4490). Reading: every sheet's rows as values, for the
+importer."""
 from __future__ import annotations
 
 import datetime as dt
@@ -27,9 +29,10 @@ from ..ledger import overdue, today
 from ..schema import Category, Schema
 from ..text import is_missing
 from .cells import decimals, display_width, neutralise, text_of
-from .tables import CATEGORY_COLUMN, by_category, labelled
+from .tables import CATEGORY_COLUMN, CENTRE_COLUMNS, by_category, centre_lonlat, labelled, union_columns
 
 SUMMARY_SHEET = "汇总"
+TABLE_SHEET = "GIS表"  # the plain table; not read on import (the category sheets hold the same rows)
 TOTAL = "合计"
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -244,6 +247,21 @@ def _category_sheet(c: Category, part: pd.DataFrame, schema: Schema, title: str)
     return Sheet(c.label, table, (title,), formats, fills, total=None, grid=False)
 
 
+def _plain_sheet(parts: list[tuple[Category, pd.DataFrame]]) -> Sheet:
+    """Header in row 1, one row per patch, nothing else: what GIS reads as a table."""
+    tables = []
+    for c, part in parts:
+        table = labelled(c, part, "excel")
+        table.insert(0, CATEGORY_COLUMN, c.label)
+        tables.append(table)
+    columns = [CATEGORY_COLUMN, *union_columns([c for c, _ in parts])]
+    table = pd.concat(tables, ignore_index=True).reindex(columns=columns)
+    coords = centre_lonlat(pd.concat([part.geometry for _, part in parts]).to_numpy())
+    for i, name in enumerate(CENTRE_COLUMNS):
+        table[name] = coords[:, i]
+    return Sheet(TABLE_SHEET, table, (), total=None, grid=False)
+
+
 def export_excel(frame: pd.DataFrame, out: str | Path, schema: Schema, *, on: dt.date | None = None) -> list[str]:
     parts = by_category(frame, schema)
     on = on or today()
@@ -251,4 +269,4 @@ def export_excel(frame: pd.DataFrame, out: str | Path, schema: Schema, *, on: dt
     summary = Sheet(SUMMARY_SHEET, summary_table(frame, schema, on),
                     (f"{bureau} 风险图斑台账汇总（导出日期：{on:%Y-%m-%d}）",), formats={})
     sheets = [_category_sheet(c, part, schema, f"{bureau} {c.label}台账（导出日期：{on:%Y-%m-%d}）") for c, part in parts]
-    return write_workbook([summary, *sheets], out)
+    return write_workbook([summary, *sheets, _plain_sheet(parts)], out)

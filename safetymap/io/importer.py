@@ -23,7 +23,7 @@ from ..schema import Field, Schema
 from ..validation import clean_frame, derive, grade_problems
 from ..values import blank_mask, display_value, to_python
 from . import formats
-from .batches import Batch, drop_derived_patches, layer_batches
+from .batches import Batch, layer_batches, take_patch_attributes
 from .geometry import check_geometries, parse_crs, same_geometry, stake_geometries
 from .reader import read_file
 from .uploads import DEFAULT_LIMITS, UploadLimits, check_file
@@ -320,7 +320,8 @@ def preview_import(store, path: str | Path, *, name: str | None = None, category
         batches += b
         problems += p
         warnings += w
-    return _compare(store, name, drop_derived_patches(batches), problems, warnings)
+    batches, notes = take_patch_attributes(batches)
+    return _compare(store, name, batches, problems, warnings + notes)
 
 
 def _compare(store, name: str, batches: list[Batch], problems: list[Problem], warnings: list[str]) -> ImportPreview:

@@ -1,5 +1,6 @@
-"""KML and KMZ for Google Earth and 奥维互动地图: a folder per category, a placemark per patch named
-``编号 名称``, holding the patch polygon and its source line/point (MultiGeometry), styled in the grade
+"""KML and KMZ for Google Earth and 奥维互动地图: per category a folder of patch polygons and a folder
+of source lines (and one of source points), each placemark named ``编号 名称`` with one geometry type
+(QGIS opens a MultiGeometry of polygon and line as a table without geometry), styled in the grade
 colour, with a description table of every attribute (HTML-escaped) and the values as ExtendedData
 (so the file imports back). KML coordinates are lon/lat; CGCS2000 is written as is (it differs from
 WGS 84 by centimetres). Reading is done here too, with the standard library: KML needs no GDAL driver."""
@@ -26,6 +27,11 @@ DECIMALS = 8
 # key would clash with a placemark's own element (GDAL matches ``name`` to <name>).
 KML_FIELD_NAMES = {"name": "patch_name"}
 FROM_KML_NAMES = {v: k for k, v in KML_FIELD_NAMES.items()}
+# Folder name suffix per source geometry type (the polygon folder is named by the category alone); the
+# importer takes the category from the folder name's prefix.
+SOURCE_FOLDERS = {"LineString": "_源几何", "Point": "_源几何点"}
+# GDAL's LIBKML driver aborts on an <IconStyle> without <Icon>: the standard pushpin Google Earth knows.
+ICON_HREF = "http://maps.google.com/mapfiles/kml/pushpin/wht-pushpin.png"
 MAX_DEPTH = 32  # nested MultiGeometry or Folder levels read; a hostile file nests thousands (RecursionError)
 
 
@@ -49,7 +55,9 @@ def _style(doc: ET.Element, style_id: str, color: str) -> None:
     ET.SubElement(style.find("LineStyle"), "width").text = "3"
     poly = ET.SubElement(style, "PolyStyle")
     ET.SubElement(poly, "color").text = kml_color(color, FILL_ALPHA)
-    ET.SubElement(ET.SubElement(style, "IconStyle"), "color").text = kml_color(color)
+    icon_style = ET.SubElement(style, "IconStyle")
+    ET.SubElement(icon_style, "color").text = kml_color(color)
+    ET.SubElement(ET.SubElement(icon_style, "Icon"), "href").text = ICON_HREF
 
 
 def _coords(coords) -> str:
@@ -82,7 +90,7 @@ def description_html(row: pd.Series) -> str:
     return f"<table border=\"1\" cellpadding=\"2\" style=\"border-collapse:collapse\">{cells}</table>"
 
 
-def _placemark(folder: ET.Element, c: Category, record: pd.Series, labels: pd.Series, patch, source, grade_ids) -> None:
+def _placemark(folder: ET.Element, c: Category, record: pd.Series, labels: pd.Series, geom, grade_ids) -> None:
     pm = ET.SubElement(folder, "Placemark")
     ET.SubElement(pm, "name").text = f"{record['code']} {display_value(None, record['name'])}".strip()
     ET.SubElement(pm, "description").text = description_html(labels)
@@ -92,9 +100,19 @@ def _placemark(folder: ET.Element, c: Category, record: pd.Series, labels: pd.Se
         item = ET.SubElement(data, "Data", name=KML_FIELD_NAMES.get(f.key, f.key))
         ET.SubElement(item, "displayName").text = f.label_with_unit
         ET.SubElement(item, "value").text = display_value(None, value)
-    geometry = ET.SubElement(pm, "MultiGeometry")
-    _geometry(geometry, patch)
-    _geometry(geometry, source)
+    _geometry(pm, geom)
+
+
+def _folders(c: Category, part: pd.DataFrame) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(folder name, row mask, geometries): the patch polygons, then the source geometries by type."""
+    out = [(c.label, np.ones(len(part), bool), part.geometry.to_numpy())]
+    sources = part["source_geometry"].to_numpy()
+    types = np.array([None if g is None else g.geom_type for g in sources], dtype=object)
+    for kind, suffix in SOURCE_FOLDERS.items():
+        mask = types == kind
+        if mask.any():
+            out.append((c.label + suffix, mask, sources))
+    return out
 
 
 def kml_document(parts: list[tuple[Category, pd.DataFrame]], schema: Schema) -> bytes:
@@ -107,12 +125,12 @@ def kml_document(parts: list[tuple[Category, pd.DataFrame]], schema: Schema) -> 
         _style(doc, grade_ids[g.label], g.color)
     _style(doc, "grade-none", schema.grade_color(None))
     for c, part in parts:
-        folder = ET.SubElement(doc, "Folder")
-        ET.SubElement(folder, "name").text = c.label
         table = labelled(c, part, "text")
-        for (_, record), (_, labels), patch, source in zip(part.iterrows(), table.iterrows(),
-                                                           part.geometry, part["source_geometry"]):
-            _placemark(folder, c, record, labels, patch, source, grade_ids)
+        for name, mask, geoms in _folders(c, part):
+            folder = ET.SubElement(doc, "Folder")
+            ET.SubElement(folder, "name").text = name
+            for i in np.flatnonzero(mask):
+                _placemark(folder, c, part.iloc[i], table.iloc[i], geoms[i], grade_ids)
     ET.indent(root, space=" ")
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
 
@@ -125,7 +143,7 @@ def export_kml(frame, out: str | Path, schema: Schema, *, kmz: bool = False) -> 
             zf.writestr("doc.kml", document)
     else:
         Path(out).write_bytes(document)
-    return [c.label for c, _ in parts]
+    return [name for c, part in parts for name, _, _ in _folders(c, part)]
 
 
 # ---------------------------------------------------------------- reading

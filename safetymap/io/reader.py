@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
@@ -26,23 +27,25 @@ from ..schema import Schema
 from . import kml, shapefile
 from .columns import derived_columns, known_column
 from .csv import read_csv_text
-from .excel import SUMMARY_SHEET
-from .geopackage import TABLE_NAMES
+from .excel import SUMMARY_SHEET, TABLE_SHEET
+from .geopackage import STYLE_TABLE, TABLE_NAMES
 from .gpkg_check import check_geopackage
 from .sandbox import run_bounded
+from .tables import GIS_ONLY_COLUMNS, WKT_COLUMN
 from .uploads import DEFAULT_LIMITS, LOCAL_LIMITS, UploadLimits, refuse, safe_extract, zip_members
 
 GIS_SUFFIXES = {".geojson", ".json", ".gpkg"}
 TABLE_SUFFIXES = {".csv", ".xlsx", ".xlsm"}
 SUPPORTED = {".zip", ".shp", ".kml", ".kmz"} | GIS_SUFFIXES | TABLE_SUFFIXES
 SUPPORTED_TEXT = "zip 压缩的 Shapefile、GeoPackage、GeoJSON、KML/KMZ、Excel(.xlsx)、CSV"
-SHAPEFILE_PARTS = {".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd", ".aih", ".ain", ".atx"}
+SHAPEFILE_PARTS = {".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd", ".aih", ".ain", ".atx",
+                   ".qml", ".sld"}  # .qml/.sld: the styles our exports carry
 OWN_EXTRAS = {shapefile.GLOSSARY_NAME, shapefile.LONG_TEXT_NAME}
 HEADER_SEARCH_ROWS = 10
 # GDAL would turn the impossible date "2026-02-30" into 2026-03-02: read dates as text, validate them here.
 GEOJSON_OPTIONS = {"DATE_AS_STRING": "YES"}
 ARROW_TO_PANDAS = {"date_as_object": False}  # dates as datetime64, not one Python object each
-OWN_TABLES = set(TABLE_NAMES.values())  # history, inspections, fog events in our GeoPackage exports
+OWN_TABLES = {*TABLE_NAMES.values(), STYLE_TABLE}  # history, inspections, fog events, styles in our GeoPackages
 
 
 @dataclass
@@ -116,17 +119,8 @@ def _read_one(path: Path, name: str, suffix: str, schema: Schema | None, encodin
 def _read_zip(path: Path, name: str, schema: Schema | None, encoding: str | None, limits: UploadLimits) -> ReadResult:
     """Check and unpack the zip into a temporary folder, then read every data file in it."""
     with tempfile.TemporaryDirectory(prefix="safetymap-import-") as tmp:
-        skipped: list[str] = []
-
-        def skip(zf, members):
-            found = shapefile.patch_members(zf, members)
-            skipped.extend(found)
-            return found
-        files = safe_extract(path, tmp, name, limits, skip=skip)
+        files = safe_extract(path, tmp, name, limits)
         result = ReadResult()
-        shps = sorted(Path(n).name for n in skipped if n.lower().endswith(".shp"))
-        if shps:
-            result.warnings.append(_skipped_warning(name, shps))
         root = Path(tmp).resolve()
         long_texts = shapefile.long_texts_in(root)
         for file in sorted(files):
@@ -158,10 +152,6 @@ def _read_member(file: Path, shown: str, archive: str, schema: Schema | None, en
     return part
 
 
-def _skipped_warning(shown: str, layers: list[str]) -> str:
-    return (f"{shown}：已跳过图斑面图层 {'、'.join(layers)}（图斑面由路段线、桥梁点缓冲生成，导入的是线和点图层）")
-
-
 # ---------------------------------------------------------------- GIS files (GDAL)
 def _crs_of(gdf, prj_missing: bool) -> tuple[CRS | None, str | None]:
     if gdf.crs is not None:
@@ -190,9 +180,10 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
     if missing:
         return _refused(shown, f"Shapefile 不完整，缺少{'、'.join(missing)}；请把同名的 .shp、.shx、.dbf、.prj"
                                "（和 .cpg）一起打包")
-    codec, problem = shapefile.read_encoding(path, encoding)
-    if problem:
-        return _refused(shown, problem)
+    choice = shapefile.read_encoding(path, encoding)
+    if choice.problem:
+        return _refused(shown, choice.problem)
+    codec = choice.codec
     prj = shapefile.sidecar(path, ".prj")
     if prj is not None and not shapefile.prj_is_known(prj):
         return _refused(shown, "未知坐标系：无法识别 .prj 中的坐标系定义；请改正 .prj，或删去它并指明坐标系")
@@ -200,10 +191,13 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
         layer = _gis_layer(path, shown, None, schema, encoding=codec, prj_missing=prj is None)
     except (DataSourceError, DataLayerError) as exc:
         return _refused(shown, f"Shapefile 无法读取（文件损坏？）：{exc}")
+    except pa.ArrowInvalid:  # GDAL passed on bytes it could not recode (a mixed-encoding .dbf)
+        used = shapefile.encoding_label(codec) if codec else "声明的编码"
+        return _refused(shown, f"属性表中有文字无法按 {used} 解码；请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
     layer.name = path.stem
     if prj is not None and layer.crs is None:
         layer.crs_problem = "未知坐标系：无法识别 .prj 中的坐标系定义"
-    return ReadResult(layers=[layer])
+    return ReadResult(layers=[layer], warnings=[f"{shown}：{choice.note}"] if choice.note else [])
 
 
 def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
@@ -214,13 +208,8 @@ def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
     except (DataSourceError, DataLayerError) as exc:
         return _refused(shown, f"无法读取文件（格式不对或已损坏）：{exc}")
     result = ReadResult()
-    spatial = [str(t) for _, t in layers if t is not None]
-    patch_types = {"Polygon", "MultiPolygon", "Polygon Z", "MultiPolygon Z"}
-    skip = {n for n, t in layers if t in patch_types} if any(t not in patch_types for t in spatial) else set()
-    if skip:
-        result.warnings.append(_skipped_warning(shown, sorted(skip)))
     for layer_name, geometry_type in layers:
-        if (geometry_type is None and layer_name in OWN_TABLES) or layer_name in skip:
+        if geometry_type is None and layer_name in OWN_TABLES:
             continue
         if geometry_type is None:
             result.warnings.append(f"已忽略 {shown} 中的非空间表「{layer_name}」")
@@ -249,15 +238,37 @@ def _read_kml(data: bytes, shown: str) -> ReadResult:
 
 
 # ---------------------------------------------------------------- tables
+CSV_FALLBACKS = (None, "gb18030")  # None: UTF-8, then GBK (``read_csv_text``)
+
+
+def _csv_text(path: Path, shown: str, encoding: str | None) -> tuple[pd.DataFrame, str | None]:
+    """(frame, note): read with the named encoding, else UTF-8, GBK, GB18030 in turn."""
+    attempts = ([encoding] if encoding else []) + [e for e in CSV_FALLBACKS if e is None or e != encoding]
+    for attempt in attempts:
+        try:
+            frame, used = read_csv_text(path, attempt)
+        except UnicodeDecodeError:
+            continue
+        if encoding and attempt != encoding:
+            return frame, (f"按指定的编码 {shapefile.encoding_label(encoding)} 无法解码，"
+                           f"已按 {shapefile.encoding_label(used)} 读取；请核对导入预览中的中文")
+        return frame, "按 GBK 编码读取" if used == "gbk" and not encoding else None
+    named = [encoding] if encoding else []
+    tried = "、".join(dict.fromkeys(shapefile.encoding_label(e) for e in [*named, "utf-8", "gbk", "gb18030"]))
+    raise ImportRefused([Problem("", f"CSV 文件按 {tried} 都无法解码；请另存为 UTF-8 编码的 CSV", file=shown)])
+
+
 def _read_csv(path: Path, shown: str, encoding: str | None) -> ReadResult:
     try:
-        frame, used = read_csv_text(path, encoding)
-    except UnicodeDecodeError:
-        hint = f"按「{encoding}」" if encoding else "按 UTF-8 和 GBK 都"
-        return _refused(shown, f"CSV 文件{hint}无法解码；请另存为 UTF-8 编码的 CSV，或指明正确的编码")
+        frame, note = _csv_text(path, shown, encoding)
+    except ImportRefused as exc:  # here, not in ``read_file``: the other files of a zip are still read
+        return ReadResult(problems=exc.problems)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         return _refused(shown, f"CSV 文件格式不对：{exc}")
-    warnings = [f"{shown} 按 GBK 编码读取"] if used == "gbk" and not encoding else []
+    warnings = [f"{shown} {note}"] if note else []
+    if WKT_COLUMN in frame.columns:
+        warnings.append(f"{shown}：「{WKT_COLUMN}」列（导出时的图斑面）不导入；几何取自路线桩号或台账中已有的几何")
+    frame = frame.drop(columns=[c for c in GIS_ONLY_COLUMNS if c in frame.columns])  # derived on export
     return ReadResult(layers=[RawLayer(shown, None, frame, np.arange(2, len(frame) + 2))], warnings=warnings)
 
 
@@ -303,14 +314,15 @@ def _sheet_rows(ws, shown: str, limits: UploadLimits, budget: int) -> list[tuple
 
 
 def read_sheets(path: Path, shown: str | None = None, limits: UploadLimits = LOCAL_LIMITS) -> list[tuple[str, list[tuple]]]:
-    """(sheet name, rows of cell values) for every sheet but the summary, within ``limits``."""
+    """(sheet name, rows of cell values) for every sheet but the summary and the plain GIS table (the
+    category sheets hold the same rows), within ``limits``."""
     shown = shown or Path(path).name
     zip_members(path, shown, limits)  # an .xlsx is a zip: the same bomb checks first
     wb = load_workbook(path, read_only=True, data_only=True)
     try:
         sheets, budget = [], limits.max_cells
         for ws in wb.worksheets:
-            if ws.title == SUMMARY_SHEET:
+            if ws.title in (SUMMARY_SHEET, TABLE_SHEET):
                 continue
             ws.reset_dimensions()  # rows as stored, not padded to a declared (maybe huge) width
             rows = _sheet_rows(ws, shown, limits, budget)

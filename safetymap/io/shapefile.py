@@ -1,6 +1,8 @@
 """Shapefile export: a zip with one shapefile per category and geometry type (a polygon written into a
 line file is silently degraded by GDAL), ASCII field names from the schema, a field glossary
-(字段对照表), ``.prj`` for EPSG:4490 and ``.cpg`` for the encoding."""
+(字段对照表), ``.prj`` for EPSG:4490, ``.cpg`` for the encoding, and per layer a QGIS style ``.qml``
+(loaded by QGIS with the layer) and an SLD ``.sld``. Text fields are as wide as the schema allows, so a
+longer value typed later in ArcGIS or QGIS is not cut to the longest exported one."""
 from __future__ import annotations
 
 import tempfile
@@ -21,11 +23,15 @@ from pyproj.exceptions import CRSError
 
 from ..errors import Problem, ValidationError
 from ..schema import Category, Schema
+from .styles import qml, sld
 from .tables import by_category, labelled
 
 MAX_FIELD_BYTES = 254
 ENCODINGS = {"utf-8": "UTF-8", "utf8": "UTF-8", "gbk": "cp936", "cp936": "cp936", "gb2312": "cp936"}
 GEOMETRY_PARTS = {"patch": ("Polygon", 3), "line": ("LineString", 1), "point": ("Point", 0)}  # layer suffix: GDAL type, shapely type id
+STYLE_KINDS = {"patch": "polygon", "line": "line", "point": "point"}
+# Widths in bytes of fields written as fixed texts (是/否, K12+350.25, 2026-01-01 08:00:00).
+TEXT_WIDTHS = {"bool": 3, "stake": 24, "datetime": 19}
 GLOSSARY_NAME = "字段对照表.csv"
 LONG_TEXT_NAME = "超长文本.csv"
 # Coordinates (binary doubles) shrink by about a third and take most of the time to deflate: stored as is.
@@ -150,16 +156,36 @@ def arrow_schema(category: Category) -> pa.Schema:
     return pa.schema([pa.field(f.shp, ARROW_TYPES.get(f.type, pa.string())) for f in category.fields])
 
 
-def with_widths(arrow: pa.Table) -> pa.Table:
-    """Each text field as wide as its longest value (GDAL would make every text field 80 bytes or more:
-    mostly padding, which makes the .dbf large and slow to zip)."""
+def field_width(f, separator: str) -> int:
+    """The .dbf width (bytes) a text field needs for any value the schema allows: every allowed value
+    of an enum (all of them joined, for a multiple choice), a fixed text's size, or 254 for free text."""
+    if f.type == "enum" and f.values:
+        sizes = [len(v.encode()) for v in f.values]
+        wanted = sum(sizes) + len(separator.encode()) * (len(sizes) - 1) if f.multiple else max(sizes)
+    else:
+        wanted = TEXT_WIDTHS.get(f.type, MAX_FIELD_BYTES)
+    return min(wanted, MAX_FIELD_BYTES)
+
+
+def with_widths(arrow: pa.Table, category: Category, separator: str) -> pa.Table:
+    """Each text field as wide as the schema allows (and never narrower than its longest value): GDAL
+    would otherwise make it as wide as the longest value written, cutting a longer one typed later."""
+    widths = {f.shp: field_width(f, separator) for f in category.fields}
     fields = []
     for field, column in zip(arrow.schema, arrow.columns):
         if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
             longest = pc.max(pc.binary_length(column)).as_py() or 1  # UTF-8 bytes: never fewer than GBK
-            field = field.with_metadata({"GDAL:OGR:width": str(min(longest, MAX_FIELD_BYTES))})
+            width = min(max(longest, widths.get(field.name, MAX_FIELD_BYTES)), MAX_FIELD_BYTES)
+            field = field.with_metadata({"GDAL:OGR:width": str(width)})
         fields.append(field)
     return pa.Table.from_arrays(arrow.columns, schema=pa.schema(fields))
+
+
+def write_styles(folder: Path, layer: str, schema: Schema, category: Category, suffix: str) -> None:
+    """``layer.qml`` and ``layer.sld`` beside the layer's shapefile."""
+    kind = STYLE_KINDS[suffix]
+    (folder / f"{layer}.qml").write_text(qml(schema, category, kind), encoding="utf-8")
+    (folder / f"{layer}.sld").write_text(sld(schema, category, kind, layer), encoding="utf-8")
 
 
 def _write_layer(arrow: pa.Table, geoms, path: Path, geom_type: str, codec: str, crs) -> None:
@@ -200,11 +226,12 @@ def export_shapefile(frame: gpd.GeoDataFrame, out_zip: str | Path, schema: Schem
                 for c, part, table in tables:
                     arrow = pa.Table.from_pandas(table, schema=arrow_schema(c), preserve_index=False)
                     arrow, long_texts = _fit_text(table, arrow, c, codec)
-                    arrow = with_widths(arrow)
+                    arrow = with_widths(arrow, c, schema.separator)
                     for suffix, geom_type, mask, geoms in _layer_parts(part):
                         layer = f"{c.key}_{suffix}"
                         _write_layer(arrow.filter(pa.array(mask)), geoms, tmp / f"{layer}.shp", geom_type, codec,
                                      frame.crs)
+                        write_styles(tmp, layer, schema, c, suffix)
                         zipper.add(sorted(tmp.glob(f"{layer}.*")))
                         layers[layer] = c
                         rows = set(table.index[mask])
@@ -243,30 +270,86 @@ def missing_parts(shp: Path) -> list[str]:
     return [label for suffix, label in REQUIRED_PARTS.items() if sidecar(shp, suffix) is None]
 
 
-def _dbf_text_is_utf8(dbf: Path) -> bool:
+ANSI_LDID = 0x57  # ArcGIS: "the system's ANSI code page" — unknown here (GDAL would read it as Latin-1)
+GBK_LDIDS = {0x4D, 0x7A}  # code page 936
+# Tried after a declared encoding that does not fit. GBK text is almost never valid UTF-8, but UTF-8
+# text often decodes as (garbled) GBK: with nothing declared, UTF-8 is tried first.
+FALLBACKS = ("cp936", "GB18030", "UTF-8")
+UNDECLARED_ORDER = ("UTF-8", "cp936", "GB18030")
+ENCODING_LABELS = {"utf-8": "UTF-8", "utf8": "UTF-8", "utf-8-sig": "UTF-8", "cp936": "GBK", "gbk": "GBK",
+                   "gb18030": "GB18030"}
+CPG_CODECS = ENCODINGS | {"65001": "UTF-8", "936": "cp936", "ansi 936": "cp936", "gb18030": "GB18030",
+                          "54936": "GB18030"}
+
+
+def encoding_label(codec: str) -> str:
+    """How users know an encoding: UTF-8, GBK, GB18030."""
+    return ENCODING_LABELS.get(codec.lower(), codec)
+
+
+@dataclass
+class EncodingChoice:
+    codec: str | None  # what to read the .dbf with; None lets GDAL use the .cpg or the dBASE code page
+    problem: str | None = None
+    note: str | None = None  # how the encoding was found, for the preview
+
+
+def _dbf_text(dbf: Path) -> bytes:
     data = dbf.read_bytes()
     header_size = int.from_bytes(data[8:10], "little") if len(data) >= 10 else len(data)
+    return data[header_size:]
+
+
+def _decodes(text: bytes, codec: str) -> bool:
     try:
-        data[header_size:].decode("utf-8")
+        text.decode(codec)
     except UnicodeDecodeError:
         return False
     return True
 
 
-def read_encoding(shp: Path, encoding: str | None) -> tuple[str | None, str | None]:
-    """(encoding to read the .dbf with — None lets GDAL use the .cpg or the dBASE code page — ,
-    problem). A .dbf with neither, whose text is not UTF-8, needs the user to name its encoding: GDAL
-    would read GBK as Latin-1 and import garbled Chinese."""
-    if sidecar(shp, ".cpg") is not None:
-        return None, None
-    dbf = sidecar(shp, ".dbf")
-    has_codepage = dbf.read_bytes()[DBF_LDID_OFFSET:DBF_LDID_OFFSET + 1] not in (b"", b"\x00")
+def _declared(shp: Path, encoding: str | None) -> tuple[str | None, str, bool]:
+    """(declared codec, where it was declared, whether it is known at all) from the user, the .cpg
+    or the .dbf's language driver byte."""
     if encoding:
-        return python_encoding(encoding), None
-    if has_codepage or _dbf_text_is_utf8(dbf):
-        return (None if has_codepage else "UTF-8"), None
-    return None, ("缺少 .cpg 编码文件，属性表中的文字也不是 UTF-8（可能是 GBK）；"
-                  "请补上 .cpg，或指明编码（命令行 --encoding gbk，页面上选择 GBK）")
+        return python_encoding(encoding), "指定的编码", True
+    cpg = sidecar(shp, ".cpg")
+    if cpg is not None:
+        text = cpg.read_bytes().decode("latin-1").strip().lower()
+        return CPG_CODECS.get(text), ".cpg", text in CPG_CODECS
+    ldid = sidecar(shp, ".dbf").read_bytes()[DBF_LDID_OFFSET:DBF_LDID_OFFSET + 1]
+    if ldid and ldid[0] in GBK_LDIDS:
+        return "cp936", ".dbf 语言驱动", True
+    if ldid and ldid[0] == ANSI_LDID:
+        return None, f".dbf 语言驱动 0x{ANSI_LDID:02X}（ANSI，未指明代码页）且无 .cpg", True
+    return None, "", not ldid or ldid[0] == 0
+
+
+def read_encoding(shp: Path, encoding: str | None) -> EncodingChoice:
+    """The encoding to read the .dbf with: the declared one if the text decodes with it, else the first
+    of GBK, GB18030, UTF-8 that does (and the preview says so). A .dbf that declares nothing (no .cpg,
+    no language driver), whose text is not UTF-8, needs the user to name its encoding."""
+    declared, where, known = _declared(shp, encoding)
+    if not known:
+        return EncodingChoice(None)  # a code page GDAL knows and we do not: GDAL reads it
+    text = _dbf_text(sidecar(shp, ".dbf"))
+    if declared is not None and _decodes(text, declared):
+        return EncodingChoice(declared)
+    if declared is None and not where:  # nothing declared at all
+        if _decodes(text, "UTF-8"):
+            return EncodingChoice("UTF-8")
+        return EncodingChoice(None, "缺少 .cpg 编码文件，属性表中的文字也不是 UTF-8（可能是 GBK）；"
+                                    "请补上 .cpg，或指明编码（命令行 --encoding gbk，页面上选择 GBK）")
+    order = UNDECLARED_ORDER if declared is None else [c for c in FALLBACKS if c != declared]
+    found = next((c for c in order if _decodes(text, c)), None)
+    tried = "、".join(encoding_label(c) for c in ([declared] if declared else []) + list(order))
+    if found is None:
+        return EncodingChoice(None, f"属性表中的文字按 {tried} 都无法解码（文件损坏，或是其他编码）；"
+                                    "请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
+    if declared is None:
+        return EncodingChoice(found, note=f"{where}：检测为 {encoding_label(found)} 编码，已按 {encoding_label(found)} 读取")
+    return EncodingChoice(found, note=f"{where} {encoding_label(declared)} 无法解码属性表中的文字，"
+                                      f"已按 {encoding_label(found)} 读取；请核对导入预览中的中文")
 
 
 def prj_is_known(prj: Path) -> bool:
@@ -299,23 +382,3 @@ def restore_long_texts(frame: pd.DataFrame, layer: str, long_texts: pd.DataFrame
         if r.code in position and r.field in frame.columns:
             frame.iloc[position[r.code], frame.columns.get_loc(r.field)] = r.text
     return frame
-
-
-POLYGON_SHAPE_TYPES = {5, 15, 25}  # Polygon, PolygonZ, PolygonM in the .shp header
-
-
-def is_polygon_header(header: bytes) -> bool:
-    """True when a .shp header says polygons (bytes 32–35, little-endian)."""
-    return len(header) >= 36 and int.from_bytes(header[32:36], "little") in POLYGON_SHAPE_TYPES
-
-
-def patch_members(zf: zipfile.ZipFile, members) -> list[str]:
-    """The members of polygon shapefiles in a zip that also holds line or point shapefiles: in our exports
-    (and for this ledger) the polygons are the patches derived from the lines and points, which are
-    what is imported. Decided from the 100-byte .shp headers, without unpacking the rest."""
-    shps = {n: info for info, n in members if n.lower().endswith(".shp")}
-    polygon = {n for n, info in shps.items() if is_polygon_header(zf.open(info).read(36))}
-    if not polygon or len(polygon) == len(shps):
-        return []
-    stems = {n[:-4] for n in polygon}
-    return [n for _, n in members if n.rsplit(".", 1)[0] in stems]

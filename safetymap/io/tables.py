@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import shapely
 
 from ..errors import Problem, RequestError
 from ..geo import format_stake_column
@@ -13,6 +14,12 @@ from ..schema import Category, Field, Schema
 DATE32 = pd.ArrowDtype(pa.date32())
 CATEGORY_COLUMN = "类别"
 EMPTY_MESSAGE = "没有可导出的图斑（筛选结果为空）"
+# Where a table export shows a patch for GIS: a point inside its polygon, in the stored CRS (EPSG:4490).
+# Not 经度/纬度: an imported table with those columns takes them as the patch's own (point) geometry.
+CENTRE_COLUMNS = ("中心经度", "中心纬度")
+WKT_COLUMN = "WKT"  # the name QGIS's delimited-text reader looks for
+GIS_ONLY_COLUMNS = (*CENTRE_COLUMNS, WKT_COLUMN)  # written for GIS, never imported
+CENTRE_DECIMALS = 7  # about 1 cm
 
 
 def date32(values: pd.Series) -> pd.Series:
@@ -69,3 +76,14 @@ def by_category(frame: pd.DataFrame, schema: Schema) -> list[tuple[Category, pd.
 def union_columns(categories: list[Category]) -> list[str]:
     """Every Chinese column name of these categories, common fields first, without repeats."""
     return list(dict.fromkeys(f.label_with_unit for c in categories for f in c.fields))
+
+
+def centre_lonlat(geoms) -> np.ndarray:
+    """(n, 2) lon/lat of a point on each polygon's surface (the centroid can fall outside a bent
+    segment's buffer); NaN for a missing or empty geometry."""
+    geoms = np.asarray(geoms, dtype=object)
+    out = np.full((len(geoms), 2), np.nan)
+    present = ~shapely.is_missing(geoms)
+    present[present] = ~shapely.is_empty(geoms[present])
+    out[present] = shapely.get_coordinates(shapely.point_on_surface(geoms[present]))
+    return np.round(out, CENTRE_DECIMALS)
