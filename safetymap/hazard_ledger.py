@@ -94,7 +94,10 @@ class HazardLedger:
         spec = self._hazard_spec
         with self.transaction() as con:
             name = self._actor(user, "inspect", con)
-            patch = self._record(con, code)
+            try:
+                patch = self._record(con, code)
+            except NotFound:
+                raise ValidationError([Problem(self.schema.label("code"), f"找不到图斑「{code}」")]) from None
             clean, problems = rules.clean_hazard(spec, patch["category"], dict(values))
             taken = [r[0] for r in con.execute("SELECT hazard_code FROM hazards WHERE code = ?", (code,))]
             clean["hazard_code"] = clean.get("hazard_code") or rules.next_code(code, taken)

@@ -94,7 +94,7 @@ def test_bad_values_name_the_field_and_write_nothing(store):
     assert "隐患类型" in text and "隐患等级" in text and "资金金额" in text
     with pytest.raises(ValidationError, match="格式不对"):
         store.add_hazard("DZ-003", MAJOR | {"hazard_code": "DZ-004-YH01"}, EDITOR)
-    assert store.revision() == before and store.hazards().empty
+    assert store.revision() == before and store.hazards("DZ-003").empty
 
 
 @both_backends
@@ -122,3 +122,25 @@ def test_hazard_photos_are_kept_with_the_hazard(store):
 
 def test_patches_start_under_control(store):
     assert set(store.read()["control_status"]) == {"管控中"}
+
+
+def test_the_sample_hazards_are_in_every_state_without_contradictions(store):
+    hazards = store.hazards()
+    assert set(hazards["status"]) == set(store.schema.hazard.status_labels)
+    closed = hazards[hazards["status"] == "已销号"]
+    assert closed["accept_opinion"].str.len().gt(0).all() and closed["accept_date"].notna().all()
+    for code in ("DZ-001", "DZ-006", "DZ-013", "DZ-010"):  # 4–5类 / 未验算 / 未启动: nothing closed there
+        assert "已销号" not in set(hazards.loc[hazards["code"] == code, "status"]), code
+    road = hazards[hazards["hazard_type"] != "超限超载通行"]
+    assert set(road["lead_unit"]) == {"工程科"}
+    assert set(hazards.loc[hazards["hazard_type"] == "超限超载通行", "lead_unit"]) == {"综合执法大队"}
+
+
+def test_a_bad_sample_row_names_file_row_and_field(empty_store, tmp_path):
+    from safetymap.seed import seed_hazards
+    bad = tmp_path / "hazards.csv"
+    bad.write_text("code,status,hazard_type,hazard_level,found_date,description\n"
+                   "DZ-001,待整改,支座病害,一般隐患,2026-01-01,甲\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="文件 hazards.csv，第 1 行"):
+        seed_hazards(empty_store, bad)  # the empty ledger has no DZ-001
+    assert empty_store.hazards().empty
