@@ -69,9 +69,27 @@ ACTION_LABELS = {"insert": "新增", "update": "修改", "import": "导入", "ar
                  "inspection": "巡查", "restore_value": "恢复旧值"}
 
 
-def timeline(history: pd.DataFrame, inspections: pd.DataFrame, fog_events: pd.DataFrame) -> pd.DataFrame:
-    """One patch's changes, inspections and fog events, newest first: 时间, 类型, 用户, 版本 (of changes), 内容."""
+HAZARD_ACTIONS = {"insert": "上报", "update": "修改", "move": "流转"}
+
+
+def hazard_timeline_rows(hazard_history: pd.DataFrame) -> list[dict]:
+    """One row per hazard change (隐患编号 + version): 上报, 修改 or 流转 with its fields before → after."""
     rows = []
+    for (code, version), group in hazard_history.groupby(["hazard_code", "version"], sort=False):
+        first = group.iloc[0]
+        fields = group.dropna(subset=["field_label"])
+        detail = "；".join(f"{r.field_label}：{r.before or '（空）'} → {r.after or '（空）'}" for r in fields.itertuples())
+        action = HAZARD_ACTIONS.get(first["action"], first["action"])
+        rows.append({"时间": first["at"], "类型": f"隐患{action}", "用户": first["user"], "版本": None,
+                     "内容": f"{code}" + (f"：{detail}" if detail else "")})
+    return rows
+
+
+def timeline(history: pd.DataFrame, inspections: pd.DataFrame, fog_events: pd.DataFrame,
+             hazard_history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One patch's changes, inspections, fog events and hazard changes, newest first: 时间, 类型, 用户,
+    版本 (of the patch's changes), 内容."""
+    rows = [] if hazard_history is None else hazard_timeline_rows(hazard_history)
     for version, group in history.groupby("version", sort=False):
         first = group.iloc[0]
         fields = group.dropna(subset=["field_label"])

@@ -13,6 +13,7 @@ from ..errors import PermissionDenied, ValidationError
 from ..photos import MAX_UPLOAD_BYTES, prepare_photo
 from ..clock import now_local
 from ..store import Store
+from . import hazard_page
 from .common import current_user, get_store, sample_banner
 from .geolocation import device_position
 
@@ -32,12 +33,14 @@ def render() -> None:
     record = store.get(code)
     st.markdown(f"**{record['code']} {record['name']}**  \n{record['route_code']} · {record['township']} · "
                 f"风险等级 {record['risk_grade']} · 整改状态 {record['rect_status']}")
-    tabs = ["巡查记录"] + (["团雾事件"] if record["category"] == store.schema.fog_category else [])
+    tabs = ["巡查记录", "上报隐患"] + (["团雾事件"] if record["category"] == store.schema.fog_category else [])
     chosen = st.tabs(tabs)
     with chosen[0]:
         _inspection_form(store, record, user)
-    if len(chosen) > 1:
-        with chosen[1]:
+    with chosen[1]:
+        hazard_page.report_form(store, record, user)
+    if len(chosen) > 2:
+        with chosen[2]:
             _fog_event_form(store, record, user)
     if "field_done" in st.session_state:
         st.success(st.session_state.pop("field_done"))
