@@ -7,18 +7,19 @@ from typing import Callable
 
 from .errors import PermissionDenied
 
-ROLES = {"viewer": "查看", "inspector": "巡查", "editor": "编辑", "admin": "管理"}
+ROLES = {"viewer": "查看", "inspector": "巡查", "editor": "编辑", "safety": "安全科", "admin": "管理"}
 ACTIONS = {
-    "read": ("viewer", "inspector", "editor", "admin"),
-    "inspect": ("inspector", "editor", "admin"),  # inspections and fog events
+    "read": ("viewer", "inspector", "editor", "safety", "admin"),
+    "inspect": ("inspector", "editor", "safety", "admin"),  # inspections, fog events, reporting a hazard
     "edit": ("editor", "admin"),
     "import": ("editor", "admin"),
-    "export": ("editor", "admin"),
+    "export": ("editor", "safety", "admin"),
+    "accept": ("safety", "admin"),  # 验收: close a hazard (销号) or send it back to 整改中
     "archive": ("admin",),
     "users": ("admin",),
     "settings": ("admin",),
 }
-ACTION_LABELS = {"read": "查看台账", "inspect": "巡查上报", "edit": "修改图斑", "import": "导入", "export": "导出",
+ACTION_LABELS = {"read": "查看台账", "inspect": "巡查上报", "edit": "修改图斑", "import": "导入", "export": "导出", "accept": "验收销号隐患",
                  "archive": "归档或恢复图斑", "users": "管理用户", "settings": "修改设置"}
 
 

@@ -73,7 +73,7 @@ class NotFound(SafetymapError):
 class ConflictError(SafetymapError):
     """A save based on an older version. Carries the newer record, and who saved it when."""
 
-    def __init__(self, code: str, expected_version: int, current: dict):
+    def __init__(self, code: str, expected_version: int, current: dict, kind: str = "图斑"):
         self.code = code
         self.expected_version = expected_version
         self.current = current
@@ -81,13 +81,17 @@ class ConflictError(SafetymapError):
         when = current.get("updated_at")
         when_text = when.strftime("%Y-%m-%d %H:%M:%S") if hasattr(when, "strftime") else str(when)
         super().__init__(
-            f"图斑「{code}」已被 {who} 于 {when_text} 修改（当前版本 {current.get('version')}，"
+            f"{kind}「{code}」已被 {who} 于 {when_text} 修改（当前版本 {current.get('version')}，"
             f"您编辑的是版本 {expected_version}），本次保存未写入。请对照最新内容后重试。"
         )
 
 
 class PermissionDenied(SafetymapError):
     pass
+
+
+class StepRefused(SafetymapError):
+    """A hazard's status move the closure workflow does not allow: one sentence naming the rule."""
 
 
 class SessionEnded(PermissionDenied):

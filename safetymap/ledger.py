@@ -114,11 +114,28 @@ ACTION_LABELS = {"insert": "新增", "update": "修改", "import": "导入", "ar
                  "inspection": "巡查", "restore_value": "恢复旧值"}
 
 
-def timeline(history: pd.DataFrame, inspections: pd.DataFrame, fog_events: pd.DataFrame) -> pd.DataFrame:
-    """One patch's changes, inspections and fog events, newest first: 时间, 类型, 用户, 版本 (of changes), 内容.
-    Ready to show: 时间 as text to the minute (a fog event by its date, and its start time when recorded), 版本
-    empty for inspections and fog events."""
+HAZARD_ACTIONS = {"insert": "上报", "update": "修改", "move": "流转"}
+
+
+def hazard_timeline_rows(hazard_history: pd.DataFrame) -> list[dict]:
+    """One row per hazard change (隐患编号 + version): 上报, 修改 or 流转 with its fields before → after."""
     rows = []
+    for (code, version), group in hazard_history.groupby(["hazard_code", "version"], sort=False):
+        first = group.iloc[0]
+        fields = group.dropna(subset=["field_label"])
+        detail = "；".join(f"{r.field_label}：{r.before or '（空）'} → {r.after or '（空）'}" for r in fields.itertuples())
+        action = HAZARD_ACTIONS.get(first["action"], first["action"])
+        rows.append({"时间": first["at"], "类型": f"隐患{action}", "用户": first["user"], "版本": "",
+                     "内容": f"{code}" + (f"：{detail}" if detail else "")})
+    return rows
+
+
+def timeline(history: pd.DataFrame, inspections: pd.DataFrame, fog_events: pd.DataFrame,
+             hazard_history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One patch's changes, inspections, fog events and hazard changes, newest first: 时间, 类型, 用户,
+    版本 (of the patch's changes), 内容. Ready to show: 时间 as text to the minute (a fog event by its date,
+    and its start time when recorded), 版本 empty for everything but the patch's own changes."""
+    rows = [] if hazard_history is None else hazard_timeline_rows(hazard_history)
     for version, group in history.groupby("version", sort=False):
         first = group.iloc[0]
         fields = group.dropna(subset=["field_label"])
@@ -132,25 +149,25 @@ def timeline(history: pd.DataFrame, inspections: pd.DataFrame, fog_events: pd.Da
         status = f"；整改状态 {r.status_before} → {r.status_after}" if r.status_after != r.status_before else ""
         rows.append({"时间": r.inspected_at, "类型": "巡查记录", "用户": r.inspector, "版本": "",
                      "内容": f"{r.findings or '（无发现）'}{status}"})
-    for r in fog_events.itertuples():
-        vis = f"，最低能见度 {r.min_visibility_m:.0f} m" if pd.notna(r.min_visibility_m) else ""
-        dur = f"，持续 {r.duration_h:g} 小时" if pd.notna(r.duration_h) else ""
-        start = r.start_time if isinstance(r.start_time, str) and r.start_time.strip() else ""
-        when = pd.Timestamp(r.date)
-        if start:
-            try:
-                when = pd.Timestamp(f"{when:%Y-%m-%d} {start.strip()}")
-            except ValueError:
-                pass
-        rows.append({"时间": when, "类型": "团雾事件", "用户": r.created_by, "版本": "",
-                     "内容": f"{pd.Timestamp(r.date):%Y-%m-%d} {start} 团雾{dur}{vis}".replace("  ", " "),
-                     "_shown": f"{pd.Timestamp(r.date):%Y-%m-%d} {start}".strip()})
+    rows += [_fog_row(r) for r in fog_events.itertuples()]
     out = pd.DataFrame(rows, columns=["时间", "类型", "用户", "版本", "内容", "_shown"])
     out = out.sort_values("时间", ascending=False, kind="stable").reset_index(drop=True)
     when = pd.to_datetime(out["时间"])
     text = when.dt.strftime(DATETIME_FORMAT).astype(object).where(when.notna(), "")
     out["时间"] = out["_shown"].where(out["_shown"].notna(), text)
     return shown(out.drop(columns="_shown"))
+
+
+def _fog_row(r) -> dict:
+    """A fog event in the timeline, at its start time when one was recorded (``HH:MM``), else at its date."""
+    vis = f"，最低能见度 {r.min_visibility_m:.0f} m" if pd.notna(r.min_visibility_m) else ""
+    dur = f"，持续 {r.duration_h:g} 小时" if pd.notna(r.duration_h) else ""
+    start = r.start_time.strip() if isinstance(r.start_time, str) else ""
+    day = pd.Timestamp(r.date)
+    when = pd.to_datetime(f"{day:%Y-%m-%d} {start}", format="%Y-%m-%d %H:%M", errors="coerce") if start else day
+    return {"时间": day if pd.isna(when) else when, "类型": "团雾事件", "用户": r.created_by, "版本": "",
+            "内容": f"{day:%Y-%m-%d} {start} 团雾{dur}{vis}".replace("  ", " "),
+            "_shown": f"{day:%Y-%m-%d} {start}".strip()}
 
 
 def rectification(record: dict, on: dt.date | None = None) -> dict:

@@ -44,6 +44,7 @@ class Field:
     pattern_hint: str = ""
     help: str = ""
     requires: tuple[str, ...] = ()  # keys of fields that must be filled in whenever this one is
+    default: str | None = None  # what a new patch gets when the field is left blank
 
     @property
     def editable(self) -> bool:
@@ -81,6 +82,49 @@ class EventType:
             if f.key == key:
                 return f
         raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class HazardStep:
+    """One allowed move of a hazard's status, with the right it needs (``safetymap.auth``)."""
+
+    source: str
+    target: str
+    label: str
+    right: str
+    requires: tuple[str, ...] = ()
+    fill: tuple[tuple[str, str], ...] = ()  # (field key, "today" | "user") filled in when blank
+    checks: tuple[str, ...] = ()  # "five_in_place", "rules"
+
+
+@dataclass(frozen=True)
+class HazardSpec:
+    """隐患: the fields of a hazard record, its statuses and steps, 五到位 and the contradiction rules."""
+
+    label: str
+    event: EventType  # the fields, checked like an event's
+    statuses: tuple[Status, ...]
+    steps: tuple[HazardStep, ...]
+    types: dict[str, tuple[str, ...]]  # category key -> 隐患类型
+    five_levels: tuple[str, ...] = ()
+    five_parts: tuple[dict, ...] = ()
+    rules: tuple[dict, ...] = ()
+    code_pattern: str = ""
+    code_hint: str = ""
+
+    @property
+    def status_labels(self) -> tuple[str, ...]:
+        return tuple(s.label for s in self.statuses)
+
+    @property
+    def first_status(self) -> str:
+        return self.statuses[0].label
+
+    def statuses_with_role(self, role: str) -> tuple[str, ...]:
+        return tuple(s.label for s in self.statuses if s.role == role)
+
+    def steps_from(self, status: str) -> tuple[HazardStep, ...]:
+        return tuple(s for s in self.steps if s.source == status)
 
 
 @dataclass(frozen=True)
@@ -168,6 +212,7 @@ class Schema:
     events: dict[str, EventType] = field(default_factory=dict)  # "fog_event", "inspection"
     district: District | None = None
     fog_rule: dict = field(default_factory=dict)  # parameters of the 团雾台账 rule (see safetymap.fog)
+    hazard: HazardSpec | None = None
     source: Path = field(default=DEFAULT_SCHEMA_PATH)
 
     @property
@@ -329,6 +374,37 @@ def _build_events(data: dict, lists: dict[str, list[str]], grades: list[str]) ->
     return events
 
 
+def _build_hazard(data: dict, lists: dict[str, list[str]], grades: list[str],
+                  categories: list[Category]) -> HazardSpec | None:
+    raw = data.get("hazard")
+    if raw is None:
+        return None
+    statuses = tuple(Status(s["label"], s.get("role", "open"), s.get("color", "#5B7DB1"))
+                     for s in raw.get("statuses", []))
+    labels = {s.label for s in statuses}
+    if not statuses:
+        raise _Bad("hazard.statuses", "至少要声明一个隐患状态")
+    event = _build_events({"events": {"hazard": raw}}, lists | {"hazard_statuses": sorted(labels)}, grades)["hazard"]
+    steps = []
+    for i, s in enumerate(raw.get("steps", []), start=1):
+        if not {s.get("from"), s.get("to")} <= labels:
+            raise _Bad(f"hazard.steps 第 {i} 项", "from 和 to 须为已声明的隐患状态")
+        unknown = set(s.get("requires", [])) - set(event.keys)
+        if unknown:
+            raise _Bad(f"hazard.steps 第 {i} 项", f"{'、'.join(sorted(unknown))} 不是隐患字段")
+        steps.append(HazardStep(s["from"], s["to"], s.get("label", s["to"]), s.get("right", "edit"),
+                                tuple(s.get("requires", [])), tuple(s.get("fill", {}).items()),
+                                tuple(s.get("checks", []))))
+    types = {k: tuple(v) for k, v in raw.get("types", {}).items()}
+    unknown = set(types) - {c.key for c in categories}
+    if unknown:
+        raise _Bad("hazard.types", f"{'、'.join(sorted(unknown))} 不是已声明的类别")
+    five = raw.get("five_in_place", {})
+    return HazardSpec(raw.get("label", "隐患"), event, statuses, tuple(steps), types,
+                      tuple(five.get("levels", [])), tuple(five.get("parts", [])), tuple(raw.get("rules", [])),
+                      raw.get("code_pattern", ""), raw.get("code_hint", ""))
+
+
 def _build_district(meta: dict) -> District | None:
     raw = meta.get("district")
     if raw is None:
@@ -391,7 +467,7 @@ def _parse(data: dict, source: Path) -> Schema:
         consequence_labels=tuple(matrix.get("consequence_labels", [])),
         common_fields=common, categories=tuple(categories), statuses=statuses,
         events=_build_events(data, lists, grade_labels), district=_build_district(data.get("meta", {})), source=source,
-        fog_rule=dict(data.get("fog_rule", {})),
+        fog_rule=dict(data.get("fog_rule", {})), hazard=_build_hazard(data, lists, grade_labels, categories),
     )
 
 

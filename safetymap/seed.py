@@ -9,12 +9,15 @@ import pandas as pd
 import pyogrio
 
 from .backends import is_database_url
+from .errors import Problem, StepRefused, ValidationError
 from .schema import DATA_DIR, Schema, load_schema
 from .store import Store, create_store
 
 SAMPLE_SEGMENTS = DATA_DIR / "segments.geojson"
 SAMPLE_ROUTES = DATA_DIR / "routes.geojson"
 SAMPLE_FOG_EVENTS = DATA_DIR / "fog_events.csv"
+SAMPLE_HAZARDS = DATA_DIR / "hazards.csv"
+ACCEPTANCE_KEYS = ("accept_by", "accept_date", "accept_opinion", "closed_date")  # given at the closing step
 SAMPLE_USER = "示例数据"
 DEFAULT_DB = DATA_DIR / "safetymap.gpkg"  # the project's, whichever folder the command runs in
 
@@ -60,5 +63,30 @@ def seed_sample(store: Store) -> int:
                                        SAMPLE_USER, file=SAMPLE_SEGMENTS.name, con=con)
     events = pd.read_csv(SAMPLE_FOG_EVENTS, dtype=str, keep_default_na=False)
     store.add_fog_events(events, SAMPLE_USER, file=SAMPLE_FOG_EVENTS.name)
+    seed_hazards(store)
     store.set_meta("sample", "示例数据")
     return total
+
+
+def seed_hazards(store: Store, path: Path = SAMPLE_HAZARDS) -> int:
+    """The sample hazards, each taken through the closure workflow to its status in the file (so the
+    store's rules vouch that the sample has no contradictions); all or none."""
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig").to_dict("records")
+    with store.transaction():
+        for i, row in enumerate(rows, start=1):
+            try:
+                _seed_hazard(store, row)
+            except ValidationError as exc:
+                raise ValidationError([Problem(p.field, p.message, row=i, file=path.name) for p in exc.problems]) from None
+            except StepRefused as exc:
+                raise ValidationError([Problem("状态", str(exc), row=i, file=path.name)]) from None
+    return len(rows)
+
+
+def _seed_hazard(store: Store, row: dict) -> None:
+    statuses = list(store.schema.hazard.status_labels)
+    values = {k: v for k, v in row.items() if k not in ("code", "status", *ACCEPTANCE_KEYS) and v != ""}
+    hazard = store.add_hazard(row["code"], values, SAMPLE_USER)
+    for target in statuses[1:statuses.index(row["status"]) + 1]:
+        given = {k: row[k] for k in ACCEPTANCE_KEYS if row.get(k) and target == statuses[-1]}
+        hazard = store.move_hazard(hazard["hazard_code"], target, hazard["version"], SAMPLE_USER, values=given)

@@ -23,10 +23,11 @@ from .backends.tables import SOURCE_TABLE, USER_COLUMNS, category_columns
 from .clock import now_local, now_utc, utc_text, utc_text_to_local
 from .errors import ConflictError, NotFound, PermissionDenied, Problem, ValidationError
 from .geo import GEOMETRY_LABEL, geometry_problems, patch_polygons
+from .hazard_ledger import HazardLedger
 from .schema import Category, Schema, load_schema
 from .upgrades import apply_upgrades
 from .validation import clean_events, clean_frame, derive, grade_problems
-from .values import differs, display_value, from_sql, to_python, to_sql
+from .values import differs, display_value, from_sql, is_blank, to_python, to_sql
 
 
 def open_store(location: str | os.PathLike, schema: Schema | None = None, *, create: bool = False) -> "Store":
@@ -45,7 +46,7 @@ def create_store(location: str | os.PathLike, schema: Schema | None = None, *, f
     return Store(backend, schema)
 
 
-class Store:
+class Store(HazardLedger):
     """A ledger over one backend. Safe to share between threads and processes as its backend is."""
 
     def __init__(self, backend, schema: Schema):
@@ -194,6 +195,10 @@ class Store:
     def _prepare(self, c: Category, raw: pd.DataFrame, source_geoms, *, file=None, first_row=1):
         """Clean, check and derive a frame of patches; raises ValidationError with every problem."""
         source_geoms = np.asarray(source_geoms, dtype=object)
+        raw = raw.copy()
+        for f in c.fields:  # a field with a declared default (管控状态) starts with it when left blank
+            if f.default is not None:
+                raw[f.key] = raw[f.key].where(~raw[f.key].map(is_blank), f.default) if f.key in raw else f.default
         clean, problems = clean_frame(c, raw, self.schema, file=file, first_row=first_row)
         for i, message in geometry_problems(source_geoms, c.geometry):
             problems.append(Problem(GEOMETRY_LABEL, message, row=first_row + i, file=file))
@@ -508,7 +513,8 @@ class Store:
         inspections have their own tables): a cheap key for caching what is derived from the ledger."""
         row = self.backend.connection().execute("SELECT (SELECT coalesce(max(id), 0) FROM history), "
                                   "(SELECT coalesce(max(id), 0) FROM fog_events), "
-                                  "(SELECT coalesce(max(id), 0) FROM inspections)").fetchone()
+                                  "(SELECT coalesce(max(id), 0) FROM inspections), "
+                                  "(SELECT coalesce(max(id), 0) FROM hazard_history)").fetchone()
         return tuple(int(v) for v in row)
 
     # ---------------------------------------------------------------- meta

@@ -64,9 +64,21 @@ def _manual_fog_counts_by_year(con, schema: Schema) -> int:
     return len(rows)
 
 
+def _control_status(con, schema: Schema) -> int:
+    """管控状态 for patches written before it existed: its declared default (管控中)."""
+    changed = 0
+    for c in schema.categories:
+        if "control_status" in c.keys and c.field("control_status").default is not None:
+            cur = con.execute(f'UPDATE "{c.table}" SET control_status = ? WHERE control_status IS NULL',
+                              (c.field("control_status").default,))
+            changed += max(cur.rowcount, 0)
+    return changed
+
+
 UPGRADES = [
     Upgrade(1, "风险等级评定方式：与矩阵一致的历史等级为矩阵计算，其余为直接判定（判定依据：历史数据）", _grade_methods),
     Upgrade(2, "人工填报团雾次数改为按年份填报：原年均值（未注明年份）移入人工填报依据，不再计入", _manual_fog_counts_by_year),
+    Upgrade(3, "风险点管控状态：原有图斑均为管控中", _control_status),
 ]
 LATEST = UPGRADES[-1].version
 

@@ -14,7 +14,7 @@ from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtyp
 from .errors import Problem
 from .geo import STAKE_PATTERN, lengths_m, parse_stake
 from .schema import Category, EventType, Field, Schema
-from .values import MULTI_SPLIT, as_str, blank_mask, is_blank, is_text_kind
+from .values import MULTI_SPLIT, as_str, blank_mask, is_blank, is_text_kind, split_multi
 
 TRUE_WORDS = {"是", "true", "1", "y", "yes", "t", "有", "√"}
 FALSE_WORDS = {"否", "false", "0", "n", "no", "f", "无", "×"}
@@ -473,10 +473,11 @@ def _event_number(f: Field, value) -> float | int:
 
 
 def _event_enum(f: Field, value) -> str:
-    text = str(value).strip()
-    if text not in f.values:
-        raise ValueError(f"「{text}」不在可选值中（{'、'.join(f.values)}）")
-    return text
+    parts = split_multi(value) if f.multiple else [str(value).strip()]
+    for text in parts:
+        if text not in f.values:
+            raise ValueError(f"「{text}」不在可选值中（{'、'.join(f.values)}）")
+    return "、".join(parts)
 
 
 _EVENT_PARSERS = {"date": _event_date, "time": _event_time, "datetime": _event_datetime, "int": _event_number,

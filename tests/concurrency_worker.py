@@ -10,16 +10,18 @@ from safetymap.errors import ConflictError  # noqa: E402
 from safetymap.store import open_store# noqa: E402
 
 
-def main(db: str, worker: int, updates: int, codes: list[str]) -> None:
+def main(db: str, worker: int, updates: int, codes: list[str], kind: str = "patch") -> None:
     store = open_store(db)
+    read, write = ((store.hazard, lambda c, v, ver, u: store.update_hazard(c, {"measures": v}, ver, u))
+                   if kind == "hazard" else (store.get, lambda c, v, ver, u: store.update(c, {"hazard": v}, ver, u)))
     accepted, conflicts = [], 0
     for k in range(updates):
         code = codes[(worker + k) % len(codes)]
         value = f"进程{worker}-第{k}次"
         while True:
-            current = store.get(code)
+            current = read(code)
             try:
-                new = store.update(code, {"hazard": value}, current["version"], f"worker{worker}")
+                new = write(code, value, current["version"], f"worker{worker}")
             except ConflictError:
                 conflicts += 1
                 continue
@@ -29,4 +31,4 @@ def main(db: str, worker: int, updates: int, codes: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(","))
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(","), *sys.argv[5:])

@@ -20,11 +20,11 @@ LAYERS = [
      "safetymap.redaction"},
     {"safetymap.geo"},
     {"safetymap.values"},
-    {"safetymap.validation"},
+    {"safetymap.validation", "safetymap.hazards"},
     {"safetymap.backends", "safetymap.backends.locations", "safetymap.backends.tables", "safetymap.backends.gpkg",
      "safetymap.backends.geopackage", "safetymap.backends.postgis"},
     {"safetymap.upgrades"},
-    {"safetymap.store"},
+    {"safetymap.store", "safetymap.hazard_ledger"},
 ]
 
 

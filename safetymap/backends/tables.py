@@ -43,6 +43,20 @@ ATTRIBUTE_TABLES = {  # table -> (identifier, columns); each also has an integer
     "login_throttle": ("登录限速", [  # policy: safetymap.accounts; one row per (account, client address)
         "key TEXT NOT NULL UNIQUE", "failures INTEGER NOT NULL DEFAULT 0", "not_before DATETIME",
         "locked_until DATETIME", "updated_at DATETIME NOT NULL"]),
+    "hazards": ("隐患台账", [  # rules: safetymap.hazards; one column per [[hazard.fields]] of the schema
+        "hazard_code TEXT NOT NULL UNIQUE", "code TEXT NOT NULL", "hazard_type TEXT", "hazard_level TEXT",
+        "found_date DATE", "found_way TEXT", "found_unit TEXT", "description TEXT", "measures TEXT",
+        "lead_unit TEXT", "assist_units TEXT", "resp_person TEXT", "deadline DATE", "fund_wan REAL",
+        "fund_source TEXT", "done_date DATE", "accept_by TEXT", "accept_date DATE", "accept_opinion TEXT",
+        "closed_date DATE", "supervise_level TEXT", "supervise_doc TEXT", "status TEXT NOT NULL",
+        "version INTEGER NOT NULL", "updated_at DATETIME NOT NULL", "updated_by TEXT NOT NULL"]),
+    "hazard_history": ("隐患变更历史", [
+        "hazard_code TEXT NOT NULL", "code TEXT NOT NULL", "version INTEGER NOT NULL", "action TEXT NOT NULL",
+        "field_key TEXT", "field_label TEXT", "before TEXT", "after TEXT", "user TEXT NOT NULL",
+        "at DATETIME NOT NULL"]),
+    "hazard_photos": ("隐患照片", [
+        "hazard_code TEXT NOT NULL", "code TEXT NOT NULL", "mime TEXT NOT NULL", "width INTEGER",
+        "height INTEGER", "content BLOB NOT NULL", "created_at DATETIME NOT NULL", "created_by TEXT NOT NULL"]),
     META_TABLE: ("系统信息", ["key TEXT NOT NULL UNIQUE", "value TEXT"]),
 }
 INDEXES = [
@@ -52,7 +66,11 @@ INDEXES = [
     'CREATE INDEX IF NOT EXISTS idx_photos_inspection ON photos (inspection_id)',
     'CREATE INDEX IF NOT EXISTS idx_audit_at ON audit (at)',
     'CREATE INDEX IF NOT EXISTS idx_sessions_name ON sessions (name)',
+    'CREATE INDEX IF NOT EXISTS idx_hazards_code ON hazards (code)',
+    'CREATE INDEX IF NOT EXISTS idx_hazard_history_code ON hazard_history (hazard_code, version)',
+    'CREATE INDEX IF NOT EXISTS idx_hazard_photos_code ON hazard_photos (hazard_code)',
 ]
+HAZARD_BOOKKEEPING = ["code", "status", "version", "updated_at", "updated_by"]  # hazards' columns besides the fields
 USER_COLUMNS = ["name", "role", "password_hash", "disabled", "failed_logins", "not_before", "locked_until",
                 "created_at", "last_login"]
 

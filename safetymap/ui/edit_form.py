@@ -284,7 +284,8 @@ def _archive_controls(store, code, user) -> None:
 def _history_panel(store, code, user) -> None:
     with st.expander("变更历史与巡查记录（动态跟踪）"):
         history = store.history(code)
-        st.dataframe(timeline(history, store.inspections(code), store.fog_events(code)),
+        st.dataframe(timeline(history, store.inspections(code), store.fog_events(code),
+                              store.hazard_history(code=code)),
                      hide_index=True, width="stretch")
         changes = history[history["field_key"].notna() & (history["field_key"] != "archived")]
         if not len(changes) or not user.can("edit"):

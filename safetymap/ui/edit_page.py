@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import edit_form, new_patch
-from .common import get_store, sample_banner
+from . import edit_form, hazard_page, new_patch
+from .common import current_user, get_store, sample_banner
 
 
 def render() -> None:
@@ -24,5 +24,6 @@ def render() -> None:
         if code:
             st.session_state["edit_code"] = code
             edit_form.render(store, code)
+            hazard_page.edit_section(store, code, current_user())
     with new:
         new_patch.render(store)

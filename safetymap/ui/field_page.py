@@ -15,6 +15,7 @@ from ..photos import MAX_UPLOAD_BYTES, prepare_photo
 from ..clock import now_local
 from ..store import Store
 from ..text import md_escape, md_format
+from . import hazard_page
 from .common import current_user, get_store, sample_banner
 from .geolocation import device_position
 
@@ -36,12 +37,14 @@ def render() -> None:
     record = store.get(code)
     st.markdown(md_format("**{} {}**  \n{} · {} · 风险等级 {} · 整改状态 {}", record["code"], record["name"],
                           record["route_code"], record["township"], record["risk_grade"], record["rect_status"]))
-    tabs = ["巡查记录"] + (["团雾事件"] if record["category"] == store.schema.fog_category else [])
+    tabs = ["巡查记录", "上报隐患"] + (["团雾事件"] if record["category"] == store.schema.fog_category else [])
     chosen = st.tabs(tabs)
     with chosen[0]:
         _inspection_form(store, record, user)
-    if len(chosen) > 1:
-        with chosen[1]:
+    with chosen[1]:
+        hazard_page.report_form(store, record, user)
+    if len(chosen) > 2:
+        with chosen[2]:
             _fog_event_form(store, record, user)
 
 

@@ -21,7 +21,7 @@ from ..geo import format_stakes
 from ..text import md_escape
 from ..store import Store
 from ..values import display_value
-from . import addresses, edit_form
+from . import addresses, edit_form, hazard_page
 from .basemaps import basemap_options
 from ..filters import PatchFilter
 from .filter_form import filter_form
@@ -270,6 +270,7 @@ def side_panel(store: Store, row: pd.Series | None) -> None:
     if st.session_state.get(EDIT_CODE) == code:
         edit_form.render(store, code)
     latest_inspection(store, code)
+    hazard_page.side_panel_section(store, code)
     st.markdown("**全部属性**")
     st.table(attribute_rows(record, category), hide_index=True, hide_header=True, border="horizontal")
 

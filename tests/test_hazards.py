@@ -1,0 +1,146 @@
+"""Hazards (隐患) on a patch and the closure workflow the store enforces (issue 12)."""
+import pytest
+
+from conftest import both_backends
+from safetymap.auth import User
+from safetymap.errors import ConflictError, PermissionDenied, StepRefused, ValidationError
+
+INSPECTOR, EDITOR, SAFETY = User("巡查员", "inspector"), User("编辑员", "editor"), User("安全科员", "safety")
+MAJOR = {"hazard_type": "抗倾覆能力不足", "hazard_level": "重大隐患", "found_date": "2026-03-01",
+         "description": "独柱墩抗倾覆能力不足", "measures": "增设盖梁", "resp_person": "张三",
+         "deadline": "2026-10-31", "fund_wan": 80, "lead_unit": "工程科", "assist_units": "质监办、交投公司"}
+
+
+def to_pending(store, code="DZ-003", values=MAJOR):
+    h = store.add_hazard(code, values, INSPECTOR)
+    h = store.move_hazard(h["hazard_code"], "整改中", h["version"], EDITOR)
+    return store.move_hazard(h["hazard_code"], "待验收", h["version"], EDITOR)
+
+
+@both_backends
+def test_an_inspector_reports_and_the_safety_section_closes_with_an_opinion(store):
+    h = to_pending(store)
+    assert h["hazard_code"] == "DZ-003-YH01" and h["status"] == "待验收" and h["done_date"] is not None
+    closed = store.move_hazard(h["hazard_code"], "已销号", h["version"], SAFETY, opinion="现场复查合格")
+    assert (closed["status"], closed["accept_opinion"], closed["accept_by"]) == ("已销号", "现场复查合格", "安全科员")
+    assert closed["closed_date"] is not None
+    assert list(store.hazards("DZ-003")["status"]) == ["已销号"]
+
+
+@pytest.mark.parametrize("user", [INSPECTOR, EDITOR], ids=["inspector", "editor"])
+def test_only_the_acceptance_right_closes(store, user):
+    h = to_pending(store)
+    with pytest.raises(PermissionDenied, match="无权验收销号隐患"):
+        store.move_hazard(h["hazard_code"], "已销号", h["version"], user, opinion="合格")
+    assert store.hazard(h["hazard_code"])["status"] == "待验收"
+
+
+def test_no_step_may_be_skipped(store):
+    h = store.add_hazard("DZ-003", MAJOR, INSPECTOR)
+    for target in ("已销号", "待验收"):
+        with pytest.raises(StepRefused, match=f"不允许从「待整改」直接改为「{target}」"):
+            store.move_hazard(h["hazard_code"], target, 1, SAFETY, opinion="合格")
+    with pytest.raises(StepRefused, match="只能按整改流程"):
+        store.update_hazard(h["hazard_code"], {"status": "已销号"}, 1, EDITOR)
+    assert store.hazard(h["hazard_code"])["status"] == "待整改"
+
+
+def test_closing_needs_an_opinion(store):
+    h = to_pending(store)
+    with pytest.raises(StepRefused, match="须先填写验收意见"):
+        store.move_hazard(h["hazard_code"], "已销号", h["version"], SAFETY)
+
+
+def test_failed_acceptance_goes_back_to_rectification(store):
+    h = to_pending(store)
+    with pytest.raises(PermissionDenied):
+        store.move_hazard(h["hazard_code"], "整改中", h["version"], EDITOR, opinion="x")
+    back = store.move_hazard(h["hazard_code"], "整改中", h["version"], SAFETY, opinion="盖梁未完工，退回")
+    assert back["status"] == "整改中" and back["accept_opinion"] == "盖梁未完工，退回"
+
+
+def test_a_major_hazard_needs_five_in_place(store):
+    h = to_pending(store, values={k: v for k, v in MAJOR.items() if k not in ("fund_wan", "resp_person")})
+    with pytest.raises(StepRefused, match="重大隐患须五到位方可销号，尚缺：资金、责任人"):
+        store.move_hazard(h["hazard_code"], "已销号", h["version"], SAFETY, opinion="合格")
+    patch = store.get("DZ-003")
+    store.update("DZ-003", {"plan": None}, patch["version"], EDITOR)
+    h = store.update_hazard(h["hazard_code"], {"fund_wan": 10, "resp_person": "李四"}, h["version"], EDITOR)
+    with pytest.raises(StepRefused, match="尚缺：预案"):  # 预案 is the patch's plan
+        store.move_hazard(h["hazard_code"], "已销号", h["version"], SAFETY, opinion="合格")
+
+
+def test_a_general_hazard_closes_without_five_in_place(store):
+    h = to_pending(store, values={"hazard_type": "限载标志缺失", "hazard_level": "一般隐患", "found_date": "2026-03-01",
+                                  "description": "限载标志缺失", "measures": "补设标志"})
+    assert store.move_hazard(h["hazard_code"], "已销号", h["version"], SAFETY, opinion="合格")["status"] == "已销号"
+
+
+def test_a_dangerous_bridge_without_retrofit_cannot_close_its_structural_hazard(store):
+    patch = store.get("DZ-010")  # 5类, 抗倾覆验算不满足, 改造未启动
+    assert (patch["tech_class"], patch["anti_overturn"], patch["retrofit_status"]) == (5, "不满足", "未启动")
+    h = to_pending(store, "DZ-010")
+    with pytest.raises(StepRefused, match="违反规则「危桥及抗倾覆验算不满足的桥梁改造未启动不得销号」"):
+        store.move_hazard(h["hazard_code"], "已销号", h["version"], SAFETY, opinion="合格")
+    store.update("DZ-010", {"retrofit_status": "施工中"}, patch["version"], EDITOR)
+    assert store.move_hazard(h["hazard_code"], "已销号", h["version"], SAFETY, opinion="合格")["status"] == "已销号"
+
+
+def test_bad_values_name_the_field_and_write_nothing(store):
+    before = store.revision()
+    with pytest.raises(ValidationError) as err:
+        store.add_hazard("DZ-003", MAJOR | {"hazard_type": "视距不足", "hazard_level": "特大", "fund_wan": -1}, EDITOR)
+    text = str(err.value)
+    assert "隐患类型" in text and "隐患等级" in text and "资金金额" in text
+    with pytest.raises(ValidationError, match="格式不对"):
+        store.add_hazard("DZ-003", MAJOR | {"hazard_code": "DZ-004-YH01"}, EDITOR)
+    assert store.revision() == before and store.hazards("DZ-003").empty
+
+
+@both_backends
+def test_a_stale_version_is_a_conflict_and_history_has_every_change(store):
+    h = store.add_hazard("DZ-003", MAJOR, INSPECTOR)
+    store.update_hazard(h["hazard_code"], {"measures": "更换支座"}, 1, EDITOR)
+    with pytest.raises(ConflictError, match="隐患「DZ-003-YH01」已被 编辑员"):
+        store.update_hazard(h["hazard_code"], {"measures": "别的"}, 1, EDITOR)
+    with pytest.raises(ConflictError):
+        store.move_hazard(h["hazard_code"], "整改中", 1, EDITOR)
+    store.move_hazard(h["hazard_code"], "整改中", 2, EDITOR)
+    history = store.hazard_history(h["hazard_code"])
+    rows = list(zip(history["version"], history["action"], history["field_label"].fillna(""),
+                    history["before"].fillna(""), history["after"].fillna(""), history["user"]))
+    assert rows == [(1, "insert", "", "", "", "巡查员"), (2, "update", "整改措施", "增设盖梁", "更换支座", "编辑员"),
+                    (3, "move", "状态", "待整改", "整改中", "编辑员")]
+    assert store.hazard(h["hazard_code"])["measures"] == "更换支座"
+
+
+def test_hazard_photos_are_kept_with_the_hazard(store):
+    h = store.add_hazard("DZ-003", MAJOR, INSPECTOR, photos=[(b"\xff\xd8jpeg", "image/jpeg", 4, 3)])
+    photos = store.hazard_photos(h["hazard_code"])
+    assert list(photos["width"]) == [4] and store.hazard_photo_bytes(int(photos["id"][0])) == b"\xff\xd8jpeg"
+
+
+def test_patches_start_under_control(store):
+    assert set(store.read()["control_status"]) == {"管控中"}
+
+
+def test_the_sample_hazards_are_in_every_state_without_contradictions(store):
+    hazards = store.hazards()
+    assert set(hazards["status"]) == set(store.schema.hazard.status_labels)
+    closed = hazards[hazards["status"] == "已销号"]
+    assert closed["accept_opinion"].str.len().gt(0).all() and closed["accept_date"].notna().all()
+    for code in ("DZ-001", "DZ-006", "DZ-013", "DZ-010"):  # 4–5类 / 未验算 / 未启动: nothing closed there
+        assert "已销号" not in set(hazards.loc[hazards["code"] == code, "status"]), code
+    road = hazards[hazards["hazard_type"] != "超限超载通行"]
+    assert set(road["lead_unit"]) == {"工程科"}
+    assert set(hazards.loc[hazards["hazard_type"] == "超限超载通行", "lead_unit"]) == {"综合执法大队"}
+
+
+def test_a_bad_sample_row_names_file_row_and_field(empty_store, tmp_path):
+    from safetymap.seed import seed_hazards
+    bad = tmp_path / "hazards.csv"
+    bad.write_text("code,status,hazard_type,hazard_level,found_date,description\n"
+                   "DZ-001,待整改,支座病害,一般隐患,2026-01-01,甲\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="文件 hazards.csv，第 1 行"):
+        seed_hazards(empty_store, bad)  # the empty ledger has no DZ-001
+    assert empty_store.hazards().empty
