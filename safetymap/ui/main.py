@@ -1,11 +1,13 @@
 """The page script of ``app.py``: sign-in, the signed-in user re-read on every run, page navigation."""
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import traceback
 
 import streamlit as st
+from PIL import Image, ImageDraw
 
 from .. import assets
 from ..errors import SchemaError
@@ -72,9 +74,21 @@ def before_sign_in_failed(exc: Exception) -> None:
     st.stop()
 
 
+@functools.cache
+def favicon() -> Image.Image:
+    """The tab icon, drawn here: a Material icon as ``page_icon`` makes the browser fetch it from Google's
+    servers, which an intranet cannot reach (and must not be asked)."""
+    image = Image.new("RGBA", (64, 64), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(32, 2), (62, 32), (32, 62), (2, 32)], fill="#FF8C00", outline="#333333")  # a warning sign
+    draw.rectangle([29, 16, 35, 38], fill="#333333")
+    draw.rectangle([29, 43, 35, 49], fill="#333333")
+    return image
+
+
 def main() -> None:
     assets.install()  # Leaflet and plugins served from static/, never from a CDN
-    st.set_page_config(page_title="江源区公路安全风险图斑台账", page_icon=":material/add_road:", layout="wide")
+    st.set_page_config(page_title="江源区公路安全风险图斑台账", page_icon=favicon(), layout="wide")
     try:
         load_schema()  # a broken schema file is one Chinese line naming the file and the entry, not a traceback
     except SchemaError as exc:
