@@ -163,3 +163,17 @@ def test_a_viewer_sees_the_figures_but_cannot_download(monkeypatch, sample_db):
     buttons = at.get("download_button")
     assert all(b.proto.disabled for b in buttons)  # only the disabled report/reminder buttons remain
     assert len(buttons) <= 3
+
+
+def test_red_list_rates_inspections_and_report_notes(page):
+    at, store, sql, _ = page
+    red = shown(at, "图斑编号", "防控措施清单")[0]
+    assert sorted(red["图斑编号"]) == [c for (c,) in sql.rows(
+        "SELECT code FROM p WHERE risk_grade = '重大' AND rect_status <> '已销号' ORDER BY code")]
+    units = shown(at, "责任单位", "销号率(%)")[0].set_index("责任单位")
+    n, closed = sql.rows("SELECT COUNT(*), SUM(rect_status = '已销号') FROM p")[0]
+    assert units.loc["合计", "销号率(%)"] == pytest.approx(round(100 * closed / n, 1))
+    assert shown(at, "风险等级", "逾期未巡查")
+    at.text_area(key="report_problems").input("<b>护栏</b>不足").run()
+    at.text_area(key="report_next_steps").input("下月完成").run()
+    assert not at.exception

@@ -212,3 +212,20 @@ def test_problems_and_next_steps_on_the_printable_page_are_escaped(store):
     assert "&lt;b&gt;护栏&lt;/b&gt;不足" in page and "<b>护栏" not in page
     assert "第二行" in page and "{{ 7*7 }} 下月完成" in page  # the page is not a template: shown as typed
     assert "存在问题" not in report_page.html_page(built)
+
+
+def test_cli_report_takes_problems_and_next_steps(sample_db, tmp_path):
+    import argparse
+    from pathlib import Path
+
+    from safetymap import cli_report
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", type=Path)
+    cli_report.add_report_arguments(parser)
+    out = tmp_path / "月报.html"
+    args = ["--db", str(sample_db), "--month", "2026-11", "--out", str(out), "--problems", "<i>标志</i>缺失",
+            "--next-steps", "12月底前完成"]
+    assert cli_report.cmd_report(parser.parse_args(args)) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "&lt;i&gt;标志&lt;/i&gt;缺失" in page and "12月底前完成" in page
