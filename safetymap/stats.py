@@ -466,36 +466,41 @@ SUPERVISION_LABELS = {"supervision_level": "督办级别", "supervision_doc": "�
 FUNDING_SOURCE = "资金来源"
 
 
+HAZARD_COLUMNS = (*HAZARD_LABELS, "funding_wan", "funding_source", *SUPERVISION_LABELS)
+
+
+def hazard_rows(hazards: pd.DataFrame) -> pd.DataFrame:
+    """``hazards`` with every documented column (missing ones empty), by 隐患编号."""
+    return hazards.reindex(columns=list(HAZARD_COLUMNS)).sort_values("code").reset_index(drop=True)
+
+
 def open_hazards(hazards: pd.DataFrame) -> pd.DataFrame:
-    return hazards[hazards["status"] != HAZARD_CLOSED] if len(hazards) else hazards
+    rows = hazard_rows(hazards)
+    return rows[rows["status"] != HAZARD_CLOSED]
 
 
 def _hazard_table(rows: pd.DataFrame, labels: dict) -> pd.DataFrame:
-    rows = rows.sort_values("code") if len(rows) else rows
-    table = pd.DataFrame({labels[k]: rows[k] if k in rows else None for k in labels}, index=rows.index)
-    if "deadline" in labels:
-        table[labels["deadline"]] = as_dates(pd.to_datetime(rows["deadline"])) if len(rows) else []
+    table = rows[list(labels)].rename(columns=labels)
+    table[labels["deadline"]] = as_dates(pd.to_datetime(rows["deadline"]))
     return table.reset_index(drop=True)
 
 
 def major_hazard_list(hazards: pd.DataFrame) -> pd.DataFrame:
     """The open 重大隐患 by name with measures, lead unit, person and deadline."""
     rows = open_hazards(hazards)
-    return _hazard_table(rows[rows["level"] == HAZARD_MAJOR] if len(rows) else rows, HAZARD_LABELS)
+    return _hazard_table(rows[rows["level"] == HAZARD_MAJOR], HAZARD_LABELS)
 
 
 def supervised_hazard_list(hazards: pd.DataFrame) -> pd.DataFrame:
     """The open hazards under 挂牌督办, with the level and document."""
     rows = open_hazards(hazards)
-    rows = rows[rows["supervision_level"].map(lambda v: not is_blank(v))] if len(rows) else rows
-    return _hazard_table(rows, HAZARD_LABELS | SUPERVISION_LABELS)
+    return _hazard_table(rows[~rows["supervision_level"].map(is_blank).astype(bool)], HAZARD_LABELS | SUPERVISION_LABELS)
 
 
 def hazard_funding_by_source(hazards: pd.DataFrame) -> pd.DataFrame:
-    """Hazard funding (万元) added up per source, with a 合计 row."""
-    if not len(hazards):
-        return pd.DataFrame({FUNDING_SOURCE: [TOTAL], FUNDING: [0.0]})
-    money = hazards["funding_wan"].astype(float).groupby(group_values(hazards, "funding_source")).sum()
+    """Hazard funding (万元) added up per source (资金来源), with a 合计 row."""
+    rows = hazard_rows(hazards)
+    money = rows["funding_wan"].astype(float).groupby(group_values(rows, "funding_source")).sum()
     table = money.rename(FUNDING).rename_axis(FUNDING_SOURCE).reset_index()
     return _finish_numbers(with_total(table), [FUNDING], "amount")
 

@@ -229,3 +229,8 @@ def test_cli_report_takes_problems_and_next_steps(sample_db, tmp_path):
     assert cli_report.cmd_report(parser.parse_args(args)) == 0
     page = out.read_text(encoding="utf-8")
     assert "&lt;i&gt;标志&lt;/i&gt;缺失" in page and "12月底前完成" in page
+
+
+def test_hazard_tables_of_a_frame_without_columns():
+    assert len(stats.major_hazard_list(pd.DataFrame())) == len(stats.supervised_hazard_list(pd.DataFrame())) == 0
+    assert stats.hazard_funding_by_source(pd.DataFrame()).iloc[-1][stats.FUNDING] == 0
