@@ -52,7 +52,7 @@ def events_before(events: pd.DataFrame, moment: pd.Timestamp) -> pd.DataFrame:
 def rewind(patches: pd.DataFrame, later: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """``patches`` with each field changed in ``later`` set back to the value before its first change there."""
     first = later.dropna(subset=["field_key"]).sort_values("id").drop_duplicates(["code", "field_key"])
-    frame = patches.copy()
+    frame = patches.reset_index(drop=True)  # one row per label, whatever the caller's index
     row_of = pd.Series(frame.index, index=frame["code"])
     fields = schema.all_fields()
     for key, changes in first.groupby("field_key"):

@@ -234,3 +234,24 @@ def test_cli_report_takes_problems_and_next_steps(sample_db, tmp_path):
 def test_hazard_tables_of_a_frame_without_columns():
     assert len(stats.major_hazard_list(pd.DataFrame())) == len(stats.supervised_hazard_list(pd.DataFrame())) == 0
     assert stats.hazard_funding_by_source(pd.DataFrame()).iloc[-1][stats.FUNDING] == 0
+
+
+def test_every_field_read_back_from_its_history_text(store):
+    """What history keeps (values.display_value) reads back as the value (asof.value_from_text)."""
+    from safetymap.asof import value_from_text
+    from safetymap.values import display_value
+
+    frame = store.read()
+    for c in store.schema.categories:
+        rows = frame[frame["category"] == c.key]
+        for f in (f for f in c.fields if f.type != "datetime"):
+            for value in rows[f.key]:
+                back = value_from_text(f, display_value(f, value))
+                if pd.isna(value) if not isinstance(value, str) else not value.strip():
+                    assert back is None, (f.key, value)
+                elif f.type in ("date",):
+                    assert back == pd.Timestamp(value), f.key
+                elif f.type in ("float", "stake"):
+                    assert back == pytest.approx(float(value), abs=0.001), f.key
+                else:
+                    assert back == value, (f.key, value, back)
