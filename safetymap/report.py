@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from . import stats
+from .asof import ledger_as_of, moment_after
 from .clock import now_local
 from .errors import Problem, RequestError
 from .fog import FogRule
@@ -46,15 +47,30 @@ class MapData:
 
 
 @dataclass(frozen=True)
+class Notes:
+    """The 存在问题 and 下步工作 the safety section writes for the printable page (plain text)."""
+
+    problems: str = ""
+    next_steps: str = ""
+
+    @property
+    def parts(self) -> list[tuple[str, str]]:
+        """(heading, text) of each part written."""
+        return [(h, t.strip()) for h, t in (("存在问题", self.problems), ("下步工作", self.next_steps)) if t and t.strip()]
+
+
+@dataclass(frozen=True)
 class Report:
     title: str  # 公路安全风险图斑月报（2026年11月）
     bureau: str
     period: Period
-    on: dt.date  # the date overdue is counted at
+    on: dt.date  # the date the ledger is shown as of (the period's last day for a past period)
     generated_at: dt.datetime
     sample: bool
     sections: list[Section] = field(default_factory=list)
     map: MapData | None = field(default=None, compare=False)
+    rebuilt: bool = False  # the ledger of a past period, rebuilt from history
+    notes: Notes = field(default_factory=Notes)
 
     @property
     def tables(self) -> list[Table]:
@@ -62,7 +78,8 @@ class Report:
 
     @property
     def subtitle(self) -> str:
-        parts = [f"报告期 {self.period.label}", f"台账状态截至 {self.on:%Y-%m-%d}",
+        state = f"台账状态截至 {self.on:%Y-%m-%d}" + ("（按变更历史重建）" if self.rebuilt else "")
+        parts = [f"报告期 {self.period.label}", state,
                  f"生成于 {self.generated_at:%Y-%m-%d %H:%M}"]
         return "　".join(parts + (["示例数据（虚构）"] if self.sample else []))
 
@@ -77,37 +94,78 @@ def period_from(month: str | None = None, year: int | None = None) -> Period:
     return Period.parse_month(month) if month is not None else Period.year(year)
 
 
-def build_report(store: Store, period: Period, on: dt.date | None = None) -> Report:
-    """The report of ``period`` from the database: the ledger as it stands on ``on`` (default
-    today) and what happened within the period."""
-    return compose(stats.load(store), store.schema, period, on or today(), store.routes())
+def build_report(store: Store, period: Period, on: dt.date | None = None, notes: Notes | None = None) -> Report:
+    """The report of ``period`` from the database, made on ``on`` (default today): the ledger as it
+    stood at the period's end (or on ``on`` while the period runs) and what happened within it."""
+    return compose(stats.load(store), store.schema, period, on or today(), store.routes(), notes)
 
 
-def compose(data: LedgerData, schema: Schema, period: Period, on: dt.date, routes=None) -> Report:
-    return Report(report_title(period), schema.bureau, period, on, now_local(), data.sample,
-                  sections(data, schema, period, on), MapData(data.patches, routes, schema))
+def as_of(data: LedgerData, schema: Schema, period: Period, on: dt.date) -> tuple[dt.date, LedgerData, bool]:
+    """The date the report shows the ledger at, the ledger then, and whether it was rebuilt: a period
+    over by ``on`` shows its last day, rebuilt from history; a running one shows the ledger on ``on``."""
+    if period.end > on:
+        return on, data, False
+    return period.last_day, ledger_as_of(data, schema, moment_after(period.last_day)), True
 
 
-def sections(data: LedgerData, schema: Schema, period: Period, on: dt.date) -> list[Section]:
+def compose(data: LedgerData, schema: Schema, period: Period, on: dt.date, routes=None,
+            notes: Notes | None = None) -> Report:
+    state_on, then, rebuilt = as_of(data, schema, period, on)
+    previous_on, previous, _ = as_of(data, schema, period.previous, on)
+    change = stats.month_on_month(stats.headline(then, schema, state_on), stats.headline(previous, schema, previous_on))
+    return Report(report_title(period), schema.bureau, period, state_on, now_local(), data.sample,
+                  sections(then, schema, period, state_on, change), MapData(then.patches, routes, schema),
+                  rebuilt, notes or Notes())
+
+
+FUNDING_NOTE = "图斑尚无资金来源字段，此处只计合计；按来源统计待隐患的资金（金额、来源）记录后提供。"
+
+
+def sections(data: LedgerData, schema: Schema, period: Period, on: dt.date, change: pd.DataFrame) -> list[Section]:
     frame, trend = data.patches, period.trend_months
+    top = schema.grade_labels[0]
+    previous = "上月" if period.kind == "month" else "上年"
     return [
-        Section("一、总体情况", [Table("总体情况", stats.overview(data, schema, on, period))]),
+        Section("一、总体情况", [
+            Table("总体情况", stats.overview(data, schema, on, period), f"风险图斑数只计未销号的图斑；统计日期 {on:%Y-%m-%d}"),
+            Table("主要指标环比", change, f"上期为{previous}（{period.previous.label}），按当时的台账计")]),
         Section("二、风险图斑分布图", [], map=True),
-        Section("三、分类分级统计", [Table("分类分级图斑数", stats.category_grade(frame, schema)),
+        Section(f"三、{top}风险清单", [Table(f"{top}风险清单", stats.major_risk_list(frame, schema, on),
+                                        f"未销号的{top}风险图斑，含防控措施、责任单位、责任人和整改时限")]),
+        Section("四、分类分级统计", [Table("分类分级图斑数", stats.category_grade(frame, schema)),
                                  Table("分类分级长度(km)", stats.category_grade(frame, schema, "km"))]),
-        Section("四、整改情况", [Table("整改状态", stats.rect_status_table(frame, schema, on)),
-                             Table("逾期未整改清单", stats.overdue_list(frame, schema, on), "按逾期天数从多到少")]),
-        Section("五、五到位落实情况", [Table("五到位落实情况", stats.five_in_place_table(frame, schema)),
-                                Table("五到位缺项清单", stats.five_in_place_gaps(frame, schema))]),
-        Section("六、团雾多发路段", [
-            Table("团雾多发路段台账", stats.fog_ledger_table(frame, data.events, schema), FogRule.of(schema).describe()),
+        Section("五、整改情况", [
+            Table("整改状态", stats.rect_status_table(frame, schema, on)),
+            Table("逾期未整改清单", stats.overdue_list(frame, schema, on), "按逾期天数从多到少"),
+            Table("按责任单位整改完成率和销号率", stats.completion_by(frame, "resp_unit", schema), COMPLETION_NOTE,
+                  sheet="按单位完成率"),
+            Table("按乡镇整改完成率和销号率", stats.completion_by(frame, "township", schema), COMPLETION_NOTE,
+                  sheet="按乡镇完成率")]),
+        Section("六、五到位和资金落实情况", [
+            Table("五到位落实情况", stats.five_in_place_table(frame, schema)),
+            Table("五到位缺项清单", stats.five_in_place_gaps(frame, schema)),
+            Table("资金落实情况", stats.funding_table(frame, schema), FUNDING_NOTE)]),
+        Section("七、巡查情况", [
+            Table("逾期未巡查按等级统计", stats.inspection_overdue_by_grade(frame, schema, on), inspection_note(schema)),
+            Table("逾期未巡查清单", stats.inspection_overdue_list(frame, schema, on), "未销号的图斑，按等级、超期天数排列")]),
+        Section("八、团雾多发路段", [
+            Table("团雾多发路段台账", stats.fog_ledger_table(frame, data.events, schema, on=on), FogRule.of(schema).describe()),
             Table("团雾事件按月统计", stats.fog_events_by_month(data.events, frame, trend), f"{period.start.year}年1月起"),
             Table("本期团雾事件", stats.fog_event_list(data.events, frame, schema, period))]),
-        Section("七、动态跟踪", [
+        Section("九、动态跟踪", [
             Table("各月动态", stats.changes_by_month(data.history, trend),
                   f"{period.start.year}年1月起；整改完成、销号指整改状态改为已整改、已销号"),
             Table("本期动态清单", stats.change_list(data.history, data.all_patches, schema, period))]),
-        Section("八、分布统计", [Table("按乡镇统计", stats.by_group(frame, "township", schema, on)),
+        Section("十、分布统计", [Table("按乡镇统计", stats.by_group(frame, "township", schema, on)),
                              Table("按责任单位统计", stats.by_group(frame, "resp_unit", schema, on)),
                              Table("按路线统计", stats.by_group(frame, "route_code", schema, on))]),
     ]
+
+
+COMPLETION_NOTE = "整改完成率 =（已整改 + 已销号）÷ 图斑数；销号率 = 已销号 ÷ 图斑数"
+NOTES_HEADING = "十一、存在问题和下步工作"
+
+
+def inspection_note(schema: Schema) -> str:
+    days = "，".join(f"{g} {d} 天" for g, d in stats.inspection_days(schema).items())
+    return f"巡查频次：{days}；最近巡查日期早于此（或从未巡查）即逾期"

@@ -7,7 +7,7 @@ import pandas as pd
 
 from . import stats
 from .io.cells import text_of
-from .report import SAMPLE_NOTE, Report, Table
+from .report import NOTES_HEADING, SAMPLE_NOTE, Notes, Report, Table
 from .svgmap import district_map_svg
 from .text import esc
 
@@ -38,6 +38,7 @@ p.empty { color: #777; font-size: 9pt; margin: 0 0 3mm; }
 figure { margin: 2mm 0 4mm; break-inside: avoid; page-break-inside: avoid; }
 figure svg { width: 100%; height: auto; display: block; }
 figcaption { text-align: center; font-size: 9pt; color: #444; margin-top: 1mm; }
+section.notes p { margin: 0 0 1.5mm; text-indent: 2em; white-space: pre-wrap; }
 footer { margin-top: 6mm; border-top: 0.5pt solid #999; font-size: 8pt; color: #666; padding-top: 1mm; }
 @media screen { body { padding: 8mm; } }
 """
@@ -80,8 +81,20 @@ def map_figure(report: Report) -> str:
     return f'<figure class="map">{svg}<figcaption>{esc(report.title)} 风险图斑分布图</figcaption></figure>'
 
 
-def html_page(report: Report) -> str:
-    """The report as one self-contained HTML page that prints on A4."""
+def notes_section(notes: Notes) -> str:
+    """存在问题 / 下步工作 as typed: each line a paragraph, escaped."""
+    if not notes.parts:
+        return ""
+    parts = []
+    for heading, text in notes.parts:
+        lines = "".join(f"<p>{esc(line)}</p>" for line in text.splitlines() if line.strip())
+        parts.append(f"<h3>{esc(heading)}</h3>{lines}")
+    return f'<section class="notes"><h2>{esc(NOTES_HEADING)}</h2>{"".join(parts)}</section>'
+
+
+def html_page(report: Report, notes: Notes | None = None) -> str:
+    """The report as one self-contained HTML page that prints on A4; ``notes`` (default the report's)
+    add the 存在问题 / 下步工作 section at the end."""
     body, n = [], 0
     for section in report.sections:
         body.append(f"<section><h2>{esc(section.heading)}</h2>")
@@ -91,6 +104,7 @@ def html_page(report: Report) -> str:
             body.append(html_table(table, table_id(n)))
             n += 1
         body.append("</section>")
+    body.append(notes_section(notes or report.notes))
     sample = f'<div class="sample">{esc(SAMPLE_NOTE)}</div>' if report.sample else ""
     return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{esc(report.title)}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head><body>'

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import clock
 from .errors import Problem, ValidationError
 from .geo import format_stakes
 from .fog import FogRule, fog_counts, fog_ledger
@@ -30,6 +31,14 @@ MONTH = "月份"
 STAKES = "桩号范围"
 DAYS_LATE = "逾期天数"
 DONE_RATE = "整改完成率(%)"
+CLOSE_RATE = "销号率(%)"
+FUNDING = "落实资金(万元)"
+FUNDING_TOTAL = "落实资金合计(万元)"
+FUNDED = "已落实资金图斑"
+INSPECT_DAYS = "巡查频次(天)"
+INSPECT_LATE = "逾期未巡查"
+NEVER_INSPECTED = "从未巡查"
+DAYS_PAST_DUE = "超期天数"
 FIVE_OK = "五到位"
 FIVE_RATE = "五到位率(%)"
 MISSING_PARTS = "缺项"
@@ -100,6 +109,18 @@ class Period:
         if len(parts) != 2 or not all(p.isdigit() for p in parts):
             raise ValidationError([Problem("月份", f"「{text}」不是有效的月份，应为 年-月，如 2026-11")])
         return cls.month(int(parts[0]), int(parts[1]))
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.end - dt.timedelta(days=1)
+
+    @property
+    def previous(self) -> Period:
+        """The month (or year) before."""
+        if self.kind == "year":
+            return Period.year(self.start.year - 1)
+        before = self.start - dt.timedelta(days=1)
+        return Period.month(before.year, before.month)
 
     @property
     def label(self) -> str:
@@ -272,6 +293,32 @@ def rect_status_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = 
     return table
 
 
+def is_closed(frame: pd.DataFrame, schema: Schema) -> pd.Series:
+    """True where the rectification status has the role closed (已销号): no longer an open risk."""
+    return frame["rect_status"].isin(schema.statuses_with_role("closed"))
+
+
+def open_risks(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The patches that are still risks the bureau manages: every one not closed (已销号)."""
+    return frame[~is_closed(frame, schema).to_numpy()]
+
+
+def completion_by(frame: pd.DataFrame, key: str, schema: Schema) -> pd.DataFrame:
+    """Per responsible unit, township … (``key``): patches, rectified, closed, 整改完成率 (rectified or
+    closed) and 销号率 (closed), in the schema's order, with a 合计 row."""
+    groups = group_values(frame, key)
+    rectified, closed = schema.statuses_with_role("rectified"), schema.statuses_with_role("closed")
+    table = pd.DataFrame({
+        COUNT: groups.value_counts(),
+        **{s: frame["rect_status"].eq(s).groupby(groups).sum() for s in (*rectified, *closed)},
+    }).reindex(order_of(key, groups, schema)).fillna(0)
+    table = with_total(table.rename_axis(label(schema, key)).reset_index())
+    table = _finish_numbers(table, [COUNT, *rectified, *closed], "count")
+    table[DONE_RATE] = rate(table[[*rectified, *closed]].sum(axis=1), table[COUNT])
+    table[CLOSE_RATE] = rate(table[list(closed)].sum(axis=1), table[COUNT])
+    return table
+
+
 def rate(part: pd.Series, whole: pd.Series) -> pd.Series:
     """Percent, one decimal; empty where the whole is 0."""
     whole = whole.astype(float).replace(0, np.nan)
@@ -315,16 +362,159 @@ def five_in_place_gaps(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     return table.sort_values(["_rank", label(schema, "code")]).drop(columns="_rank").reset_index(drop=True)
 
 
+# ---------------------------------------------------------------- the named major risks (重大风险清单)
+MAJOR_KEYS = ("code", "name", "category", "route_code", "stakes", "township", "list_measures", "resp_unit",
+              "resp_person", "resp_phone")
+
+
+def major_risk_list(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
+    """Every open risk of the highest grade by name, with its measures (防控措施清单), responsible unit,
+    person and phone, status, deadline and whether it is overdue, by code."""
+    risks = open_risks(frame, schema)
+    rows = risks[(risks["risk_grade"] == schema.grade_labels[0]).to_numpy()].sort_values("code")
+    table = patch_columns(rows, schema, MAJOR_KEYS)
+    table[label(schema, "rect_status")] = rows["rect_status"]
+    table[label(schema, "rect_deadline")] = as_dates(rows["rect_deadline"])
+    table[OVERDUE] = overdue(rows, on, schema).map({True: OVERDUE, False: ""})
+    return table.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- funding (落实资金)
+def funding_total(frame: pd.DataFrame) -> float:
+    return round(float(np.nansum(frame["funding_wan"].to_numpy(dtype=float))), 2)
+
+
+def funding_table(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Per category: patches, patches with funding, and the funding (万元) added up. Patches have no
+    funding source: by source comes with the hazards (``hazard_funding_by_source``)."""
+    labels = category_labels(schema)
+    cats = frame["category"].map(labels)
+    money = frame["funding_wan"].astype(float)
+    table = pd.DataFrame({COUNT: cats.value_counts(), FUNDED: (money > 0).groupby(cats).sum(),
+                          FUNDING: money.groupby(cats).sum()}).reindex(list(labels.values())).fillna(0)
+    table = _finish_numbers(with_total(table.rename_axis(CATEGORY).reset_index()), [COUNT, FUNDED], "count")
+    return _finish_numbers(table, [FUNDING], "amount")
+
+
+# ---------------------------------------------------------------- inspections (巡查频次)
+def inspection_days(schema: Schema) -> dict[str, int]:
+    """Grade label -> the most days allowed between inspections (schema ``meta.inspection_days``)."""
+    days = schema.meta.get("inspection_days", {})
+    return {g.label: int(days[g.key]) for g in schema.grades if g.key in days}
+
+
+def days_past_inspection(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.Series:
+    """Days past the inspection due date (last inspection + the grade's frequency) on ``on``; missing
+    where not overdue. A patch never inspected is overdue with no day count (see ``never_inspected``)."""
+    on = pd.Timestamp(on or clock.today())
+    allowed = frame["risk_grade"].map(inspection_days(schema)).astype(float)
+    late = (on - pd.to_datetime(frame["last_inspection"])).dt.days - allowed
+    return late.where(late > 0).astype("Int64")
+
+
+def never_inspected(frame: pd.DataFrame, schema: Schema) -> pd.Series:
+    has_rule = frame["risk_grade"].isin(list(inspection_days(schema)))
+    return has_rule & pd.to_datetime(frame["last_inspection"]).isna()
+
+
+def inspection_late(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.Series:
+    """True for an open risk not inspected within its grade's frequency (or never)."""
+    late = days_past_inspection(frame, schema, on).notna() | never_inspected(frame, schema)
+    return late & ~is_closed(frame, schema)
+
+
+def inspection_overdue_by_grade(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
+    """Per grade: the inspection frequency, open risks, those overdue for inspection and, of them, never inspected."""
+    days = inspection_days(schema)
+    risks = open_risks(frame, schema)
+    late, never = inspection_late(risks, schema, on), never_inspected(risks, schema)
+    rows = [{label(schema, "risk_grade"): g, INSPECT_DAYS: d, COUNT: int((risks["risk_grade"] == g).sum()),
+             INSPECT_LATE: int((late & (risks["risk_grade"] == g)).sum()),
+             NEVER_INSPECTED: int((never & (risks["risk_grade"] == g)).sum())} for g, d in days.items()]
+    table = pd.DataFrame(rows, columns=[label(schema, "risk_grade"), INSPECT_DAYS, COUNT, INSPECT_LATE, NEVER_INSPECTED])
+    table = with_total(table.astype({INSPECT_DAYS: float}))
+    table = _finish_numbers(table, [COUNT, INSPECT_LATE, NEVER_INSPECTED], "count")
+    table[INSPECT_DAYS] = table[INSPECT_DAYS].astype("Int64").mask(table.iloc[:, 0] == TOTAL)
+    return table
+
+
+def inspection_overdue_list(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
+    """Open risks overdue for inspection, highest grade and longest overdue first, with who is responsible."""
+    risks = open_risks(frame, schema)
+    rows = risks[inspection_late(risks, schema, on).to_numpy()]
+    table = patch_columns(rows, schema, ("code", "name", "category", "risk_grade", "township", "resp_unit", "resp_person"))
+    table[label(schema, "last_inspection")] = as_dates(rows["last_inspection"])
+    table[INSPECT_DAYS] = rows["risk_grade"].map(inspection_days(schema)).astype("Int64")
+    table[DAYS_PAST_DUE] = days_past_inspection(rows, schema, on)
+    rank = rows["risk_grade"].map({g: i for i, g in enumerate(schema.grade_labels)})
+    table = table.assign(_rank=rank.to_numpy(), _late=table[DAYS_PAST_DUE].fillna(10**6).to_numpy())
+    order = table.sort_values(["_rank", "_late", label(schema, "code")], ascending=[True, False, True])
+    return order.drop(columns=["_rank", "_late"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- hazards (隐患), for when they are recorded
+# A hazards frame has the columns: code (隐患编号), patch_code (图斑编号), level (隐患等级: 重大隐患 /
+# 一般隐患), status (待整改 / 整改中 / 待验收 / 已销号), description, measures (整改措施), lead_unit
+# (牵头单位), person (责任人), deadline (整改时限), funding_wan (资金, 万元), funding_source (资金来源),
+# supervision_level (挂牌督办级别, blank when not supervised), supervision_doc (督办文号). An empty frame
+# is no hazards. The words below are the hazard workflow's until its schema entries exist.
+HAZARD_MAJOR, HAZARD_CLOSED = "重大隐患", "已销号"
+HAZARD_LABELS = {"code": "隐患编号", "patch_code": "图斑编号", "level": "隐患等级", "status": "整改状态",
+                 "description": "隐患描述", "measures": "整改措施", "lead_unit": "牵头单位", "person": "责任人",
+                 "deadline": "整改时限"}
+SUPERVISION_LABELS = {"supervision_level": "督办级别", "supervision_doc": "督办文号"}
+FUNDING_SOURCE = "资金来源"
+
+
+HAZARD_COLUMNS = (*HAZARD_LABELS, "funding_wan", "funding_source", *SUPERVISION_LABELS)
+
+
+def hazard_rows(hazards: pd.DataFrame) -> pd.DataFrame:
+    """``hazards`` with every documented column (missing ones empty), by 隐患编号."""
+    return hazards.reindex(columns=list(HAZARD_COLUMNS)).sort_values("code").reset_index(drop=True)
+
+
+def open_hazards(hazards: pd.DataFrame) -> pd.DataFrame:
+    rows = hazard_rows(hazards)
+    return rows[rows["status"] != HAZARD_CLOSED]
+
+
+def _hazard_table(rows: pd.DataFrame, labels: dict) -> pd.DataFrame:
+    table = rows[list(labels)].rename(columns=labels)
+    table[labels["deadline"]] = as_dates(pd.to_datetime(rows["deadline"]))
+    return table.reset_index(drop=True)
+
+
+def major_hazard_list(hazards: pd.DataFrame) -> pd.DataFrame:
+    """The open 重大隐患 by name with measures, lead unit, person and deadline."""
+    rows = open_hazards(hazards)
+    return _hazard_table(rows[rows["level"] == HAZARD_MAJOR], HAZARD_LABELS)
+
+
+def supervised_hazard_list(hazards: pd.DataFrame) -> pd.DataFrame:
+    """The open hazards under 挂牌督办, with the level and document."""
+    rows = open_hazards(hazards)
+    return _hazard_table(rows[~rows["supervision_level"].map(is_blank).astype(bool)], HAZARD_LABELS | SUPERVISION_LABELS)
+
+
+def hazard_funding_by_source(hazards: pd.DataFrame) -> pd.DataFrame:
+    """Hazard funding (万元) added up per source (资金来源), with a 合计 row."""
+    rows = hazard_rows(hazards)
+    money = rows["funding_wan"].astype(float).groupby(group_values(rows, "funding_source")).sum()
+    table = money.rename(FUNDING).rename_axis(FUNDING_SOURCE).reset_index()
+    return _finish_numbers(with_total(table), [FUNDING], "amount")
+
+
 # ---------------------------------------------------------------- fog
 IN_LEDGER = "列入台账"
 
 
 def fog_ledger_table(frame: pd.DataFrame, events: pd.DataFrame, schema: Schema, *,
-                     every_segment: bool = False) -> pd.DataFrame:
-    """The fog ledger (年均发生3次以上团雾路段台账): each segment's yearly counts and average. With
-    ``every_segment``, all fog segments, and a column saying which are in the ledger."""
+                     every_segment: bool = False, on: dt.date | None = None) -> pd.DataFrame:
+    """The fog ledger (年均发生3次以上团雾路段台账) on ``on`` (default today): each segment's yearly counts
+    and average. With ``every_segment``, all fog segments, and a column saying which are in the ledger."""
     fog = frame[frame["category"] == schema.fog_category]
-    ledger = fog_counts(fog, events, schema) if every_segment else fog_ledger(fog, events, schema)
+    ledger = fog_counts(fog, events, schema, on) if every_segment else fog_ledger(fog, events, schema, on)
     rows = fog.set_index("code").loc[ledger["code"]].reset_index()
     table = patch_columns(rows, schema, ("code", "name", "route_code", "stakes", "township", "risk_grade", "resp_unit"))
     for year in (c for c in ledger.columns if isinstance(c, (int, np.integer))):
@@ -427,24 +617,63 @@ def change_list(history: pd.DataFrame, patches: pd.DataFrame, schema: Schema, pe
 
 
 # ---------------------------------------------------------------- overview
-def overview(data: LedgerData, schema: Schema, on: dt.date | None = None, period: Period | None = None) -> pd.DataFrame:
-    """The headline figures (项目, 数值): the ledger now, and what happened in ``period`` if given."""
+OPEN_COUNT, LATE_COUNT, CLOSED_COUNT, LATE_INSPECTION_COUNT = f"{OPEN}图斑", "逾期未整改图斑", "已销号图斑", "逾期未巡查图斑"
+
+
+def share(part: int, whole: int) -> float:
+    """Percent, one decimal; NaN of nothing."""
+    return float(rate(pd.Series([part]), pd.Series([whole])).iloc[0])
+
+
+def headline(data: LedgerData, schema: Schema, on: dt.date | None = None) -> dict:
+    """The ledger's headline figures on ``on``: risks by grade count open risks only (a closed patch,
+    已销号, is no longer a risk the bureau manages)."""
     frame = data.patches
-    parts = five_in_place_parts(frame)
+    risks = open_risks(frame, schema)
+    grades = grades_of(risks, schema).value_counts()
+    closed = int(is_closed(frame, schema).sum())
+    rectified = int(frame["rect_status"].isin(schema.statuses_with_role("rectified")).sum())
     fog = frame[frame["category"] == schema.fog_category]
-    rows = [("图斑总数", len(frame)), ("总长度(km)", km(frame["length_m"]))]
-    grades = grades_of(frame, schema).value_counts()
-    rows += [(f"{g}风险图斑", int(grades.get(g, 0))) for g in grade_columns(frame, schema)]
-    rows += [(f"{OPEN}图斑", int(is_open(frame, schema).sum())),
-             ("逾期未整改图斑", int(overdue(frame, on).sum())),
-             (FIVE_RATE, float(rate(pd.Series([parts.all(axis=1).sum()]), pd.Series([len(frame)])).iloc[0])),
-             (fog_ledger_label(schema), len(fog_ledger(fog, data.events, schema)))]
-    if period is not None:
-        changes = changes_by_month(data.history, period.months).iloc[-1]
-        events = current_events(data.events, frame)
-        rows += [(f"本期{k}", int(changes[k])) for k in CHANGE_KINDS]
-        rows += [("本期团雾事件", int(period.contains(events["date"]).sum()))]
-    return pd.DataFrame({"项目": [r[0] for r in rows], "数值": pd.Series([r[1] for r in rows], dtype=object)})
+    return {
+        "图斑总数": len(frame), "总长度(km)": km(frame["length_m"]),
+        **{f"{g}风险图斑": int(grades.get(g, 0)) for g in grade_columns(risks, schema)},
+        OPEN_COUNT: int(is_open(frame, schema).sum()), LATE_COUNT: int(overdue(frame, on, schema).sum()),
+        CLOSED_COUNT: closed, DONE_RATE: share(rectified + closed, len(frame)), CLOSE_RATE: share(closed, len(frame)),
+        FIVE_RATE: share(int(five_in_place_parts(frame).all(axis=1).sum()), len(frame)),
+        FUNDING_TOTAL: funding_total(frame), LATE_INSPECTION_COUNT: int(inspection_late(frame, schema, on).sum()),
+        fog_ledger_label(schema): len(fog_ledger(fog, data.events, schema, on)),
+    }
+
+
+def period_figures(data: LedgerData, schema: Schema, period: Period) -> dict:
+    """What happened within ``period``: patches added, rectified, closed, archived; fog events."""
+    changes = changes_by_month(data.history, period.months, schema).iloc[-1]
+    events = current_events(data.events, data.patches)
+    return {**{f"本期{k}": int(changes[k]) for k in CHANGE_KINDS},
+            "本期团雾事件": int(period.contains(events["date"]).sum())}
+
+
+def figure_table(figures: dict) -> pd.DataFrame:
+    return pd.DataFrame({"项目": list(figures), "数值": pd.Series(list(figures.values()), dtype=object)})
+
+
+def overview(data: LedgerData, schema: Schema, on: dt.date | None = None, period: Period | None = None) -> pd.DataFrame:
+    """The headline figures (项目, 数值): the ledger on ``on``, and what happened in ``period`` if given."""
+    figures = headline(data, schema, on)
+    return figure_table(figures | (period_figures(data, schema, period) if period is not None else {}))
+
+
+def month_on_month(current: dict, previous: dict) -> pd.DataFrame:
+    """项目, 本期, 上期, 增减 of the figures both have (the change blank where either is not a number)."""
+    names = [k for k in current if k in previous]
+
+    def change(name):
+        a, b = current[name], previous[name]
+        return round(a - b, 2) if not (pd.isna(a) or pd.isna(b)) else np.nan
+
+    return pd.DataFrame({"项目": names, "本期": pd.Series([current[k] for k in names], dtype=object),
+                         "上期": pd.Series([previous[k] for k in names], dtype=object),
+                         "增减": pd.Series([change(k) for k in names], dtype=object)})
 
 
 def summary(frame: pd.DataFrame, schema: Schema) -> dict:

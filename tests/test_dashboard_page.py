@@ -64,7 +64,8 @@ def test_headline_figures(page):
     at, _, sql, which = page
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["图斑总数"] == str(sql.one("SELECT COUNT(*) FROM p"))
-    assert metrics["重大风险图斑"] == str(sql.one("SELECT COUNT(*) FROM p WHERE risk_grade = '重大'"))
+    assert metrics["重大风险图斑"] == str(sql.one(  # open risks only: 已销号 is not counted (issue 12)
+        "SELECT COUNT(*) FROM p WHERE risk_grade = '重大' AND rect_status <> '已销号'"))
     assert metrics["逾期未整改图斑"] == str(sql.one(
         f"SELECT COUNT(*) FROM p WHERE rect_status IN {OPEN_SQL} AND rect_deadline < ?", today().isoformat()))
     assert float(metrics["总长度(km)"]) == pytest.approx(sql.one("SELECT TOTAL(length_m) FROM p") / 1000, abs=0.0051)
@@ -162,3 +163,17 @@ def test_a_viewer_sees_the_figures_but_cannot_download(monkeypatch, sample_db):
     buttons = at.get("download_button")
     assert all(b.proto.disabled for b in buttons)  # only the disabled report/reminder buttons remain
     assert len(buttons) <= 3
+
+
+def test_red_list_rates_inspections_and_report_notes(page):
+    at, store, sql, _ = page
+    red = shown(at, "图斑编号", "防控措施清单")[0]
+    assert sorted(red["图斑编号"]) == [c for (c,) in sql.rows(
+        "SELECT code FROM p WHERE risk_grade = '重大' AND rect_status <> '已销号' ORDER BY code")]
+    units = shown(at, "责任单位", "销号率(%)")[0].set_index("责任单位")
+    n, closed = sql.rows("SELECT COUNT(*), SUM(rect_status = '已销号') FROM p")[0]
+    assert units.loc["合计", "销号率(%)"] == pytest.approx(round(100 * closed / n, 1))
+    assert shown(at, "风险等级", "逾期未巡查")
+    at.text_area(key="report_problems").input("<b>护栏</b>不足").run()
+    at.text_area(key="report_next_steps").input("下月完成").run()
+    assert not at.exception

@@ -57,7 +57,9 @@ def test_monthly_report_excel_opens_and_shows_the_right_numbers(store, sql_of, t
     sql = sql_of(store)
     path = report_files.save(report.build_report(store, Period.parse_month("2026-11"), SAMPLE_ON), tmp_path / "月报.xlsx")
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames[:3] == ["总体情况", "分类分级图斑数", "分类分级长度(km)"] and "逾期未整改清单" in wb.sheetnames
+    # the red list and the month-on-month table come second and third since issue 12
+    assert wb.sheetnames[:3] == ["总体情况", "主要指标环比", "重大风险清单"] and "逾期未整改清单" in wb.sheetnames
+    assert wb.sheetnames.index("分类分级图斑数") + 1 == wb.sheetnames.index("分类分级长度(km)")
     ws = wb["分类分级图斑数"]
     bureau = store.schema.meta["bureau"]
     assert ws["A1"].value.startswith(bureau) and "分类分级图斑数" in ws["A1"].value
@@ -96,10 +98,19 @@ def test_annual_report_excel_of_the_generated_ledger(generated_template, sql_of,
     added = sql.one("SELECT COUNT(DISTINCT code) FROM history WHERE version = 1 AND field_key IS NULL "
                     "AND strftime('%Y', at, '+8 hours') = '2025'")
     assert monthly["合计"]["新增"] == added
+    # since issue 12 a past year shows the ledger at its end, rebuilt from history: the patches added
+    # by then and not archived by then
     units = {r["责任单位"]: r for r in sheet_rows(wb["按责任单位统计"])}
+    assert units["合计"]["图斑数"] == sql.one(
+        "SELECT COUNT(DISTINCT code) FROM history WHERE version = 1 AND field_key IS NULL "
+        "AND datetime(at, '+8 hours') < '2026-01-01' AND code NOT IN (SELECT code FROM history "
+        "WHERE action = 'archive' AND datetime(at, '+8 hours') < '2026-01-01')")
+    assert "台账状态截至 2025-12-31（按变更历史重建）" in wb["总体情况"]["A2"].value
+    assert wb["总体情况"]["A2"].value.count("示例数据") == 0  # not the sample: no sample label
+    running = openpyxl.load_workbook(report_files.save(report.build_report(store, Period.year(2026), on), tmp_path / "2026.xlsx"))
+    units = {r["责任单位"]: r for r in sheet_rows(running["按责任单位统计"])}
     assert units["合计"]["逾期"] == sql.one(
         f"SELECT COUNT(*) FROM p WHERE rect_status IN {OPEN_SQL} AND rect_deadline < ?", on.isoformat())
-    assert wb["总体情况"]["A2"].value.count("示例数据") == 0  # not the sample: no sample label
     store.close()
 
 

@@ -354,7 +354,10 @@ def test_overview_headlines(ledger, sql):
     figures = dict(zip(*stats.overview(stats.load(store), store.schema, on).T.to_numpy()))
     assert figures["图斑总数"] == sql.one("SELECT COUNT(*) FROM p")
     assert figures["总长度(km)"] == pytest.approx(sql.one("SELECT TOTAL(length_m) FROM p") / 1000, abs=KM_TOLERANCE)
-    assert figures["重大风险图斑"] == sql.one("SELECT COUNT(*) FROM p WHERE risk_grade = '重大'")
+    # open risks only: a closed patch (已销号) is no longer a risk (the rule changed with issue 12)
+    assert figures["重大风险图斑"] == sql.one("SELECT COUNT(*) FROM p WHERE risk_grade = '重大' AND rect_status <> '已销号'")
+    assert figures["已销号图斑"] == sql.one("SELECT COUNT(*) FROM p WHERE rect_status = '已销号'")
+    assert figures["落实资金合计(万元)"] == pytest.approx(sql.one("SELECT TOTAL(funding_wan) FROM p"), abs=0.005)
     assert figures["未整改图斑"] == sql.one(f"SELECT COUNT(*) FROM p WHERE rect_status IN {OPEN_SQL}")
     assert figures["逾期未整改图斑"] == sql.one(
         f"SELECT COUNT(*) FROM p WHERE rect_status IN {OPEN_SQL} AND rect_deadline < ?", on.isoformat())

@@ -19,7 +19,7 @@ from ..text import is_missing
 from ..stats import LedgerData, Period
 from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
 
-TABS = ("分类分级", "地区·单位·路线", "整改", "五到位", "团雾", "动态", "到期提醒", "月报·年报")
+TABS = ("分类分级", "地区·单位·路线", "整改", "重大风险", "巡查", "五到位·资金", "团雾", "动态", "到期提醒", "月报·年报")
 REMINDER_COLORS = ("#C00000", "#F0A30A")  # overdue, due soon
 OTHER_COLOR = "#5B7DB1"
 CHANGE_COLORS = ("#5B7DB1", "#2E8B57", "#8C8C8C", "#C9A227")  # 新增, 整改完成, 销号, 归档
@@ -58,22 +58,26 @@ def render() -> None:
     with tabs[2]:
         rectification_section(data.patches, view)
     with tabs[3]:
-        five_section(data.patches, view)
+        major_section(data.patches, view)
     with tabs[4]:
-        fog_section(data, view)
+        inspection_section(data.patches, view)
     with tabs[5]:
-        changes_section(data, view)
+        five_section(data.patches, view)
     with tabs[6]:
-        reminders_section(data, view)
+        fog_section(data, view)
     with tabs[7]:
+        changes_section(data, view)
+    with tabs[8]:
+        reminders_section(data, view)
+    with tabs[9]:
         report_section(data, view, store.routes())
 
 
 # ---------------------------------------------------------------- building blocks
 def headline_names(schema: Schema) -> tuple[str, ...]:
-    """The figures of ``stats.overview`` shown as metrics: the highest grade's count, not every grade's."""
-    return ("图斑总数", "总长度(km)", f"{schema.grade_labels[0]}风险图斑", f"{stats.OPEN}图斑", "逾期未整改图斑",
-            stats.FIVE_RATE, stats.fog_ledger_label(schema))
+    """The figures of ``stats.overview`` shown as metrics: the highest grade's open risks, not every grade's."""
+    return ("图斑总数", "总长度(km)", f"{schema.grade_labels[0]}风险图斑", stats.OPEN_COUNT, stats.LATE_COUNT,
+            stats.LATE_INSPECTION_COUNT, stats.FIVE_RATE, stats.fog_ledger_label(schema))
 
 
 def headlines(data: LedgerData, view: View) -> None:
@@ -164,6 +168,27 @@ def rectification_section(frame: pd.DataFrame, view: View) -> None:
     st.subheader(f"逾期未整改清单（{len(late)} 个）")
     st.caption("整改时限已过、整改状态仍为待整改或整改中的图斑，按逾期天数从多到少排列。")
     show_table("逾期未整改清单", late, "overdue", view)
+    for key, title in (("resp_unit", "按责任单位整改完成率和销号率"), ("township", "按乡镇整改完成率和销号率")):
+        st.subheader(title)
+        st.caption(report.COMPLETION_NOTE)
+        show_table(title, stats.completion_by(frame, key, view.schema), f"completion_{key}", view)
+
+
+def major_section(frame: pd.DataFrame, view: View) -> None:
+    top = view.schema.grade_labels[0]
+    table = stats.major_risk_list(frame, view.schema, view.on)
+    st.subheader(f"{top}风险清单（{len(table)} 个）")
+    st.caption(f"未销号的{top}风险图斑，含防控措施、责任单位、责任人和整改时限。")
+    show_table(f"{top}风险清单", table, "major", view)
+
+
+def inspection_section(frame: pd.DataFrame, view: View) -> None:
+    st.subheader("逾期未巡查按等级统计")
+    st.caption(report.inspection_note(view.schema))
+    show_table("逾期未巡查按等级统计", stats.inspection_overdue_by_grade(frame, view.schema, view.on), "inspect_grade", view)
+    late = stats.inspection_overdue_list(frame, view.schema, view.on)
+    st.subheader(f"逾期未巡查清单（{len(late)} 个）")
+    show_table("逾期未巡查清单", late, "inspect_late", view)
 
 
 def five_section(frame: pd.DataFrame, view: View) -> None:
@@ -175,6 +200,9 @@ def five_section(frame: pd.DataFrame, view: View) -> None:
     st.subheader(f"五到位缺项清单（{len(gaps)} 个）")
     st.caption("责任、措施、资金、时限、预案五到位：缺项为尚未落实的部分。")
     show_table("五到位缺项清单", gaps, "five_gaps", view)
+    st.subheader("资金落实情况")
+    st.caption(report.FUNDING_NOTE)
+    show_table("资金落实情况", stats.funding_table(frame, view.schema), "funding", view)
 
 
 def fog_section(data: LedgerData, view: View) -> None:
@@ -235,8 +263,12 @@ def report_section(data: LedgerData, view: View, routes) -> None:
                               key="report_month", disabled=kind == "年报")
     period = Period.month(year, month) if kind == "月报" else Period.year(year)
 
+    st.caption("存在问题和下步工作：写在这里的文字列在可打印页面的最后（不保存到台账）。")
+    notes = report.Notes(st.text_area("存在问题", key="report_problems", height=120),
+                         st.text_area("下步工作", key="report_next_steps", height=120))
+
     def build() -> report.Report:
-        return report.compose(data, schema, period, on, routes)
+        return report.compose(data, schema, period, on, routes, notes)
 
     title = report.report_title(period)
     st.markdown(f"**{title}**")
@@ -252,4 +284,5 @@ def report_section(data: LedgerData, view: View, routes) -> None:
                           file_name=f"{title}.html", mime="text/html", key="report_html", on_click="ignore",
                           icon=":material/download:")
     if st.toggle("预览风险图斑分布图", key="report_map"):
-        st.image(svgmap.district_map_svg(data.patches, schema, routes=routes, sample=data.sample), width="stretch")
+        then = report.as_of(data, schema, period, on)[1]  # a past period's map shows its patches then
+        st.image(svgmap.district_map_svg(then.patches, schema, routes=routes, sample=data.sample), width="stretch")
