@@ -148,3 +148,33 @@ def test_stakes_have_k_text_beside_the_metres_for_every_writer(sample_db):
     assert con.execute(f'SELECT start_stake_k FROM "{table}" WHERE code = ?', (patch["code"],)).fetchone()[0] == "K7+814.19"
     store.update(patch["code"], {"start_stake": 12350.0}, store.get(patch["code"])["version"], "admin")
     assert con.execute(f'SELECT start_stake_k FROM "{table}" WHERE code = ?', (patch["code"],)).fetchone()[0] == "K12+350"
+
+
+def test_accounts_and_sessions_are_not_layers_and_every_layer_has_chinese_aliases(sample_db):
+    store = open_store(sample_db)
+    con = other_client(store)
+    listed = {r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")}
+    assert not listed & {"users", "sessions", "login_throttle", "safetymap_meta", "safetymap_app_write"}
+    for table in ("patch_source", "routes", *(c.table for c in store.schema.categories)):
+        named = dict(con.execute("SELECT column_name, name FROM gpkg_data_columns WHERE table_name = ?", (table,)))
+        columns = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")') if r[1] != "geom"]
+        assert set(columns) <= set(named), (table, set(columns) - set(named))
+    grade = con.execute("SELECT constraint_name FROM gpkg_data_columns WHERE table_name = 'patch_fog' "
+                        "AND column_name = 'risk_grade'").fetchone()[0]
+    values = [r[0] for r in con.execute("SELECT value FROM gpkg_data_column_constraints WHERE constraint_name = ? "
+                                        "AND constraint_type = 'enum'", (grade,))]
+    assert sorted(values) == sorted(g.label for g in store.schema.grades)
+    styles = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles WHERE useAsDefault"))
+    assert "#" not in styles["patch_fog"] and "230,0,18" in styles["patch_fog"]  # 重大 in red
+
+
+def test_an_old_ledger_file_gains_the_guards_when_opened(tmp_path):
+    import shutil
+    from pathlib import Path
+    old = tmp_path / "old.gpkg"
+    shutil.copy(Path(__file__).parent / "fixtures" / "release1_sample.gpkg", old)
+    store = open_store(old)
+    patch = first(store)
+    other_client(store).execute(f'UPDATE "patch_{patch["category"]}" SET hazard = ? WHERE code = ?',
+                                ("外部", patch["code"]))
+    assert store.get(patch["code"])["version"] == patch["version"] + 1

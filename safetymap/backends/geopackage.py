@@ -15,7 +15,7 @@ import pandas as pd
 from ..clock import now_utc
 from ..errors import DatabaseExists, DatabaseMissing
 from ..schema import Category, Schema
-from . import gpkg, gpkg_live
+from . import gpkg, gpkg_live, gpkg_meta
 from .tables import (ARCHIVE_COLUMNS, ATTRIBUTE_TABLES, FEATURE_TABLES, INDEXES, META_TABLE, SOURCE_TABLE,
                      SQL_TYPES, SRS_ID, category_column_defs, category_columns)
 
@@ -168,10 +168,14 @@ class GeoPackageBackend:
         self.checkpoint()
 
     def _ensure_live(self, schema: Schema) -> None:
-        """The guards against writes from other clients (``gpkg_live``), created or brought up to date."""
+        """The guards against writes from other clients (``gpkg_live``) and what desktop clients show
+        (aliases, value lists, default styles: ``gpkg_meta``), created or brought up to date."""
         with self.transaction() as con:
-            gpkg_live.ensure(con, schema)
+            changed = gpkg_live.ensure(con, schema)
+            changed = gpkg_meta.ensure(con, schema) or changed
         self._marked = True
+        if changed:
+            self.checkpoint()
 
     def checkpoint(self) -> None:
         """Copy the WAL into the main file, so tools reading the file header (GDAL) see it."""
