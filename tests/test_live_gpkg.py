@@ -178,3 +178,28 @@ def test_an_old_ledger_file_gains_the_guards_when_opened(tmp_path):
     other_client(store).execute(f'UPDATE "patch_{patch["category"]}" SET hazard = ? WHERE code = ?',
                                 ("外部", patch["code"]))
     assert store.get(patch["code"])["version"] == patch["version"] + 1
+
+
+def test_the_qgis_project_copy_edited_elsewhere_imports_as_an_update(sample_db, tmp_path):
+    import zipfile
+
+    from safetymap.io.export import export
+    from safetymap.io.importer import preview_import
+    store = open_store(sample_db)
+    frame = store.read()
+    export(frame, "qgis", tmp_path / "p.zip", store.schema, database=store.path)
+    with zipfile.ZipFile(tmp_path / "p.zip") as z:
+        z.extractall(tmp_path / "p")
+    copy = sqlite3.connect(tmp_path / "p" / "ledger.gpkg", isolation_level=None)
+    gpkg.register_functions(copy)
+    assert not copy.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'safetymap%'").fetchone()[0]
+    code = frame["code"].iloc[0]
+    category = frame["category"].iloc[0]
+    copy.execute(f'UPDATE "patch_{category}" SET hazard = ? WHERE code = ?', ("在工程里改的", code))
+    copy.close()
+    with zipfile.ZipFile(tmp_path / "edited.zip", "w") as z:
+        for name in ("ledger.gpkg", "ledger.qgz"):
+            z.write(tmp_path / "p" / name, name)
+    preview = preview_import(store, tmp_path / "edited.zip")
+    assert preview.ok, preview.problems[:3]
+    assert preview.n_updated == 1 and list(preview.updates["新值"]) == ["在工程里改的"]

@@ -21,7 +21,7 @@ from pyproj import CRS
 
 from ..backends import gpkg, gpkg_meta
 from ..backends.geopackage import GeoPackageBackend
-from ..backends.gpkg_live import MARKER_TABLE
+from ..backends.gpkg_live import MARKER_TABLE, TRIGGER_PREFIX
 from ..backends.tables import SOURCE_TABLE, SRS_ID
 from ..schema import Schema
 from ..values import to_sql
@@ -84,9 +84,15 @@ def _write_geopackage(path: Path, frame: pd.DataFrame, schema: Schema, routes) -
         backend.checkpoint()
     finally:
         backend.close()
-    single = sqlite3.connect(path)  # one self-contained file: no -wal beside it in the zip
+    single = sqlite3.connect(path, isolation_level=None)
     try:
-        single.execute("PRAGMA journal_mode = DELETE")
+        # a copy: edits to it do not come back to the ledger, so it carries none of the live file's guards
+        # (and an upload of it is not refused for having triggers); GDAL's own R-tree triggers stay
+        for (name,) in single.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?",
+                                      (TRIGGER_PREFIX + "%",)).fetchall():
+            single.execute(f'DROP TRIGGER "{name}"')
+        single.execute(f"DROP TABLE {MARKER_TABLE}")
+        single.execute("PRAGMA journal_mode = DELETE")  # one self-contained file: no -wal beside it in the zip
     finally:
         single.close()
     return counts
