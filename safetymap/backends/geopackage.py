@@ -135,8 +135,12 @@ class GeoPackageBackend:
 
     @staticmethod
     def table_columns(con, table: str) -> dict[str, str]:
-        """Column name -> declared type (upper case)."""
-        return {row[1]: row[2].upper() for row in con.execute(f'PRAGMA table_info("{table}")')}
+        """Column name -> declared type (upper case), of the ledger's data: not the K-stake text kept beside
+        the metres for desktop clients (``gpkg_live``), which the database derives itself."""
+        cols = {row[1]: row[2].upper() for row in con.execute(f'PRAGMA table_info("{table}")')}
+        suffix = gpkg_live.STAKE_TEXT_SUFFIX
+        return {name: kind for name, kind in cols.items()
+                if not (name.endswith(suffix) and name[:-len(suffix)] in cols)}
 
     def _missing_parts(self, con, schema: Schema) -> bool:
         if not all(self.table_exists(con, t) for t in (SOURCE_TABLE, *ATTRIBUTE_TABLES)):

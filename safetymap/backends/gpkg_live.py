@@ -33,7 +33,8 @@ NOW = "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 TRIGGER_PREFIX = "safetymap_ext_"
 STAKE_TEXT_SUFFIX = "_k"  # start_stake -> start_stake_k: K12+350 beside the metres, for desktop clients
 BOOKKEEPING = ("version", "updated_at", "updated_by")
-LIVE_KEY = "live_triggers"  # safetymap_meta: hash of the trigger text in place
+STATE_TABLE = "safetymap_desktop"  # what was last put in place for desktop clients (hashes); not ledger data
+LIVE_KEY = "live_triggers"  # STATE_TABLE: hash of the trigger text in place
 
 CHANGES_COLUMNS = [
     "at DATETIME NOT NULL", "kind TEXT NOT NULL", "table_name TEXT NOT NULL", "category TEXT", "fid INTEGER",
@@ -228,6 +229,8 @@ def ensure(con, schema: Schema) -> bool:
     when their text changed). Runs inside the caller's transaction; returns whether anything changed."""
     from . import gpkg
     changed = False
+    con.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (key TEXT PRIMARY KEY NOT NULL, value TEXT)")
+    con.execute("DELETE FROM safetymap_meta WHERE key IN ('live_triggers', 'desktop_metadata')")  # kept there once
     if not gpkg.table_exists(con, MARKER_TABLE):
         con.execute(f"CREATE TABLE {MARKER_TABLE} (id INTEGER PRIMARY KEY)")
         changed = True
@@ -246,15 +249,24 @@ def ensure(con, schema: Schema) -> bool:
                 changed = True
     triggers = all_triggers(schema)
     digest = hashlib.sha256("\n".join(f"{k}\n{v}" for k, v in sorted(triggers.items())).encode()).hexdigest()
-    row = con.execute("SELECT value FROM safetymap_meta WHERE key = ?", (LIVE_KEY,)).fetchone()
+    row = get_state(con, LIVE_KEY)
     present = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?",
                                          (TRIGGER_PREFIX + "%",))}
-    if row and row[0] == digest and present == set(triggers):
+    if row == digest and present == set(triggers):
         return changed
     for name in present:
         con.execute(f"DROP TRIGGER {_q(name)}")
     for sql in triggers.values():
         con.execute(sql)
-    con.execute("INSERT INTO safetymap_meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (LIVE_KEY, digest))
+    set_state(con, LIVE_KEY, digest)
     return True
+
+
+def get_state(con, key: str) -> str | None:
+    row = con.execute(f"SELECT value FROM {STATE_TABLE} WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def set_state(con, key: str, value: str) -> None:
+    con.execute(f"INSERT INTO {STATE_TABLE} (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))

@@ -16,11 +16,11 @@ import hashlib
 import xml.etree.ElementTree as ET
 
 from ..schema import Category, Field, Schema
-from .gpkg_live import CHANGES_TABLE, MARKER_TABLE, STAKE_TEXT_SUFFIX, stake_fields
+from .gpkg_live import CHANGES_TABLE, MARKER_TABLE, STAKE_TEXT_SUFFIX, get_state, set_state, stake_fields
 from .tables import ARCHIVE_KEYS, SOURCE_TABLE
 
 HIDDEN_TABLES = ("users", "sessions", "login_throttle", "safetymap_meta", MARKER_TABLE)  # not layers
-META_KEY = "desktop_metadata"  # safetymap_meta: hash of what was last written here
+META_KEY = "desktop_metadata"  # gpkg_live.STATE_TABLE: hash of what was last written here
 STYLE_NAME = "台账默认样式"
 QGIS_VERSION = "3.22.16-Białowieża"
 FILL_ALPHA = 160
@@ -233,8 +233,7 @@ def ensure(con, schema: Schema) -> bool:
     rows = constraints(schema)
     qml = styles(schema)
     digest = hashlib.sha256(repr((sorted(aliases.items()), rows, sorted(qml.items()), HIDDEN_TABLES)).encode()).hexdigest()
-    current = con.execute("SELECT value FROM safetymap_meta WHERE key = ?", (META_KEY,)).fetchone()
-    if current and current[0] == digest:
+    if get_state(con, META_KEY) == digest:
         return False
     con.execute(_CONSTRAINTS_DDL)
     con.execute("DELETE FROM gpkg_data_column_constraints")
@@ -262,6 +261,5 @@ def ensure(con, schema: Schema) -> bool:
                     [(t, STYLE_NAME, text, "由台账程序按 schema 生成") for t, text in qml.items()])
     con.execute(f"DELETE FROM gpkg_contents WHERE table_name IN ({', '.join('?' * len(HIDDEN_TABLES))})",
                 HIDDEN_TABLES)
-    con.execute("INSERT INTO safetymap_meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (META_KEY, digest))
+    set_state(con, META_KEY, digest)
     return True
