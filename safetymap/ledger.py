@@ -111,7 +111,7 @@ def ledger_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None,
 
 
 ACTION_LABELS = {"insert": "新增", "update": "修改", "import": "导入", "archive": "归档", "restore": "恢复",
-                 "inspection": "巡查", "restore_value": "恢复旧值"}
+                 "inspection": "巡查", "restore_value": "恢复旧值", "external": "外部编辑", "external_insert": "外部新增"}
 
 
 HAZARD_ACTIONS = {"insert": "上报", "update": "修改", "move": "流转"}

@@ -192,20 +192,24 @@ class Store(HazardLedger):
                 for c in self.schema.categories}
 
     # ---------------------------------------------------------------- writing patches
-    def _prepare(self, c: Category, raw: pd.DataFrame, source_geoms, *, file=None, first_row=1):
-        """Clean, check and derive a frame of patches; raises ValidationError with every problem."""
+    def _prepare(self, c: Category, raw: pd.DataFrame, source_geoms, *, file=None, first_row=1,
+                 tolerate: frozenset[str] = frozenset()):
+        """Clean, check and derive a frame of patches; raises ValidationError with every problem (but
+        those of the fields labelled in ``tolerate``)."""
         source_geoms = np.asarray(source_geoms, dtype=object)
         raw = raw.copy()
         for f in c.fields:  # a field with a declared default (管控状态) starts with it when left blank
             if f.default is not None:
                 raw[f.key] = raw[f.key].where(~raw[f.key].map(is_blank), f.default) if f.key in raw else f.default
         clean, problems = clean_frame(c, raw, self.schema, file=file, first_row=first_row)
+        problems = [p for p in problems if p.field not in tolerate]
         for i, message in geometry_problems(source_geoms, c.geometry):
             problems.append(Problem(GEOMETRY_LABEL, message, row=first_row + i, file=file))
         if problems:
             raise ValidationError(problems)
         derived = derive(c, clean, source_geoms, self.schema)
-        problems = grade_problems(c, derived, range(first_row, first_row + len(derived)), file)
+        problems = [p for p in grade_problems(c, derived, range(first_row, first_row + len(derived)), file)
+                    if p.field not in tolerate]
         if problems:
             raise ValidationError(problems)
         return derived, patch_polygons(source_geoms, c.buffer_m)
@@ -279,8 +283,21 @@ class Store(HazardLedger):
         self._check_change_keys(c, changes, code)
         merged = {f.key: current[f.key] for f in c.editable_fields} | dict(changes)
         geom = current["source_geometry"] if source_geometry is None else source_geometry
-        derived, polygons = self._prepare(c, pd.DataFrame([merged]), [geom])
+        # a stored value the rules refuse (typed in another client) is kept and reported, not a block on
+        # saving other fields; a change to that field itself is checked as usual
+        kept_keys: set[str] = set()
+        try:
+            derived, polygons = self._prepare(c, pd.DataFrame([merged]), [geom])
+        except ValidationError:
+            kept = {p.field for p in self.stored_problems(current)} - {c.field(k).label for k in changes if k in c.keys}
+            if not kept:
+                raise
+            kept_keys = {f.key for f in c.editable_fields if f.label in kept}
+            derived, polygons = self._prepare(c, pd.DataFrame([{k: (None if k in kept_keys else v)
+                                                                for k, v in merged.items()}]), [geom],
+                                              tolerate=frozenset(kept))
         new = {f.key: to_python(f, derived[f.key].iloc[0]) for f in c.fields if f.key in derived}
+        new |= {k: current[k] for k in kept_keys if new.get(k) is None}
         changed = [f for f in c.fields if f.key in new and differs(f, current[f.key], new[f.key])]
         geom_changed = source_geometry is not None and not shapely.equals_exact(geom, current["source_geometry"], 1e-9)
         if not changed and not geom_changed:
@@ -304,6 +321,14 @@ class Store(HazardLedger):
                         'after, "user", at) VALUES (?,?,?,?,?,?,?,?,?,?)', rows)
         if geom_changed:
             self.backend.after_geometry_write(con, c.table)
+
+    def stored_problems(self, record: dict | str) -> list[Problem]:
+        """What the rules refuse in a patch's stored values (e.g. a grade 特大 typed in QGIS): shown on the
+        patch; saving other fields is not blocked by them."""
+        record = self.get(record) if isinstance(record, str) else record
+        c = self.schema.category(record["category"])
+        _, problems = clean_frame(c, pd.DataFrame([{f.key: record.get(f.key) for f in c.editable_fields}]), self.schema)
+        return [Problem(p.field, f"已存的值有误：{p.message}") for p in problems]
 
     @staticmethod
     def _check_change_keys(c: Category, changes: dict, code: str) -> None:
@@ -516,6 +541,61 @@ class Store(HazardLedger):
                                   "(SELECT coalesce(max(id), 0) FROM inspections), "
                                   "(SELECT coalesce(max(id), 0) FROM hazard_history)").fetchone()
         return tuple(int(v) for v in row)
+
+    # ---------------------------------------------------------------- 外部变更 (writes from other clients)
+    def external_changes(self, *, open_only: bool = False) -> pd.DataFrame:
+        """Features added, deleted or re-coded, and values outside a list, written by another client
+        (QGIS, ArcGIS) to the live GeoPackage, as its triggers recorded them (``backends.gpkg_live``).
+        Empty on a backend without them."""
+        cols = "id, at, kind, table_name, category, fid, code, old_code, detail, status, resolved_by, resolved_at"
+        with self.backend.snapshot() as con:
+            if not self.backend.table_exists(con, "external_changes"):
+                return pd.DataFrame(columns=cols.split(", "))
+            where = " WHERE status = 'open'" if open_only else ""
+            frame = self.backend.query_frame(f"SELECT {cols} FROM external_changes{where} ORDER BY id", con=con)
+        for col in ("at", "resolved_at"):
+            frame[col] = utc_text_to_local(frame[col]).to_numpy()
+        return frame
+
+    def resolve_external_change(self, change_id: int, decision: str, user: User | str) -> None:
+        """An admin's answer to one 外部变更: ``accept`` keeps it; ``undo`` archives a feature added
+        elsewhere, restores one deleted elsewhere, or gives a re-coded patch its old code back."""
+        if decision not in ("accept", "undo"):
+            raise ValueError(decision)
+        with self.transaction() as con:
+            name = self._actor(user, "archive", con)
+            row = con.execute("SELECT kind, code, old_code, status FROM external_changes WHERE id = ?",
+                              (int(change_id),)).fetchone()
+            if row is None:
+                raise NotFound(f"外部变更 {change_id}")
+            kind, code, old_code, status = row
+            if status != "open":
+                raise ValidationError([Problem("外部变更", f"这条变更已处理（{status}）")])
+            if decision == "undo":
+                if kind == "invalid":
+                    raise ValidationError([Problem("外部变更", "不在可选值中的值请在编辑页改正")])
+                if kind == "insert":
+                    self._set_archived(code, name, True, None)
+                elif kind == "delete":
+                    self._set_archived(code, name, False, None)
+                elif kind == "recode":
+                    self._recode(con, code, old_code, name)
+            con.execute("UPDATE external_changes SET status = ?, resolved_by = ?, resolved_at = ? WHERE id = ?",
+                        ("accepted" if decision == "accept" else "undone", name, now_utc(), int(change_id)))
+
+    def _recode(self, con, code: str, old_code: str, user: str) -> None:
+        if self._existing_codes(con, [old_code]):
+            raise ValidationError([Problem("图斑编号", f"编号「{old_code}」已被占用，不能改回")])
+        current = self._record(con, code)
+        c = self.schema.category(current["category"])
+        version, stamp = current["version"] + 1, now_utc()
+        con.execute(f'UPDATE "{c.table}" SET code = ?, version = ?, updated_at = ?, updated_by = ? WHERE code = ?',
+                    (old_code, version, stamp, user, code))
+        for table in (SOURCE_TABLE, "history", "fog_events", "inspections", "photos", "external_changes"):
+            con.execute(f"UPDATE {table} SET code = ? WHERE code = ?", (old_code, code))
+        con.execute("INSERT INTO history (code, category, version, action, field_key, field_label, before, after, "
+                    '"user", at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+                    (old_code, c.key, version, "update", "code", c.field("code").label, code, old_code, user, stamp))
 
     # ---------------------------------------------------------------- meta
     def meta(self, key: str) -> str | None:

@@ -60,3 +60,22 @@ def test_audit_page_lists_who_did_what_and_exports_excel(sample_db, monkeypatch)
     book = openpyxl.load_workbook(io.BytesIO(audit_excel(audit_table(store.history(), store.audit()))))
     rows = list(book.active.iter_rows(values_only=True))
     assert rows[0] == ("时间", "用户", "操作", "对象", "内容") and any("张工" in r for r in rows[1:])
+
+
+def test_admin_sees_external_changes_and_undoes_a_delete_made_in_qgis(sample_db, monkeypatch):
+    import sqlite3
+
+    from safetymap.backends import gpkg
+    from safetymap.text import md_escape
+    store = open_store(sample_db)
+    patch = store.get(store.read().iloc[0]["code"])
+    other = sqlite3.connect(sample_db, isolation_level=None)  # another program, as GDAL would write
+    gpkg.register_functions(other)
+    other.execute(f'DELETE FROM "patch_{patch["category"]}" WHERE code = ?', (patch["code"],))
+    assert store.get(patch["code"])["archived"]
+    at = page_app(sample_db, monkeypatch, "audit_page")
+    assert any(md_escape(patch["code"]) in m.value and "外部删除" in m.value for m in at.markdown)
+    next(b for b in at.button if b.label.startswith("撤销")).click().run()
+    assert not at.exception
+    assert not store.get(patch["code"])["archived"]
+    assert any("没有待处理的外部变更" in i.value for i in at.info)

@@ -22,6 +22,7 @@ LAYERS = [
     {"safetymap.values"},
     {"safetymap.validation", "safetymap.hazards"},
     {"safetymap.backends", "safetymap.backends.locations", "safetymap.backends.tables", "safetymap.backends.gpkg",
+     "safetymap.backends.gpkg_live", "safetymap.backends.gpkg_meta",
      "safetymap.backends.geopackage", "safetymap.backends.postgis"},
     {"safetymap.upgrades"},
     {"safetymap.store", "safetymap.hazard_ledger"},

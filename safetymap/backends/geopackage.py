@@ -15,7 +15,7 @@ import pandas as pd
 from ..clock import now_utc
 from ..errors import DatabaseExists, DatabaseMissing
 from ..schema import Category, Schema
-from . import gpkg
+from . import gpkg, gpkg_live, gpkg_meta
 from .tables import (ARCHIVE_COLUMNS, ATTRIBUTE_TABLES, FEATURE_TABLES, INDEXES, META_TABLE, SOURCE_TABLE,
                      SQL_TYPES, SRS_ID, category_column_defs, category_columns)
 
@@ -33,7 +33,9 @@ class GeoPackageBackend:
         if not self.path.exists() and not create:
             raise DatabaseMissing(self.path)
         self._local = threading.local()
+        self._marked = False  # whether app transactions mark themselves (gpkg_live)
         self._ensure_tables(schema)
+        self._ensure_live(schema)
 
     def __repr__(self) -> str:
         return f"GeoPackageBackend({self.location!r})"
@@ -69,7 +71,11 @@ class GeoPackageBackend:
             return
         con.execute("BEGIN IMMEDIATE")
         try:
+            if self._marked:  # the app's own write: the triggers for other clients stay quiet
+                con.execute(f"INSERT INTO {gpkg_live.MARKER_TABLE} (id) VALUES (1)")
             yield con
+            if self._marked:
+                con.execute(f"DELETE FROM {gpkg_live.MARKER_TABLE}")
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -129,8 +135,12 @@ class GeoPackageBackend:
 
     @staticmethod
     def table_columns(con, table: str) -> dict[str, str]:
-        """Column name -> declared type (upper case)."""
-        return {row[1]: row[2].upper() for row in con.execute(f'PRAGMA table_info("{table}")')}
+        """Column name -> declared type (upper case), of the ledger's data: not the K-stake text kept beside
+        the metres for desktop clients (``gpkg_live``), which the database derives itself."""
+        cols = {row[1]: row[2].upper() for row in con.execute(f'PRAGMA table_info("{table}")')}
+        suffix = gpkg_live.STAKE_TEXT_SUFFIX
+        return {name: kind for name, kind in cols.items()
+                if not (name.endswith(suffix) and name[:-len(suffix)] in cols)}
 
     def _missing_parts(self, con, schema: Schema) -> bool:
         if not all(self.table_exists(con, t) for t in (SOURCE_TABLE, *ATTRIBUTE_TABLES)):
@@ -160,6 +170,16 @@ class GeoPackageBackend:
             for c in schema.categories:
                 _ensure_category_table(con, c)
         self.checkpoint()
+
+    def _ensure_live(self, schema: Schema) -> None:
+        """The guards against writes from other clients (``gpkg_live``) and what desktop clients show
+        (aliases, value lists, default styles: ``gpkg_meta``), created or brought up to date."""
+        with self.transaction() as con:
+            changed = gpkg_live.ensure(con, schema)
+            changed = gpkg_meta.ensure(con, schema) or changed
+        self._marked = True
+        if changed:
+            self.checkpoint()
 
     def checkpoint(self) -> None:
         """Copy the WAL into the main file, so tools reading the file header (GDAL) see it."""

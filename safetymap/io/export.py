@@ -35,7 +35,7 @@ def export(frame: pd.DataFrame, fmt: str, out: str | Path, schema: Schema, *, en
     if database is not None and _same_file(out, Path(database)):
         raise RequestError([Problem("输出文件", f"{out} 是台账数据库本身，不能用导出覆盖它；请换一个文件名")])
     out.parent.mkdir(parents=True, exist_ok=True)
-    options = {"encoding": encoding, "rfc7946": rfc7946, "tables": tables, "on": on}
+    options = {"encoding": encoding, "rfc7946": rfc7946, "tables": tables, "on": on, "database": database}
     layers, warnings = writer(frame, out, schema, options)
     return ExportResult(out, fmt, len(frame), layers, warnings)
 

@@ -93,6 +93,19 @@ def _csv(frame, out, schema, options):
     return export_csv(frame, out, schema), []
 
 
+def _qgis(frame, out, schema, options):
+    from .qgis_project import export_qgis_project
+
+    routes, warnings = None, []
+    if options.get("database"):
+        from ..store import open_store
+
+        routes = open_store(options["database"], schema).routes()
+    else:
+        warnings.append("没有台账数据库可读路线，工程中的路线中心线图层为空")
+    return export_qgis_project(frame, out, schema, routes=routes), warnings
+
+
 for _fmt in (
     FileFormat("shp", "Shapefile（zip 压缩包）", (".zip", ".shp"), "application/zip", _shapefile),
     FileFormat("gpkg", "GeoPackage", (".gpkg",), "application/geopackage+sqlite3", _geopackage),
@@ -102,5 +115,7 @@ for _fmt in (
     FileFormat("xlsx", "Excel 台账", (".xlsx",), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                _excel),
     FileFormat("csv", "CSV（UTF-8，Excel 可直接打开）", (".csv",), "text/csv", _csv),
+    FileFormat("qgis", "QGIS 工程（zip：.qgz 工程 + GeoPackage，含样式、图例和打印布局）", (".zip",),
+               "application/zip", _qgis),
 ):
     register(_fmt)

@@ -22,6 +22,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
 from .cells import restore
+from ..backends.tables import SOURCE_TABLE
 from ..errors import ImportRefused, Problem
 from ..schema import Schema
 from . import kml, shapefile
@@ -31,7 +32,7 @@ from .excel import SUMMARY_SHEET, TABLE_SHEET
 from .geopackage import STYLE_TABLE, TABLE_NAMES
 from .gpkg_check import check_geopackage
 from .sandbox import run_bounded
-from .tables import GIS_ONLY_COLUMNS, WKT_COLUMN
+from .tables import CATEGORY_COLUMN, GIS_ONLY_COLUMNS, WKT_COLUMN
 from .uploads import DEFAULT_LIMITS, LOCAL_LIMITS, UploadLimits, refuse, safe_extract, zip_members
 
 GIS_SUFFIXES = {".geojson", ".json", ".gpkg"}
@@ -207,6 +208,9 @@ def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
         layers = pyogrio.list_layers(path)
     except (DataSourceError, DataLayerError) as exc:
         return _refused(shown, f"无法读取文件（格式不对或已损坏）：{exc}")
+    ledger = _ledger_layout(path, shown, [str(n) for n, _ in layers], schema)
+    if ledger is not None:
+        return ledger
     result = ReadResult()
     for layer_name, geometry_type in layers:
         if geometry_type is None and layer_name in OWN_TABLES:
@@ -219,6 +223,40 @@ def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
                                             schema))
         except (DataSourceError, DataLayerError) as exc:
             result.problems.append(Problem("", f"图层「{layer_name}」无法读取：{exc}", file=shown))
+    return result
+
+
+def _ledger_layout(path: Path, shown: str, names: list[str], schema: Schema | None) -> ReadResult | None:
+    """A GeoPackage in the ledger's own layout (the QGIS project export's copy, edited in QGIS, or a copy of
+    the live file): the attributes in one table per category (columns named by field key), the source
+    line/point in ``patch_source``. Read as one layer per category with its source geometry (the patch
+    polygon is derived again); archived patches are left out. None for any other GeoPackage."""
+    if schema is None or SOURCE_TABLE not in names:
+        return None
+    categories = [c for c in schema.categories if c.table in names]
+    if not categories:
+        return None
+    try:
+        source = pyogrio.read_dataframe(path, layer=SOURCE_TABLE, columns=["code"])
+        crs, crs_problem = _crs_of(source, False)
+        by_code = dict(zip(source["code"], source.geometry.to_numpy()))
+        result = ReadResult(warnings=[f"{shown} 是台账格式的 GeoPackage：按类别图层读取属性，几何取自源几何图层"
+                                      f"「{SOURCE_TABLE}」（路段线/桥梁点），图斑范围按规则重新生成"])
+        for c in categories:
+            fields = list(pyogrio.read_info(path, layer=c.table)["fields"])
+            skip = derived_columns(fields, schema)
+            columns = [f for f in fields if f in set(c.keys) and f not in skip]
+            frame = pyogrio.read_dataframe(path, layer=c.table, columns=columns + ["archived"], read_geometry=False)
+            archived = frame["archived"].fillna(0).astype(bool).to_numpy()
+            if archived.any():
+                result.warnings.append(f"{shown}:{c.table} 中 {int(archived.sum())} 个已归档图斑未读取")
+            rows = np.flatnonzero(~archived) + 1
+            frame = pd.DataFrame(frame.loc[~archived, columns]).reset_index(drop=True)
+            frame.insert(0, CATEGORY_COLUMN, c.label)
+            geoms = np.array([by_code.get(code) for code in frame["code"]], dtype=object)
+            result.layers.append(RawLayer(f"{shown}:{c.table}", c.table, frame, rows, geoms, crs, crs_problem))
+    except (DataSourceError, DataLayerError) as exc:
+        return _refused(shown, f"台账格式的 GeoPackage 无法读取：{exc}")
     return result
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 
 from ..io.excel import DATETIME_FORMAT, Sheet, workbook_bytes
 from ..ledger import ACTION_LABELS, shown as shown_table, today as bureau_today
+from . import external_changes
 from .common import checked_download, current_user, get_store
 
 AUDIT_LABELS = {"login": "登录", "login_failed": "登录失败", "user_add": "添加用户", "user_password": "修改密码",
@@ -55,3 +56,4 @@ def render() -> None:
     st.dataframe(shown_table(shown), hide_index=True, width="stretch")
     st.download_button("导出 Excel", checked_download("操作审计.xlsx", lambda: audit_excel(shown)), file_name=f"操作审计_{today:%Y%m%d}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    external_changes.render_section()

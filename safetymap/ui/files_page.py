@@ -49,7 +49,7 @@ def _export_bytes(store, frame, fmt: str, options: dict, user):
         with tempfile.TemporaryDirectory(prefix="safetymap-download-") as tmp:
             out = Path(tmp) / f"ledger{FORMATS[fmt].suffix}"
             tables = related_tables(store, frame["code"]) if fmt == "gpkg" else None
-            export(frame, fmt, out, store.schema, tables=tables, **options)
+            export(frame, fmt, out, store.schema, tables=tables, database=store.location, **options)
             return out.read_bytes()
     return build
 
