@@ -74,6 +74,11 @@ def _own_values(f, rng: np.random.Generator, n: int):
         lo, hi = (f.min or 0), (f.max if f.max is not None else 1000)
         values = rng.uniform(lo, hi, n)
         return np.floor(values).astype(int) if f.type == "int" else np.round(values, 2)
+    if f.type in ("date", "datetime"):
+        days = pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+        return (pd.Timestamp("2025-01-01") + days).strftime("%Y-%m-%d")
+    if f.type == "stake":
+        return [format_stake(s) for s in rng.integers(0, 90_000, n).astype(float)]
     return rng.choice(TEXTS, n) if f.type == "text" else rng.choice(["7、8、9月", "05:00–08:00", "3×30m"], n)
 
 
@@ -84,6 +89,7 @@ def synthetic(c: Category, schema: Schema, n: int, rng: np.random.Generator, off
         points = rng.random(n) < 0.5
         geoms[points] = shapely.line_interpolate_point(geoms[points], 0.5, normalized=True)
     start = rng.integers(0, 90_000, n).astype(float)
+    direct = rng.random(n) < 0.5  # half graded directly (with a basis), half by the L×C matrix
     raw = {
         "code": [f"{c.code_prefix}-{offset + i:06d}" for i in range(n)],
         "name": [f"合成{c.label}{i}" for i in range(n)],
@@ -92,7 +98,8 @@ def synthetic(c: Category, schema: Schema, n: int, rng: np.random.Generator, off
         "end_stake": [format_stake(s) for s in start + 400],
         "township": rng.choice(list(schema.category("fog").field("township").values), n),
         "likelihood": rng.integers(1, 6, n), "consequence": rng.integers(1, 6, n),
-        "risk_grade": np.where(rng.random(n) < 0.5, rng.choice(schema.grade_labels, n), ""),
+        "risk_grade": np.where(direct, rng.choice(schema.grade_labels, n), ""),
+        "grade_method": np.where(direct, "直接判定", ""), "grade_basis": np.where(direct, "专家研判", ""),
         "resp_unit": rng.choice(list(c.field("resp_unit").values), n),
         "resp_person": rng.choice(NAMES, n), "resp_phone": [f"139{i:08d}" for i in range(n)],
         "list_basic": rng.choice(TEXTS, n), "list_duty": rng.choice(TEXTS, n), "list_measures": rng.choice(TEXTS, n),

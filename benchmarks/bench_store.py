@@ -93,14 +93,15 @@ def pg_schema_url(base: str, name: str) -> str:
     return f"{base}{'&' if '?' in base else '?'}options={quote(f'-c search_path={name},public')}"
 
 
-def print_table(n: int, sqlite: dict, pg: dict) -> None:
+def print_table(n: int, sqlite: dict, pg: dict | None) -> None:
     print(f"\n{n:,} patches")
     print("| measure | SQLite (GeoPackage) | PostgreSQL + PostGIS | PG / SQLite |")
     print("|---|---:|---:|---:|")
     for key, unit in (("load", "s"), ("save", "ms"), ("save p95", "ms"), ("bbox", "ms"), ("filter", "ms")):
         scale = 1 if unit == "s" else 1000
-        print(f"| {key} | {sqlite[key] * scale:.1f} {unit} | {pg[key] * scale:.1f} {unit} | {pg[key] / sqlite[key]:.2f}× |")
-    print(f"| patches per 2 km view | {sqlite['per view']:.0f} | {pg['per view']:.0f} | |")
+        other = f"{pg[key] * scale:.1f} {unit} | {pg[key] / sqlite[key]:.2f}×" if pg else "– | –"
+        print(f"| {key} | {sqlite[key] * scale:.1f} {unit} | {other} |")
+    print(f"| patches per 2 km view | {sqlite['per view']:.0f} | {pg['per view'] if pg else 0:.0f} | |")
 
 
 def main(argv=None) -> int:
@@ -111,12 +112,14 @@ def main(argv=None) -> int:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
-    if not args.pg:
-        parser.error("需要 PostgreSQL 地址：--pg postgresql://… 或 $SAFETYMAP_TEST_PG")
     data = make_data(load_schema(), args.n, np.random.default_rng(args.seed))
     with tempfile.TemporaryDirectory(prefix="safetymap-bench-") as tmp:
         sqlite = measure(Path(tmp) / "ledger.gpkg", data, args)
     print(f"SQLite done: {sqlite}", flush=True)
+    if not args.pg:
+        print("no PostgreSQL (--pg or $SAFETYMAP_TEST_PG): SQLite only")
+        print_table(args.n, sqlite, None)
+        return 0
     name = f"bench_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(args.pg, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{name}"')
