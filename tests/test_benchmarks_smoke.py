@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import e2e_support as e2e
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "benchmarks"
@@ -23,7 +22,7 @@ def smoke_args() -> dict[str, list[str]]:
     return {
         "bench_map.py": ["--sizes", "200", "--no-check"] + (["--app"] if browser else ["--no-browser"]),
         "bench_io.py": ["--n", "200"],
-        "bench_store.py": ["--n", "200", "--saves", "5", "--queries", "5"],
+        "bench_store.py": ["--sizes", "200", "--rounds", "2", "--per-round", "3"],
     }
 
 
@@ -38,6 +37,6 @@ def test_benchmark_runs(script, tmp_path):
     if script == "bench_map.py" and e2e.browser_missing_reason() and os.environ.get(e2e.REQUIRE_ENV) == "1":
         pytest.fail(e2e.browser_missing_reason())
     run = subprocess.run([sys.executable, str(BENCHMARKS / script), *smoke_args()[script]], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=420)
+                         capture_output=True, text=True, timeout=420, check=False)
     assert run.returncode == 0, f"{script} failed:\n{run.stdout[-3000:]}\n{run.stderr[-6000:]}"
     assert run.stdout.strip(), f"{script} printed nothing"
