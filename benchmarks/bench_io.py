@@ -14,11 +14,21 @@ Measured, each the best of ``--repeat`` runs:
   unpacking, reading the source layers, column matching, validation, geometry checks (CRS, 3D,
   validity, self-crossing, district), derived fields and the rows ready to insert;
 - plain read: ``pyogrio.read_dataframe`` of the plain shapefiles;
-- commit: writing the previewed import into the empty ledger (store insert, with its own validation).
-Targets: export <= 1.5 x plain write, import <= 2 x plain read."""
+- commit: writing the previewed import into the empty ledger (the preview's cleaned rows, R-tree
+  filled in bulk);
+- whole import vs plain read + write, each in its own process, alternating, ``--repeat`` times: the
+  import (``preview_import`` + ``commit`` into an empty ledger, as ``safetymap import`` does) beside
+  ``pyogrio.read_dataframe`` of the same source layers + ``pyogrio.write_dataframe`` of them into a new
+  GeoPackage; time (min and median) and peak resident memory of the process (its reader child included).
+Targets: export <= 1.5 x plain write, import preview <= 2 x plain read, import <= 1.5 x plain read +
+write in time and peak memory."""
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -141,12 +151,59 @@ def plain_layers(frame, schema) -> dict:
     return out
 
 
+def peak_mb() -> float:
+    """Peak resident memory of this process or any child it waited for (the sandboxed reader), MB."""
+    return max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+
+
+def run_phase(args) -> int:
+    """One side of the whole-import comparison, in this (fresh) process; prints one JSON line."""
+    work = Path(args.work)
+    before = peak_mb()
+    start = time.perf_counter()
+    if args.phase == "plain":
+        out = work / f"plain_{time.time_ns()}.gpkg"
+        for shp in sorted((work / "plain").glob("*_source*.shp")):
+            frame = pyogrio.read_dataframe(shp, use_arrow=True)
+            pyogrio.write_dataframe(frame, out, layer=shp.stem, driver="GPKG", use_arrow=True)
+            del frame
+        commit = None
+    else:
+        empty = init_database(work / f"import_{time.time_ns()}.gpkg", sample=False)
+        preview = preview_import(empty, work / "ledger.zip", limits=LOCAL_LIMITS)
+        assert preview.ok, preview.problems[:5]
+        mid = time.perf_counter()
+        preview.commit(empty, BENCH_USER)
+        commit = time.perf_counter() - mid
+        empty.close()
+    print(json.dumps({"seconds": time.perf_counter() - start, "commit": commit, "peak_mb": peak_mb(),
+                      "start_mb": before}))
+    return 0
+
+
+def compare_whole_import(work: Path, repeat: int) -> dict:
+    """Plain read + write and the whole import, each in a fresh process, alternating."""
+    runs = {"plain": [], "import": []}
+    for r in range(repeat):
+        for phase in (("plain", "import") if r % 2 == 0 else ("import", "plain")):
+            out = subprocess.run([sys.executable, __file__, "--phase", phase, "--work", str(work)],
+                                 capture_output=True, text=True, check=True)
+            runs[phase].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"  whole {phase}: {runs[phase][-1]}", flush=True)
+    return runs
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--phase", choices=["plain", "import"], help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.phase:
+        return run_phase(args)
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory(prefix="safetymap-bench-") as tmp:
         tmp = Path(tmp)
@@ -192,6 +249,8 @@ def main(argv=None) -> int:
         assert sum(empty.count().values()) == args.n
         t_again, again = best(lambda: preview_import(store, zip_path, limits=LOCAL_LIMITS), 1, "import back")
         assert again.ok and again.unchanged == args.n and not again.n_updated
+        empty.close()
+        whole = compare_whole_import(tmp, max(args.repeat, 2))
 
     rows = [
         ("store insert (Store.insert_many, empty ledger)", t_insert, None),
@@ -214,6 +273,20 @@ def main(argv=None) -> int:
           f"import / plain read = {t_import / t_read_sources:.2f} (target <= 2.0)")
     print(f"against the patch polygons only: export {t_export / t_write_patch:.2f} x, "
           f"import {t_import / t_read_all:.2f} x reading every layer")
+    plain_t = [r["seconds"] for r in whole["plain"]]
+    import_t = [r["seconds"] for r in whole["import"]]
+    plain_m = max(r["peak_mb"] for r in whole["plain"])
+    import_m = max(r["peak_mb"] for r in whole["import"])
+    base = min(r["start_mb"] for side in whole.values() for r in side)  # the same modules loaded in both
+    print(f"\nwhole import (preview + commit) vs plain read + write of the same layers, own processes, "
+          f"{len(import_t)} alternating runs:")
+    print(f"  import: min {min(import_t):.2f} s, median {statistics.median(import_t):.2f} s "
+          f"(commit alone min {min(r['commit'] for r in whole['import']):.2f} s), peak {import_m:.0f} MB")
+    print(f"  plain:  min {min(plain_t):.2f} s, median {statistics.median(plain_t):.2f} s, peak {plain_m:.0f} MB")
+    print(f"  import / plain = {min(import_t) / min(plain_t):.2f} x time (min), "
+          f"{statistics.median(import_t) / statistics.median(plain_t):.2f} x (median), "
+          f"{import_m / plain_m:.2f} x peak memory (target <= 1.5); above the {base:.0f} MB both start with "
+          f"(modules loaded): {import_m - base:.0f} MB vs {plain_m - base:.0f} MB")
     return 0
 
 

@@ -300,14 +300,37 @@ class Store:
         quoted = ", ".join(f'"{name}"' for name in columns)
         values = [self.backend.encode(polygons), *(to_sql(f, derived[f.key]) for f in editable),
                   [1] * len(codes), [stamp] * len(codes), [user] * len(codes)]
-        con.executemany(f'INSERT INTO "{c.table}" ({quoted}) '
-                        f'VALUES ({", ".join([self.backend.geom_param] + ["?"] * (len(columns) - 1))})', list(zip(*values)))
-        con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.backend.geom_param}, ?, ?)",
-                        list(zip(self.backend.encode(source_geoms), codes, [c.key] * len(codes))))
+        with self.backend.bulk_insert(con, c.table, polygons):
+            con.executemany(f'INSERT INTO "{c.table}" ({quoted}) '
+                            f'VALUES ({", ".join([self.backend.geom_param] + ["?"] * (len(columns) - 1))})', zip(*values))
+        del values
+        with self.backend.bulk_insert(con, SOURCE_TABLE, source_geoms):
+            con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.backend.geom_param}, ?, ?)",
+                            zip(self.backend.encode(source_geoms), codes, [c.key] * len(codes)))
         con.executemany('INSERT INTO history (code, category, version, action, "user", at) VALUES (?, ?, 1, ?, ?, ?)',
                         [(code, c.key, action, user, stamp) for code in codes])
         self.backend.after_geometry_write(con, c.table)
         return len(codes)
+
+    def insert_checked(self, category: str, derived: pd.DataFrame, source_geoms, user: User | str, *,
+                       action: str = "import", file: str | None = None, con=None) -> int:
+        """Add patches an import preview has already cleaned, checked and derived (``clean_frame``, the
+        geometry checks, ``derive(lengths=False)``, ``grade_problems``; ``safetymap.io.importer``):
+        only the derived fields (lengths, score) and polygons are computed here, and codes are checked against the ledger as it
+        is now. All or nothing, as ``insert_many``."""
+        right = "import" if action == "import" else "edit"
+        c = self.schema.category(category)
+        source_geoms = np.asarray(source_geoms, dtype=object)
+        derived = derive(c, derived, source_geoms, self.schema)  # column-wise: lengths, score (no cleaning)
+        dupes = derived["code"][derived["code"].duplicated()].unique()
+        if len(dupes):
+            raise ValidationError([Problem("图斑编号", f"编号「{d}」在本批数据中重复", file=file) for d in dupes])
+        polygons = patch_polygons(source_geoms, c.buffer_m)
+        stamp = now_utc()
+        with self.transaction() as own:
+            con = con or own
+            return self._insert_rows(con, c, derived, polygons, source_geoms, self._actor(user, right, con), stamp,
+                                     action, file)
 
     def _existing_codes(self, con, codes: list[str]) -> list[str]:
         found = []
