@@ -23,6 +23,7 @@ def smoke_args() -> dict[str, list[str]]:
         "bench_map.py": ["--sizes", "200", "--no-check"] + (["--app"] if browser else ["--no-browser"]),
         "bench_io.py": ["--n", "200"],
         "bench_store.py": ["--sizes", "200", "--rounds", "2", "--per-round", "3"],
+        "bench_rerun.py": ["--n", "200", "--reruns", "2"],
     }
 
 
