@@ -14,12 +14,23 @@ Measured, each the best of ``--repeat`` runs:
   unpacking, reading the source layers, column matching, validation, geometry checks (CRS, 3D,
   validity, self-crossing, district), derived fields and the rows ready to insert;
 - plain read: ``pyogrio.read_dataframe`` of the plain shapefiles;
-- commit: writing the previewed import into the empty ledger (store insert, with its own validation).
-Targets: export <= 1.5 x plain write, import <= 2 x plain read."""
+- commit: writing the previewed import into the empty ledger (the preview's cleaned rows, R-tree
+  filled in bulk);
+- whole import vs plain read + write, each in its own process, alternating, ``--repeat`` times: the
+  import (``preview_import`` + ``commit`` into an empty ledger, as ``safetymap import`` does) beside
+  ``pyogrio.read_dataframe`` of the same source layers + ``pyogrio.write_dataframe`` of them into a new
+  GeoPackage; time (min and median) and peak resident memory of the process and its children together (the sandboxed reader).
+Targets: export <= 1.5 x plain write, import preview <= 2 x plain read, import <= 1.5 x plain read +
+write in time and peak memory."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
+import threading
 import tempfile
 import time
 from pathlib import Path
@@ -74,6 +85,11 @@ def _own_values(f, rng: np.random.Generator, n: int):
         lo, hi = (f.min or 0), (f.max if f.max is not None else 1000)
         values = rng.uniform(lo, hi, n)
         return np.floor(values).astype(int) if f.type == "int" else np.round(values, 2)
+    if f.type in ("date", "datetime"):
+        days = pd.to_timedelta(rng.integers(0, 700, n), unit="D")
+        return (pd.Timestamp("2025-01-01") + days).strftime("%Y-%m-%d")
+    if f.type == "stake":
+        return [format_stake(s) for s in rng.integers(0, 90_000, n).astype(float)]
     return rng.choice(TEXTS, n) if f.type == "text" else rng.choice(["7、8、9月", "05:00–08:00", "3×30m"], n)
 
 
@@ -84,6 +100,7 @@ def synthetic(c: Category, schema: Schema, n: int, rng: np.random.Generator, off
         points = rng.random(n) < 0.5
         geoms[points] = shapely.line_interpolate_point(geoms[points], 0.5, normalized=True)
     start = rng.integers(0, 90_000, n).astype(float)
+    direct = rng.random(n) < 0.5  # half graded directly (with a basis), half by the L×C matrix
     raw = {
         "code": [f"{c.code_prefix}-{offset + i:06d}" for i in range(n)],
         "name": [f"合成{c.label}{i}" for i in range(n)],
@@ -92,7 +109,8 @@ def synthetic(c: Category, schema: Schema, n: int, rng: np.random.Generator, off
         "end_stake": [format_stake(s) for s in start + 400],
         "township": rng.choice(list(schema.category("fog").field("township").values), n),
         "likelihood": rng.integers(1, 6, n), "consequence": rng.integers(1, 6, n),
-        "risk_grade": np.where(rng.random(n) < 0.5, rng.choice(schema.grade_labels, n), ""),
+        "risk_grade": np.where(direct, rng.choice(schema.grade_labels, n), ""),
+        "grade_method": np.where(direct, "直接判定", ""), "grade_basis": np.where(direct, "专家研判", ""),
         "resp_unit": rng.choice(list(c.field("resp_unit").values), n),
         "resp_person": rng.choice(NAMES, n), "resp_phone": [f"139{i:08d}" for i in range(n)],
         "list_basic": rng.choice(TEXTS, n), "list_duty": rng.choice(TEXTS, n), "list_measures": rng.choice(TEXTS, n),
@@ -134,12 +152,97 @@ def plain_layers(frame, schema) -> dict:
     return out
 
 
+class TreeMemory:
+    """The peak of the summed resident memory of this process and all its descendants (the sandboxed
+    reader runs in a child of a fork server), sampled every 20 ms from /proc, in MB."""
+
+    def __init__(self):
+        self.peak = self.start = self.sample()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def sample() -> float:
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+            rss[int(entry.name)] = next((int(line.split()[1]) for line in status.splitlines()
+                                         if line.startswith("VmRSS:")), 0)
+        total, todo = 0, [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            total += rss.get(pid, 0)
+            todo += children.get(pid, [])
+        return total / 1024
+
+    def _run(self):
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self.sample())
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.sample())
+        return self.peak
+
+
+def run_phase(args) -> int:
+    """One side of the whole-import comparison, in this (fresh) process; prints one JSON line."""
+    work = Path(args.work)
+    memory = TreeMemory()
+    start = time.perf_counter()
+    if args.phase == "plain":
+        out = work / f"plain_{time.time_ns()}.gpkg"
+        for shp in sorted((work / "plain").glob("*_source*.shp")):
+            frame = pyogrio.read_dataframe(shp, use_arrow=True)
+            pyogrio.write_dataframe(frame, out, layer=shp.stem, driver="GPKG", use_arrow=True)
+            del frame
+        commit = None
+    else:
+        empty = init_database(work / f"import_{time.time_ns()}.gpkg", sample=False)
+        preview = preview_import(empty, work / "ledger.zip", limits=LOCAL_LIMITS)
+        assert preview.ok, preview.problems[:5]
+        mid = time.perf_counter()
+        preview.commit(empty, BENCH_USER)
+        commit = time.perf_counter() - mid
+        empty.close()
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "commit": commit, "peak_mb": memory.stop(), "start_mb": memory.start}))
+    return 0
+
+
+def compare_whole_import(work: Path, repeat: int) -> dict:
+    """Plain read + write and the whole import, each in a fresh process, alternating."""
+    runs = {"plain": [], "import": []}
+    for r in range(repeat):
+        for phase in (("plain", "import") if r % 2 == 0 else ("import", "plain")):
+            out = subprocess.run([sys.executable, __file__, "--phase", phase, "--work", str(work)],
+                                 capture_output=True, text=True, check=True)
+            runs[phase].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"  whole {phase}: {runs[phase][-1]}", flush=True)
+    return runs
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--phase", choices=["plain", "import"], help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.phase:
+        return run_phase(args)
     rng = np.random.default_rng(args.seed)
     with tempfile.TemporaryDirectory(prefix="safetymap-bench-") as tmp:
         tmp = Path(tmp)
@@ -185,6 +288,8 @@ def main(argv=None) -> int:
         assert sum(empty.count().values()) == args.n
         t_again, again = best(lambda: preview_import(store, zip_path, limits=LOCAL_LIMITS), 1, "import back")
         assert again.ok and again.unchanged == args.n and not again.n_updated
+        empty.close()
+        whole = compare_whole_import(tmp, max(args.repeat, 2))
 
     rows = [
         ("store insert (Store.insert_many, empty ledger)", t_insert, None),
@@ -207,6 +312,20 @@ def main(argv=None) -> int:
           f"import / plain read = {t_import / t_read_sources:.2f} (target <= 2.0)")
     print(f"against the patch polygons only: export {t_export / t_write_patch:.2f} x, "
           f"import {t_import / t_read_all:.2f} x reading every layer")
+    plain_t = [r["seconds"] for r in whole["plain"]]
+    import_t = [r["seconds"] for r in whole["import"]]
+    plain_m = max(r["peak_mb"] for r in whole["plain"])
+    import_m = max(r["peak_mb"] for r in whole["import"])
+    base = min(r["start_mb"] for side in whole.values() for r in side)  # the same modules loaded in both
+    print(f"\nwhole import (preview + commit) vs plain read + write of the same layers, own processes, "
+          f"{len(import_t)} alternating runs:")
+    print(f"  import: min {min(import_t):.2f} s, median {statistics.median(import_t):.2f} s "
+          f"(commit alone min {min(r['commit'] for r in whole['import']):.2f} s), peak {import_m:.0f} MB")
+    print(f"  plain:  min {min(plain_t):.2f} s, median {statistics.median(plain_t):.2f} s, peak {plain_m:.0f} MB")
+    print(f"  import / plain = {min(import_t) / min(plain_t):.2f} x time (min), "
+          f"{statistics.median(import_t) / statistics.median(plain_t):.2f} x (median), "
+          f"{import_m / plain_m:.2f} x peak memory (target <= 1.5); above the {base:.0f} MB both start with "
+          f"(modules loaded): {import_m - base:.0f} MB vs {plain_m - base:.0f} MB")
     return 0
 
 

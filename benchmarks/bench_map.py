@@ -8,6 +8,9 @@ headless Chromium.
 
 Naive: ``folium.GeoJson`` of the whole GeoDataFrame (every field) with a Python ``style_function``
 and a ``GeoJsonTooltip``, SVG rendering, folium's default assets.
+Careful: what a folium user who minds size writes: the same ``folium.GeoJson`` of only the 7 columns the
+styles and tooltip need, coordinates simplified (half a pixel) and rounded (a quarter pixel) for the
+zoom, on a canvas-rendered map.
 Ours: ``safetymap.mapview`` (canvas, rounded and simplified coordinates, tooltip properties only).
 Both pages get their scripts from the same local server (``safetymap.assets``), so no request leaves
 the machine. Patches are synthetic (示例数据-like attributes copied from the sample ledger, random
@@ -58,7 +61,8 @@ def sample_frame(workdir: Path) -> gpd.GeoDataFrame:
 
 
 def random_lines(n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` winding lines (300 m – 2 km, 10–40 vertices) inside the district, lon/lat."""
+    """``n`` winding lines (300 m – 2 km, 10–40 vertices) inside the district, lon/lat, none crossing
+    itself (the store refuses self-crossing source lines)."""
     minx, miny, maxx, maxy = 126.40, 41.83, 127.21, 42.21
     lines: list = []
     while len(lines) < n:
@@ -72,7 +76,7 @@ def random_lines(n: int, rng: np.random.Generator) -> np.ndarray:
             dy = np.sin(heading) * step_m / 111_000
             lines.append(shapely.LineString(np.column_stack([x + np.cumsum(dx), y + np.cumsum(dy)])))
         arr = np.array(lines, dtype=object)
-        lines = list(arr[in_district(arr, 0.0)])
+        lines = list(arr[in_district(arr, 0.0) & shapely.is_simple(arr)])
     return np.array(lines[:n], dtype=object)
 
 
@@ -100,13 +104,37 @@ def naive_html(frame: gpd.GeoDataFrame) -> str:
             data[col] = data[col].dt.strftime("%Y-%m-%d")
     colors = {g.label: g.color for g in load_schema().grades}
     outlines = {c.key: c.outline for c in load_schema().categories}
-    m = folium.Map(location=mapview.DISTRICT_CENTER, zoom_start=mapview.DEFAULT_ZOOM, tiles=None)
+    m = folium.Map(location=load_schema().district.centre, zoom_start=mapview.DEFAULT_ZOOM, tiles=None)
     folium.GeoJson(
         data,
         style_function=lambda f: {"fillColor": colors.get(f["properties"]["risk_grade"], "#999"),
                                   "color": outlines.get(f["properties"]["category"], "#333"),
                                   "weight": 2, "fillOpacity": 0.5},
         tooltip=folium.GeoJsonTooltip(fields=["code", "name", "risk_grade", "route_code", "start_stake", "end_stake"],
+                                      aliases=["图斑编号", "名称", "风险等级", "路线编码", "起点桩号", "止点桩号"]),
+    ).add_to(m)
+    return m.get_root().render()
+
+
+CAREFUL_COLUMNS = ["code", "name", "category", "risk_grade", "route_code", "start_stake", "end_stake"]
+
+
+def careful_html(frame: gpd.GeoDataFrame, zoom: int = mapview.DEFAULT_ZOOM) -> str:
+    """folium.GeoJson done with care: the 7 needed columns, geometry simplified and rounded for the zoom,
+    canvas rendering; still styled in Python (folium's way)."""
+    pixel = mapview.pixel_degrees(zoom)
+    geoms = shapely.simplify(frame.geometry.to_numpy(), pixel / 2, preserve_topology=True)
+    geoms = shapely.set_precision(geoms, pixel / 4)
+    data = gpd.GeoDataFrame(frame[CAREFUL_COLUMNS].reset_index(drop=True), geometry=geoms, crs=frame.crs)
+    colors = {g.label: g.color for g in load_schema().grades}
+    outlines = {c.key: c.outline for c in load_schema().categories}
+    m = folium.Map(location=load_schema().district.centre, zoom_start=zoom, tiles=None, prefer_canvas=True)
+    folium.GeoJson(
+        data,
+        style_function=lambda f: {"fillColor": colors.get(f["properties"]["risk_grade"], "#999"),
+                                  "color": outlines.get(f["properties"]["category"], "#333"),
+                                  "weight": 2, "fillOpacity": 0.5},
+        tooltip=folium.GeoJsonTooltip(fields=CAREFUL_COLUMNS[:2] + CAREFUL_COLUMNS[3:],
                                       aliases=["图斑编号", "名称", "风险等级", "路线编码", "起点桩号", "止点桩号"]),
     ).add_to(m)
     return m.get_root().render()
@@ -187,12 +215,16 @@ def app_first_paint(frame: gpd.GeoDataFrame, workdir: Path, playwright) -> dict:
         keys = load_schema().category(category).keys
         attrs = attrs[[c for c in attrs.columns if c in keys and c not in ("version", "updated_at", "updated_by")]]
         store.insert_many(category, attrs.reset_index(drop=True), part["source_geometry"].to_numpy(), "基准测试")
-    e2e.add_user(store, "基准", "viewer", "bench-password-1")
+    e2e.add_user(store, "基准", "editor", "bench-password-1")
     store.close()
     with e2e.AppServer(db) as app:
         browser = open_browser(playwright)
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
-        e2e.sign_in(page, app.url, "基准", "bench-password-1")
+        # Sign in through a link to 导入导出 (it reads no ledger), so that the map has not begun drawing
+        # when the clock starts: sign-in would otherwise land on the map.
+        e2e.sign_in(page, f"{app.url}/files", "基准", "bench-password-1")
+        if page.locator(e2e.MAP_FRAME).count():
+            raise RuntimeError("sign-in landed on the map: the clock would start after it began drawing")
         start = time.perf_counter()
         page.locator('[data-testid="stSidebarNav"] a', has_text=e2e.MAP_TITLE).first.click()
         frame_ = e2e.map_frame(page, timeout=120)
@@ -220,6 +252,7 @@ def run(sizes: list[int], browser: bool, app: bool) -> list[dict]:
             for n in sizes:
                 frame = synthetic_frame(template, n)
                 naive_s, naive = timed(naive_html, frame, repeat=2)
+                careful_s, careful = timed(careful_html, frame, repeat=2)
                 ours_s, ours = timed(our_html, frame)
                 zoom_bbox = mapview.view_bbox({"_southWest": {"lat": 41.98, "lng": 126.70},
                                                "_northEast": {"lat": 42.04, "lng": 126.82}}, 14)
@@ -227,10 +260,14 @@ def run(sizes: list[int], browser: bool, app: bool) -> list[dict]:
                 row = {"patches": n, "naive_s": round(naive_s, 3), "ours_s": round(ours_s, 3),
                        "zoom14_view_patches": len(mapview.in_bbox(frame, zoom_bbox)),
                        "speedup": round(naive_s / ours_s, 1), "naive_bytes": len(naive.encode()),
+                       "careful_s": round(careful_s, 3), "careful_bytes": len(careful.encode()),
+                       "careful_speedup": round(careful_s / ours_s, 1),
+                       "careful_smaller": round(len(careful.encode()) / len(ours.encode()), 2),
                        "ours_bytes": len(ours.encode()), "smaller": round(len(naive.encode()) / len(ours.encode()), 1),
                        "zoom14_view_s": round(view_s, 3), "zoom14_view_bytes": len(view.encode())}
                 if chromium is not None:
                     row["naive_paint"] = first_paint(chromium, site.put(f"naive_{n}.html", naive), n)
+                    row["careful_paint"] = first_paint(chromium, site.put(f"careful_{n}.html", careful), n)
                     row["ours_paint"] = first_paint(chromium, site.put(f"ours_{n}.html", ours), n)
                 if app and n == max(sizes):
                     row.update(app_first_paint(frame, workdir, pw))
@@ -250,13 +287,16 @@ def _paint(row: dict, key: str) -> str:
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| patches | build naive | build ours | faster | bytes naive | bytes ours | smaller "
-             "| first paint naive | first paint ours |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| patches | build naive | build careful | build ours | bytes naive | bytes careful | bytes ours "
+             "| first paint naive | first paint careful | first paint ours |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        lines.append(f"| {r['patches']:,} | {r['naive_s']:.2f} s | {r['ours_s']:.2f} s | {r['speedup']}× | "
-                     f"{r['naive_bytes'] / 1e6:.1f} MB | {r['ours_bytes'] / 1e6:.2f} MB | {r['smaller']}× | "
-                     f"{_paint(r, 'naive_paint')} | {_paint(r, 'ours_paint')} |")
+        lines.append(f"| {r['patches']:,} | {r['naive_s']:.2f} s | {r['careful_s']:.2f} s | {r['ours_s']:.2f} s "
+                     f"({r['speedup']}× / {r['careful_speedup']}×) | {r['naive_bytes'] / 1e6:.1f} MB | "
+                     f"{r['careful_bytes'] / 1e6:.2f} MB | {r['ours_bytes'] / 1e6:.2f} MB "
+                     f"({r['smaller']}× / {r['careful_smaller']}×) | {_paint(r, 'naive_paint')} | "
+                     f"{_paint(r, 'careful_paint')} | {_paint(r, 'ours_paint')} |")
+    lines.append("\n(×: naive / ours and careful / ours, in the same run)")
     for r in results:
         lines.append(f"\n{r['patches']:,} patches, a zoom-14 view (about 10 × 7 km): "
                      f"{r['zoom14_view_patches']:,} patches sent, {r['zoom14_view_bytes'] / 1e6:.2f} MB, "
@@ -273,6 +313,7 @@ def main(argv=None) -> int:
     parser.add_argument("--no-browser", action="store_true", help="skip the first-paint measurement")
     parser.add_argument("--app", action="store_true", help="also time the real app's map page (largest size)")
     parser.add_argument("--json", type=Path, help="write the results to this file")
+    parser.add_argument("--no-check", action="store_true", help="exit 0 even when a target is missed (smoke runs)")
     args = parser.parse_args(argv)
     browser = not args.no_browser and Path(CHROMIUM).exists()
     results = run(args.sizes, browser, args.app)
@@ -285,7 +326,7 @@ def main(argv=None) -> int:
         (not browser or big["ours_paint"]["first_paint_ms"] < 3000)
     print(f"\ntargets at {big['patches']:,} patches (≥4× faster, ≥3× smaller, first paint < 3 s): "
           f"{'met' if ok else 'NOT met'}")
-    return 0 if ok else 1
+    return 0 if ok or args.no_check else 1
 
 
 if __name__ == "__main__":

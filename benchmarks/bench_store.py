@@ -1,18 +1,23 @@
-"""Benchmark: the same ledger of 100,000 synthetic patches in a GeoPackage file (SQLite) and in
-PostgreSQL + PostGIS, through the same ``Store`` interface, in the same run.
+"""Benchmark: the ledger on both backends — a GeoPackage file (SQLite) and PostgreSQL + PostGIS —
+through the same ``Store`` interface, beside the raw SQL doing the same work on the same connection,
+alternating backends (and their order) round by round, at each size.
 
-    python benchmarks/bench_store.py --pg postgresql://safetymap:safetymap@127.0.0.1:5432/safetymap_test
-    python benchmarks/bench_store.py --n 10000          # PostgreSQL URL from $SAFETYMAP_TEST_PG
+    python benchmarks/bench_store.py                          # 10,000 and 100,000 patches
+    python benchmarks/bench_store.py --sizes 1000 10000 --pg postgresql://safetymap:safetymap@127.0.0.1:5432/safetymap_test
 
-Measured on each backend (PostgreSQL in a fresh schema, dropped afterwards):
+PostgreSQL (a fresh schema, dropped afterwards) when ``--pg`` or $SAFETYMAP_TEST_PG is given; SQLite always.
+Measured on each backend:
 - load: ``insert_many`` of every patch in one transaction (validation, buffers and all);
-- save: ``Store.update`` of one field of one patch, as the edit form saves it (its own transaction with
-  the version check, the history row and the record read back), on random patches: median and 95th
-  percentile;
-- bounding box: ``Store.read(bbox=…)`` of a random 2 km × 2 km view over every category (GiST index
-  on PostgreSQL, R-tree on SQLite), returning the GeoDataFrame: median, and patches per view;
-- filter: ``Store.read("fog", filters={"risk_grade": "重大"})``: median.
-The table prints PostgreSQL / SQLite ratios (> 1: PostgreSQL slower)."""
+- save: ``Store.update`` of one text field of one random patch, as the edit form saves it (its own
+  transaction, the version check, validation of the merged record, the history row, the record read
+  back); raw: the same transaction in plain SQL (select the row, update it with the version check,
+  one history row, select it back) without validation;
+- get: ``Store.get`` of one random patch; raw: the same SELECT;
+- bbox: a random 2 km × 2 km view over every category (GiST on PostgreSQL, R-tree on SQLite):
+  ``Store.read(bbox=…)`` (a GeoDataFrame), ``Store.rows(bbox=…)`` (record dicts); raw: the same SELECTs
+  with their rows fetched;
+- filter: ``Store.read("fog", filters={"risk_grade": "重大"})``.
+Each is reported as min and median over every round; ratios are Store / raw within the same run."""
 from __future__ import annotations
 
 import argparse
@@ -34,8 +39,11 @@ sys.path.insert(0, str(HERE))
 
 from bench_io import SHARES, synthetic  # noqa: E402
 
+from safetymap.backends.tables import SOURCE_TABLE, category_columns  # noqa: E402
 from safetymap.schema import load_schema  # noqa: E402
 from safetymap.seed import init_database  # noqa: E402
+
+CATEGORY_TABLES = {c.code_prefix: c for c in load_schema().categories}  # code prefix -> category
 
 BENCH_USER = "基准测试"
 VIEW_DEG = (0.025, 0.018)  # about 2 km × 2 km at 42° N
@@ -50,26 +58,71 @@ def make_data(schema, n: int, rng) -> dict:
     return data
 
 
-def measure(location, data: dict, args) -> dict:
-    rng = np.random.default_rng(args.seed + 1)  # the same patches and views on both backends
+def load(location, data: dict) -> tuple:
     store = init_database(location, sample=False)
-    try:
-        start = time.perf_counter()
-        with store.transaction() as con:
-            for key, (raw, geoms) in data.items():
-                store.insert_many(key, raw, geoms, BENCH_USER, con=con)
-        load = time.perf_counter() - start
-        if store.path is None:
-            store.backend.connection().execute("ANALYZE")  # as after migrate; autovacuum would do it a little later
-        codes = [code for raw, _ in data.values() for code in raw["code"]]
-        saves = [_timed_save(store, codes[i], k) for k, i in enumerate(rng.integers(0, len(codes), args.saves))]
-        views = [_timed_view(store, rng) for _ in range(args.queries)]
-        filters = [_timed(lambda: store.read("fog", filters={"risk_grade": "重大"}))[0] for _ in range(args.queries // 5)]
-    finally:
-        store.close()
-    return {"load": load, "save": statistics.median(saves), "save p95": float(np.percentile(saves, 95)),
-            "bbox": statistics.median(t for t, _ in views), "per view": statistics.mean(n for _, n in views),
-            "filter": statistics.median(filters)}
+    start = time.perf_counter()
+    with store.transaction() as con:
+        for key, (raw, geoms) in data.items():
+            store.insert_many(key, raw, geoms, BENCH_USER, con=con)
+    took = time.perf_counter() - start
+    if store.path is None:
+        store.backend.connection().execute("ANALYZE")  # as after migrate; autovacuum would do it a little later
+    return store, took
+
+
+def one_round(store, codes: list[str], rng, k: int, samples: dict) -> None:
+    """``k`` of each measure on ``store``, appended to ``samples`` (seconds)."""
+    for i in rng.integers(0, len(codes), k):
+        code = codes[i]
+        samples["save"].append(_timed_save(store, code, len(samples["save"])))
+        samples["save raw"].append(_timed(lambda: raw_save(store, code, len(samples["save raw"])))[0])
+        samples["get"].append(_timed(lambda: store.get(code))[0])
+        samples["get raw"].append(_timed(lambda: raw_get(store, code))[0])
+    for _ in range(k):
+        box = _view(rng)
+        samples["bbox read"].append(_timed(lambda: store.read(bbox=box))[0])
+        took, rows = _timed(lambda: store.rows(bbox=box))
+        samples["bbox rows"].append(took)
+        samples["per view"].append(len(rows))
+        samples["bbox raw"].append(_timed(lambda: raw_bbox(store, box))[0])
+    for _ in range(max(1, k // 5)):
+        samples["filter"].append(_timed(lambda: store.read("fog", filters={"risk_grade": "重大"}))[0])
+
+
+def _select_sql(store, c) -> str:
+    cols = ", ".join(f't."{k}"' for k in category_columns(c))
+    return (f'SELECT {store.backend.geom_out("t.geom")}, {store.backend.geom_out("s.geom")}, {cols} '
+            f'FROM "{c.table}" t JOIN {SOURCE_TABLE} s ON s.code = t.code')
+
+
+def raw_get(store, code: str):
+    con = store.backend.connection()
+    table = CATEGORY_TABLES[code.split("-")[0]]
+    return con.execute(f"{_select_sql(store, table)} WHERE t.code = ?", (code,)).fetchone()
+
+
+def raw_save(store, code: str, k: int):
+    """What a save does, in plain SQL: no validation, no frames."""
+    c = CATEGORY_TABLES[code.split("-")[0]]
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    with store.transaction() as con:
+        version, old = con.execute(f'SELECT version, hazard FROM "{c.table}" WHERE code = ?', (code,)).fetchone()
+        con.execute(f'UPDATE "{c.table}" SET hazard = ?, version = ?, updated_at = ?, updated_by = ? '
+                    "WHERE code = ? AND version = ?", (f"原始修改 {k}", version + 1, stamp, BENCH_USER, code, version))
+        con.execute("INSERT INTO history (code, category, version, action, field_key, field_label, before, after, "
+                    '"user", at) VALUES (?,?,?,?,?,?,?,?,?,?)',
+                    (code, c.key, version + 1, "update", "hazard", "隐患", old, f"原始修改 {k}", BENCH_USER, stamp))
+        return con.execute(f"{_select_sql(store, c)} WHERE t.code = ?", (code,)).fetchone()
+
+
+def raw_bbox(store, box) -> list:
+    con = store.backend.connection()
+    out = []
+    for c in store.schema.categories:
+        clause, params = store.backend.bbox_clause(c.table, box)
+        out += con.execute(f"{_select_sql(store, c)} WHERE NOT t.archived AND {clause} ORDER BY t.code",
+                           params).fetchall()
+    return out
 
 
 def _timed(func):
@@ -83,50 +136,98 @@ def _timed_save(store, code: str, k: int) -> float:
     return _timed(lambda: store.update(code, {"hazard": f"基准修改 {k}"}, version, BENCH_USER))[0]
 
 
-def _timed_view(store, rng) -> tuple[float, int]:
+def _view(rng) -> tuple:
     x, y = rng.uniform(126.45, 127.15 - VIEW_DEG[0]), rng.uniform(41.86, 42.19 - VIEW_DEG[1])
-    took, frame = _timed(lambda: store.read(bbox=(x, y, x + VIEW_DEG[0], y + VIEW_DEG[1])))
-    return took, len(frame)
+    return (x, y, x + VIEW_DEG[0], y + VIEW_DEG[1])
 
 
 def pg_schema_url(base: str, name: str) -> str:
     return f"{base}{'&' if '?' in base else '?'}options={quote(f'-c search_path={name},public')}"
 
 
-def print_table(n: int, sqlite: dict, pg: dict) -> None:
-    print(f"\n{n:,} patches")
-    print("| measure | SQLite (GeoPackage) | PostgreSQL + PostGIS | PG / SQLite |")
-    print("|---|---:|---:|---:|")
-    for key, unit in (("load", "s"), ("save", "ms"), ("save p95", "ms"), ("bbox", "ms"), ("filter", "ms")):
-        scale = 1 if unit == "s" else 1000
-        print(f"| {key} | {sqlite[key] * scale:.1f} {unit} | {pg[key] * scale:.1f} {unit} | {pg[key] / sqlite[key]:.2f}× |")
-    print(f"| patches per 2 km view | {sqlite['per view']:.0f} | {pg['per view']:.0f} | |")
+MEASURES = (("save", "save raw"), ("get", "get raw"), ("bbox read", "bbox raw"), ("bbox rows", "bbox raw"),
+            ("filter", None))
+
+
+def summary(samples: dict) -> dict:
+    return {k: (min(v), statistics.median(v)) for k, v in samples.items() if v}
+
+
+def print_table(n: int, results: dict) -> None:
+    names = list(results)
+    print(f"\n{n:,} patches (min / median ms; × = Store / raw SQL in the same run)")
+    print("| measure | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    print("| load (insert_many) | " + " | ".join(f"{results[b]['load']:.1f} s" for b in names) + " |")
+    for key, raw in MEASURES:
+        cells = []
+        for b in names:
+            lo, med = results[b][key]
+            cell = f"{lo * 1000:.1f} / {med * 1000:.1f}"
+            if raw:
+                cell += f" ({med / results[b][raw][1]:.1f}×)"
+            cells.append(cell)
+        print(f"| {key} | " + " | ".join(cells) + " |")
+        if raw and key in ("save", "get", "bbox read"):
+            print(f"| {raw} | " + " | ".join(f"{results[b][raw][0] * 1000:.2f} / {results[b][raw][1] * 1000:.2f}"
+                                              for b in names) + " |")
+    print("| patches per 2 km view | " + " | ".join(f"{results[b]['per view'][1]:.0f}" for b in names) + " |")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--pg", default=os.environ.get("SAFETYMAP_TEST_PG"), help="PostgreSQL + PostGIS database URL")
-    parser.add_argument("--saves", type=int, default=200)
-    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds alternating the backends")
+    parser.add_argument("--per-round", type=int, default=20, help="saves, gets and views per backend per round")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
     if not args.pg:
-        parser.error("需要 PostgreSQL 地址：--pg postgresql://… 或 $SAFETYMAP_TEST_PG")
-    data = make_data(load_schema(), args.n, np.random.default_rng(args.seed))
-    with tempfile.TemporaryDirectory(prefix="safetymap-bench-") as tmp:
-        sqlite = measure(Path(tmp) / "ledger.gpkg", data, args)
-    print(f"SQLite done: {sqlite}", flush=True)
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(args.pg, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{name}"')
-    try:
-        pg = measure(pg_schema_url(args.pg, name), data, args)
-    finally:
-        with psycopg.connect(args.pg, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
-    print_table(args.n, sqlite, pg)
+        print("no PostgreSQL (--pg or $SAFETYMAP_TEST_PG): SQLite only", flush=True)
+    for n in args.sizes:
+        data = make_data(load_schema(), n, np.random.default_rng(args.seed))
+        codes = [code for raw, _ in data.values() for code in raw["code"]]
+        with tempfile.TemporaryDirectory(prefix="safetymap-bench-") as tmp, _pg_location(args.pg) as pg_url:
+            stores, results, samples = {}, {}, {}
+            try:
+                for name, location in (("SQLite (GeoPackage)", Path(tmp) / "ledger.gpkg"), ("PostgreSQL + PostGIS", pg_url)):
+                    if location is None:
+                        continue
+                    stores[name], took = load(location, data)
+                    results[name] = {"load": took}
+                    samples[name] = {k: [] for k in ("save", "save raw", "get", "get raw", "bbox read", "bbox rows",
+                                                     "bbox raw", "filter", "per view")}
+                order = list(stores)
+                for r in range(args.rounds):
+                    for name in (order if r % 2 == 0 else order[::-1]):  # alternate which goes first
+                        rng = np.random.default_rng(args.seed + 1 + r)  # the same patches and views on both
+                        one_round(stores[name], codes, rng, args.per_round, samples[name])
+            finally:
+                for store in stores.values():
+                    store.close()
+            for name in stores:
+                results[name].update(summary(samples[name]))
+            print_table(n, results)
     return 0
+
+
+class _pg_location:
+    """A fresh PostgreSQL schema's URL for the block (dropped afterwards), or None without a server."""
+
+    def __init__(self, base: str | None):
+        self.base, self.name = base, f"bench_{uuid.uuid4().hex[:12]}"
+
+    def __enter__(self):
+        if not self.base:
+            return None
+        with psycopg.connect(self.base, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{self.name}"')
+        return pg_schema_url(self.base, self.name)
+
+    def __exit__(self, *exc):
+        if self.base:
+            with psycopg.connect(self.base, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA "{self.name}" CASCADE')
 
 
 if __name__ == "__main__":

@@ -662,28 +662,48 @@ def base_map(schema: Schema, basemap_options: list[Basemap] | None = None, selec
 
 
 def patch_groups(frame: pd.DataFrame, schema: Schema, *, zoom: float | None = None,
-                 highlight: pd.DataFrame | None = None) -> list[folium.FeatureGroup]:
+                 highlight: pd.DataFrame | None = None, texts: dict | None = None) -> list[folium.FeatureGroup]:
     """One FeatureGroup per category (named for the layer control) holding its patches, simplified for
-    ``zoom``, with their source lines/points on top; and an outline around the ``highlight`` patches."""
+    ``zoom``, with their source lines/points on top; and an outline around the ``highlight`` patches.
+    ``texts``: ``patch_texts(frame, schema, zoom)`` made before (a cache), so only the groups are new."""
     zoom = DEFAULT_ZOOM if zoom is None else zoom
-    groups = [category_group(frame[frame["category"] == c.key] if len(frame) else frame, c, schema, zoom)
-              for c in schema.categories]
+    texts = patch_texts(frame, schema, zoom) if texts is None else texts
+    groups = [_group_of_texts(c, texts[c.key], zoom) for c in schema.categories]
     group = folium.FeatureGroup(name="当前选中", overlay=True, control=False, show=True)
     geoms = [] if highlight is None else highlight.geometry.values
     GeoJsonText(features_json(simplify_for_zoom(geoms, max(zoom, 14))), "selected").add_to(group)
     return groups + [group]
 
 
+def patch_texts(frame: pd.DataFrame, schema: Schema, zoom: float) -> dict[str, tuple[str, str | None]]:
+    """The costly part of ``patch_groups``, plain text that can be kept and shared: per category key the
+    patches' and the source lines'/points' feature JSON for ``zoom``."""
+    out = {}
+    for c in schema.categories:
+        part = frame[frame["category"] == c.key] if len(frame) else frame
+        props = feature_properties(part, schema)
+        patches = features_json(simplify_for_zoom(part.geometry.values, zoom), props)
+        sources = None
+        if "source_geometry" in part:
+            sources = features_json(simplify_for_zoom(part["source_geometry"].values, zoom),
+                                    [{"g": p["g"]} for p in props])
+        out[c.key] = (patches, sources)
+    return out
+
+
 def category_group(part: pd.DataFrame, c: Category, schema: Schema, zoom: float) -> folium.FeatureGroup:
+    one = part.assign(category=c.key)
+    return _group_of_texts(c, patch_texts(one, schema, zoom)[c.key], zoom)
+
+
+def _group_of_texts(c: Category, texts: tuple[str, str | None], zoom: float) -> folium.FeatureGroup:
     group = CategoryGroup(name=layer_name(c), overlay=True, control=True, show=True, sm_key=c.key)
     style = {"outline": c.outline, "dash": c.dash}
-    props = feature_properties(part, schema)
-    GeoJsonText(features_json(simplify_for_zoom(part.geometry.values, zoom), props), "patch", **style).add_to(group)
-    if "source_geometry" in part:
-        grades = [{"g": p["g"]} for p in props]
+    patches, sources = texts
+    GeoJsonText(patches, "patch", **style).add_to(group)
+    if sources is not None:
         weight = SOURCE_WEIGHT if zoom >= CLOSE_ZOOM else SOURCE_WEIGHT_FAR
-        GeoJsonText(features_json(simplify_for_zoom(part["source_geometry"].values, zoom), grades), "source",
-                    weight=weight, **style).add_to(group)
+        GeoJsonText(sources, "source", weight=weight, **style).add_to(group)
     return group
 
 

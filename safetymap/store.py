@@ -8,6 +8,7 @@ opens a ledger; ``create_store(location)`` makes a new one."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ import shapely
 from .auth import User, actor
 from .backends import create_backend, open_backend
 from .backends.tables import SOURCE_TABLE, USER_COLUMNS, category_columns
-from .clock import now_local, now_utc, utc_text, utc_text_to_local
+from .clock import CHINA_TZ, now_local, now_utc, utc_text, utc_text_to_local
 from .errors import ConflictError, NotFound, PermissionDenied, Problem, ValidationError
 from .geo import GEOMETRY_LABEL, geometry_problems, patch_polygons
 from .hazard_ledger import HazardLedger
@@ -28,6 +29,41 @@ from .schema import Category, Schema, load_schema
 from .upgrades import apply_upgrades
 from .validation import clean_events, clean_frame, derive, grade_problems
 from .values import differs, display_value, from_sql, is_blank, to_python, to_sql
+
+
+def value_from_sql(f, value):
+    """One stored value of ``f`` as a record value: the same as ``to_python(f, from_sql(f, [value])[0])``,
+    without building a column (the plain-row path of ``get`` and ``update``)."""
+    if value is None:
+        return None
+    kind = f.type
+    if kind == "date":
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.datetime.strptime(str(value), "%Y-%m-%d").date()
+        except ValueError:
+            return None
+    if kind == "datetime":
+        if not isinstance(value, dt.datetime):
+            try:
+                value = dt.datetime.fromisoformat(str(value).strip())
+            except ValueError:
+                return to_python(f, from_sql(f, [value]).iloc[0])
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        local = value.astimezone(CHINA_TZ).replace(tzinfo=None)
+        return local.replace(microsecond=local.microsecond // 1000 * 1000)
+    if kind == "int":
+        return int(value)
+    if kind == "bool":
+        return bool(value)
+    if kind in ("float", "stake"):
+        value = float(value)
+        return None if math.isnan(value) else value
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 def open_store(location: str | os.PathLike, schema: Schema | None = None, *, create: bool = False) -> "Store":
@@ -108,10 +144,13 @@ class Store(HazardLedger):
 
     # ---------------------------------------------------------------- reading
     def _select(self, con, c: Category, where: str = "", params: tuple = ()) -> gpd.GeoDataFrame:
+        return self._frame(c, self._fetch(con, c, where, params))
+
+    def _fetch(self, con, c: Category, where: str = "", params: tuple = ()) -> list[tuple]:
+        """Rows of ``c`` as stored: patch geometry, source geometry, then ``category_columns(c)``."""
         cols = ", ".join(f't."{k}"' for k in category_columns(c))
-        rows = con.execute(f'SELECT {self.backend.geom_out("t.geom")}, {self.backend.geom_out("s.geom")}, {cols} FROM "{c.table}" t '
+        return con.execute(f'SELECT {self.backend.geom_out("t.geom")}, {self.backend.geom_out("s.geom")}, {cols} FROM "{c.table}" t '
                            f'JOIN {SOURCE_TABLE} s ON s.code = t.code {where} ORDER BY t.code', params).fetchall()
-        return self._frame(c, rows)
 
     def _frame(self, c: Category, rows: list) -> gpd.GeoDataFrame:
         columns = list(zip(*rows)) if rows else [[] for _ in range(2 + len(category_columns(c)))]
@@ -129,12 +168,10 @@ class Store(HazardLedger):
         optionally of one category, intersecting ``bbox`` (minx, miny, maxx, maxy) or matching
         ``filters`` ({field key: value or list of values})."""
         cats = [self.schema.category(category)] if category else list(self.schema.categories)
-        frames = []
         with self.backend.snapshot() as con:
-            for c in cats:
-                where, params = self._where(c, bbox, filters, include_archived)
-                frames.append(self._select(con, c, where, params))
-        frames = [f for f in frames if len(f)] or frames[:1]
+            fetched = [(c, self._fetch(con, c, *self._where(c, bbox, filters, include_archived))) for c in cats]
+        # frames only for the categories with rows (a small view meets few of them)
+        frames = [self._frame(c, rows) for c, rows in fetched if rows] or [self._frame(*fetched[0])]
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
         return gpd.GeoDataFrame(out, geometry="geometry", crs=self.schema.storage_crs)
 
@@ -162,10 +199,35 @@ class Store(HazardLedger):
 
     def _record(self, con, code: str) -> dict:
         c = self._category_of(con, code)
-        frame = self._select(con, c, "WHERE t.code = ?", (code,))
-        if not len(frame):
+        records = self._records_of_rows(c, self._fetch(con, c, "WHERE t.code = ?", (code,)))
+        if not records:
             raise NotFound(code)
-        return self._row_to_record(c, frame.iloc[0])
+        return records[0]
+
+    def _records_of_rows(self, c: Category, rows: list[tuple]) -> list[dict]:
+        """Stored rows as record dicts (like ``get``), value by value: no frame for a few rows."""
+        if not rows:
+            return []
+        n = len(c.fields)
+        polygons = self.backend.decode([r[0] for r in rows])
+        sources = self.backend.decode([r[1] for r in rows])
+        out = []
+        for row, polygon, source in zip(rows, polygons, sources):
+            record = {f.key: value_from_sql(f, v) for f, v in zip(c.fields, row[2:2 + n])}
+            record.update(category=c.key, archived=bool(row[2 + n]), geometry=polygon, source_geometry=source)
+            out.append(record)
+        return out
+
+    def rows(self, category: str | None = None, *, bbox: tuple[float, float, float, float] | None = None,
+             filters: dict | None = None, include_archived: bool = False) -> list[dict]:
+        """Like ``read`` but as a list of record dicts (like ``get``), without building frames: for
+        the few patches of a small view or a lookup."""
+        cats = [self.schema.category(category)] if category else list(self.schema.categories)
+        out = []
+        with self.backend.snapshot() as con:
+            for c in cats:
+                out += self._records_of_rows(c, self._fetch(con, c, *self._where(c, bbox, filters, include_archived)))
+        return out
 
     def records(self, frame: pd.DataFrame) -> list[dict]:
         """Rows of a frame from ``read`` as record dicts (like ``get``), without reading again."""
@@ -247,14 +309,37 @@ class Store(HazardLedger):
         quoted = ", ".join(f'"{name}"' for name in columns)
         values = [self.backend.encode(polygons), *(to_sql(f, derived[f.key]) for f in editable),
                   [1] * len(codes), [stamp] * len(codes), [user] * len(codes)]
-        con.executemany(f'INSERT INTO "{c.table}" ({quoted}) '
-                        f'VALUES ({", ".join([self.backend.geom_param] + ["?"] * (len(columns) - 1))})', list(zip(*values)))
-        con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.backend.geom_param}, ?, ?)",
-                        list(zip(self.backend.encode(source_geoms), codes, [c.key] * len(codes))))
+        with self.backend.bulk_insert(con, c.table, polygons):
+            con.executemany(f'INSERT INTO "{c.table}" ({quoted}) '
+                            f'VALUES ({", ".join([self.backend.geom_param] + ["?"] * (len(columns) - 1))})', zip(*values))
+        del values
+        with self.backend.bulk_insert(con, SOURCE_TABLE, source_geoms):
+            con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.backend.geom_param}, ?, ?)",
+                            zip(self.backend.encode(source_geoms), codes, [c.key] * len(codes)))
         con.executemany('INSERT INTO history (code, category, version, action, "user", at) VALUES (?, ?, 1, ?, ?, ?)',
                         [(code, c.key, action, user, stamp) for code in codes])
         self.backend.after_geometry_write(con, c.table)
         return len(codes)
+
+    def insert_checked(self, category: str, derived: pd.DataFrame, source_geoms, user: User | str, *,
+                       action: str = "import", file: str | None = None, con=None) -> int:
+        """Add patches an import preview has already cleaned, checked and derived (``clean_frame``, the
+        geometry checks, ``derive(lengths=False)``, ``grade_problems``; ``safetymap.io.importer``):
+        only the derived fields (lengths, score) and polygons are computed here, and codes are checked against the ledger as it
+        is now. All or nothing, as ``insert_many``."""
+        right = "import" if action == "import" else "edit"
+        c = self.schema.category(category)
+        source_geoms = np.asarray(source_geoms, dtype=object)
+        derived = derive(c, derived, source_geoms, self.schema)  # column-wise: lengths, score (no cleaning)
+        dupes = derived["code"][derived["code"].duplicated()].unique()
+        if len(dupes):
+            raise ValidationError([Problem("图斑编号", f"编号「{d}」在本批数据中重复", file=file) for d in dupes])
+        polygons = patch_polygons(source_geoms, c.buffer_m)
+        stamp = now_utc()
+        with self.transaction() as own:
+            con = con or own
+            return self._insert_rows(con, c, derived, polygons, source_geoms, self._actor(user, right, con), stamp,
+                                     action, file)
 
     def _existing_codes(self, con, codes: list[str]) -> list[str]:
         found = []

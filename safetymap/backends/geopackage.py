@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from .tables import (ARCHIVE_COLUMNS, ATTRIBUTE_TABLES, FEATURE_TABLES, INDEXES,
                      SQL_TYPES, SRS_ID, category_column_defs, category_columns)
 
 BUSY_TIMEOUT_S = 60
+BULK_ROWS = 50  # from this many rows an insert fills the R-tree in bulk
 
 
 class GeoPackageBackend:
@@ -127,6 +128,12 @@ class GeoPackageBackend:
     @staticmethod
     def after_copy(con, table: str, key: str) -> None:
         """After rows were copied with their ids (``migrate``); SQLite's AUTOINCREMENT follows by itself."""
+
+    @staticmethod
+    def bulk_insert(con, table: str, geoms):
+        """Around inserting many rows of ``table`` (with geometries ``geoms``, in order) in one transaction:
+        the R-tree is filled in one statement at the end instead of by a trigger per row."""
+        return gpkg.rtree_bulk_insert(con, table, geoms) if len(geoms) >= BULK_ROWS else nullcontext()
 
     # ---------------------------------------------------------------- tables
     @staticmethod

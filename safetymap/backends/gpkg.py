@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import struct
+from contextlib import contextmanager
 
 import numpy as np
 import shapely
@@ -191,3 +192,44 @@ def update_extent(con: sqlite3.Connection, table: str) -> None:
     row = con.execute(f'SELECT min(minx), min(miny), max(maxx), max(maxy) FROM "{r}"').fetchone()
     con.execute("UPDATE gpkg_contents SET min_x=?, min_y=?, max_x=?, max_y=?, "
                 "last_change=strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name=?", (*row, table))
+
+
+# ---------------------------------------------------------------- bulk R-tree maintenance
+@contextmanager
+def rtree_bulk_insert(con: sqlite3.Connection, table: str, geoms, column: str = "geom", fid: str = "fid"):
+    """Rows inserted into ``table`` in the block, whose geometries are ``geoms`` in insertion order, enter
+    its R-tree in one statement afterwards instead of through the insert trigger (which calls the Python
+    ST_* functions five times a row). The trigger is dropped and re-created inside the caller's
+    transaction, and SQLite's schema changes are transactional: other connections never see the table
+    without its trigger, nor the R-tree short of its rows. Must run inside a write transaction."""
+    if not con.in_transaction:
+        raise RuntimeError("rtree_bulk_insert needs the caller's write transaction")
+    name = f"rtree_{table}_{column}_insert"
+    row = con.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)).fetchone()
+    last = con.execute(f'SELECT coalesce(max("{fid}"), 0) FROM "{table}"').fetchone()[0]
+    if row is not None:
+        con.execute(f'DROP TRIGGER "{name}"')
+    try:
+        yield
+        if row is not None:
+            fill_rtree(con, table, last, geoms, column, fid)
+    finally:
+        if row is not None:
+            con.execute(row[0])
+
+
+def fill_rtree(con: sqlite3.Connection, table: str, after_fid: int, geoms, column: str = "geom",
+               fid: str = "fid") -> None:
+    """Add the rows of ``table`` with ``fid`` > ``after_fid`` (inserted in the order of ``geoms``) to its
+    R-tree, with envelopes computed column-wise; empty and missing geometries stay out, as with GDAL's
+    triggers."""
+    fids = np.array([r[0] for r in con.execute(f'SELECT "{fid}" FROM "{table}" WHERE "{fid}" > ? ORDER BY "{fid}"',
+                                               (after_fid,))], dtype=np.int64)
+    geoms = np.asarray(geoms, dtype=object)
+    if len(fids) != len(geoms):
+        raise RuntimeError(f"{table}: {len(fids)} new rows, {len(geoms)} geometries")
+    bounds = shapely.bounds(geoms)  # NaN for empty and missing
+    keep = ~np.isnan(bounds[:, 0])
+    rows = np.column_stack([bounds[keep][:, 0], bounds[keep][:, 2], bounds[keep][:, 1], bounds[keep][:, 3]])
+    con.executemany(f'INSERT OR REPLACE INTO "rtree_{table}_{column}" VALUES (?, ?, ?, ?, ?)',
+                    zip(fids[keep].tolist(), *rows.T.tolist()))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import pandas as pd
@@ -271,6 +271,11 @@ class PostGISBackend:
     @staticmethod
     def after_geometry_write(con, table: str) -> None:
         """Nothing to do: PostGIS keeps its GiST indexes current and has no extents table."""
+
+    @staticmethod
+    def bulk_insert(con, table: str, geoms):
+        """Nothing to do around a bulk insert: PostGIS maintains its GiST indexes in C."""
+        return nullcontext()
 
     @staticmethod
     def after_copy(con, table: str, key: str) -> None:

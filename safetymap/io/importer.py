@@ -87,9 +87,8 @@ class ImportPreview:
         if self.problems:
             raise ImportRefused(self.problems)
         with store.transaction() as con:
-            for category, (frame, geoms) in self.new.items():
-                frame = frame.astype({col: object for col in frame.columns if isinstance(frame[col].dtype, pd.StringDtype)})
-                store.insert_many(category, frame, geoms, user, action="import", file=self.file, con=con)
+            for category, (frame, geoms) in self.new.items():  # cleaned and checked by the preview: not again
+                store.insert_checked(category, frame, geoms, user, action="import", file=self.file, con=con)
             for change in self.changes:
                 store.update(change.code, change.values, change.version, user,
                              source_geometry=change.geometry, action="import")

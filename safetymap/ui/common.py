@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from functools import wraps
 
+import pandas as pd
 import streamlit as st
 
 from ..auth import User
@@ -62,17 +64,45 @@ def setting(name: str, default: str | None = None) -> str | None:
         return default
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _by_revision(_func, _store: Store, name: str, location: str, revision: tuple[int, ...], day):
-    """(The underscored arguments are not hashed: the name, ledger, revision and day are the key.)"""
-    return _func(_store)
+_LATEST: dict[tuple[str, str], tuple[tuple, object]] = {}  # (function, ledger) -> (revision and day, value)
+_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_GUARD = threading.Lock()
+
+
+def _by_revision(func, store: Store, name: str, location: str, revision: tuple[int, ...], day):
+    """``func(store)`` for this revision and day, one object for the whole process, shared by every
+    session and rerun: never pickled or copied (``st.cache_data`` unpickled a copy of the whole ledger
+    on every rerun). Only the newest revision is kept, so a busy ledger holds one copy in memory; a
+    session still asking for an older one gets it computed but not kept."""
+    slot, key = (name, location), (tuple(revision), str(day))
+    hit = _LATEST.get(slot)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    with _GUARD:
+        lock = _LOCKS.setdefault(slot, threading.Lock())
+    with lock:  # sessions arriving together compute it once
+        hit = _LATEST.get(slot)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = func(store)
+        if hit is None or key >= hit[0]:
+            _LATEST[slot] = (key, value)
+        return value
+
+
+def clear_revision_cache() -> None:
+    """Forget every cached result (tests)."""
+    _LATEST.clear()
 
 
 def cached_by_revision(func):
     """Cache ``func(store)`` until the ledger changes (``store.revision()``) or the day does (逾期), so a
-    rerun for a filter, a pan or a tab does not read the whole ledger again."""
+    rerun for a filter, a pan or a tab does not read the whole ledger again. The result is shared
+    between sessions: a frame is handed out as a shallow copy (pandas copy-on-write keeps the shared
+    one unchanged when a caller assigns to its copy); callers must not change other results in place."""
     @wraps(func)
     def wrapper(store: Store):
-        return _by_revision(func, store, f"{func.__module__}.{func.__qualname__}", store.location, store.revision(),
-                            today())
+        out = _by_revision(func, store, f"{func.__module__}.{func.__qualname__}", store.location, store.revision(),
+                           today())
+        return out.copy(deep=False) if isinstance(out, pd.DataFrame) else out
     return wrapper

@@ -8,6 +8,9 @@ highlight, the layer control — goes through ``feature_group_to_add`` / ``layer
 returns only a click and its view (``returned_objects``); the view decides which patches are sent."""
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 
 import pandas as pd
 import streamlit as st
@@ -16,7 +19,7 @@ from streamlit_folium import st_folium
 from .. import mapview
 from ..errors import NotFound
 from ..fog import fog_counts
-from ..ledger import days_late, overdue
+from ..ledger import days_late, overdue, today
 from ..geo import format_stakes
 from ..text import md_escape
 from ..store import Store
@@ -49,7 +52,9 @@ def load_context(store: Store) -> mapview.MapContext:
 @cached_by_revision
 def load(store: Store) -> pd.DataFrame:
     """Every current patch with two flags the map and filters use: overdue and in the fog ledger."""
+    revision = store.revision()  # read first: the frame is at least this new
     frame = store.read()
+    frame.attrs["revision"] = (store.location, revision)  # the key of what is derived from it (patch_texts)
     frame["overdue"] = overdue(frame).to_numpy()
     counts = fog_counts(frame[frame["category"] == store.schema.fog_category], store.fog_events(), store.schema)
     frame["fog_per_year"] = frame["code"].map(dict(zip(counts["code"], counts["per_year"])))
@@ -199,14 +204,43 @@ def show_map(schema, shown: pd.DataFrame, everything: pd.DataFrame, context: map
     zoom = state.get("zoom") or mapview.DEFAULT_ZOOM
     in_view = mapview.in_bbox(shown, mapview.view_bbox(state.get("bounds"), zoom))
     selected = st.session_state.get(SELECTED)
-    groups = mapview.patch_groups(in_view, schema, zoom=zoom,
-                                  highlight=everything[everything["code"] == selected])
+    groups = mapview.patch_groups(in_view, schema, zoom=zoom, highlight=everything[everything["code"] == selected],
+                                  texts=patch_texts(in_view, schema, zoom))
     m = mapview.base_map(schema, basemap_options(), setting("basemap"), context=context)
     centre, focus_zoom = st.session_state.get(FOCUS, (None, None))
     st_folium(m, key=MAP_KEY, height=mapview.MAP_HEIGHT, use_container_width=True, returned_objects=RETURNED,
               feature_group_to_add=groups, layer_control=mapview.layer_control(), center=centre, zoom=focus_zoom,
               on_change=_on_map_change)
     return len(in_view)
+
+
+_TEXTS: OrderedDict = OrderedDict()  # (ledger, revision, day, zoom, patches) -> mapview.patch_texts(…)
+_TEXTS_LOCK = threading.Lock()
+TEXTS_KEPT = 6  # views kept per process (each at most the feature JSON of the whole ledger)
+
+
+def patch_texts(in_view: pd.DataFrame, schema, zoom: float) -> dict:
+    """``mapview.patch_texts`` of the patches in view, kept for the process: a rerun that changes
+    neither the ledger nor the view and filters (a click, a pan within the tile grid, another session
+    on the same view) reuses the feature JSON instead of building it again. Views of an older revision
+    are dropped as soon as a newer one is built."""
+    revision = in_view.attrs.get("revision")
+    if revision is None:
+        return mapview.patch_texts(in_view, schema, zoom)
+    codes = "\x1f".join(in_view["code"].astype(str).tolist())
+    key = (revision, str(today()), float(zoom), hashlib.blake2b(codes.encode(), digest_size=16).hexdigest())
+    with _TEXTS_LOCK:
+        if key in _TEXTS:
+            _TEXTS.move_to_end(key)
+            return _TEXTS[key]
+    texts = mapview.patch_texts(in_view, schema, zoom)
+    with _TEXTS_LOCK:
+        for old in [k for k in _TEXTS if k[0][0] == revision[0] and k[0][1] < revision[1]]:
+            del _TEXTS[old]
+        _TEXTS[key] = texts
+        while len(_TEXTS) > TEXTS_KEPT:
+            _TEXTS.popitem(last=False)
+    return texts
 
 
 # ---------------------------------------------------------------- the side panel
