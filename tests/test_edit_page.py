@@ -234,3 +234,18 @@ def test_errors_are_listed_at_the_button_with_links_to_their_fields(sample_db, m
     assert "起点桩号" in listed[0] and "名称" in listed[0]
     anchors = "".join(m.value for m in at.markdown)
     assert f'id="edit-{code}-start_stake"' in anchors and f'id="edit-{code}-name"' in anchors
+
+
+def test_archiving_asks_first_and_cancel_changes_nothing(sample_db, monkeypatch):
+    store = open_store(sample_db)
+    code = store.read("curve").iloc[0]["code"]
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    at = open_patch(page_test("edit_page", "管理员甲", "admin"), code)
+    next(b for b in at.button if b.label == "归档此图斑（可恢复）").click().run()
+    assert not store.get(code)["archived"]  # one click asks, it does not archive
+    assert any(code in w.value.replace("\\", "") and "确定归档" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "取消").click().run()
+    assert not store.get(code)["archived"]
+    next(b for b in at.button if b.label == "归档此图斑（可恢复）").click().run()
+    next(b for b in at.button if b.label == "确认归档").click().run()
+    assert not at.exception and store.get(code)["archived"]

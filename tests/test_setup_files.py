@@ -36,3 +36,11 @@ def test_page_icons_are_material_icons_not_emoji():
     app = (ROOT / "safetymap" / "ui" / "main.py").read_text(encoding="utf-8")  # the pages, where app.py runs them
     assert app.count('icon=":material/') >= 10
     assert not any(0x1F300 <= ord(ch) <= 0x1FAFF or 0x2600 <= ord(ch) <= 0x27BF for ch in app)
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme[readme.index("## Set-up"):readme.index("\n## ", readme.index("## Set-up") + 1)]
+    commands = [block.split("\n")[1] for block in setup.split("```bash")[1:]]
+    assert commands[1].endswith("python -m pytest")
+    assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

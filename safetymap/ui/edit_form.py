@@ -12,7 +12,7 @@ from ..editing import change_summary, changed_values, check_changes, emptied, ge
 from ..errors import ConflictError, PermissionDenied, Problem, ValidationError
 from ..ledger import rectification, timeline
 from ..store import Store
-from ..text import md_escape
+from ..text import md_escape, md_format
 from .common import current_user
 from .draw import drawn_geometry
 from .widgets import field_input, initial_value, read_state
@@ -75,7 +75,7 @@ def render(store: Store, code: str, user: User | None = None) -> None:
     errors = st.session_state.get(k["errors"], {})
     can_edit = user.can("edit")
     with st.form(f"form-{code}", border=True):
-        st.markdown(f"**编辑 {c.label} {code}**（版本 {base['version']}）")
+        st.markdown(md_format("**编辑 {} {}**（版本 {}）", c.label, code, base["version"]))
         _unsaved_note(c, base, record, k)
         for f in fields:
             field_input(f, k["prefix"] + f.key, disabled=not can_edit or f.key == "code", error=errors.get(f.label),
@@ -88,7 +88,7 @@ def render(store: Store, code: str, user: User | None = None) -> None:
             st.error(geometry_error, icon=":material/warning:")
         submitted = st.form_submit_button("保存", type="primary", disabled=not can_edit)
     if not can_edit:
-        st.caption(f"当前用户「{user.name}」（{user.role_label}）只能查看。")
+        st.caption(md_format("当前用户「{}」（{}）只能查看。", user.name, user.role_label))
     if submitted:
         _check(store, code, c, base, k, regenerate)
     _at_the_button(store, code, c, k, user)
@@ -224,7 +224,7 @@ def _redraw(store, code, base, user) -> None:
             try:
                 saved = store.update(code, {}, base["version"], user, source_geometry=geometry)
             except (ValidationError, ConflictError, PermissionDenied) as exc:
-                st.error(str(exc))
+                st.error(md_escape(exc))
                 return
             _saved(_keys(code), saved, f"几何已保存（版本 {saved['version']}，长度 {saved['length_m']:.0f} 米）")
             st.rerun()
@@ -276,8 +276,22 @@ def _archive_controls(store, code, user) -> None:
         if st.button("恢复此图斑", key=f"restore-{code}"):
             store.restore(code, user)
             st.rerun()
-    elif st.button("归档此图斑（可恢复）", key=f"archive-{code}"):
+        return
+    confirming = f"archive-confirm-{code}"
+    if not st.session_state.get(confirming):
+        if st.button("归档此图斑（可恢复）", key=f"archive-{code}"):
+            st.session_state[confirming] = True
+            st.rerun()
+        return
+    st.warning(md_format("归档后「{}」将从地图、台账和统计中移出（变更历史保留，管理员可恢复）。确定归档吗？", code),
+               icon=":material/archive:")
+    left, right = st.columns(2)
+    if left.button("确认归档", key=f"archive-yes-{code}", type="primary"):
+        st.session_state.pop(confirming, None)
         store.archive(code, user, record["version"])
+        st.rerun()
+    if right.button("取消", key=f"archive-no-{code}"):
+        st.session_state.pop(confirming, None)
         st.rerun()
 
 
@@ -299,7 +313,7 @@ def _history_panel(store, code, user) -> None:
             try:
                 restore_value(store, code, int(chosen), user)
             except (ValidationError, ConflictError) as exc:
-                st.error(str(exc))
+                st.error(md_escape(exc))
             else:
                 st.session_state.pop(_keys(code)["base"], None)
                 st.rerun()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..text import md_escape
 from .. import accounts
 from ..errors import PermissionDenied, ValidationError
 from .common import get_store
@@ -30,7 +31,7 @@ def _login(store) -> None:
         try:
             user = accounts.authenticate(store, name, password, client=client_address())
         except PermissionDenied as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
             return
         sign_in(user)
         st.rerun()
@@ -52,7 +53,7 @@ def _first_run(store) -> None:
     try:
         user = accounts.create_first_admin(store, name.strip(), password)
     except (ValidationError, PermissionDenied) as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
         return
     sign_in(user)
     st.rerun()

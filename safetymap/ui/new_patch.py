@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..text import md_escape
 from ..editing import geometry_from_stakes, next_code
 from ..errors import PermissionDenied, Problem, ValidationError
 from ..store import Store
@@ -49,7 +50,7 @@ def render(store: Store) -> None:
             st.session_state[prefix + "errors"] = {p.field: p.message for p in exc.problems}
             st.rerun()
         except PermissionDenied as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
             return
         for f in c.editable_fields:
             st.session_state.pop(prefix + f.key, None)
