@@ -24,6 +24,7 @@ EVENT_FIELD_TYPES = {"str", "text", "int", "float", "date", "time", "datetime", 
 STATUS_ROLES = ("open", "rectified", "closed")
 SHP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,9}$")
 CATEGORY_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+NORMALISE = ("", "code")
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,20 @@ class Field:
     max: float | None = None
     pattern: str | None = None
     pattern_hint: str = ""
+    examples: tuple[str, ...] = ()  # values the pattern accepts, shown to users and checked on load
+    normalise: str = ""  # "code": upper case, spaces removed, full-width characters made ASCII
     help: str = ""
     requires: tuple[str, ...] = ()  # keys of fields that must be filled in whenever this one is
 
     @property
     def editable(self) -> bool:
         return not (self.computed or self.system)
+
+    @property
+    def expected(self) -> str:
+        """The expected form of a patterned field, as users are told it: its hint and examples."""
+        examples = f"如 {'、'.join(self.examples)}" if self.examples else ""
+        return "，".join(filter(None, [self.pattern_hint, examples]))
 
     @property
     def label_with_unit(self) -> str:
@@ -292,12 +301,25 @@ def _build_field(raw: dict, lists: dict[str, list[str]], grades: list[str], wher
         raw["values"] = lists[source]
     raw["values"] = tuple(raw.get("values", ()))
     raw["requires"] = tuple(raw.get("requires", ()))
+    raw["examples"] = tuple(raw.get("examples", ()))
+    if raw.get("normalise", "") not in NORMALISE:
+        raise _Bad(entry, f"normalise「{raw['normalise']}」须为 {'、'.join(NORMALISE)} 之一")
+    _check_examples(raw, entry)
     if raw["type"] == "enum" and not raw["values"]:
         raise _Bad(entry, "枚举字段没有可选值")
     try:
         return Field(**raw)
     except TypeError as exc:
         raise _Bad(entry, f"有不认识的设置（{exc}）") from None
+
+
+def _check_examples(raw: dict, entry: str) -> None:
+    """Every declared example is accepted by the field's pattern (so the hint never lies)."""
+    if not raw.get("pattern"):
+        return
+    wrong = [e for e in raw["examples"] if not re.match(raw["pattern"], e)]
+    if wrong:
+        raise _Bad(entry, f"示例 {'、'.join(wrong)} 不符合 pattern")
 
 
 def _build_statuses(data: dict) -> tuple[Status, ...]:

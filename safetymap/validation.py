@@ -40,13 +40,20 @@ def _one_text(v) -> str:
     return str(v).strip()
 
 
+def _normalised_code(text: pd.Series) -> pd.Series:
+    """A code as the ledger writes it: full-width characters as ASCII, upper case, no spaces."""
+    return as_str(text).str.normalize("NFKC").str.upper().str.replace(r"\s+", "", regex=True)
+
+
 def _coerce_text(f: Field, s: pd.Series, blank: np.ndarray):
     out = _text_values(s, blank)
+    if f.normalise == "code":
+        out = _normalised_code(out).astype(object).where(~blank, None)
     bad = np.zeros(len(s), bool)
     if f.pattern and (~blank).any():
         bad[~blank] = ~_matches(out[~blank], f.pattern)
-    hint = f"，{f.pattern_hint}" if f.pattern_hint else ""
-    return out, bad, lambda v: f"「{v}」格式不对{hint}"
+    expected = f"，应为 {f.expected}" if f.expected else ""
+    return out, bad, lambda v: f"「{v}」格式不对{expected}"
 
 
 def _numbers(s: pd.Series) -> np.ndarray:

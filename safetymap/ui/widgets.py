@@ -47,7 +47,7 @@ def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None
     if anchor:
         st.markdown(f'<div id="{anchor}"></div>', unsafe_allow_html=True)
     label = f.label_with_unit + (" *" if f.required else "")
-    help_text = f.help or f.pattern_hint or None
+    help_text = f.help or f.expected or None
     kwargs = {"key": key, "disabled": disabled, "help": help_text}
     if f.type == "enum" and f.multiple:
         st.multiselect(label, list(f.values), **kwargs)

@@ -1,0 +1,93 @@
+"""The bureau's own vocabulary: route codes, stakes with their prefixes (冠号), and how they are
+accepted, normalised and refused."""
+import pandas as pd
+import pytest
+
+from safetymap import geo
+from safetymap.validation import clean_frame
+
+ROUTE_CODES = [("G11", "G11"), ("g 11", "G11"), ("G1112", "G1112"), ("G1", "G1"), ("S1", "S1"), ("S99", "S99"),
+               ("G201", "G201"), ("s302", "S302"), ("X024", "X024"), ("X024220605", "X024220605"),
+               ("y012 220605", "Y012220605"), ("C101", "C101"), ("Z001", "Z001"), ("G11-03A", "G11-03A"),
+               ("g11 - 03b", "G11-03B")]
+BAD_ROUTE_CODES = ["Q12", "G", "G0", "G12345", "X24", "X0242206", "X024-03A", "G11-3A", "G11-03J", "高速"]
+
+
+def _row(**values):
+    base = {"code": "TW-001", "name": "测试", "route_code": "G201", "start_stake": "K1+000",
+            "township": "湾沟镇", "rect_status": "待整改"}
+    return pd.DataFrame([base | values])
+
+
+def _problems(schema, category="fog", **values):
+    return clean_frame(schema.category(category), _row(**values), schema)
+
+
+@pytest.mark.parametrize("typed, stored", ROUTE_CODES)
+def test_route_codes_of_every_kind_are_accepted_and_normalised(schema, typed, stored):
+    clean, problems = _problems(schema, route_code=typed)
+    assert problems == []
+    assert clean["route_code"].iloc[0] == stored
+
+
+@pytest.mark.parametrize("typed", BAD_ROUTE_CODES)
+def test_malformed_route_codes_are_refused_naming_the_expected_form(schema, typed):
+    _, problems = _problems(schema, route_code=typed)
+    messages = [p.message for p in problems if p.field == "路线编码"]
+    assert messages and "G11" in messages[0] and "X024220605" in messages[0], messages
+
+
+def test_the_route_code_examples_of_the_schema_are_valid(schema):
+    f = schema.field("route_code")
+    assert len(f.examples) >= 6
+    for example in f.examples:
+        assert _problems(schema, route_code=example)[1] == []
+
+
+STAKES = [("K12+350", "K", 12350.0), ("k12+350", "K", 12350.0), ("ZK12+350", "ZK", 12350.0),
+          ("YK3+007.5", "YK", 3007.5), ("AK0+125", "AK", 125.0), ("BK1+030", "BK", 1030.0),
+          ("HK0+000", "HK", 0.0), (" ak 0 + 125 ", "AK", 125.0)]
+BAD_STAKES = ["IK0+125", "ZZK1+000", "K12+1500", "12+350", "AK0+12", "K-1+000", "A0+125"]
+
+
+@pytest.mark.parametrize("text, prefix, metres", STAKES)
+def test_stakes_with_every_prefix_parse_and_format_back(text, prefix, metres):
+    assert geo.parse_stake_parts(text) == (prefix, pytest.approx(metres))
+    assert geo.parse_stake(text) == pytest.approx(metres)
+    assert geo.format_stake(metres, prefix) == text.replace(" ", "").upper().replace("+007.5", "+007.5")
+
+
+@pytest.mark.parametrize("text", BAD_STAKES)
+def test_malformed_stakes_are_refused_naming_the_form(text):
+    with pytest.raises(ValueError, match="AK0\\+125"):
+        geo.parse_stake(text)
+
+
+@pytest.mark.parametrize("text, prefix, metres", STAKES)
+def test_a_stake_prefix_is_kept_by_validation(schema, text, prefix, metres):
+    clean, problems = _problems(schema, start_stake=text, end_stake=f"{prefix}99+000")
+    assert problems == []
+    assert clean["start_stake"].iloc[0] == pytest.approx(metres)
+    assert clean["stake_prefix"].iloc[0] == prefix
+
+
+def test_stakes_of_two_chains_in_one_patch_are_refused(schema):
+    _, problems = _problems(schema, start_stake="AK0+100", end_stake="BK0+300")
+    assert [p.field for p in problems] == ["止点桩号"] and "冠号" in problems[0].message
+
+
+def test_a_stake_without_prefix_is_on_the_main_line(schema):
+    clean, problems = _problems(schema, start_stake=1200.0)
+    assert problems == [] and clean["stake_prefix"].iloc[0] == "K"
+
+
+@pytest.mark.parametrize("text", BAD_STAKES)
+def test_malformed_stakes_are_refused_by_validation(schema, text):
+    _, problems = _problems(schema, start_stake=text)
+    assert [p.field for p in problems] == ["起点桩号"] and "AK0+125" in problems[0].message
+
+
+def test_stake_columns_are_formatted_with_their_prefix():
+    out = geo.format_stake_column([125.0, 12350.0, None], ["AK", None, "ZK"])
+    assert list(out) == ["AK0+125", "K12+350", None]
+    assert geo.format_stakes(100.0, 300.0, "BK") == "BK0+100–BK0+300"
