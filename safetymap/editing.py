@@ -9,7 +9,7 @@ import shapely
 
 from .auth import User
 from .errors import Problem, ValidationError
-from .geo import parse_stake, segment_from_stakes, to_metric
+from .geo import format_stake, parse_stake, parse_stake_parts, segment_from_stakes, to_metric
 from .schema import Category, Field, Schema
 from .store import Store
 from .validation import clean_frame
@@ -18,15 +18,17 @@ from .values import display_value, is_blank, split_multi
 BLANK = "（空）"
 
 
-def _comparable(f: Field, value) -> str:
-    """A form value and a stored value as the same text, so that 'unchanged' is exact."""
+def _comparable(f: Field, value, prefix=None) -> str:
+    """A form value and a stored value as the same text, so that 'unchanged' is exact; a stake with
+    its chain prefix (the one it states, else the patch's ``prefix``)."""
     if f.multiple and not is_blank(value):  # a list from the form, joined text from the store
         value = "、".join(split_multi(value) if isinstance(value, str) else value) or None
-    if f.type == "stake" and isinstance(value, str) and value.strip():
+    if f.type == "stake" and not is_blank(value):
         try:
-            value = parse_stake(value)
+            stated, metres = parse_stake_parts(value)
         except ValueError:
             return f"invalid:{value}"
+        return format_stake(metres, stated or prefix)
     return display_value(f, value)
 
 
@@ -38,7 +40,8 @@ def changed_values(fields: tuple[Field, ...], base: dict, form: dict) -> dict:
         if not f.editable or f.key not in form:
             continue
         value = form[f.key]
-        if _comparable(f, value) != _comparable(f, base.get(f.key)):
+        prefix = base.get("stake_prefix")
+        if _comparable(f, value, prefix) != _comparable(f, base.get(f.key), prefix):
             changes[f.key] = "、".join(value) if isinstance(value, (list, tuple)) else value
     return changes
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 
 from . import clock
-from .geo import format_stake_column
+from .geo import stake_column
 from .schema import Field, Schema, load_schema
 from .validation import five_in_place_parts
 
@@ -42,7 +42,7 @@ def display_table(frame: pd.DataFrame, fields: tuple[Field, ...], *, with_unit: 
             continue
         values = frame[f.key]
         if f.type == "stake":
-            values = pd.Series(format_stake_column(values), index=frame.index).fillna("")
+            values = pd.Series(stake_column(frame, f.key), index=frame.index).fillna("")
         elif f.type == "bool":
             values = values.map(lambda v: "" if pd.isna(v) else ("是" if v else "否"))
         out[f.label_with_unit if with_unit else f.label] = values

@@ -32,7 +32,7 @@ from . import _compat
 from .context import route_context, township_frame
 from .text import esc as escape_html  # text for HTML (content or quoted attribute); None and NaN -> ''
 from .schema import Category, District, Schema, load_schema
-from .geo import format_stakes
+from .geo import stake_ranges
 
 DEFAULT_ZOOM = 10
 MIN_ZOOM, MAX_ZOOM = 8, 18
@@ -152,12 +152,11 @@ def feature_properties(frame: pd.DataFrame, schema: Schema) -> list[dict]:
     """What each feature carries to the browser: ``code`` (returned on click), n(ame), g(rade index,
     -1 if none), r(oute), s(takes), and o(verdue) / f(og ledger) flags when true."""
     grade_index = {g.label: g.rank for g in schema.grades}
-    keys = ("code", "name", "risk_grade", "route_code", "start_stake", "end_stake", "overdue", "fog_ledger")
+    keys = ("code", "name", "risk_grade", "route_code", "overdue", "fog_ledger")
     columns = [frame[c].tolist() if c in frame else [None] * len(frame) for c in keys]
     props = []
-    for code, name, grade, route, start, end, late, fog in zip(*columns):
-        p = {"code": str(code), "n": _text(name), "g": grade_index.get(grade, -1), "r": _text(route),
-             "s": format_stakes(start, end)}
+    for code, name, grade, route, late, fog, stakes in zip(*columns, stake_ranges(frame)):
+        p = {"code": str(code), "n": _text(name), "g": grade_index.get(grade, -1), "r": _text(route), "s": stakes}
         if _true(late):
             p["o"] = 1
         if _true(fog):

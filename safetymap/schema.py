@@ -25,6 +25,9 @@ STATUS_ROLES = ("open", "rectified", "closed")
 SHP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,9}$")
 CATEGORY_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 NORMALISE = ("", "code")
+# Stake chain prefixes (桩号冠号): main line, left and right carriageways, interchange ramps A–H.
+# A field may take them as ``values_from = "stake_prefixes"``; geo parses stakes with them.
+STAKE_PREFIXES = ("K", "ZK", "YK") + tuple(f"{letter}K" for letter in "ABCDEFGH")
 
 
 @dataclass(frozen=True)
@@ -380,6 +383,7 @@ def _parse(data: dict, source: Path) -> Schema:
     grade_labels = [g.label for g in grades]
     lists = {k: list(v) for k, v in data.get("lists", {}).items()}
     statuses = _build_statuses(data)
+    lists["stake_prefixes"] = list(STAKE_PREFIXES)
     if statuses:
         lists["rect_statuses"] = [s.label for s in statuses]
     common = tuple(_build_field(f, lists, grade_labels, "common_fields") for f in data["common_fields"])

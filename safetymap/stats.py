@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import Problem, ValidationError
-from .geo import format_stakes
+from .geo import stake_ranges
 from .fog import FogRule, fog_counts, fog_ledger
 from .ledger import days_late, is_open, overdue
 from .schema import Schema, load_schema
@@ -184,8 +184,7 @@ def with_total(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def stake_range(frame: pd.DataFrame) -> pd.Series:
-    return pd.Series([format_stakes(s, e) for s, e in zip(frame["start_stake"], frame["end_stake"])], index=frame.index,
-                     dtype=object)
+    return pd.Series(stake_ranges(frame), index=frame.index, dtype=object)
 
 
 def as_dates(values: pd.Series) -> pd.Series:

@@ -12,7 +12,7 @@ from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtyp
                               is_numeric_dtype)
 
 from .errors import Problem
-from .geo import STAKE_PATTERN, lengths_m, parse_stake
+from .geo import MAIN_PREFIX, STAKE_PATTERN, lengths_m, parse_stake
 from .schema import Category, EventType, Field, Schema
 from .values import MULTI_SPLIT, as_str, blank_mask, is_blank, is_text_kind
 
@@ -192,7 +192,7 @@ def _coerce_stake(f: Field, s: pd.Series, blank: np.ndarray):
         with np.errstate(invalid="ignore"):
             bad = ~blank & (np.isnan(values) | (values < 0))
     elif is_text_kind(s):
-        text = pa.array(as_str(s).str.strip().str.upper(), from_pandas=True)
+        text = pa.array(_stake_texts(s), from_pandas=True)
         parts = pc.extract_regex(text, STAKE_PATTERN)
         km = pc.cast(pc.struct_field(parts, "km"), pa.float64()).to_numpy(zero_copy_only=False)
         m = pc.cast(pc.struct_field(parts, "m"), pa.float64()).to_numpy(zero_copy_only=False)
@@ -203,6 +203,21 @@ def _coerce_stake(f: Field, s: pd.Series, blank: np.ndarray):
         bad = ~blank & np.isnan(values)
     values = np.where(blank | bad, np.nan, values)
     return pd.Series(values, index=s.index, dtype=float), bad, _stake_message
+
+
+def _stake_texts(s: pd.Series) -> pd.Series:
+    """Typed stakes as parsed: upper case, spaces removed."""
+    return as_str(s).str.upper().str.replace(r"\s+", "", regex=True)
+
+
+def stated_prefixes(s: pd.Series) -> np.ndarray:
+    """The chain prefix each stake states other than the main line's K ("" for K, numbers, blanks and
+    stakes that do not parse)."""
+    if not is_text_kind(s):
+        s = s.map(lambda v: v if isinstance(v, str) else None)
+    parts = pc.extract_regex(pa.array(_stake_texts(s), from_pandas=True), STAKE_PATTERN)
+    prefix = pd.Series(pc.struct_field(parts, "prefix").to_pandas(), index=s.index).fillna("")
+    return prefix.where(prefix != MAIN_PREFIX, "").to_numpy(dtype=object)
 
 
 def _stake_or_nan(v) -> float:
@@ -274,8 +289,30 @@ def clean_frame(category: Category, raw: pd.DataFrame, schema: Schema, *, file: 
             for i in np.flatnonzero(blank):
                 problems.append(Problem(f.label, "必填，不能为空", row=int(rows[i]), file=file))
     frame = pd.DataFrame(clean, index=raw.index)
+    if "stake_prefix" in frame.columns:
+        problems += _settle_stake_prefix(category, raw, frame, rows, file)
     problems += _cross_field_problems(category, frame, rows, file)
     return frame, problems
+
+
+def _settle_stake_prefix(category: Category, raw: pd.DataFrame, frame: pd.DataFrame, rows, file) -> list[Problem]:
+    """The patch's chain prefix (桩号冠号): one stated in its stakes (AK0+125) wins over the field's
+    value, which wins over the main line's K. Two chains in one patch are refused."""
+    stated = [stated_prefixes(raw[k]) if k in raw.columns else np.full(len(raw), "", dtype=object)
+              for k in ("start_stake", "end_stake")]
+    given = frame["stake_prefix"].fillna("").to_numpy(dtype=object)
+    problems = []
+    for i in range(len(raw)):
+        chains = {p for p in (stated[0][i], stated[1][i], given[i]) if p and p != MAIN_PREFIX}
+        if len(chains) > 1:
+            named = "、".join(sorted(chains))
+            problems.append(Problem(category.field("end_stake").label, f"起止桩号的冠号不同（{named}）：一个图斑只在一条"
+                                    "桩号链上（主线 K、左右幅 ZK/YK 或同一匝道），请分开登记", row=int(rows[i]), file=file))
+    chosen = np.where(stated[0] != "", stated[0], np.where(stated[1] != "", stated[1], given))
+    has_stake = frame["start_stake"].notna().to_numpy() if "start_stake" in frame.columns else np.zeros(len(raw), bool)
+    chosen = np.where((chosen == "") & has_stake, MAIN_PREFIX, chosen)
+    frame["stake_prefix"] = pd.Series(chosen, index=frame.index, dtype=object).replace("", None)
+    return problems
 
 
 def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file) -> list[Problem]:

@@ -91,3 +91,20 @@ def test_stake_columns_are_formatted_with_their_prefix():
     out = geo.format_stake_column([125.0, 12350.0, None], ["AK", None, "ZK"])
     assert list(out) == ["AK0+125", "K12+350", None]
     assert geo.format_stakes(100.0, 300.0, "BK") == "BK0+100–BK0+300"
+
+
+def test_changing_only_the_chain_of_a_stake_in_a_form_is_a_change(schema):
+    from safetymap.editing import changed_values
+    fields = schema.category("bridge").editable_fields
+    base = {"start_stake": 125.0, "end_stake": 125.0, "stake_prefix": "AK"}
+    assert changed_values(fields, base, {"start_stake": "AK0+125"}) == {}
+    assert changed_values(fields, base, {"start_stake": "BK0+125"}) == {"start_stake": "BK0+125"}
+
+
+def test_ledger_and_exports_show_the_stake_with_its_prefix(schema):
+    from safetymap.io.tables import labelled
+    from safetymap.ledger import ledger_table
+    frame = pd.DataFrame({"code": ["DZ-001"], "category": ["bridge"], "start_stake": [125.0], "end_stake": [300.0],
+                          "stake_prefix": ["AK"], "rect_status": ["待整改"], "rect_deadline": [None]})
+    assert ledger_table(frame, schema)["起点桩号"].iloc[0] == "AK0+125"
+    assert labelled(schema.category("bridge"), frame, "text")["止点桩号"].iloc[0] == "AK0+300"

@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 
 from ..errors import ImportRefused, Problem
-from ..geo import GEOMETRY_LABEL, format_stake_column
+from ..geo import GEOMETRY_LABEL, format_stake_column, stake_column
 from ..schema import Field, Schema
 from ..validation import clean_frame, derive, grade_problems
 from ..values import blank_mask, display_value, to_python
@@ -281,7 +281,7 @@ def _adds_table(checked: Checked, new: np.ndarray) -> pd.DataFrame:
     c = checked.batch.category
     for key in ADD_KEYS:
         if key in d:
-            table[c.field(key).label] = format_stake_column(d[key]) if key.endswith("stake") else d[key]
+            table[c.field(key).label] = stake_column(d, key) if key.endswith("stake") else d[key]
     table["文件"] = checked.batch.file
     table["行"] = checked.batch.rows[new]
     return table

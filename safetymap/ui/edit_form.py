@@ -37,7 +37,7 @@ def _sync_draft(fields, base: dict, k: dict) -> None:
     draft = st.session_state.get(k["draft"])
     fresh = draft is None or draft["version"] != base["version"]
     if fresh:
-        draft = {"version": base["version"], "values": {f.key: initial_value(f, base.get(f.key)) for f in fields}}
+        draft = {"version": base["version"], "values": {f.key: initial_value(f, base.get(f.key), base) for f in fields}}
     for f in fields:
         key = k["prefix"] + f.key
         if fresh or key not in st.session_state:

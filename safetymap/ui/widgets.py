@@ -13,12 +13,12 @@ from ..values import is_blank, split_multi
 YES_NO = ["是", "否"]
 
 
-def initial_value(f: Field, value):
-    """A stored value as the widget wants it."""
+def initial_value(f: Field, value, record: dict | None = None):
+    """A stored value as the widget wants it (a stake with the chain prefix of its ``record``)."""
     if is_blank(value):
         return [] if (f.type == "enum" and f.multiple) else None
     if f.type == "stake":
-        return format_stake(value)
+        return format_stake(value, (record or {}).get("stake_prefix"))
     if f.type == "bool":
         return "是" if value else "否"
     if f.type == "enum" and f.multiple:
@@ -64,7 +64,7 @@ def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None
     elif f.type == "text":
         st.text_area(label, height=80, **kwargs)
     else:
-        st.text_input(label, placeholder="如 K12+350" if f.type == "stake" else None, **kwargs)
+        st.text_input(label, placeholder="如 K12+350、AK0+125" if f.type == "stake" else None, **kwargs)
     if error:
         st.error(error, icon=":material/warning:")
 
