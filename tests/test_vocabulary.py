@@ -108,3 +108,34 @@ def test_ledger_and_exports_show_the_stake_with_its_prefix(schema):
                           "stake_prefix": ["AK"], "rect_status": ["待整改"], "rect_deadline": [None]})
     assert ledger_table(frame, schema)["起点桩号"].iloc[0] == "AK0+125"
     assert labelled(schema.category("bridge"), frame, "text")["止点桩号"].iloc[0] == "AK0+300"
+
+
+HOURS = "00:00–07:00"
+
+
+def test_sample_texts_are_read_as_text_not_as_times():
+    from safetymap.seed import read_sample_segments
+    hours = read_sample_segments()["fog_peak_hours"].dropna()
+    assert HOURS in set(hours) and all(isinstance(v, str) and "–" in v for v in hours)
+
+
+def test_peak_hours_kept_as_typed_through_load_edit_every_export_and_reimport(store, tmp_path):
+    from safetymap.io.export import FORMATS, export
+    from safetymap.io.importer import preview_import
+    frame = store.read()
+    fog = frame[frame["category"] == "fog"]
+    assert HOURS in set(fog["fog_peak_hours"])
+    code = fog["code"].iloc[0]
+    record = store.get(code)
+    store.update(code, {"fog_peak_hours": "05:30–08:00"}, record["version"], "测试")
+    assert store.get(code)["fog_peak_hours"] == "05:30–08:00"
+    frame = store.read()
+    fog = frame[frame["category"] == "fog"]
+    for fmt in sorted(FORMATS):
+        out = export(fog, fmt, tmp_path / f"out{FORMATS[fmt].suffix}", store.schema).path
+        if FORMATS[fmt].reader is None:
+            continue
+        preview = preview_import(store, out)
+        changed = preview.updates
+        assert not len(changed) or "高发时段" not in set(changed.iloc[:, 1].astype(str)), (fmt, changed)
+        assert preview.unchanged == len(fog), (fmt, preview.problems, changed)
