@@ -12,7 +12,7 @@ from .errors import Problem, ValidationError
 from .geo import format_stake, parse_stake, parse_stake_parts, segment_from_stakes, to_metric
 from .schema import Category, Field, Schema
 from .store import Store
-from .validation import clean_frame
+from .validation import clean_frame, stake_length_notes
 from .values import display_value, is_blank, split_multi
 
 BLANK = "（空）"
@@ -70,6 +70,17 @@ def change_summary(fields: tuple[Field, ...], base: dict, changes: dict) -> dict
 def emptied(summary: dict[str, tuple[str, str]]) -> list[str]:
     """The labels of the fields a change summary leaves empty that had a value."""
     return [label for label, (before, after) in summary.items() if after == BLANK and before != BLANK]
+
+
+def stake_length_warning(schema: Schema, base: dict, form: dict) -> str | None:
+    """The 桩号长度核对 warning for a form: its stakes against the patch's geometry length; None when they
+    agree or a stake does not parse (that is an error of its own)."""
+    values = {key: form.get(key, base.get(key)) for key in ("start_stake", "end_stake")}
+    try:
+        stakes = {key: np.nan if is_blank(v) else parse_stake(v) for key, v in values.items()}
+    except ValueError:
+        return None
+    return stake_length_notes(pd.DataFrame([stakes]), [base.get("length_m")], schema)[0]
 
 
 def check_changes(category: Category, schema: Schema, base: dict, changes: dict) -> list[Problem]:

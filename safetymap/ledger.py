@@ -9,7 +9,7 @@ import pandas as pd
 from . import clock
 from .geo import stake_column
 from .schema import Field, Schema, load_schema
-from .validation import five_in_place_parts
+from .validation import five_in_place_parts, stake_length_notes
 
 
 
@@ -62,7 +62,15 @@ def ledger_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None,
     table.insert(min(1, len(table.columns)), CATEGORY_COLUMN, frame["category"].map(labels))
     if keys is None:
         table[OVERDUE_COLUMN] = overdue(frame, on, schema).map({True: "逾期", False: ""})
+        _stake_length_column(table, frame, schema)
     return table
+
+
+def _stake_length_column(table: pd.DataFrame, frame: pd.DataFrame, schema: Schema) -> None:
+    """The 桩号长度核对 column: where a patch's stakes and its geometry's length disagree."""
+    if schema.stake_length_rule and "length_m" in frame.columns:
+        notes = stake_length_notes(frame, frame["length_m"], schema)
+        table[schema.stake_length_rule.get("column", "桩号长度核对")] = pd.Series(notes, index=frame.index).fillna("")
 
 
 ACTION_LABELS = {"insert": "新增", "update": "修改", "import": "导入", "archive": "归档", "restore": "恢复",

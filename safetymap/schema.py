@@ -180,6 +180,7 @@ class Schema:
     events: dict[str, EventType] = field(default_factory=dict)  # "fog_event", "inspection"
     district: District | None = None
     fog_rule: dict = field(default_factory=dict)  # parameters of the 团雾台账 rule (see safetymap.fog)
+    stake_length_rule: dict = field(default_factory=dict)  # tolerance of 桩号 vs length (validation.stake_length_notes)
     source: Path = field(default=DEFAULT_SCHEMA_PATH)
 
     @property
@@ -417,7 +418,7 @@ def _parse(data: dict, source: Path) -> Schema:
         consequence_labels=tuple(matrix.get("consequence_labels", [])),
         common_fields=common, categories=tuple(categories), statuses=statuses,
         events=_build_events(data, lists, grade_labels), district=_build_district(data.get("meta", {})), source=source,
-        fog_rule=dict(data.get("fog_rule", {})),
+        fog_rule=dict(data.get("fog_rule", {})), stake_length_rule=dict(data.get("stake_length_rule", {})),
     )
 
 

@@ -342,6 +342,25 @@ def _requires_problems(category: Category, f: Field, frame: pd.DataFrame, rows, 
     return problems
 
 
+def stake_length_notes(frame: pd.DataFrame, lengths, schema: Schema) -> np.ndarray:
+    """Per patch, a warning where the stake difference and the geometry's ``lengths`` (m) disagree
+    beyond the schema's ``stake_length_rule`` tolerance; None where they agree or cannot be compared."""
+    rule = schema.stake_length_rule
+    out = np.full(len(frame), None, dtype=object)
+    if not rule or not {"start_stake", "end_stake"} <= set(frame.columns):
+        return out
+    start = pd.to_numeric(frame["start_stake"], errors="coerce").to_numpy(dtype=float)
+    stakes = pd.to_numeric(frame["end_stake"], errors="coerce").to_numpy(dtype=float) - start
+    length = pd.to_numeric(pd.Series(lengths, index=frame.index), errors="coerce").to_numpy(dtype=float)
+    tolerance = np.maximum(float(rule.get("tolerance_m", 0)), stakes * float(rule.get("tolerance_pct", 0)) / 100)
+    with np.errstate(invalid="ignore"):
+        off = (stakes > 0) & (np.abs(length - stakes) > tolerance)
+    for i in np.flatnonzero(off):
+        out[i] = (f"桩号差 {stakes[i]:.0f} m 与几何长度 {length[i]:.0f} m 不符（相差 {abs(length[i] - stakes[i]):.0f} m，"
+                  f"容差 {tolerance[i]:.0f} m），请核对桩号或几何")
+    return out
+
+
 def five_in_place_parts(frame: pd.DataFrame) -> pd.DataFrame:
     """The five checks of 责任、措施、资金、时限、预案五到位, one boolean column each."""
     def present(col):

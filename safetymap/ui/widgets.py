@@ -41,9 +41,11 @@ def widget_value(f: Field, value):
     return value
 
 
-def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None = None, anchor: str | None = None):
+def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None = None, anchor: str | None = None,
+                warning: str | None = None):
     """Render the input for ``f`` bound to session-state ``key``; its value is read from the state.
-    ``anchor``: an element id just above the input, for a link from an error list to the field."""
+    ``anchor``: an element id just above the input, for a link from an error list to the field;
+    ``warning``: a note below it that does not stop a save (e.g. 桩号长度核对)."""
     if anchor:
         st.markdown(f'<div id="{anchor}"></div>', unsafe_allow_html=True)
     label = f.label_with_unit + (" *" if f.required else "")
@@ -67,6 +69,8 @@ def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None
         st.text_input(label, placeholder="如 K12+350、AK0+125" if f.type == "stake" else None, **kwargs)
     if error:
         st.error(error, icon=":material/warning:")
+    if warning:
+        st.warning(warning, icon=":material/straighten:")
 
 
 def _bound(value, kind):
