@@ -128,6 +128,8 @@ class Store:
         optionally of one category, intersecting ``bbox`` (minx, miny, maxx, maxy) or matching
         ``filters`` ({field key: value or list of values})."""
         cats = [self.schema.category(category)] if category else list(self.schema.categories)
+        if not category and filters:  # a layer without a filtered field (a facility has no grade) matches nothing
+            cats = [c for c in cats if set(filters) <= set(c.keys)] or cats
         frames = []
         with self.backend.snapshot() as con:
             for c in cats:

@@ -291,7 +291,7 @@ def clean_frame(category: Category, raw: pd.DataFrame, schema: Schema, *, file: 
     frame = pd.DataFrame(clean, index=raw.index)
     if "stake_prefix" in frame.columns:
         problems += _settle_stake_prefix(category, raw, frame, rows, file)
-    problems += _cross_field_problems(category, frame, rows, file)
+    problems += _cross_field_problems(category, frame, rows, file, schema)
     return frame, problems
 
 
@@ -315,7 +315,7 @@ def _settle_stake_prefix(category: Category, raw: pd.DataFrame, frame: pd.DataFr
     return problems
 
 
-def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file) -> list[Problem]:
+def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file, schema: Schema) -> list[Problem]:
     problems = []
     if {"start_stake", "end_stake"} <= set(frame.columns):
         start, end = frame["start_stake"].to_numpy(float), frame["end_stake"].to_numpy(float)
@@ -327,6 +327,18 @@ def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file) -
     for f in category.fields:
         if f.requires and f.key in frame.columns:
             problems += _requires_problems(category, f, frame, rows, file)
+        if f.within and {f.key, f.within} <= set(frame.columns):
+            problems += _within_problems(category, f, frame, rows, file, schema)
+    return problems
+
+
+def _within_problems(category: Category, f: Field, frame: pd.DataFrame, rows, file, schema: Schema) -> list[Problem]:
+    """Rows whose ``f`` (a village) does not lie in the value chosen for ``f.within`` (the township)."""
+    parent = category.field(f.within).label
+    problems = []
+    for i, (value, within) in enumerate(zip(frame[f.key], frame[f.within])):
+        if not (is_blank(value) or is_blank(within) or schema.belongs(value, within)):
+            problems.append(Problem(f.label, f"「{value}」不在{parent}「{within}」内", row=int(rows[i]), file=file))
     return problems
 
 

@@ -77,7 +77,7 @@ def test_geojson_holds_each_patch_and_its_source(store, tmp_path, rfc7946, crs):
     export(frame, "geojson", out, store.schema, rfc7946=rfc7946)
     text = out.read_text(encoding="utf-8")
     assert ('"crs"' in text) is not rfc7946 and "团雾多发路段" in text
-    got = pyogrio.read_dataframe(out)
+    got = pyogrio.read_dataframe(out, DATE_AS_STRING="YES")  # GDAL would read 高发时段 00:00–07:00 as a time
     assert pyogrio.read_info(out)["crs"] == crs
     patches = got[got[PART_COLUMN] == PATCH_PART]
     sources = got[got[PART_COLUMN] == SOURCE_PART]
@@ -135,6 +135,8 @@ def test_excel_sheets_title_headers_dates_and_values(store, tmp_path):
         assert all(ws.column_dimensions[col].width >= 8 for col in ("A", "B", "C"))
         body = pd.DataFrame(list(ws.iter_rows(min_row=3, values_only=True)), columns=headers)
         assert_same_values(body, by_category(frame, c), c)
+        if "整改时限" not in headers:  # a facility layer has no rectification
+            continue
         deadline = headers.index("整改时限") + 1
         cell = next(ws.iter_rows(min_row=3, min_col=deadline, max_col=deadline))[0]
         assert isinstance(cell.value, dt.datetime) and cell.number_format == "yyyy-mm-dd"  # a real Excel date
