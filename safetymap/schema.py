@@ -148,6 +148,7 @@ class Category:
     fields: tuple[Field, ...]  # common fields first, then the category's own
     n_common: int = 0  # how many of ``fields`` are common fields (the rest: its blocks, then its own)
     kind: str = "risk"  # "risk" (graded, counted as a risk) or "facility" (equipment, stores: neither)
+    symbol: str = ""  # the character a facility's marker shows on the map and in the legend
 
     @property
     def is_facility(self) -> bool:
@@ -472,7 +473,7 @@ def _parse(data: dict, source: Path) -> Schema:
             key=key, label=raw["label"], code_prefix=raw.get("code_prefix", key[:2].upper()),
             geometry=tuple(raw.get("geometry", ["LineString"])), buffer_m=float(raw.get("buffer_m", 30)),
             outline=raw.get("outline", "#333333"), dash=raw.get("dash", ""), icon=raw.get("icon", "info-sign"),
-            fields=fields, n_common=n_shared, kind=raw.get("kind", "risk"),
+            fields=fields, n_common=n_shared, kind=raw.get("kind", "risk"), symbol=raw.get("symbol", raw["label"][0]),
         )
         categories.append(cat)
     fog = data.get("meta", {}).get("fog_category", "fog")
