@@ -139,3 +139,23 @@ def test_peak_hours_kept_as_typed_through_load_edit_every_export_and_reimport(st
         changed = preview.updates
         assert not len(changed) or "高发时段" not in set(changed.iloc[:, 1].astype(str)), (fmt, changed)
         assert preview.unchanged == len(fog), (fmt, preview.problems, changed)
+
+
+def test_the_route_table_has_grade_and_maintenance_unit_also_in_an_older_ledger(tmp_path):
+    import shutil
+    from pathlib import Path
+    from safetymap.store import open_store
+    old = tmp_path / "release1.gpkg"
+    shutil.copy(Path(__file__).parent / "fixtures" / "release1_sample.gpkg", old)
+    store = open_store(old)
+    routes = store.routes()
+    assert {"tech_grade", "maint_unit"} <= set(routes.columns) and len(routes)
+    one = routes.iloc[[0]].assign(tech_grade="二级", maint_unit="公路事业发展中心")
+    store.put_routes(one, "测试")
+    again = store.routes().set_index("route_code").loc[one["route_code"].iloc[0]]
+    assert (again["tech_grade"], again["maint_unit"]) == ("二级", "公路事业发展中心")
+
+
+def test_the_sample_routes_carry_grade_and_unit(store):
+    routes = store.routes()
+    assert routes["tech_grade"].notna().all() and routes["maint_unit"].notna().all()
