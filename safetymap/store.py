@@ -491,16 +491,20 @@ class Store:
         geoms = routes.geometry.to_crs(self.schema.storage_crs).to_numpy()
         info = [routes[k].where(routes[k].notna(), None) if k in routes else pd.Series(None, index=routes.index)
                 for k in ROUTE_INFO]
+        rows = list(zip(self.backend.encode(geoms), routes.get("name", routes["route_code"]),
+                        routes.get("start_stake_m", pd.Series(0.0, index=routes.index)).astype(float), *info,
+                        routes["route_code"]))
+        columns = ["geom", "name", "start_stake_m", *ROUTE_INFO, "route_code"]
         with self.transaction() as con:
             self._actor(user, "edit", con)
-            con.executemany(f"INSERT INTO routes (geom, route_code, name, start_stake_m, {', '.join(ROUTE_INFO)}) "
-                            f"VALUES ({self.backend.geom_param},?,?,?,?,?) "
-                            "ON CONFLICT (route_code) DO UPDATE SET geom = excluded.geom, name = excluded.name, "
-                            "start_stake_m = excluded.start_stake_m, "
-                            + ", ".join(f"{k} = excluded.{k}" for k in ROUTE_INFO),
-                            list(zip(self.backend.encode(geoms), routes["route_code"], routes.get("name", routes["route_code"]),
-                                     routes.get("start_stake_m", pd.Series(0.0, index=routes.index)).astype(float),
-                                     *info)))
+            known = {r[0] for r in con.execute("SELECT route_code FROM routes").fetchall()}
+            # an UPDATE of the known codes, not an upsert: GeoPackage R-tree triggers refuse an upsert's update
+            con.executemany(f"UPDATE routes SET geom = {self.backend.geom_param}, "
+                            + ", ".join(f"{c} = ?" for c in columns[1:-1]) + " WHERE route_code = ?",
+                            [r for r in rows if r[-1] in known])
+            con.executemany(f"INSERT INTO routes ({', '.join(columns)}) "
+                            f"VALUES ({self.backend.geom_param}, {', '.join('?' * (len(columns) - 1))})",
+                            [r for r in rows if r[-1] not in known])
             self.backend.after_geometry_write(con, "routes")
 
     def routes(self) -> gpd.GeoDataFrame:
