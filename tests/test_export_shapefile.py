@@ -55,3 +55,22 @@ def test_text_over_254_bytes_is_reported_not_cut_silently(store, tmp_path):
     assert full.loc[full["code"] == code, "text"].iloc[0] == long_text
     cut = read_layer(out, "fog_patch").set_index("CODE").loc[code, "HAZARD"]
     assert long_text.startswith(cut) and len(cut.encode()) <= 254
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_every_layer_has_its_short_field_names_and_chinese_values(store, tmp_path, encoding):
+    """The layers added through the schema (危桥, 隧道, 设施 …) too: field names of at most 10 bytes, as
+    the schema names them, and Chinese text read back equal."""
+    frame = store.read()
+    out = tmp_path / f"all-{encoding}.zip"
+    export_shapefile(frame, out, store.schema, encoding=encoding)
+    for c in store.schema.categories:
+        fields = list(pyogrio.read_info(f"/vsizip/{out}/{c.key}_patch.shp")["fields"])
+        assert all(len(name.encode()) <= 10 for name in fields), fields
+        assert {f.shp for f in c.fields} <= set(fields), c.key
+        got = read_layer(out, f"{c.key}_patch").set_index("CODE")
+        expected = frame[frame["category"] == c.key].set_index("code")
+        assert len(got) == len(expected) > 0, c.key
+        for f in c.fields:
+            if f.type in ("str", "text", "enum") and not f.system and f.key != "code":
+                assert got[f.shp].fillna("").to_dict() == expected[f.key].fillna("").to_dict(), (c.key, f.key)
