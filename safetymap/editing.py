@@ -72,6 +72,29 @@ def emptied(summary: dict[str, tuple[str, str]]) -> list[str]:
     return [label for label, (before, after) in summary.items() if after == BLANK and before != BLANK]
 
 
+ROUTE_FACTS = {"route_name": "name", "tech_grade": "tech_grade", "maint_unit": "maint_unit"}  # field <- routes column
+
+
+def route_label(route) -> str:
+    """A route as a picker shows it: ``G201 鹤大线 · 二级 · 公路事业发展中心``."""
+    parts = [route.get("name") or route["route_code"], route.get("tech_grade"), route.get("maint_unit")]
+    text = " · ".join(str(p) for p in parts if not is_blank(p))
+    return text if text.startswith(str(route["route_code"])) else f"{route['route_code']} {text}"
+
+
+def with_route_facts(routes: pd.DataFrame, values: dict) -> dict:
+    """``values`` with 路线名称, 技术等级 and 管养单位 taken from the route table where left blank."""
+    code = str(values.get("route_code") or "").strip().upper()
+    match = routes[routes["route_code"] == code] if len(routes) else routes
+    if not len(match):
+        return values
+    route = match.iloc[0]
+    facts = {key: route.get(column) for key, column in ROUTE_FACTS.items()}
+    if not is_blank(facts["route_name"]):  # "G201 鹤大线（示例数据）" -> "鹤大线（示例数据）"
+        facts["route_name"] = str(facts["route_name"]).removeprefix(code).strip()
+    return values | {k: v for k, v in facts.items() if is_blank(values.get(k)) and not is_blank(v)}
+
+
 def stake_length_warning(schema: Schema, base: dict, form: dict) -> str | None:
     """The 桩号长度核对 warning for a form: its stakes against the patch's geometry length; None when they
     agree or a stake does not parse (that is an error of its own)."""

@@ -159,3 +159,16 @@ def test_the_route_table_has_grade_and_maintenance_unit_also_in_an_older_ledger(
 def test_the_sample_routes_carry_grade_and_unit(store):
     routes = store.routes()
     assert routes["tech_grade"].notna().all() and routes["maint_unit"].notna().all()
+
+
+def test_route_facts_come_from_the_route_table_when_left_blank(store):
+    from safetymap.editing import route_label, with_route_facts
+    routes = store.routes()
+    filled = with_route_facts(routes, {"route_code": "x047", "tech_grade": None})
+    assert filled["tech_grade"] == "四级" and filled["maint_unit"] == "大阳岔镇人民政府"
+    assert filled["route_name"].startswith("大阳岔—葫芦线")
+    kept = with_route_facts(routes, {"route_code": "X047", "maint_unit": "交投公司"})
+    assert kept["maint_unit"] == "交投公司"
+    assert with_route_facts(routes, {"route_code": "Y999"}) == {"route_code": "Y999"}
+    label = route_label(routes.set_index("route_code", drop=False).loc["G201"])
+    assert label.startswith("G201") and "二级" in label and "公路事业发展中心" in label

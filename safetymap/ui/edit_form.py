@@ -79,10 +79,11 @@ def render(store: Store, code: str, user: User | None = None) -> None:
         st.markdown(f"**编辑 {c.label} {code}**（版本 {base['version']}）")
         _unsaved_note(c, base, record, k)
         stake_note = stake_length_warning(store.schema, record, read_state(fields, k["prefix"]))
+        routes = store.routes()
         for f in fields:
             field_input(f, k["prefix"] + f.key, disabled=not can_edit or f.key == "code", error=errors.get(f.label),
                         anchor=anchor(code, f.key) if f.label in errors else None,
-                        warning=stake_note if f.key == "end_stake" else None)
+                        warning=stake_note if f.key == "end_stake" else None, routes=routes)
         geometry_error = next((errors[name] for name in GEOMETRY_PROBLEMS if name in errors), None)
         if geometry_error:
             st.markdown(f'<div id="{anchor(code, "geometry")}"></div>', unsafe_allow_html=True)
