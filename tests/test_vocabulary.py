@@ -172,3 +172,18 @@ def test_route_facts_come_from_the_route_table_when_left_blank(store):
     assert with_route_facts(routes, {"route_code": "Y999"}) == {"route_code": "Y999"}
     label = route_label(routes.set_index("route_code", drop=False).loc["G201"])
     assert label.startswith("G201") and "二级" in label and "公路事业发展中心" in label
+
+
+def test_a_ramp_bridge_is_stored_with_its_chain_and_kept_by_a_later_edit(store):
+    from safetymap.ledger import ledger_table
+    bridge = store.get("DZ-002")
+    values = {"code": "DZ-901", "name": "匝道桥", "route_code": "g11 - 03a", "start_stake": "ak0+125",
+              "end_stake": "AK0+125", "township": bridge["township"], "rect_status": "待整改",
+              "risk_grade": "一般", "grade_method": "直接判定", "grade_basis": "测试"}
+    store.insert("bridge", values, bridge["source_geometry"], "测试")
+    saved = store.get("DZ-901")
+    assert (saved["route_code"], saved["stake_prefix"], saved["start_stake"]) == ("G11-03A", "AK", 125.0)
+    store.update("DZ-901", {"name": "匝道桥二"}, saved["version"], "测试")
+    assert store.get("DZ-901")["stake_prefix"] == "AK"  # an edit of another field keeps the chain
+    table = ledger_table(store.read(), store.schema).set_index("图斑编号")
+    assert table.loc["DZ-901", "起点桩号"] == "AK0+125"
