@@ -145,7 +145,8 @@ def cmd_stats(args) -> int:
         print(json.dumps(result, ensure_ascii=False, indent=1))
         return 0
     print(f"图斑总数 {result['total']}，逾期未整改 {result['overdue']}")
-    for title, key in (("按类别", "by_category"), ("按风险等级", "by_grade"), ("按整改状态", "by_status")):
+    for title, key in (("按类别", "by_category"), ("按风险等级", "by_grade"), ("按整改状态", "by_status"),
+                       ("设施（不计入风险）", "facilities")):
         print(title + "：" + "，".join(f"{k} {v}" for k, v in result[key].items()))
     return 0
 

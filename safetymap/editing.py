@@ -9,24 +9,26 @@ import shapely
 
 from .auth import User
 from .errors import Problem, ValidationError
-from .geo import parse_stake, segment_from_stakes, to_metric
+from .geo import format_stake, parse_stake, parse_stake_parts, segment_from_stakes, to_metric
 from .schema import Category, Field, Schema
 from .store import Store
-from .validation import clean_frame
+from .validation import clean_frame, stake_length_notes
 from .values import display_value, is_blank, split_multi
 
 BLANK = "（空）"
 
 
-def _comparable(f: Field, value) -> str:
-    """A form value and a stored value as the same text, so that 'unchanged' is exact."""
+def _comparable(f: Field, value, prefix=None) -> str:
+    """A form value and a stored value as the same text, so that 'unchanged' is exact; a stake with
+    its chain prefix (the one it states, else the patch's ``prefix``)."""
     if f.multiple and not is_blank(value):  # a list from the form, joined text from the store
         value = "、".join(split_multi(value) if isinstance(value, str) else value) or None
-    if f.type == "stake" and isinstance(value, str) and value.strip():
+    if f.type == "stake" and not is_blank(value):
         try:
-            value = parse_stake(value)
+            stated, metres = parse_stake_parts(value)
         except ValueError:
             return f"invalid:{value}"
+        return format_stake(metres, stated or prefix)
     return display_value(f, value)
 
 
@@ -38,7 +40,8 @@ def changed_values(fields: tuple[Field, ...], base: dict, form: dict) -> dict:
         if not f.editable or f.key not in form:
             continue
         value = form[f.key]
-        if _comparable(f, value) != _comparable(f, base.get(f.key)):
+        prefix = base.get("stake_prefix")
+        if _comparable(f, value, prefix) != _comparable(f, base.get(f.key), prefix):
             changes[f.key] = "、".join(value) if isinstance(value, (list, tuple)) else value
     return changes
 
@@ -67,6 +70,40 @@ def change_summary(fields: tuple[Field, ...], base: dict, changes: dict) -> dict
 def emptied(summary: dict[str, tuple[str, str]]) -> list[str]:
     """The labels of the fields a change summary leaves empty that had a value."""
     return [label for label, (before, after) in summary.items() if after == BLANK and before != BLANK]
+
+
+ROUTE_FACTS = {"route_name": "name", "tech_grade": "tech_grade", "maint_unit": "maint_unit"}  # field <- routes column
+
+
+def route_label(route) -> str:
+    """A route as a picker shows it: ``G201 鹤大线 · 二级 · 公路事业发展中心``."""
+    parts = [route.get("name") or route["route_code"], route.get("tech_grade"), route.get("maint_unit")]
+    text = " · ".join(str(p) for p in parts if not is_blank(p))
+    return text if text.startswith(str(route["route_code"])) else f"{route['route_code']} {text}"
+
+
+def with_route_facts(routes: pd.DataFrame, values: dict) -> dict:
+    """``values`` with 路线名称, 技术等级 and 管养单位 taken from the route table where left blank."""
+    code = str(values.get("route_code") or "").strip().upper()
+    match = routes[routes["route_code"] == code] if len(routes) else routes
+    if not len(match):
+        return values
+    route = match.iloc[0]
+    facts = {key: route.get(column) for key, column in ROUTE_FACTS.items()}
+    if not is_blank(facts["route_name"]):  # "G201 鹤大线（示例数据）" -> "鹤大线（示例数据）"
+        facts["route_name"] = str(facts["route_name"]).removeprefix(code).strip()
+    return values | {k: v for k, v in facts.items() if is_blank(values.get(k)) and not is_blank(v)}
+
+
+def stake_length_warning(schema: Schema, base: dict, form: dict) -> str | None:
+    """The 桩号长度核对 warning for a form: its stakes against the patch's geometry length; None when they
+    agree or a stake does not parse (that is an error of its own)."""
+    values = {key: form.get(key, base.get(key)) for key in ("start_stake", "end_stake")}
+    try:
+        stakes = {key: np.nan if is_blank(v) else parse_stake(v) for key, v in values.items()}
+    except ValueError:
+        return None
+    return stake_length_notes(pd.DataFrame([stakes]), [base.get("length_m")], schema)[0]
 
 
 def check_changes(category: Category, schema: Schema, base: dict, changes: dict) -> list[Problem]:

@@ -13,32 +13,54 @@ import shapely
 from pyproj import CRS, Transformer
 from shapely.ops import substring
 
-from .schema import District, load_schema
+from .schema import STAKE_PREFIXES, District, load_schema
 
 STORAGE_CRS = "EPSG:4490"
 METRIC_CRS = "EPSG:4551"
 GEOMETRY_LABEL = "几何"
 
 # ---------------------------------------------------------------- stakes (桩号)
-STAKE_PATTERN = r"^K(?P<km>\d{1,4})\+(?P<m>\d{3}(?:\.\d{1,3})?)$"  # validation uses it column-wise
+# A stake is a chain prefix (冠号) and the metres from the chain's origin: K12+350 on the main line,
+# ZK/YK on the left/right carriageway, AK…HK on ramps A…H of an interchange. The metres are stored as
+# a number (sortable, and stakes stored before prefixes existed stay valid); the prefix is the patch's
+# ``stake_prefix`` field, blank meaning K. The allowed prefixes are the schema's ``STAKE_PREFIXES``.
+STAKE_PATTERN = (r"^(?P<prefix>" + "|".join(sorted(STAKE_PREFIXES, key=len, reverse=True)) + r")"
+                 r"(?P<km>\d{1,4})\+(?P<m>\d{3}(?:\.\d{1,3})?)$")  # validation uses it column-wise
 STAKE_RE = re.compile(STAKE_PATTERN)
+MAIN_PREFIX = STAKE_PREFIXES[0]
+STAKE_FORM = (f"{'/'.join(STAKE_PREFIXES[:3])}/{STAKE_PREFIXES[3]}…{STAKE_PREFIXES[-1]} 冠号+公里+米"
+              "（米为三位数），如 K12+350、ZK12+350、AK0+125、K7+814.19")
 
 
-def parse_stake(text: str | float | int) -> float:
-    """``K12+350`` -> 12350.0 metres. Numbers are taken as metres already."""
+def stake_text(text) -> str:
+    """A typed stake as parsed: upper case, spaces removed."""
+    return re.sub(r"\s+", "", str(text)).upper()
+
+
+def parse_stake_parts(text: str | float | int) -> tuple[str, float]:
+    """``AK0+125`` -> ("AK", 125.0). A number is metres already, with no prefix stated ("")."""
     if isinstance(text, (int, float, np.integer, np.floating)) and not isinstance(text, bool):
         value = float(text)
         if math.isnan(value) or value < 0:
             raise ValueError(f"桩号 {text} 无效（须为非负米数）")
-        return value
-    match = STAKE_RE.match(str(text).strip().upper())
+        return "", value
+    match = STAKE_RE.match(stake_text(text))
     if not match:
-        raise ValueError(f"桩号「{text}」格式不对，应为 K公里+米（米为三位数），如 K12+350、K7+814.19")
-    return round(int(match.group(1)) * 1000 + float(match.group(2)), 3)
+        raise ValueError(f"桩号「{text}」格式不对，应为 {STAKE_FORM}")
+    return match["prefix"], round(int(match["km"]) * 1000 + float(match["m"]), 3)
 
 
-def format_stake(metres: float | None) -> str:
-    """12350.0 -> ``K12+350``; keeps up to two decimals when the value has them."""
+def parse_stake(text: str | float | int) -> float:
+    """``K12+350`` (or ``ZK12+350``, ``AK0+125`` …) -> its metres, 12350.0."""
+    return parse_stake_parts(text)[1]
+
+
+def _prefix(prefix) -> str:
+    return prefix if isinstance(prefix, str) and prefix else MAIN_PREFIX
+
+
+def format_stake(metres: float | None, prefix: str | None = None) -> str:
+    """12350.0 -> ``K12+350`` (``prefix`` ZK -> ``ZK12+350``); keeps up to two decimals when present."""
     if metres is None or (isinstance(metres, float) and math.isnan(metres)):
         return ""
     metres = round(float(metres), 2)
@@ -47,12 +69,12 @@ def format_stake(metres: float | None) -> str:
     if m >= 1000:  # float rounding at a kilometre boundary
         km, m = km + 1, 0.0
     m_text = f"{int(m):03d}" if float(m).is_integer() else f"{m:06.2f}".rstrip("0")
-    return f"K{int(km)}+{m_text}"
+    return f"{_prefix(prefix)}{int(km)}+{m_text}"
 
 
-def format_stake_column(values) -> np.ndarray:
+def format_stake_column(values, prefixes=None) -> np.ndarray:
     """``format_stake`` of a whole column, vectorised: metres -> ``K12+350`` (two decimals kept when
-    present), None for NaN."""
+    present; ``prefixes``: each row's chain prefix, blank meaning K), None for NaN."""
     v = np.round(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float), 2)
     out = np.full(len(v), None, dtype=object)
     ok = ~np.isnan(v)
@@ -67,17 +89,37 @@ def format_stake_column(values) -> np.ndarray:
     whole = m == np.round(m)
     m_text = np.where(whole, np.char.zfill(np.round(m).astype(np.int64).astype(str), 3),
                       np.char.rstrip(np.char.mod("%06.2f", m), "0"))
-    out[ok] = np.char.add(np.char.add("K", km.astype(np.int64).astype(str)), np.char.add("+", m_text))
+    chains = _prefix_column(prefixes, len(out))
+    out[ok] = np.char.add(np.char.add(chains[ok], km.astype(np.int64).astype(str)), np.char.add("+", m_text))
     raw = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
     halves = np.flatnonzero(np.abs(np.abs(raw * 100 - np.trunc(raw * 100)) - 0.5) < 1e-6)
-    out[halves] = [format_stake(x) for x in raw[halves]]  # half a centimetre: round as Python does
+    out[halves] = [format_stake(x, chains[i]) for i, x in zip(halves, raw[halves])]  # round as Python does
     return out
 
 
-def format_stakes(start: float | None, end: float | None) -> str:
+def _prefix_column(prefixes, n: int) -> np.ndarray:
+    """Each row's chain prefix as text, K where blank or not given."""
+    if prefixes is None:
+        return np.full(n, MAIN_PREFIX, dtype=object).astype(str)
+    return np.array([_prefix(p) for p in prefixes], dtype=str)
+
+
+def format_stakes(start: float | None, end: float | None, prefix: str | None = None) -> str:
     """``K12+350–K13+000``; one stake when there is no end or it reads the same as the start."""
-    first, last = format_stake(start), format_stake(end)
+    first, last = format_stake(start, prefix), format_stake(end, prefix)
     return f"{first}–{last}" if last and last != first else first
+
+
+def stake_column(frame: pd.DataFrame, key: str) -> np.ndarray:
+    """The stakes of column ``key`` of a patch frame as text, each with its patch's ``stake_prefix``."""
+    return format_stake_column(frame[key], frame["stake_prefix"] if "stake_prefix" in frame else None)
+
+
+def stake_ranges(frame: pd.DataFrame) -> list[str]:
+    """``format_stakes`` of every patch of a frame, each with its ``stake_prefix``."""
+    none = [None] * len(frame)
+    columns = [frame[k] if k in frame else none for k in ("start_stake", "end_stake", "stake_prefix")]
+    return [format_stakes(s, e, p) for s, e, p in zip(*columns)]
 
 
 # ---------------------------------------------------------------- CRS

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from . import clock
-from .geo import format_stake_column
+from .geo import stake_column
 from .schema import Field, Schema, load_schema
-from .validation import five_in_place_parts
+from .validation import five_in_place_parts, stake_length_notes
 
 
 
@@ -83,7 +83,7 @@ def display_table(frame: pd.DataFrame, fields: tuple[Field, ...], *, with_unit: 
             continue
         values = frame[f.key]
         if f.type == "stake":
-            values = pd.Series(format_stake_column(values), index=frame.index).fillna("")
+            values = pd.Series(stake_column(frame, f.key), index=frame.index).fillna("")
         elif f.type == "bool":
             values = values.map(lambda v: "" if pd.isna(v) else ("是" if v else "否"))
         elif f.type == "date":
@@ -107,7 +107,15 @@ def ledger_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None,
     table.insert(min(1, len(table.columns)), CATEGORY_COLUMN, frame["category"].map(labels))
     if keys is None:
         table[OVERDUE_COLUMN] = overdue(frame, on, schema).map({True: "逾期", False: ""})
+        _stake_length_column(table, frame, schema)
     return shown(table)
+
+
+def _stake_length_column(table: pd.DataFrame, frame: pd.DataFrame, schema: Schema) -> None:
+    """The 桩号长度核对 column: where a patch's stakes and its geometry's length disagree."""
+    if schema.stake_length_rule and "length_m" in frame.columns:
+        notes = stake_length_notes(frame, frame["length_m"], schema)
+        table[schema.stake_length_rule.get("column", "桩号长度核对")] = pd.Series(notes, index=frame.index).fillna("")
 
 
 ACTION_LABELS = {"insert": "新增", "update": "修改", "import": "导入", "archive": "归档", "restore": "恢复",

@@ -32,7 +32,7 @@ from . import _compat
 from .context import route_context, township_frame
 from .text import esc as escape_html  # text for HTML (content or quoted attribute); None and NaN -> ''
 from .schema import Category, District, Schema, load_schema
-from .geo import format_stakes
+from .geo import stake_ranges
 
 DEFAULT_ZOOM = 10
 MIN_ZOOM, MAX_ZOOM = 8, 18
@@ -50,6 +50,7 @@ ROAD_STYLES = {"expressway": ("#37474F", 5), "national": ("#546E7A", 4), "provin
                "county": ("#78909C", 3), "rural": ("#90A4AE", 2.5), "other": ("#90A4AE", 2.5)}
 ROAD_LABELS = {"expressway": "高速公路", "national": "国道", "provincial": "省道", "county": "县道",
                "rural": "乡村道", "other": "其他道路"}
+FACILITY_HEADING = "设施（不定级，不计入风险）"
 TOWNS_NOTE = "乡镇范围为示意（按乡镇驻地划分），非法定界线"
 TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
                 "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={{z}}&TILEROW={{y}}"
@@ -152,12 +153,11 @@ def feature_properties(frame: pd.DataFrame, schema: Schema) -> list[dict]:
     """What each feature carries to the browser: ``code`` (returned on click), n(ame), g(rade index,
     -1 if none), r(oute), s(takes), and o(verdue) / f(og ledger) flags when true."""
     grade_index = {g.label: g.rank for g in schema.grades}
-    keys = ("code", "name", "risk_grade", "route_code", "start_stake", "end_stake", "overdue", "fog_ledger")
+    keys = ("code", "name", "risk_grade", "route_code", "overdue", "fog_ledger")
     columns = [frame[c].tolist() if c in frame else [None] * len(frame) for c in keys]
     props = []
-    for code, name, grade, route, start, end, late, fog in zip(*columns):
-        p = {"code": str(code), "n": _text(name), "g": grade_index.get(grade, -1), "r": _text(route),
-             "s": format_stakes(start, end)}
+    for code, name, grade, route, late, fog, stakes in zip(*columns, stake_ranges(frame)):
+        p = {"code": str(code), "n": _text(name), "g": grade_index.get(grade, -1), "r": _text(route), "s": stakes}
         if _true(late):
             p["o"] = 1
         if _true(fog):
@@ -298,6 +298,7 @@ window.SM = (function () {
     var p = layer.feature.properties, box = document.createElement("div");
     cfg.tip.forEach(function (f) {
       var row = document.createElement("div"), label = document.createElement("b");
+      if (f[0] === "g" && p.x) return;  // a facility has no grade
       var value = f[0] === "g" ? (p.g >= 0 ? cfg.gradeLabels[p.g] : cfg.noGradeLabel) : p[f[0]];
       label.textContent = f[1] + "：";
       row.appendChild(label);
@@ -320,7 +321,19 @@ window.SM = (function () {
               fillColor: gradeColor(feature.properties.g), fillOpacity: 0.5};
     };
   }
+  function facilityIcon(o) {  // a round marker with the layer's symbol, set as text (never as HTML)
+    var el = document.createElement("span");
+    el.className = "sm-facility";
+    el.style.background = o.outline;
+    el.textContent = o.symbol;
+    return L.divIcon({className: "sm-pin", html: el, iconSize: [22, 22], iconAnchor: [11, 11]});
+  }
   function layer(o, features) {
+    if (o.kind === "facility") {
+      return L.geoJSON(features, {pointToLayer: function (f, latlng) {
+        return L.marker(latlng, {icon: facilityIcon(o), keyboard: false});
+      }, onEachFeature: function (f, l) { l.bindTooltip(tooltip, {className: "sm-tooltip"}); }});
+    }
     if (o.kind === "patch") {
       return L.geoJSON(features, {renderer: canvas, style: patchStyle(o), onEachFeature: function (f, l) {
         l.bindTooltip(tooltip, {sticky: true, className: "sm-tooltip"});
@@ -441,6 +454,8 @@ SM_CSS = """<style>
 .sm-legend div { display: flex; align-items: center; gap: 6px; white-space: nowrap; }
 .sm-legend svg { flex: none; }
 .sm-pin { background: none; border: none; }
+.sm-facility { display: block; width: 18px; height: 18px; border: 2px solid #fff; border-radius: 50%; color: #fff;
+  font: 600 11px/18px sans-serif; text-align: center; box-shadow: 0 0 3px rgba(0,0,0,.5); }
 .sm-label-box { background: none; border: none; }
 .sm-label-box span { display: inline-block; transform: translate(-50%, -50%); white-space: nowrap; }
 .sm-route-label { padding: 0 4px; border-radius: 3px; border: 1px solid #fff; color: #fff; font: 600 11px/15px
@@ -489,16 +504,34 @@ def _road_svg(kind: str) -> str:
             f'stroke-width="{width}"/></svg>')
 
 
+def _facility_svg(c: Category) -> str:
+    """The facility layer's marker: its symbol in a circle of its outline colour."""
+    return (f'<svg width="30" height="18" aria-hidden="true"><circle cx="15" cy="9" r="8" fill="{escape_html(c.outline)}" '
+            f'stroke="#fff" stroke-width="1.5"/><text x="15" y="13" font-size="10" fill="#fff" text-anchor="middle">'
+            f"{escape_html(c.symbol)}</text></svg>")
+
+
+def _swatch(c: Category) -> str:
+    return _facility_svg(c) if c.is_facility else _dash_svg(c.outline, c.dash)
+
+
 def legend_html(schema: Schema, road_kinds: tuple[str, ...] = ()) -> str:
-    """The legend from the schema: grade fill colours, then each category's outline and dash; then the
-    road classes drawn and the schematic township note. A <details>, so it folds away."""
+    """The legend from the schema: grade fill colours, then each risk category's outline and dash, the
+    facility layers' markers (not graded); then the road classes drawn and the schematic township note.
+    A <details>, so it folds away."""
     parts = [f"<details open><summary>图例</summary><h4>{escape_html(schema.label('risk_grade'))}（填充）</h4>"]
     for g in schema.grades:
         parts.append(f'<div><span class="sm-swatch" style="background:{escape_html(g.color)}"></span>'
                      f"{escape_html(g.label)}</div>")
+    parts.append(f'<div><span class="sm-swatch" style="background:{escape_html(schema.grade_color(None))}"></span>'
+                 f"{escape_html(schema.ungraded_label)}</div>")
     parts.append('<h4 style="margin-top:4px">类别（边框）</h4>')
-    for c in schema.categories:
-        parts.append(f"<div>{_dash_svg(c.outline, c.dash)}{escape_html(c.label)}</div>")
+    for c in schema.risk_categories:
+        parts.append(f"<div>{_swatch(c)}{escape_html(c.label)}</div>")
+    facilities = [c for c in schema.categories if c.is_facility]
+    if facilities:
+        parts.append(f'<h4 style="margin-top:4px">{escape_html(FACILITY_HEADING)}</h4>')
+        parts += [f"<div>{_swatch(c)}{escape_html(c.label)}</div>" for c in facilities]
     parts.append(f'<div>{_dash_svg(SELECTED_COLOR, "")}当前选中</div>')
     if road_kinds:
         parts.append('<h4 style="margin-top:4px">路网</h4>')
@@ -522,7 +555,7 @@ def legend_js(schema: Schema, map_name: str, road_kinds: tuple[str, ...] = ()) -
 
 def layer_name(c: Category) -> str:
     """The category's name in the layer control (Leaflet inserts it as HTML): a swatch and the label."""
-    return f'<span style="vertical-align:middle">{_dash_svg(c.outline, c.dash)}</span> {escape_html(c.label)}'
+    return f'<span style="vertical-align:middle">{_swatch(c)}</span> {escape_html(c.label)}'
 
 
 # ---------------------------------------------------------------- basemaps
@@ -682,6 +715,10 @@ def patch_texts(frame: pd.DataFrame, schema: Schema, zoom: float) -> dict[str, t
     for c in schema.categories:
         part = frame[frame["category"] == c.key] if len(frame) else frame
         props = feature_properties(part, schema)
+        if c.is_facility:  # its points as markers with its symbol; no patch polygon, no grade
+            points = part["source_geometry"].values if "source_geometry" in part else part.geometry.centroid.values
+            out[c.key] = (features_json(points, [p | {"x": 1} for p in props]), None)
+            continue
         patches = features_json(simplify_for_zoom(part.geometry.values, zoom), props)
         sources = None
         if "source_geometry" in part:
@@ -700,6 +737,9 @@ def _group_of_texts(c: Category, texts: tuple[str, str | None], zoom: float) -> 
     group = CategoryGroup(name=layer_name(c), overlay=True, control=True, show=True, sm_key=c.key)
     style = {"outline": c.outline, "dash": c.dash}
     patches, sources = texts
+    if c.is_facility:
+        GeoJsonText(patches, "facility", symbol=c.symbol, **style).add_to(group)
+        return group
     GeoJsonText(patches, "patch", **style).add_to(group)
     if sources is not None:
         weight = SOURCE_WEIGHT if zoom >= CLOSE_ZOOM else SOURCE_WEIGHT_FAR

@@ -5,6 +5,7 @@ Point ``SAFETYMAP_SCHEMA`` at another TOML file to use a bureau's own schema.
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -24,6 +25,11 @@ EVENT_FIELD_TYPES = {"str", "text", "int", "float", "date", "time", "datetime", 
 STATUS_ROLES = ("open", "rectified", "closed")
 SHP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,9}$")
 CATEGORY_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+NORMALISE = ("", "code")
+CATEGORY_KINDS = ("risk", "facility")
+# Stake chain prefixes (桩号冠号): main line, left and right carriageways, interchange ramps A–H.
+# A field may take them as ``values_from = "stake_prefixes"``; geo parses stakes with them.
+STAKE_PREFIXES = ("K", "ZK", "YK") + tuple(f"{letter}K" for letter in "ABCDEFGH")
 
 
 @dataclass(frozen=True)
@@ -42,13 +48,23 @@ class Field:
     max: float | None = None
     pattern: str | None = None
     pattern_hint: str = ""
+    examples: tuple[str, ...] = ()  # values the pattern accepts, shown to users and checked on load
+    normalise: str = ""  # "code": upper case, spaces removed, full-width characters made ASCII
     help: str = ""
     requires: tuple[str, ...] = ()  # keys of fields that must be filled in whenever this one is
     default: str | None = None  # what a new patch gets when the field is left blank
+    risk: bool = False  # a field of risk patches only (grade, rectification …): facility layers leave it out
+    within: str = ""  # key of the field whose chosen value this one's value must belong to (village in township)
 
     @property
     def editable(self) -> bool:
         return not (self.computed or self.system)
+
+    @property
+    def expected(self) -> str:
+        """The expected form of a patterned field, as users are told it: its hint and examples."""
+        examples = f"如 {'、'.join(self.examples)}" if self.examples else ""
+        return "，".join(filter(None, [self.pattern_hint, examples]))
 
     @property
     def label_with_unit(self) -> str:
@@ -174,7 +190,13 @@ class Category:
     dash: str
     icon: str
     fields: tuple[Field, ...]  # common fields first, then the category's own
-    n_common: int = 0
+    n_common: int = 0  # how many of ``fields`` are common fields (the rest: its blocks, then its own)
+    kind: str = "risk"  # "risk" (graded, counted as a risk) or "facility" (equipment, stores: neither)
+    symbol: str = ""  # the character a facility's marker shows on the map and in the legend
+
+    @property
+    def is_facility(self) -> bool:
+        return self.kind == "facility"
 
     @property
     def table(self) -> str:
@@ -213,6 +235,8 @@ class Schema:
     district: District | None = None
     fog_rule: dict = field(default_factory=dict)  # parameters of the 团雾台账 rule (see safetymap.fog)
     hazard: HazardSpec | None = None
+    parents: dict = field(default_factory=dict)  # village -> (its township,), from the divisions file
+    stake_length_rule: dict = field(default_factory=dict)  # tolerance of 桩号 vs length (validation.stake_length_notes)
     source: Path = field(default=DEFAULT_SCHEMA_PATH)
 
     @property
@@ -248,6 +272,19 @@ class Schema:
     @property
     def category_keys(self) -> list[str]:
         return [c.key for c in self.categories]
+
+    @property
+    def risk_categories(self) -> tuple[Category, ...]:
+        """The categories whose patches are risks (graded, counted); facility layers are not."""
+        return tuple(c for c in self.categories if not c.is_facility)
+
+    @property
+    def facility_keys(self) -> list[str]:
+        return [c.key for c in self.categories if c.is_facility]
+
+    def belongs(self, value: str, parent: str) -> bool:
+        """Whether ``value`` (a village) lies in ``parent`` (its township), by the district's divisions."""
+        return parent in self.parents.get(value, ())
 
     @property
     def grade_labels(self) -> list[str]:
@@ -329,20 +366,78 @@ def _build_field(raw: dict, lists: dict[str, list[str]], grades: list[str], wher
         raise _Bad(entry, f"shapefile 字段名 {raw['shp']} 须为不超过10个字符的英文字母数字")
     raw.setdefault("shp", "")
     source = raw.pop("values_from", None)
-    if source == "grades":
-        raw["values"] = grades
-    elif source is not None:
-        if source not in lists:
-            raise _Bad(entry, f"引用了不存在的列表 {source}")
-        raw["values"] = lists[source]
+    if source is not None:
+        raw["values"] = [v for name in ([source] if isinstance(source, str) else source)
+                         for v in _named_list(name, lists, grades, entry)]
     raw["values"] = tuple(raw.get("values", ()))
     raw["requires"] = tuple(raw.get("requires", ()))
+    raw["examples"] = tuple(raw.get("examples", ()))
+    if raw.get("normalise", "") not in NORMALISE:
+        raise _Bad(entry, f"normalise「{raw['normalise']}」须为 {'、'.join(NORMALISE)} 之一")
+    _check_examples(raw, entry)
     if raw["type"] == "enum" and not raw["values"]:
         raise _Bad(entry, "枚举字段没有可选值")
     try:
         return Field(**raw)
     except TypeError as exc:
         raise _Bad(entry, f"有不认识的设置（{exc}）") from None
+
+
+def _named_list(name: str, lists: dict[str, list[str]], grades: list[str], entry: str) -> list[str]:
+    if name == "grades":
+        return grades
+    if name not in lists:
+        raise _Bad(entry, f"引用了不存在的列表 {name}")
+    return lists[name]
+
+
+def _township_units(townships: list[str]) -> list[str]:
+    """The township governments (乡镇人民政府, 街道办事处), responsible for 乡道 and 村道."""
+    return [f"{t}办事处" if t.endswith("街道") else f"{t}人民政府" for t in townships]
+
+
+def _divisions(meta: dict) -> dict[str, tuple[str, ...]]:
+    """village -> (its township,) from the district's divisions file (code,name,parent_code)."""
+    name = meta.get("district", {}).get("divisions")
+    if not name:
+        return {}
+    path = Path(name) if Path(name).is_absolute() else DATA_DIR / name
+    if not path.is_file():
+        raise _Bad("meta.district.divisions", f"找不到区划文件 {path}")
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    towns = {r["code"]: r["name"] for r in rows}
+    parents: dict[str, tuple[str, ...]] = {}
+    for r in rows:
+        if r["parent_code"] in towns:
+            parents[r["name"]] = parents.get(r["name"], ()) + (towns[r["parent_code"]],)
+    return parents
+
+
+def _category_fields(raw: dict, common: tuple[Field, ...], blocks: dict[str, tuple[Field, ...]], lists, grades,
+                     where: str) -> tuple[tuple[Field, ...], int]:
+    """(the category's fields: common ones (no risk fields for a facility), its blocks, its own; how
+    many of them are common)."""
+    kind = raw.get("kind", "risk")
+    if kind not in CATEGORY_KINDS:
+        raise _Bad(where, f"kind「{kind}」须为 {'、'.join(CATEGORY_KINDS)} 之一")
+    shared = tuple(f for f in common if not (kind == "facility" and f.risk))
+    n_common = len(shared)
+    for name in raw.get("blocks", []):
+        if name not in blocks:
+            raise _Bad(where, f"引用了不存在的字段块 {name}（可选 {'、'.join(blocks)}）")
+        shared += blocks[name]
+    own = tuple(_build_field(f, lists, grades, where) for f in raw.get("fields", []))
+    return shared + own, n_common
+
+
+def _check_examples(raw: dict, entry: str) -> None:
+    """Every declared example is accepted by the field's pattern (so the hint never lies)."""
+    if not raw.get("pattern"):
+        return
+    wrong = [e for e in raw["examples"] if not re.match(raw["pattern"], e)]
+    if wrong:
+        raise _Bad(entry, f"示例 {'、'.join(wrong)} 不符合 pattern")
 
 
 def _build_statuses(data: dict) -> tuple[Status, ...]:
@@ -434,22 +529,27 @@ def _parse(data: dict, source: Path) -> Schema:
     grade_labels = [g.label for g in grades]
     lists = {k: list(v) for k, v in data.get("lists", {}).items()}
     statuses = _build_statuses(data)
+    lists["stake_prefixes"] = list(STAKE_PREFIXES)
+    lists["township_units"] = _township_units(lists.get("townships", []))
+    parents = _divisions(data.get("meta", {}))
+    lists["villages"] = list(parents)
     if statuses:
         lists["rect_statuses"] = [s.label for s in statuses]
     common = tuple(_build_field(f, lists, grade_labels, "common_fields") for f in data["common_fields"])
+    blocks = {name: tuple(_build_field(f, lists, grade_labels, f"blocks.{name}") for f in block.get("fields", []))
+              for name, block in data.get("blocks", {}).items()}
     categories = []
     for raw in data["categories"]:
         key = raw["key"]
         if not CATEGORY_KEY.match(key):
             raise _Bad(f"类别 {key}", "键须为小写英文字母、数字和下划线")
-        own = tuple(_build_field(f, lists, grade_labels, f"类别 {key}") for f in raw.get("fields", []))
-        fields = common + own
+        fields, n_shared = _category_fields(raw, common, blocks, lists, grade_labels, f"类别 {key}")
         _check_unique(fields, key)
         cat = Category(
             key=key, label=raw["label"], code_prefix=raw.get("code_prefix", key[:2].upper()),
             geometry=tuple(raw.get("geometry", ["LineString"])), buffer_m=float(raw.get("buffer_m", 30)),
             outline=raw.get("outline", "#333333"), dash=raw.get("dash", ""), icon=raw.get("icon", "info-sign"),
-            fields=fields, n_common=len(common),
+            fields=fields, n_common=n_shared, kind=raw.get("kind", "risk"), symbol=raw.get("symbol", raw["label"][0]),
         )
         categories.append(cat)
     fog = data.get("meta", {}).get("fog_category", "fog")
@@ -468,6 +568,7 @@ def _parse(data: dict, source: Path) -> Schema:
         common_fields=common, categories=tuple(categories), statuses=statuses,
         events=_build_events(data, lists, grade_labels), district=_build_district(data.get("meta", {})), source=source,
         fog_rule=dict(data.get("fog_rule", {})), hazard=_build_hazard(data, lists, grade_labels, categories),
+        parents=parents, stake_length_rule=dict(data.get("stake_length_rule", {})),
     )
 
 

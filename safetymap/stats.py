@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import clock
 from .errors import Problem, ValidationError
-from .geo import format_stakes
+from .geo import stake_ranges
 from .fog import FogRule, fog_counts, fog_ledger
 from .ledger import days_late, is_open, overdue
 from .schema import Schema, load_schema
@@ -75,8 +75,11 @@ class LedgerData:
 
 def load(store) -> LedgerData:
     everything = store.read(include_archived=True)
-    current = everything[~everything["archived"]].reset_index(drop=True)
-    return LedgerData(current, everything, store.fog_events(), store.history(), bool(store.meta("sample")))
+    risks = ~everything["category"].isin(store.schema.facility_keys)  # facility layers are not risks
+    current = everything[~everything["archived"] & risks].reset_index(drop=True)
+    history = store.history()
+    history = history[~history["category"].isin(store.schema.facility_keys)].reset_index(drop=True)
+    return LedgerData(current, everything, store.fog_events(), history, bool(store.meta("sample")))
 
 
 # ---------------------------------------------------------------- periods
@@ -160,7 +163,18 @@ def label(schema: Schema, key: str) -> str:
 
 
 def category_labels(schema: Schema) -> dict[str, str]:
-    return {c.key: c.label for c in schema.categories}
+    """The risk categories (facility layers are counted apart, by ``facility_counts``)."""
+    return {c.key: c.label for c in schema.risk_categories}
+
+
+def facility_counts(all_patches: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """设施 (facility layers, not risks): current points by layer and township."""
+    current = all_patches[~all_patches["archived"].astype(bool)]
+    rows = [{CATEGORY: c.label, **current[current["category"] == c.key]["township"].value_counts().to_dict()}
+            for c in schema.categories if c.is_facility]
+    table = pd.DataFrame(rows, columns=[CATEGORY, *schema.field("township").values]).fillna(0)
+    table[TOTAL] = table.drop(columns=[CATEGORY]).sum(axis=1)
+    return table.astype({c: int for c in table.columns if c != CATEGORY})
 
 
 def statuses(schema: Schema) -> list[str]:
@@ -205,8 +219,7 @@ def with_total(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def stake_range(frame: pd.DataFrame) -> pd.Series:
-    return pd.Series([format_stakes(s, e) for s, e in zip(frame["start_stake"], frame["end_stake"])], index=frame.index,
-                     dtype=object)
+    return pd.Series(stake_ranges(frame), index=frame.index, dtype=object)
 
 
 def as_dates(values: pd.Series) -> pd.Series:
@@ -679,12 +692,15 @@ def month_on_month(current: dict, previous: dict) -> pd.DataFrame:
 def summary(frame: pd.DataFrame, schema: Schema) -> dict:
     """Counts by category, grade and rectification status, plus overdue: what `safetymap stats` prints."""
     labels = category_labels(schema)
+    facilities = frame["category"].value_counts().reindex(schema.facility_keys, fill_value=0)
+    frame = frame[frame["category"].isin(list(labels))]  # facility layers are counted apart, not as risks
     by_cat = frame["category"].value_counts()
     by_grade = frame["risk_grade"].value_counts()
     by_status = frame["rect_status"].value_counts()
     return {
         "total": len(frame),
-        "by_category": {labels[k]: int(by_cat.get(k, 0)) for k in schema.category_keys},
+        "by_category": {labels[k]: int(by_cat.get(k, 0)) for k in labels},
+        "facilities": {schema.category(k).label: int(n) for k, n in facilities.items()},
         "by_grade": {g: int(by_grade.get(g, 0)) for g in schema.grade_labels},
         "by_status": {s: int(by_status.get(s, 0)) for s in statuses(schema)},
         "overdue": int(overdue(frame).sum()) if len(frame) else 0,

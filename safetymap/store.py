@@ -20,7 +20,7 @@ import shapely
 
 from .auth import User, actor
 from .backends import create_backend, open_backend
-from .backends.tables import SOURCE_TABLE, USER_COLUMNS, category_columns
+from .backends.tables import ROUTE_INFO, SOURCE_TABLE, USER_COLUMNS, category_columns
 from .clock import CHINA_TZ, now_local, now_utc, utc_text, utc_text_to_local
 from .errors import ConflictError, NotFound, PermissionDenied, Problem, ValidationError
 from .geo import GEOMETRY_LABEL, geometry_problems, patch_polygons
@@ -168,6 +168,8 @@ class Store(HazardLedger):
         optionally of one category, intersecting ``bbox`` (minx, miny, maxx, maxy) or matching
         ``filters`` ({field key: value or list of values})."""
         cats = [self.schema.category(category)] if category else list(self.schema.categories)
+        if not category and filters:  # a layer without a filtered field (a facility has no grade) matches nothing
+            cats = [c for c in cats if set(filters) <= set(c.keys)] or cats
         with self.backend.snapshot() as con:
             fetched = [(c, self._fetch(con, c, *self._where(c, bbox, filters, include_archived))) for c in cats]
         # frames only for the categories with rows (a small view meets few of them)
@@ -600,22 +602,33 @@ class Store(HazardLedger):
 
     # ---------------------------------------------------------------- routes
     def put_routes(self, routes: gpd.GeoDataFrame, user: User | str) -> None:
-        """Add or replace route centrelines (route_code, name, start_stake_m, geometry)."""
+        """Add or replace route centrelines (route_code, name, start_stake_m, tech_grade, maint_unit, geometry)."""
         geoms = routes.geometry.to_crs(self.schema.storage_crs).to_numpy()
+        info = [routes[k].where(routes[k].notna(), None) if k in routes else pd.Series(None, index=routes.index)
+                for k in ROUTE_INFO]
+        rows = list(zip(self.backend.encode(geoms), routes.get("name", routes["route_code"]),
+                        routes.get("start_stake_m", pd.Series(0.0, index=routes.index)).astype(float), *info,
+                        routes["route_code"]))
+        columns = ["geom", "name", "start_stake_m", *ROUTE_INFO, "route_code"]
         with self.transaction() as con:
             self._actor(user, "edit", con)
-            con.executemany(f"INSERT INTO routes (geom, route_code, name, start_stake_m) VALUES ({self.backend.geom_param},?,?,?) "
-                            "ON CONFLICT (route_code) DO UPDATE SET geom = excluded.geom, name = excluded.name, "
-                            "start_stake_m = excluded.start_stake_m",
-                            list(zip(self.backend.encode(geoms), routes["route_code"], routes.get("name", routes["route_code"]),
-                                     routes.get("start_stake_m", pd.Series(0.0, index=routes.index)).astype(float))))
+            known = {r[0] for r in con.execute("SELECT route_code FROM routes").fetchall()}
+            # an UPDATE of the known codes, not an upsert: GeoPackage R-tree triggers refuse an upsert's update
+            con.executemany(f"UPDATE routes SET geom = {self.backend.geom_param}, "
+                            + ", ".join(f"{c} = ?" for c in columns[1:-1]) + " WHERE route_code = ?",
+                            [r for r in rows if r[-1] in known])
+            con.executemany(f"INSERT INTO routes ({', '.join(columns)}) "
+                            f"VALUES ({self.backend.geom_param}, {', '.join('?' * (len(columns) - 1))})",
+                            [r for r in rows if r[-1] not in known])
             self.backend.after_geometry_write(con, "routes")
 
     def routes(self) -> gpd.GeoDataFrame:
-        rows = self.backend.connection().execute(f"SELECT {self.backend.geom_out('geom')}, route_code, name, start_stake_m "
-                                   "FROM routes ORDER BY route_code").fetchall()
-        cols = list(zip(*rows)) if rows else [[], [], [], []]
-        return gpd.GeoDataFrame({"route_code": list(cols[1]), "name": list(cols[2]), "start_stake_m": list(cols[3])},
+        """Route centrelines with code, name, start stake, 技术等级 and 管养单位 (the route table forms pick from)."""
+        keys = ["route_code", "name", "start_stake_m", *ROUTE_INFO]
+        rows = self.backend.connection().execute(f"SELECT {self.backend.geom_out('geom')}, {', '.join(keys)} "
+                                                 "FROM routes ORDER BY route_code").fetchall()
+        cols = list(zip(*rows)) if rows else [[]] * (len(keys) + 1)
+        return gpd.GeoDataFrame({k: list(v) for k, v in zip(keys, cols[1:])},
                                 geometry=gpd.GeoSeries(self.backend.decode(cols[0]), crs=self.schema.storage_crs))
 
     def revision(self) -> tuple[int, ...]:

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from .backends.tables import META_TABLE
+from .backends.tables import META_TABLE, ROUTE_INFO
 from .clock import now_utc
 from .schema import Category, Schema
 
@@ -75,10 +75,20 @@ def _control_status(con, schema: Schema) -> int:
     return changed
 
 
+def _route_info_columns(con, schema: Schema) -> int:
+    """The routes table gains 技术等级 and 管养单位 (ledgers made before them)."""
+    present = {d[0] for d in con.execute("SELECT * FROM routes LIMIT 0").description}
+    missing = [key for key in ROUTE_INFO if key not in present]
+    for key in missing:
+        con.execute(f'ALTER TABLE routes ADD COLUMN "{key}" TEXT')
+    return con.execute("SELECT count(*) FROM routes").fetchone()[0] if missing else 0  # routes given the columns
+
+
 UPGRADES = [
     Upgrade(1, "风险等级评定方式：与矩阵一致的历史等级为矩阵计算，其余为直接判定（判定依据：历史数据）", _grade_methods),
     Upgrade(2, "人工填报团雾次数改为按年份填报：原年均值（未注明年份）移入人工填报依据，不再计入", _manual_fog_counts_by_year),
     Upgrade(3, "风险点管控状态：原有图斑均为管控中", _control_status),
+    Upgrade(4, "路线表增加技术等级、管养单位", _route_info_columns),
 ]
 LATEST = UPGRADES[-1].version
 

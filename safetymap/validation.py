@@ -12,7 +12,7 @@ from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtyp
                               is_numeric_dtype)
 
 from .errors import Problem
-from .geo import STAKE_PATTERN, lengths_m, parse_stake
+from .geo import MAIN_PREFIX, STAKE_PATTERN, lengths_m, parse_stake
 from .schema import Category, EventType, Field, Schema
 from .values import MULTI_SPLIT, as_str, blank_mask, is_blank, is_text_kind, split_multi
 
@@ -40,13 +40,20 @@ def _one_text(v) -> str:
     return str(v).strip()
 
 
+def _normalised_code(text: pd.Series) -> pd.Series:
+    """A code as the ledger writes it: full-width characters as ASCII, upper case, no spaces."""
+    return as_str(text).str.normalize("NFKC").str.upper().str.replace(r"\s+", "", regex=True)
+
+
 def _coerce_text(f: Field, s: pd.Series, blank: np.ndarray):
     out = _text_values(s, blank)
+    if f.normalise == "code":
+        out = _normalised_code(out).astype(object).where(~blank, None)
     bad = np.zeros(len(s), bool)
     if f.pattern and (~blank).any():
         bad[~blank] = ~_matches(out[~blank], f.pattern)
-    hint = f"，{f.pattern_hint}" if f.pattern_hint else ""
-    return out, bad, lambda v: f"「{v}」格式不对{hint}"
+    expected = f"，应为 {f.expected}" if f.expected else ""
+    return out, bad, lambda v: f"「{v}」格式不对{expected}"
 
 
 def _numbers(s: pd.Series) -> np.ndarray:
@@ -185,7 +192,7 @@ def _coerce_stake(f: Field, s: pd.Series, blank: np.ndarray):
         with np.errstate(invalid="ignore"):
             bad = ~blank & (np.isnan(values) | (values < 0))
     elif is_text_kind(s):
-        text = pa.array(as_str(s).str.strip().str.upper(), from_pandas=True)
+        text = pa.array(_stake_texts(s), from_pandas=True)
         parts = pc.extract_regex(text, STAKE_PATTERN)
         km = pc.cast(pc.struct_field(parts, "km"), pa.float64()).to_numpy(zero_copy_only=False)
         m = pc.cast(pc.struct_field(parts, "m"), pa.float64()).to_numpy(zero_copy_only=False)
@@ -196,6 +203,21 @@ def _coerce_stake(f: Field, s: pd.Series, blank: np.ndarray):
         bad = ~blank & np.isnan(values)
     values = np.where(blank | bad, np.nan, values)
     return pd.Series(values, index=s.index, dtype=float), bad, _stake_message
+
+
+def _stake_texts(s: pd.Series) -> pd.Series:
+    """Typed stakes as parsed: upper case, spaces removed."""
+    return as_str(s).str.upper().str.replace(r"\s+", "", regex=True)
+
+
+def stated_prefixes(s: pd.Series) -> np.ndarray:
+    """The chain prefix each stake states other than the main line's K ("" for K, numbers, blanks and
+    stakes that do not parse)."""
+    if not is_text_kind(s):
+        s = s.map(lambda v: v if isinstance(v, str) else None)
+    parts = pc.extract_regex(pa.array(_stake_texts(s), from_pandas=True), STAKE_PATTERN)
+    prefix = pd.Series(pc.struct_field(parts, "prefix").to_pandas(), index=s.index).fillna("")
+    return prefix.where(prefix != MAIN_PREFIX, "").to_numpy(dtype=object)
 
 
 def _stake_or_nan(v) -> float:
@@ -267,11 +289,33 @@ def clean_frame(category: Category, raw: pd.DataFrame, schema: Schema, *, file: 
             for i in np.flatnonzero(blank):
                 problems.append(Problem(f.label, "必填，不能为空", row=int(rows[i]), file=file))
     frame = pd.DataFrame(clean, index=raw.index)
-    problems += _cross_field_problems(category, frame, rows, file)
+    if "stake_prefix" in frame.columns:
+        problems += _settle_stake_prefix(category, raw, frame, rows, file)
+    problems += _cross_field_problems(category, frame, rows, file, schema)
     return frame, problems
 
 
-def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file) -> list[Problem]:
+def _settle_stake_prefix(category: Category, raw: pd.DataFrame, frame: pd.DataFrame, rows, file) -> list[Problem]:
+    """The patch's chain prefix (桩号冠号): one stated in its stakes (AK0+125) wins over the field's
+    value, which wins over the main line's K. Two chains in one patch are refused."""
+    stated = [stated_prefixes(raw[k]) if k in raw.columns else np.full(len(raw), "", dtype=object)
+              for k in ("start_stake", "end_stake")]
+    given = frame["stake_prefix"].fillna("").to_numpy(dtype=object)
+    problems = []
+    for i in range(len(raw)):
+        chains = {p for p in (stated[0][i], stated[1][i], given[i]) if p and p != MAIN_PREFIX}
+        if len(chains) > 1:
+            named = "、".join(sorted(chains))
+            problems.append(Problem(category.field("end_stake").label, f"起止桩号的冠号不同（{named}）：一个图斑只在一条"
+                                    "桩号链上（主线 K、左右幅 ZK/YK 或同一匝道），请分开登记", row=int(rows[i]), file=file))
+    chosen = np.where(stated[0] != "", stated[0], np.where(stated[1] != "", stated[1], given))
+    has_stake = frame["start_stake"].notna().to_numpy() if "start_stake" in frame.columns else np.zeros(len(raw), bool)
+    chosen = np.where((chosen == "") & has_stake, MAIN_PREFIX, chosen)
+    frame["stake_prefix"] = pd.Series(chosen, index=frame.index, dtype=object).replace("", None)
+    return problems
+
+
+def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file, schema: Schema) -> list[Problem]:
     problems = []
     if {"start_stake", "end_stake"} <= set(frame.columns):
         start, end = frame["start_stake"].to_numpy(float), frame["end_stake"].to_numpy(float)
@@ -283,6 +327,18 @@ def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file) -
     for f in category.fields:
         if f.requires and f.key in frame.columns:
             problems += _requires_problems(category, f, frame, rows, file)
+        if f.within and {f.key, f.within} <= set(frame.columns):
+            problems += _within_problems(category, f, frame, rows, file, schema)
+    return problems
+
+
+def _within_problems(category: Category, f: Field, frame: pd.DataFrame, rows, file, schema: Schema) -> list[Problem]:
+    """Rows whose ``f`` (a village) does not lie in the value chosen for ``f.within`` (the township)."""
+    parent = category.field(f.within).label
+    problems = []
+    for i, (value, within) in enumerate(zip(frame[f.key], frame[f.within])):
+        if not (is_blank(value) or is_blank(within) or schema.belongs(value, within)):
+            problems.append(Problem(f.label, f"「{value}」不在{parent}「{within}」内", row=int(rows[i]), file=file))
     return problems
 
 
@@ -296,6 +352,25 @@ def _requires_problems(category: Category, f: Field, frame: pd.DataFrame, rows, 
         problems += [Problem(other, f"填写了「{f.label}」时必须填写「{other}」", row=int(rows[i]), file=file)
                      for i in np.flatnonzero(missing)]
     return problems
+
+
+def stake_length_notes(frame: pd.DataFrame, lengths, schema: Schema) -> np.ndarray:
+    """Per patch, a warning where the stake difference and the geometry's ``lengths`` (m) disagree
+    beyond the schema's ``stake_length_rule`` tolerance; None where they agree or cannot be compared."""
+    rule = schema.stake_length_rule
+    out = np.full(len(frame), None, dtype=object)
+    if not rule or not {"start_stake", "end_stake"} <= set(frame.columns):
+        return out
+    start = pd.to_numeric(frame["start_stake"], errors="coerce").to_numpy(dtype=float)
+    stakes = pd.to_numeric(frame["end_stake"], errors="coerce").to_numpy(dtype=float) - start
+    length = pd.to_numeric(pd.Series(lengths, index=frame.index), errors="coerce").to_numpy(dtype=float)
+    tolerance = np.maximum(float(rule.get("tolerance_m", 0)), stakes * float(rule.get("tolerance_pct", 0)) / 100)
+    with np.errstate(invalid="ignore"):
+        off = (stakes > 0) & (np.abs(length - stakes) > tolerance)
+    for i in np.flatnonzero(off):
+        out[i] = (f"桩号差 {stakes[i]:.0f} m 与几何长度 {length[i]:.0f} m 不符（相差 {abs(length[i] - stakes[i]):.0f} m，"
+                  f"容差 {tolerance[i]:.0f} m），请核对桩号或几何")
+    return out
 
 
 def five_in_place_parts(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,6 @@
-"""Generate the synthetic sample ledger (示例数据) of Jiangyuan District: route centrelines
-(data/routes.geojson), risk patches of the five categories (data/segments.geojson) and a fog event
-log (data/fog_events.csv). Route codes and township names are real; every line, stake and value is
+"""Generate the synthetic sample ledger (示例数据) of Jiangyuan District: route centrelines with their
+technical grade and maintenance unit (data/routes.geojson), patches of every category and facility layer
+(data/segments.geojson) and a fog event log (data/fog_events.csv). Route codes and township names are real; every line, stake and value is
 invented. Deterministic (seeded); validated against the schema before anything is written.
 
     python scripts/make_sample_data.py
@@ -48,6 +48,14 @@ ROUTES = [
                                "大石人镇"], [3.5, 11, 17]),
     ("X047", "大阳岔—葫芦线", 3200, ["大阳岔镇", (589.0, 4662.0), (586.5, 4665.0)], [2.5, 5]),
 ]
+# technical grade (技术等级) and maintenance unit (管养单位) of each route
+ROUTE_INFO = {"G201": ("二级", "公路事业发展中心"), "G222": ("二级", "公路事业发展中心"), "S204": ("三级", "公路事业发展中心"),
+              "X024": ("三级", "公路事业发展中心"), "X031": ("四级", "公路事业发展中心"), "X047": ("四级", "大阳岔镇人民政府")}
+# The layers added later are drawn with their own generator (seed + 1) after the first five, so that
+# the first five keep their places and values.
+MORE_COUNTS = {"danger_bridge": 4, "overpass": 3, "tunnel": 3, "geohazard": 8, "camera": 6, "fog_guide": 5,
+               "emergency_store": 4}
+MORE_LENGTHS = {"danger_bridge": (0, 180), "overpass": (40, 160), "tunnel": (300, 1600), "geohazard": (80, 600)}
 COUNTS = {"fog": 15, "bridge": 14, "curve": 14, "waterside": 12, "downhill": 10}
 LENGTHS = {"fog": (500, 2500), "waterside": (150, 900), "downhill": (1500, 3500)}
 FUNDING = {"fog": (8, 120), "bridge": (40, 600), "curve": (5, 80), "waterside": (3, 60), "downhill": (20, 400)}
@@ -199,6 +207,9 @@ def values(schema, key):
     return next(f.values for f in schema.common_fields if f.key == key)
 
 
+BUREAU_UNITS = [u for u in values(load_schema(), "resp_unit") if not u.endswith(("人民政府", "办事处"))]
+
+
 def person(rng):
     return rng.choice(SURNAMES) + rng.choice(GIVEN)
 
@@ -222,7 +233,7 @@ def common(cat, route, start, end, township, village, rng, schema):
     overdue = status in ("待整改", "整改中") and rng.random() < 0.4
     deadline = date_between(rng, dt.date(2026, 3, 1), dt.date(2026, 11, 20)) if overdue or status in ("已整改", "已销号") \
         else date_between(rng, dt.date(2026, 12, 1), dt.date(2027, 10, 31))
-    unit, who = rng.choice(values(schema, "resp_unit")), person(rng)
+    unit, who = rng.choice(BUREAU_UNITS), person(rng)
     what, plan, *lists = TEXT[cat]
     measures, monitoring, emergency, hazard = (rng.choice(t.split("|")) + "。" for t in lists)
     stakes = f"{geo.format_stake(start)}–{geo.format_stake(end)}"
@@ -290,6 +301,7 @@ def build_patches(routes, rng, schema):
     stem = {n: n[:-2] if n.endswith("社区") else n[:-1] if n.endswith("村") and not n.endswith("新村") else n
             for n in names.values()}  # 汤河村 -> 汤河, 八宝社区 -> 八宝, 立新村 stays
     villages = {t: [stem[n] for c, n in names.items() if len(c) == 12 and names[c[:9]] == t] for t in SEATS}
+    full = {(names[c[:9]], stem[n]): n for c, n in names.items() if len(c) == 12}
     feats, index = [], dict.fromkeys(COUNTS, 0)
     for cat, route, a, b in slots(routes, rng):
         start, end = route["start_m"] + round(a), route["start_m"] + round(b)
@@ -300,6 +312,7 @@ def build_patches(routes, rng, schema):
         r_min = float(np.min(route["radii"][(route["along"] >= a) & (route["along"] <= b)], initial=np.inf))
         props = common(cat, route, start, end, township, village, rng, schema)
         props.update(own_fields(cat, props, end - start, r_min, village, rng, index[cat]))
+        props["village"] = full[(township, village)]
         index[cat] += 1
         feats.append({"properties": {"category": cat, **props}, "geom": geom, "order": (routes.index(route), a)})
     feats.sort(key=lambda f: (schema.category_keys.index(f["properties"]["category"]), f["order"]))
@@ -389,7 +402,8 @@ def write_all(routes, feats, events):
         return {"type": "Feature", "properties": properties, "geometry": json.loads(shapely.to_geojson(geom))}
 
     write_collection(DATA / "routes.geojson", [feature(
-        {"route_code": r["code"], "name": r["name"], "start_stake_m": r["start_m"], "sample": True}, r["line"])
+        {"route_code": r["code"], "name": r["name"], "start_stake_m": r["start_m"],
+         "tech_grade": ROUTE_INFO[r["code"]][0], "maint_unit": ROUTE_INFO[r["code"]][1], "sample": True}, r["line"])
         for r in routes],
         name="江源区示例路线中心线（示例数据）", description="示例数据：路线编码为真实编码，中心线几何和桩号均为虚构。")
     write_collection(DATA / "segments.geojson", [feature(f["properties"], f["geom"]) for f in feats],
@@ -405,12 +419,162 @@ def summary(routes, derived, events):
     for r in routes:
         print(f"{r['code']}: {r['metric'].length / 1000:.1f} km, {len(r['radii']) + 4} vertices")
     overdue = derived["rect_status"].isin(["待整改", "整改中"]) & (derived["rect_deadline"] < pd.Timestamp(TODAY))
-    for col in ("category", "risk_grade", "rect_status", "five_in_place"):
+    for col in ("category", "risk_grade", "rect_status", "five_in_place", "village"):
         print(col, derived[col].value_counts().to_dict())
     per = pd.DataFrame(events).assign(year=lambda d: d["date"].str[:4]).pivot_table(
         index="code", columns="year", values="date", aggfunc="count", fill_value=0)
     print(f"overdue {int(overdue.sum())}", per, f"exactly 2 in 2026 only: "
           f"{[c for c, r in per.iterrows() if r.sum() == 2 and r.get('2026') == 2]}", sep="\n")
+
+
+def vocabulary(feats, routes, rng):
+    """The ledger columns added later (路线名称, 技术等级, 管养单位, 牵头/配合单位, 备注) and the bridge
+    block's newer fields, from their own generator."""
+    by_code = {r["code"]: r for r in routes}
+    for f in feats:
+        p, cat = f["properties"], f["properties"]["category"]
+        route = by_code[p["route_code"]]
+        p["route_name"] = route["name"].split(" ", 1)[1].replace("（示例数据）", "")
+        p["tech_grade"], p["maint_unit"] = ROUTE_INFO[p["route_code"]]
+        if "resp_unit" in p:
+            p["lead_unit"] = p["resp_unit"]
+            p["coop_units"] = "、".join(rng.sample([u for u in BUREAU_UNITS if u != p["resp_unit"]], 2))
+        p["remarks"] = "示例数据"
+        if cat in ("bridge", "danger_bridge", "overpass"):
+            bridge_block(p, rng)
+
+
+def bridge_block(p, rng):
+    """中心桩号, 设计荷载, 支座布置, 技术状况评定 (and 独柱墩 墩号, 数量) of a sample bridge."""
+    start = geo.parse_stake(p["start_stake"])
+    end = geo.parse_stake(p["end_stake"]) if p.get("end_stake") else start
+    p["center_stake"] = geo.format_stake((start + end) / 2)
+    p["design_load"] = rng.choice(["公路-I级", "公路-II级", "汽车-20级", "汽车-超20级"])
+    p["support_layout"] = rng.choice(["单支座", "单支座", "双支座"]) if p["category"] == "bridge" else rng.choice(
+        ["双支座", "多支座"])
+    p["assess_date"] = date_between(rng, dt.date(2024, 3, 1), dt.date(2026, 10, 31))
+    p["assess_unit"] = rng.choice(["吉林省公路工程质量检测中心（示例）", "白山市公路桥梁检测站（示例）"])
+    if p["category"] == "bridge":
+        n = rng.randint(1, 4)
+        first = rng.randint(1, 4)
+        p["pier_numbers"] = "、".join(f"{first + i}#" for i in range(n))
+        p["pier_count"] = n
+
+
+def more_patches(routes, rng, schema, villages):
+    """Sample patches of the layers added later: 危桥, 上跨桥梁, 隧道, 地质灾害 and the facility points."""
+    feats = []
+    for key, count in MORE_COUNTS.items():
+        cat = schema.category(key)
+        for n in range(1, count + 1):
+            lo, hi = MORE_LENGTHS.get(key, (0, 0))
+            length = rng.randint(lo, hi) if hi else 0
+            route, a, b = place(routes, max(length, 40), rng)
+            a, b = (a, b) if length else ((a + b) / 2, (a + b) / 2)
+            start, end = route["start_m"] + round(a), route["start_m"] + round(b)
+            geom = geo.round_coords([geo.segment_from_stakes(route["line"], route["start_m"], start, end)], 7)[0]
+            township = min(SEATS, key=lambda t: geo.to_metric([geom])[0].distance(Point(np.array(SEATS[t]) * 1000)))
+            village = rng.choice(villages[township])
+            props = {"category": key, **more_common(cat, route, start, end, township, village, rng, schema)}
+            props.update(MORE_FIELDS[key](props, rng, n))
+            props["code"] = f"{cat.code_prefix}-{n:03d}"
+            feats.append({"properties": props, "geom": geom, "order": (routes.index(route), a)})
+    return feats
+
+
+def more_common(cat, route, start, end, township, village, rng, schema):
+    """Common fields of a later layer's patch; a facility keeps only the fields it has."""
+    what = MORE_TEXT[cat.key]
+    base = {"code": "", "name": "", "route_code": route["code"], "start_stake": geo.format_stake(start),
+            "end_stake": geo.format_stake(end), "township": township, "village": village,
+            "resp_unit": rng.choice(BUREAU_UNITS), "resp_person": person(rng), "resp_phone": phone(rng),
+            "last_inspection": date_between(rng, dt.date(2026, 1, 5), TODAY - dt.timedelta(days=1))}
+    if not cat.is_facility:
+        grade = rng.choices(list(GRADE_WEIGHTS), weights=list(GRADE_WEIGHTS.values()))[0]
+        L, C = rng.choice([(l, c) for l in range(1, 6) for c in range(1, 6) if schema.grade_from_matrix(l, c) == grade])
+        status = rng.choice(["待整改", "整改中", "已整改"])
+        base |= {"likelihood": L, "consequence": C, "grade_method": "矩阵计算", "rect_status": status,
+                 "list_basic": f"{route['code']} {base['start_stake']}，位于{township}{village}，{what}。",
+                 "list_duty": f"{base['resp_unit']}牵头，{base['resp_person']}负责日常巡查。",
+                 "list_measures": "设置警示标志，定期巡查（示例数据）。", "hazard": what,
+                 "rect_deadline": date_between(rng, dt.date(2026, 12, 1), dt.date(2027, 10, 31)),
+                 "funding_wan": round(rng.uniform(5, 300), 1), "plan": "《江源区公路突发事件应急预案》"}
+    return base
+
+
+MORE_TEXT = {"danger_bridge": "技术状况评定为4、5类的危桥", "overpass": "上跨铁路或干线公路，落物和撞击后果严重",
+             "tunnel": "隧道洞口结冰、照明不足", "geohazard": "雨季边坡失稳、落石、泥石流或水毁",
+             "camera": "视频监控点", "fog_guide": "雾区诱导设施", "emergency_store": "应急物资储备点"}
+
+
+def _danger_bridge(p, rng, n):
+    p["name"] = f"{p['village'][:2]}危桥"
+    tech = rng.choice([4, 5])
+    return {"bridge_code": f"{p['route_code']}220605L{900 + n:04d}", "bridge_length_m": float(rng.randint(16, 180)),
+            "spans": f"{rng.randint(1, 6)}×13m", "superstructure": rng.choice(["空心板", "T梁", "拱桥"]), "curved": False,
+            "tech_class": tech, "year_built": rng.randint(1975, 1995), "load_limit_t": [20.0, 10.0][tech - 4],
+            "crosses": rng.choice(["河流", "沟谷"]), "retrofit_status": rng.choice(["未启动", "设计中", "施工中"]),
+            "danger_measure": "限载、限速" if tech == 4 else "封闭交通、拆除重建",
+            "detour": "" if tech == 4 else f"经 {p['route_code']} 相邻便道绕行（示例）"}
+
+
+def _overpass(p, rng, n):
+    crossed = rng.choice(["铁路", "高速公路", "国省干线"])
+    p["name"] = f"{p['village'][:2]}上跨{crossed}桥"
+    return {"bridge_code": f"{p['route_code']}220605L{950 + n:04d}", "bridge_length_m": float(rng.randint(40, 160)),
+            "spans": f"{rng.randint(2, 5)}×25m", "superstructure": "预制箱梁", "curved": False,
+            "tech_class": rng.choice([1, 2, 3]), "year_built": rng.randint(2000, 2018),
+            "crosses": "铁路" if crossed == "铁路" else "公路", "crossed_type": crossed,
+            "crossed_name": {"铁路": "鸭大铁路（示例）", "高速公路": "G11 鹤大高速（示例）", "国省干线": "G201（示例）"}[crossed],
+            "clearance_m": round(rng.uniform(5.5, 8.5), 1), "anti_fall": "防抛网、警示标志", "safety_agreement": n != 2}
+
+
+def _tunnel(p, rng, n):
+    length = geo.parse_stake(p["end_stake"]) - geo.parse_stake(p["start_stake"])
+    p["name"] = f"{p['village'][:2]}隧道"
+    return {"tunnel_code": f"{p['route_code']}220605U{n:04d}", "tech_class": rng.choice([1, 2, 3]),
+            "tunnel_class": "长隧道" if length > 1000 else "中隧道" if length > 500 else "短隧道",
+            "lighting": length > 500, "ventilation": "机械通风" if length > 1000 else "自然通风",
+            "assess_date": date_between(rng, dt.date(2024, 3, 1), dt.date(2026, 10, 31)),
+            "assess_unit": "白山市公路桥梁检测站（示例）"}
+
+
+def _geohazard(p, rng, n):
+    kind = ["边坡", "落石", "泥石流", "水毁"][(n - 1) % 4]
+    p["name"] = f"{p['village'][:2]}{kind}路段"
+    return {"geohazard_type": kind, "slope_height_m": round(rng.uniform(8, 45), 1) if kind in ("边坡", "落石") else None,
+            "geo_monitoring": rng.choice(["人工巡查", "人工巡查、雨量计", "裂缝计、视频监控"]),
+            "protection": rng.choice(["主动防护网", "挡土墙", "排水沟", "拦石墙"]) + "（示例数据）"}
+
+
+def _camera(p, rng, n):
+    p["name"] = f"{p['route_code']} {p['start_stake']} 视频监控点"
+    return {"device_code": f"SP{n:03d}", "run_status": rng.choice(["正常", "正常", "故障"]),
+            "install_date": date_between(rng, dt.date(2019, 1, 1), dt.date(2025, 12, 31)),
+            "camera_type": rng.choice(["枪机", "球机", "全景"]), "networked": rng.random() < 0.8}
+
+
+def _fog_guide(p, rng, n):
+    p["name"] = f"{p['route_code']} {p['start_stake']} 雾区诱导设施"
+    return {"device_code": f"WY{n:03d}", "run_status": "正常", "guide_type": rng.choice(
+        ["雾区诱导灯", "雾区预警系统", "可变情报板", "能见度检测仪"]), "unit_count": rng.randint(1, 40),
+        "install_date": date_between(rng, dt.date(2019, 1, 1), dt.date(2025, 12, 31))}
+
+
+def _emergency_store(p, rng, n):
+    p["name"] = f"{p['township']}应急物资储备点"
+    return {"materials": f"融雪剂 {rng.randint(20, 80)} t、防滑料 {rng.randint(100, 400)} 立方米、锥桶 200 个（示例数据）",
+            "keeper_phone": phone(rng), "stock_checked": date_between(rng, dt.date(2026, 6, 1), TODAY)}
+
+
+MORE_FIELDS = {"danger_bridge": _danger_bridge, "overpass": _overpass, "tunnel": _tunnel, "geohazard": _geohazard,
+               "camera": _camera, "fog_guide": _fog_guide, "emergency_store": _emergency_store}
+
+
+def division_villages():
+    """township -> its villages (full names), from the divisions file."""
+    names = dict(pd.read_csv(DATA / "jiangyuan_divisions_2023.csv", dtype=str)[["code", "name"]].values)
+    return {t: [n for c, n in names.items() if len(c) == 12 and names[c[:9]] == t] for t in SEATS}
 
 
 def main():
@@ -419,6 +583,10 @@ def main():
     feats = build_patches(routes, rng, schema)
     spoil_some(feats, rng)
     events = fog_events(feats, rng)
+    more = random.Random(SEED + 1)
+    feats += more_patches(routes, more, schema, division_villages())
+    vocabulary(feats, routes, more)
+    feats.sort(key=lambda f: schema.category_keys.index(f["properties"]["category"]))
     derived = validate(schema, feats)
     write_all(routes, feats, events)
     summary(routes, derived, events)

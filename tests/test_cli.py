@@ -36,14 +36,15 @@ def test_list_show_stats(sample_db):
     assert shown["source_geometry"]["type"] in ("LineString", "Point") and shown["geometry"]["type"] == "Polygon"
     assert "起点桩号" in run("show", rows[0]["code"], "--db", sample_db).stdout
     stats = json.loads(run("stats", "--db", sample_db, "--json").stdout)
-    assert stats["total"] == len(json.loads(run("list", "--db", sample_db, "--json").stdout))
+    listed = len(json.loads(run("list", "--db", sample_db, "--json").stdout))
+    assert stats["total"] + sum(stats["facilities"].values()) == listed and all(stats["facilities"].values())
     assert sum(stats["by_category"].values()) == sum(stats["by_grade"].values()) == stats["total"]
     assert all(stats["by_grade"][g] > 0 for g in ("重大", "较大", "一般", "较小"))
 
 
 @pytest.mark.parametrize("args, message", [
     (["show", "XX-404"], "找不到图斑"),
-    (["list", "--category", "隧道"], "未知类别"),
+    (["list", "--category", "桥头跳车"], "未知类别"),
     (["export", "--out", "{tmp}/x.zip", "--category", "nope"], "未知类别"),
 ])
 def test_errors_are_one_clear_line_and_nonzero(sample_db, tmp_path, args, message):

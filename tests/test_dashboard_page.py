@@ -75,7 +75,7 @@ def test_headline_figures(page):
 def test_category_grade_table_and_chart(page):
     at, store, sql, _ = page
     number, length = shown(at, "类别", "重大")[:2]
-    for c in store.schema.categories:
+    for c in store.schema.risk_categories:
         row = number.set_index("类别").loc[c.label]
         for g in store.schema.grade_labels:
             assert row[g] == sql.one("SELECT COUNT(*) FROM p WHERE category = ? AND risk_grade = ?", c.key, g)
@@ -86,7 +86,7 @@ def test_category_grade_table_and_chart(page):
     assert spec["encoding"]["color"]["scale"]["range"] == [g.color for g in store.schema.grades]
     data = pa.ipc.open_stream(chart.datasets[0].data.data).read_all().to_pandas()
     values = {(r.iloc[0], r.iloc[1]): r.iloc[2] for _, r in data.iterrows()}
-    for c in store.schema.categories:
+    for c in store.schema.risk_categories:
         for g in store.schema.grade_labels:
             assert values[(c.label, g)] == number.set_index("类别").loc[c.label, g]
 

@@ -83,7 +83,8 @@ def test_every_layer_has_a_qml_and_an_sld_from_the_schema_colours(store, tmp_pat
     out = tmp_path / "s.zip"
     result = export_shapefile(store.read(), out, store.schema)
     with zipfile.ZipFile(out) as zf:
-        for layer in result.layers:
+        facilities = {c.key for c in store.schema.categories if c.is_facility}  # not graded: no grade style
+        for layer in (name for name in result.layers if name.rsplit("_", 1)[0] not in facilities):
             qml, sld = zf.read(f"{layer}.qml").decode(), zf.read(f"{layer}.sld").decode()
             for g in store.schema.grades:
                 r, gr, b = (int(g.color[i:i + 2], 16) for i in (1, 3, 5))
@@ -97,3 +98,22 @@ def test_every_layer_has_a_qml_and_an_sld_from_the_schema_colours(store, tmp_pat
 
 def _rgb_text(hex_rgb: str) -> str:
     return ",".join(str(int(hex_rgb[i:i + 2], 16)) for i in (1, 3, 5))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_every_layer_has_its_short_field_names_and_chinese_values(store, tmp_path, encoding):
+    """The layers added through the schema (危桥, 隧道, 设施 …) too: field names of at most 10 bytes, as
+    the schema names them, and Chinese text read back equal."""
+    frame = store.read()
+    out = tmp_path / f"all-{encoding}.zip"
+    export_shapefile(frame, out, store.schema, encoding=encoding)
+    for c in store.schema.categories:
+        fields = list(pyogrio.read_info(f"/vsizip/{out}/{c.key}_patch.shp")["fields"])
+        assert all(len(name.encode()) <= 10 for name in fields), fields
+        assert {f.shp for f in c.fields} <= set(fields), c.key
+        got = read_layer(out, f"{c.key}_patch").set_index("CODE")
+        expected = frame[frame["category"] == c.key].set_index("code")
+        assert len(got) == len(expected) > 0, c.key
+        for f in c.fields:
+            if f.type in ("str", "text", "enum") and not f.system and f.key != "code":
+                assert got[f.shp].fillna("").to_dict() == expected[f.key].fillna("").to_dict(), (c.key, f.key)

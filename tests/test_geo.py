@@ -13,7 +13,7 @@ def test_valid_stakes_parse_and_format_back(text, metres):
 
 @pytest.mark.parametrize("text", ["K12+1500", "12+350", "K-1+000", "K12+35a", "", "K12+"])
 def test_invalid_stakes_are_refused_with_the_expected_format(text):
-    with pytest.raises(ValueError, match="K公里\\+米"):
+    with pytest.raises(ValueError, match="冠号\\+公里\\+米"):
         geo.parse_stake(text)
 
 

@@ -73,7 +73,8 @@ def raw_rows(path: Path, sql: str) -> list[tuple]:
 
 
 def test_a_database_of_the_previous_release_opens_with_everything_kept_and_grades_migrated(release1):
-    tables = [c.table for c in load_schema().categories]
+    tables = [t for t in (c.table for c in load_schema().categories)  # layers added later are created on open
+              if raw_rows(release1, f"SELECT name FROM sqlite_master WHERE name = '{t}'")]
     versions_before = {t: raw_rows(release1, f'SELECT code, version, risk_grade FROM "{t}" ORDER BY code') for t in tables}
     history_before = raw_rows(release1, "SELECT * FROM history ORDER BY id")
     store = open_store(release1)

@@ -257,8 +257,8 @@ def test_duplicate_codes_in_one_file(store, tmp_path):
 
 
 def test_unknown_category(store, tmp_path):
-    path = write_geojson(tmp_path / "c.geojson", [fog_feature(GOOD_LINE, 类别="隧道")])
-    assert_refused(store, path, "类别", "未知类别「隧道」")
+    path = write_geojson(tmp_path / "c.geojson", [fog_feature(GOOD_LINE, 类别="桥头跳车")])
+    assert_refused(store, path, "类别", "未知类别「桥头跳车」")
 
 
 def test_unknown_grade(store, tmp_path):

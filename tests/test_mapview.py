@@ -107,15 +107,19 @@ def test_each_category_is_a_layer_outlined_in_its_colour_and_filled_by_grade(fra
     by_outline = {}
     for options, data in re.findall(r"SM\.layer\((\{.*?\}), (\[.*?\])\)\.addTo", html):
         options, data = json.loads(options), json.loads(data)
-        if options["kind"] == "patch":
+        if options["kind"] in ("patch", "facility"):
             by_outline[(options["outline"], options["dash"])] = {f["properties"]["code"]: f["properties"]["g"]
                                                                 for f in data}
     for c in schema.categories:
         part = frame[frame["category"] == c.key]
         drawn = by_outline[(c.outline, c.dash)]
-        assert set(drawn) == set(part["code"])
+        assert set(drawn) == set(part["code"]) and len(part)
         assert all(drawn[code] == grade_index.get(grade, -1) for code, grade in zip(part["code"], part["risk_grade"]))
-    assert len(payload_features(html, "source")) == len(schema.categories)  # source lines on top
+    risks = len(schema.risk_categories)
+    assert len(payload_features(html, "source")) == risks  # source lines on top
+    markers = payload_features(html, "facility")  # facility points as markers, not graded
+    assert len(markers) == len(schema.categories) - risks and all(f["geometry"]["type"] == "Point" and
+                                                                  f["properties"]["x"] == 1 for m in markers for f in m)
     assert len(groups) == len(schema.categories) + 1  # + the highlight
     assert [g.options.get("sm_key") for g in groups[:-1]] == schema.category_keys
 
@@ -153,7 +157,8 @@ def test_only_patches_in_view_are_sent(frame, schema):
     assert 0 < len(inside) < len(frame)
     assert (shapely.bounds(inside.geometry.values)[:, 0] <= west[2]).all()
     html = mapview.standalone_html(schema, inside)
-    sent = {f["properties"]["code"] for group in payload_features(html) for f in group}
+    sent = {f["properties"]["code"] for kind in ("patch", "facility") for group in payload_features(html, kind)
+            for f in group}
     assert sent == set(inside["code"])
 
 

@@ -67,7 +67,7 @@ def test_monthly_report_excel_opens_and_shows_the_right_numbers(store, sql_of, t
     assert ws.freeze_panes == "A4" and ws["A3"].value == "类别" and ws["A3"].font.bold
     assert all(ws.column_dimensions[c].width >= 6 for c in "ABCDEF")
     rows = {r["类别"]: r for r in sheet_rows(ws)}
-    for c in store.schema.categories:
+    for c in store.schema.risk_categories:
         for grade in store.schema.grade_labels:
             assert rows[c.label][grade] == sql.one("SELECT COUNT(*) FROM p WHERE category = ? AND risk_grade = ?", c.key, grade)
     assert rows["合计"]["合计"] == sql.one("SELECT COUNT(*) FROM p")
@@ -262,7 +262,7 @@ def test_printable_page_in_chromium(browser, which, sample_db, generated_templat
         cells = {row[0]: row for row in table_cells(page, "分类分级图斑数")}
         header = page.eval_on_selector('table[data-title="分类分级图斑数"]',
                                        "t => Array.from(t.tHead.rows[0].cells).map(c => c.textContent)")
-        for c in store.schema.categories:
+        for c in store.schema.risk_categories:
             for g in store.schema.grade_labels:
                 n = sql.one("SELECT COUNT(*) FROM p WHERE category = ? AND risk_grade = ?", c.key, g)
                 assert cells[c.label][header.index(g)] == str(n)

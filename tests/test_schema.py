@@ -12,10 +12,13 @@ from safetymap.seed import init_database
 from safetymap.validation import clean_frame
 
 FIVE = ["团雾多发路段", "独柱墩桥梁", "急弯陡坡路段", "临水临崖路段", "长大下坡路段"]
+MORE = ["危桥", "上跨铁路及干线桥梁", "隧道", "地质灾害路段"]
+FACILITIES = ["视频监控点", "雾区诱导设施", "应急物资储备点"]
 
 
-def test_five_categories_four_grades_and_the_matrix(schema):
-    assert [c.label for c in schema.categories] == FIVE
+def test_the_plan_s_categories_facility_layers_four_grades_and_the_matrix(schema):
+    assert [c.label for c in schema.categories] == FIVE + MORE + FACILITIES
+    assert [c.label for c in schema.categories if c.is_facility] == FACILITIES
     assert {g.label: g.color for g in schema.grades} == {"重大": "#E60012", "较大": "#FF8C00", "一般": "#FFD700", "较小": "#0070C0"}
     assert schema.grade_from_matrix(5, 5) == "重大" and schema.grade_from_matrix(1, 1) == "较小"
 
@@ -42,35 +45,35 @@ def test_a_category_added_to_the_schema_file_appears_everywhere(tmp_path, monkey
     data = tomllib.loads(DEFAULT_SCHEMA_PATH.read_text(encoding="utf-8"))
     text = DEFAULT_SCHEMA_PATH.read_text(encoding="utf-8") + """
 [[categories]]
-key = "tunnel"
-label = "隧道"
-code_prefix = "SD"
+key = "culvert"
+label = "涵洞"
+code_prefix = "HD"
 geometry = ["LineString"]
 buffer_m = 20
 outline = "#000000"
   [[categories.fields]]
   key = "tunnel_length_m"
-  label = "隧道长度"
+  label = "涵洞长度"
   type = "float"
   unit = "m"
   shp = "TUN_LEN"
 """
     path = tmp_path / "schema.toml"
     path.write_text(text, encoding="utf-8")
-    assert len(data["categories"]) == 5
+    assert "culvert" not in [c["key"] for c in data["categories"]]
     schema = load_schema(path)
-    assert schema.category("隧道").key == "tunnel"
+    assert schema.category("涵洞").key == "culvert"
     store = init_database(tmp_path / "t.gpkg", sample=False, schema=schema)
     line = shapely.LineString([(126.70, 42.00), (126.705, 42.002)])
-    store.insert("tunnel", {"code": "SD-001", "name": "示例隧道", "route_code": "X024", "start_stake": "K3+000",
+    store.insert("culvert", {"code": "SD-001", "name": "示例涵洞", "route_code": "X024", "start_stake": "K3+000",
                             "end_stake": "K3+450", "township": "湾沟镇", "risk_grade": "一般", "rect_status": "待整改",
                             "tunnel_length_m": 450}, line, "tester")
     layers = dict(pyogrio.list_layers(store.path))
-    assert layers["patch_tunnel"] == "Polygon"
+    assert layers["patch_culvert"] == "Polygon"
     assert store.get("SD-001")["tunnel_length_m"] == 450
     result = export_shapefile(store.read(), tmp_path / "out.zip", schema)
-    assert "tunnel_patch" in result.layers
-    table = pyogrio.read_dataframe(f"/vsizip/{tmp_path / 'out.zip'}/tunnel_patch.shp")
+    assert "culvert_patch" in result.layers
+    table = pyogrio.read_dataframe(f"/vsizip/{tmp_path / 'out.zip'}/culvert_patch.shp")
     assert table["TUN_LEN"].tolist() == [450]
 
 

@@ -90,7 +90,7 @@ def test_archive_is_soft_and_restorable(store):
 
 
 BAD_INSERTS = {
-    "unknown category": ("隧道", new_fog(), LINE, "未知类别"),
+    "unknown category": ("桥头跳车", new_fog(), LINE, "未知类别"),
     "grade outside the four": ("fog", new_fog(risk_grade="特大"), LINE, "风险等级"),
     "bad stake": ("fog", new_fog(start_stake="K10+50"), LINE, "起点桩号"),
     "end before start": ("fog", new_fog(end_stake="K9+000"), LINE, "止点桩号小于起点桩号"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import xml.etree.ElementTree as ET
 
+from .tables import ROUTE_INFO
 from ..schema import Category, Field, Schema
 from .gpkg_live import CHANGES_TABLE, MARKER_TABLE, STAKE_TEXT_SUFFIX, get_state, set_state, stake_fields
 from .tables import ARCHIVE_KEYS, SOURCE_TABLE
@@ -27,7 +28,8 @@ FILL_ALPHA = 160
 ARCHIVE_LABELS = {"archived": "已归档", "archived_at": "归档时间", "archived_by": "归档人"}
 FIXED_ALIASES = {
     SOURCE_TABLE: {"fid": "要素号", "code": "图斑编号", "category": "类别"},
-    "routes": {"fid": "要素号", "route_code": "路线编码", "name": "路线名称", "start_stake_m": "起点桩号(米)"},
+    "routes": {"fid": "要素号", "route_code": "路线编码", "name": "路线名称", "start_stake_m": "起点桩号(米)",
+               **ROUTE_INFO},
     "history": {"code": "图斑编号", "category": "类别", "version": "版本", "action": "操作", "field_key": "字段",
                 "field_label": "字段名称", "before": "修改前", "after": "修改后", "user": "操作人", "at": "时间"},
     "fog_events": {"code": "图斑编号", "date": "日期", "start_time": "开始时间", "duration_h": "持续时间(小时)",

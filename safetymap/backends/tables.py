@@ -15,8 +15,10 @@ FEATURE_TABLES = {  # besides the category tables: table -> (identifier, descrip
     SOURCE_TABLE: ("图斑源几何（路段线/桥梁点）", "示例数据以外为正式台账", "GEOMETRY",
                    ["code TEXT NOT NULL UNIQUE", "category TEXT NOT NULL"]),
     "routes": ("路线中心线", "线性参照用路线", "LINESTRING",
-               ["route_code TEXT NOT NULL UNIQUE", "name TEXT", "start_stake_m REAL NOT NULL DEFAULT 0"]),
+               ["route_code TEXT NOT NULL UNIQUE", "name TEXT", "start_stake_m REAL NOT NULL DEFAULT 0",
+                "tech_grade TEXT", "maint_unit TEXT"]),  # the last two: ROUTE_INFO
 }
+ROUTE_INFO = {"tech_grade": "技术等级", "maint_unit": "管养单位"}  # the routes table's text columns beside its name
 ATTRIBUTE_TABLES = {  # table -> (identifier, columns); each also has an integer key ``id``
     "history": ("变更历史", [
         "code TEXT NOT NULL", "category TEXT NOT NULL", "version INTEGER NOT NULL", "action TEXT NOT NULL",

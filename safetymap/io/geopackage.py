@@ -100,7 +100,7 @@ def style_table(layers: list[tuple[str, Category, str]], schema: Schema) -> pd.D
     rows = []
     for layer, c, geometry_type in layers:
         kind = STYLE_KINDS.get(geometry_type)
-        if kind is None:
+        if kind is None or c.is_facility:  # the style fills by grade; a facility has none
             continue
         rows.append({"f_table_catalog": "", "f_table_schema": "", "f_table_name": layer, "f_geometry_column": "geom",
                      "styleName": layer, "styleQML": qml(schema, c, kind, name=_column_name),

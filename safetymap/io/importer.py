@@ -18,9 +18,9 @@ import pandas as pd
 import shapely
 
 from ..errors import ImportRefused, Problem
-from ..geo import GEOMETRY_LABEL, format_stake_column
+from ..geo import GEOMETRY_LABEL, lengths_m, stake_column
 from ..schema import Field, Schema
-from ..validation import clean_frame, derive, grade_problems
+from ..validation import clean_frame, derive, grade_problems, stake_length_notes
 from ..values import blank_mask, display_value, to_python
 from . import formats
 from .batches import Batch, layer_batches, take_patch_attributes
@@ -30,6 +30,8 @@ from .uploads import DEFAULT_LIMITS, UploadLimits, check_file
 
 STAKE_DECIMALS = 2  # stakes are shown (and exported) to the centimetre
 MAX_PROBLEMS = 1000  # problems listed in a preview; the rest are counted in a last line
+MAX_NOTICE_LINES = 20  # notices also listed as warning lines (page, command line); all are in the problem table
+NOTICE = "警告："  # how a notice reads in the problem table
 ROWS_LISTED = 10  # rows named in one duplicated-code problem
 
 
@@ -53,6 +55,7 @@ class ImportPreview:
     added: list = field(default_factory=list, repr=False)  # (Checked, rows to add): the adds table, built when asked
     add_columns: tuple[str, ...] = ()  # the adds table's headers (labels from the schema)
     n_problems: int = 0  # every problem found, also those beyond MAX_PROBLEMS not listed
+    notices: list[Problem] = field(default_factory=list)  # warnings by row that do not refuse the import
 
     @functools.cached_property
     def adds(self) -> pd.DataFrame:
@@ -79,8 +82,10 @@ class ImportPreview:
         return text + (f"；发现 {self.n_problems} 处问题，不能导入" if self.problems else "")
 
     def problem_table(self) -> pd.DataFrame:
-        return pd.DataFrame([{"文件": p.file or "", "行": p.row, "字段": p.field, "问题": p.message}
-                             for p in self.problems], columns=["文件", "行", "字段", "问题"]).astype({"行": "Int64"})
+        """Every problem, then every notice (警告, not refusing the import), one row each."""
+        rows = [(p, "") for p in self.problems] + [(p, NOTICE) for p in self.notices]
+        return pd.DataFrame([{"文件": p.file or "", "行": p.row, "字段": p.field, "问题": kind + p.message}
+                             for p, kind in rows], columns=["文件", "行", "字段", "问题"]).astype({"行": "Int64"})
 
     def commit(self, store, user: str) -> dict[str, int]:
         """Write the preview in one transaction: all of it, or nothing (ImportRefused, ConflictError…)."""
@@ -105,6 +110,7 @@ class Checked:
     current: pd.DataFrame  # the stored patch of each row (all missing for new codes)
     existing: np.ndarray
     bad_cells: set = field(default_factory=set)  # (position, field label) of values that failed validation
+    notices: list = field(default_factory=list)  # warnings by row (桩号长度核对) that do not refuse
 
 
 def _at(problem: Problem, rows: np.ndarray) -> Problem:
@@ -158,7 +164,16 @@ def _check_batch(batch: Batch, schema: Schema, current: pd.DataFrame, routes: di
         derived = derive(c, clean, geoms, schema, lengths=False)  # the store derives lengths as it writes
     problems += [_at(p, batch.rows) for p in grade_problems(c, derived, range(len(derived)), batch.file)]
     new_geometry = ~existing | (checked_rows & ~same_geometry(geoms, stored["source_geometry"].to_numpy()))
-    return Checked(batch, derived, geoms, new_geometry, stored, existing, bad_cells), problems
+    notices = _stake_length_notices(c, clean, geoms, batch, schema)
+    return Checked(batch, derived, geoms, new_geometry, stored, existing, bad_cells, notices), problems
+
+
+def _stake_length_notices(c, clean: pd.DataFrame, geoms, batch: Batch, schema: Schema) -> list[Problem]:
+    """Rows whose stakes and geometry length disagree (the schema's stake_length_rule): warnings."""
+    with np.errstate(invalid="ignore"):
+        notes = stake_length_notes(clean, lengths_m(geoms), schema)
+    label = c.field("end_stake").label if "end_stake" in c.keys else GEOMETRY_LABEL
+    return [Problem(label, note, row=int(batch.rows[i]), file=batch.file) for i, note in enumerate(notes) if note]
 
 
 # ---------------------------------------------------------------- comparing with the ledger
@@ -280,7 +295,7 @@ def _adds_table(checked: Checked, new: np.ndarray) -> pd.DataFrame:
     c = checked.batch.category
     for key in ADD_KEYS:
         if key in d:
-            table[c.field(key).label] = format_stake_column(d[key]) if key.endswith("stake") else d[key]
+            table[c.field(key).label] = stake_column(d, key) if key.endswith("stake") else d[key]
     table["文件"] = checked.batch.file
     table["行"] = checked.batch.rows[new]
     return table
@@ -345,6 +360,10 @@ def _outcome(name: str, checked: list[Checked], problems: list[Problem], warning
              schema: Schema) -> ImportPreview:
     """The preview: rows to add (by category), field changes of existing patches, what stays the same."""
     added, updates, new, changes, unchanged = [], [], {}, [], 0
+    notices = [n for ch in checked for n in ch.notices]
+    warnings += [f"{n.file} 第 {n.row} 行 {n.field}：{n.message}" for n in notices[:MAX_NOTICE_LINES]]
+    if len(notices) > MAX_NOTICE_LINES:
+        warnings.append(f"…… 桩号与长度不符共 {len(notices)} 处，见问题表")
     for ch in checked:
         is_new = ~ch.existing & ch.derived["code"].notna().to_numpy()
         if is_new.any():
@@ -361,7 +380,7 @@ def _outcome(name: str, checked: list[Checked], problems: list[Problem], warning
     updates_table = pd.DataFrame(updates, columns=[CODE_COLUMN, "类别", "字段", "原值", "新值"])
     updates_table = updates_table.rename(columns={CODE_COLUMN: schema.label("code")})
     return ImportPreview(name, updates_table, unchanged, _capped(problems), warnings, new, changes, added,
-                         _add_columns(schema), n_problems=len(problems))
+                         _add_columns(schema), n_problems=len(problems), notices=_capped(notices))
 
 
 def _append_new(new: dict, key: str, frame: pd.DataFrame, geoms: np.ndarray) -> None:

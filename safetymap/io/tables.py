@@ -8,7 +8,7 @@ import pyarrow as pa
 import shapely
 
 from ..errors import Problem, RequestError
-from ..geo import format_stake_column
+from ..geo import format_stake_column, stake_column
 from ..schema import Category, Field, Schema
 
 DATE32 = pd.ArrowDtype(pa.date32())
@@ -39,7 +39,7 @@ def bool_text(values: pd.Series) -> pd.Series:
 def _column(f: Field, values: pd.Series, mode: str) -> pd.Series:
     """One field's values for an export ``mode``: "gis" (GeoPackage, GeoJSON), "excel", "text" (CSV, KML)
     or "shp" (dates as dBASE dates, times as text)."""
-    if f.type == "stake":
+    if f.type == "stake" and pd.api.types.is_numeric_dtype(values.dtype):
         return pd.Series(format_stake_column(values), index=values.index, dtype=object)
     if f.type == "bool":
         return bool_text(values)
@@ -60,6 +60,8 @@ def labelled(category: Category, frame: pd.DataFrame, mode: str = "gis", *,
     out = {}
     for f in category.fields:
         values = frame[f.key] if f.key in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+        if f.type == "stake" and f.key in frame.columns:
+            values = pd.Series(stake_column(frame, f.key), index=frame.index, dtype=object)  # with the prefix
         out[name(f)] = _column(f, values, mode)
     return pd.DataFrame(out, index=frame.index)
 

@@ -8,7 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from ..auth import User
-from ..editing import change_summary, changed_values, check_changes, emptied, geometry_from_stakes, restore_value
+from ..editing import (change_summary, changed_values, check_changes, emptied, geometry_from_stakes, restore_value,
+                       stake_length_warning)
 from ..errors import ConflictError, PermissionDenied, Problem, ValidationError
 from ..ledger import rectification, timeline
 from ..store import Store
@@ -37,7 +38,7 @@ def _sync_draft(fields, base: dict, k: dict) -> None:
     draft = st.session_state.get(k["draft"])
     fresh = draft is None or draft["version"] != base["version"]
     if fresh:
-        draft = {"version": base["version"], "values": {f.key: initial_value(f, base.get(f.key)) for f in fields}}
+        draft = {"version": base["version"], "values": {f.key: initial_value(f, base.get(f.key), base) for f in fields}}
     for f in fields:
         key = k["prefix"] + f.key
         if fresh or key not in st.session_state:
@@ -77,9 +78,12 @@ def render(store: Store, code: str, user: User | None = None) -> None:
     with st.form(f"form-{code}", border=True):
         st.markdown(md_format("**编辑 {} {}**（版本 {}）", c.label, code, base["version"]))
         _unsaved_note(c, base, record, k)
+        stake_note = stake_length_warning(store.schema, record, read_state(fields, k["prefix"]))
+        routes = store.routes()
         for f in fields:
             field_input(f, k["prefix"] + f.key, disabled=not can_edit or f.key == "code", error=errors.get(f.label),
-                        anchor=anchor(code, f.key) if f.label in errors else None)
+                        anchor=anchor(code, f.key) if f.label in errors else None,
+                        warning=stake_note if f.key == "end_stake" else None, routes=routes)
         geometry_error = next((errors[name] for name in GEOMETRY_PROBLEMS if name in errors), None)
         if geometry_error:
             st.markdown(f'<div id="{anchor(code, "geometry")}"></div>', unsafe_allow_html=True)

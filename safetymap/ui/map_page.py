@@ -297,7 +297,7 @@ def side_panel(store: Store, row: pd.Series | None) -> None:
     grade = record.get("risk_grade")
     st.badge(grade or schema.ungraded_label, color=badge_color(schema, grade))
     st.caption(md_escape(f"{category.label} · {record.get('route_code') or ''} "
-                         f"{format_stakes(record.get('start_stake'), record.get('end_stake'))}"))
+                         f"{format_stakes(record.get('start_stake'), record.get('end_stake'), record.get('stake_prefix'))}"))
     _flags(row)
     if _can_edit():
         st.button("编辑此图斑", key=f"map_edit_{code}", on_click=_open_editor, args=(code,), type="primary")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..text import md_escape
-from ..editing import geometry_from_stakes, next_code
+from ..editing import geometry_from_stakes, next_code, with_route_facts
 from ..errors import PermissionDenied, Problem, ValidationError
 from ..store import Store
 from .common import current_user
@@ -29,8 +29,9 @@ def render(store: Store) -> None:
     how = st.radio("几何来源", ["按路线和桩号生成", "在地图上绘制"], horizontal=True, key=prefix + "how")
     drawn = drawn_geometry(store.schema, prefix + "draw") if how == "在地图上绘制" else None
     with st.form(f"new-{key}"):
+        routes = store.routes()
         for f in c.editable_fields:
-            field_input(f, prefix + f.key, error=errors.get(f.label))
+            field_input(f, prefix + f.key, error=errors.get(f.label), routes=routes)
         if how == "按路线和桩号生成":
             st.caption("几何：按上面的路线编码和起止桩号在路线中心线上截取（线性参照）。")
         if errors.get("几何") or errors.get("桩号"):
@@ -39,7 +40,7 @@ def render(store: Store) -> None:
     if "new_done" in st.session_state:
         st.success(st.session_state.pop("new_done"))
     if submitted:
-        values = read_state(c.editable_fields, prefix)
+        values = with_route_facts(routes, read_state(c.editable_fields, prefix))
         try:
             geometry = drawn if how == "在地图上绘制" else geometry_from_stakes(
                 store.routes(), values.get("route_code"), values.get("start_stake"), values.get("end_stake"))

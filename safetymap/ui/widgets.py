@@ -6,20 +6,22 @@ import datetime as dt
 
 import streamlit as st
 
+from ..editing import route_label
 from ..geo import format_stake
 from ..schema import Field
 from ..text import md_escape
 from ..values import is_blank, split_multi
 
 YES_NO = ["是", "否"]
+ROUTE_FIELD = "route_code"  # picked from the route table when one is given
 
 
-def initial_value(f: Field, value):
-    """A stored value as the widget wants it."""
+def initial_value(f: Field, value, record: dict | None = None):
+    """A stored value as the widget wants it (a stake with the chain prefix of its ``record``)."""
     if is_blank(value):
         return [] if (f.type == "enum" and f.multiple) else None
     if f.type == "stake":
-        return format_stake(value)
+        return format_stake(value, (record or {}).get("stake_prefix"))
     if f.type == "bool":
         return "是" if value else "否"
     if f.type == "enum" and f.multiple:
@@ -39,18 +41,25 @@ def widget_value(f: Field, value):
         return None if value is None else value == "是"
     if isinstance(value, str) and not value.strip():
         return None
+    if isinstance(value, (list, tuple)) and not value:  # a multiselect with nothing chosen
+        return None
     return value
 
 
-def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None = None, anchor: str | None = None):
+def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None = None, anchor: str | None = None,
+                warning: str | None = None, routes=None):
     """Render the input for ``f`` bound to session-state ``key``; its value is read from the state.
-    ``anchor``: an element id just above the input, for a link from an error list to the field."""
+    ``anchor``: an element id just above the input, for a link from an error list to the field;
+    ``warning``: a note below it that does not stop a save (e.g. 桩号长度核对); ``routes``: the route table,
+    from which 路线编码 is picked (a code not in it may still be typed)."""
     if anchor:
         st.markdown(f'<div id="{anchor}"></div>', unsafe_allow_html=True)
     label = f.label_with_unit + (" *" if f.required else "")
-    help_text = f.help or f.pattern_hint or None
+    help_text = f.help or f.expected or None
     kwargs = {"key": key, "disabled": disabled, "help": help_text}
-    if f.type == "enum" and f.multiple:
+    if f.key == ROUTE_FIELD and routes is not None and len(routes):
+        route_picker(label, key, routes, kwargs)
+    elif f.type == "enum" and f.multiple:
         st.multiselect(label, list(f.values), placeholder="请选择（可多选）", **kwargs)
     elif f.type == "enum":
         st.selectbox(label, list(f.values), index=None, placeholder="请选择", **kwargs)
@@ -65,9 +74,20 @@ def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None
     elif f.type == "text":
         st.text_area(label, height=80, **kwargs)
     else:
-        st.text_input(label, placeholder="如 K12+350" if f.type == "stake" else None, **kwargs)
+        st.text_input(label, placeholder="如 K12+350、AK0+125" if f.type == "stake" else None, **kwargs)
     if error:
         st.error(md_escape(error), icon=":material/warning:")  # may quote the value typed
+    if warning:
+        st.warning(md_escape(warning), icon=":material/straighten:")
+
+
+def route_picker(label: str, key: str, routes, kwargs: dict) -> None:
+    """路线编码 chosen from the route table (shown with name, grade and unit), or typed when not in it."""
+    labels = {r["route_code"]: route_label(r) for _, r in routes.iterrows()}
+    current = st.session_state.get(key)
+    options = list(labels) + ([current] if current and current not in labels else [])
+    st.selectbox(label, options, index=None, placeholder="选择或输入路线编码", accept_new_options=True,
+                 format_func=lambda code: labels.get(code, code), **kwargs)
 
 
 def _bound(value, kind):
