@@ -160,3 +160,15 @@ class TileError(SafetymapError, ValueError):
 
 class LoginRefused(PermissionDenied):
     """A sign-in refused: wrong name or password, locked or disabled account."""
+
+
+class KmlTooDeep(ValueError):
+    """MultiGeometry or Folder elements of an uploaded KML nested deeper than the reader allows."""
+
+    def __init__(self, what: str, limit: int):
+        self.what = what
+        super().__init__(f"{what} nested deeper than {limit} levels")
+
+
+class ReaderFailed(RuntimeError):
+    """The reading process raised an error that is not about the file (a bug): carries its traceback."""

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..errors import KmlTooDeep
 from ..schema import Category, Schema
 from ..values import display_value
 from .tables import by_category, labelled
@@ -33,14 +34,6 @@ SOURCE_FOLDERS = {"LineString": "_源几何", "Point": "_源几何点"}
 # GDAL's LIBKML driver aborts on an <IconStyle> without <Icon>: the standard pushpin Google Earth knows.
 ICON_HREF = "http://maps.google.com/mapfiles/kml/pushpin/wht-pushpin.png"
 MAX_DEPTH = 32  # nested MultiGeometry or Folder levels read; a hostile file nests thousands (RecursionError)
-
-
-class KmlTooDeep(ValueError):
-    """MultiGeometry or Folder elements nested deeper than MAX_DEPTH."""
-
-    def __init__(self, what: str):
-        self.what = what
-        super().__init__(f"{what} nested deeper than {MAX_DEPTH} levels")
 
 
 def kml_color(hex_rgb: str, alpha: str = "ff") -> str:
@@ -184,7 +177,7 @@ def _geoms(elem: ET.Element, depth: int = 0) -> list:
         return [shapely.Polygon(rings[0], rings[1:]) if rings and len(rings[0]) else shapely.Polygon()]
     if kind == "MultiGeometry":
         if depth >= MAX_DEPTH:
-            raise KmlTooDeep("MultiGeometry")
+            raise KmlTooDeep("MultiGeometry", MAX_DEPTH)
         return [g for child in elem for g in _geoms(child, depth + 1)]
     return []
 
@@ -218,7 +211,7 @@ def _extended(placemark: ET.Element) -> dict[str, str | None]:
 
 def _walk(elem: ET.Element, folder: str | None, out: list, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
-        raise KmlTooDeep("Folder")
+        raise KmlTooDeep("Folder", MAX_DEPTH)
     for child in elem:
         tag = _local(child.tag)
         if tag == "Placemark":

@@ -22,6 +22,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 
 from .cells import restore
+from ..errors import KmlTooDeep
 from ..backends.tables import SOURCE_TABLE
 from ..errors import ImportRefused, Problem
 from ..schema import Schema
@@ -263,7 +264,7 @@ def _ledger_layout(path: Path, shown: str, names: list[str], schema: Schema | No
 def _read_kml(data: bytes, shown: str) -> ReadResult:
     try:
         folders = kml.read_kml_bytes(data)
-    except kml.KmlTooDeep as exc:
+    except KmlTooDeep as exc:
         return _refused(shown, f"KML 中的{exc.what}嵌套超过 {kml.MAX_DEPTH} 层，已拒绝（正常的地标不会嵌套这么深）")
     except (kml.ET.ParseError, ValueError) as exc:
         return _refused(shown, f"KML 文件格式不对，无法解析：{exc}")

@@ -16,6 +16,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from ..errors import ReaderFailed
 from .uploads import MB, refuse
 
 try:
@@ -25,10 +26,6 @@ except ImportError:  # Windows
 
 # Imported once by the fork server, so that each read starts in milliseconds rather than seconds.
 PRELOAD = ["safetymap.io.reader"]
-
-
-class ReaderFailed(RuntimeError):
-    """The reading process raised an error that is not about the file (a bug): carries its traceback."""
 
 
 def _context():
