@@ -84,6 +84,8 @@ def synthetic_frame(template: gpd.GeoDataFrame, n: int, seed: int = 1) -> gpd.Ge
     """``n`` patches shaped like ``Store.read()``: attributes cycled from the sample ledger, new codes,
     names and geometry (patch polygons buffered as the store does)."""
     rng = np.random.default_rng(seed)
+    lined = [c.key for c in load_schema().categories if "LineString" in c.geometry]  # the synthetic shapes are lines
+    template = template[template["category"].isin(lined)]
     rows = template.iloc[np.arange(n) % len(template)].reset_index(drop=True).copy()
     rows["code"] = [f"BM-{i:06d}" for i in range(n)]
     rows["name"] = [f"{name}（合成{i}）" for i, name in enumerate(rows["name"])]
