@@ -4,6 +4,8 @@ named in the summary before anything is written; an invalid save lists its error
 each linking to its field."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -50,7 +52,8 @@ def open_patch(page, store: Store, code: str):
 
 
 def text_input(form, key: str):
-    return form.locator('[data-testid="stTextInput"]', has_text=label(key)).locator("input")
+    pattern = re.compile(rf"^{re.escape(label(key))}( \*)?$")  # the whole label (名称, not 路线名称)
+    return form.get_by_role("textbox", name=pattern)
 
 
 def select_box(form, key: str):
@@ -86,7 +89,7 @@ def test_leaving_and_returning_keeps_the_stored_values(app, page):
     assert_stored_values_shown(form, record)
     form.get_by_role("button", name="保存", exact=True).click()
     e2e.wait_idle(page)
-    assert "没有修改" in page.locator('[data-testid="stApp"]').inner_text()  # nothing blank to refuse
+    page.get_by_text("没有修改").first.wait_for(timeout=30_000)  # nothing blank to refuse
     assert open_store(app.db).get(code)["version"] == record["version"]
 
 
