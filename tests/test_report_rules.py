@@ -150,7 +150,7 @@ def fill_ledger(store, clock: Clock) -> list[str]:
     rng = random.Random(1031)
     inner = shapely.buffer(district_boundary(), -0.02)
     codes = []
-    for day, category in enumerate(store.schema.categories):
+    for day, category in enumerate(store.schema.risk_categories):  # graded layers (facilities carry no risk fields)
         at_china(clock, f"2026-09-{day + 3:02d} 10:00")
         rows = [random_patch(rng, store.schema, category, n) for n in range(1, 7)]
         rows = [r | {"last_inspection": f"2026-10-{rng.randint(1, 28):02d}"} for r in rows]

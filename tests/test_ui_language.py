@@ -13,7 +13,7 @@ from safetymap.store import open_store
 from ui_text import english_problems
 
 # Names of formats, standards and units the bureau uses as they are.
-ALLOWED = {"Excel", "CSV", "csv", "xlsx", "GeoJSON", "geojson", "GeoPackage", "gpkg", "KML", "kml", "KMZ", "kmz",
+ALLOWED = {"Excel", "CSV", "QGIS", "qgz", "csv", "xlsx", "GeoJSON", "geojson", "GeoPackage", "gpkg", "KML", "kml", "KMZ", "kmz",
            "Shapefile", "shp", "shx", "dbf", "prj", "cpg", "zip", "ZIP", "HTTPS", "PDF", "HTML", "html", "GBK", "UTF",
            "JPG", "jpg", "jpeg", "PNG", "png", "WebP", "webp", "HEIC", "heic", "EPSG", "GCJ", "CGCS", "Ctrl",
            "QGIS", "ArcGIS", "RFC", "OpenStreetMap", "OSM", "BOM", "WGS", "Windows", "Google", "Earth", "Word",
