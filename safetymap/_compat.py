@@ -21,7 +21,8 @@ def installed(package: str) -> str | None:
         return None
 
 
-def _missing(package: str, name: str) -> CompatError:
+def missing(package: str, name: str) -> CompatError:
+    """The error for a private ``name`` of ``package`` that is gone (the package changed)."""
     return CompatError(package, name, installed(package), CHECKED[package])
 
 
@@ -30,9 +31,9 @@ def folium_offline_resources() -> dict[str, str]:
     try:
         from offlinefolium.elements import _res
     except ImportError:
-        raise _missing("folium-offline", "offlinefolium.elements._res") from None
+        raise missing("folium-offline", "offlinefolium.elements._res") from None
     if not isinstance(_res, dict):
-        raise _missing("folium-offline", "offlinefolium.elements._res (dict)")
+        raise missing("folium-offline", "offlinefolium.elements._res (dict)")
     return _res
 
 
@@ -41,7 +42,7 @@ def children(element) -> list:
     try:
         return list(element._children.values())
     except AttributeError:
-        raise _missing("branca", "Element._children") from None
+        raise missing("branca", "Element._children") from None
 
 
 def check_leaflet() -> None:
@@ -50,14 +51,4 @@ def check_leaflet() -> None:
 
     urls = [url for name, url in folium.Map.default_js if name == "leaflet"]
     if not any(LEAFLET_CHECKED in url for url in urls):
-        raise _missing("folium", f"Leaflet {LEAFLET_CHECKED}x (L.Control.Layers.prototype._onInputClick)")
-
-
-def st_folium_scripts():
-    """streamlit-folium's private ``_get_map_string`` and ``_get_feature_group_string``: the scripts
-    ``st_folium`` sends (tests use them to check what reaches the browser, and the component key)."""
-    try:
-        from streamlit_folium import _get_feature_group_string, _get_map_string
-    except ImportError:
-        raise _missing("streamlit-folium", "_get_map_string / _get_feature_group_string") from None
-    return _get_map_string, _get_feature_group_string
+        raise missing("folium", f"Leaflet {LEAFLET_CHECKED}x (L.Control.Layers.prototype._onInputClick)")

@@ -17,8 +17,9 @@ from streamlit_folium import generate_js_hash
 
 from conftest import ROOT
 from safetymap import _compat, assets, context, geo, mapview
+from safetymap.ui.component_compat import st_folium_scripts
 
-_get_map_string, _get_feature_group_string = _compat.st_folium_scripts()
+_get_map_string, _get_feature_group_string = st_folium_scripts()
 
 XSS = "<img src=x onerror=alert(1)>${alert(2)}`</script><script>alert(3)</script>'\"&\u2028"
 
