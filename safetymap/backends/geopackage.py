@@ -16,6 +16,7 @@ from ..clock import now_utc
 from ..errors import DatabaseExists, DatabaseMissing
 from ..schema import Category, Schema
 from . import gpkg, gpkg_live, gpkg_meta
+from .frames import query_frame
 from .tables import (ARCHIVE_COLUMNS, ATTRIBUTE_TABLES, FEATURE_TABLES, INDEXES, META_TABLE, SOURCE_TABLE,
                      SQL_TYPES, SRS_ID, category_column_defs, category_columns)
 
@@ -97,8 +98,7 @@ class GeoPackageBackend:
 
     def query_frame(self, sql: str, params=(), con=None) -> pd.DataFrame:
         """A SELECT as a DataFrame."""
-        cur = (con or self.connection()).execute(sql, params)
-        return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description], coerce_float=True)
+        return query_frame(con or self.connection(), sql, params)
 
     # ---------------------------------------------------------------- geometry
     @staticmethod

@@ -32,6 +32,7 @@ from ..clock import now_utc, utc_text
 from ..errors import BackupUnsupported, DatabaseUnavailable, LedgerExists, LedgerMissing
 from ..schema import Schema
 from ..redaction import redact
+from .frames import query_frame
 from .tables import (ARCHIVE_COLUMNS, ATTRIBUTE_TABLES, FEATURE_TABLES, INDEXES, META_TABLE, SOURCE_TABLE, SRS_ID,
                      category_column_defs, category_columns)
 
@@ -238,8 +239,7 @@ class PostGISBackend:
 
     def query_frame(self, sql: str, params=(), con=None) -> pd.DataFrame:
         """A SELECT as a DataFrame."""
-        cur = (con or self.connection()).execute(sql, params)
-        return pd.DataFrame.from_records(cur.fetchall(), columns=[d[0] for d in cur.description], coerce_float=True)
+        return query_frame(con or self.connection(), sql, params)
 
     def checkpoint(self) -> None:
         """Nothing to do: the server has no WAL file for other tools to miss."""

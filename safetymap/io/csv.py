@@ -15,21 +15,14 @@ import shapely
 
 from ..schema import Schema
 from .cells import QUOTE, neutralise_frame, restore
-from .tables import CATEGORY_COLUMN, CENTRE_COLUMNS, WKT_COLUMN, by_category, centre_lonlat, labelled, union_columns
+from .tables import CENTRE_COLUMNS, WKT_COLUMN, by_category, centre_lonlat, one_table
 
 CSV_ENCODING = "utf-8-sig"
 FALLBACK_ENCODING = "gbk"
 
 
 def csv_frame(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    parts = by_category(frame, schema)
-    pieces = []
-    for c, part in parts:
-        table = labelled(c, part, "text")
-        table.insert(0, CATEGORY_COLUMN, c.label)
-        pieces.append(table)
-    columns = [CATEGORY_COLUMN, *union_columns([c for c, _ in parts])]
-    return pd.concat(pieces, ignore_index=True).reindex(columns=columns)
+    return one_table(by_category(frame, schema), "text")
 
 
 def csv_bytes(table: pd.DataFrame) -> bytes:

@@ -29,7 +29,7 @@ from ..ledger import overdue, today
 from ..schema import Category, Schema
 from ..text import is_missing
 from .cells import decimals, display_width, neutralise, text_of
-from .tables import CATEGORY_COLUMN, CENTRE_COLUMNS, by_category, centre_lonlat, labelled, union_columns
+from .tables import CATEGORY_COLUMN, CENTRE_COLUMNS, by_category, centre_lonlat, labelled, one_table
 
 SUMMARY_SHEET = "汇总"
 TABLE_SHEET = "GIS表"  # the plain table; not read on import (the category sheets hold the same rows)
@@ -249,13 +249,7 @@ def _category_sheet(c: Category, part: pd.DataFrame, schema: Schema, title: str)
 
 def _plain_sheet(parts: list[tuple[Category, pd.DataFrame]]) -> Sheet:
     """Header in row 1, one row per patch, nothing else: what GIS reads as a table."""
-    tables = []
-    for c, part in parts:
-        table = labelled(c, part, "excel")
-        table.insert(0, CATEGORY_COLUMN, c.label)
-        tables.append(table)
-    columns = [CATEGORY_COLUMN, *union_columns([c for c, _ in parts])]
-    table = pd.concat(tables, ignore_index=True).reindex(columns=columns)
+    table = one_table(parts, "excel")
     coords = centre_lonlat(pd.concat([part.geometry for _, part in parts]).to_numpy())
     for i, name in enumerate(CENTRE_COLUMNS):
         table[name] = coords[:, i]

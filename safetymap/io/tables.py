@@ -89,3 +89,15 @@ def centre_lonlat(geoms) -> np.ndarray:
     present[present] = ~shapely.is_empty(geoms[present])
     out[present] = shapely.get_coordinates(shapely.point_on_surface(geoms[present]))
     return np.round(out, CENTRE_DECIMALS)
+
+
+def one_table(parts: list[tuple[Category, pd.DataFrame]], mode: str) -> pd.DataFrame:
+    """Every category's rows in one table under the labels of ``mode``: 类别 first, then every column any
+    of them has (a row leaves the others' fields empty)."""
+    tables = []
+    for c, part in parts:
+        table = labelled(c, part, mode)
+        table.insert(0, CATEGORY_COLUMN, c.label)
+        tables.append(table)
+    columns = [CATEGORY_COLUMN, *union_columns([c for c, _ in parts])]
+    return pd.concat(tables, ignore_index=True).reindex(columns=columns)
