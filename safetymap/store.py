@@ -8,7 +8,6 @@ opens a ledger; ``create_store(location)`` makes a new one."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,49 +20,14 @@ import shapely
 from .auth import User, actor
 from .backends import create_backend, open_backend
 from .backends.tables import ROUTE_INFO, SOURCE_TABLE, USER_COLUMNS, category_columns
-from .clock import CHINA_TZ, now_local, now_utc, utc_text, utc_text_to_local
+from .clock import now_local, now_utc, utc_text, utc_text_to_local
 from .errors import ConflictError, NotFound, PermissionDenied, Problem, ValidationError
 from .geo import GEOMETRY_LABEL, geometry_problems, patch_polygons
 from .hazard_ledger import HazardLedger
 from .schema import Category, Schema, load_schema
 from .upgrades import apply_upgrades
 from .validation import clean_events, clean_frame, derive, grade_problems
-from .values import differs, display_value, from_sql, is_blank, to_python, to_sql
-
-
-def value_from_sql(f, value):
-    """One stored value of ``f`` as a record value: the same as ``to_python(f, from_sql(f, [value])[0])``,
-    without building a column (the plain-row path of ``get`` and ``update``)."""
-    if value is None:
-        return None
-    kind = f.type
-    if kind == "date":
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        try:
-            return dt.datetime.strptime(str(value), "%Y-%m-%d").date()
-        except ValueError:
-            return None
-    if kind == "datetime":
-        if not isinstance(value, dt.datetime):
-            try:
-                value = dt.datetime.fromisoformat(str(value).strip())
-            except ValueError:
-                return to_python(f, from_sql(f, [value]).iloc[0])
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        local = value.astimezone(CHINA_TZ).replace(tzinfo=None)
-        return local.replace(microsecond=local.microsecond // 1000 * 1000)
-    if kind == "int":
-        return int(value)
-    if kind == "bool":
-        return bool(value)
-    if kind in ("float", "stake"):
-        value = float(value)
-        return None if math.isnan(value) else value
-    return None if isinstance(value, str) and not value.strip() else value
+from .values import differs, display_value, from_sql, is_blank, to_python, to_sql, value_from_sql
 
 
 def open_store(location: str | os.PathLike, schema: Schema | None = None, *, create: bool = False) -> "Store":
