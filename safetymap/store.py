@@ -23,6 +23,7 @@ from .backends import create_backend, open_backend
 from .backends.tables import ROUTE_INFO, SOURCE_TABLE, USER_COLUMNS, category_columns
 from .clock import now_local, now_utc, utc_text, utc_text_to_local
 from .errors import ConflictError, NotFound, PermissionDenied, Problem, ValidationError
+from .filters import PatchFilter
 from .geo import GEOMETRY_LABEL, geometry_problems, patch_polygons
 from .hazard_ledger import HazardLedger
 from .schema import Category, Schema, load_schema
@@ -150,21 +151,34 @@ class Store(HazardLedger):
                                 crs=self.schema.storage_crs)
 
     def read(self, category: str | None = None, *, bbox: tuple[float, float, float, float] | None = None,
-             filters: dict | None = None, include_archived: bool = False) -> gpd.GeoDataFrame:
+             filters: PatchFilter | None = None, include_archived: bool = False) -> gpd.GeoDataFrame:
         """Patches as a GeoDataFrame (geometry = patch polygon; ``source_geometry`` = line/point),
-        optionally of one category, intersecting ``bbox`` (minx, miny, maxx, maxy) or matching
-        ``filters`` ({field key: value or list of values})."""
-        cats = [self.schema.category(category)] if category else list(self.schema.categories)
-        if not category and filters:  # a layer without a filtered field (a facility has no grade) matches nothing
-            cats = [c for c in cats if set(filters) <= set(c.keys)] or cats
+        optionally of one category, intersecting ``bbox`` (minx, miny, maxx, maxy) and passing
+        ``filters`` (its categories and field parts selected in SQL, the rest applied to the rows read)."""
+        cats = self._categories(category, filters)
         with self.backend.snapshot() as con:
             fetched = [(c, self._fetch(con, c, *self._where(c, bbox, filters, include_archived))) for c in cats]
         # frames only for the categories with rows (a small view meets few of them)
-        frames = [self._frame(c, rows) for c, rows in fetched if rows] or [self._frame(*fetched[0])]
+        frames = [self._frame(c, rows) for c, rows in fetched if rows] or [
+            self._frame(cats[0] if cats else self.schema.categories[0], [])]
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
-        return gpd.GeoDataFrame(out, geometry="geometry", crs=self.schema.storage_crs)
+        out = gpd.GeoDataFrame(out, geometry="geometry", crs=self.schema.storage_crs)
+        if filters is not None and not filters.row_parts().empty:
+            out = filters.row_parts().apply(out)
+        return out
 
-    def _where(self, c: Category, bbox, filters, include_archived) -> tuple[str, tuple]:
+    def _categories(self, category: str | None, filters: PatchFilter | None) -> list[Category]:
+        """The layers to read: ``category`` or all, within the filter's categories; a layer without a
+        filtered field (a facility has no grade) matches nothing."""
+        cats = [self.schema.category(category)] if category else list(self.schema.categories)
+        if filters is None:
+            return cats
+        if not isinstance(filters, PatchFilter):
+            raise TypeError(f"filters 应为 PatchFilter，不是 {type(filters).__name__}")
+        keys = set(filters.sql_filters())
+        return [c for c in cats if (not filters.categories or c.key in filters.categories) and keys <= set(c.keys)]
+
+    def _where(self, c: Category, bbox, filters: PatchFilter | None, include_archived) -> tuple[str, tuple]:
         clauses, params = [], []
         if not include_archived:
             clauses.append("NOT t.archived")
@@ -172,10 +186,7 @@ class Store(HazardLedger):
             clause, box_params = self.backend.bbox_clause(c.table, bbox)
             clauses.append(clause)
             params += box_params
-        for key, value in (filters or {}).items():
-            if key not in c.keys:
-                raise ValidationError([Problem(key, f"「{c.label}」没有这个字段，不能按它筛选")])
-            values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+        for key, values in (filters.sql_filters() if filters is not None else {}).items():
             clauses.append(f't."{key}" IN ({", ".join("?" * len(values))})')
             params += values
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(params)
@@ -208,13 +219,14 @@ class Store(HazardLedger):
         return out
 
     def rows(self, category: str | None = None, *, bbox: tuple[float, float, float, float] | None = None,
-             filters: dict | None = None, include_archived: bool = False) -> list[dict]:
+             filters: PatchFilter | None = None, include_archived: bool = False) -> list[dict]:
         """Like ``read`` but as a list of record dicts (like ``get``), without building frames: for
-        the few patches of a small view or a lookup."""
-        cats = [self.schema.category(category)] if category else list(self.schema.categories)
+        the few patches of a small view or a lookup. Only the filter's SQL parts apply here."""
+        if filters is not None and not filters.row_parts().empty:
+            raise ValueError("rows() 只按类别和字段筛选；整改逾期、团雾台账和文字查找请用 read()")
         out = []
         with self.backend.snapshot() as con:
-            for c in cats:
+            for c in self._categories(category, filters):
                 out += self._records_of_rows(c, self._fetch(con, c, *self._where(c, bbox, filters, include_archived)))
         return out
 
