@@ -55,15 +55,18 @@ def checkout(rev: str, into: Path) -> Path:
     return into / "code"
 
 
-def run_round(template: Path, work: Path, writer: str, code_dirs: dict, commits: int, rate: float) -> dict:
-    """QGIS's ``commits`` edits while ``writer`` saves (or alone), on a fresh copy of ``template``."""
-    db = work / f"{writer}.gpkg"
+def run_round(template: Path, work: Path, writer: str, code_dirs: dict, commits: int, rate: float,
+              qgis_env: dict) -> dict:
+    """QGIS's ``commits`` edits while ``writer`` saves (or alone), on a fresh copy of ``template`` in the
+    new folder ``work``."""
+    work.mkdir()
+    db = work / "ledger.gpkg"
     shutil.copy(template, db)
     store = open_store(db)
     mine, busy = list(store.read(LAYER_CATEGORY)["code"][:2])
     table = store.schema.category(LAYER_CATEGORY).table
     store.close()
-    stop = work / f"stop-{writer}"
+    stop = work / "stop"
     proc = None
     if writer != "none":
         args = [sys.executable, str(ROOT / "tests" / "live_writer.py"), str(db), busy, str(stop), "--rate", str(rate)]
@@ -75,7 +78,7 @@ def run_round(template: Path, work: Path, writer: str, code_dirs: dict, commits:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"writer {writer} did not start: {proc.stderr.read()}")
             time.sleep(0.05)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **qgis_env)
     env.pop("PYTHONPATH", None)
     started = time.monotonic()
     try:
@@ -135,7 +138,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds (writers alternate within each)")
     parser.add_argument("--against", default=None, help="also measure Store.update of this git revision")
     parser.add_argument("--json", default=None, help="write every round and the summary here")
+    parser.add_argument("--qgis-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for QGIS, e.g. OGR_SQLITE_PRAGMA=busy_timeout=5000")
     args = parser.parse_args()
+    qgis_env = dict(item.split("=", 1) for item in args.qgis_env)
     missing = qgis_missing()
     if missing:
         print(f"QGIS 不可用，未测：{missing}")
@@ -150,10 +156,12 @@ def main() -> int:
         for k in range(args.repeat):
             order = writers[k % len(writers):] + writers[:k % len(writers)]
             for w in order:
-                rounds.append(run_round(template, work, w, code_dirs, args.commits, args.rate))
+                folder = work / f"round{k}-{len(rounds)}"
+                rounds.append(run_round(template, folder, w, code_dirs, args.commits, args.rate, qgis_env))
                 print(json.dumps(rounds[-1], ensure_ascii=False), flush=True)
         table = summary(rounds, writers)
-    print(f"\n{args.commits} QGIS commits a round, app at {args.rate:g} saves/s, {args.repeat} rounds")
+    print(f"\n{args.commits} QGIS commits a round, app at {args.rate:g} saves/s, {args.repeat} rounds"
+          + (f", QGIS with {' '.join(args.qgis_env)}" if args.qgis_env else ""))
     report(table)
     if args.json:
         Path(args.json).write_text(json.dumps({"rounds": rounds, "summary": table}, ensure_ascii=False, indent=1))
