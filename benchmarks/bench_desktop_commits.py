@@ -12,6 +12,8 @@ same layer at a fixed rate. Measured per writer, alternating writers (and their 
 Writers: ``store`` = ``Store.update`` of this checkout; ``raw`` = the same transaction in plain SQL without
 validation (the baseline: the least a save can hold the lock); ``--against REV`` = ``Store.update`` of
 that revision (``git archive``); ``none`` = QGIS alone. Ratios are taken against ``raw`` in the same run.
+First, without QGIS, the write lock held by each save path (patch update, inspection, fog event, hazard
+edit; ``--paths`` saves of each) for this checkout and ``--against``, alternated.
 Without QGIS it says so and exits 0 (1 when SAFETYMAP_REQUIRE_DESKTOP=1)."""
 from __future__ import annotations
 
@@ -93,6 +95,34 @@ def run_round(template: Path, work: Path, writer: str, code_dirs: dict, commits:
             "qgis_seconds": time.monotonic() - started, **saved}
 
 
+def path_round(template: Path, work: Path, writer: str, code_dirs: dict, n: int) -> dict:
+    """How long each save path of ``writer`` holds the write lock (no QGIS), on a fresh copy."""
+    work.mkdir()
+    db = work / "ledger.gpkg"
+    shutil.copy(template, db)
+    store = open_store(db)
+    code = store.codes()[0]
+    store.close()
+    args = [sys.executable, str(ROOT / "tests" / "live_writer.py"), str(db), code, "-", "--paths", str(n)]
+    args += ["--code-dir", str(code_dirs[writer])] if writer in code_dirs else []
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"writer {writer} failed: {done.stderr[-2000:]}")
+    return {"writer": writer, "paths": json.loads(done.stdout)}
+
+
+def path_report(rounds: list[dict], writers: list[str]) -> dict:
+    """Per save path and writer: the median of the rounds' medians and the largest max (ms)."""
+    table = {}
+    for path in rounds[0]["paths"]:
+        table[path] = {w: {"median": statistics.median(r["paths"][path]["median"] for r in rounds if r["writer"] == w),
+                           "max": max(r["paths"][path]["max"] for r in rounds if r["writer"] == w)} for w in writers}
+    print(f"{'save path':<14}" + "".join(f"{w + ' median (max) ms':>34}" for w in writers))
+    for path, row in table.items():
+        print(f"{path:<14}" + "".join(f"{row[w]['median']:>24.1f} ({row[w]['max']:.1f})".rjust(34) for w in writers))
+    return table
+
+
 def _finish(proc, stop: Path) -> dict:
     if proc is None:
         return {"saves": 0, "held_ms_median": None, "held_ms_max": None, "saves_per_s": 0.0}
@@ -136,6 +166,7 @@ def main() -> int:
     parser.add_argument("--commits", type=int, default=60, help="QGIS commits per round")
     parser.add_argument("--rate", type=float, default=5.0, help="app saves per second")
     parser.add_argument("--repeat", type=int, default=3, help="rounds (writers alternate within each)")
+    parser.add_argument("--paths", type=int, default=20, help="saves of each save path per round (no QGIS)")
     parser.add_argument("--against", default=None, help="also measure Store.update of this git revision")
     parser.add_argument("--json", default=None, help="write every round and the summary here")
     parser.add_argument("--qgis-env", action="append", default=[], metavar="NAME=VALUE",
@@ -151,6 +182,13 @@ def main() -> int:
         template = work / "template.gpkg"
         init_database(template, sample=True).close()
         code_dirs = {f"store@{args.against}": checkout(args.against, work)} if args.against else {}
+        savers = ["store", *code_dirs]
+        path_rounds = []
+        for k in range(args.repeat):
+            for w in (savers if k % 2 == 0 else savers[::-1]):
+                path_rounds.append(path_round(template, work / f"paths{k}-{w}", w, code_dirs, args.paths))
+        print(f"write lock held per save path, {args.paths} saves each, {args.repeat} rounds (no QGIS)")
+        paths = path_report(path_rounds, savers)
         writers = ["raw", "store", *code_dirs, "none"]
         rounds = []
         for k in range(args.repeat):
@@ -164,7 +202,8 @@ def main() -> int:
           + (f", QGIS with {' '.join(args.qgis_env)}" if args.qgis_env else ""))
     report(table)
     if args.json:
-        Path(args.json).write_text(json.dumps({"rounds": rounds, "summary": table}, ensure_ascii=False, indent=1))
+        Path(args.json).write_text(json.dumps({"rounds": rounds, "summary": table, "path_rounds": path_rounds,
+                                               "paths": paths}, ensure_ascii=False, indent=1))
     return 0
 
 

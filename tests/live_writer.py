@@ -3,6 +3,7 @@ benchmarks/bench_desktop_commits.py: saves until the file named STOP exists, ret
 user would; prints as JSON the number of saves and conflicts and how long each save held the write lock.
 
   live_writer.py DB CODE STOP [PAUSE] [--rate N] [--raw] [--code-dir DIR]
+  live_writer.py DB CODE - --paths N [--code-dir DIR]     N saves on each write path, one after another
 
 PAUSE: seconds between saves (default 0.1); ``--rate N``: N saves a second instead, whatever a save takes.
 ``--raw``: the same transaction in plain SQL (version check, update, one history row, no validation), the
@@ -44,12 +45,40 @@ def raw_save(store, code: str, value: str) -> None:
                     (code, c.key, version + 1, "update", "list_basic", "基础信息", None, value, "admin", stamp))
 
 
+def write_paths(store, code: str, n: int) -> dict:
+    """How long each save path holds the write lock (median and max, ms) over ``n`` saves each: a patch
+    update, an inspection, a fog event and a hazard edit."""
+    import datetime as dt
+    fog = store.read(store.schema.fog_category)["code"].iloc[0]
+    hazard = store.hazards()["hazard_code"].iloc[0]
+    paths = {
+        "update": lambda i: store.update(code, {"list_basic": f"网页保存 {i}"}, store.get(code)["version"], "admin"),
+        "inspection": lambda i: store.add_inspection(code, "admin", findings=f"巡查 {i}"),
+        "fog event": lambda i: store.add_fog_event(fog, dt.date(2026, 1, 1) + dt.timedelta(days=i), "admin",
+                                                   min_visibility_m=100),
+        "hazard": lambda i: store.update_hazard(hazard, {"measures": f"措施 {i}"}, store.hazard(hazard)["version"],
+                                                "admin"),
+    }
+    out = {}
+    for name, save in paths.items():
+        held: list[float] = []
+        timed_transactions(store, held)
+        for i in range(n):
+            save(i)
+        del store.backend.transaction  # the backend's own method again
+        out[name] = {"median": statistics.median(held) * 1000, "max": max(held) * 1000}
+    return out
+
+
 def main(args) -> None:
     sys.path.insert(0, args.code_dir or str(Path(__file__).resolve().parent.parent))
     from safetymap.errors import ConflictError
     from safetymap.store import open_store
 
     store = open_store(args.db)
+    if args.paths:
+        print(json.dumps(write_paths(store, args.code, args.paths)))
+        return
     held: list[float] = []
     timed_transactions(store, held)
     saves = conflicts = 0
@@ -84,6 +113,7 @@ def parse(argv):
     parser.add_argument("--rate", type=float, default=None)
     parser.add_argument("--raw", action="store_true")
     parser.add_argument("--code-dir", default=None)
+    parser.add_argument("--paths", type=int, default=0)
     return parser.parse_args(argv)
 
 
