@@ -43,7 +43,8 @@ LAYER_CATEGORY = "downhill"
 def qgis_missing() -> str | None:
     if not Path(QGIS_PYTHON).exists():
         return f"{QGIS_PYTHON} 不存在"
-    probe = subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, text=True, timeout=120)
+    probe = subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, text=True, timeout=120,
+                           check=False)
     return None if probe.returncode == 0 else f"{QGIS_PYTHON} 不能 import qgis.core（apt-get install python3-qgis）"
 
 
@@ -85,7 +86,7 @@ def run_round(template: Path, work: Path, writer: str, code_dirs: dict, commits:
     started = time.monotonic()
     try:
         done = subprocess.run([QGIS_PYTHON, str(ROOT / "tests" / "qgis_client.py"), "commits", str(db), table, mine,
-                               str(commits), "0"], capture_output=True, text=True, timeout=600, env=env)
+                               str(commits), "0"], capture_output=True, text=True, timeout=600, env=env, check=False)
     finally:
         saved = _finish(proc, stop)
     if done.returncode != 0:
@@ -105,7 +106,7 @@ def path_round(template: Path, work: Path, writer: str, code_dirs: dict, n: int)
     store.close()
     args = [sys.executable, str(ROOT / "tests" / "live_writer.py"), str(db), code, "-", "--paths", str(n)]
     args += ["--code-dir", str(code_dirs[writer])] if writer in code_dirs else []
-    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"writer {writer} failed: {done.stderr[-2000:]}")
     return {"writer": writer, "paths": json.loads(done.stdout)}

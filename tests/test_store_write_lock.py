@@ -61,9 +61,9 @@ def test_a_save_checked_before_another_commit_is_a_conflict_under_the_lock(sampl
     store, other = open_store(sample_db), open_store(sample_db)
     code = store.codes()[0]
     version = store.get(code)["version"]
-    with another_save_before_the_lock(store, lambda: other.update(code, {"name": "别人先存"}, version, "李工")) as done:
-        with pytest.raises(ConflictError) as err:
-            store.update(code, {"name": "我的修改"}, version, "张工")
+    other_save = lambda: other.update(code, {"name": "别人先存"}, version, "李工")
+    with another_save_before_the_lock(store, other_save) as done, pytest.raises(ConflictError) as err:
+        store.update(code, {"name": "我的修改"}, version, "张工")
     assert done and err.value.current["name"] == "别人先存" and err.value.current["updated_by"] == "李工"
     now = store.get(code)
     assert now["name"] == "别人先存" and now["version"] == version + 1
@@ -89,8 +89,7 @@ def test_a_hazard_edit_checked_before_another_commit_is_a_conflict_under_the_loc
     store, other = open_store(sample_db), open_store(sample_db)
     hazard = store.hazards().iloc[0]
     code, version = hazard["hazard_code"], int(hazard["version"])
-    with another_save_before_the_lock(store, lambda: other.update_hazard(code, {"measures": "别人先存"}, version,
-                                                                        "李工")) as done:
-        with pytest.raises(ConflictError):
-            store.update_hazard(code, {"measures": "我的措施"}, version, "张工")
+    other_save = lambda: other.update_hazard(code, {"measures": "别人先存"}, version, "李工")
+    with another_save_before_the_lock(store, other_save) as done, pytest.raises(ConflictError):
+        store.update_hazard(code, {"measures": "我的措施"}, version, "张工")
     assert done and store.hazard(code)["measures"] == "别人先存" and store.hazard(code)["version"] == version + 1
