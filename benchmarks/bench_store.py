@@ -16,7 +16,7 @@ Measured on each backend:
 - bbox: a random 2 km × 2 km view over every category (GiST on PostgreSQL, R-tree on SQLite):
   ``Store.read(bbox=…)`` (a GeoDataFrame), ``Store.rows(bbox=…)`` (record dicts); raw: the same SELECTs
   with their rows fetched;
-- filter: ``Store.read("fog", filters={"risk_grade": "重大"})``.
+- filter: ``Store.read("fog", filters=PatchFilter(grades=("重大",)))``.
 Each is reported as min and median over every round; ratios are Store / raw within the same run."""
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ sys.path.insert(0, str(HERE))
 from bench_io import SHARES, synthetic  # noqa: E402
 
 from safetymap.backends.tables import SOURCE_TABLE, category_columns  # noqa: E402
+from safetymap.filters import PatchFilter  # noqa: E402
 from safetymap.schema import load_schema  # noqa: E402
 from safetymap.seed import init_database  # noqa: E402
 
@@ -86,7 +87,7 @@ def one_round(store, codes: list[str], rng, k: int, samples: dict) -> None:
         samples["per view"].append(len(rows))
         samples["bbox raw"].append(_timed(lambda: raw_bbox(store, box))[0])
     for _ in range(max(1, k // 5)):
-        samples["filter"].append(_timed(lambda: store.read("fog", filters={"risk_grade": "重大"}))[0])
+        samples["filter"].append(_timed(lambda: store.read("fog", filters=PatchFilter(grades=("重大",))))[0])
 
 
 def _select_sql(store, c) -> str:

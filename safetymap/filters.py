@@ -13,6 +13,9 @@ from .errors import Problem, RequestError
 from .ledger import overdue as overdue_mask
 from .schema import Schema
 
+SQL_PARTS = {"grades": "risk_grade", "statuses": "rect_status", "townships": "township", "routes": "route_code"}
+# ^ the parts a database selects on, by the field each one tests; categories choose the layers read
+
 
 @dataclass(frozen=True)
 class PatchFilter:
@@ -66,6 +69,15 @@ class PatchFilter:
         if self.text:
             keep &= _contains(frame, self.text)
         return keep
+
+    def sql_filters(self) -> dict[str, tuple[str, ...]]:
+        """What a store selects in SQL: {field key: allowed values} for the parts that are set (the
+        categories are not among them: they choose the layers to read)."""
+        return {key: getattr(self, part) for part, key in SQL_PARTS.items() if getattr(self, part)}
+
+    def row_parts(self) -> PatchFilter:
+        """The parts SQL does not select (overdue, fog ledger, text), to ``apply`` to the rows read."""
+        return PatchFilter(overdue=self.overdue, fog_ledger=self.fog_ledger, text=self.text)
 
     def apply(self, frame: pd.DataFrame, *, on: dt.date | None = None, fog_codes=None) -> pd.DataFrame:
         """The rows that pass, renumbered from 0."""

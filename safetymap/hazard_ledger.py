@@ -123,10 +123,15 @@ class HazardLedger:
         ``expected_version``; raises ConflictError otherwise."""
         if "status" in changes:
             raise StepRefused("隐患状态只能按整改流程逐步变更（待整改 → 整改中 → 待验收 → 已销号）。")
+        with self.backend.snapshot() as con:  # validated before the write lock is taken (see Store.update)
+            current = self._hazard(con, hazard_code)
+            planned = self._hazard_change(con, current, changes) if current["version"] == expected_version else None
         with self.transaction() as con:
             name = self._actor(user, "edit", con)
-            current = self._current_hazard(con, hazard_code, expected_version)
-            self._write_hazard(con, current, changes, name, "update")
+            if planned is None or self._hazard_version_now(con, hazard_code) != current["version"]:
+                current = self._current_hazard(con, hazard_code, expected_version)
+                planned = self._hazard_change(con, current, changes)
+            self._write_hazard_change(con, current, *planned, name, "update")
             return self._hazard(con, hazard_code)
 
     def move_hazard(self, hazard_code: str, to_status: str, expected_version: int, user: User | str, *,
@@ -155,7 +160,16 @@ class HazardLedger:
             raise ConflictError(hazard_code, expected_version, current, kind=HAZARD_KIND)
         return current
 
+    @staticmethod
+    def _hazard_version_now(con, hazard_code: str) -> int | None:
+        row = con.execute("SELECT version FROM hazards WHERE hazard_code = ?", (hazard_code,)).fetchone()
+        return None if row is None else row[0]
+
     def _write_hazard(self, con, current: dict, changes: dict, name: str, action: str) -> None:
+        self._write_hazard_change(con, current, *self._hazard_change(con, current, changes), name, action)
+
+    def _hazard_change(self, con, current: dict, changes: dict) -> tuple[list, dict]:
+        """The keys that change and their clean values, validated (reads only the patch's category)."""
         spec = self._hazard_spec
         category = self._record(con, current["code"])["category"]
         status = changes.get("status")
@@ -172,6 +186,9 @@ class HazardLedger:
         if status is not None and status != current["status"]:
             changed.append("status")
             clean["status"] = status
+        return changed, clean
+
+    def _write_hazard_change(self, con, current: dict, changed: list, clean: dict, name: str, action: str) -> None:
         if not changed:
             return
         stamp, version = now_utc(), current["version"] + 1

@@ -8,9 +8,9 @@ opens a ledger; ``create_store(location)`` makes a new one."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,49 +21,37 @@ import shapely
 from .auth import User, actor
 from .backends import create_backend, open_backend
 from .backends.tables import ROUTE_INFO, SOURCE_TABLE, USER_COLUMNS, category_columns
-from .clock import CHINA_TZ, now_local, now_utc, utc_text, utc_text_to_local
+from .clock import now_local, now_utc, utc_text, utc_text_to_local
 from .errors import ConflictError, NotFound, PermissionDenied, Problem, ValidationError
+from .filters import PatchFilter
 from .geo import GEOMETRY_LABEL, geometry_problems, patch_polygons
 from .hazard_ledger import HazardLedger
 from .schema import Category, Schema, load_schema
 from .upgrades import apply_upgrades
 from .validation import clean_events, clean_frame, derive, grade_problems
-from .values import differs, display_value, from_sql, is_blank, to_python, to_sql
+from .values import differs, display_value, from_sql, is_blank, to_python, to_sql, value_from_sql
 
 
-def value_from_sql(f, value):
-    """One stored value of ``f`` as a record value: the same as ``to_python(f, from_sql(f, [value])[0])``,
-    without building a column (the plain-row path of ``get`` and ``update``)."""
-    if value is None:
-        return None
-    kind = f.type
-    if kind == "date":
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        try:
-            return dt.datetime.strptime(str(value), "%Y-%m-%d").date()
-        except ValueError:
-            return None
-    if kind == "datetime":
-        if not isinstance(value, dt.datetime):
-            try:
-                value = dt.datetime.fromisoformat(str(value).strip())
-            except ValueError:
-                return to_python(f, from_sql(f, [value]).iloc[0])
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        local = value.astimezone(CHINA_TZ).replace(tzinfo=None)
-        return local.replace(microsecond=local.microsecond // 1000 * 1000)
-    if kind == "int":
-        return int(value)
-    if kind == "bool":
-        return bool(value)
-    if kind in ("float", "stake"):
-        value = float(value)
-        return None if math.isnan(value) else value
-    return None if isinstance(value, str) and not value.strip() else value
+@dataclass
+class PatchChange:
+    """A change to one patch, validated and derived before the write lock is taken (``Store._plan_change``);
+    written under the lock only while the patch is still at the version it was planned on."""
+
+    current: dict  # the patch as it was planned on
+    table: str
+    action: str
+    values: dict  # column -> value to store
+    history: list  # (field key, label, before, after) per changed field
+    polygon: bytes | None = None  # encoded patch polygon and source geometry, when the geometry changes
+    source: bytes | None = None
+
+    @property
+    def version(self) -> int:
+        return self.current["version"]
+
+    @property
+    def empty(self) -> bool:
+        return not self.values and self.polygon is None
 
 
 def open_store(location: str | os.PathLike, schema: Schema | None = None, *, create: bool = False) -> "Store":
@@ -163,21 +151,34 @@ class Store(HazardLedger):
                                 crs=self.schema.storage_crs)
 
     def read(self, category: str | None = None, *, bbox: tuple[float, float, float, float] | None = None,
-             filters: dict | None = None, include_archived: bool = False) -> gpd.GeoDataFrame:
+             filters: PatchFilter | None = None, include_archived: bool = False) -> gpd.GeoDataFrame:
         """Patches as a GeoDataFrame (geometry = patch polygon; ``source_geometry`` = line/point),
-        optionally of one category, intersecting ``bbox`` (minx, miny, maxx, maxy) or matching
-        ``filters`` ({field key: value or list of values})."""
-        cats = [self.schema.category(category)] if category else list(self.schema.categories)
-        if not category and filters:  # a layer without a filtered field (a facility has no grade) matches nothing
-            cats = [c for c in cats if set(filters) <= set(c.keys)] or cats
+        optionally of one category, intersecting ``bbox`` (minx, miny, maxx, maxy) and passing
+        ``filters`` (its categories and field parts selected in SQL, the rest applied to the rows read)."""
+        cats = self._categories(category, filters)
         with self.backend.snapshot() as con:
             fetched = [(c, self._fetch(con, c, *self._where(c, bbox, filters, include_archived))) for c in cats]
         # frames only for the categories with rows (a small view meets few of them)
-        frames = [self._frame(c, rows) for c, rows in fetched if rows] or [self._frame(*fetched[0])]
+        frames = [self._frame(c, rows) for c, rows in fetched if rows] or [
+            self._frame(cats[0] if cats else self.schema.categories[0], [])]
         out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
-        return gpd.GeoDataFrame(out, geometry="geometry", crs=self.schema.storage_crs)
+        out = gpd.GeoDataFrame(out, geometry="geometry", crs=self.schema.storage_crs)
+        if filters is not None and not filters.row_parts().empty:
+            out = filters.row_parts().apply(out)
+        return out
 
-    def _where(self, c: Category, bbox, filters, include_archived) -> tuple[str, tuple]:
+    def _categories(self, category: str | None, filters: PatchFilter | None) -> list[Category]:
+        """The layers to read: ``category`` or all, within the filter's categories; a layer without a
+        filtered field (a facility has no grade) matches nothing."""
+        cats = [self.schema.category(category)] if category else list(self.schema.categories)
+        if filters is None:
+            return cats
+        if not isinstance(filters, PatchFilter):
+            raise TypeError(f"filters 应为 PatchFilter，不是 {type(filters).__name__}")
+        keys = set(filters.sql_filters())
+        return [c for c in cats if (not filters.categories or c.key in filters.categories) and keys <= set(c.keys)]
+
+    def _where(self, c: Category, bbox, filters: PatchFilter | None, include_archived) -> tuple[str, tuple]:
         clauses, params = [], []
         if not include_archived:
             clauses.append("NOT t.archived")
@@ -185,10 +186,7 @@ class Store(HazardLedger):
             clause, box_params = self.backend.bbox_clause(c.table, bbox)
             clauses.append(clause)
             params += box_params
-        for key, value in (filters or {}).items():
-            if key not in c.keys:
-                raise ValidationError([Problem(key, f"「{c.label}」没有这个字段，不能按它筛选")])
-            values = list(value) if isinstance(value, (list, tuple, set)) else [value]
+        for key, values in (filters.sql_filters() if filters is not None else {}).items():
             clauses.append(f't."{key}" IN ({", ".join("?" * len(values))})')
             params += values
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", tuple(params)
@@ -221,13 +219,14 @@ class Store(HazardLedger):
         return out
 
     def rows(self, category: str | None = None, *, bbox: tuple[float, float, float, float] | None = None,
-             filters: dict | None = None, include_archived: bool = False) -> list[dict]:
+             filters: PatchFilter | None = None, include_archived: bool = False) -> list[dict]:
         """Like ``read`` but as a list of record dicts (like ``get``), without building frames: for
-        the few patches of a small view or a lookup."""
-        cats = [self.schema.category(category)] if category else list(self.schema.categories)
+        the few patches of a small view or a lookup. Only the filter's SQL parts apply here."""
+        if filters is not None and not filters.row_parts().empty:
+            raise ValueError("rows() 只按类别和字段筛选；整改逾期、团雾台账和文字查找请用 read()")
         out = []
         with self.backend.snapshot() as con:
-            for c in cats:
+            for c in self._categories(category, filters):
                 out += self._records_of_rows(c, self._fetch(con, c, *self._where(c, bbox, filters, include_archived)))
         return out
 
@@ -354,18 +353,41 @@ class Store(HazardLedger):
     def update(self, code: str, changes: dict, expected_version: int, user: User | str, *,
                source_geometry=None, action: str = "update") -> dict:
         """Change fields (and optionally the source geometry) of one patch, if nobody saved since
-        ``expected_version``. Returns the patch as stored; raises ConflictError otherwise."""
+        ``expected_version``. Returns the patch as stored; raises ConflictError otherwise.
+
+        The change is validated and derived before the write lock is taken; the lock is then held only
+        to check the version again, write and record history: a desktop client (QGIS) cannot commit
+        while the app holds it."""
+        current = self.get(code)
+        change = (self._plan_change(current, changes, action, source_geometry)
+                  if current["version"] == expected_version else None)
         with self.transaction() as con:
-            user = self._actor(user, "import" if action == "import" else "edit", con)
-            current = self._record(con, code)
-            if current["version"] != expected_version:
-                raise ConflictError(code, expected_version, current)
-            self._apply_changes(con, current, changes, user, action, source_geometry)
+            name = self._actor(user, "import" if action == "import" else "edit", con)
+            change = self._still_current(con, change, code, expected_version,
+                                         lambda now: self._plan_change(now, changes, action, source_geometry))
+            self._write_change(con, change, name)
             return self._record(con, code)
 
-    def _apply_changes(self, con, current: dict, changes: dict, user: str, action: str, source_geometry=None) -> None:
-        """Validate ``changes`` on top of ``current`` and write them with one version step and their history."""
-        code, expected_version = current["code"], current["version"]
+    def _still_current(self, con, change: PatchChange | None, code: str, expected_version: int | None,
+                       replan) -> PatchChange:
+        """Inside the write transaction: ``change`` if the patch is still at the version it was planned
+        on. Otherwise the patch as it is now decides: ConflictError if it is past ``expected_version``
+        (None: any version will do), else ``replan(record)`` under the lock (someone saved in between)."""
+        if change is not None and self._version_now(con, change.table, code) == change.version:
+            return change
+        current = self._record(con, code)
+        if expected_version is not None and current["version"] != expected_version:
+            raise ConflictError(code, expected_version, current)
+        return replan(current)
+
+    @staticmethod
+    def _version_now(con, table: str, code: str) -> int | None:
+        row = con.execute(f'SELECT version FROM "{table}" WHERE code = ?', (code,)).fetchone()
+        return None if row is None else row[0]
+
+    def _plan_change(self, current: dict, changes: dict, action: str, source_geometry=None) -> PatchChange:
+        """Validate ``changes`` on top of ``current`` and derive what to write (no database access)."""
+        code = current["code"]
         c = self.schema.category(current["category"])
         self._check_change_keys(c, changes, code)
         merged = {f.key: current[f.key] for f in c.editable_fields} | dict(changes)
@@ -386,28 +408,38 @@ class Store(HazardLedger):
         new = {f.key: to_python(f, derived[f.key].iloc[0]) for f in c.fields if f.key in derived}
         new |= {k: current[k] for k in kept_keys if new.get(k) is None}
         changed = [f for f in c.fields if f.key in new and differs(f, current[f.key], new[f.key])]
-        geom_changed = source_geometry is not None and not shapely.equals_exact(geom, current["source_geometry"], 1e-9)
-        if not changed and not geom_changed:
+        change = PatchChange(current, c.table, action,
+                             {f.key: to_sql(f, derived[f.key])[0] for f in changed},
+                             [(f.key, f.label, display_value(f, current[f.key]), display_value(f, new[f.key]))
+                              for f in changed])
+        if source_geometry is not None and not shapely.equals_exact(geom, current["source_geometry"], 1e-9):
+            change.polygon, change.source = self.backend.encode(polygons)[0], self.backend.encode([geom])[0]
+            change.history.append(("source_geometry", GEOMETRY_LABEL,
+                                   shapely.to_wkt(current["source_geometry"], rounding_precision=7),
+                                   shapely.to_wkt(geom, rounding_precision=7)))
+        return change
+
+    def _write_change(self, con, change: PatchChange, user: str) -> None:
+        """Write a planned change with one version step and its history (inside the write transaction,
+        after ``_still_current``)."""
+        if change.empty:
             return
-        version, stamp = expected_version + 1, now_utc()
-        sets = [f'"{f.key}" = ?' for f in changed] + ["version = ?", "updated_at = ?", "updated_by = ?"]
-        params = [to_sql(f, derived[f.key])[0] for f in changed] + [version, stamp, user]
-        if geom_changed:
+        code, version, stamp = change.current["code"], change.version + 1, now_utc()
+        sets = [f'"{k}" = ?' for k in change.values] + ["version = ?", "updated_at = ?", "updated_by = ?"]
+        params = [*change.values.values(), version, stamp, user]
+        if change.polygon is not None:
             sets.append(f"geom = {self.backend.geom_param}")
-            params.append(self.backend.encode(polygons)[0])
-            con.execute(f"UPDATE {SOURCE_TABLE} SET geom = {self.backend.geom_param} WHERE code = ?", (self.backend.encode([geom])[0], code))
-        con.execute(f'UPDATE "{c.table}" SET {", ".join(sets)} WHERE code = ? AND version = ?',
-                    (*params, code, expected_version))
-        rows = [(code, c.key, version, action, f.key, f.label, display_value(f, current[f.key]),
-                 display_value(f, new[f.key]), user, stamp) for f in changed]
-        if geom_changed:
-            rows.append((code, c.key, version, action, "source_geometry", GEOMETRY_LABEL,
-                         shapely.to_wkt(current["source_geometry"], rounding_precision=7),
-                         shapely.to_wkt(geom, rounding_precision=7), user, stamp))
+            params.append(change.polygon)
+            con.execute(f"UPDATE {SOURCE_TABLE} SET geom = {self.backend.geom_param} WHERE code = ?",
+                        (change.source, code))
+        con.execute(f'UPDATE "{change.table}" SET {", ".join(sets)} WHERE code = ? AND version = ?',
+                    (*params, code, change.version))
         con.executemany("INSERT INTO history (code, category, version, action, field_key, field_label, before, "
-                        'after, "user", at) VALUES (?,?,?,?,?,?,?,?,?,?)', rows)
-        if geom_changed:
-            self.backend.after_geometry_write(con, c.table)
+                        'after, "user", at) VALUES (?,?,?,?,?,?,?,?,?,?)',
+                        [(code, change.current["category"], version, change.action, *row, user, stamp)
+                         for row in change.history])
+        if change.polygon is not None:
+            self.backend.after_geometry_write(con, change.table)
 
     def stored_problems(self, record: dict | str) -> list[Problem]:
         """What the rules refuse in a patch's stored values (e.g. a grade 特大 typed in QGIS): shown on the
@@ -525,19 +557,24 @@ class Store(HazardLedger):
                                    pd.DataFrame([{"status_after": status_after, "lon": lon, "lat": lat}]))
         if problems:
             raise ValidationError(problems)
-        with self.transaction() as con:
-            name = self._actor(user, "inspect", con)
-            current = self._record(con, code)
+
+        def plan(current: dict) -> PatchChange:
             changes = {"last_inspection": when.date()}
             if status_after and status_after != current["rect_status"]:
                 changes["rect_status"] = status_after
-            self._apply_changes(con, current, changes, name, "inspection")
-            stamp = now_utc()
+            return self._plan_change(current, changes, "inspection")
+
+        change = plan(self.get(code))
+        with self.transaction() as con:
+            name = self._actor(user, "inspect", con)
+            change = self._still_current(con, change, code, None, plan)
+            self._write_change(con, change, name)
+            stamp, status_before = now_utc(), change.current["rect_status"]
             cur = con.execute(
                 "INSERT INTO inspections (code, inspected_at, inspector, findings, status_before, status_after, lon, lat, "
                 "created_at, created_by) VALUES (?,?,?,?,?,?,?,?,?,?) RETURNING id",
-                (code, utc_text(when), name, findings or None, current["rect_status"],
-                 status_after or current["rect_status"], lon, lat, stamp, name))
+                (code, utc_text(when), name, findings or None, status_before, status_after or status_before, lon, lat,
+                 stamp, name))
             inspection_id = cur.fetchone()[0]
             con.executemany("INSERT INTO photos (inspection_id, code, mime, width, height, content, created_at, created_by) "
                             "VALUES (?,?,?,?,?,?,?,?)",

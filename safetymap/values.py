@@ -2,6 +2,8 @@
 files. Everything above this module (validation, the store, io, pages) formats values through here."""
 from __future__ import annotations
 
+import datetime as dt
+import math
 import re
 
 import numpy as np
@@ -10,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import infer_dtype
 
-from .clock import local_series_to_utc_text, utc_text_to_local
+from .clock import CHINA_TZ, local_series_to_utc_text, utc_text_to_local
 from .geo import format_stake
 from .schema import Field
 
@@ -140,3 +142,38 @@ def from_sql(f: Field, values: list) -> pd.Series:
     if f.type in ("float", "stake"):
         return pd.Series([np.nan if v is None else v for v in values], dtype=float)
     return pd.Series(values, dtype=object)
+
+
+def value_from_sql(f: Field, value):
+    """One stored value of ``f`` as a record value: the same as ``to_python(f, from_sql(f, [value])[0])``,
+    without building a column (the plain-row path of ``Store.get`` and ``Store.update``)."""
+    if value is None:
+        return None
+    kind = f.type
+    if kind == "date":
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.datetime.strptime(str(value), "%Y-%m-%d").date()
+        except ValueError:
+            return None
+    if kind == "datetime":
+        if not isinstance(value, dt.datetime):
+            try:
+                value = dt.datetime.fromisoformat(str(value).strip())
+            except ValueError:
+                return to_python(f, from_sql(f, [value]).iloc[0])
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        local = value.astimezone(CHINA_TZ).replace(tzinfo=None)
+        return local.replace(microsecond=local.microsecond // 1000 * 1000)
+    if kind == "int":
+        return int(value)
+    if kind == "bool":
+        return bool(value)
+    if kind in ("float", "stake"):
+        value = float(value)
+        return None if math.isnan(value) else value
+    return None if isinstance(value, str) and not value.strip() else value

@@ -3,6 +3,9 @@ has ``qgis.core`` (Debian ``python3-qgis``), QT_QPA_PLATFORM=offscreen; prints o
 
   qgis_client.py commits GPKG LAYER CODE N      N edit-and-commit rounds on one patch (hazard field)
   qgis_client.py edit GPKG LAYER CODE FIELD VALUE
+  qgis_client.py group-edit GPKG LAYER CODE FIELD VALUE   the same with the project's transaction groups on
+                                                the edit goes to the file at once; QGIS then touches
+                                                GPKG.held and saves once GPKG.release exists
   qgis_client.py open GPKG LAYER                open, read every feature, close
   qgis_client.py layer GPKG LAYER               what QGIS makes of one layer (style, aliases, widgets)
   qgis_client.py project PROJECT.qgz            every layer of a project: valid, styled, spatial
@@ -10,6 +13,7 @@ has ``qgis.core`` (Debian ``python3-qgis``), QT_QPA_PLATFORM=offscreen; prints o
 import json
 import sys
 import time
+from pathlib import Path
 
 from qgis.core import QgsApplication, QgsFeatureRequest, QgsProject, QgsVectorLayer
 
@@ -86,6 +90,20 @@ def main(args):
         lyr = layer(path, name)
         good, errors = commit_one(lyr, find(lyr, code).id(), field, value)
         return {"ok": good, "errors": errors}
+    if cmd == "group-edit":  # Project > Properties > Data Sources > Automatically create transaction groups
+        path, name, code, field, value = args[1:6]
+        project = QgsProject.instance()
+        project.setAutoTransaction(True)
+        lyr = project.addMapLayer(layer(path, name))
+        fid = find(lyr, code).id()
+        lyr.startEditing()
+        changed = lyr.changeAttributeValue(fid, lyr.fields().indexOf(field), value)
+        Path(f"{path}.held").touch()
+        deadline = time.monotonic() + 120
+        while not Path(f"{path}.release").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ok = lyr.commitChanges()
+        return {"changed": changed, "ok": ok, "errors": list(lyr.commitErrors())}
     if cmd == "open":
         lyr = layer(args[1], args[2])
         return {"features": sum(1 for _ in lyr.getFeatures())}

@@ -21,6 +21,7 @@ LAYERS = [
     {"safetymap.geo"},
     {"safetymap.values"},
     {"safetymap.validation", "safetymap.hazards"},
+    {"safetymap.ledger", "safetymap.filters"},
     {"safetymap.backends", "safetymap.backends.locations", "safetymap.backends.tables", "safetymap.backends.gpkg", "safetymap.backends.frames",
      "safetymap.backends.gpkg_live", "safetymap.backends.gpkg_meta",
      "safetymap.backends.geopackage", "safetymap.backends.postgis"},

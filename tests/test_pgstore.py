@@ -16,6 +16,7 @@ from safetymap import accounts
 from safetymap.auth import User
 from safetymap.errors import DatabaseExists, SafetymapError
 from safetymap.errors import MigrationRefused
+from safetymap.filters import PatchFilter
 from safetymap.migrate import migrate
 from safetymap.testing import ledger_snapshot
 from safetymap.seed import init_database
@@ -44,7 +45,7 @@ def test_bounding_box_and_filters_run_in_sql_on_the_index(store):
     fog = store.read("fog")
     first = fog.iloc[0]
     box = shapely.box(*first.geometry.bounds).buffer(0.05).bounds
-    found = store.read("fog", bbox=box, filters={"risk_grade": first["risk_grade"]})
+    found = store.read("fog", bbox=box, filters=PatchFilter(grades=(first["risk_grade"],)))
     boxes_meet = shapely.intersects(shapely.box(*shapely.bounds(fog.geometry.to_numpy()).T), shapely.box(*box))
     expected = fog[boxes_meet & (fog["risk_grade"] == first["risk_grade"])]
     assert first["code"] in set(found["code"]) and set(found["code"]) == set(expected["code"])

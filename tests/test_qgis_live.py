@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -123,6 +124,38 @@ def test_qgis_commits_while_the_app_writes_land_every_one_in_history(sample_db, 
     external = history[(history["user"] == "外部编辑") & (history["field_key"] == "hazard")]
     assert list(external["after"]) == result["values"]
     assert list(external["version"]) == list(range(2, 22))
+
+
+def test_qgis_transaction_groups_hold_the_write_lock_for_the_whole_edit_session(sample_db, qgis, tmp_path):
+    """Why the README says not to turn on QGIS's transaction groups for the live store: QGIS then writes
+    each edit at once inside one transaction and keeps the write lock until Save, so every app save waits
+    (60 s busy timeout) for the desktop user to save."""
+    store = open_store(sample_db)
+    mine, other = two_patches(store)
+    result = {}
+    session = threading.Thread(target=lambda: result.update(
+        qgis("group-edit", sample_db, "patch_downhill", mine, "hazard", "组内编辑")))
+    session.start()
+    try:
+        wait_for(Path(f"{sample_db}.held"))
+        store.backend.connection().execute("PRAGMA busy_timeout = 0")  # the wait shows at once
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            store.update(other, {"list_basic": "QGIS 编辑中保存"}, store.get(other)["version"], "admin")
+    finally:
+        Path(f"{sample_db}.release").touch()
+        session.join(timeout=300)
+    store.backend.connection().execute("PRAGMA busy_timeout = 60000")
+    assert result["changed"] and result["ok"], result
+    store.update(other, {"list_basic": "QGIS 保存后"}, store.get(other)["version"], "admin")
+    history = store.history(mine)
+    assert list(history[history["user"] == "外部编辑"]["after"]) == ["组内编辑"]
+
+
+def wait_for(path: Path, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} 未出现"
+        time.sleep(0.05)
 
 
 def test_qgis_closing_the_store_leaves_it_in_wal_while_the_app_runs(sample_db, qgis):

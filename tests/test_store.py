@@ -6,6 +6,7 @@ import shapely
 
 from conftest import both_backends, ledger_state
 from safetymap.errors import ConflictError, NotFound, ValidationError
+from safetymap.filters import PatchFilter
 from safetymap.seed import SAMPLE_SEGMENTS, init_database
 from safetymap.store import open_store
 
@@ -41,7 +42,7 @@ def test_read_by_code_filter_and_bounding_box(store):
     fog = store.read("fog")
     assert set(fog["category"]) == {"fog"} and len(fog) < len(everything)
     assert everything.crs == "EPSG:4490" and (everything.geom_type == "Polygon").all()
-    major = store.read(filters={"risk_grade": "重大"})
+    major = store.read(filters=PatchFilter(grades=("重大",)))
     assert len(major) and set(major["risk_grade"]) == {"重大"}
     one = everything.iloc[0]
     box = one.geometry.bounds
@@ -63,6 +64,31 @@ def test_insert_update_and_history(empty_store):
     assert set(changes["field_label"]) == {"名称", "止点桩号"}
     assert changes.set_index("field_label").loc["止点桩号", ["before", "after"]].tolist() == ["K10+700", "K10+800"]
     assert set(history["user"]) == {"张工", "李工"}
+
+
+def sample_filters(schema, frame):
+    """A filter on each part the store selects in SQL, on categories, and on the parts it applies to rows."""
+    fog = frame[frame["category"] == "fog"].iloc[0]
+    return [PatchFilter.from_args(schema, grade="重大"),
+            PatchFilter.from_args(schema, grade=["较大", "一般"], status=fog["rect_status"]),
+            PatchFilter.from_args(schema, township=fog["township"], route=fog["route_code"].lower()),
+            PatchFilter.from_args(schema, category=["fog", "bridge"], grade="较大"),
+            PatchFilter.from_args(schema, category="fog", text=fog["name"][:2], overdue=True),
+            PatchFilter.from_args(schema, category=[c.key for c in schema.categories if c.is_facility]),
+            PatchFilter.from_args(schema, category=[c.key for c in schema.categories if c.is_facility], grade="重大")]
+
+
+@both_backends
+def test_read_with_a_patch_filter_selects_what_the_filter_keeps(store):
+    everything = store.read()
+    for chosen in sample_filters(store.schema, everything):
+        expected = sorted(chosen.apply(everything)["code"])
+        assert sorted(store.read(filters=chosen)["code"]) == expected, chosen
+        if chosen.row_parts().empty:
+            assert sorted(r["code"] for r in store.rows(filters=chosen)) == expected, chosen
+    assert store.read("fog", filters=PatchFilter(categories=("bridge",))).empty
+    with pytest.raises(TypeError, match="PatchFilter"):
+        store.read(filters={"risk_grade": "重大"})
 
 
 @both_backends
