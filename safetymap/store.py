@@ -398,8 +398,8 @@ class Store(HazardLedger):
             con.execute(f"UPDATE {SOURCE_TABLE} SET geom = {self.backend.geom_param} WHERE code = ?", (self.backend.encode([geom])[0], code))
         con.execute(f'UPDATE "{c.table}" SET {", ".join(sets)} WHERE code = ? AND version = ?',
                     (*params, code, expected_version))
-        rows = [(code, c.key, version, action, f.key, f.label, display_value(f, current[f.key]),
-                 display_value(f, new[f.key]), user, stamp) for f in changed]
+        rows = [(code, c.key, version, action, f.key, f.label, display_value(f, current[f.key], current),
+                 display_value(f, new[f.key], new), user, stamp) for f in changed]
         if geom_changed:
             rows.append((code, c.key, version, action, "source_geometry", GEOMETRY_LABEL,
                          shapely.to_wkt(current["source_geometry"], rounding_precision=7),

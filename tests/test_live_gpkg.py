@@ -203,3 +203,34 @@ def test_the_qgis_project_copy_edited_elsewhere_imports_as_an_update(sample_db, 
     preview = preview_import(store, tmp_path / "edited.zip")
     assert preview.ok, preview.problems[:3]
     assert preview.n_updated == 1 and list(preview.updates["新值"]) == ["在工程里改的"]
+
+
+def test_stake_text_and_outside_edits_of_stakes_carry_the_chain_prefix(sample_db):
+    store = open_store(sample_db)
+    donor = first(store, "fog")
+    values = {"code": "TW-901", "name": "左幅", "route_code": donor["route_code"], "start_stake": "ZK1+000",
+              "end_stake": "ZK3+000", "township": donor["township"], "rect_status": "待整改",
+              "risk_grade": "一般", "grade_method": "直接判定", "grade_basis": "测试"}
+    store.insert("fog", values, donor["source_geometry"], "测试")
+    con = other_client(store)
+    text = 'SELECT start_stake_k, end_stake_k FROM patch_fog WHERE code = ?'
+    assert con.execute(text, ("TW-901",)).fetchone() == ("ZK1+000", "ZK3+000")
+    con.execute("UPDATE patch_fog SET start_stake = 2000 WHERE code = ?", ("TW-901",))
+    row = external_rows(store, "TW-901").set_index("field_key").loc["start_stake"]
+    assert (row["before"], row["after"]) == ("ZK1+000", "ZK2+000")
+    con.execute("UPDATE patch_fog SET stake_prefix = 'YK' WHERE code = ?", ("TW-901",))
+    assert con.execute(text, ("TW-901",)).fetchone() == ("YK2+000", "YK3+000")
+
+
+def test_an_older_file_gets_its_stake_text_with_the_prefix_when_the_triggers_are_renewed(sample_db):
+    from safetymap.backends.gpkg_live import LIVE_KEY, STATE_TABLE
+    store = open_store(sample_db)
+    donor = first(store, "fog")
+    con = other_client(store)
+    con.execute("UPDATE patch_fog SET stake_prefix = 'ZK' WHERE code = ?", (donor["code"],))
+    con.execute("UPDATE patch_fog SET start_stake_k = 'K0+000' WHERE code = ?", (donor["code"],))  # as before
+    con.execute(f"DELETE FROM {STATE_TABLE} WHERE key = ?", (LIVE_KEY,))
+    store.close()
+    open_store(sample_db).close()
+    got = con.execute("SELECT start_stake_k FROM patch_fog WHERE code = ?", (donor["code"],)).fetchone()[0]
+    assert got.startswith("ZK"), got
