@@ -13,7 +13,7 @@ from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtyp
 
 from .errors import Problem
 from .geo import MAIN_PREFIX, STAKE_PATTERN, lengths_m, parse_stake
-from .schema import Category, EventType, Field, Schema
+from .schema import Category, EventType, Field, Schema, UnitRouteRule
 from .values import MULTI_SPLIT, as_str, blank_mask, is_blank, is_text_kind, split_multi
 
 TRUE_WORDS = {"是", "true", "1", "y", "yes", "t", "有", "√"}
@@ -329,6 +329,24 @@ def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file, s
             problems += _requires_problems(category, f, frame, rows, file)
         if f.within and {f.key, f.within} <= set(frame.columns):
             problems += _within_problems(category, f, frame, rows, file, schema)
+    if schema.township_unit_rule is not None and "route_code" in frame.columns:
+        problems += _unit_route_problems(category, frame, rows, file, schema.township_unit_rule)
+    return problems
+
+
+def _unit_route_problems(category: Category, frame: pd.DataFrame, rows, file, rule: UnitRouteRule) -> list[Problem]:
+    """Township governments named as units of a patch on a road they are not responsible for (only
+    乡道/村道, by the schema's ``township_unit_rule``); a patch with no route code is not judged."""
+    problems = []
+    routes = frame["route_code"].to_numpy(dtype=object)
+    judged = ~blank_mask(frame["route_code"]) & ~np.array([rule.allows(r) for r in routes], dtype=bool)
+    for key in (k for k in rule.fields if k in frame.columns):
+        f = category.field(key)
+        for i in np.flatnonzero(judged & ~blank_mask(frame[key])):
+            value = frame[key].iloc[i]
+            units = [u for u in (split_multi(value) if f.multiple else [value]) if u in rule.units]
+            problems += [Problem(f.label, rule.message(u, f.label, routes[i]), row=int(rows[i]), file=file)
+                         for u in units]
     return problems
 
 
