@@ -27,6 +27,7 @@ SHP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,9}$")
 CATEGORY_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 NORMALISE = ("", "code")
 CATEGORY_KINDS = ("risk", "facility")
+MARKERS = ("circle", "square", "triangle", "star", "cross")  # a facility's point symbol in desktop GIS styles
 # Stake chain prefixes (桩号冠号): main line, left and right carriageways, interchange ramps A–H.
 # A field may take them as ``values_from = "stake_prefixes"``; geo parses stakes with them.
 STAKE_PREFIXES = ("K", "ZK", "YK") + tuple(f"{letter}K" for letter in "ABCDEFGH")
@@ -212,6 +213,7 @@ class Category:
     n_common: int = 0  # how many of ``fields`` are common fields (the rest: its blocks, then its own)
     kind: str = "risk"  # "risk" (graded, counted as a risk) or "facility" (equipment, stores: neither)
     symbol: str = ""  # the character a facility's marker shows on the map and in the legend
+    marker: str = "circle"  # a facility's point symbol in QGIS/SLD styles (``MARKERS``)
 
     @property
     def is_facility(self) -> bool:
@@ -451,6 +453,13 @@ def _category_fields(raw: dict, common: tuple[Field, ...], blocks: dict[str, tup
     return shared + own, n_common
 
 
+def _marker(raw: dict, where: str) -> str:
+    marker = raw.get("marker", MARKERS[0])
+    if marker not in MARKERS:
+        raise _Bad(where, f"marker「{marker}」须为 {'、'.join(MARKERS)} 之一")
+    return marker
+
+
 def _check_examples(raw: dict, entry: str) -> None:
     """Every declared example is accepted by the field's pattern (so the hint never lies)."""
     if not raw.get("pattern"):
@@ -593,6 +602,7 @@ def _parse(data: dict, source: Path) -> Schema:
             geometry=tuple(raw.get("geometry", ["LineString"])), buffer_m=float(raw.get("buffer_m", 30)),
             outline=raw.get("outline", "#333333"), dash=raw.get("dash", ""), icon=raw.get("icon", "info-sign"),
             fields=fields, n_common=n_shared, kind=raw.get("kind", "risk"), symbol=raw.get("symbol", raw["label"][0]),
+            marker=_marker(raw, f"类别 {key}"),
         )
         categories.append(cat)
     fog = data.get("meta", {}).get("fog_category", "fog")

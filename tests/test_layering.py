@@ -19,7 +19,7 @@ LAYERS = [
     {"safetymap.errors", "safetymap.clock", "safetymap.auth", "safetymap.schema", "safetymap._compat",
      "safetymap.redaction"},
     {"safetymap.geo"},
-    {"safetymap.values"},
+    {"safetymap.values", "safetymap.styles"},
     {"safetymap.validation", "safetymap.hazards"},
     {"safetymap.backends", "safetymap.backends.locations", "safetymap.backends.tables", "safetymap.backends.gpkg", "safetymap.backends.frames",
      "safetymap.backends.gpkg_live", "safetymap.backends.gpkg_meta",

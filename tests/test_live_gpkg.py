@@ -10,6 +10,7 @@ import shapely
 from safetymap.backends import gpkg
 from safetymap.errors import ConflictError, ValidationError
 from safetymap.store import open_store
+from test_qgis_files import qgis  # noqa: F401  (QGIS 3.22, or a skip with the reason)
 
 
 def other_client(store) -> sqlite3.Connection:
@@ -234,3 +235,30 @@ def test_an_older_file_gets_its_stake_text_with_the_prefix_when_the_triggers_are
     open_store(sample_db).close()
     got = con.execute("SELECT start_stake_k FROM patch_fog WHERE code = ?", (donor["code"],)).fetchone()[0]
     assert got.startswith("ZK"), got
+
+
+def test_facility_layers_of_the_live_store_have_their_marker_style_in_qgis_not_a_grade_style(sample_db, qgis):
+    from test_qgis_files import assert_facility_style, probe
+    store = open_store(sample_db)
+    facilities = [store.schema.category(k) for k in store.schema.facility_keys]
+    layers = probe([{"uri": f"{sample_db}|layername={c.table}"} for c in facilities])
+    grades = {g.label for g in store.schema.grades}
+    for c, layer in zip(facilities, layers):
+        assert layer["valid"] and layer["renderer"] == "RuleRenderer", layer["uri"]
+        assert layer["rules"] == [c.label] and not grades & set(layer["rules"]), layer["rules"]
+        assert layer["filters"] == ['"archived" = 0']  # archived facilities are not drawn
+        assert_facility_style(layer, c, "polygon")
+    graded = probe([{"uri": f"{sample_db}|layername=patch_fog"}])[0]
+    assert graded["rules"] == [g.label for g in store.schema.grades] + [store.schema.ungraded_label]
+
+
+def test_the_live_store_and_the_exports_take_their_styles_from_one_module(sample_db):
+    from safetymap import styles
+    store = open_store(sample_db)
+    con = other_client(store)
+    camera = store.schema.category("camera")
+    qml, sld = con.execute("SELECT styleQML, styleSLD FROM layer_styles WHERE f_table_name = ? AND useAsDefault",
+                           (camera.table,)).fetchone()
+    assert 'name="name" type="QString" value="square"' in qml and "risk_grade" not in qml.split("<fieldConfiguration")[0]
+    assert "<WellKnownName>square</WellKnownName>" in sld and "风险等级" not in sld
+    assert sld == styles.sld(store.schema, camera, "polygon", camera.table, lambda f: f.key)
