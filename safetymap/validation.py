@@ -358,14 +358,13 @@ def _unit_route_problems(category: Category, frame: pd.DataFrame, rows, file, ru
 
 def _names_any(values: pd.Series, names: frozenset[str], multiple: bool) -> np.ndarray:
     """Per row, whether a clean enum value (several joined, when ``multiple``) is one of ``names``."""
+    if not multiple:
+        return values.isin(names).to_numpy(dtype=bool)
     present = ~blank_mask(values)
     out = np.zeros(len(values), bool)
     if not present.any():
         return out
     text = pa.array(as_str(values[present]), type=pa.string())
-    if not multiple:
-        out[present] = pc.is_in(text, value_set=pa.array(sorted(names))).to_numpy(zero_copy_only=False)
-        return out
     parts = pc.split_pattern_regex(text, MULTI_SPLIT.pattern)
     hit = pc.is_in(pc.list_flatten(parts), value_set=pa.array(sorted(names))).to_numpy(zero_copy_only=False)
     parents = pc.list_parent_indices(parts).to_numpy()
