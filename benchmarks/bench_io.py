@@ -122,6 +122,10 @@ def synthetic(c: Category, schema: Schema, n: int, rng: np.random.Generator, off
     }
     for f in c.own_fields:
         raw[f.key] = _own_values(f, rng, n)
+    rule = schema.township_unit_rule  # township governments are units of 乡道/村道 only
+    if rule is not None:
+        kept = ~np.isin(raw["resp_unit"], list(rule.units)) | pd.Series(raw["route_code"]).str.startswith(rule.route_prefixes)
+        raw["resp_unit"] = np.where(kept, raw["resp_unit"], c.field("resp_unit").values[0])
     return pd.DataFrame(raw), geoms
 
 

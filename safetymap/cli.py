@@ -75,7 +75,7 @@ def cmd_show(args) -> int:
     c = store.schema.category(record["category"])
     print(f"{c.label} {record['code']}（版本 {record['version']}{'，已归档' if record['archived'] else ''}）")
     for f in c.fields:
-        print(f"  {f.label_with_unit}: {display_value(f, record[f.key])}")
+        print(f"  {f.label_with_unit}: {display_value(f, record[f.key], record)}")
     return 0
 
 

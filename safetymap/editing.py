@@ -9,11 +9,11 @@ import shapely
 
 from .auth import User
 from .errors import Problem, ValidationError
-from .geo import format_stake, parse_stake, parse_stake_parts, segment_from_stakes, to_metric
+from .geo import parse_stake, parse_stake_parts, segment_from_stakes, to_metric
 from .schema import Category, Field, Schema
 from .store import Store
 from .validation import clean_frame, stake_length_notes
-from .values import display_value, is_blank, split_multi
+from .values import STAKE_PREFIX_KEY, display_value, is_blank, split_multi
 
 BLANK = "（空）"
 
@@ -28,7 +28,7 @@ def _comparable(f: Field, value, prefix=None) -> str:
             stated, metres = parse_stake_parts(value)
         except ValueError:
             return f"invalid:{value}"
-        return format_stake(metres, stated or prefix)
+        return display_value(f, metres, {STAKE_PREFIX_KEY: stated or prefix})
     return display_value(f, value)
 
 
@@ -46,24 +46,27 @@ def changed_values(fields: tuple[Field, ...], base: dict, form: dict) -> dict:
     return changes
 
 
-def _shown(f: Field, value) -> str:
-    """A form value as the ledger shows it; a stake that does not parse is shown as typed."""
+def _shown(f: Field, value, record: dict) -> str:
+    """A form value as the ledger shows it (a stake with the chain it states, else the one of ``record``,
+    the patch as it would be); a stake that does not parse is shown as typed."""
     if is_blank(value) or (isinstance(value, (list, tuple)) and not value):
         return BLANK
     if isinstance(value, (list, tuple)):
         value = "、".join(value)
     if f.type == "stake" and isinstance(value, str):
         try:
-            value = parse_stake(value)
+            stated, value = parse_stake_parts(value)
         except ValueError:
             return value
-    return display_value(f, value) or BLANK
+        record = {STAKE_PREFIX_KEY: stated} if stated else record
+    return display_value(f, value, record) or BLANK
 
 
 def change_summary(fields: tuple[Field, ...], base: dict, changes: dict) -> dict[str, tuple[str, str]]:
     """{field label: (before, after)} for every change, as the ledger shows values; a blank side is BLANK."""
     by_key = {f.key: f for f in fields}
-    return {by_key[key].label: (_shown(by_key[key], base.get(key)), _shown(by_key[key], value))
+    after = base | changes
+    return {by_key[key].label: (_shown(by_key[key], base.get(key), base), _shown(by_key[key], value, after))
             for key, value in changes.items()}
 
 

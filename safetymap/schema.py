@@ -27,6 +27,7 @@ SHP_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,9}$")
 CATEGORY_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 NORMALISE = ("", "code")
 CATEGORY_KINDS = ("risk", "facility")
+MARKERS = ("circle", "square", "triangle", "star", "cross")  # a facility's point symbol in desktop GIS styles
 # Stake chain prefixes (桩号冠号): main line, left and right carriageways, interchange ramps A–H.
 # A field may take them as ``values_from = "stake_prefixes"``; geo parses stakes with them.
 STAKE_PREFIXES = ("K", "ZK", "YK") + tuple(f"{letter}K" for letter in "ABCDEFGH")
@@ -144,6 +145,25 @@ class HazardSpec:
 
 
 @dataclass(frozen=True)
+class UnitRouteRule:
+    """Units of one kind (乡镇人民政府, 街道办事处) allowed in some fields only on some roads (乡道, 村道),
+    told apart by the first letter of the route code."""
+
+    units: frozenset[str]
+    fields: tuple[str, ...]
+    route_prefixes: tuple[str, ...]
+    roads: str  # how the message names those roads, e.g. 乡道、村道
+
+    def allows(self, route_code) -> bool:
+        return isinstance(route_code, str) and route_code.startswith(self.route_prefixes)
+
+    def message(self, unit: str, field_label: str, route_code: str) -> str:
+        prefixes = "、".join(self.route_prefixes)
+        return (f"「{unit}」只能作为{self.roads}（路线编码以 {prefixes} 开头）的{field_label}，"
+                f"本图斑的路线编码为「{route_code}」")
+
+
+@dataclass(frozen=True)
 class District:
     """The district the ledger covers: its boundary file, and the centre and bounds derived from it."""
 
@@ -193,6 +213,7 @@ class Category:
     n_common: int = 0  # how many of ``fields`` are common fields (the rest: its blocks, then its own)
     kind: str = "risk"  # "risk" (graded, counted as a risk) or "facility" (equipment, stores: neither)
     symbol: str = ""  # the character a facility's marker shows on the map and in the legend
+    marker: str = "circle"  # a facility's point symbol in QGIS/SLD styles (``MARKERS``)
 
     @property
     def is_facility(self) -> bool:
@@ -237,6 +258,7 @@ class Schema:
     hazard: HazardSpec | None = None
     parents: dict = field(default_factory=dict)  # village -> (its township,), from the divisions file
     stake_length_rule: dict = field(default_factory=dict)  # tolerance of 桩号 vs length (validation.stake_length_notes)
+    township_unit_rule: UnitRouteRule | None = None  # 乡镇人民政府 only on 乡道/村道 (validation)
     source: Path = field(default=DEFAULT_SCHEMA_PATH)
 
     @property
@@ -431,6 +453,13 @@ def _category_fields(raw: dict, common: tuple[Field, ...], blocks: dict[str, tup
     return shared + own, n_common
 
 
+def _marker(raw: dict, where: str) -> str:
+    marker = raw.get("marker", MARKERS[0])
+    if marker not in MARKERS:
+        raise _Bad(where, f"marker「{marker}」须为 {'、'.join(MARKERS)} 之一")
+    return marker
+
+
 def _check_examples(raw: dict, entry: str) -> None:
     """Every declared example is accepted by the field's pattern (so the hint never lies)."""
     if not raw.get("pattern"):
@@ -500,6 +529,29 @@ def _build_hazard(data: dict, lists: dict[str, list[str]], grades: list[str],
                       raw.get("code_pattern", ""), raw.get("code_hint", ""))
 
 
+def _build_unit_rule(data: dict, lists: dict[str, list[str]], common: tuple[Field, ...]) -> UnitRouteRule | None:
+    raw = data.get("township_unit_rule")
+    if raw is None:
+        return None
+    entry = "township_unit_rule"
+    missing = [k for k in ("units", "fields", "route_prefixes", "roads") if k not in raw]
+    if missing:
+        raise _Bad(entry, f"缺少 {'、'.join(missing)}")
+    if raw["units"] not in lists:
+        raise _Bad(entry, f"引用了不存在的列表 {raw['units']}")
+    keys = {f.key for f in common}
+    unknown = [k for k in raw["fields"] if k not in keys]
+    if unknown:
+        raise _Bad(entry, f"{'、'.join(unknown)} 不是公共字段")
+    route = next((f for f in common if f.key == "route_code"), None)
+    if route is not None and route.pattern:
+        wrong = [p for p in raw["route_prefixes"] if not re.match(route.pattern, f"{p}001")]
+        if wrong:
+            raise _Bad(entry, f"路线编码前缀 {'、'.join(wrong)} 不符合路线编码的 pattern")
+    return UnitRouteRule(frozenset(lists[raw["units"]]), tuple(raw["fields"]), tuple(raw["route_prefixes"]),
+                         raw["roads"])
+
+
 def _build_district(meta: dict) -> District | None:
     raw = meta.get("district")
     if raw is None:
@@ -550,6 +602,7 @@ def _parse(data: dict, source: Path) -> Schema:
             geometry=tuple(raw.get("geometry", ["LineString"])), buffer_m=float(raw.get("buffer_m", 30)),
             outline=raw.get("outline", "#333333"), dash=raw.get("dash", ""), icon=raw.get("icon", "info-sign"),
             fields=fields, n_common=n_shared, kind=raw.get("kind", "risk"), symbol=raw.get("symbol", raw["label"][0]),
+            marker=_marker(raw, f"类别 {key}"),
         )
         categories.append(cat)
     fog = data.get("meta", {}).get("fog_category", "fog")
@@ -569,6 +622,7 @@ def _parse(data: dict, source: Path) -> Schema:
         events=_build_events(data, lists, grade_labels), district=_build_district(data.get("meta", {})), source=source,
         fog_rule=dict(data.get("fog_rule", {})), hazard=_build_hazard(data, lists, grade_labels, categories),
         parents=parents, stake_length_rule=dict(data.get("stake_length_rule", {})),
+        township_unit_rule=_build_unit_rule(data, lists, common),
     )
 
 

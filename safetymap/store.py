@@ -410,7 +410,8 @@ class Store(HazardLedger):
         changed = [f for f in c.fields if f.key in new and differs(f, current[f.key], new[f.key])]
         change = PatchChange(current, c.table, action,
                              {f.key: to_sql(f, derived[f.key])[0] for f in changed},
-                             [(f.key, f.label, display_value(f, current[f.key]), display_value(f, new[f.key]))
+                             [(f.key, f.label, display_value(f, current[f.key], current),
+                               display_value(f, new[f.key], new))
                               for f in changed])
         if source_geometry is not None and not shapely.equals_exact(geom, current["source_geometry"], 1e-9):
             change.polygon, change.source = self.backend.encode(polygons)[0], self.backend.encode([geom])[0]

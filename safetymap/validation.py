@@ -3,6 +3,7 @@ collecting every problem with its row and the field's Chinese label; then derive
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtyp
 
 from .errors import Problem
 from .geo import MAIN_PREFIX, STAKE_PATTERN, lengths_m, parse_stake
-from .schema import Category, EventType, Field, Schema
+from .schema import Category, EventType, Field, Schema, UnitRouteRule
 from .values import MULTI_SPLIT, as_str, blank_mask, is_blank, is_text_kind, split_multi
 
 TRUE_WORDS = {"是", "true", "1", "y", "yes", "t", "有", "√"}
@@ -329,7 +330,46 @@ def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file, s
             problems += _requires_problems(category, f, frame, rows, file)
         if f.within and {f.key, f.within} <= set(frame.columns):
             problems += _within_problems(category, f, frame, rows, file, schema)
+    if schema.township_unit_rule is not None and "route_code" in frame.columns:
+        problems += _unit_route_problems(category, frame, rows, file, schema.township_unit_rule)
     return problems
+
+
+def _unit_route_problems(category: Category, frame: pd.DataFrame, rows, file, rule: UnitRouteRule) -> list[Problem]:
+    """Township governments named as units of a patch on a road they are not responsible for (only
+    乡道/村道, by the schema's ``township_unit_rule``); a patch with no route code is not judged."""
+    problems = []
+    blank = blank_mask(frame["route_code"])
+    if blank.all():
+        return problems
+    routes = frame["route_code"].to_numpy(dtype=object)
+    starts = "(?:" + "|".join(re.escape(p) for p in rule.route_prefixes) + ")"
+    judged = ~blank
+    judged[~blank] = ~_matches(as_str(frame["route_code"][~blank]), starts)
+    for key in (k for k in rule.fields if k in frame.columns):
+        f = category.field(key)
+        for i in np.flatnonzero(judged & _names_any(frame[key], rule.units, f.multiple)):
+            value = frame[key].iloc[i]
+            units = [u for u in (split_multi(value) if f.multiple else [value]) if u in rule.units]
+            problems += [Problem(f.label, rule.message(u, f.label, routes[i]), row=int(rows[i]), file=file)
+                         for u in units]
+    return problems
+
+
+def _names_any(values: pd.Series, names: frozenset[str], multiple: bool) -> np.ndarray:
+    """Per row, whether a clean enum value (several joined, when ``multiple``) is one of ``names``."""
+    if not multiple:
+        return values.isin(names).to_numpy(dtype=bool)
+    present = ~blank_mask(values)
+    out = np.zeros(len(values), bool)
+    if not present.any():
+        return out
+    text = pa.array(as_str(values[present]), type=pa.string())
+    parts = pc.split_pattern_regex(text, MULTI_SPLIT.pattern)
+    hit = pc.is_in(pc.list_flatten(parts), value_set=pa.array(sorted(names))).to_numpy(zero_copy_only=False)
+    parents = pc.list_parent_indices(parts).to_numpy()
+    out[present] = np.bincount(parents[hit], minlength=int(present.sum())) > 0
+    return out
 
 
 def _within_problems(category: Category, f: Field, frame: pd.DataFrame, rows, file, schema: Schema) -> list[Problem]:

@@ -61,12 +61,17 @@ def blank_mask(series: pd.Series) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- display
-def display_value(f: Field | None, value) -> str:
-    """A value as text for history, messages and files: stakes as K12+350, dates ISO, booleans 是/否."""
+STAKE_PREFIX_KEY = "stake_prefix"  # the patch field holding its stakes' chain prefix (桩号冠号)
+
+
+def display_value(f: Field | None, value, record=None) -> str:
+    """A value as text for history, messages and files: stakes as K12+350 with the chain prefix of
+    ``record`` (the patch the value belongs to: ZK12+350), dates ISO, booleans 是/否."""
     if is_blank(value):
         return ""
     if f is not None and f.type == "stake":
-        return format_stake(value)
+        prefix = None if record is None else record.get(STAKE_PREFIX_KEY)
+        return format_stake(value, None if is_blank(prefix) else prefix)
     if f is not None and f.type == "bool":
         return BOOL_TEXT[bool(value)]
     if f is not None and f.type == "date":

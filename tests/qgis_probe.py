@@ -5,13 +5,15 @@ Input (argv[1]): a JSON list of {"uri", "provider", "text_field"?} or, built her
 classes (non-ASCII field names must be percent-encoded), {"provider": "delimitedtext", "path", "params"}
 and {"provider": "virtual", "source", "query", "srid"} (a table made spatial with SQL). Output: one object
 per layer with valid, spatial, crs, count, geometry type, the values of ``text_field``, the renderer type
-and its number of categories (after QGIS loaded the layer's default ``.qml``, if any)."""
+and its number of categories, rule labels and filters, symbol layers (class and marker shape, sub-symbols
+too) and the label text (after QGIS loaded the layer's default ``.qml``, if any)."""
 import json
 import os
 import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from qgis.core import QgsApplication, QgsVectorLayer, QgsVirtualLayerDefinition, QgsWkbTypes  # noqa: E402
+from qgis.core import (QgsApplication, QgsRenderContext, QgsSimpleMarkerSymbolLayerBase,  # noqa: E402
+                       QgsVectorLayer, QgsVirtualLayerDefinition, QgsWkbTypes)
 from qgis.PyQt.QtCore import QUrl, QUrlQuery  # noqa: E402
 
 
@@ -34,6 +36,34 @@ def uri_of(spec: dict) -> str:
     return spec["uri"]
 
 
+def symbol_layers(symbol) -> list[str]:
+    """``Class`` or ``Class:shape`` of every symbol layer of ``symbol``, its sub-symbols' too."""
+    out = []
+    for sl in symbol.symbolLayers():
+        name = sl.layerType()
+        if isinstance(sl, QgsSimpleMarkerSymbolLayerBase):
+            name += ":" + QgsSimpleMarkerSymbolLayerBase.encodeShape(sl.shape())
+        out.append(name)
+        if sl.subSymbol() is not None:
+            out += symbol_layers(sl.subSymbol())
+    return out
+
+
+def style_of(layer) -> dict:
+    renderer = layer.renderer()
+    if renderer is None:
+        return {}
+    rules = renderer.rootRule().children() if renderer.type() == "RuleRenderer" else []
+    labeling = layer.labeling()
+    settings = labeling.settings() if labeling is not None and labeling.type() == "simple" else None
+    if labeling is not None and labeling.type() == "rule-based":
+        settings = labeling.rootRule().children()[0].settings()
+    return {"rules": [r.label() for r in rules], "filters": [r.filterExpression() for r in rules],
+            "symbol_layers": [n for s in renderer.symbols(QgsRenderContext()) for n in symbol_layers(s)],
+            "attr": getattr(renderer, "classAttribute", lambda: "")(),
+            "label_text": settings.fieldName if settings is not None else ""}
+
+
 def describe(spec: dict) -> dict:
     layer = QgsVectorLayer(uri_of(spec), "layer", spec.get("provider", "ogr"))
     out = {"uri": spec.get("uri") or spec.get("path") or spec.get("source"), "valid": layer.isValid()}
@@ -45,7 +75,7 @@ def describe(spec: dict) -> dict:
                fields=[f.name() for f in layer.fields()],
                renderer=renderer.type() if renderer else None,
                categories=len(renderer.categories()) if renderer and hasattr(renderer, "categories") else 0,
-               labels=layer.labelsEnabled())
+               labels=layer.labelsEnabled(), **style_of(layer))
     field = spec.get("text_field")
     if field:
         values = [f[field] for f in layer.getFeatures()]

@@ -19,7 +19,7 @@ LAYERS = [
     {"safetymap.errors", "safetymap.clock", "safetymap.auth", "safetymap.schema", "safetymap._compat",
      "safetymap.redaction"},
     {"safetymap.geo"},
-    {"safetymap.values"},
+    {"safetymap.values", "safetymap.styles"},
     {"safetymap.validation", "safetymap.hazards"},
     {"safetymap.ledger", "safetymap.filters"},
     {"safetymap.backends", "safetymap.backends.locations", "safetymap.backends.tables", "safetymap.backends.gpkg", "safetymap.backends.frames",

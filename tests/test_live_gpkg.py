@@ -10,6 +10,7 @@ import shapely
 from safetymap.backends import gpkg
 from safetymap.errors import ConflictError, ValidationError
 from safetymap.store import open_store
+from test_qgis_files import qgis  # noqa: F401  (QGIS 3.22, or a skip with the reason)
 
 
 def other_client(store) -> sqlite3.Connection:
@@ -203,3 +204,61 @@ def test_the_qgis_project_copy_edited_elsewhere_imports_as_an_update(sample_db, 
     preview = preview_import(store, tmp_path / "edited.zip")
     assert preview.ok, preview.problems[:3]
     assert preview.n_updated == 1 and list(preview.updates["新值"]) == ["在工程里改的"]
+
+
+def test_stake_text_and_outside_edits_of_stakes_carry_the_chain_prefix(sample_db):
+    store = open_store(sample_db)
+    donor = first(store, "fog")
+    values = {"code": "TW-901", "name": "左幅", "route_code": donor["route_code"], "start_stake": "ZK1+000",
+              "end_stake": "ZK3+000", "township": donor["township"], "rect_status": "待整改",
+              "risk_grade": "一般", "grade_method": "直接判定", "grade_basis": "测试"}
+    store.insert("fog", values, donor["source_geometry"], "测试")
+    con = other_client(store)
+    text = 'SELECT start_stake_k, end_stake_k FROM patch_fog WHERE code = ?'
+    assert con.execute(text, ("TW-901",)).fetchone() == ("ZK1+000", "ZK3+000")
+    con.execute("UPDATE patch_fog SET start_stake = 2000 WHERE code = ?", ("TW-901",))
+    row = external_rows(store, "TW-901").set_index("field_key").loc["start_stake"]
+    assert (row["before"], row["after"]) == ("ZK1+000", "ZK2+000")
+    con.execute("UPDATE patch_fog SET stake_prefix = 'YK' WHERE code = ?", ("TW-901",))
+    assert con.execute(text, ("TW-901",)).fetchone() == ("YK2+000", "YK3+000")
+
+
+def test_an_older_file_gets_its_stake_text_with_the_prefix_when_the_triggers_are_renewed(sample_db):
+    from safetymap.backends.gpkg_live import LIVE_KEY, STATE_TABLE
+    store = open_store(sample_db)
+    donor = first(store, "fog")
+    con = other_client(store)
+    con.execute("UPDATE patch_fog SET stake_prefix = 'ZK' WHERE code = ?", (donor["code"],))
+    con.execute("UPDATE patch_fog SET start_stake_k = 'K0+000' WHERE code = ?", (donor["code"],))  # as before
+    con.execute(f"DELETE FROM {STATE_TABLE} WHERE key = ?", (LIVE_KEY,))
+    store.close()
+    open_store(sample_db).close()
+    got = con.execute("SELECT start_stake_k FROM patch_fog WHERE code = ?", (donor["code"],)).fetchone()[0]
+    assert got.startswith("ZK"), got
+
+
+def test_facility_layers_of_the_live_store_have_their_marker_style_in_qgis_not_a_grade_style(sample_db, qgis):
+    from test_qgis_files import assert_facility_style, probe
+    store = open_store(sample_db)
+    facilities = [store.schema.category(k) for k in store.schema.facility_keys]
+    layers = probe([{"uri": f"{sample_db}|layername={c.table}"} for c in facilities])
+    grades = {g.label for g in store.schema.grades}
+    for c, layer in zip(facilities, layers):
+        assert layer["valid"] and layer["renderer"] == "RuleRenderer", layer["uri"]
+        assert layer["rules"] == [c.label] and not grades & set(layer["rules"]), layer["rules"]
+        assert layer["filters"] == ['"archived" = 0']  # archived facilities are not drawn
+        assert_facility_style(layer, c, "polygon")
+    graded = probe([{"uri": f"{sample_db}|layername=patch_fog"}])[0]
+    assert graded["rules"] == [g.label for g in store.schema.grades] + [store.schema.ungraded_label]
+
+
+def test_the_live_store_and_the_exports_take_their_styles_from_one_module(sample_db):
+    from safetymap import styles
+    store = open_store(sample_db)
+    con = other_client(store)
+    camera = store.schema.category("camera")
+    qml, sld = con.execute("SELECT styleQML, styleSLD FROM layer_styles WHERE f_table_name = ? AND useAsDefault",
+                           (camera.table,)).fetchone()
+    assert 'name="name" type="QString" value="square"' in qml and "risk_grade" not in qml.split("<fieldConfiguration")[0]
+    assert "<WellKnownName>square</WellKnownName>" in sld and "风险等级" not in sld
+    assert sld == styles.sld(store.schema, camera, "polygon", camera.table, lambda f: f.key)

@@ -68,7 +68,7 @@ def exports(store, folder: Path) -> dict[str, Path]:
     frame = store.read()
     out = {}
     for fmt in FORMATS:
-        path = folder / f"ledger{FORMATS[fmt].suffix}"
+        path = folder / f"ledger-{fmt}{FORMATS[fmt].suffix}"  # shp and qgis are both zips
         tables = related_tables(store, frame["code"]) if fmt == "gpkg" else None
         export(frame, fmt, path, store.schema, tables=tables)
         out[fmt] = path
@@ -83,6 +83,7 @@ def layer_specs(paths: dict[str, Path], store, folder: Path) -> list[dict]:
     shp = folder / "shp"
     zipfile.ZipFile(paths["shp"]).extractall(shp)
     specs += [{"uri": str(p), "text_field": "NAME", "kind": "shp"} for p in sorted(shp.glob("*.shp"))]
+    assert len(specs) >= 2 * len(store.schema.categories), "the shapefile zip has a layer per category and geometry"
     labels = [c.label for c in store.schema.categories]
     gpkg_layers = [name for label in labels for name in (label, label + "_源几何")]
     specs += [{"uri": f"{paths['gpkg']}|layername={name}", "text_field": "名称"} for name in gpkg_layers]
@@ -122,12 +123,36 @@ def test_every_export_layer_is_spatial_in_qgis_with_its_crs_and_chinese(store, t
         assert texts and all(any(name in t for name in names) for t in texts), (where, texts[:3])  # not garbled
 
 
-def test_shapefile_styles_load_in_qgis_with_the_four_grades(store, tmp_path, qgis):
+def assert_graded(layer, schema) -> None:
+    assert layer["renderer"] == "categorizedSymbol" and layer["categories"] == len(schema.grades), layer["uri"]
+    assert layer["labels"], layer["uri"]
+
+
+def assert_facility_style(layer, category, kind: str) -> None:
+    """A facility layer: one symbol (no grade anywhere), the category's marker, labels by code and name."""
+    where = layer["uri"]
+    assert layer["renderer"] in ("singleSymbol", "RuleRenderer") and layer["categories"] == 0, where
+    assert len(layer["rules"]) <= 1 and not any("grade" in f or "风险等级" in f or "GRADE" in f
+                                                for f in layer["filters"] + [layer["attr"]]), where
+    assert f"SimpleMarker:{category.marker}" in layer["symbol_layers"], (where, layer["symbol_layers"])
+    assert kind != "polygon" or "CentroidFill" in layer["symbol_layers"], (where, layer["symbol_layers"])
+    assert layer["labels"] and "concat" in layer["label_text"], (where, layer["label_text"])
+
+
+def test_shapefile_styles_load_in_qgis_by_grade_and_facilities_by_their_marker(store, tmp_path, qgis):
     paths = exports(store, tmp_path)
     specs = [s for s in layer_specs(paths, store, tmp_path) if s.get("kind") == "shp"]
+    kinds = {"patch": "polygon", "line": "line", "point": "point"}
+    facilities = 0
     for layer in probe(specs):
-        assert layer["renderer"] == "categorizedSymbol" and layer["categories"] == len(store.schema.grades), layer["uri"]
-        assert layer["labels"], layer["uri"]
+        key, suffix = Path(layer["uri"]).stem.rsplit("_", 1)
+        category = store.schema.category(key)
+        if category.is_facility:
+            assert_facility_style(layer, category, kinds[suffix])
+            facilities += 1
+        else:
+            assert_graded(layer, store.schema)
+    assert facilities >= 2 * len(store.schema.facility_keys)  # the points and their patches
 
 
 @pytest.mark.parametrize("fmt", ["kml", "kmz"])
@@ -163,8 +188,13 @@ def test_gbk_shapefile_reads_as_chinese_in_qgis(store, tmp_path, qgis):
 def test_geopackage_layers_open_in_qgis_with_their_default_style(store, tmp_path, qgis):
     out = tmp_path / "ledger.gpkg"
     export(store.read(), "gpkg", out, store.schema)
-    labels = [c.label for c in store.schema.categories if not c.is_facility]  # a facility layer is not graded
+    schema = store.schema
+    labels = [c.label for c in schema.categories if not c.is_facility]
     layers = probe([{"uri": f"{out}|layername={name}"} for name in [*labels, "团雾多发路段_源几何"]])
     for layer in layers:  # the patches, and a source layer of one geometry type
-        assert layer["renderer"] == "categorizedSymbol" and layer["categories"] == len(store.schema.grades), layer["uri"]
-        assert layer["labels"], layer["uri"]
+        assert_graded(layer, schema)
+    facilities = [schema.category(k) for k in schema.facility_keys]
+    names = [(c, c.label, "polygon") for c in facilities] + [(c, c.label + "_源几何", "point") for c in facilities
+                                                               if c.geometry == ("Point",)]
+    for (c, _name, kind), layer in zip(names, probe([{"uri": f"{out}|layername={n}"} for _, n, _ in names])):
+        assert_facility_style(layer, c, kind)  # a facility is not graded: its marker, not grade colours

@@ -83,3 +83,16 @@ def test_schema_errors_name_the_field(tmp_path):
     path.write_text(bad, encoding="utf-8")
     with pytest.raises(ValueError, match="bridge_length_m"):
         load_schema(path)
+
+
+@pytest.mark.parametrize("change, problem", [({"fields": ["resp_unit", "nope"]}, "nope 不是公共字段"),
+                                             ({"route_prefixes": ["Q"]}, "前缀 Q"),
+                                             ({"units": "no_such_list"}, "no_such_list")])
+def test_a_wrong_township_unit_rule_is_refused_naming_the_entry(change, problem):
+    from safetymap.errors import SchemaError
+    from safetymap.schema import parse_schema
+    data = tomllib.loads(DEFAULT_SCHEMA_PATH.read_text(encoding="utf-8"))
+    data["township_unit_rule"] |= change
+    with pytest.raises(SchemaError, match="township_unit_rule") as caught:
+        parse_schema(data)
+    assert problem in str(caught.value)

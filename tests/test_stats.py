@@ -67,6 +67,9 @@ def random_patch(rng: random.Random, schema, category, n: int) -> dict:
     }
     if row["risk_grade"] is None:
         row.update(grade_method="矩阵计算", grade_basis=None)
+    rule = schema.township_unit_rule  # township governments are units of 乡道/村道 only
+    if rule is not None and row["resp_unit"] in rule.units and not rule.allows(row["route_code"]):
+        row["resp_unit"] = lists["resp_unit"][0]
     if category.key == "fog" and rng.random() < 0.5:
         row.update(fog_events_manual=rng.choice([3, 10]), fog_manual_year=rng.choice([2022, 2024]),
                    fog_manual_basis="值班记录")
@@ -209,7 +212,8 @@ def test_by_township_unit_and_route(ledger, sql, key):
     grades = ", ".join(f"SUM(risk_grade = '{g}')" for g in store.schema.grade_labels)
     expected = sql.rows(
         f"SELECT CASE WHEN {blank_sql(key)} THEN '（未填）' ELSE {key} END AS k, COUNT(*), TOTAL(length_m), {grades}, "
-        f"SUM(rect_status IN {OPEN_SQL}), SUM(rect_status IN {OPEN_SQL} AND rect_deadline < ?) FROM p GROUP BY k", on.isoformat())
+        f"SUM(rect_status IN {OPEN_SQL}), COALESCE(SUM(rect_status IN {OPEN_SQL} AND rect_deadline < ?), 0) "
+        "FROM p GROUP BY k", on.isoformat())  # a group whose deadlines are all blank: 0, not NULL
     assert set(table) == {r[0] for r in expected} | {stats.TOTAL}
     for k, n, metres, *rest in expected:
         row = table[k]

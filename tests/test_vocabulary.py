@@ -187,3 +187,68 @@ def test_a_ramp_bridge_is_stored_with_its_chain_and_kept_by_a_later_edit(store):
     assert store.get("DZ-901")["stake_prefix"] == "AK"  # an edit of another field keeps the chain
     table = ledger_table(store.read(), store.schema).set_index("图斑编号")
     assert table.loc["DZ-901", "起点桩号"] == "AK0+125"
+
+
+# ---------------------------------------------------------------- township governments only on 乡道/村道
+TOWNSHIP_UNITS = {"resp_unit": "湾沟镇人民政府", "lead_unit": "湾沟镇人民政府",
+                  "coop_units": "公路事业发展中心、江源街道办事处"}
+
+
+@pytest.mark.parametrize("route", ["Y012", "C101", "Y012220605"])
+def test_township_governments_are_units_of_township_and_village_roads(schema, route):
+    _, problems = _problems(schema, route_code=route, **TOWNSHIP_UNITS)
+    assert problems == []
+
+
+@pytest.mark.parametrize("route", ["X024", "G201", "S1", "Z001"])
+def test_township_governments_are_refused_as_units_elsewhere_naming_the_rule(schema, route):
+    _, problems = _problems(schema, route_code=route, **TOWNSHIP_UNITS)
+    assert [(p.field, p.row) for p in problems] == [("责任单位", 1), ("牵头单位", 1), ("配合单位", 1)]
+    assert all("乡道、村道" in p.message and route in p.message for p in problems), problems
+    assert "江源街道办事处" in problems[2].message and "公路事业发展中心" not in problems[2].message
+    _, problems = _problems(schema, route_code=route, resp_unit="工程科", lead_unit="交投公司")
+    assert problems == []  # the district's own units lead any road
+
+
+def test_the_rule_is_declared_once_in_the_schema(schema):
+    rule = schema.township_unit_rule
+    assert rule.route_prefixes == ("Y", "C") and set(rule.fields) == {"resp_unit", "lead_unit", "coop_units"}
+    assert "湾沟镇人民政府" in rule.units and "江源街道办事处" in rule.units and "工程科" not in rule.units
+
+
+def test_the_form_refuses_moving_a_township_led_patch_to_a_county_road(schema):
+    from safetymap.editing import check_changes
+    base = _row(route_code="Y012", **TOWNSHIP_UNITS).iloc[0].to_dict()
+    assert check_changes(schema.category("fog"), schema, base, {"name": "改名"}) == []
+    problems = check_changes(schema.category("fog"), schema, base, {"route_code": "X024"})
+    assert {p.field for p in problems} == {"责任单位", "牵头单位", "配合单位"}
+
+
+def test_the_store_refuses_a_township_government_on_a_county_road_and_writes_nothing(store):
+    from safetymap.errors import ValidationError
+    donor = store.get(store.read("fog")["code"].iloc[0])
+    before = len(store.history())
+    values = {"code": "TW-902", "name": "县道测试", "route_code": "X024", "start_stake": "K1+000",
+              "township": "湾沟镇", "rect_status": "待整改", "risk_grade": "一般", "grade_method": "直接判定",
+              "grade_basis": "测试", "resp_unit": "湾沟镇人民政府"}
+    with pytest.raises(ValidationError, match="乡道、村道"):
+        store.insert("fog", values, donor["source_geometry"], "测试")
+    assert "TW-902" not in store.codes() and len(store.history()) == before
+    saved = store.insert("fog", values | {"route_code": "Y012"}, donor["source_geometry"], "测试")
+    with pytest.raises(ValidationError, match="责任单位"):
+        store.update("TW-902", {"route_code": "X024"}, saved["version"], "测试")
+    assert store.get("TW-902")["route_code"] == "Y012"
+
+
+def test_an_import_preview_names_file_row_and_field_of_a_township_on_a_county_road(store, tmp_path):
+    from safetymap.io.export import export
+    from safetymap.io.importer import preview_import
+    frame = store.read("fog").iloc[:3].copy()
+    frame["resp_unit"] = ["工程科", "湾沟镇人民政府", "工程科"]
+    frame["route_code"] = ["G201", "X024", "G201"]
+    path = tmp_path / "县道.csv"
+    export(frame, "csv", path, store.schema)
+    preview = preview_import(store, path)
+    ours = [p for p in preview.problems if "乡道、村道" in p.message]
+    assert [(p.file, p.row, p.field) for p in ours] == [("县道.csv", 3, "责任单位")], preview.problems[:5]  # line 3
+    assert not preview.ok

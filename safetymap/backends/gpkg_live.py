@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import hashlib
 
+from ..geo import MAIN_PREFIX
 from ..schema import Category, Field, Schema
+from ..values import STAKE_PREFIX_KEY
 from .tables import SOURCE_TABLE
 
 MARKER_TABLE = "safetymap_app_write"
@@ -51,11 +53,13 @@ def _lit(text: str | None) -> str:
     return "NULL" if text is None else "'" + str(text).replace("'", "''") + "'"
 
 
-def stake_sql(expr: str) -> str:
-    """SQL for ``geo.format_stake`` of a metres expression: 12350 -> K12+350, 7814.19 -> K7+814.19."""
+def stake_sql(expr: str, prefix: str | None = None) -> str:
+    """SQL for ``geo.format_stake`` of a metres expression with the chain ``prefix`` expression (blank: K):
+    12350 -> K12+350, 7814.19 -> K7+814.19, 2000 with ZK -> ZK2+000."""
     r = f"round({expr}, 2)"
     km = f"CAST({r} / 1000 AS INTEGER)"
-    return (f"CASE WHEN {expr} IS NULL THEN NULL ELSE 'K' || {km} || '+' || "
+    chain = _lit(MAIN_PREFIX) if prefix is None else f"coalesce(nullif(trim({prefix}), ''), {_lit(MAIN_PREFIX)})"
+    return (f"CASE WHEN {expr} IS NULL THEN NULL ELSE {chain} || {km} || '+' || "
             f"CASE WHEN {r} = CAST({r} AS INTEGER) THEN printf('%03d', CAST({r} AS INTEGER) - 1000 * {km}) "
             f"ELSE rtrim(printf('%06.2f', {r} - 1000 * {km}), '0') END END")
 
@@ -64,10 +68,22 @@ def stake_fields(c: Category) -> list[Field]:
     return [f for f in c.fields if f.type == "stake"]
 
 
-def _text(f: Field, which: str) -> str:
+def prefix_column(c: Category) -> str | None:
+    """The quoted column holding the category's stake chain prefix, if it has one."""
+    return _q(STAKE_PREFIX_KEY) if STAKE_PREFIX_KEY in c.keys else None
+
+
+def _stake_text(c: Category, f: Field, which: str = "") -> str:
+    """SQL for the K text of stake field ``f`` of row ``which`` (NEW, OLD, or the table's own row)."""
+    row = f"{which}." if which else ""
+    prefix = prefix_column(c)
+    return stake_sql(row + _q(f.key), None if prefix is None else row + prefix)
+
+
+def _text(c: Category, f: Field, which: str) -> str:
     expr = f"{which}.{_q(f.key)}"
     if f.type == "stake":
-        return stake_sql(expr)
+        return _stake_text(c, f, which)
     if f.type == "bool":
         return f"CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} THEN '是' ELSE '否' END"
     return f"CAST({expr} AS TEXT)"
@@ -110,7 +126,7 @@ def category_triggers(c: Category) -> dict[str, str]:
     columns = [f.key for f in c.fields] + ["archived", "archived_at", "archived_by"]
     differs = " OR ".join([f"OLD.{_q(f.key)} IS NOT NEW.{_q(f.key)}" for f in tracked]
                           + ["OLD.geom IS NOT NEW.geom", "OLD.archived IS NOT NEW.archived"])
-    diffs = [f"SELECT {_lit(f.key)} AS k, {_lit(f.label)} AS l, {_text(f, 'OLD')} AS b, {_text(f, 'NEW')} AS a, "
+    diffs = [f"SELECT {_lit(f.key)} AS k, {_lit(f.label)} AS l, {_text(c, f, 'OLD')} AS b, {_text(c, f, 'NEW')} AS a, "
              f"OLD.{_q(f.key)} IS NOT NEW.{_q(f.key)} AS d" for f in tracked]
     diffs.append("SELECT 'geometry', '图斑范围', CASE WHEN OLD.geom IS NULL THEN NULL ELSE '原图形' END, "
                  "CASE WHEN NEW.geom IS NULL THEN NULL ELSE '已修改' END, OLD.geom IS NOT NEW.geom")
@@ -172,8 +188,8 @@ def category_triggers(c: Category) -> dict[str, str]:
         f"CREATE TRIGGER {_q(TRIGGER_PREFIX + 'delete_' + t)} AFTER DELETE ON {_q(t)} "
         f"WHEN {_no_app()} BEGIN\n" + "\n".join(delete) + "\nEND")
     if stakes:  # K-format text beside the metres, kept by every writer (the app included)
-        sets = ", ".join(f"{_q(f.key + STAKE_TEXT_SUFFIX)} = {stake_sql('NEW.' + _q(f.key))}" for f in stakes)
-        of = ", ".join(_q(f.key) for f in stakes)
+        sets = ", ".join(f"{_q(f.key + STAKE_TEXT_SUFFIX)} = {_stake_text(c, f, 'NEW')}" for f in stakes)
+        of = ", ".join([_q(f.key) for f in stakes] + [prefix_column(c)] * (prefix_column(c) is not None))
         out[f"{TRIGGER_PREFIX}stakes_{t}"] = (
             f"CREATE TRIGGER {_q(TRIGGER_PREFIX + 'stakes_' + t)} AFTER UPDATE OF {of} ON {_q(t)} BEGIN\n"
             f"UPDATE {_q(t)} SET {sets} WHERE fid = NEW.fid;\nEND")
@@ -238,28 +254,36 @@ def ensure(con, schema: Schema) -> bool:
         con.execute(f"CREATE TABLE {CHANGES_TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, "
                     + ", ".join(CHANGES_COLUMNS) + ")")
         changed = True
+    added = False
     for c in schema.categories:
         existing = set(gpkg.columns(con, c.table))
         for f in stake_fields(c):
             name = f.key + STAKE_TEXT_SUFFIX
             if name not in existing:
                 con.execute(f"ALTER TABLE {_q(c.table)} ADD COLUMN {_q(name)} TEXT")
-                sql = stake_sql(_q(f.key))
-                con.execute(f"UPDATE {_q(c.table)} SET {_q(name)} = {sql}")
-                changed = True
+                added = True
     triggers = all_triggers(schema)
     digest = hashlib.sha256("\n".join(f"{k}\n{v}" for k, v in sorted(triggers.items())).encode()).hexdigest()
     row = get_state(con, LIVE_KEY)
     present = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?",
                                          (TRIGGER_PREFIX + "%",))}
-    if row == digest and present == set(triggers):
-        return changed
-    for name in present:
-        con.execute(f"DROP TRIGGER {_q(name)}")
-    for sql in triggers.values():
-        con.execute(sql)
-    set_state(con, LIVE_KEY, digest)
-    return True
+    renew = not (row == digest and present == set(triggers))
+    if renew:
+        for name in present:
+            con.execute(f"DROP TRIGGER {_q(name)}")
+        for sql in triggers.values():
+            con.execute(sql)
+        set_state(con, LIVE_KEY, digest)
+    if renew or added:  # the stake texts as the triggers now write them (older files: without the prefix)
+        _fill_stake_texts(con, schema)
+    return changed or renew or added
+
+
+def _fill_stake_texts(con, schema: Schema) -> None:
+    for c in schema.categories:
+        sets = ", ".join(f"{_q(f.key + STAKE_TEXT_SUFFIX)} = {_stake_text(c, f)}" for f in stake_fields(c))
+        if sets:
+            con.execute(f"UPDATE {_q(c.table)} SET {sets}")
 
 
 def get_state(con, key: str) -> str | None:

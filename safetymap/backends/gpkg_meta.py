@@ -4,8 +4,9 @@
   patch_source, routes) and of the history and event tables;
 - ``gpkg_data_column_constraints``: each single-valued list as an ``enum`` constraint and each min/max
   as a ``range`` (GDAL ≥ 3.3 reads them as field domains, QGIS ≥ 3.20 as value maps / ranges);
-- ``layer_styles`` (QGIS's table): a default style per layer: fill by 风险等级 in the four colours,
-  outline in the category's colour and dash, labels by 图斑编号, archived patches not drawn, aliases
+- ``layer_styles`` (QGIS's table): a default style per layer from ``safetymap.styles`` (QML and SLD):
+  fill by 风险等级 in the four colours, outline in the category's colour and dash, labels by 图斑编号
+  (facility layers: their marker, labelled by code and name), archived patches not drawn, aliases
   and value-map widgets (so QGIS builds that do not read domains still offer the list);
 - accounts, sessions, the login throttle and the app's bookkeeping out of ``gpkg_contents``: they are
   not layers.
@@ -13,18 +14,16 @@
 from __future__ import annotations
 
 import hashlib
-import xml.etree.ElementTree as ET
 
-from .tables import ROUTE_INFO
+from .. import styles as style
 from ..schema import Category, Field, Schema
+from .tables import ROUTE_INFO
 from .gpkg_live import CHANGES_TABLE, MARKER_TABLE, STAKE_TEXT_SUFFIX, get_state, set_state, stake_fields
 from .tables import ARCHIVE_KEYS, SOURCE_TABLE
 
 HIDDEN_TABLES = ("users", "sessions", "login_throttle", "safetymap_meta", MARKER_TABLE)  # not layers
 META_KEY = "desktop_metadata"  # gpkg_live.STATE_TABLE: hash of what was last written here
 STYLE_NAME = "台账默认样式"
-QGIS_VERSION = "3.22.16-Białowieża"
-FILL_ALPHA = 160
 ARCHIVE_LABELS = {"archived": "已归档", "archived_at": "归档时间", "archived_by": "归档人"}
 FIXED_ALIASES = {
     SOURCE_TABLE: {"fid": "要素号", "code": "图斑编号", "category": "类别"},
@@ -103,126 +102,27 @@ def constraints(schema: Schema) -> list[tuple]:
     return rows
 
 
-# ---------------------------------------------------------------- QGIS style (QML)
-def _qcolor(hex_rgb: str, alpha: int = 255) -> str:
-    v = hex_rgb.lstrip("#")
-    return f"{int(v[0:2], 16)},{int(v[2:4], 16)},{int(v[4:6], 16)},{alpha}"
+# ---------------------------------------------------------------- default styles (safetymap.styles)
+def _key(f: Field) -> str:
+    return f.key  # the live tables' columns are the field keys
 
 
-def _options(parent: ET.Element, values: dict[str, str]) -> None:
-    box = ET.SubElement(parent, "Option", type="Map")
-    for key, value in values.items():
-        ET.SubElement(box, "Option", name=key, type="QString", value=value)
-
-
-def _fill_symbol(symbols: ET.Element, name: str, color: str, c: Category) -> None:
-    symbol = ET.SubElement(symbols, "symbol", {"type": "fill", "name": name, "alpha": "1", "clip_to_extent": "1",
-                                               "force_rhr": "0"})
-    fill = ET.SubElement(symbol, "layer", {"class": "SimpleFill", "enabled": "1", "locked": "0", "pass": "0"})
-    _options(fill, {"color": _qcolor(color, FILL_ALPHA), "style": "solid", "outline_style": "no"})
-    line = ET.SubElement(symbol, "layer", {"class": "SimpleLine", "enabled": "1", "locked": "0", "pass": "0"})
-    dash = c.dash.replace(",", " ").split()
-    _options(line, {"line_color": _qcolor(c.outline), "line_width": "0.6", "line_width_unit": "MM",
-                    "line_style": "solid", "joinstyle": "round", "capstyle": "round",
-                    "use_custom_dash": "1" if dash else "0", "customdash": ";".join(dash) or "5;2",
-                    "customdash_unit": "Pixel"})
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _field_config(root: ET.Element, fields: list[tuple[str, str, tuple[str, ...]]]) -> None:
-    """Aliases and value-map editor widgets: (column, alias, values)."""
-    config = ET.SubElement(root, "fieldConfiguration")
-    for col, _alias, values in fields:
-        field = ET.SubElement(config, "field", name=col, configurationFlags="None")
-        widget = ET.SubElement(field, "editWidget", type="ValueMap" if values else "TextEdit")
-        cfg = ET.SubElement(widget, "config")
-        if values:
-            box = ET.SubElement(cfg, "Option", type="Map")
-            lst = ET.SubElement(box, "Option", name="map", type="List")
-            for v in values:
-                ET.SubElement(ET.SubElement(lst, "Option", type="Map"), "Option", name=v, type="QString", value=v)
-        else:
-            ET.SubElement(cfg, "Option")
-    aliases = ET.SubElement(root, "aliases")
-    for i, (col, alias, _values) in enumerate(fields):
-        ET.SubElement(aliases, "alias", field=col, index=str(i), name=alias)
-
-
-def layer_qml(schema: Schema, c: Category, columns: list[str] | None = None) -> str:
-    """A QGIS 3.x style for a category's patch layer: rule-based fill by grade (current patches only),
-    the category's outline, code labels, Chinese aliases and value maps."""
-    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="AllStyleCategories", labelsEnabled="1")
-    renderer = ET.SubElement(root, "renderer-v2", type="RuleRenderer", symbollevels="0", enableorderby="0",
-                             forceraster="0")
-    rules = ET.SubElement(renderer, "rules", key="root")
-    symbols = ET.SubElement(renderer, "symbols")
-    current = '"archived" = 0'
-    labels = [g.label for g in schema.grades]
-    for i, g in enumerate(schema.grades):
-        ET.SubElement(rules, "rule", key=f"grade{i}", symbol=str(i), label=g.label,
-                      filter=f'{current} AND "risk_grade" = {_sql_text(g.label)}')
-        _fill_symbol(symbols, str(i), g.color, c)
-    n = len(schema.grades)
-    ungraded = schema.meta.get("ungraded_label", "未定级")
-    ET.SubElement(rules, "rule", key="ungraded", symbol=str(n), label=ungraded,
-                  filter=f'{current} AND ("risk_grade" IS NULL OR "risk_grade" NOT IN '
-                         f'({", ".join(_sql_text(v) for v in labels)}))')
-    _fill_symbol(symbols, str(n), schema.meta.get("ungraded_color", "#999999"), c)
-    labeling = ET.SubElement(root, "labeling", type="rule-based")
-    lrules = ET.SubElement(labeling, "rules", key="root")
-    lrule = ET.SubElement(lrules, "rule", key="code", filter=current, description="图斑编号")
-    settings = ET.SubElement(lrule, "settings", calloutType="simple")
-    text = ET.SubElement(settings, "text-style", fieldName="code", isExpression="0", fontSize="9",
-                         fontSizeUnit="Point", textColor="0,0,0,255", textOpacity="1", namedStyle="Regular")
-    ET.SubElement(text, "text-buffer", bufferDraw="1", bufferSize="1", bufferSizeUnits="MM",
-                  bufferColor="255,255,255,255", bufferOpacity="1")
-    ET.SubElement(settings, "placement", placement="1", dist="1", distUnits="MM")
-    ET.SubElement(settings, "rendering", drawLabels="1", obstacle="1", scaleVisibility="0")
+def _alias_rows(schema: Schema, c: Category) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(column, alias, value-map values) of a category table, in column order."""
     aliases = column_aliases(schema)[c.table]
     fields = [("fid", "要素号", ())]
-    for f in c.fields:
-        fields.append((f.key, aliases[f.key][0], f.values if _has_list(f) else ()))
-    for f in stake_fields(c):
-        fields.append((f.key + STAKE_TEXT_SUFFIX, aliases[f.key + STAKE_TEXT_SUFFIX][0], ()))
-    fields += [(k, ARCHIVE_LABELS[k], ()) for k in ARCHIVE_KEYS]
-    if columns is not None:
-        fields = [x for x in fields if x[0] in columns]
-    _field_config(root, fields)
-    ET.SubElement(root, "previewExpression").text = '"code"'
-    ET.SubElement(root, "layerGeometryType").text = "2"
-    ET.indent(root, space=" ")
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode")
+    fields += [(f.key, aliases[f.key][0], f.values if _has_list(f) else ()) for f in c.fields]
+    fields += [(f.key + STAKE_TEXT_SUFFIX, aliases[f.key + STAKE_TEXT_SUFFIX][0], ()) for f in stake_fields(c)]
+    return fields + [(k, ARCHIVE_LABELS[k], ()) for k in ARCHIVE_KEYS]
 
 
-def routes_qml() -> str:
-    """Route centrelines: dark grey lines labelled by route code."""
-    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="AllStyleCategories", labelsEnabled="1")
-    renderer = ET.SubElement(root, "renderer-v2", type="singleSymbol", symbollevels="0", enableorderby="0",
-                             forceraster="0")
-    symbols = ET.SubElement(renderer, "symbols")
-    symbol = ET.SubElement(symbols, "symbol", {"type": "line", "name": "0", "alpha": "1", "clip_to_extent": "1",
-                                               "force_rhr": "0"})
-    layer = ET.SubElement(symbol, "layer", {"class": "SimpleLine", "enabled": "1", "locked": "0", "pass": "0"})
-    _options(layer, {"line_color": "90,90,90,255", "line_width": "0.8", "line_width_unit": "MM",
-                     "line_style": "solid"})
-    labeling = ET.SubElement(root, "labeling", type="simple")
-    settings = ET.SubElement(labeling, "settings", calloutType="simple")
-    ET.SubElement(settings, "text-style", fieldName="route_code", isExpression="0", fontSize="8",
-                  fontSizeUnit="Point", textColor="60,60,60,255", textOpacity="1", namedStyle="Bold")
-    ET.SubElement(settings, "placement", placement="2", dist="0", distUnits="MM")
-    ET.SubElement(settings, "rendering", drawLabels="1", obstacle="0", scaleVisibility="0")
-    _field_config(root, [(col, alias, ()) for col, alias in FIXED_ALIASES["routes"].items()])
-    ET.indent(root, space=" ")
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode")
-
-
-def styles(schema: Schema) -> dict[str, str]:
-    """Layer table -> default QML."""
-    out = {c.table: layer_qml(schema, c) for c in schema.categories}
-    out["routes"] = routes_qml()
+def styles(schema: Schema) -> dict[str, tuple[str, str]]:
+    """Layer table -> (default QML, SLD): patches by grade (facilities by their marker), current ones
+    only, with aliases and value maps; routes by route code."""
+    out = {c.table: (style.qml(schema, c, "polygon", _key, current_only=True, fields=_alias_rows(schema, c)),
+                     style.sld(schema, c, "polygon", c.table, _key))
+           for c in schema.categories}
+    out["routes"] = (style.routes_qml([(col, alias, ()) for col, alias in FIXED_ALIASES["routes"].items()]), "")
     return out
 
 
@@ -233,8 +133,9 @@ def ensure(con, schema: Schema) -> bool:
     from . import gpkg
     aliases = {t: cols for t, cols in column_aliases(schema).items() if gpkg.table_exists(con, t)}
     rows = constraints(schema)
-    qml = styles(schema)
-    digest = hashlib.sha256(repr((sorted(aliases.items()), rows, sorted(qml.items()), HIDDEN_TABLES)).encode()).hexdigest()
+    layer_styles = styles(schema)
+    digest = hashlib.sha256(repr((sorted(aliases.items()), rows, sorted(layer_styles.items()),
+                                  HIDDEN_TABLES)).encode()).hexdigest()
     if get_state(con, META_KEY) == digest:
         return False
     con.execute(_CONSTRAINTS_DDL)
@@ -255,12 +156,12 @@ def ensure(con, schema: Schema) -> bool:
                 "VALUES ('layer_styles', 'attributes', 'layer_styles', '图层样式（QGIS）')")  # as QGIS registers it;
     # QGIS looks for a default style only when GDAL lists this table
     con.execute("DELETE FROM layer_styles WHERE styleName = ?", (STYLE_NAME,))
-    con.execute("UPDATE layer_styles SET useAsDefault = 0 WHERE f_table_name IN (%s)" % ", ".join("?" * len(qml)),
-                list(qml))
+    con.execute("UPDATE layer_styles SET useAsDefault = 0 WHERE f_table_name IN (%s)"
+                % ", ".join("?" * len(layer_styles)), list(layer_styles))
     con.executemany("INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, "
                     "styleName, styleQML, styleSLD, useAsDefault, description, owner, ui) "
-                    "VALUES ('', '', ?, 'geom', ?, ?, '', 1, ?, 'safetymap', '')",
-                    [(t, STYLE_NAME, text, "由台账程序按 schema 生成") for t, text in qml.items()])
+                    "VALUES ('', '', ?, 'geom', ?, ?, ?, 1, ?, 'safetymap', '')",
+                    [(t, STYLE_NAME, qml, sld, "由台账程序按 schema 生成") for t, (qml, sld) in layer_styles.items()])
     con.execute(f"DELETE FROM gpkg_contents WHERE table_name IN ({', '.join('?' * len(HIDDEN_TABLES))})",
                 HIDDEN_TABLES)
     set_state(con, META_KEY, digest)

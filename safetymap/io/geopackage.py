@@ -15,7 +15,7 @@ import shapely
 
 from ..clock import CHINA_TZ
 from ..schema import Category, Schema
-from .styles import qml, sld
+from ..styles import description, qml, sld
 from .tables import CATEGORY_COLUMN, by_category, date32, labelled
 
 SOURCE_SUFFIX = "_源几何"
@@ -100,12 +100,12 @@ def style_table(layers: list[tuple[str, Category, str]], schema: Schema) -> pd.D
     rows = []
     for layer, c, geometry_type in layers:
         kind = STYLE_KINDS.get(geometry_type)
-        if kind is None or c.is_facility:  # the style fills by grade; a facility has none
+        if kind is None:
             continue
         rows.append({"f_table_catalog": "", "f_table_schema": "", "f_table_name": layer, "f_geometry_column": "geom",
                      "styleName": layer, "styleQML": qml(schema, c, kind, name=_column_name),
                      "styleSLD": sld(schema, c, kind, layer, name=_column_name), "useAsDefault": True,
-                     "description": "按风险等级填色，按类别描边，标注图斑编号", "owner": "", "ui": "",
+                     "description": description(c), "owner": "", "ui": "",
                      "update_time": pd.Timestamp.now(tz="UTC")})
     return pd.DataFrame(rows)
 

@@ -225,8 +225,8 @@ def _changes(checked: Checked, file_has) -> tuple[list[Change], list[dict], list
         values = {f.key: to_python(f, derived[f.key].iloc[i]) for f in fields if diff[f.key][i]}
         geom = checked.geoms[i] if geometry[i] else None
         changes.append(Change(code, values, current_version, geom))
-        rows += [{CODE_COLUMN: code, "类别": c.label, "字段": f.label, "原值": display_value(f, stored[f.key].iloc[i]),
-                  "新值": display_value(f, derived[f.key].iloc[i])} for f in fields if diff[f.key][i]]
+        rows += [{CODE_COLUMN: code, "类别": c.label, "字段": f.label, "原值": display_value(f, stored[f.key].iloc[i], stored.iloc[i]),
+                  "新值": display_value(f, derived[f.key].iloc[i], derived.iloc[i])} for f in fields if diff[f.key][i]]
         if geom is not None:
             rows.append({CODE_COLUMN: code, "类别": c.label, "字段": GEOMETRY_LABEL, "原值": "原几何", "新值": "新几何"})
     unchanged = int((checked.existing & ~any_change).sum())

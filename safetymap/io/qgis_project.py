@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 from pyproj import CRS
 
+from .. import styles as style
 from ..backends import gpkg, gpkg_meta
 from ..backends.geopackage import GeoPackageBackend
 from ..backends.gpkg_live import MARKER_TABLE, TRIGGER_PREFIX
@@ -30,13 +31,14 @@ from .tables import by_category
 GPKG_NAME = "ledger.gpkg"
 PROJECT_NAME = "ledger.qgz"
 DISTRICT_TABLE = "district"
-QGIS_VERSION = gpkg_meta.QGIS_VERSION
+QGIS_VERSION = style.QGIS_VERSION
 PAGE_W, PAGE_H = 297.0, 210.0  # A4 landscape, mm
 README = """台账 QGIS 工程（QGIS 3.22 及以上）
 
 解压后双击 {project} 打开。图层在 {gpkg} 里：每个类别一个图层组（只显示未归档图斑），
 「基础图层」组里是路线中心线和区界；打印布局「台账图」带图例。
-字段显示中文别名，可选值字段是下拉列表；风险等级按国家四色填色，图斑编号为标注。
+字段显示中文别名，可选值字段是下拉列表；风险等级按国家四色填色，图斑编号为标注；
+设施图层（不定级）按设施种类显示点符号，标注编号和名称。
 这是导出时的副本：在这里的修改不会回到台账系统。
 """
 
@@ -211,27 +213,14 @@ def _layout(parent: ET.Element, title: str, box) -> None:
          pageNameExpression="", filenamePattern="'output_'||@atlas_featurenumber")
 
 
-def _district_qml() -> str:
-    root = ET.Element("qgis", version=QGIS_VERSION, styleCategories="AllStyleCategories", labelsEnabled="0")
-    renderer = _sub(root, "renderer-v2", type="singleSymbol", symbollevels="0", enableorderby="0", forceraster="0")
-    symbol = _sub(_sub(renderer, "symbols"), "symbol", type="fill", name="0", alpha="1", clip_to_extent="1",
-                  force_rhr="0")
-    layer = _sub(symbol, "layer", **{"class": "SimpleFill", "enabled": "1", "locked": "0", "pass": "0"})
-    box = _sub(layer, "Option", type="Map")
-    for k, v in {"color": "255,255,255,0", "style": "no", "outline_color": "60,60,60,255", "outline_style": "dash",
-                 "outline_width": "0.8", "outline_width_unit": "MM"}.items():
-        _sub(box, "Option", name=k, type="QString", value=v)
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode")
-
-
 def project_xml(schema: Schema, title: str, box, with_district: bool) -> str:
     """The .qgs text of a project over ``ledger.gpkg`` beside it."""
-    styles = gpkg_meta.styles(schema)
-    patch_layers = [(c, _Layer(c.table, c.label, "polygon", styles[c.table], '"archived" = 0'))
+    qml = {table: text for table, (text, _sld) in gpkg_meta.styles(schema).items()}  # as in the copy's layer_styles
+    patch_layers = [(c, _Layer(c.table, c.label, "polygon", qml[c.table], '"archived" = 0'))
                     for c in schema.categories]
-    base = [_Layer("routes", "路线中心线", "line", styles["routes"])]
+    base = [_Layer("routes", "路线中心线", "line", qml["routes"])]
     if with_district:
-        base.append(_Layer(DISTRICT_TABLE, f"{schema.district.name}区界", "multipolygon", _district_qml()))
+        base.append(_Layer(DISTRICT_TABLE, f"{schema.district.name}区界", "multipolygon", style.district_qml()))
     root = ET.Element("qgis", version=QGIS_VERSION, projectname=title)
     _sub(root, "homePath", path="")
     _sub(root, "title", title)

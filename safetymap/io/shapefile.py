@@ -23,7 +23,7 @@ from pyproj.exceptions import CRSError
 
 from ..errors import Problem, ValidationError
 from ..schema import Category, Schema
-from .styles import qml, sld
+from ..styles import qml, sld
 from .tables import by_category, labelled
 
 MAX_FIELD_BYTES = 254
@@ -182,9 +182,7 @@ def with_widths(arrow: pa.Table, category: Category, separator: str) -> pa.Table
 
 
 def write_styles(folder: Path, layer: str, schema: Schema, category: Category, suffix: str) -> None:
-    """``layer.qml`` and ``layer.sld`` beside the layer's shapefile (graded layers: a facility has no grade)."""
-    if category.is_facility:
-        return
+    """``layer.qml`` and ``layer.sld`` beside the layer's shapefile (by grade; a facility by its marker)."""
     kind = STYLE_KINDS[suffix]
     (folder / f"{layer}.qml").write_text(qml(schema, category, kind), encoding="utf-8")
     (folder / f"{layer}.sld").write_text(sld(schema, category, kind, layer), encoding="utf-8")

@@ -245,7 +245,7 @@ def patch_texts(in_view: pd.DataFrame, schema, zoom: float) -> dict:
 
 # ---------------------------------------------------------------- the side panel
 def attribute_rows(record: dict, category) -> pd.DataFrame:
-    rows = [(f.label_with_unit, display_value(f, record.get(f.key))) for f in category.fields]
+    rows = [(f.label_with_unit, display_value(f, record.get(f.key), record)) for f in category.fields]
     return pd.DataFrame({"字段": [md_escape(k) for k, _ in rows], "值": [md_escape(v) or "—" for _, v in rows]})
 
 

@@ -7,10 +7,9 @@ import datetime as dt
 import streamlit as st
 
 from ..editing import route_label
-from ..geo import format_stake
 from ..schema import Field
 from ..text import md_escape
-from ..values import is_blank, split_multi
+from ..values import display_value, is_blank, split_multi
 
 YES_NO = ["是", "否"]
 ROUTE_FIELD = "route_code"  # picked from the route table when one is given
@@ -21,7 +20,7 @@ def initial_value(f: Field, value, record: dict | None = None):
     if is_blank(value):
         return [] if (f.type == "enum" and f.multiple) else None
     if f.type == "stake":
-        return format_stake(value, (record or {}).get("stake_prefix"))
+        return display_value(f, value, record)
     if f.type == "bool":
         return "是" if value else "否"
     if f.type == "enum" and f.multiple:
