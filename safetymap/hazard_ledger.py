@@ -6,7 +6,7 @@ import pandas as pd
 
 from . import hazards as rules
 from .auth import User
-from .backends.tables import HAZARD_BOOKKEEPING
+from .backends.tables import hazard_column_defs
 from .clock import now_utc, today, utc_text_to_local
 from .errors import ConflictError, NotFound, Problem, StepRefused, ValidationError
 from .values import differs, display_value, is_blank
@@ -25,7 +25,7 @@ class HazardLedger:
 
     @property
     def _hazard_columns(self) -> list[str]:
-        return ["hazard_code", *(k for k in self._hazard_spec.event.keys if k != "hazard_code"), *HAZARD_BOOKKEEPING]
+        return list(hazard_column_defs(self.schema))  # the table as the schema declares it
 
     # ---------------------------------------------------------------- reading
     def _hazard_rows(self, con, where: str = "", params: tuple = ()) -> list[dict]:

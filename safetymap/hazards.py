@@ -83,7 +83,9 @@ def refusal(spec: HazardSpec, s: HazardStep, hazard: dict, patch: dict, label_of
             return f"{hazard.get('hazard_level')}须五到位方可销号，尚缺：{'、'.join(lacking)}。"
     if "rules" in s.checks:
         for rule in broken_rules(spec, s, hazard, patch):
-            return f"不得{s.target}：违反规则「{rule['name']}」（图斑「{patch.get('code')}」{_facts(rule, patch, label_of)}）。"
+            facts = "，".join(filter(None, [_facts(rule, hazard, patch, spec, label_of), _lacking(rule, hazard, spec)]))
+            owner = f"隐患「{hazard.get('hazard_code')}」" if _on_hazard(rule) else f"图斑「{patch.get('code')}」"
+            return f"不得{s.target}：违反规则「{rule['name']}」（{owner}{facts}）。"
     return None
 
 
@@ -100,7 +102,26 @@ def five_in_place_missing(spec: HazardSpec, hazard: dict, patch: dict) -> list[s
 
 
 def broken_rules(spec: HazardSpec, s: HazardStep, hazard: dict, patch: dict) -> list[dict]:
-    return [rule for rule in spec.rules if rule.get("to") == s.target and _applies(rule, hazard, patch)]
+    """The declared rules on a move to ``s.target`` that ``hazard`` (values after the move) breaks: their
+    conditions hold and, for a rule with ``needs``, one of those is not met."""
+    return [rule for rule in applying_rules(spec, s.target, hazard, patch)
+            if not rule.get("needs") or not all(_holds(c, hazard, patch) for c in rule["needs"])]
+
+
+def applying_rules(spec: HazardSpec, target: str, hazard: dict, patch: dict) -> list[dict]:
+    """The declared rules on a move to ``target`` whose conditions hold for ``hazard`` on ``patch``."""
+    return [rule for rule in spec.rules if rule.get("to") == target and _applies(rule, hazard, patch)]
+
+
+def needed_fields(spec: HazardSpec, s: HazardStep, hazard: dict, patch: dict) -> list[str]:
+    """The hazard fields a page asks for before step ``s``: those the step requires and does not fill in
+    itself, then those a rule that applies to this hazard needs (e.g. the 复查 of a 挂牌督办 hazard)."""
+    filled_in = {key for key, _ in s.fill}
+    keys = [k for k in s.requires if k not in filled_in]
+    if "rules" in s.checks:
+        keys += [c["hazard_field"] for rule in applying_rules(spec, s.target, hazard, patch)
+                 for c in rule.get("needs", []) if "hazard_field" in c]
+    return list(dict.fromkeys(keys))
 
 
 def _applies(rule: dict, hazard: dict, patch: dict) -> bool:
@@ -109,21 +130,47 @@ def _applies(rule: dict, hazard: dict, patch: dict) -> bool:
     if rule.get("hazard_types") and hazard.get("hazard_type") not in rule["hazard_types"]:
         return False
     any_of, all_of = rule.get("any", []), rule.get("all", [])
-    return (not any_of or any(_holds(c, patch) for c in any_of)) and all(_holds(c, patch) for c in all_of)
+    return ((not any_of or any(_holds(c, hazard, patch) for c in any_of))
+            and all(_holds(c, hazard, patch) for c in all_of))
 
 
-def _holds(condition: dict, patch: dict) -> bool:
-    value = patch.get(condition["field"])
+def _on_hazard(rule: dict) -> bool:
+    return any("hazard_field" in c for c in [*rule.get("any", []), *rule.get("all", [])])
+
+
+def _value(condition: dict, hazard: dict, patch: dict):
+    return hazard.get(condition["hazard_field"]) if "hazard_field" in condition else patch.get(condition["field"])
+
+
+def _holds(condition: dict, hazard: dict, patch: dict) -> bool:
+    """A rule's condition on a field of the patch (``field``) or of the hazard (``hazard_field``):
+    ``filled``, ``at_least`` a number, or ``is`` one of some values."""
+    value = _value(condition, hazard, patch)
     if is_blank(value):
         return False
     if "at_least" in condition:
         return float(value) >= condition["at_least"]
+    if condition.get("filled"):
+        return True
     return str(value) in condition.get("is", [])
 
 
-def _facts(rule: dict, patch: dict, label_of) -> str:
-    conditions = [c for c in [*rule.get("any", []), *rule.get("all", [])] if _holds(c, patch)]
-    return "，".join(f"{label_of(c['field'])}为{_shown(patch.get(c['field']))}" for c in conditions)
+def _label(condition: dict, spec: HazardSpec, label_of) -> str:
+    return spec.event.field(condition["hazard_field"]).label if "hazard_field" in condition else label_of(condition["field"])
+
+
+def _facts(rule: dict, hazard: dict, patch: dict, spec: HazardSpec, label_of) -> str:
+    conditions = [c for c in [*rule.get("any", []), *rule.get("all", [])] if _holds(c, hazard, patch)]
+    return "，".join(f"{_label(c, spec, label_of)}为{_shown(_value(c, hazard, patch))}" for c in conditions)
+
+
+def _lacking(rule: dict, hazard: dict, spec: HazardSpec) -> str:
+    """What a rule's ``needs`` (conditions on the hazard) still lack, in words."""
+    unmet = [c for c in rule.get("needs", []) if not _holds(c, hazard, {})]
+    blank = [_label(c, spec, str) for c in unmet if is_blank(hazard.get(c["hazard_field"]))]
+    wrong = [f"{_label(c, spec, str)}须为{'或'.join(c['is'])}" for c in unmet
+             if not is_blank(hazard.get(c["hazard_field"])) and "is" in c]
+    return "，".join(filter(None, [f"尚缺{'、'.join(blank)}" if blank else "", *wrong]))
 
 
 def _shown(value) -> str:

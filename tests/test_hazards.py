@@ -144,3 +144,75 @@ def test_a_bad_sample_row_names_file_row_and_field(empty_store, tmp_path):
     with pytest.raises(ValidationError, match="文件 hazards.csv，第 1 行"):
         seed_hazards(empty_store, bad)  # the empty ledger has no DZ-001
     assert empty_store.hazards().empty
+
+
+GENERAL = {"hazard_type": "护栏缺失或不足", "hazard_level": "一般隐患", "found_date": "2026-03-01",
+           "description": "弯道外侧护栏高度不足", "measures": "更换加强型护栏"}
+SUPERVISED = GENERAL | {"supervise_level": "市级", "supervise_doc": "白市交安办〔2026〕9号"}
+
+
+@both_backends
+def test_a_supervised_hazard_closes_only_after_an_on_site_recheck(store):
+    h = to_pending(store, "JW-002", SUPERVISED)
+    with pytest.raises(StepRefused, match="不得已销号：违反规则「挂牌督办隐患须经现场复查方可销号」"
+                                          "（隐患「JW-002-YH01」挂牌督办级别为市级，尚缺复查日期、复查人、复查方式）。"):
+        store.move_hazard(h["hazard_code"], "已销号", h["version"], SAFETY, opinion="合格")
+    h = store.update_hazard(h["hazard_code"], {"recheck_date": "2026-11-20", "recheck_by": "安全科员",
+                                               "recheck_way": "资料复查"}, h["version"], EDITOR)
+    with pytest.raises(StepRefused, match="复查方式须为现场复查"):  # a desk review is not an on-site recheck
+        store.move_hazard(h["hazard_code"], "已销号", h["version"], SAFETY, opinion="合格")
+    assert store.hazard(h["hazard_code"])["status"] == "待验收"
+    closed = store.move_hazard(h["hazard_code"], "已销号", h["version"], SAFETY, opinion="现场复查合格",
+                               values={"recheck_way": "现场复查"})
+    assert (closed["status"], closed["recheck_way"], closed["recheck_by"]) == ("已销号", "现场复查", "安全科员")
+
+
+def test_an_unsupervised_hazard_needs_no_recheck(store):
+    h = to_pending(store, "JW-002", GENERAL)
+    assert store.move_hazard(h["hazard_code"], "已销号", h["version"], SAFETY, opinion="合格")["status"] == "已销号"
+
+
+def test_the_page_asks_for_the_recheck_of_a_supervised_hazard_only(store):
+    from safetymap.hazards import needed_fields
+    spec, patch = store.schema.hazard, store.get("JW-002")
+    close = next(s for s in spec.steps if s.target == "已销号")
+    back = next(s for s in spec.steps if s.source == "待验收" and s.target == "整改中")
+    assert needed_fields(spec, close, GENERAL, patch) == ["accept_opinion"]
+    assert needed_fields(spec, close, SUPERVISED, patch) == ["accept_opinion", "recheck_date", "recheck_by", "recheck_way"]
+    assert needed_fields(spec, back, SUPERVISED, patch) == ["accept_opinion"]
+
+
+def schema_without(tmp_path, keys):
+    """A copy of the shipped schema without the [[hazard.fields]] of ``keys`` (as an earlier release had it)."""
+    from safetymap.schema import DEFAULT_SCHEMA_PATH, load_schema
+    text = DEFAULT_SCHEMA_PATH.read_text(encoding="utf-8")
+    for key in keys:
+        start = text.index(f'  [[hazard.fields]]\n  key = "{key}"')
+        text = text[:start] + text[text.index("  [[hazard.fields]]", start + 10):]
+    path = tmp_path / "schema_before.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_schema(path)
+
+
+@both_backends
+def test_the_hazard_table_follows_the_schema_and_an_older_ledger_gains_new_fields(blank_location, tmp_path):
+    from safetymap.backends.tables import hazard_column_defs
+    from safetymap.schema import load_schema
+    from safetymap.seed import init_database
+    from safetymap.store import open_store
+    new = ["recheck_date", "recheck_by", "recheck_way"]
+    older = schema_without(tmp_path, new)
+    store = init_database(blank_location, sample=True, schema=older)
+    with store.backend.snapshot() as con:
+        assert set(store.backend.table_columns(con, "hazards")) - {"id"} == set(hazard_column_defs(older))
+    before, history = store.hazards(), store.hazard_history()
+    store.close()
+    store = open_store(blank_location, load_schema())  # today's schema: the new fields' columns are added
+    with store.backend.snapshot() as con:
+        assert set(store.backend.table_columns(con, "hazards")) - {"id"} == set(hazard_column_defs(store.schema))
+    after = store.hazards()
+    assert after[before.columns].equals(before) and after[new].isna().all().all()
+    assert store.hazard_history().equals(history)
+    h = store.hazard("LS-001-YH01")
+    assert store.update_hazard(h["hazard_code"], {"recheck_by": "安全科员"}, h["version"], EDITOR)["recheck_by"] == "安全科员"
+    store.close()
