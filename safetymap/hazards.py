@@ -1,6 +1,8 @@
 """隐患 (hazards) rules, from the schema's [hazard] section: a hazard's values checked, the closure
 workflow's steps (待整改 → 整改中 → 待验收 → 已销号, and back to 整改中 when acceptance fails), 五到位
-for the levels that need it and the contradiction rules. Pure functions; the store applies them."""
+for the levels that need it, the contradiction rules (conditions on the patch or on the hazard, e.g. the
+on-site recheck of a 挂牌督办 hazard) and the patch's 整改状态 beside its hazards. Pure functions; the store
+applies them."""
 from __future__ import annotations
 
 import datetime as dt
@@ -23,7 +25,8 @@ def clean_hazard(spec: HazardSpec, category: str, values: dict, *, partial: bool
     rows, problems = clean_events(spec.event, pd.DataFrame([values]), file)
     clean = {k: rows[0][k] for k in spec.event.keys if not partial or k in values}
     if partial:
-        problems = [p for p in problems if p.field in {spec.event.field(k).label_with_unit for k in values}]
+        given = {spec.event.field(k).label_with_unit for k in values if k in spec.event.keys}
+        problems = [p for p in problems if p.field in given]
     problems += [p for p in (_unknown_keys(spec, values), _type_problem(spec, category, clean)) if p]
     return clean, [Problem(p.field, p.message, row=row, file=file) for p in problems]
 
@@ -124,8 +127,35 @@ def needed_fields(spec: HazardSpec, s: HazardStep, hazard: dict, patch: dict) ->
     return list(dict.fromkeys(keys))
 
 
+def patch_contradictions(spec: HazardSpec, patch: dict, hazards: list[dict], label_of=str) -> list[str]:
+    """One sentence for each declared rule the patch's 整改状态 breaks (a rule's ``patch_status_not``):
+    while one of its ``hazards`` is open (``if_open_hazards``), or while the rule's conditions on the
+    patch hold (e.g. a 危桥 whose 改造 has not started is not 已整改)."""
+    status, found = patch.get("rect_status"), []
+    unsettled = [h["hazard_code"] for h in hazards if h["status"] not in spec.statuses_with_role("closed")]
+    for rule in spec.rules:
+        if status not in rule.get("patch_status_not", ()):
+            continue
+        if rule.get("if_open_hazards") and unsettled:
+            found.append(f"图斑「{patch.get('code')}」整改状态为{status}，违反规则「{rule['name']}」"
+                         f"（未销号隐患：{'、'.join(unsettled)}）。")
+        elif not rule.get("if_open_hazards") and _applies({**rule, "hazard_types": None}, {}, patch):
+            found.append(f"图斑「{patch.get('code')}」整改状态为{status}，违反规则「{rule['name']}」"
+                         f"（{_facts(rule, {}, patch, spec, label_of)}）。")
+    return found
+
+
+def hazard_contradictions(spec: HazardSpec, hazard: dict, patch: dict, label_of=str) -> list[str]:
+    """Why ``hazard`` could not be in its status: no declared step into it would be allowed now (its
+    required fields, 五到位, the rules). Empty for the first status and for a coherent hazard."""
+    ways = [s for s in spec.steps if s.target == hazard.get("status")]
+    reasons = [refusal(spec, s, hazard, patch, label_of) for s in ways]
+    return [] if not ways or None in reasons else reasons[:1]
+
+
 def _applies(rule: dict, hazard: dict, patch: dict) -> bool:
-    if rule.get("category") not in (None, patch.get("category")):
+    categories = rule.get("categories") or ([rule["category"]] if "category" in rule else [])
+    if categories and patch.get("category") not in categories:
         return False
     if rule.get("hazard_types") and hazard.get("hazard_type") not in rule["hazard_types"]:
         return False

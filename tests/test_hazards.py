@@ -1,4 +1,5 @@
 """Hazards (隐患) on a patch and the closure workflow the store enforces (issue 12)."""
+import pandas as pd
 import pytest
 
 from conftest import both_backends
@@ -136,6 +137,43 @@ def test_the_sample_hazards_are_in_every_state_without_contradictions(store):
     assert set(hazards.loc[hazards["hazard_type"] == "超限超载通行", "lead_unit"]) == {"综合执法大队"}
 
 
+def test_the_shipped_sample_has_no_contradiction(store):
+    """Every declared cross-field rule holds for every patch and hazard of the sample: the fields' own rules
+    (requires, within, stake order) on the file, and the [hazard] rules on each hazard's status and on
+    each patch's 整改状态 beside its hazards (DZ-001/006/013 were 已销号 with open hazards)."""
+    from safetymap.hazards import hazard_contradictions, patch_contradictions
+    from safetymap.seed import read_sample_segments
+    from safetymap.validation import clean_frame
+    schema, spec = store.schema, store.schema.hazard
+    segments = read_sample_segments()
+    for c in schema.categories:
+        raw = segments[segments["category"] == c.key].drop(columns=["category", "geometry"]).dropna(axis=1, how="all")
+        assert not clean_frame(c, raw.reset_index(drop=True), schema)[1], c.key
+    hazards = store.hazards()
+    patches = {r["code"]: r for r in store.read().to_dict("records")}
+    found = []
+    for code, patch in patches.items():
+        found += patch_contradictions(spec, patch, hazards[hazards["code"] == code].to_dict("records"))
+    for hazard in hazards.to_dict("records"):
+        found += hazard_contradictions(spec, hazard, patches[hazard["code"]])
+    assert found == []
+    assert {patches[c]["rect_status"] for c in ("DZ-001", "DZ-006", "DZ-013")} <= {"待整改", "整改中"}
+    closed = hazards[hazards["status"] == "已销号"]
+    assert not closed[closed["supervise_level"].notna()].empty  # a 挂牌督办 hazard closed after its recheck
+
+
+def test_a_contradiction_in_the_sample_would_be_named(store):
+    from safetymap.hazards import patch_contradictions
+    spec, patch = store.schema.hazard, store.get("DZ-010")  # 5类, 不满足, 改造未启动, open hazards
+    bridge = store.schema.category("bridge")
+    found = patch_contradictions(spec, patch | {"rect_status": "已销号"}, store.hazards("DZ-010").to_dict("records"),
+                                 lambda k: bridge.field(k).label)
+    assert found == ["图斑「DZ-010」整改状态为已销号，违反规则「危桥及抗倾覆验算不满足的桥梁改造未启动不得销号」"
+                     "（技术状况等级为5，抗倾覆验算为不满足，改造状态为未启动）。",
+                     "图斑「DZ-010」整改状态为已销号，违反规则「图斑尚有未销号的隐患时不得为已整改或已销号」"
+                     "（未销号隐患：DZ-010-YH01、DZ-010-YH02）。"]
+
+
 def test_a_bad_sample_row_names_file_row_and_field(empty_store, tmp_path):
     from safetymap.seed import seed_hazards
     bad = tmp_path / "hazards.csv"
@@ -183,9 +221,12 @@ def test_the_page_asks_for_the_recheck_of_a_supervised_hazard_only(store):
 
 
 def schema_without(tmp_path, keys):
-    """A copy of the shipped schema without the [[hazard.fields]] of ``keys`` (as an earlier release had it)."""
+    """A copy of the shipped schema without the [[hazard.fields]] of ``keys`` and the rule that needs them
+    (as an earlier release had it)."""
     from safetymap.schema import DEFAULT_SCHEMA_PATH, load_schema
     text = DEFAULT_SCHEMA_PATH.read_text(encoding="utf-8")
+    rule = text.index('  [[hazard.rules]]\n  name = "挂牌督办隐患须经现场复查方可销号"')
+    text = text[:rule] + text[text.index("  # 隐患类型 per category", rule):]
     for key in keys:
         start = text.index(f'  [[hazard.fields]]\n  key = "{key}"')
         text = text[:start] + text[text.index("  [[hazard.fields]]", start + 10):]
@@ -198,11 +239,14 @@ def schema_without(tmp_path, keys):
 def test_the_hazard_table_follows_the_schema_and_an_older_ledger_gains_new_fields(blank_location, tmp_path):
     from safetymap.backends.tables import hazard_column_defs
     from safetymap.schema import load_schema
-    from safetymap.seed import init_database
+    from safetymap.seed import SAMPLE_HAZARDS, init_database, seed_sample
     from safetymap.store import open_store
     new = ["recheck_date", "recheck_by", "recheck_way"]
     older = schema_without(tmp_path, new)
-    store = init_database(blank_location, sample=True, schema=older)
+    store = init_database(blank_location, sample=False, schema=older)
+    hazards = pd.read_csv(SAMPLE_HAZARDS, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    hazards.drop(columns=new).to_csv(tmp_path / "hazards.csv", index=False)  # as the earlier release shipped it
+    seed_sample(store, tmp_path / "hazards.csv")
     with store.backend.snapshot() as con:
         assert set(store.backend.table_columns(con, "hazards")) - {"id"} == set(hazard_column_defs(older))
     before, history = store.hazards(), store.hazard_history()
