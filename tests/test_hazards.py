@@ -260,3 +260,40 @@ def test_the_hazard_table_follows_the_schema_and_an_older_ledger_gains_new_field
     h = store.hazard("LS-001-YH01")
     assert store.update_hazard(h["hazard_code"], {"recheck_by": "安全科员"}, h["version"], EDITOR)["recheck_by"] == "安全科员"
     store.close()
+
+
+@pytest.fixture
+def hazard_app(sample_db, monkeypatch):
+    import streamlit as st
+
+    from conftest import page_test
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    yield lambda role: page_test("hazard_page", "安全科员", role)
+    st.cache_resource.clear()
+
+
+def test_the_hazard_page_asks_for_the_recheck_before_closing_a_supervised_hazard(hazard_app, sample_db):
+    from safetymap.store import open_store
+    at = hazard_app("safety").run()
+    at.selectbox(key="hazard_chosen").set_value("DZ-008-YH01").run()  # 待验收, 挂牌督办 市级
+    assert not at.exception, at.exception
+    assert [t.label for t in at.text_area] == ["验收意见"] and [t.label for t in at.text_input] == ["复查人"]
+    assert [d.label for d in at.date_input] == ["复查日期"] and at.selectbox[-1].label == "复查方式"
+    at.text_area[0].set_value("加固完成，验收合格")
+    next(b for b in at.button if b.label == "验收通过，销号").click().run()
+    assert "违反规则「挂牌督办隐患须经现场复查方可销号」" in at.error[0].value
+    assert open_store(sample_db).hazard("DZ-008-YH01")["status"] == "待验收"
+    at.date_input[0].set_value(pd.Timestamp("2026-11-25").date())
+    at.text_input[0].set_value("局安全科 陈静")
+    at.selectbox[-1].set_value("现场复查")
+    next(b for b in at.button if b.label == "验收通过，销号").click().run()
+    assert not at.error and not at.exception, [e.value for e in at.error]
+    closed = open_store(sample_db).hazard("DZ-008-YH01")
+    assert (closed["status"], closed["recheck_way"], closed["accept_opinion"]) == ("已销号", "现场复查", "加固完成，验收合格")
+
+
+def test_a_viewer_sees_the_hazards_but_no_step(hazard_app):
+    at = hazard_app("viewer").run()
+    at.selectbox(key="hazard_chosen").set_value("DZ-008-YH01").run()
+    assert not at.exception and not at.button
+    assert any("无可办理的流程步骤" in c.value for c in at.caption)

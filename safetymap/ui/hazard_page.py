@@ -36,6 +36,8 @@ def hazard_table(store: Store, code: str | None = None, columns: list[str] = LIS
     frame = store.hazards(code)
     if statuses:
         frame = frame[frame["status"].isin(statuses)]
+    dates = [f.key for f in store.schema.hazard.event.fields if f.type == "date" and f.key in columns]
+    frame = frame.assign(**{k: pd.to_datetime(frame[k]) for k in dates})  # shown as dates, blanks as ''
     return shown(frame[columns].rename(columns=_labels(store, columns)).reset_index(drop=True))
 
 
