@@ -86,6 +86,16 @@ class HazardLedger:
         """The workflow steps ``user`` may take from the hazard's status now (for the pages' buttons)."""
         return [s for s in self._hazard_spec.steps_from(hazard["status"]) if user.can(s.right)]
 
+    def _patch_status_problems(self, con, patch: dict, status: str) -> list[Problem]:
+        """The declared rules a new 整改状态 of ``patch`` would break beside its hazards, one Problem each."""
+        if self.schema.hazard is None:
+            return []
+        c = self.schema.category(patch["category"])
+        hazards = self._hazard_rows(con, " WHERE code = ?", (patch["code"],))
+        found = rules.patch_contradictions(self._hazard_spec, patch | {"rect_status": status}, hazards,
+                                           lambda k: c.field(k).label if k in c.keys else k, proposed=True)
+        return [Problem(self.schema.label("rect_status"), text) for text in found]
+
     # ---------------------------------------------------------------- writing
     def add_hazard(self, code: str, values: dict, user: User | str, *,
                    photos: list[tuple[bytes, str, int, int]] = ()) -> dict:

@@ -127,21 +127,22 @@ def needed_fields(spec: HazardSpec, s: HazardStep, hazard: dict, patch: dict) ->
     return list(dict.fromkeys(keys))
 
 
-def patch_contradictions(spec: HazardSpec, patch: dict, hazards: list[dict], label_of=str) -> list[str]:
+def patch_contradictions(spec: HazardSpec, patch: dict, hazards: list[dict], label_of=str, *,
+                         proposed: bool = False) -> list[str]:
     """One sentence for each declared rule the patch's 整改状态 breaks (a rule's ``patch_status_not``):
     while one of its ``hazards`` is open (``if_open_hazards``), or while the rule's conditions on the
-    patch hold (e.g. a 危桥 whose 改造 has not started is not 已整改)."""
+    patch hold (e.g. a 危桥 whose 改造 has not started is not 已整改). ``proposed``: the status is a
+    change asked for (the sentences refuse it)."""
     status, found = patch.get("rect_status"), []
     unsettled = [h["hazard_code"] for h in hazards if h["status"] not in spec.statuses_with_role("closed")]
+    head = f"图斑「{patch.get('code')}」整改状态{'不得改为' if proposed else '为'}{status}"
     for rule in spec.rules:
         if status not in rule.get("patch_status_not", ()):
             continue
         if rule.get("if_open_hazards") and unsettled:
-            found.append(f"图斑「{patch.get('code')}」整改状态为{status}，违反规则「{rule['name']}」"
-                         f"（未销号隐患：{'、'.join(unsettled)}）。")
+            found.append(f"{head}，违反规则「{rule['name']}」（未销号隐患：{'、'.join(unsettled)}）。")
         elif not rule.get("if_open_hazards") and _applies({**rule, "hazard_types": None}, {}, patch):
-            found.append(f"图斑「{patch.get('code')}」整改状态为{status}，违反规则「{rule['name']}」"
-                         f"（{_facts(rule, {}, patch, spec, label_of)}）。")
+            found.append(f"{head}，违反规则「{rule['name']}」（{_facts(rule, {}, patch, spec, label_of)}）。")
     return found
 
 

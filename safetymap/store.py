@@ -530,6 +530,8 @@ class Store(HazardLedger):
             current = self._record(con, code)
             changes = {"last_inspection": when.date()}
             if status_after and status_after != current["rect_status"]:
+                if problems := self._patch_status_problems(con, current, status_after):
+                    raise ValidationError(problems)  # e.g. 已销号 from the field page while a hazard is open
                 changes["rect_status"] = status_after
             self._apply_changes(con, current, changes, name, "inspection")
             stamp = now_utc()

@@ -174,6 +174,19 @@ def test_a_contradiction_in_the_sample_would_be_named(store):
                      "（未销号隐患：DZ-010-YH01、DZ-010-YH02）。"]
 
 
+@both_backends
+def test_an_inspection_cannot_close_a_patch_against_its_hazards(store):
+    """Issue 12: an inspector closed DZ-010 (5类, 抗倾覆验算不满足, 改造未启动, open hazards) from the field page."""
+    before = store.get("DZ-010")
+    with pytest.raises(ValidationError) as err:
+        store.add_inspection("DZ-010", INSPECTOR, findings="已处理", status_after="已销号")
+    assert str(err.value).count("违反规则") == 2 and "整改状态不得改为已销号" in str(err.value)
+    assert "（未销号隐患：DZ-010-YH01、DZ-010-YH02）" in str(err.value)
+    assert store.get("DZ-010")["version"] == before["version"] and store.inspections("DZ-010").empty
+    store.add_inspection("DZ-010", INSPECTOR, findings="限载标志完好", status_after="整改中")
+    assert store.get("DZ-010")["rect_status"] == "整改中"
+
+
 def test_a_bad_sample_row_names_file_row_and_field(empty_store, tmp_path):
     from safetymap.seed import seed_hazards
     bad = tmp_path / "hazards.csv"
