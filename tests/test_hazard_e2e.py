@@ -6,11 +6,12 @@ store; everything else is clicks and typing."""
 from __future__ import annotations
 
 import io
-
-from PIL import Image
+from pathlib import Path
 
 import e2e_support as e2e
 from e2e_support import chromium  # noqa: F401  (pytest fixture)
+from PIL import Image
+
 from safetymap.store import open_store
 
 PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
@@ -138,7 +139,7 @@ def test_a_hazard_reported_on_a_phone_is_accepted_and_shows_closed_everywhere(ch
         e2e.wait_idle(page)
         with page.expect_download(timeout=120_000) as download:
             page.get_by_role("button", name="下载可打印页面（HTML）").click()
-        html = open(download.value.path(), encoding="utf-8").read()
+        html = Path(download.value.path()).read_text(encoding="utf-8")
         assert "月报" in html and "本期销号隐患" in html
         page.set_content(html)
         row = page.locator("tr", has_text=hazard_code).first.inner_text()

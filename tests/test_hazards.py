@@ -1,8 +1,8 @@
 """Hazards (隐患) on a patch and the closure workflow the store enforces (issue 12)."""
 import pandas as pd
 import pytest
-
 from conftest import both_backends
+
 from safetymap.auth import User
 from safetymap.errors import ConflictError, PermissionDenied, StepRefused, ValidationError
 
@@ -168,10 +168,10 @@ def test_a_contradiction_in_the_sample_would_be_named(store):
     bridge = store.schema.category("bridge")
     found = patch_contradictions(spec, patch | {"rect_status": "已销号"}, store.hazards("DZ-010").to_dict("records"),
                                  lambda k: bridge.field(k).label)
-    assert found == ["图斑「DZ-010」整改状态为已销号，违反规则「危桥及抗倾覆验算不满足的桥梁改造未启动不得销号」"
-                     "（技术状况等级为5，抗倾覆验算为不满足，改造状态为未启动）。",
-                     "图斑「DZ-010」整改状态为已销号，违反规则「图斑尚有未销号的隐患时不得为已整改或已销号」"
-                     "（未销号隐患：DZ-010-YH01、DZ-010-YH02）。"]
+    assert found == [("图斑「DZ-010」整改状态为已销号，违反规则「危桥及抗倾覆验算不满足的桥梁改造未启动不得销号」"
+                      "（技术状况等级为5，抗倾覆验算为不满足，改造状态为未启动）。"),
+                     ("图斑「DZ-010」整改状态为已销号，违反规则「图斑尚有未销号的隐患时不得为已整改或已销号」"
+                      "（未销号隐患：DZ-010-YH01、DZ-010-YH02）。")]
 
 
 @both_backends
@@ -278,7 +278,6 @@ def test_the_hazard_table_follows_the_schema_and_an_older_ledger_gains_new_field
 @pytest.fixture
 def hazard_app(sample_db, monkeypatch):
     import streamlit as st
-
     from conftest import page_test
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
     yield lambda role: page_test("hazard_page", "安全科员", role)
