@@ -35,7 +35,7 @@ def ledger_as_of(data: LedgerData, schema: Schema, moment: pd.Timestamp) -> Ledg
     everything = everything[~everything["code"].isin(added(later))].reset_index(drop=True)
     current = everything[~everything[ARCHIVED].astype(bool)].reset_index(drop=True)
     return LedgerData(current, everything, events_before(data.events, moment),
-                      history[pd.to_datetime(history["at"]) < moment], data.sample)
+                      history[pd.to_datetime(history["at"]) < moment], data.sample, data.hazards)
 
 
 def added(history: pd.DataFrame) -> set[str]:

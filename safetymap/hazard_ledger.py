@@ -6,7 +6,7 @@ import pandas as pd
 
 from . import hazards as rules
 from .auth import User
-from .backends.tables import HAZARD_BOOKKEEPING
+from .backends.tables import hazard_column_defs
 from .clock import now_utc, today, utc_text_to_local
 from .errors import ConflictError, NotFound, Problem, StepRefused, ValidationError
 from .values import differs, display_value, is_blank
@@ -25,7 +25,7 @@ class HazardLedger:
 
     @property
     def _hazard_columns(self) -> list[str]:
-        return ["hazard_code", *(k for k in self._hazard_spec.event.keys if k != "hazard_code"), *HAZARD_BOOKKEEPING]
+        return list(hazard_column_defs(self.schema))  # the table as the schema declares it
 
     # ---------------------------------------------------------------- reading
     def _hazard_rows(self, con, where: str = "", params: tuple = ()) -> list[dict]:
@@ -85,6 +85,16 @@ class HazardLedger:
     def hazard_steps(self, hazard: dict, user: User) -> list:
         """The workflow steps ``user`` may take from the hazard's status now (for the pages' buttons)."""
         return [s for s in self._hazard_spec.steps_from(hazard["status"]) if user.can(s.right)]
+
+    def _patch_status_problems(self, con, patch: dict, status: str) -> list[Problem]:
+        """The declared rules a new 整改状态 of ``patch`` would break beside its hazards, one Problem each."""
+        if self.schema.hazard is None:
+            return []
+        c = self.schema.category(patch["category"])
+        hazards = self._hazard_rows(con, " WHERE code = ?", (patch["code"],))
+        found = rules.patch_contradictions(self._hazard_spec, patch | {"rect_status": status}, hazards,
+                                           lambda k: c.field(k).label if k in c.keys else k, proposed=True)
+        return [Problem(self.schema.label("rect_status"), text) for text in found]
 
     # ---------------------------------------------------------------- writing
     def add_hazard(self, code: str, values: dict, user: User | str, *,

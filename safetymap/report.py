@@ -155,11 +155,29 @@ def sections(data: LedgerData, schema: Schema, period: Period, on: dt.date, chan
         Section("九、动态跟踪", [
             Table("各月动态", stats.changes_by_month(data.history, trend),
                   f"{period.start.year}年1月起；整改完成、销号指整改状态改为已整改、已销号"),
-            Table("本期动态清单", stats.change_list(data.history, data.all_patches, schema, period))]),
+            Table("本期动态清单", stats.change_list(data.history, data.all_patches, schema, period)),
+            Table("本期销号隐患", closed_hazards(data.hazards, schema, period), CLOSED_HAZARDS_NOTE)]),
         Section("十、分布统计", [Table("按乡镇统计", stats.by_group(frame, "township", schema, on)),
                              Table("按责任单位统计", stats.by_group(frame, "resp_unit", schema, on)),
                              Table("按路线统计", stats.by_group(frame, "route_code", schema, on))]),
     ]
+
+
+CLOSED_HAZARDS = ["hazard_code", "code", "hazard_type", "hazard_level", "status", "accept_by", "accept_date",
+                  "accept_opinion", "closed_date"]
+CLOSED_HAZARDS_NOTE = "销号日期在本期内的隐患，经验收销号（已销号不再变更，故按当前记录即为当时情况）"
+
+
+def closed_hazards(hazards: pd.DataFrame, schema: Schema, period: Period) -> pd.DataFrame:
+    """The hazards closed (销号日期) within ``period``, with who accepted them and the 验收意见."""
+    if schema.hazard is None:
+        return pd.DataFrame()
+    labels = {k: schema.label("code") if k == "code" else "状态" if k == "status" else schema.hazard.event.field(k).label
+              for k in CLOSED_HAZARDS}
+    rows = hazards.reindex(columns=CLOSED_HAZARDS)
+    closed = pd.to_datetime(rows["closed_date"])
+    rows = rows[(closed >= pd.Timestamp(period.start)) & (closed < pd.Timestamp(period.end))]
+    return rows.sort_values("hazard_code").rename(columns=labels).reset_index(drop=True)
 
 
 COMPLETION_NOTE = "整改完成率 =（已整改 + 已销号）÷ 图斑数；销号率 = 已销号 ÷ 图斑数"

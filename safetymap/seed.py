@@ -20,7 +20,8 @@ SAMPLE_SEGMENTS = DATA_DIR / "segments.geojson"
 SAMPLE_ROUTES = DATA_DIR / "routes.geojson"
 SAMPLE_FOG_EVENTS = DATA_DIR / "fog_events.csv"
 SAMPLE_HAZARDS = DATA_DIR / "hazards.csv"
-ACCEPTANCE_KEYS = ("accept_by", "accept_date", "accept_opinion", "closed_date")  # given at the closing step
+ACCEPTANCE_KEYS = ("accept_by", "accept_date", "accept_opinion", "closed_date",  # given at the closing step
+                   "recheck_date", "recheck_by", "recheck_way")
 SAMPLE_USER = "示例数据"
 DEFAULT_DB = DATA_DIR / "safetymap.gpkg"  # the project's, whichever folder the command runs in
 
@@ -52,8 +53,8 @@ def read_sample_segments() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(properties, geometry=geometry, crs=STORAGE_CRS)
 
 
-def seed_sample(store: Store) -> int:
-    """Load routes, patches and fog events of the sample ledger."""
+def seed_sample(store: Store, hazards: Path = SAMPLE_HAZARDS) -> int:
+    """Load routes, patches, fog events and hazards of the sample ledger."""
     routes = pyogrio.read_dataframe(SAMPLE_ROUTES)
     store.put_routes(routes, SAMPLE_USER)
     segments = read_sample_segments()
@@ -71,7 +72,7 @@ def seed_sample(store: Store) -> int:
                                        SAMPLE_USER, file=SAMPLE_SEGMENTS.name, con=con)
     events = pd.read_csv(SAMPLE_FOG_EVENTS, dtype=str, keep_default_na=False)
     store.add_fog_events(events, SAMPLE_USER, file=SAMPLE_FOG_EVENTS.name)
-    seed_hazards(store)
+    seed_hazards(store, hazards)
     store.set_meta("sample", "示例数据")
     return total
 

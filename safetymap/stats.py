@@ -6,7 +6,7 @@ and the fog-event log are taken as recorded. Labels and orders come from the sch
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -71,6 +71,7 @@ class LedgerData:
     events: pd.DataFrame  # store.fog_events()
     history: pd.DataFrame  # store.history()
     sample: bool  # the database holds the sample ledger (示例数据)
+    hazards: pd.DataFrame = field(default_factory=pd.DataFrame)  # store.hazards()
 
 
 def load(store) -> LedgerData:
@@ -79,7 +80,7 @@ def load(store) -> LedgerData:
     current = everything[~everything["archived"] & risks].reset_index(drop=True)
     history = store.history()
     history = history[~history["category"].isin(store.schema.facility_keys)].reset_index(drop=True)
-    return LedgerData(current, everything, store.fog_events(), history, bool(store.meta("sample")))
+    return LedgerData(current, everything, store.fog_events(), history, bool(store.meta("sample")), store.hazards())
 
 
 # ---------------------------------------------------------------- periods

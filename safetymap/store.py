@@ -562,6 +562,8 @@ class Store(HazardLedger):
         def plan(current: dict) -> PatchChange:
             changes = {"last_inspection": when.date()}
             if status_after and status_after != current["rect_status"]:
+                if problems := self._patch_status_problems(con, current, status_after):
+                    raise ValidationError(problems)  # e.g. 已销号 from the field page while a hazard is open
                 changes["rect_status"] = status_after
             return self._plan_change(current, changes, "inspection")
 

@@ -1,6 +1,7 @@
 """Generate the synthetic sample ledger (示例数据) of Jiangyuan District: route centrelines with their
 technical grade and maintenance unit (data/routes.geojson), patches of every category and facility layer
-(data/segments.geojson) and a fog event log (data/fog_events.csv). Route codes and township names are real; every line, stake and value is
+(data/segments.geojson), a fog event log (data/fog_events.csv) and hazards (data/hazards.csv), the patches'
+整改状态 settled to agree with their hazards. Route codes and township names are real; every line, stake and value is
 invented. Deterministic (seeded); validated against the schema before anything is written.
 
     python scripts/make_sample_data.py
@@ -23,6 +24,7 @@ from shapely.geometry import LineString, Point
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from safetymap import geo
+from safetymap.hazards import clean_hazard, hazard_contradictions, patch_contradictions
 from safetymap.schema import load_schema
 from safetymap.validation import clean_frame, derive, grade_problems
 
@@ -91,6 +93,32 @@ TEXT = {
                  "车辆制动失效时引导驶入避险车道|冰雪天气实施交通管制，撒布防滑料",
                  "连续下坡长，货车频繁制动致刹车热衰退|坡底接平交路口，事故后果严重"],
 }
+
+
+# The sample hazards (示例隐患), in every state of the closure workflow: road hazards led by 工程科 with 质监办,
+# 公路事业发展中心 and 交投公司 cooperating; 超限超载通行 (enforcement) led by 综合执法大队. Written, checked against
+# the schema's [hazard] rules, to data/hazards.csv; the patches' 整改状态 is settled to agree with them.
+HAZARDS_CSV = """\
+code,hazard_code,status,hazard_type,hazard_level,found_date,found_way,found_unit,description,measures,lead_unit,assist_units,resp_person,deadline,fund_wan,fund_source,done_date,accept_by,accept_date,accept_opinion,closed_date,supervise_level,supervise_doc,recheck_date,recheck_by,recheck_way
+DZ-010,DZ-010-YH01,待整改,抗倾覆能力不足,重大隐患,2026-03-12,专项排查,质监办,5类危桥，独柱墩抗倾覆验算不满足，偏载有倾覆风险。,增设盖梁及双支座，改造前限载限行。,工程科,质监办、公路事业发展中心、交投公司,王建国,2027-06-30,320,车购税资金,,,,,,市级,白市交安办〔2026〕7号,,,
+DZ-010,DZ-010-YH02,整改中,超限超载通行,一般隐患,2026-04-02,日常巡查,综合执法大队,夜间超限货车绕行通过危桥。,设置限载标志和限高架，联合治超。,综合执法大队,公路事业发展中心,刘强,2026-12-31,6,区级财政,,,,,,,,,,
+DZ-001,DZ-001-YH01,整改中,技术状况差,重大隐患,2026-02-20,专项排查,质监办,技术状况评定4类，墩柱裂缝，抗倾覆尚未验算。,委托抗倾覆验算，按设计加固墩柱。,工程科,质监办、公路事业发展中心、交投公司,赵立新,2027-05-31,260,省级补助,,,,,,,,,,
+DZ-006,DZ-006-YH01,待整改,支座病害,一般隐患,2026-05-18,日常巡查,公路事业发展中心,支座老化，墩柱局部混凝土剥落。,更换支座，修补墩柱混凝土。,工程科,质监办、公路事业发展中心、交投公司,孙海,2026-12-31,18,养护资金,,,,,,,,,,
+DZ-013,DZ-013-YH01,待验收,支座病害,一般隐患,2026-04-10,日常巡查,公路事业发展中心,支座老化，墩柱露筋。,更换支座，墩柱露筋处理。,工程科,质监办、公路事业发展中心、交投公司,孙海,2026-10-31,12,养护资金,2026-10-20,,,,,,,,,
+DZ-004,DZ-004-YH01,已销号,抗倾覆能力不足,重大隐患,2025-09-05,专项排查,质监办,独柱墩单支座，偏载倾覆风险。,增设盖梁及双支座（已完成改造）。,工程科,质监办、公路事业发展中心、交投公司,李明,2026-06-30,150,车购税资金,2026-06-15,局安全科 陈静,2026-06-25,现场复查：盖梁及双支座施工完成，验收合格，同意销号。,2026-06-25,区级,江源交安办〔2025〕12号,2026-06-24,局安全科 陈静,现场复查
+DZ-002,DZ-002-YH01,已销号,墩柱病害,一般隐患,2025-11-03,日常巡查,公路事业发展中心,墩柱局部混凝土剥落、露筋。,凿除松散混凝土，除锈后修补。,工程科,质监办、公路事业发展中心、交投公司,孙海,2026-05-31,8,养护资金,2026-05-20,局安全科 陈静,2026-05-28,修补完成，外观良好，验收合格。,2026-05-28,,,,,
+DZ-008,DZ-008-YH01,待验收,技术状况差,重大隐患,2025-12-01,督查检查,质监办,4类桥，主梁裂缝。,主梁粘贴钢板加固（改造已完成）。,工程科,质监办、公路事业发展中心、交投公司,赵立新,2026-10-31,210,省级补助,2026-10-28,,,,,市级,白市交安办〔2025〕21号,,,
+TW-006,TW-006-YH01,整改中,诱导设施缺失,重大隐患,2026-03-22,专项排查,工程科,团雾高发路段无连续诱导灯。,安装智能诱导灯及能见度检测仪。,工程科,质监办、公路事业发展中心、交投公司,周涛,2026-11-30,95,省级补助,,,,,,,,,,
+TW-001,TW-001-YH01,待整改,情报板缺失,一般隐患,2026-06-01,日常巡查,公路事业发展中心,缺少团雾预警情报板。,增设可变情报板。,工程科,质监办、公路事业发展中心、交投公司,周涛,2027-03-31,40,区级财政,,,,,,,,,,
+TW-002,TW-002-YH01,已销号,标志标线不足,一般隐患,2025-10-12,群众举报,公路事业发展中心,雾区限速标志缺失。,补设雾区限速及警示标志。,工程科,质监办、公路事业发展中心、交投公司,周涛,2026-04-30,3.5,养护资金,2026-04-18,局安全科 陈静,2026-04-26,标志齐全，验收合格。,2026-04-26,,,,,
+JW-001,JW-001-YH01,整改中,护栏缺失或不足,一般隐患,2026-05-06,日常巡查,交投公司,弯道外侧护栏高度不足。,更换为加强型波形梁护栏。,工程科,质监办、公路事业发展中心、交投公司,吴刚,2026-12-15,22,养护资金,,,,,,,,,,
+JW-014,JW-014-YH01,待验收,视距不足,一般隐患,2026-04-15,督查检查,质监办,弯道内侧树木遮挡视距。,清理视距范围树木，增设凸面镜。,工程科,质监办、公路事业发展中心、交投公司,吴刚,2026-09-30,2,养护资金,2026-09-25,,,,,,,,,
+LS-001,LS-001-YH01,待整改,路基冲刷,重大隐患,2026-07-20,上级交办,公路事业发展中心,汛期河水冲刷路基，局部掏空。,砌筑浆砌石挡墙，增设防撞护栏。,工程科,质监办、公路事业发展中心、交投公司,郑伟,2027-05-31,180,车购税资金,,,,,,省级,吉交安委〔2026〕3号,,,
+LS-011,LS-011-YH01,已销号,路侧护栏缺失,一般隐患,2025-08-30,日常巡查,公路事业发展中心,临水路段路侧无护栏。,增设混凝土护栏。,工程科,质监办、公路事业发展中心、交投公司,郑伟,2026-06-30,35,区级财政,2026-06-10,局安全科 陈静,2026-06-20,护栏施工完成，验收合格。,2026-06-20,,,,,
+CX-005,CX-005-YH01,整改中,避险车道缺失,重大隐患,2026-03-08,专项排查,工程科,长大下坡无避险车道。,坡底前设置避险车道。,工程科,质监办、公路事业发展中心、交投公司,冯磊,2027-08-31,420,车购税资金,,,,,,,,,,
+CX-005,CX-005-YH02,待验收,超限超载通行,一般隐患,2026-05-12,日常巡查,综合执法大队,货车超载下坡，制动失效风险。,设置治超卡点，联合执法。,综合执法大队,公路事业发展中心,刘强,2026-10-31,5,区级财政,2026-10-15,,,,,,,,,
+WQ-001,WQ-001-YH01,待整改,技术状况差,重大隐患,2026-08-15,专项排查,质监办,4类危桥，主梁横向裂缝，承载能力下降。,限载20吨并设限高架，委托加固设计。,工程科,质监办、公路事业发展中心、交投公司,王建国,2027-09-30,180,车购税资金,,,,,,市级,白市交安办〔2026〕15号,,,
+"""
 
 
 def drive(waypoints, tight_km, rng):
@@ -571,6 +599,44 @@ MORE_FIELDS = {"danger_bridge": _danger_bridge, "overpass": _overpass, "tunnel":
                "camera": _camera, "fog_guide": _fog_guide, "emergency_store": _emergency_store}
 
 
+def sample_hazards():
+    return list(csv.DictReader(HAZARDS_CSV.splitlines()))
+
+
+def settle_statuses(feats, hazards, schema):
+    """A patch's 整改状态 agreeing with its hazards and the declared rules: a patch that may not be 已整改 or
+    已销号 (an open hazard, a 危桥 whose 改造 has not started) is 整改中 when one of its hazards is under way,
+    else 待整改."""
+    spec = schema.hazard
+    for f in feats:
+        p = f["properties"]
+        mine = [h for h in hazards if h["code"] == p["code"]]
+        if patch_contradictions(spec, p, mine):
+            started = any(h["status"] != spec.first_status for h in mine)
+            p["rect_status"] = "整改中" if started else "待整改"
+        assert not patch_contradictions(spec, p, mine), patch_contradictions(spec, p, mine)
+
+
+def check_hazards(hazards, feats, schema):
+    """Every sample hazard clean and in a status the workflow's rules allow on its patch."""
+    spec, patches = schema.hazard, {f["properties"]["code"]: f["properties"] for f in feats}
+    for i, h in enumerate(hazards, start=1):
+        patch = patches[h["code"]]
+        values = {k: v for k, v in h.items() if k not in ("code", "status") and v != ""}
+        clean, problems = clean_hazard(spec, patch["category"], values, row=i, file="hazards.csv")
+        assert not problems, [str(p) for p in problems]
+        why = hazard_contradictions(spec, clean | {"status": h["status"]}, patch)
+        assert not why, (h["hazard_code"], why)
+
+
+def write_hazards(hazards, schema):
+    columns = ["code", "hazard_code", "status", *(k for k in schema.hazard.event.keys if k != "hazard_code")]
+    with open(DATA / "hazards.csv", "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(hazards)
+
+
 def division_villages():
     """township -> its villages (full names), from the divisions file."""
     names = dict(pd.read_csv(DATA / "jiangyuan_divisions_2023.csv", dtype=str)[["code", "name"]].values)
@@ -587,8 +653,12 @@ def main():
     feats += more_patches(routes, more, schema, division_villages())
     vocabulary(feats, routes, more)
     feats.sort(key=lambda f: schema.category_keys.index(f["properties"]["category"]))
+    hazards = sample_hazards()
+    settle_statuses(feats, hazards, schema)
+    check_hazards(hazards, feats, schema)
     derived = validate(schema, feats)
     write_all(routes, feats, events)
+    write_hazards(hazards, schema)
     summary(routes, derived, events)
 
 

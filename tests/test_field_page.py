@@ -79,6 +79,25 @@ def test_field_page_reports_a_fog_event(field_app, sample_db):
     assert events.iloc[-1]["min_visibility_m"] == 40 and events.iloc[-1]["created_by"] == "巡查员小王"
 
 
+def test_field_page_reports_a_hazard_with_a_photo(field_app, sample_db):
+    store = open_store(sample_db)
+    code = next(c for c in store.read("curve")["code"] if store.hazards(c).empty)
+    field_app.run()
+    field_app.selectbox(key="field_search").set_value(code).run()
+    prefix = "hazard-0-"  # the hazard form's inputs (form number 0)
+    field_app.selectbox(key=prefix + "hazard_type").set_value("警示标志缺失")
+    field_app.selectbox(key=prefix + "hazard_level").set_value("一般隐患")
+    field_app.text_area(key=prefix + "description").set_value("急弯警告标志被撞倒")
+    next(u for u in field_app.file_uploader if "hazard" in u.key).set_value(("标志.jpg", jpeg(2000, 1500), "image/jpeg"))
+    next(b for b in field_app.button if b.label == "上报隐患").click().run()
+    assert not field_app.exception and not field_app.error, [e.value for e in field_app.error]
+    assert field_app.success[0].value.replace("\\", "") == f"已上报隐患 {code}-YH01（1 张照片）"  # first on the page
+    hazard = store.hazard(f"{code}-YH01")
+    assert (hazard["status"], hazard["updated_by"]) == ("待整改", "巡查员小王")
+    assert hazard["found_date"] is not None and len(store.hazard_photos(hazard["hazard_code"])) == 1
+    assert field_app.text_area(key="hazard-1-description").value == ""  # a new, empty form
+
+
 def test_inspector_can_log_but_cannot_change_a_patch(store):
     inspector = User("巡查员", "inspector")
     code = store.read("fog").iloc[0]["code"]

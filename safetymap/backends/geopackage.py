@@ -17,8 +17,8 @@ from ..errors import DatabaseExists, DatabaseMissing
 from ..schema import Category, Schema
 from . import gpkg, gpkg_live, gpkg_meta
 from .frames import query_frame
-from .tables import (ARCHIVE_COLUMNS, ATTRIBUTE_TABLES, FEATURE_TABLES, INDEXES, META_TABLE, SOURCE_TABLE,
-                     SQL_TYPES, SRS_ID, category_column_defs, category_columns)
+from .tables import (ARCHIVE_COLUMNS, FEATURE_TABLES, HAZARD_TABLE, INDEXES, META_TABLE, SOURCE_TABLE, SQL_TYPES,
+                     SRS_ID, attribute_tables, category_column_defs, category_columns, missing_hazard_columns)
 
 BUSY_TIMEOUT_S = 60
 BULK_ROWS = 50  # from this many rows an insert fills the R-tree in bulk
@@ -150,7 +150,9 @@ class GeoPackageBackend:
                 if not (name.endswith(suffix) and name[:-len(suffix)] in cols)}
 
     def _missing_parts(self, con, schema: Schema) -> bool:
-        if not all(self.table_exists(con, t) for t in (SOURCE_TABLE, *ATTRIBUTE_TABLES)):
+        if not all(self.table_exists(con, t) for t in (SOURCE_TABLE, *attribute_tables(schema))):
+            return True
+        if missing_hazard_columns(schema, self.table_columns(con, HAZARD_TABLE)):
             return True
         return any(not self.table_exists(con, c.table)
                    or set(category_columns(c)) - set(self.table_columns(con, c.table)) for c in schema.categories)
@@ -168,9 +170,11 @@ class GeoPackageBackend:
             if not gpkg.table_exists(con, SOURCE_TABLE):
                 for table, (identifier, description, geometry_type, cols) in FEATURE_TABLES.items():
                     gpkg.create_feature_table(con, table, identifier, description, geometry_type, SRS_ID, cols)
-            for table, (identifier, cols) in ATTRIBUTE_TABLES.items():
+            for table, (identifier, cols) in attribute_tables(schema).items():
                 if not gpkg.table_exists(con, table):  # tables added by later versions, too
                     gpkg.create_attribute_table(con, table, identifier, "", cols)
+            for definition in missing_hazard_columns(schema, gpkg.columns(con, HAZARD_TABLE)):  # fields added later
+                con.execute(f'ALTER TABLE "{HAZARD_TABLE}" ADD COLUMN {definition}')
             for ddl in INDEXES:
                 con.execute(ddl)
             con.execute(f"INSERT OR IGNORE INTO {META_TABLE} (key, value) VALUES ('created_at', ?)", (now_utc(),))

@@ -45,13 +45,6 @@ ATTRIBUTE_TABLES = {  # table -> (identifier, columns); each also has an integer
     "login_throttle": ("登录限速", [  # policy: safetymap.accounts; one row per (account, client address)
         "key TEXT NOT NULL UNIQUE", "failures INTEGER NOT NULL DEFAULT 0", "not_before DATETIME",
         "locked_until DATETIME", "updated_at DATETIME NOT NULL"]),
-    "hazards": ("隐患台账", [  # rules: safetymap.hazards; one column per [[hazard.fields]] of the schema
-        "hazard_code TEXT NOT NULL UNIQUE", "code TEXT NOT NULL", "hazard_type TEXT", "hazard_level TEXT",
-        "found_date DATE", "found_way TEXT", "found_unit TEXT", "description TEXT", "measures TEXT",
-        "lead_unit TEXT", "assist_units TEXT", "resp_person TEXT", "deadline DATE", "fund_wan REAL",
-        "fund_source TEXT", "done_date DATE", "accept_by TEXT", "accept_date DATE", "accept_opinion TEXT",
-        "closed_date DATE", "supervise_level TEXT", "supervise_doc TEXT", "status TEXT NOT NULL",
-        "version INTEGER NOT NULL", "updated_at DATETIME NOT NULL", "updated_by TEXT NOT NULL"]),
     "hazard_history": ("隐患变更历史", [
         "hazard_code TEXT NOT NULL", "code TEXT NOT NULL", "version INTEGER NOT NULL", "action TEXT NOT NULL",
         "field_key TEXT", "field_label TEXT", "before TEXT", "after TEXT", "user TEXT NOT NULL",
@@ -72,7 +65,9 @@ INDEXES = [
     'CREATE INDEX IF NOT EXISTS idx_hazard_history_code ON hazard_history (hazard_code, version)',
     'CREATE INDEX IF NOT EXISTS idx_hazard_photos_code ON hazard_photos (hazard_code)',
 ]
-HAZARD_BOOKKEEPING = ["code", "status", "version", "updated_at", "updated_by"]  # hazards' columns besides the fields
+HAZARD_TABLE = "hazards"  # rules: safetymap.hazards; one column per [[hazard.fields]] of the schema, then these:
+HAZARD_BOOKKEEPING = {"code": "TEXT NOT NULL", "status": "TEXT NOT NULL", "version": "INTEGER NOT NULL",
+                      "updated_at": "DATETIME NOT NULL", "updated_by": "TEXT NOT NULL"}
 USER_COLUMNS = ["name", "role", "password_hash", "disabled", "failed_logins", "not_before", "locked_until",
                 "created_at", "last_login"]
 
@@ -90,7 +85,30 @@ def category_columns(c: Category) -> list[str]:
     return list(c.keys) + ARCHIVE_KEYS
 
 
+def hazard_column_defs(schema: Schema) -> dict[str, str]:
+    """Column -> definition of the hazards table (SQLite types): the schema's declared hazard fields, as a
+    category table's columns come from its fields, then the bookkeeping (only those without a [hazard])."""
+    fields = schema.hazard.event.fields if schema.hazard else ()
+    defs = {f.key: f'"{f.key}" {SQL_TYPES.get(f.type, "TEXT")}' for f in fields}  # an event's "time" is text
+    defs["hazard_code"] = '"hazard_code" TEXT NOT NULL UNIQUE'
+    return defs | {key: f'"{key}" {kind}' for key, kind in HAZARD_BOOKKEEPING.items()}
+
+
+def missing_hazard_columns(schema: Schema, present) -> list[str]:
+    """Definitions of the hazards table's columns not in ``present`` (a field added to the schema later)."""
+    return [d for key, d in hazard_column_defs(schema).items() if key not in present]
+
+
+def attribute_tables(schema: Schema) -> dict[str, tuple[str, list[str]]]:
+    """Every table without geometry: ``ATTRIBUTE_TABLES`` and, before its history, the hazards table
+    derived from the schema."""
+    tables = dict(ATTRIBUTE_TABLES)
+    first = list(tables)[:list(tables).index("hazard_history")]
+    hazards = {HAZARD_TABLE: ("隐患台账", list(hazard_column_defs(schema).values()))}
+    return {t: tables[t] for t in first} | hazards | {t: v for t, v in tables.items() if t not in first}
+
+
 def ledger_tables(schema: Schema) -> list[tuple[str, str]]:
     """Every table of a ledger with its key column, in copy order."""
     features = [*FEATURE_TABLES, *(c.table for c in schema.categories)]
-    return [(t, "fid") for t in features] + [(t, "id") for t in ATTRIBUTE_TABLES]
+    return [(t, "fid") for t in features] + [(t, "id") for t in attribute_tables(schema)]

@@ -1,6 +1,6 @@
 """巡查上报: the field staff's page, made for a 360-px phone screen. Find a patch (search, nearest to
-the phone, or picked on the map), record an inspection with photos and position, or report a fog event.
-Field staff change nothing else."""
+the phone, or picked on the map), record an inspection with photos and position, report a hazard (隐患)
+with photos, or report a fog event. Field staff change nothing else."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from ..editing import nearest_patches
-from ..errors import PermissionDenied, ValidationError
+from ..errors import ConflictError, PermissionDenied, StepRefused, ValidationError
 from ..photos import MAX_UPLOAD_BYTES, prepare_photo
 from ..clock import now_local
 from ..store import Store
@@ -42,7 +42,7 @@ def render() -> None:
     with chosen[0]:
         _inspection_form(store, record, user)
     with chosen[1]:
-        hazard_page.report_form(store, record, user)
+        _hazard_form(store, record, user)
     if len(chosen) > 2:
         with chosen[2]:
             _fog_event_form(store, record, user)
@@ -119,20 +119,13 @@ def _inspection_form(store: Store, record: dict, user) -> None:
         time = st.time_input("巡查时间", value=now.time(), step=300)
         findings = st.text_area(declared.field("findings").label, placeholder="现场情况、隐患变化、已采取的措施")
         status = st.selectbox(declared.field("status_after").label, statuses, index=statuses.index(record["rect_status"]))
-        camera = st.camera_input("拍照", key=f"camera-{record['code']}-{n}") if use_camera else None
-        limit_mb = MAX_UPLOAD_BYTES // 1048576
-        gallery = st.file_uploader(f"从相册选择照片（每张不超过 {limit_mb} MB）",
-                                   type=["jpg", "jpeg", "png", "webp", "heic"], accept_multiple_files=True,
-                                   max_upload_size=limit_mb,
-                                   help=f"可选多张 JPG、PNG、WebP 或 HEIC 照片，每张不超过 {limit_mb} MB；"
-                                        "照片会自动转正并缩小后保存")
+        files = _photo_inputs(f"{record['code']}-{n}", use_camera)
         use_position = st.checkbox("附上我的位置", value="field_position_value" in st.session_state,
                                    help="先在“离我最近”中获取位置")
         submitted = st.form_submit_button("提交巡查记录", type="primary", use_container_width=True)
     if not submitted:
         return
     position = st.session_state.get("field_position_value") if use_position else None
-    files = [f for f in [camera, *(gallery or [])] if f is not None]
     fingerprint = _fingerprint("inspection", record["code"], day, time, findings, status, position,
                                *(f.getvalue() for f in files))
     if _already_submitted(fingerprint):
@@ -146,6 +139,41 @@ def _inspection_form(store: Store, record: dict, user) -> None:
         st.error(md_escape(exc))
         return
     _done(fingerprint, md_format("已记录 {} 的巡查（{} 张照片）", record["code"], len(photos)))
+
+
+def _photo_inputs(key: str, use_camera: bool) -> list:
+    """The camera (when switched on) and the gallery; the files chosen."""
+    camera = st.camera_input("拍照", key=f"camera-{key}") if use_camera else None
+    limit_mb = MAX_UPLOAD_BYTES // 1048576
+    gallery = st.file_uploader(f"从相册选择照片（每张不超过 {limit_mb} MB）",
+                               type=["jpg", "jpeg", "png", "webp", "heic"], accept_multiple_files=True,
+                               max_upload_size=limit_mb, key=f"gallery-{key}",
+                               help=f"可选多张 JPG、PNG、WebP 或 HEIC 照片，每张不超过 {limit_mb} MB；"
+                                    "照片会自动转正并缩小后保存")
+    return [f for f in [camera, *(gallery or [])] if f is not None]
+
+
+def _hazard_form(store: Store, record: dict, user) -> None:
+    """上报隐患: type, level, how found, what, with photos; the result shown at the top like the others."""
+    use_camera = st.toggle("用相机拍照", key="field_hazard_camera", help="手机浏览器需 HTTPS 才能使用相机")
+    n = st.session_state.get(FORM_N, 0)
+    with st.form(f"hazard-{record['code']}-{n}", clear_on_submit=True, enter_to_submit=False):
+        values = hazard_page.hazard_inputs(store, hazard_page.REPORT_KEYS, record["category"], f"hazard-{n}")
+        files = _photo_inputs(f"hazard-{record['code']}-{n}", use_camera)
+        submitted = st.form_submit_button("上报隐患", type="primary", use_container_width=True)
+    if not submitted:
+        return
+    values.setdefault("found_date", now_local().date())
+    fingerprint = _fingerprint("hazard", record["code"], sorted(values.items()), *(f.getvalue() for f in files))
+    if _already_submitted(fingerprint):
+        return
+    try:
+        photos = [prepare_photo(f.getvalue(), f.name) for f in files]
+        added = store.add_hazard(record["code"], values, user, photos=photos)
+    except (ValidationError, PermissionDenied, StepRefused, ConflictError) as exc:
+        st.error(md_escape(exc))
+        return
+    _done(fingerprint, md_format("已上报隐患 {}（{} 张照片）", added["hazard_code"], len(photos)))
 
 
 def _number_input(f, step):

@@ -14,8 +14,8 @@ from ..errors import SchemaError
 from ..redaction import redact
 from ..schema import load_schema
 from ..text import md_format
-from . import (audit_page, dashboard_page, edit_page, field_page, files_page, fog_page, ledger_page, login_page,
-               map_page, session, users_page)
+from . import (audit_page, dashboard_page, edit_page, field_page, files_page, fog_page, hazard_page, ledger_page,
+               login_page, map_page, session, users_page)
 
 LOG = logging.getLogger("safetymap")
 
@@ -26,6 +26,7 @@ def pages_for(user):
     ledger = [st.Page(map_page.render, title="地图", icon=":material/map:", url_path="map", default=not field_first),
               st.Page(ledger_page.render, title="台账", icon=":material/table_view:", url_path="ledger"),
               st.Page(fog_page.render, title="团雾台账", icon=":material/foggy:", url_path="fog"),
+              st.Page(hazard_page.render, title="隐患台账", icon=":material/report:", url_path="hazards"),
               st.Page(dashboard_page.render, title="统计看板", icon=":material/bar_chart:", url_path="dashboard")]
     work = []
     if user.can("edit"):
@@ -41,7 +42,7 @@ def pages_for(user):
     return {"台账": ledger, "业务": work, "管理": admin}
 
 
-PAGE_PATHS = ("map", "ledger", "fog", "dashboard", "edit", "files", "field", "users", "audit")
+PAGE_PATHS = ("map", "ledger", "fog", "hazards", "dashboard", "edit", "files", "field", "users", "audit")
 
 
 def signed_out_navigation():
