@@ -358,13 +358,16 @@ class Store(HazardLedger):
         The change is validated and derived before the write lock is taken; the lock is then held only
         to check the version again, write and record history: a desktop client (QGIS) cannot commit
         while the app holds it."""
-        current = self.get(code)
-        change = (self._plan_change(current, changes, action, source_geometry)
-                  if current["version"] == expected_version else None)
+        def plan(current: dict, con) -> PatchChange:
+            self._check_status_change(con, current, changes.get("rect_status"))
+            return self._plan_change(current, changes, action, source_geometry)
+
+        with self.backend.snapshot() as con:
+            current = self._record(con, code)
+            change = plan(current, con) if current["version"] == expected_version else None
         with self.transaction() as con:
             name = self._actor(user, "import" if action == "import" else "edit", con)
-            change = self._still_current(con, change, code, expected_version,
-                                         lambda now: self._plan_change(now, changes, action, source_geometry))
+            change = self._still_current(con, change, code, expected_version, lambda now: plan(now, con))
             self._write_change(con, change, name)
             return self._record(con, code)
 
@@ -379,6 +382,19 @@ class Store(HazardLedger):
         if expected_version is not None and current["version"] != expected_version:
             raise ConflictError(code, expected_version, current)
         return replan(current)
+
+    def status_change_problems(self, code: str, status: str) -> list[Problem]:
+        """What setting patch ``code``'s 整改状态 to ``status`` would break beside its hazards (for previews)."""
+        with self.backend.snapshot() as con:
+            current = self._record(con, code)
+            return [] if status == current["rect_status"] else self._patch_status_problems(con, current, status)
+
+    def _check_status_change(self, con, current: dict, status: str | None) -> None:
+        """A new 整改状态 must agree with the patch's hazards (e.g. no 已销号 while one is open), whoever
+        sets it: the edit form, an import or an inspection from the field page."""
+        if status and status != current["rect_status"]:
+            if problems := self._patch_status_problems(con, current, status):
+                raise ValidationError(problems)
 
     @staticmethod
     def _version_now(con, table: str, code: str) -> int | None:
@@ -559,18 +575,18 @@ class Store(HazardLedger):
         if problems:
             raise ValidationError(problems)
 
-        def plan(current: dict) -> PatchChange:
+        def plan(current: dict, con) -> PatchChange:
             changes = {"last_inspection": when.date()}
             if status_after and status_after != current["rect_status"]:
-                if problems := self._patch_status_problems(con, current, status_after):
-                    raise ValidationError(problems)  # e.g. 已销号 from the field page while a hazard is open
+                self._check_status_change(con, current, status_after)
                 changes["rect_status"] = status_after
             return self._plan_change(current, changes, "inspection")
 
-        change = plan(self.get(code))
+        with self.backend.snapshot() as con:
+            change = plan(self._record(con, code), con)
         with self.transaction() as con:
             name = self._actor(user, "inspect", con)
-            change = self._still_current(con, change, code, None, plan)
+            change = self._still_current(con, change, code, None, lambda now: plan(now, con))
             self._write_change(con, change, name)
             stamp, status_before = now_utc(), change.current["rect_status"]
             cur = con.execute(

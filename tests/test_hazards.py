@@ -187,6 +187,19 @@ def test_an_inspection_cannot_close_a_patch_against_its_hazards(store):
     assert store.get("DZ-010")["rect_status"] == "整改中"
 
 
+@both_backends
+def test_an_editor_cannot_close_a_patch_against_its_hazards(store):
+    """Issue 12: an editor jumped 待整改 → 已销号 on the edit form while the patch's hazards were open."""
+    before = store.get("DZ-010")
+    with pytest.raises(ValidationError) as err:
+        store.update("DZ-010", {"rect_status": "已销号"}, before["version"], EDITOR)
+    assert "整改状态不得改为已销号" in str(err.value) and "DZ-010-YH01" in str(err.value)
+    after = store.get("DZ-010")
+    assert after["version"] == before["version"] and after["rect_status"] == before["rect_status"]
+    store.update("DZ-010", {"rect_status": "整改中"}, before["version"], EDITOR)
+    assert store.get("DZ-010")["rect_status"] == "整改中"
+
+
 def test_a_bad_sample_row_names_file_row_and_field(empty_store, tmp_path):
     from safetymap.seed import seed_hazards
     bad = tmp_path / "hazards.csv"

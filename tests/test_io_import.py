@@ -69,6 +69,22 @@ def test_import_into_an_empty_ledger_recreates_it(store, empty_store, tmp_path, 
     assert set(empty_store.history()["action"]) == {"import"}
 
 
+def test_a_status_the_hazards_forbid_is_a_problem_row_in_the_preview(store, tmp_path):
+    """Issue 12: a file setting 已销号 on a patch with open hazards is refused in the preview, by row."""
+    path = exported(store, tmp_path, "xlsx")
+    wb = load_workbook(path)
+    ws = wb["团雾多发路段"]
+    headers = [c.value for c in ws[2]]
+    assert ws.cell(row=3, column=1).value == "TW-001"
+    ws.cell(row=3, column=headers.index("整改状态") + 1).value = "已销号"
+    wb.save(path)
+    preview = preview_import(store, path)
+    assert not preview.ok
+    problem = preview.problems[0]
+    assert problem.row == 3 and problem.field == "整改状态"  # the row as Excel numbers it and "TW-001-YH01" in problem.message
+    assert store.get("TW-001")["rect_status"] == "待整改"
+
+
 def test_changes_are_previewed_by_field_then_committed_with_history(store, tmp_path):
     path = exported(store, tmp_path, "xlsx")
     wb = load_workbook(path)
@@ -76,7 +92,7 @@ def test_changes_are_previewed_by_field_then_committed_with_history(store, tmp_p
     headers = [c.value for c in ws[2]]
     code = ws.cell(row=3, column=1).value
     ws.cell(row=3, column=headers.index("名称") + 1).value = "新名称"
-    ws.cell(row=3, column=headers.index("整改状态") + 1).value = "已整改"
+    ws.cell(row=3, column=headers.index("整改状态") + 1).value = "整改中"  # TW-001 has an open hazard
     new_row = [cell.value for cell in ws[4]]
     new_row[0] = "TW-950"
     ws.append(new_row)
@@ -89,7 +105,7 @@ def test_changes_are_previewed_by_field_then_committed_with_history(store, tmp_p
     assert changed.at["名称", "新值"] == "新名称"
     assert preview.commit(store, "导入员") == {"added": 1, "updated": 1}
     record = store.get(code)
-    assert record["name"] == "新名称" and record["rect_status"] == "已整改" and record["version"] == 2
+    assert record["name"] == "新名称" and record["rect_status"] == "整改中" and record["version"] == 2
     history = store.history(code)
     assert set(history[history["version"] == 2]["action"]) == {"import"}
     assert store.get("TW-950")["updated_by"] == "导入员"

@@ -353,7 +353,24 @@ def _compare(store, name: str, batches: list[Batch], problems: list[Problem], wa
     problems[:0] = _duplicate_problems(checked)  # first: one line each, not lost beyond the cap
     if not batches and not problems:
         problems.append(Problem("", "文件中没有可导入的图斑", file=name))
-    return _outcome(name, checked, problems, warnings, schema)
+    preview = _outcome(name, checked, problems, warnings, schema)
+    if refused := _status_problems(store, checked, preview.changes):
+        preview = dataclasses.replace(preview, problems=_capped(refused + preview.problems),
+                                      n_problems=preview.n_problems + len(refused))
+    return preview
+
+
+def _status_problems(store, checked: list[Checked], changes: list[Change]) -> list[Problem]:
+    """A new 整改状态 the patch's open hazards forbid: named in the preview, not first at the commit."""
+    where = {str(code): (ch.batch.file, int(ch.batch.rows[i]))
+             for ch in checked for i, code in enumerate(ch.derived["code"]) if ch.existing[i]}
+    found = []
+    for change in changes:
+        if "rect_status" in change.values:
+            file, row = where[change.code]
+            found += [dataclasses.replace(p, file=file, row=row)
+                      for p in store.status_change_problems(change.code, change.values["rect_status"])]
+    return found
 
 
 def _outcome(name: str, checked: list[Checked], problems: list[Problem], warnings: list[str],
