@@ -113,3 +113,19 @@ def test_a_bookmarked_link_opens_after_sign_in(app, chromium):  # noqa: F811
     e2e.wait_idle(page)
     page.get_by_role("heading", name="图斑编辑").first.wait_for(timeout=30_000)
     context.close()
+
+
+def test_a_map_link_opens_without_a_page_not_found_dialog(app, chromium):  # noqa: F811
+    """The map is the default page (served at ``/``); a shared ``/map?code=…`` link must open it too,
+    not Streamlit's "Page not found" dialog over it."""
+    store = open_store(app.db)
+    e2e.add_user(store, "viewer1", "viewer", PASSWORD)  # editor1 is disabled by an earlier test
+    store.close()
+    context, page = signed_in_context(chromium, app, "viewer1")
+    page.goto(f"{app.url}/map?code=TW-001")
+    page.get_by_role("button", name="退出登录").wait_for(timeout=60_000)
+    e2e.wait_idle(page)
+    page.get_by_text("TW-001").first.wait_for(timeout=30_000)
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.get_by_role("dialog").count() == 0
+    context.close()

@@ -23,23 +23,38 @@ LOG = logging.getLogger("safetymap")
 def pages_for(user):
     """The pages a role may open; the core refuses the actions anyway."""
     field_first = user.role == "inspector"  # field staff land on their phone form
-    ledger = [st.Page(map_page.render, title="地图", icon=":material/map:", url_path="map", default=not field_first),
-              st.Page(ledger_page.render, title="台账", icon=":material/table_view:", url_path="ledger"),
-              st.Page(fog_page.render, title="团雾台账", icon=":material/foggy:", url_path="fog"),
-              st.Page(hazard_page.render, title="隐患台账", icon=":material/report:", url_path="hazards"),
-              st.Page(dashboard_page.render, title="统计看板", icon=":material/bar_chart:", url_path="dashboard")]
+    ledger = [(map_page.render, "地图", ":material/map:", "map"),
+              (ledger_page.render, "台账", ":material/table_view:", "ledger"),
+              (fog_page.render, "团雾台账", ":material/foggy:", "fog"),
+              (hazard_page.render, "隐患台账", ":material/report:", "hazards"),
+              (dashboard_page.render, "统计看板", ":material/bar_chart:", "dashboard")]
     work = []
     if user.can("edit"):
-        work.append(st.Page(edit_page.render, title="图斑编辑", icon=":material/edit:", url_path="edit"))
+        work.append((edit_page.render, "图斑编辑", ":material/edit:", "edit"))
     if user.can("import") or user.can("export"):
-        work.append(st.Page(files_page.render, title="导入导出", icon=":material/folder_open:", url_path="files"))
+        work.append((files_page.render, "导入导出", ":material/folder_open:", "files"))
     if user.can("inspect"):
-        work.append(st.Page(field_page.render, title="巡查上报", icon=":material/phone_android:", url_path="field", default=field_first))
+        work.append((field_page.render, "巡查上报", ":material/phone_android:", "field"))
     admin = []
     if user.can("users"):
-        admin += [st.Page(users_page.render, title="用户管理", icon=":material/group:", url_path="users"),
-                  st.Page(audit_page.render, title="操作审计", icon=":material/manage_search:", url_path="audit")]
-    return {"台账": ledger, "业务": work, "管理": admin}
+        admin += [(users_page.render, "用户管理", ":material/group:", "users"),
+                  (audit_page.render, "操作审计", ":material/manage_search:", "audit")]
+    return with_default({"台账": ledger, "业务": work, "管理": admin}, "field" if field_first else "map")
+
+
+def with_default(sections: dict, default_path: str) -> dict:
+    """``st.Page`` objects by section, the page at ``default_path`` served at "/". Streamlit serves the
+    default page only there, so its own address (a shared ``/map?code=…`` link) would be "Page not
+    found"; the same page, hidden from the menu, answers at that address too."""
+    pages = {name: [st.Page(render, title=title, icon=icon, default=path == default_path,
+                            url_path=DEFAULT_PATH if path == default_path else path)
+                    for render, title, icon, path in specs] for name, specs in sections.items()}
+    render, title, icon, path = next(s for specs in sections.values() for s in specs if s[3] == default_path)
+    pages[next(iter(pages))].append(st.Page(render, title=title, icon=icon, url_path=path, visibility="hidden"))
+    return pages
+
+
+DEFAULT_PATH = "start"  # the default page's own name (Streamlit serves it at "/"); never in an address
 
 
 PAGE_PATHS = ("map", "ledger", "fog", "hazards", "dashboard", "edit", "files", "field", "users", "audit")
