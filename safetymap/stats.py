@@ -174,12 +174,13 @@ def category_labels(schema: Schema) -> dict[str, str]:
 
 
 def facility_counts(all_patches: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """设施 (facility layers, not risks): current points by layer and township."""
+    """设施 (facility layers, not risks): current points by layer and township, with 合计 row and column."""
     current = all_patches[~all_patches["archived"].astype(bool)]
     rows = [{CATEGORY: c.label, **current[current["category"] == c.key]["township"].value_counts().to_dict()}
             for c in schema.categories if c.is_facility]
     table = pd.DataFrame(rows, columns=[CATEGORY, *schema.field("township").values]).fillna(0)
     table[TOTAL] = table.drop(columns=[CATEGORY]).sum(axis=1)
+    table = with_total(table)
     return table.astype({c: int for c in table.columns if c != CATEGORY})
 
 
