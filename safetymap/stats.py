@@ -287,7 +287,7 @@ def by_group(frame: pd.DataFrame, key: str, schema: Schema, on: dt.date | None =
         COUNT: groups.value_counts(),
         KM: frame["length_m"].groupby(groups).sum() / 1000,
         OPEN: is_open(frame, schema).groupby(groups).sum(),
-        OVERDUE: overdue(frame, on).groupby(groups).sum(),
+        OVERDUE: overdue(frame, on, schema).groupby(groups).sum(),
     }).reindex(order).fillna(0)
     grades = _grade_pivot(frame, groups, columns, "count", schema).reindex(index=order, columns=columns).fillna(0)
     table = pd.concat([table[[COUNT, KM]], grades, table[[OPEN, OVERDUE]]], axis=1)
@@ -306,7 +306,7 @@ def rect_status_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = 
     pivot = (counts.unstack() if len(counts) else pd.DataFrame(columns=names))
     pivot = pivot.reindex(index=list(labels.values()), columns=names).fillna(0)
     pivot[TOTAL] = pivot.sum(axis=1)
-    pivot[OVERDUE] = overdue(frame, on).groupby(cats).sum().reindex(pivot.index).fillna(0)
+    pivot[OVERDUE] = overdue(frame, on, schema).groupby(cats).sum().reindex(pivot.index).fillna(0)
     table = _finish_numbers(with_total(pivot.rename_axis(CATEGORY).reset_index()), [*names, TOTAL, OVERDUE], "count")
     done = [*schema.statuses_with_role("rectified"), *schema.statuses_with_role("closed")]
     table[DONE_RATE] = rate(table[done].sum(axis=1), table[TOTAL])
@@ -318,9 +318,22 @@ def is_closed(frame: pd.DataFrame, schema: Schema) -> pd.Series:
     return frame["rect_status"].isin(schema.statuses_with_role("closed"))
 
 
+CONTROL = "control_status"  # 管控状态: its default (管控中) is a risk under control; any other (已消除) is none
+
+
+def no_longer_a_risk(frame: pd.DataFrame, schema: Schema) -> pd.Series:
+    """True where the patch is no longer a risk the bureau manages: its rectification is closed (已销号)
+    or its 管控状态 has left the managed default (已消除)."""
+    closed = is_closed(frame, schema)
+    if CONTROL not in frame.columns or CONTROL not in schema.all_fields():
+        return closed
+    control = frame[CONTROL]
+    return closed | (~control.map(is_blank).astype(bool) & (control != schema.all_fields()[CONTROL].default))
+
+
 def open_risks(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """The patches that are still risks the bureau manages: every one not closed (已销号)."""
-    return frame[~is_closed(frame, schema).to_numpy()]
+    """The patches that are still risks the bureau manages: not closed (已销号), not eliminated (已消除)."""
+    return frame[~no_longer_a_risk(frame, schema).to_numpy()]
 
 
 def completion_by(frame: pd.DataFrame, key: str, schema: Schema) -> pd.DataFrame:
@@ -347,7 +360,7 @@ def rate(part: pd.Series, whole: pd.Series) -> pd.Series:
 
 def overdue_list(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
     """Open patches past their deadline, latest first, with the responsible unit and contacts."""
-    late = days_late(frame, on)
+    late = days_late(frame, on, schema)
     rows = frame[late.notna().to_numpy()]
     table = patch_columns(rows, schema)
     table[label(schema, "rect_status")] = rows["rect_status"]
@@ -440,7 +453,7 @@ def never_inspected(frame: pd.DataFrame, schema: Schema) -> pd.Series:
 def inspection_late(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.Series:
     """True for an open risk not inspected within its grade's frequency (or never)."""
     late = days_past_inspection(frame, schema, on).notna() | never_inspected(frame, schema)
-    return late & ~is_closed(frame, schema)
+    return late & ~no_longer_a_risk(frame, schema)
 
 
 def inspection_overdue_by_grade(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
@@ -777,8 +790,8 @@ def share(part: int, whole: int) -> float:
 
 
 def headline(data: LedgerData, schema: Schema, on: dt.date | None = None) -> dict:
-    """The ledger's headline figures on ``on``: risks by grade count open risks only (a closed patch,
-    已销号, is no longer a risk the bureau manages)."""
+    """The ledger's headline figures on ``on``: risks by grade count open risks only (a patch closed,
+    已销号, or eliminated, 已消除, is no longer a risk the bureau manages), hazards those not yet closed."""
     frame = data.patches
     risks = open_risks(frame, schema)
     grades = grades_of(risks, schema).value_counts()

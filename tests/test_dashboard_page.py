@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
-from test_stats import OPEN_SQL, Sql, generated_ledger_path
+from test_stats import OPEN_RISK_SQL, OPEN_SQL, Sql, generated_ledger_path
 
 from safetymap.ledger import today
 
@@ -65,7 +65,7 @@ def test_headline_figures(page):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["图斑总数"] == str(sql.one("SELECT COUNT(*) FROM p"))
     assert metrics["重大风险图斑"] == str(sql.one(  # open risks only: 已销号 is not counted (issue 12)
-        "SELECT COUNT(*) FROM p WHERE risk_grade = '重大' AND rect_status <> '已销号'"))
+        f"SELECT COUNT(*) FROM p WHERE risk_grade = '重大' AND {OPEN_RISK_SQL}"))
     assert metrics["逾期未整改图斑"] == str(sql.one(
         f"SELECT COUNT(*) FROM p WHERE rect_status IN {OPEN_SQL} AND rect_deadline < ?", today().isoformat()))
     assert float(metrics["总长度(km)"]) == pytest.approx(sql.one("SELECT TOTAL(length_m) FROM p") / 1000, abs=0.0051)
@@ -169,7 +169,7 @@ def test_red_list_rates_inspections_and_report_notes(page):
     at, store, sql, _ = page
     red = shown(at, "图斑编号", "防控措施清单")[0]
     assert sorted(red["图斑编号"]) == [c for (c,) in sql.rows(
-        "SELECT code FROM p WHERE risk_grade = '重大' AND rect_status <> '已销号' ORDER BY code")]
+        f"SELECT code FROM p WHERE risk_grade = '重大' AND {OPEN_RISK_SQL} ORDER BY code")]
     units = shown(at, "责任单位", "销号率(%)")[0].set_index("责任单位")
     n, closed = sql.rows("SELECT COUNT(*), SUM(rect_status = '已销号') FROM p")[0]
     assert units.loc["合计", "销号率(%)"] == pytest.approx(round(100 * closed / n, 1))

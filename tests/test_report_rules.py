@@ -28,7 +28,15 @@ def figures(data, schema, on=ON) -> dict:
     return dict(zip(table["项目"], table["数值"]))
 
 
+def still_risks(frame, schema) -> pd.DataFrame:
+    """Open risks computed plainly: not 已销号, 管控状态 blank or its default (管控中)."""
+    control = schema.field("control_status")
+    managed = frame["control_status"].isna() | (frame["control_status"] == control.default)
+    return frame[~frame["rect_status"].isin(schema.statuses_with_role("closed")) & managed]
+
+
 def first_open(frame, grade: str, schema) -> pd.Series:
+    frame = still_risks(frame, schema)
     rows = frame[(frame["risk_grade"] == grade) & frame["rect_status"].isin(schema.open_statuses)]
     return rows.iloc[0]
 
@@ -45,13 +53,33 @@ def test_a_closed_patch_is_not_an_open_risk_in_the_headline(store):
     assert after["图斑总数"] == before["图斑总数"]
 
 
+def test_an_eliminated_risk_point_is_not_an_open_risk(empty_store):
+    """管控状态 已消除 (off the managed default): no longer in the headline, the red list or the
+    inspection rounds; 已销号 and 整改 figures are unchanged by it."""
+    store, schema = empty_store, empty_store.schema
+    top = schema.grade_labels[0]
+    codes = risk_patches(store, 3, grade={"risk_grade": top, "grade_method": "直接判定", "grade_basis": "复核",
+                                          "rect_status": schema.open_statuses[0], "last_inspection": None})
+    before = figures(stats.load(store), schema)
+    control = schema.field("control_status")
+    eliminated = next(v for v in control.values if v != control.default)
+    store.update(codes[0], {"control_status": eliminated}, store.get(codes[0])["version"], "管理员")
+    data = stats.load(store)
+    after = figures(data, schema)
+    assert (before[f"{top}风险图斑"], after[f"{top}风险图斑"]) == (3, 2)
+    assert after[stats.LATE_INSPECTION_COUNT] == before[stats.LATE_INSPECTION_COUNT] - 1
+    assert after["图斑总数"] == 3 and after[stats.CLOSED_COUNT] == before[stats.CLOSED_COUNT]
+    assert codes[0] not in set(stats.major_risk_list(data.patches, schema, ON)["图斑编号"])
+    assert codes[0] not in set(stats.inspection_overdue_list(data.patches, schema, ON)["图斑编号"])
+
+
 def test_the_major_risk_list_names_each_open_red_patch_with_measures_unit_person_and_deadline(store):
     schema = store.schema
     frame = stats.load(store).patches
     top = schema.grade_labels[0]
-    closed = frame[(frame["risk_grade"] == top) & ~frame["rect_status"].isin(schema.statuses_with_role("closed"))]
+    risks = still_risks(frame, schema)
     table = stats.major_risk_list(frame, schema, ON)
-    assert list(table["图斑编号"]) == sorted(closed["code"])
+    assert list(table["图斑编号"]) == sorted(risks.loc[risks["risk_grade"] == top, "code"])
     for column in ("防控措施清单", "责任单位", "责任人", "整改时限"):
         assert column in table.columns
     row = table.iloc[0]
@@ -101,7 +129,7 @@ def test_inspections_overdue_by_grade_follow_the_schema_frequency(store):
     assert patch["code"] not in set(stats.inspection_overdue_list(frame, schema, ON)["图斑编号"])
     table = stats.inspection_overdue_by_grade(frame, schema, ON)
     rows = {r["风险等级"]: r for r in table.to_dict("records")}
-    open_risks = frame[~frame["rect_status"].eq(stats.CLOSED)]
+    open_risks = still_risks(frame, schema)
     for grade, limit in days.items():
         part = open_risks[open_risks["risk_grade"] == grade]
         age = (pd.Timestamp(ON) - pd.to_datetime(part["last_inspection"])).dt.days
@@ -140,12 +168,14 @@ def move(store, hazard_code: str, *targets: str, **values) -> dict:
     return h
 
 
-def risk_patches(store, n: int = 4, seed: int = 12) -> list[str]:
-    """``n`` patches of the first risk layer, each with a plan (预案, for 五到位), inserted now."""
+def risk_patches(store, n: int = 4, seed: int = 12, grade: dict | None = None) -> list[str]:
+    """``n`` patches of the first risk layer, each with a plan (预案, for 五到位) and the values ``grade``,
+    inserted now."""
     rng = random.Random(seed)
     category = store.schema.risk_categories[0]
     inner = shapely.buffer(district_boundary(), -0.02)
-    rows = [random_patch(rng, store.schema, category, k) | {"plan": "《应急预案》"} for k in range(1, n + 1)]
+    rows = [random_patch(rng, store.schema, category, k) | {"plan": "《应急预案》"} | (grade or {})
+            for k in range(1, n + 1)]
     store.insert_many(category.key, pd.DataFrame(rows), [random_line(rng, inner) for _ in rows], "录入员")
     return [r["code"] for r in rows]
 
