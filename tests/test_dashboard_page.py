@@ -225,3 +225,15 @@ def test_facility_points_counted_apart_from_the_risks(page):
     assert not {c.label for c in store.schema.risk_categories} & set(table.index)
     number = shown(at, "类别", "重大")[0].set_index("类别")  # and the risk counts hold no facility layer
     assert not {c.label for c in facilities} & set(number.index)
+
+
+def test_headline_changes_since_the_end_of_last_month(monkeypatch, tmp_path):
+    """A ledger seeded now had nothing at the end of last month: each change (环比) is the figure itself."""
+    from safetymap.seed import init_database
+
+    init_database(tmp_path / "new.gpkg", sample=True).close()
+    at = run_page(monkeypatch, tmp_path / "new.gpkg")
+    metrics = {m.label: m for m in at.metric}
+    for name in ("图斑总数", "重大风险图斑", "未销号重大隐患", "挂牌督办未销号隐患"):
+        assert metrics[name].delta == f"+{int(metrics[name].value)}", name
+    assert int(metrics["图斑总数"].value) > 0

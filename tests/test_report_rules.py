@@ -400,6 +400,28 @@ def test_the_october_report_made_in_december_equals_the_one_made_on_31_october(e
         pd.testing.assert_frame_equal(before.frame, after.frame, obj=before.title)
 
 
+def test_month_on_month_sets_each_figure_beside_the_previous_month_s_report(empty_store, monkeypatch):
+    """环比 of the November report: 本期 is November's overview, 上期 October's (as on 31 October),
+    for the ledger's figures and what happened in the month (patches and hazards added, closed …)."""
+    clock = with_clock(monkeypatch)
+    codes = fill_ledger(empty_store, clock)
+    edit_later(empty_store, clock, codes)
+    made_on = dt.date(2026, 12, 3)
+    november = report.build_report(empty_store, Period.month(2026, 11), made_on)
+    october = report.build_report(empty_store, Period.month(2026, 10), made_on)
+    now, then = (dict(zip(r.tables[0].frame["项目"], r.tables[0].frame["数值"])) for r in (november, october))
+    change = november.tables[1].frame.set_index("项目")
+    assert list(change.index) == [k for k in now if k in then]
+    for name in change.index:
+        assert (change.loc[name, "本期"], change.loc[name, "上期"]) == (now[name], then[name]), name
+        assert change.loc[name, "增减"] == pytest.approx(round(now[name] - then[name], 2)), name
+    history = empty_store.history()
+    closed = history[(history["field_key"] == "rect_status") & (history["after"] == "已销号")]
+    assert (then["本期销号"], now["本期销号"], now["本期归档"]) == (0, closed["code"].nunique(), 1) and len(closed)
+    assert (then["本期新增隐患"], now["本期新增隐患"], now["本期销号隐患"]) == (4, 1, 1)
+    assert now["未销号重大隐患"] == then["未销号重大隐患"] + 1
+
+
 def test_a_rebuilt_report_counts_no_facility_point_as_a_risk(empty_store, monkeypatch):
     """A past month rebuilt from history counts the risk patches of then, not the facility points."""
     clock = with_clock(monkeypatch)

@@ -48,7 +48,7 @@ def render() -> None:
     data = cached_by_revision(stats.load)(store)
     view = View(store.schema, today(), data.sample, current_user().can("export"))
     st.caption(f"统计日期 {view.on:%Y-%m-%d}。已归档的图斑不计入；长度单位为公里。")
-    headlines(data, view)
+    headlines(data, view, cached_by_revision(last_month_figures)(store))
     tabs = {  # tab title -> what it shows, in order
         "分类分级": lambda: category_section(data.patches, view),
         "地区·单位·路线": lambda: group_section(data.patches, view),
@@ -86,13 +86,31 @@ def hazard_headline_names(schema: Schema) -> tuple[str, ...]:
             stats.SUPERVISED_OPEN, f"隐患{stats.CLOSE_RATE}")
 
 
-def headlines(data: LedgerData, view: View) -> None:
+def last_month_figures(store) -> dict:
+    """The headline figures as they stood at the end of last month (rebuilt from history): 环比."""
+    data, on = cached_by_revision(stats.load)(store), today()
+    last_month = Period.month(on.year, on.month).previous
+    then_on, then, _ = report.as_of(data, store.schema, last_month, on)
+    return stats.headline(then, store.schema, then_on)
+
+
+def change_text(value, before) -> str | None:
+    """The change since last month as the metric shows it (+2, -1.5), or None when not a number."""
+    if is_missing(value) or is_missing(before):
+        return None
+    change = round(float(value) - float(before), 2)
+    return f"{change:+g}"
+
+
+def headlines(data: LedgerData, view: View, before: dict) -> None:
+    """The headline figures, each with its change since the end of last month (环比)."""
     overview = stats.overview(data, view.schema, view.on)
     figures = dict(zip(overview["项目"], overview["数值"]))
     for names in (headline_names(view.schema), hazard_headline_names(view.schema)):
         for column, name in zip(st.columns(len(names)) if names else [], names):
             value = figures.get(name)
-            column.metric(name, "—" if is_missing(value) else value)
+            column.metric(name, "—" if is_missing(value) else value, delta=change_text(value, before.get(name)),
+                          delta_color="off", help="下方小字为与上月末相比的增减（环比）")
 
 
 def chart_data(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
