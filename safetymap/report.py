@@ -132,7 +132,6 @@ def compose(data: LedgerData, schema: Schema, period: Period, on: dt.date, route
 FUNDING_NOTE = "图斑的落实资金只计合计；按来源统计见隐患资金（隐患记录资金金额和来源）。"
 COMPLETION_NOTE = "整改完成率 =（已整改 + 已销号）÷ 图斑数；销号率 = 已销号 ÷ 图斑数"
 HAZARD_COMPLETION_NOTE = "隐患整改完成率 =（待验收 + 已销号）÷ 隐患数；销号率 = 已销号 ÷ 隐患数"
-FACILITY_NOTE = "设施点位（视频监控、雾区诱导、应急物资储备等）不定级，不计入风险图斑"
 NUMERALS = "一二三四五六七八九十"
 
 
@@ -216,7 +215,12 @@ def facility_sections(data: LedgerData, schema: Schema) -> list[Section]:
     """设施点位, counted apart from the risks (none when the schema declares no facility layer)."""
     if not schema.facility_keys:
         return []
-    return [Section("设施点位", [Table("设施点位统计", stats.facility_counts(data.all_patches, schema), FACILITY_NOTE)])]
+    return [Section("设施点位", [Table("设施点位统计", stats.facility_counts(data.all_patches, schema), facility_note(schema))])]
+
+
+def facility_note(schema: Schema) -> str:
+    labels = "、".join(c.label for c in schema.categories if c.is_facility)
+    return f"设施点位（{labels}）不定级，不计入风险图斑"
 
 
 NOTES_TITLE = "存在问题和下步工作"

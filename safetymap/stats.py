@@ -179,7 +179,7 @@ def facility_counts(all_patches: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     rows = [{CATEGORY: c.label, **current[current["category"] == c.key]["township"].value_counts().to_dict()}
             for c in schema.categories if c.is_facility]
     table = pd.DataFrame(rows, columns=[CATEGORY, *schema.field("township").values]).fillna(0)
-    table[TOTAL] = table.drop(columns=[CATEGORY]).sum(axis=1)
+    table.insert(1, TOTAL, table.drop(columns=[CATEGORY]).sum(axis=1))  # beside the name: townships are many
     table = with_total(table)
     return table.astype({c: int for c in table.columns if c != CATEGORY})
 
@@ -495,10 +495,11 @@ HAZARD_STATUS = "整改状态"
 HAZARD_COUNT = "隐患数"
 HAZARD_DONE, HAZARD_CLOSED = "已整改", "已销号"  # column heads: rectified (awaiting acceptance or closed), closed
 HAZARD_LATE = "逾期未整改隐患"
-MAJOR_HAZARD_KEYS = ("hazard_code", "code", "name", "hazard_type", "description", "measures", "lead_unit",
-                     "resp_person", "deadline", "status", "closed_date")
-SUPERVISED_KEYS = ("hazard_code", "code", "name", "hazard_level", "supervise_level", "supervise_doc",
-                   "description", "lead_unit", "resp_person", "deadline", "status", "closed_date")
+# the lists' columns, what is read at a glance first (逾期 follows 整改时限)
+MAJOR_HAZARD_KEYS = ("hazard_code", "code", "name", "hazard_type", "status", "deadline", "lead_unit", "resp_person",
+                     "measures", "description", "closed_date")
+SUPERVISED_KEYS = ("hazard_code", "code", "name", "hazard_level", "supervise_level", "supervise_doc", "status",
+                   "deadline", "lead_unit", "resp_person", "description", "closed_date")
 
 
 def hazard_rows(hazards: pd.DataFrame, schema: Schema) -> pd.DataFrame:
@@ -561,7 +562,8 @@ def _hazard_table(rows: pd.DataFrame, patches: pd.DataFrame, schema: Schema, key
     table = pd.DataFrame({hazard_label(schema, k): rows[k] for k in keys}, index=rows.index)
     for key in ("deadline", "closed_date"):
         table[hazard_label(schema, key)] = as_dates(pd.to_datetime(rows[key]))
-    table[OVERDUE] = hazard_overdue(rows, schema, on).map({True: OVERDUE, False: ""})
+    late = hazard_overdue(rows, schema, on).map({True: OVERDUE, False: ""})
+    table.insert(table.columns.get_loc(hazard_label(schema, "deadline")) + 1, OVERDUE, late)
     return table.reset_index(drop=True)
 
 

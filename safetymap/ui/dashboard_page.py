@@ -110,7 +110,8 @@ def headlines(data: LedgerData, view: View, before: dict) -> None:
         for column, name in zip(st.columns(len(names)) if names else [], names):
             value = figures.get(name)
             column.metric(name, "—" if is_missing(value) else value, delta=change_text(value, before.get(name)),
-                          delta_color="off", help="下方小字为与上月末相比的增减（环比）")
+                          delta_color="off")
+    st.caption("数字下方为与上月末相比的增减（环比，上月末的台账按变更历史重建）。")
 
 
 def chart_data(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -238,7 +239,7 @@ def facility_section(data: LedgerData, view: View) -> None:
     table = stats.facility_counts(data.all_patches, view.schema)
     chart_and_table("设施点位统计", table, "facilities", view, chart_data(table, [stats.TOTAL]), y_label="点位数",
                     sort=False, color=OTHER_COLOR)
-    st.caption(report.FACILITY_NOTE + "。")
+    st.caption(report.facility_note(view.schema) + "。")
 
 
 def inspection_section(frame: pd.DataFrame, view: View) -> None:
