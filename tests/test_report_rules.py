@@ -10,6 +10,7 @@ import random
 import pandas as pd
 import pytest
 import shapely
+from conftest import both_backends
 from test_stats import Clock, random_line, random_patch
 
 from safetymap import report, report_page, stats
@@ -380,6 +381,7 @@ def edit_later(store, clock: Clock, codes: list[str]) -> None:
     store.add_hazard(codes[13], hazard("重大隐患", supervise_level="省级", supervise_doc="吉交安委〔2026〕8号"), EDITOR)
 
 
+@both_backends
 def test_the_october_report_made_in_december_equals_the_one_made_on_31_october(empty_store, monkeypatch):
     clock = with_clock(monkeypatch)
     october = Period.month(2026, 10)
