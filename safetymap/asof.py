@@ -4,7 +4,9 @@ ledger of then, not of today, so the October report made in December equals the 
 Every change to a patch is a history row with the field's value before and after (as text). A field's
 value at ``moment`` is the ``before`` of its first change after ``moment``, or the current value when it
 has not changed since. Patches added after ``moment`` are left out; archived ones are as they were then
-(the ``archived`` field is in history too). Fog events count as of their date and when they were logged.
+(the ``archived`` field is in history too); facility points likewise, kept apart from the risks.
+Hazards are rebuilt the same way from their own history (each field and the status), those recorded
+after ``moment`` left out. Fog events count as of their date and when they were logged.
 The geometry is today's: a moved patch is drawn where it is now (its length, a field, is as it was)."""
 from __future__ import annotations
 
