@@ -202,6 +202,8 @@ def hazard_sections(data: LedgerData, schema: Schema, period: Period, on: dt.dat
               f"{listed}{major}，含整改措施、牵头单位、责任人、整改时限和状态"),
         Table("挂牌督办隐患清单", stats.supervised_hazard_list(hazards, frame, schema, on, period),
               f"{listed}挂牌督办隐患，含督办级别和文号", sheet="挂牌督办清单"),
+        Table("本期销号隐患", stats.closed_hazard_list(hazards, frame, schema, period),
+              f"销号日期在本期（{period.label}）内的隐患，含验收人、验收日期和验收意见"),
         Table("隐患整改状态", stats.hazard_status_table(hazards, schema, on), "逾期未整改：整改时限已过、尚未整改完成"),
         Table("按牵头单位隐患整改完成率和销号率", stats.hazard_completion_by(hazards, frame, "lead_unit", schema),
               HAZARD_COMPLETION_NOTE, sheet="按单位隐患完成率"),

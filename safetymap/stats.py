@@ -503,9 +503,10 @@ SUPERVISED_KEYS = ("hazard_code", "code", "name", "hazard_level", "supervise_lev
 
 
 def hazard_rows(hazards: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """``hazards`` with every column of a hazards frame (missing ones empty), by 隐患编号."""
+    """``hazards`` with every column of a hazards frame (missing ones empty), by 隐患编号; plain objects,
+    so that a table is the same whether its values came from the store or were rebuilt from history."""
     columns = [*schema.hazard.event.keys, "code", "status", "version"]
-    return hazards.reindex(columns=columns).sort_values("hazard_code").reset_index(drop=True)
+    return hazards.reindex(columns=columns).astype(object).sort_values("hazard_code").reset_index(drop=True)
 
 
 def current_hazards(data: LedgerData) -> pd.DataFrame:
@@ -583,6 +584,21 @@ def supervised_hazard_list(hazards: pd.DataFrame, patches: pd.DataFrame, schema:
     rows = listed_hazards(hazard_rows(hazards, schema), schema, period)
     rows = rows[~rows["supervise_level"].map(is_blank).astype(bool).to_numpy()]
     return _hazard_table(rows, patches, schema, SUPERVISED_KEYS, on)
+
+
+CLOSED_HAZARD_KEYS = ("hazard_code", "code", "name", "hazard_type", "hazard_level", "status", "accept_by",
+                      "accept_date", "accept_opinion", "closed_date")
+
+
+def closed_hazard_list(hazards: pd.DataFrame, patches: pd.DataFrame, schema: Schema, period: Period) -> pd.DataFrame:
+    """The hazards closed (销号日期) within ``period``, with who accepted them, when, and the 验收意见."""
+    rows = hazard_rows(hazards, schema)
+    rows = rows[(hazard_closed(rows, schema) & period.contains(rows["closed_date"])).to_numpy()]
+    rows = rows.assign(name=rows["code"].map(dict(zip(patches["code"], patches["name"]))))
+    table = pd.DataFrame({hazard_label(schema, k): rows[k] for k in CLOSED_HAZARD_KEYS}, index=rows.index)
+    for key in ("accept_date", "closed_date"):
+        table[hazard_label(schema, key)] = as_dates(pd.to_datetime(rows[key]))
+    return table.reset_index(drop=True)
 
 
 def declared_order(groups: pd.Series, values) -> list[str]:

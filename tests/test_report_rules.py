@@ -175,7 +175,8 @@ def risk_patches(store, n: int = 4, seed: int = 12, grade: dict | None = None) -
     rng = random.Random(seed)
     category = store.schema.risk_categories[0]
     inner = shapely.buffer(district_boundary(), -0.02)
-    rows = [random_patch(rng, store.schema, category, k) | {"plan": "《应急预案》"} | (grade or {})
+    open_status = {"rect_status": store.schema.open_statuses[0]}  # a patch with open hazards is not rectified
+    rows = [random_patch(rng, store.schema, category, k) | {"plan": "《应急预案》"} | open_status | (grade or {})
             for k in range(1, n + 1)]
     store.insert_many(category.key, pd.DataFrame(rows), [random_line(rng, inner) for _ in rows], "录入员")
     return [r["code"] for r in rows]
@@ -272,6 +273,9 @@ def test_the_report_shows_the_hazard_lists_states_rates_and_funding(hazard_ledge
         assert title in titles
     tables = {t.title: t.frame for t in built.tables}
     assert len(tables["重大隐患清单"]) == 3  # two open, one closed in November
+    closed = tables["本期销号隐患"]
+    assert list(closed["整改状态"]) == ["已销号"] and list(closed["验收意见"]) == ["现场复查合格"]
+    assert list(closed["销号日期"]) == [dt.date(2026, 11, 10)] and closed["验收人"].iloc[0] == SAFETY.name
     overview = dict(zip(tables["总体情况"]["项目"], tables["总体情况"]["数值"]))
     assert overview["本期新增隐患"] == 6 - 1 and overview["本期销号隐患"] == 1  # of current patches
     change = tables["主要指标环比"].set_index("项目")
@@ -324,11 +328,20 @@ def fill_ledger(store, clock: Clock) -> list[str]:
     add_facilities(store, rng, 1)
     at_china(clock, "2026-10-10 09:00")
     major, general = stats.hazard_levels(store.schema)[:2]
-    store.add_hazard(codes[1], hazard(major, supervise_level="市级", supervise_doc="白市交安办〔2026〕9号"), EDITOR)
-    store.add_hazard(codes[4], hazard(general, fund_source="养护资金"), EDITOR)
-    store.add_hazard(codes[7], hazard(major, deadline="2026-10-25"), EDITOR)
-    move(store, store.add_hazard(codes[10], hazard(general), EDITOR)["hazard_code"], "整改中")
+    first, second, third, fourth, _ = hazard_patches(store, codes)
+    store.add_hazard(first, hazard(major, supervise_level="市级", supervise_doc="白市交安办〔2026〕9号"), EDITOR)
+    store.add_hazard(second, hazard(general, fund_source="养护资金"), EDITOR)
+    store.add_hazard(third, hazard(major, deadline="2026-10-25"), EDITOR)
+    move(store, store.add_hazard(fourth, hazard(general), EDITOR)["hazard_code"], "整改中")
     return codes
+
+
+def hazard_patches(store, codes: list[str]) -> list[str]:
+    """Five patches to carry hazards: not yet rectified, and none that ``edit_later`` closes or archives."""
+    left_alone = set(codes) - set(codes[1::3]) - {codes[0], codes[2]}
+    found = [c for c in codes if c in left_alone and store.get(c)["rect_status"] in store.schema.open_statuses][:5]
+    assert len(found) == 5
+    return found
 
 
 def add_facilities(store, rng: random.Random, first: int) -> list[str]:
@@ -378,7 +391,8 @@ def edit_later(store, clock: Clock, codes: list[str]) -> None:
     move(store, unsupervised[0], *(["整改中"] if hazards.loc[unsupervised[0], "status"] == "待整改" else []),
          "待验收", "已销号", closed_date="2026-11-12")
     move(store, unsupervised[1], *(["整改中"] if hazards.loc[unsupervised[1], "status"] == "待整改" else []), "待验收")
-    store.add_hazard(codes[13], hazard("重大隐患", supervise_level="省级", supervise_doc="吉交安委〔2026〕8号"), EDITOR)
+    store.add_hazard(hazard_patches(store, codes)[-1], hazard("重大隐患", supervise_level="省级",
+                                                            supervise_doc="吉交安委〔2026〕8号"), EDITOR)
 
 
 @both_backends
