@@ -7,7 +7,7 @@ import pandas as pd
 
 from . import stats
 from .io.cells import text_of
-from .report import NOTES_HEADING, SAMPLE_NOTE, Notes, Report, Table
+from .report import SAMPLE_NOTE, Notes, Report, Table
 from .svgmap import district_map_svg
 from .text import esc
 
@@ -81,15 +81,15 @@ def map_figure(report: Report) -> str:
     return f'<figure class="map">{svg}<figcaption>{esc(report.title)} 风险图斑分布图</figcaption></figure>'
 
 
-def notes_section(notes: Notes) -> str:
-    """存在问题 / 下步工作 as typed: each line a paragraph, escaped."""
+def notes_section(notes: Notes, heading: str) -> str:
+    """存在问题 / 下步工作 as typed under ``heading``: each line a paragraph, escaped."""
     if not notes.parts:
         return ""
     parts = []
     for heading, text in notes.parts:
         lines = "".join(f"<p>{esc(line)}</p>" for line in text.splitlines() if line.strip())
         parts.append(f"<h3>{esc(heading)}</h3>{lines}")
-    return f'<section class="notes"><h2>{esc(NOTES_HEADING)}</h2>{"".join(parts)}</section>'
+    return f'<section class="notes"><h2>{esc(heading)}</h2>{"".join(parts)}</section>'
 
 
 def html_page(report: Report, notes: Notes | None = None) -> str:
@@ -104,7 +104,7 @@ def html_page(report: Report, notes: Notes | None = None) -> str:
             body.append(html_table(table, table_id(n)))
             n += 1
         body.append("</section>")
-    body.append(notes_section(notes or report.notes))
+    body.append(notes_section(notes or report.notes, report.notes_heading))
     sample = f'<div class="sample">{esc(SAMPLE_NOTE)}</div>' if report.sample else ""
     return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{esc(report.title)}</title>'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head><body>'

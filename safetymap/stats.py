@@ -66,21 +66,26 @@ def __getattr__(name: str):
 class LedgerData:
     """What the statistics read from the store, read once."""
 
-    patches: pd.DataFrame  # current patches (store.read())
-    all_patches: pd.DataFrame  # including archived ones, to name the patches of history rows
+    patches: pd.DataFrame  # current risk patches (store.read(): not archived, not facility layers)
+    all_patches: pd.DataFrame  # every layer, archived ones too (to name history rows and count facilities)
     events: pd.DataFrame  # store.fog_events()
-    history: pd.DataFrame  # store.history()
+    history: pd.DataFrame  # store.history(), every layer (``risk_history`` keeps the risk layers')
     sample: bool  # the database holds the sample ledger (示例数据)
-    hazards: pd.DataFrame = field(default_factory=pd.DataFrame)  # store.hazards()
+    hazards: pd.DataFrame = field(default_factory=pd.DataFrame)  # store.hazards(), every patch's
+    hazard_history: pd.DataFrame = field(default_factory=pd.DataFrame)  # store.hazard_history()
 
 
 def load(store) -> LedgerData:
     everything = store.read(include_archived=True)
     risks = ~everything["category"].isin(store.schema.facility_keys)  # facility layers are not risks
     current = everything[~everything["archived"] & risks].reset_index(drop=True)
-    history = store.history()
-    history = history[~history["category"].isin(store.schema.facility_keys)].reset_index(drop=True)
-    return LedgerData(current, everything, store.fog_events(), history, bool(store.meta("sample")), store.hazards())
+    hazards = (store.hazards(), store.hazard_history()) if store.schema.hazard is not None else ()
+    return LedgerData(current, everything, store.fog_events(), store.history(), bool(store.meta("sample")), *hazards)
+
+
+def risk_history(history: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The history rows of risk layers: a facility point added or moved is not a risk that changed."""
+    return history[~history["category"].isin(schema.facility_keys).to_numpy()]
 
 
 # ---------------------------------------------------------------- periods
@@ -169,12 +174,13 @@ def category_labels(schema: Schema) -> dict[str, str]:
 
 
 def facility_counts(all_patches: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """设施 (facility layers, not risks): current points by layer and township."""
+    """设施 (facility layers, not risks): current points by layer and township, with 合计 row and column."""
     current = all_patches[~all_patches["archived"].astype(bool)]
     rows = [{CATEGORY: c.label, **current[current["category"] == c.key]["township"].value_counts().to_dict()}
             for c in schema.categories if c.is_facility]
     table = pd.DataFrame(rows, columns=[CATEGORY, *schema.field("township").values]).fillna(0)
-    table[TOTAL] = table.drop(columns=[CATEGORY]).sum(axis=1)
+    table.insert(1, TOTAL, table.drop(columns=[CATEGORY]).sum(axis=1))  # beside the name: townships are many
+    table = with_total(table)
     return table.astype({c: int for c in table.columns if c != CATEGORY})
 
 
@@ -281,7 +287,7 @@ def by_group(frame: pd.DataFrame, key: str, schema: Schema, on: dt.date | None =
         COUNT: groups.value_counts(),
         KM: frame["length_m"].groupby(groups).sum() / 1000,
         OPEN: is_open(frame, schema).groupby(groups).sum(),
-        OVERDUE: overdue(frame, on).groupby(groups).sum(),
+        OVERDUE: overdue(frame, on, schema).groupby(groups).sum(),
     }).reindex(order).fillna(0)
     grades = _grade_pivot(frame, groups, columns, "count", schema).reindex(index=order, columns=columns).fillna(0)
     table = pd.concat([table[[COUNT, KM]], grades, table[[OPEN, OVERDUE]]], axis=1)
@@ -300,7 +306,7 @@ def rect_status_table(frame: pd.DataFrame, schema: Schema, on: dt.date | None = 
     pivot = (counts.unstack() if len(counts) else pd.DataFrame(columns=names))
     pivot = pivot.reindex(index=list(labels.values()), columns=names).fillna(0)
     pivot[TOTAL] = pivot.sum(axis=1)
-    pivot[OVERDUE] = overdue(frame, on).groupby(cats).sum().reindex(pivot.index).fillna(0)
+    pivot[OVERDUE] = overdue(frame, on, schema).groupby(cats).sum().reindex(pivot.index).fillna(0)
     table = _finish_numbers(with_total(pivot.rename_axis(CATEGORY).reset_index()), [*names, TOTAL, OVERDUE], "count")
     done = [*schema.statuses_with_role("rectified"), *schema.statuses_with_role("closed")]
     table[DONE_RATE] = rate(table[done].sum(axis=1), table[TOTAL])
@@ -312,9 +318,22 @@ def is_closed(frame: pd.DataFrame, schema: Schema) -> pd.Series:
     return frame["rect_status"].isin(schema.statuses_with_role("closed"))
 
 
+CONTROL = "control_status"  # 管控状态: its default (管控中) is a risk under control; any other (已消除) is none
+
+
+def no_longer_a_risk(frame: pd.DataFrame, schema: Schema) -> pd.Series:
+    """True where the patch is no longer a risk the bureau manages: its rectification is closed (已销号)
+    or its 管控状态 has left the managed default (已消除)."""
+    closed = is_closed(frame, schema)
+    if CONTROL not in frame.columns or CONTROL not in schema.all_fields():
+        return closed
+    control = frame[CONTROL]
+    return closed | (~control.map(is_blank).astype(bool) & (control != schema.all_fields()[CONTROL].default))
+
+
 def open_risks(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
-    """The patches that are still risks the bureau manages: every one not closed (已销号)."""
-    return frame[~is_closed(frame, schema).to_numpy()]
+    """The patches that are still risks the bureau manages: not closed (已销号), not eliminated (已消除)."""
+    return frame[~no_longer_a_risk(frame, schema).to_numpy()]
 
 
 def completion_by(frame: pd.DataFrame, key: str, schema: Schema) -> pd.DataFrame:
@@ -341,7 +360,7 @@ def rate(part: pd.Series, whole: pd.Series) -> pd.Series:
 
 def overdue_list(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
     """Open patches past their deadline, latest first, with the responsible unit and contacts."""
-    late = days_late(frame, on)
+    late = days_late(frame, on, schema)
     rows = frame[late.notna().to_numpy()]
     table = patch_columns(rows, schema)
     table[label(schema, "rect_status")] = rows["rect_status"]
@@ -434,7 +453,7 @@ def never_inspected(frame: pd.DataFrame, schema: Schema) -> pd.Series:
 def inspection_late(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.Series:
     """True for an open risk not inspected within its grade's frequency (or never)."""
     late = days_past_inspection(frame, schema, on).notna() | never_inspected(frame, schema)
-    return late & ~is_closed(frame, schema)
+    return late & ~no_longer_a_risk(frame, schema)
 
 
 def inspection_overdue_by_grade(frame: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
@@ -466,57 +485,202 @@ def inspection_overdue_list(frame: pd.DataFrame, schema: Schema, on: dt.date | N
     return order.drop(columns=["_rank", "_late"]).reset_index(drop=True)
 
 
-# ---------------------------------------------------------------- hazards (隐患), for when they are recorded
-# A hazards frame has the columns: code (隐患编号), patch_code (图斑编号), level (隐患等级: 重大隐患 /
-# 一般隐患), status (待整改 / 整改中 / 待验收 / 已销号), description, measures (整改措施), lead_unit
-# (牵头单位), person (责任人), deadline (整改时限), funding_wan (资金, 万元), funding_source (资金来源),
-# supervision_level (挂牌督办级别, blank when not supervised), supervision_doc (督办文号). An empty frame
-# is no hazards. The words below are the hazard workflow's until its schema entries exist.
-HAZARD_MAJOR, HAZARD_CLOSED = "重大隐患", "已销号"
-HAZARD_LABELS = {"code": "隐患编号", "patch_code": "图斑编号", "level": "隐患等级", "status": "整改状态",
-                 "description": "隐患描述", "measures": "整改措施", "lead_unit": "牵头单位", "person": "责任人",
-                 "deadline": "整改时限"}
-SUPERVISION_LABELS = {"supervision_level": "督办级别", "supervision_doc": "督办文号"}
-FUNDING_SOURCE = "资金来源"
+# ---------------------------------------------------------------- hazards (隐患)
+# A hazards frame is ``Store.hazards()``: one row per hazard, the [hazard] fields of the schema by key
+# (hazard_code, hazard_level, measures, lead_unit, resp_person, deadline, fund_wan, fund_source,
+# supervise_level, supervise_doc, closed_date …) plus code (the patch), status and version. Labels,
+# levels, statuses and their roles come from the schema's [hazard] (these functions need one); an
+# empty frame is no hazards.
+HAZARD_STATUS = "整改状态"
+HAZARD_COUNT = "隐患数"
+HAZARD_DONE, HAZARD_CLOSED = "已整改", "已销号"  # column heads: rectified (awaiting acceptance or closed), closed
+HAZARD_LATE = "逾期未整改隐患"
+# the lists' columns, what is read at a glance first (逾期 follows 整改时限)
+MAJOR_HAZARD_KEYS = ("hazard_code", "code", "name", "hazard_type", "status", "deadline", "lead_unit", "resp_person",
+                     "measures", "description", "closed_date")
+SUPERVISED_KEYS = ("hazard_code", "code", "name", "hazard_level", "supervise_level", "supervise_doc", "status",
+                   "deadline", "lead_unit", "resp_person", "description", "closed_date")
 
 
-HAZARD_COLUMNS = (*HAZARD_LABELS, "funding_wan", "funding_source", *SUPERVISION_LABELS)
+def hazard_rows(hazards: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """``hazards`` with every column of a hazards frame (missing ones empty), by 隐患编号; plain objects,
+    so that a table is the same whether its values came from the store or were rebuilt from history."""
+    columns = [*schema.hazard.event.keys, "code", "status", "version"]
+    return hazards.reindex(columns=columns).astype(object).sort_values("hazard_code").reset_index(drop=True)
 
 
-def hazard_rows(hazards: pd.DataFrame) -> pd.DataFrame:
-    """``hazards`` with every documented column (missing ones empty), by 隐患编号."""
-    return hazards.reindex(columns=list(HAZARD_COLUMNS)).sort_values("code").reset_index(drop=True)
+def current_hazards(data: LedgerData) -> pd.DataFrame:
+    """The hazards of current risk patches (an archived patch's hazards no longer count)."""
+    return data.hazards[data.hazards["code"].isin(data.patches["code"]).to_numpy()] if len(data.hazards) else data.hazards
 
 
-def open_hazards(hazards: pd.DataFrame) -> pd.DataFrame:
-    rows = hazard_rows(hazards)
-    return rows[rows["status"] != HAZARD_CLOSED]
+def hazard_levels(schema: Schema) -> list[str]:
+    """隐患等级 as the schema lists them, the gravest first (重大隐患, 一般隐患)."""
+    return list(schema.hazard.event.field("hazard_level").values)
 
 
-def _hazard_table(rows: pd.DataFrame, labels: dict) -> pd.DataFrame:
-    table = rows[list(labels)].rename(columns=labels)
-    table[labels["deadline"]] = as_dates(pd.to_datetime(rows["deadline"]))
+def hazard_statuses(schema: Schema, role: str) -> list[str]:
+    return list(schema.hazard.statuses_with_role(role))
+
+
+def hazard_field(schema: Schema, key: str):
+    """A hazard's field, or the patch's field of that key (the patch's township …)."""
+    return schema.hazard.event.field(key) if key in schema.hazard.event.keys else schema.all_fields()[key]
+
+
+def hazard_label(schema: Schema, key: str) -> str:
+    if key == "status":
+        return HAZARD_STATUS
+    if key == "name":
+        return f"图斑{label(schema, 'name')}"
+    return hazard_field(schema, key).label_with_unit
+
+
+def hazard_closed(rows: pd.DataFrame, schema: Schema) -> pd.Series:
+    return rows["status"].isin(hazard_statuses(schema, "closed"))
+
+
+def hazard_done(rows: pd.DataFrame, schema: Schema) -> pd.Series:
+    """Rectified: awaiting acceptance (待验收) or closed."""
+    return rows["status"].isin([*hazard_statuses(schema, "pending"), *hazard_statuses(schema, "closed")])
+
+
+def hazard_overdue(rows: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.Series:
+    """Not yet rectified (待整改, 整改中) and past 整改时限 on ``on``."""
+    not_done = rows["status"].isin(hazard_statuses(schema, "open"))
+    return not_done & (pd.to_datetime(rows["deadline"]) < pd.Timestamp(on or clock.today()))
+
+
+def listed_hazards(rows: pd.DataFrame, schema: Schema, period: Period | None) -> pd.DataFrame:
+    """Hazards not yet closed, and (given a period) those closed within it: what a list names."""
+    closed = hazard_closed(rows, schema)
+    keep = ~closed | (closed & period.contains(rows["closed_date"]) if period is not None else False)
+    return rows[keep.to_numpy()]
+
+
+def _hazard_table(rows: pd.DataFrame, patches: pd.DataFrame, schema: Schema, keys, on) -> pd.DataFrame:
+    rows = rows.assign(name=rows["code"].map(dict(zip(patches["code"], patches["name"]))))
+    table = pd.DataFrame({hazard_label(schema, k): rows[k] for k in keys}, index=rows.index)
+    for key in ("deadline", "closed_date"):
+        table[hazard_label(schema, key)] = as_dates(pd.to_datetime(rows[key]))
+    late = hazard_overdue(rows, schema, on).map({True: OVERDUE, False: ""})
+    table.insert(table.columns.get_loc(hazard_label(schema, "deadline")) + 1, OVERDUE, late)
     return table.reset_index(drop=True)
 
 
-def major_hazard_list(hazards: pd.DataFrame) -> pd.DataFrame:
-    """The open 重大隐患 by name with measures, lead unit, person and deadline."""
-    rows = open_hazards(hazards)
-    return _hazard_table(rows[rows["level"] == HAZARD_MAJOR], HAZARD_LABELS)
+def major_hazard_list(hazards: pd.DataFrame, patches: pd.DataFrame, schema: Schema, on: dt.date | None = None,
+                      period: Period | None = None) -> pd.DataFrame:
+    """The 重大隐患 (the gravest level) not yet closed, and those closed within ``period``, by name: the
+    patch, measures, lead unit, person, deadline, state and whether overdue."""
+    rows = listed_hazards(hazard_rows(hazards, schema), schema, period)
+    rows = rows[(rows["hazard_level"] == hazard_levels(schema)[0]).to_numpy()]
+    return _hazard_table(rows, patches, schema, MAJOR_HAZARD_KEYS, on)
 
 
-def supervised_hazard_list(hazards: pd.DataFrame) -> pd.DataFrame:
-    """The open hazards under 挂牌督办, with the level and document."""
-    rows = open_hazards(hazards)
-    return _hazard_table(rows[~rows["supervision_level"].map(is_blank).astype(bool)], HAZARD_LABELS | SUPERVISION_LABELS)
+def supervised_hazard_list(hazards: pd.DataFrame, patches: pd.DataFrame, schema: Schema, on: dt.date | None = None,
+                           period: Period | None = None) -> pd.DataFrame:
+    """The hazards under 挂牌督办 not yet closed, and those closed within ``period``, with the level,
+    the document and the state."""
+    rows = listed_hazards(hazard_rows(hazards, schema), schema, period)
+    rows = rows[~rows["supervise_level"].map(is_blank).astype(bool).to_numpy()]
+    return _hazard_table(rows, patches, schema, SUPERVISED_KEYS, on)
 
 
-def hazard_funding_by_source(hazards: pd.DataFrame) -> pd.DataFrame:
-    """Hazard funding (万元) added up per source (资金来源), with a 合计 row."""
-    rows = hazard_rows(hazards)
-    money = rows["funding_wan"].astype(float).groupby(group_values(rows, "funding_source")).sum()
-    table = money.rename(FUNDING).rename_axis(FUNDING_SOURCE).reset_index()
-    return _finish_numbers(with_total(table), [FUNDING], "amount")
+CLOSED_HAZARD_KEYS = ("hazard_code", "code", "name", "hazard_type", "hazard_level", "status", "accept_by",
+                      "accept_date", "accept_opinion", "closed_date")
+
+
+def closed_hazard_list(hazards: pd.DataFrame, patches: pd.DataFrame, schema: Schema, period: Period) -> pd.DataFrame:
+    """The hazards closed (销号日期) within ``period``, with who accepted them, when, and the 验收意见."""
+    rows = hazard_rows(hazards, schema)
+    rows = rows[(hazard_closed(rows, schema) & period.contains(rows["closed_date"])).to_numpy()]
+    rows = rows.assign(name=rows["code"].map(dict(zip(patches["code"], patches["name"]))))
+    table = pd.DataFrame({hazard_label(schema, k): rows[k] for k in CLOSED_HAZARD_KEYS}, index=rows.index)
+    for key in ("accept_date", "closed_date"):
+        table[hazard_label(schema, key)] = as_dates(pd.to_datetime(rows[key]))
+    return table.reset_index(drop=True)
+
+
+def declared_order(groups: pd.Series, values) -> list[str]:
+    """The group labels present, in the declared ``values`` order, then the rest sorted."""
+    present = set(groups)
+    return [v for v in values if v in present] + sorted(present - set(values))
+
+
+def hazard_funding_by_source(hazards: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Hazard funding (资金金额, 万元) per source (资金来源, in the schema's order) with the number of
+    hazards, and a 合计 row: every hazard recorded, closed ones included (their money was spent)."""
+    rows = hazard_rows(hazards, schema)
+    sources = group_values(rows, "fund_source")
+    money = hazard_label(schema, "fund_wan")
+    table = pd.DataFrame({HAZARD_COUNT: sources.value_counts(),
+                          money: rows["fund_wan"].astype(float).groupby(sources).sum()})
+    table = table.reindex(declared_order(sources, hazard_field(schema, "fund_source").values)).fillna(0)
+    table = with_total(table.rename_axis(hazard_label(schema, "fund_source")).reset_index())
+    return _finish_numbers(_finish_numbers(table, [HAZARD_COUNT], "count"), [money], "amount")
+
+
+def hazard_status_table(hazards: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> pd.DataFrame:
+    """Per 隐患等级: hazards in each state, overdue (not rectified past the deadline) and 销号率."""
+    rows = hazard_rows(hazards, schema)
+    names = list(schema.hazard.status_labels)
+    counts = rows.groupby(["hazard_level", "status"]).size()
+    pivot = (counts.unstack() if len(counts) else pd.DataFrame(columns=names))
+    pivot = pivot.reindex(index=hazard_levels(schema), columns=names).fillna(0)
+    pivot[TOTAL] = pivot.sum(axis=1)
+    late = hazard_overdue(rows, schema, on).groupby(rows["hazard_level"]).sum()
+    pivot[HAZARD_LATE] = late.reindex(pivot.index).fillna(0)
+    table = with_total(pivot.rename_axis(hazard_label(schema, "hazard_level")).reset_index())
+    table = _finish_numbers(table, [*names, TOTAL, HAZARD_LATE], "count")
+    table[CLOSE_RATE] = rate(table[hazard_statuses(schema, "closed")].sum(axis=1), table[TOTAL])
+    return table
+
+
+def hazard_completion_by(hazards: pd.DataFrame, patches: pd.DataFrame, key: str, schema: Schema) -> pd.DataFrame:
+    """Per 牵头单位 (``key="lead_unit"``, a hazard field) or a field of the hazard's patch (``"township"``):
+    hazards, rectified (待验收 or 已销号), closed, 整改完成率 and 销号率, in the schema's order, with 合计."""
+    rows = hazard_rows(hazards, schema)
+    if key not in schema.hazard.event.keys:
+        rows[key] = rows["code"].map(dict(zip(patches["code"], patches[key])))
+    groups = group_values(rows, key)
+    table = pd.DataFrame({HAZARD_COUNT: groups.value_counts(),
+                          HAZARD_DONE: hazard_done(rows, schema).groupby(groups).sum(),
+                          HAZARD_CLOSED: hazard_closed(rows, schema).groupby(groups).sum()})
+    table = table.reindex(declared_order(groups, hazard_field(schema, key).values)).fillna(0)
+    table = with_total(table.rename_axis(hazard_label(schema, key)).reset_index())
+    table = _finish_numbers(table, [HAZARD_COUNT, HAZARD_DONE, HAZARD_CLOSED], "count")
+    table[DONE_RATE] = rate(table[HAZARD_DONE], table[HAZARD_COUNT])
+    table[CLOSE_RATE] = rate(table[HAZARD_CLOSED], table[HAZARD_COUNT])
+    return table
+
+
+SUPERVISED_OPEN, HAZARD_FUNDING = "挂牌督办未销号隐患", "隐患资金合计(万元)"
+
+
+def hazard_headline(hazards: pd.DataFrame, schema: Schema, on: dt.date | None = None) -> dict:
+    """Hazards not yet closed by level, awaiting acceptance, overdue, under 挂牌督办 not yet closed,
+    the hazards' 销号率 and their funding; nothing when the schema declares no hazards."""
+    if schema.hazard is None:
+        return {}
+    rows = hazard_rows(hazards, schema)
+    unclosed = rows[~hazard_closed(rows, schema).to_numpy()]
+    return {**{f"未销号{level}": int((unclosed["hazard_level"] == level).sum()) for level in hazard_levels(schema)},
+            **{f"{s}隐患": int((rows["status"] == s).sum()) for s in hazard_statuses(schema, "pending")},
+            HAZARD_LATE: int(hazard_overdue(rows, schema, on).sum()),
+            SUPERVISED_OPEN: int((~unclosed["supervise_level"].map(is_blank).astype(bool)).sum()),
+            f"隐患{CLOSE_RATE}": share(int(hazard_closed(rows, schema).sum()), len(rows)),
+            HAZARD_FUNDING: round(float(np.nansum(rows["fund_wan"].to_numpy(dtype=float))), 2)}
+
+
+def hazard_period_figures(history: pd.DataFrame, schema: Schema, period: Period, codes) -> dict:
+    """Hazards (of the patches ``codes``) recorded and closed within ``period``, from the hazard history."""
+    if schema.hazard is None:
+        return {}
+    history = history.reindex(columns=["hazard_code", "code", "action", "field_key", "after", "at"])
+    rows = history[period.contains(history["at"]).to_numpy() & history["code"].isin(codes).to_numpy()]
+    closed = (rows["field_key"] == "status") & rows["after"].isin(hazard_statuses(schema, "closed"))
+    return {"本期新增隐患": int(rows.loc[rows["action"] == "insert", "hazard_code"].nunique()),
+            "本期销号隐患": int(rows.loc[closed, "hazard_code"].nunique())}
 
 
 # ---------------------------------------------------------------- fog
@@ -604,7 +768,10 @@ def change_kinds(history: pd.DataFrame, schema: Schema | None = None) -> pd.Seri
 def changes_by_month(history: pd.DataFrame, months: list[str] | None = None,
                      schema: Schema | None = None) -> pd.DataFrame:
     """Patches added, rectified, closed and archived per month (each patch once per month and kind).
-    ``months`` defaults to every month from the first to the last change; 合计 counts distinct patches."""
+    ``months`` defaults to every month from the first to the last change; 合计 counts distinct patches.
+    Facility layers are not risks: their changes are left out."""
+    schema = schema or load_schema()
+    history = risk_history(history, schema)
     kinds = change_kinds(history, schema)
     changes = history.assign(kind=kinds, month=month_of(history["at"]))[kinds.notna()]
     months = months if months is not None else (month_range(changes["month"].min(), changes["month"].max()) if len(changes) else [])
@@ -619,7 +786,8 @@ def changes_by_month(history: pd.DataFrame, months: list[str] | None = None,
 
 def change_list(history: pd.DataFrame, patches: pd.DataFrame, schema: Schema, period: Period) -> pd.DataFrame:
     """Each patch added, rectified, closed or archived within ``period``, with when and by whom.
-    ``patches`` should include archived ones, so that every code has its name."""
+    ``patches`` should include archived ones, so that every code has its name. Facility layers are left out."""
+    history = risk_history(history, schema)
     kinds = change_kinds(history, schema)
     rows = history[kinds.notna() & period.contains(history["at"])]
     labels = category_labels(schema)
@@ -640,8 +808,8 @@ def share(part: int, whole: int) -> float:
 
 
 def headline(data: LedgerData, schema: Schema, on: dt.date | None = None) -> dict:
-    """The ledger's headline figures on ``on``: risks by grade count open risks only (a closed patch,
-    已销号, is no longer a risk the bureau manages)."""
+    """The ledger's headline figures on ``on``: risks by grade count open risks only (a patch closed,
+    已销号, or eliminated, 已消除, is no longer a risk the bureau manages), hazards those not yet closed."""
     frame = data.patches
     risks = open_risks(frame, schema)
     grades = grades_of(risks, schema).value_counts()
@@ -656,15 +824,18 @@ def headline(data: LedgerData, schema: Schema, on: dt.date | None = None) -> dic
         FIVE_RATE: share(int(five_in_place_parts(frame).all(axis=1).sum()), len(frame)),
         FUNDING_TOTAL: funding_total(frame), LATE_INSPECTION_COUNT: int(inspection_late(frame, schema, on).sum()),
         fog_ledger_label(schema): len(fog_ledger(fog, data.events, schema, on)),
+        **hazard_headline(current_hazards(data), schema, on),
     }
 
 
 def period_figures(data: LedgerData, schema: Schema, period: Period) -> dict:
-    """What happened within ``period``: patches added, rectified, closed, archived; fog events."""
+    """What happened within ``period``: patches added, rectified, closed, archived; fog events;
+    hazards recorded and closed."""
     changes = changes_by_month(data.history, period.months, schema).iloc[-1]
     events = current_events(data.events, data.patches)
     return {**{f"本期{k}": int(changes[k]) for k in CHANGE_KINDS},
-            "本期团雾事件": int(period.contains(events["date"]).sum())}
+            "本期团雾事件": int(period.contains(events["date"]).sum()),
+            **hazard_period_figures(data.hazard_history, schema, period, data.patches["code"])}
 
 
 def figure_table(figures: dict) -> pd.DataFrame:

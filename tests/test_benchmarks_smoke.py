@@ -25,6 +25,7 @@ def smoke_args() -> dict[str, list[str]]:
         "bench_store.py": ["--sizes", "200", "--rounds", "2", "--per-round", "3"],
         "bench_rerun.py": ["--n", "200", "--reruns", "2"],
         "bench_desktop_commits.py": ["--commits", "3", "--repeat", "1", "--paths", "2"],  # says so and exits 0 without QGIS
+        "bench_report.py": ["--n", "200", "--rounds", "2"],
     }
 
 

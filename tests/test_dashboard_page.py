@@ -12,7 +12,7 @@ import pytest
 import streamlit as st
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
-from test_stats import OPEN_SQL, Sql, generated_ledger_path
+from test_stats import OPEN_RISK_SQL, OPEN_SQL, Sql, generated_ledger_path
 
 from safetymap.ledger import today
 
@@ -65,7 +65,7 @@ def test_headline_figures(page):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["图斑总数"] == str(sql.one("SELECT COUNT(*) FROM p"))
     assert metrics["重大风险图斑"] == str(sql.one(  # open risks only: 已销号 is not counted (issue 12)
-        "SELECT COUNT(*) FROM p WHERE risk_grade = '重大' AND rect_status <> '已销号'"))
+        f"SELECT COUNT(*) FROM p WHERE risk_grade = '重大' AND {OPEN_RISK_SQL}"))
     assert metrics["逾期未整改图斑"] == str(sql.one(
         f"SELECT COUNT(*) FROM p WHERE rect_status IN {OPEN_SQL} AND rect_deadline < ?", today().isoformat()))
     assert float(metrics["总长度(km)"]) == pytest.approx(sql.one("SELECT TOTAL(length_m) FROM p") / 1000, abs=0.0051)
@@ -169,7 +169,7 @@ def test_red_list_rates_inspections_and_report_notes(page):
     at, store, sql, _ = page
     red = shown(at, "图斑编号", "防控措施清单")[0]
     assert sorted(red["图斑编号"]) == [c for (c,) in sql.rows(
-        "SELECT code FROM p WHERE risk_grade = '重大' AND rect_status <> '已销号' ORDER BY code")]
+        f"SELECT code FROM p WHERE risk_grade = '重大' AND {OPEN_RISK_SQL} ORDER BY code")]
     units = shown(at, "责任单位", "销号率(%)")[0].set_index("责任单位")
     n, closed = sql.rows("SELECT COUNT(*), SUM(rect_status = '已销号') FROM p")[0]
     assert units.loc["合计", "销号率(%)"] == pytest.approx(round(100 * closed / n, 1))
@@ -177,3 +177,63 @@ def test_red_list_rates_inspections_and_report_notes(page):
     at.text_area(key="report_problems").input("<b>护栏</b>不足").run()
     at.text_area(key="report_next_steps").input("下月完成").run()
     assert not at.exception
+
+
+CURRENT_HAZARDS = "(SELECT h.* FROM hazards h JOIN p ON p.code = h.code)"  # of current risk patches
+SUPERVISED = "TRIM(COALESCE(supervise_level, '')) <> ''"
+
+
+def test_hazard_lists_states_rates_funding_and_headline(page):
+    at, _, sql, _ = page
+    major = shown(at, "隐患编号", "整改措施")[0]
+    assert list(major["隐患编号"]) == [c for (c,) in sql.rows(
+        f"SELECT hazard_code FROM {CURRENT_HAZARDS} WHERE hazard_level = '重大隐患' AND status <> '已销号' ORDER BY hazard_code")]
+    for column in ("牵头单位", "责任人", "整改时限", "整改状态"):
+        assert column in major.columns
+    supervised = shown(at, "隐患编号", "督办文号")[0]
+    assert list(zip(supervised["隐患编号"], supervised["挂牌督办级别"], supervised["督办文号"], supervised["整改状态"])) == sql.rows(
+        f"SELECT hazard_code, supervise_level, supervise_doc, status FROM {CURRENT_HAZARDS} "
+        f"WHERE {SUPERVISED} AND status <> '已销号' ORDER BY hazard_code")
+    funding = shown(at, "资金来源", "隐患数")[0].set_index("资金来源")
+    for source, n, money in sql.rows(f"SELECT fund_source, COUNT(*), TOTAL(fund_wan) FROM {CURRENT_HAZARDS} "
+                                     "WHERE TRIM(COALESCE(fund_source, '')) <> '' GROUP BY fund_source"):
+        assert (funding.loc[source, "隐患数"], funding.loc[source, "资金金额(万元)"]) == (n, pytest.approx(money))
+    total = sql.one(f"SELECT COUNT(*) FROM {CURRENT_HAZARDS}")
+    assert funding.loc["合计", "隐患数"] == total
+    units = shown(at, "牵头单位", "隐患数")[0].set_index("牵头单位")
+    for unit, n, closed in sql.rows(f"SELECT lead_unit, COUNT(*), SUM(status = '已销号') FROM {CURRENT_HAZARDS} "
+                                    "WHERE TRIM(COALESCE(lead_unit, '')) <> '' GROUP BY lead_unit"):
+        assert units.loc[unit, "隐患数"] == n and units.loc[unit, "销号率(%)"] == pytest.approx(round(100 * closed / n, 1))
+    towns = shown(at, "乡镇", "隐患数")[0].set_index("乡镇")
+    for town, n, done in sql.rows(f"SELECT p.township, COUNT(*), SUM(h.status IN ('待验收', '已销号')) FROM {CURRENT_HAZARDS} h "
+                                  "JOIN p ON p.code = h.code GROUP BY p.township"):
+        assert towns.loc[town, "隐患数"] == n and towns.loc[town, "整改完成率(%)"] == pytest.approx(round(100 * done / n, 1))
+    assert towns.loc["合计", "隐患数"] == total
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["未销号重大隐患"] == str(sql.one(
+        f"SELECT COUNT(*) FROM {CURRENT_HAZARDS} WHERE hazard_level = '重大隐患' AND status <> '已销号'"))
+    assert metrics["挂牌督办未销号隐患"] == str(sql.one(
+        f"SELECT COUNT(*) FROM {CURRENT_HAZARDS} WHERE {SUPERVISED} AND status <> '已销号'"))
+
+
+def test_facility_points_counted_apart_from_the_risks(page):
+    at, store, sql, _ = page
+    facilities = [c for c in store.schema.categories if c.is_facility]
+    table = next(t for t in shown(at, "类别", "合计") if facilities[0].label in set(t["类别"])).set_index("类别")
+    for c in facilities:
+        assert table.loc[c.label, "合计"] == sql.one(f"SELECT COUNT(*) FROM patch_{c.key} WHERE archived = 0")
+    assert not {c.label for c in store.schema.risk_categories} & set(table.index)
+    number = shown(at, "类别", "重大")[0].set_index("类别")  # and the risk counts hold no facility layer
+    assert not {c.label for c in facilities} & set(number.index)
+
+
+def test_headline_changes_since_the_end_of_last_month(monkeypatch, tmp_path):
+    """A ledger seeded now had nothing at the end of last month: each change (环比) is the figure itself."""
+    from safetymap.seed import init_database
+
+    init_database(tmp_path / "new.gpkg", sample=True).close()
+    at = run_page(monkeypatch, tmp_path / "new.gpkg")
+    metrics = {m.label: m for m in at.metric}
+    for name in ("图斑总数", "重大风险图斑", "未销号重大隐患", "挂牌督办未销号隐患"):
+        assert metrics[name].delta == f"+{int(metrics[name].value)}", name
+    assert int(metrics["图斑总数"].value) > 0

@@ -1,10 +1,16 @@
 """Every category and facility layer of the schema appears everywhere — the map legend, the layer
-control, the filters, every export format and the statistics — with no code naming a layer: the
-layers are counted from the schema."""
+control, the filters, every export format, the statistics and the report (page and workbook) — with
+no code naming a layer: the layers are counted from the schema."""
+import datetime as dt
+import re
+
+import openpyxl
 import pandas as pd
 import pytest
 
-from safetymap import mapview, stats
+from safetymap import mapview, report, report_files, stats
+from safetymap.schema import DEFAULT_SCHEMA_PATH, load_schema
+from safetymap.seed import init_database
 from safetymap.filters import filter_patches
 from safetymap.io.export import FORMATS, export
 from safetymap.io.importer import preview_import
@@ -97,3 +103,59 @@ def test_townships_are_units_and_villages_belong_to_their_township(schema):
     _, problems = clean_frame(fog, pd.DataFrame([base | {"tech_grade": "五级"}]), schema)
     assert [p.field for p in problems] == ["技术等级"] and "等外" in problems[0].message
     assert len(schema.field("village").values) == 91
+
+
+# ---------------------------------------------------------------- the report
+RISK_TABLE, FACILITY_TABLE = "分类分级图斑数", "设施点位统计"
+
+
+def page_rows(page: str, title: str) -> list[str]:
+    """The first cell of each row of the page's table titled ``title``."""
+    table = re.search(rf'<table[^>]*data-title="{re.escape(title)}"[^>]*>(.*?)</table>', page, re.S).group(1)
+    return re.findall(r"<tr[^>]*><td[^>]*>([^<]*)</td>", table)
+
+
+def sheet_rows(path, title: str) -> list[str]:
+    ws = openpyxl.load_workbook(path)[title]
+    return [row[0] for row in ws.iter_rows(min_row=report_files.HEADER_ROW + 1, values_only=True)]
+
+
+def assert_every_layer_in_the_report(store, tmp_path):
+    """Risk layers in the category × grade table, facility layers in theirs, each counted, none mixed."""
+    schema, every = store.schema, store.read()
+    built = report.build_report(store, stats.Period.month(2026, 11), dt.date(2026, 11, 28))
+    page = report_files.save(built, tmp_path / "月报.html").read_text(encoding="utf-8")
+    book = report_files.save(built, tmp_path / "月报.xlsx")
+    risks = [c.label for c in schema.risk_categories]
+    facilities = [c.label for c in schema.categories if c.is_facility]
+    for rows in (page_rows(page, RISK_TABLE), sheet_rows(book, RISK_TABLE)):
+        assert rows == [*risks, stats.TOTAL]
+    for rows in (page_rows(page, FACILITY_TABLE), sheet_rows(book, FACILITY_TABLE)):
+        assert rows == [*facilities, stats.TOTAL]
+    tables = {t.title: t.frame.set_index(t.frame.columns[0]) for t in built.tables}
+    for c in schema.categories:
+        count = int((every["category"] == c.key).sum())
+        assert count > 0, c.label
+        assert tables[FACILITY_TABLE if c.is_facility else RISK_TABLE].loc[c.label, stats.TOTAL] == count, c.label
+
+
+def test_every_layer_is_in_the_report_page_and_workbook(store, tmp_path):
+    assert_every_layer_in_the_report(store, tmp_path)
+
+
+def test_renamed_layers_are_in_the_report_under_their_new_names(tmp_path, monkeypatch):
+    """No code names a layer: every layer renamed in a copy of the schema shows under its new name."""
+    text = DEFAULT_SCHEMA_PATH.read_text(encoding="utf-8")
+    for c in load_schema().categories:
+        assert text.count(f'label = "{c.label}"') == 1, c.label
+        text = text.replace(f'label = "{c.label}"', f'label = "{c.label}（改）"')
+    path = tmp_path / "schema.toml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("SAFETYMAP_SCHEMA", str(path))
+    schema = load_schema()
+    assert all(c.label.endswith("（改）") for c in schema.categories)
+    store = init_database(tmp_path / "renamed.gpkg", sample=True, schema=schema)
+    try:
+        assert_every_layer_in_the_report(store, tmp_path)
+    finally:
+        store.close()

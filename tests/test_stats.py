@@ -150,13 +150,17 @@ def ledger(request, sample_template, generated_template):
 
 
 # ---------------------------------------------------------------- the independent computation
+# an open risk: not closed (已销号), not eliminated (管控状态 other than 管控中)
+OPEN_RISK_SQL = "COALESCE(rect_status, '') <> '已销号' AND COALESCE(control_status, '管控中') = '管控中'"
+
+
 class Sql:
     """Plain SQL over the GeoPackage: a view ``p`` of the current patches of every category."""
 
     def __init__(self, path: Path, schema):
         self.con = sqlite3.connect(path)
         cols = ("code, name, risk_grade, length_m, township, resp_unit, resp_person, route_code, rect_status, "
-                "rect_deadline, funding_wan, list_measures, plan, five_in_place, archived")
+                "rect_deadline, funding_wan, list_measures, plan, five_in_place, control_status, archived")
         union = " UNION ALL ".join(f"SELECT '{c.key}' AS category, {cols} FROM patch_{c.key}"
                                    for c in schema.risk_categories)  # facility layers are not risks
         self.con.execute(f"CREATE TEMP VIEW allp AS {union}")
@@ -362,7 +366,7 @@ def test_overview_headlines(ledger, sql):
     assert figures["图斑总数"] == sql.one("SELECT COUNT(*) FROM p")
     assert figures["总长度(km)"] == pytest.approx(sql.one("SELECT TOTAL(length_m) FROM p") / 1000, abs=KM_TOLERANCE)
     # open risks only: a closed patch (已销号) is no longer a risk (the rule changed with issue 12)
-    assert figures["重大风险图斑"] == sql.one("SELECT COUNT(*) FROM p WHERE risk_grade = '重大' AND rect_status <> '已销号'")
+    assert figures["重大风险图斑"] == sql.one(f"SELECT COUNT(*) FROM p WHERE risk_grade = '重大' AND {OPEN_RISK_SQL}")
     assert figures["已销号图斑"] == sql.one("SELECT COUNT(*) FROM p WHERE rect_status = '已销号'")
     assert figures["落实资金合计(万元)"] == pytest.approx(sql.one("SELECT TOTAL(funding_wan) FROM p"), abs=0.005)
     assert figures["未整改图斑"] == sql.one(f"SELECT COUNT(*) FROM p WHERE rect_status IN {OPEN_SQL}")

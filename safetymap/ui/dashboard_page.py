@@ -19,7 +19,6 @@ from ..text import is_missing
 from ..stats import LedgerData, Period
 from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
 
-TABS = ("分类分级", "地区·单位·路线", "整改", "重大风险", "巡查", "五到位·资金", "团雾", "动态", "到期提醒", "月报·年报")
 REMINDER_COLORS = ("#C00000", "#F0A30A")  # overdue, due soon
 OTHER_COLOR = "#5B7DB1"
 CHANGE_COLORS = ("#5B7DB1", "#2E8B57", "#8C8C8C", "#C9A227")  # 新增, 整改完成, 销号, 归档
@@ -49,28 +48,26 @@ def render() -> None:
     data = cached_by_revision(stats.load)(store)
     view = View(store.schema, today(), data.sample, current_user().can("export"))
     st.caption(f"统计日期 {view.on:%Y-%m-%d}。已归档的图斑不计入；长度单位为公里。")
-    headlines(data, view)
-    tabs = st.tabs(list(TABS))
-    with tabs[0]:
-        category_section(data.patches, view)
-    with tabs[1]:
-        group_section(data.patches, view)
-    with tabs[2]:
-        rectification_section(data.patches, view)
-    with tabs[3]:
-        major_section(data.patches, view)
-    with tabs[4]:
-        inspection_section(data.patches, view)
-    with tabs[5]:
-        five_section(data.patches, view)
-    with tabs[6]:
-        fog_section(data, view)
-    with tabs[7]:
-        changes_section(data, view)
-    with tabs[8]:
-        reminders_section(data, view)
-    with tabs[9]:
-        report_section(data, view, store.routes())
+    headlines(data, view, cached_by_revision(last_month_figures)(store))
+    tabs = {  # tab title -> what it shows, in order
+        "分类分级": lambda: category_section(data.patches, view),
+        "地区·单位·路线": lambda: group_section(data.patches, view),
+        "整改": lambda: rectification_section(data.patches, view),
+        "重大风险": lambda: major_section(data.patches, view),
+        "隐患": lambda: hazard_section(data, view),
+        "巡查": lambda: inspection_section(data.patches, view),
+        "五到位·资金": lambda: five_section(data.patches, view),
+        "团雾": lambda: fog_section(data, view),
+        "设施": lambda: facility_section(data, view),
+        "动态": lambda: changes_section(data, view),
+        "到期提醒": lambda: reminders_section(data, view),
+        "月报·年报": lambda: report_section(data, view, store.routes()),
+    }
+    absent = {"隐患": view.schema.hazard is None, "设施": not view.schema.facility_keys}
+    shown = [name for name in tabs if not absent.get(name)]
+    for tab, name in zip(st.tabs(shown), shown):
+        with tab:
+            tabs[name]()
 
 
 # ---------------------------------------------------------------- building blocks
@@ -80,13 +77,41 @@ def headline_names(schema: Schema) -> tuple[str, ...]:
             stats.LATE_INSPECTION_COUNT, stats.FIVE_RATE, stats.fog_ledger_label(schema))
 
 
-def headlines(data: LedgerData, view: View) -> None:
+def hazard_headline_names(schema: Schema) -> tuple[str, ...]:
+    """The hazard figures shown as metrics, on a row of their own (none without [hazard])."""
+    if schema.hazard is None:
+        return ()
+    return (*(f"未销号{level}" for level in stats.hazard_levels(schema)),
+            *(f"{s}隐患" for s in stats.hazard_statuses(schema, "pending")), stats.HAZARD_LATE,
+            stats.SUPERVISED_OPEN, f"隐患{stats.CLOSE_RATE}")
+
+
+def last_month_figures(store) -> dict:
+    """The headline figures as they stood at the end of last month (rebuilt from history): 环比."""
+    data, on = cached_by_revision(stats.load)(store), today()
+    last_month = Period.month(on.year, on.month).previous
+    then_on, then, _ = report.as_of(data, store.schema, last_month, on)
+    return stats.headline(then, store.schema, then_on)
+
+
+def change_text(value, before) -> str | None:
+    """The change since last month as the metric shows it (+2, -1.5), or None when not a number."""
+    if is_missing(value) or is_missing(before):
+        return None
+    change = round(float(value) - float(before), 2)
+    return f"{change:+g}"
+
+
+def headlines(data: LedgerData, view: View, before: dict) -> None:
+    """The headline figures, each with its change since the end of last month (环比)."""
     overview = stats.overview(data, view.schema, view.on)
     figures = dict(zip(overview["项目"], overview["数值"]))
-    names = headline_names(view.schema)
-    for column, name in zip(st.columns(len(names)), names):
-        value = figures.get(name)
-        column.metric(name, "—" if is_missing(value) else value)
+    for names in (headline_names(view.schema), hazard_headline_names(view.schema)):
+        for column, name in zip(st.columns(len(names)) if names else [], names):
+            value = figures.get(name)
+            column.metric(name, "—" if is_missing(value) else value, delta=change_text(value, before.get(name)),
+                          delta_color="off")
+    st.caption("数字下方为与上月末相比的增减（环比，上月末的台账按变更历史重建）。")
 
 
 def chart_data(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -182,6 +207,41 @@ def major_section(frame: pd.DataFrame, view: View) -> None:
     show_table(f"{top}风险清单", table, "major", view)
 
 
+def hazard_section(data: LedgerData, view: View) -> None:
+    schema, on = view.schema, view.on
+    hazards, frame = stats.current_hazards(data), data.patches
+    major = stats.hazard_levels(schema)[0]
+    table = stats.major_hazard_list(hazards, frame, schema, on)
+    st.subheader(f"{major}清单（{len(table)} 个）")
+    st.caption(f"未销号的{major}，含整改措施、牵头单位、责任人、整改时限和状态。")
+    show_table(f"{major}清单", table, "major_hazards", view)
+    table = stats.supervised_hazard_list(hazards, frame, schema, on)
+    st.subheader(f"挂牌督办隐患清单（{len(table)} 个）")
+    st.caption("未销号的挂牌督办隐患，含督办级别、文号和状态。")
+    show_table("挂牌督办隐患清单", table, "supervised_hazards", view)
+    table = stats.hazard_status_table(hazards, schema, on)
+    names = list(schema.hazard.status_labels)
+    colors = {s.label: s.color for s in schema.hazard.statuses}
+    chart_and_table("隐患整改状态", table, "hazard_status", view, chart_data(table, names), y_label=stats.HAZARD_COUNT,
+                    sort=False, color=[colors.get(s, OTHER_COLOR) for s in names])
+    for key, title in (("lead_unit", "按牵头单位隐患整改完成率和销号率"), ("township", "按乡镇隐患整改完成率和销号率")):
+        st.subheader(title)
+        st.caption(report.HAZARD_COMPLETION_NOTE)
+        show_table(title, stats.hazard_completion_by(hazards, frame, key, schema), f"hazard_completion_{key}", view)
+    table = stats.hazard_funding_by_source(hazards, schema)
+    money = stats.hazard_label(schema, "fund_wan")
+    chart_and_table("隐患资金按来源统计", table, "hazard_funding", view, chart_data(table, [money]), y_label=money,
+                    sort=False, color=OTHER_COLOR)
+    st.caption("全部隐患（含已销号）的资金金额，按资金来源合计。")
+
+
+def facility_section(data: LedgerData, view: View) -> None:
+    table = stats.facility_counts(data.all_patches, view.schema)
+    chart_and_table("设施点位统计", table, "facilities", view, chart_data(table, [stats.TOTAL]), y_label="点位数",
+                    sort=False, color=OTHER_COLOR)
+    st.caption(report.facility_note(view.schema) + "。")
+
+
 def inspection_section(frame: pd.DataFrame, view: View) -> None:
     st.subheader("逾期未巡查按等级统计")
     st.caption(report.inspection_note(view.schema))
@@ -217,7 +277,7 @@ def fog_section(data: LedgerData, view: View) -> None:
 
 
 def changes_section(data: LedgerData, view: View) -> None:
-    table = stats.changes_by_month(data.history)
+    table = stats.changes_by_month(data.history, schema=view.schema)
     chart_and_table("各月动态", table, "changes", view, chart_data(table, list(stats.CHANGE_KINDS)),
                     y_label=stats.COUNT, sort=False, stack=False, color=list(CHANGE_COLORS))
     st.caption("新增：新建或导入的图斑；整改完成、销号：整改状态改为已整改、已销号；每个图斑每月每项计一次。")
