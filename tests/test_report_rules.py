@@ -36,9 +36,13 @@ def still_risks(frame, schema) -> pd.DataFrame:
     return frame[~frame["rect_status"].isin(schema.statuses_with_role("closed")) & managed]
 
 
-def first_open(frame, grade: str, schema) -> pd.Series:
+def first_open(frame, grade: str, schema, store=None) -> pd.Series:
+    """The first open patch of ``grade``; with ``store``, one with no open hazard (so it may be closed)."""
     frame = still_risks(frame, schema)
     rows = frame[(frame["risk_grade"] == grade) & frame["rect_status"].isin(schema.open_statuses)]
+    if store is not None:
+        hazards = store.hazards()
+        rows = rows[~rows["code"].isin(hazards.loc[hazards["status"] != stats.CLOSED, "code"])]
     return rows.iloc[0]
 
 
@@ -47,7 +51,7 @@ def test_a_closed_patch_is_not_an_open_risk_in_the_headline(store):
     schema = store.schema
     top = schema.grade_labels[0]
     before = figures(stats.load(store), schema)
-    patch = first_open(stats.load(store).patches, top, schema)
+    patch = first_open(stats.load(store).patches, top, schema, store)
     store.update(patch["code"], {"rect_status": stats.CLOSED}, int(patch["version"]), "管理员")
     after = figures(stats.load(store), schema)
     assert after[f"{top}风险图斑"] == before[f"{top}风险图斑"] - 1
