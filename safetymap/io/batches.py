@@ -151,11 +151,12 @@ def _polygons(b: Batch) -> np.ndarray:
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Element-wise equal, blank equal to blank (pd.NA cannot be compared)."""
+    """Element-wise equal, blank equal to blank (pd.NA cannot be compared); numpy's object loop, not
+    a Python one."""
     blank_a, blank_b = pd.isna(a), pd.isna(b)
     same = blank_a & blank_b
     both = ~blank_a & ~blank_b
-    same[both] = [x == y for x, y in zip(a[both], b[both])]
+    same[both] = np.asarray(a[both] == b[both], dtype=bool)
     return same
 
 
@@ -166,16 +167,17 @@ def _shown(value) -> str:
 def _take_values(source: Batch, at: np.ndarray, patch: Batch, rows: np.ndarray) -> list[str]:
     """Copy the patch rows' attributes onto the source rows ``at`` (in place); describe each difference."""
     notes = []
+    codes = _codes(source)[at]
     for col in [c for c in patch.raw.columns if c in source.raw.columns and c != "code"]:
-        old = source.raw[col].astype(object).to_numpy()
-        new = patch.raw[col].astype(object).to_numpy()[rows]
-        differ = ~_same(old[at], new)
-        if not differ.any():
+        old_at = source.raw[col].iloc[at].to_numpy(dtype=object)
+        new = patch.raw[col].iloc[rows].to_numpy(dtype=object)
+        differ = ~_same(old_at, new)
+        if not differ.any():  # the usual case: our own export, unedited: the column is left as it is
             continue
         label = source.category.field(col).label if col in source.category.keys else col
         notes += [f"{code} 的「{label}」面图层为「{_shown(n)}」、线/点图层为「{_shown(o)}」" for code, n, o in
-                  zip(_codes(source)[at][differ], new[differ], old[at][differ])]
-        merged = old.copy()
+                  zip(codes[differ], new[differ], old_at[differ])]
+        merged = source.raw[col].to_numpy(dtype=object).copy()
         merged[at] = new
         source.raw[col] = pd.Series(merged, index=source.raw.index, dtype=object)
     return notes
@@ -194,7 +196,7 @@ def take_patch_attributes(batches: list[Batch]) -> tuple[list[Batch], list[str]]
     for bi, (b, polygon, codes) in enumerate(zip(batches, polygons, codes_of)):
         for pos in np.flatnonzero(~polygon):
             sources.setdefault((b.category.key, codes[pos]), (bi, pos))
-    batches = [dataclasses.replace(b, raw=b.raw.copy()) for b in batches]
+    batches = [dataclasses.replace(b, raw=b.raw.copy(deep=False)) for b in batches]  # columns replaced, not written into
     taken, files, notes = [], set(), []
     for b, polygon, codes in zip(batches, polygons, codes_of):
         targets = [sources.get((b.category.key, code)) if is_polygon else None
