@@ -17,7 +17,7 @@ from conftest import database_dump
 from io_support import GOOD_LINE, assert_refused, fog_feature, write_geojson, zip_files
 from safetymap.geo import to_metric
 from safetymap.io.export import FORMATS, export
-from safetymap.io.batches import _same
+from safetymap.io.batches import _same, _same_columns
 from safetymap.io.importer import import_file, preview_import
 from safetymap.io.reader import read_file, read_here
 from safetymap.io.csv import read_csv_text
@@ -382,3 +382,14 @@ def test_patch_and_source_values_compare_blank_equal_to_blank():
     a = np.array(["甲", None, 1.0, pd.NA, "乙", float("nan")], dtype=object)
     b = np.array(["甲", pd.NA, 1, "丙", "乙 ", None], dtype=object)
     assert _same(a, b).tolist() == [True, True, True, False, False, True]
+
+
+def test_columns_compared_without_python_objects_agree_with_value_by_value():
+    text = pd.Series(["甲", None, "乙"], dtype="str")
+    assert _same_columns(text, pd.Series(["甲", None, "乙"], dtype="str"))
+    assert not _same_columns(text, pd.Series(["甲", "", "乙"], dtype="str"))  # blank text is not missing
+    assert not _same_columns(text, pd.Series(["甲", None, "丙"], dtype="str"))
+    dates = pd.Series(pd.to_datetime(["2026-01-01", None])).astype("datetime64[ms]")
+    assert _same_columns(dates, dates.copy()) and _same_columns(pd.Series([1.0, np.nan]), pd.Series([1.0, np.nan]))
+    assert not _same_columns(pd.Series([1, 2]), pd.Series([1.0, 2.0]))  # other kinds: compared value by value
+    assert not _same_columns(text.astype(object), text)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
@@ -160,6 +162,19 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return same
 
 
+def _same_columns(a: pd.Series, b: pd.Series) -> bool:
+    """True when two columns are equal value by value (blank equal to blank), for Arrow-backed text and
+    plain numeric or date columns compared without a Python object per value; False when they differ
+    or are of other kinds (then compared value by value)."""
+    if all(isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" for s in (a, b)):
+        left, right = pa.array(a), pa.array(b)
+        both_null = pc.and_(pc.is_null(left), pc.is_null(right))
+        return bool(pc.all(pc.or_(pc.fill_null(pc.equal(left, right), False), both_null)).as_py())
+    if a.dtype == b.dtype and isinstance(a.dtype, np.dtype) and a.dtype.kind in "iufbM":
+        return bool(np.array_equal(a.to_numpy(), b.to_numpy(), equal_nan=a.dtype.kind in "fM"))
+    return False
+
+
 def _shown(value) -> str:
     return "（空）" if pd.isna(value) else str(value)
 
@@ -169,10 +184,12 @@ def _take_values(source: Batch, at: np.ndarray, patch: Batch, rows: np.ndarray) 
     notes = []
     codes = _codes(source)[at]
     for col in [c for c in patch.raw.columns if c in source.raw.columns and c != "code"]:
-        old_at = source.raw[col].iloc[at].to_numpy(dtype=object)
-        new = patch.raw[col].iloc[rows].to_numpy(dtype=object)
+        old_s, new_s = source.raw[col].iloc[at], patch.raw[col].iloc[rows]
+        if _same_columns(old_s, new_s):  # the usual case: our own export, unedited: left as it is
+            continue
+        old_at, new = old_s.to_numpy(dtype=object), new_s.to_numpy(dtype=object)
         differ = ~_same(old_at, new)
-        if not differ.any():  # the usual case: our own export, unedited: the column is left as it is
+        if not differ.any():
             continue
         label = source.category.field(col).label if col in source.category.keys else col
         notes += [f"{code} 的「{label}」面图层为「{_shown(n)}」、线/点图层为「{_shown(o)}」" for code, n, o in
