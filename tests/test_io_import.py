@@ -376,6 +376,8 @@ def test_the_reader_process_hands_back_the_geometries_it_read(tmp_path):
     assert b[2] is None and a[2] is None
     assert shapely.has_z(b[1]) and all(shapely.equals_exact(x, y, 0) for x, y in zip(a[:2], b[:2]))
     assert here.layers[0].frame.equals(there.layers[0].frame)
+    assert list(here.layers[0].frame.dtypes) == list(there.layers[0].frame.dtypes)
+    assert here.layers[0].frame.index.equals(there.layers[0].frame.index)
 
 
 def test_patch_and_source_values_compare_blank_equal_to_blank():
@@ -393,3 +395,18 @@ def test_columns_compared_without_python_objects_agree_with_value_by_value():
     assert _same_columns(dates, dates.copy()) and _same_columns(pd.Series([1.0, np.nan]), pd.Series([1.0, np.nan]))
     assert not _same_columns(pd.Series([1, 2]), pd.Series([1.0, 2.0]))  # other kinds: compared value by value
     assert not _same_columns(text.astype(object), text)
+
+
+@pytest.mark.parametrize("fmt", ["shp", "xlsx", "gpkg"])
+def test_every_layer_read_in_the_child_equals_the_layer_read_here(store, tmp_path, fmt):
+    path = exported(store, tmp_path, fmt)
+    here = read_here(path, path.name, store.schema, None, UploadLimits())
+    there = read_file(path, path.name, store.schema)
+    assert [layer.file for layer in here.layers] == [layer.file for layer in there.layers]
+    for a, b in zip(here.layers, there.layers):
+        assert a.frame.equals(b.frame) and list(a.frame.dtypes) == list(b.frame.dtypes), a.file
+        assert a.frame.index.equals(b.frame.index) and list(a.frame.columns) == list(b.frame.columns)
+        if a.geometry is None:
+            assert b.geometry is None
+        else:
+            assert all(x is None and y is None or shapely.equals_exact(x, y, 0) for x, y in zip(a.geometry, b.geometry))

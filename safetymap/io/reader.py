@@ -89,20 +89,33 @@ def read_file(path: str | Path, name: str | None = None, schema: Schema | None =
 
 
 def read_packed(path: Path, name: str, schema: Schema | None, encoding: str | None, limits: UploadLimits) -> ReadResult:
-    """``read_here`` with every layer's geometries as one array of WKB, the form the child hands back:
-    pickling shapely geometries one by one cost more than reading them (5 s at 100,000 patches)."""
+    """``read_here`` in the form the child hands back: every layer's geometries as one array of WKB
+    (pickling shapely geometries one by one cost more than reading them, 5 s at 100,000 patches) and
+    its frame as an Arrow table where that round-trips exactly (pickled as buffers: no second copy of
+    the text in the child, ~200 MB at 100,000 patches)."""
     result = read_here(path, name, schema, encoding, limits)
     for layer in result.layers:
         if layer.geometry is not None:
             layer.geometry = shapely.to_wkb(np.asarray(layer.geometry, dtype=object))
+        layer.frame = _as_table(layer.frame)
     return result
 
 
+def _as_table(frame: pd.DataFrame) -> pd.DataFrame | pa.Table:
+    """``frame`` as an Arrow table when ``to_pandas`` gives it back the same: string column names, a
+    plain 0..n-1 index, no object columns (mixed cells of a sheet stay a frame)."""
+    plain = (frame.index.equals(pd.RangeIndex(len(frame))) and frame.columns.is_unique
+             and all(isinstance(c, str) for c in frame.columns) and not (frame.dtypes == object).any())
+    return pa.Table.from_pandas(frame, preserve_index=False) if plain else frame
+
+
 def unpack(result: ReadResult) -> ReadResult:
-    """The geometries of ``read_packed``'s layers as shapely arrays again (vectorised)."""
+    """``read_packed``'s layers with shapely geometries and pandas frames again (vectorised)."""
     for layer in result.layers:
         if layer.geometry is not None:
             layer.geometry = shapely.from_wkb(layer.geometry)
+        if isinstance(layer.frame, pa.Table):
+            layer.frame = layer.frame.to_pandas()
     return result
 
 
