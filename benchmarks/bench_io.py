@@ -225,15 +225,20 @@ def run_phase(args) -> int:
     return 0
 
 
-def compare_whole_import(work: Path, repeat: int) -> dict:
-    """Plain read + write and the whole import, each in a fresh process, alternating."""
-    runs = {"plain": [], "import": []}
+def compare_whole_import(work: Path, repeat: int, before: Path | None = None) -> dict:
+    """Plain read + write and the whole import, each in a fresh process, alternating; with ``before``
+    (a checkout of an older commit) its import too, run by its own copy of this script."""
+    scripts = {"plain": Path(__file__), "import": Path(__file__)}
+    if before is not None:
+        scripts["before"] = before / "benchmarks" / "bench_io.py"
+    runs = {name: [] for name in scripts}
     for r in range(repeat):
-        for phase in (("plain", "import") if r % 2 == 0 else ("import", "plain")):
-            out = subprocess.run([sys.executable, __file__, "--phase", phase, "--work", str(work)],
+        for name in (list(scripts) if r % 2 == 0 else list(scripts)[::-1]):
+            phase = "plain" if name == "plain" else "import"
+            out = subprocess.run([sys.executable, str(scripts[name]), "--phase", phase, "--work", str(work)],
                                  capture_output=True, text=True, check=True)
-            runs[phase].append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"  whole {phase}: {runs[phase][-1]}", flush=True)
+            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"  whole {name}: {runs[name][-1]}", flush=True)
     return runs
 
 
@@ -244,6 +249,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--phase", choices=["plain", "import"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
+    parser.add_argument("--before", type=Path, help="a checkout of an older commit whose whole import is alternated "
+                        "with this one's (e.g. git archive COMMIT | tar -x -C DIR)")
     args = parser.parse_args(argv)
     if args.phase:
         return run_phase(args)
@@ -293,7 +300,7 @@ def main(argv=None) -> int:
         t_again, again = best(lambda: preview_import(store, zip_path, limits=LOCAL_LIMITS), 1, "import back")
         assert again.ok and again.unchanged == args.n and not again.n_updated
         empty.close()
-        whole = compare_whole_import(tmp, max(args.repeat, 2))
+        whole = compare_whole_import(tmp, max(args.repeat, 2), args.before)
 
     rows = [
         ("store insert (Store.insert_many, empty ledger)", t_insert, None),
@@ -326,6 +333,12 @@ def main(argv=None) -> int:
     print(f"  import: min {min(import_t):.2f} s, median {statistics.median(import_t):.2f} s "
           f"(commit alone min {min(r['commit'] for r in whole['import']):.2f} s), peak {import_m:.0f} MB")
     print(f"  plain:  min {min(plain_t):.2f} s, median {statistics.median(plain_t):.2f} s, peak {plain_m:.0f} MB")
+    if "before" in whole:
+        before_t = [r["seconds"] for r in whole["before"]]
+        before_m = max(r["peak_mb"] for r in whole["before"])
+        print(f"  before: min {min(before_t):.2f} s, median {statistics.median(before_t):.2f} s "
+              f"(commit alone min {min(r['commit'] for r in whole['before']):.2f} s), peak {before_m:.0f} MB; "
+              f"before / plain = {min(before_t) / min(plain_t):.2f} x time (min), {before_m / plain_m:.2f} x memory")
     print(f"  import / plain = {min(import_t) / min(plain_t):.2f} x time (min), "
           f"{statistics.median(import_t) / statistics.median(plain_t):.2f} x (median), "
           f"{import_m / plain_m:.2f} x peak memory (target <= 1.5); above the {base:.0f} MB both start with "

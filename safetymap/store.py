@@ -54,6 +54,13 @@ class PatchChange:
         return not self.values and self.polygon is None
 
 
+INSERT_CHUNK = 10_000  # rows whose SQL values are built at once by a bulk insert
+
+
+def _chunks(n: int) -> list[slice]:
+    return [slice(start, min(start + INSERT_CHUNK, n)) for start in range(0, n, INSERT_CHUNK)]
+
+
 def open_store(location: str | os.PathLike, schema: Schema | None = None, *, create: bool = False) -> "Store":
     """The ledger at ``location``: a GeoPackage file path, or a ``postgresql://…`` URL."""
     schema = schema or load_schema()
@@ -308,17 +315,21 @@ class Store(HazardLedger):
         editable = [f for f in c.fields if not f.system]
         columns = ["geom", *(f.key for f in editable), "version", "updated_at", "updated_by"]
         quoted = ", ".join(f'"{name}"' for name in columns)
-        values = [self.backend.encode(polygons), *(to_sql(f, derived[f.key]) for f in editable),
-                  [1] * len(codes), [stamp] * len(codes), [user] * len(codes)]
+        polygons, source_geoms = np.asarray(polygons, dtype=object), np.asarray(source_geoms, dtype=object)
+        insert = (f'INSERT INTO "{c.table}" ({quoted}) '
+                  f'VALUES ({", ".join([self.backend.geom_param] + ["?"] * (len(columns) - 1))})')
         with self.backend.bulk_insert(con, c.table, polygons):
-            con.executemany(f'INSERT INTO "{c.table}" ({quoted}) '
-                            f'VALUES ({", ".join([self.backend.geom_param] + ["?"] * (len(columns) - 1))})', zip(*values))
-        del values
+            for part in _chunks(len(codes)):  # SQL values of a chunk at a time: memory stays bounded
+                n = part.stop - part.start
+                con.executemany(insert, zip(self.backend.encode(polygons[part]),
+                                            *(to_sql(f, derived[f.key].iloc[part]) for f in editable),
+                                            [1] * n, [stamp] * n, [user] * n))
         with self.backend.bulk_insert(con, SOURCE_TABLE, source_geoms):
-            con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.backend.geom_param}, ?, ?)",
-                            zip(self.backend.encode(source_geoms), codes, [c.key] * len(codes)))
+            for part in _chunks(len(codes)):
+                con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.backend.geom_param}, ?, ?)",
+                                zip(self.backend.encode(source_geoms[part]), codes[part], [c.key] * (part.stop - part.start)))
         con.executemany('INSERT INTO history (code, category, version, action, "user", at) VALUES (?, ?, 1, ?, ?, ?)',
-                        [(code, c.key, action, user, stamp) for code in codes])
+                        ((code, c.key, action, user, stamp) for code in codes))
         self.backend.after_geometry_write(con, c.table)
         return len(codes)
 

@@ -127,7 +127,10 @@ def to_sql(f: Field, series: pd.Series) -> list:
         values = series.astype(float)
     else:
         missing |= blank_mask(series)
-        values = series.astype(object).map(str, na_action="ignore")
+        if not isinstance(series.dtype, pd.StringDtype):  # a string column is text already
+            values = series.astype(object).map(str, na_action="ignore")
+        else:
+            values = series
     out = values.to_numpy(dtype=object, copy=True)
     out[missing] = None
     return out.tolist()

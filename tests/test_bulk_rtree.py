@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pyogrio
 import pytest
+import shapely
 
-from safetymap.backends import gpkg
+from safetymap import store as store_module
+from safetymap.backends import gpkg, gpkg_live
 from safetymap.seed import init_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -93,3 +95,59 @@ def test_other_connections_never_see_the_trigger_missing(tmp_path):
     con.execute("COMMIT")
     con.close()
     assert "rtree_patch_fog_geom_insert" in triggers(path)
+
+
+def stake_texts_as_the_trigger_makes_them(con, table) -> tuple[list, list]:
+    """(the K-stake text columns as stored, what the insert trigger's expression gives for the same rows)."""
+    stakes = [name[:-2] for name in gpkg.columns(con, table) if name.endswith("_k")]
+    got = con.execute(f'SELECT fid, {", ".join(f"{k}_k" for k in stakes)} FROM "{table}" ORDER BY fid').fetchall()
+    want = con.execute(f'SELECT fid, {", ".join(gpkg_live.stake_sql(k) for k in stakes)} FROM "{table}" '
+                       "ORDER BY fid").fetchall()
+    return got, want
+
+
+def test_bulk_insert_sets_the_stake_texts_as_the_trigger_would(tmp_path, schema):
+    path = tmp_path / "ledger.gpkg"
+    store = init_database(path, sample=True)
+    before = triggers(path)
+    raw, geoms = synthetic(schema.category("fog"), schema, 120, np.random.default_rng(8), 800)
+    store.insert_many("fog", raw, geoms, "测试")
+    one_raw, one_geom = synthetic(schema.category("fog"), schema, 1, np.random.default_rng(9), 990)
+    store.insert_many("fog", one_raw, one_geom, "测试")  # one row: the trigger's way
+    assert triggers(path) == before
+    got, want = stake_texts_as_the_trigger_makes_them(store.backend.connection(), "patch_fog")
+    assert got == want and len(got) > 121
+    assert all(row[1] and row[1].startswith("K") for row in got)
+    store.close()
+
+
+def test_an_insert_in_chunks_keeps_rows_index_and_order(tmp_path, schema, monkeypatch):
+    monkeypatch.setattr(store_module, "INSERT_CHUNK", 7)  # 60 rows in 9 chunks
+    path = tmp_path / "ledger.gpkg"
+    store = init_database(path, sample=False)
+    raw, geoms = synthetic(schema.category("bridge"), schema, 60, np.random.default_rng(10), 100)
+    assert store.insert_many("bridge", raw, geoms, "测试") == 60
+    frame = store.read()
+    assert list(frame["code"]) == sorted(raw["code"])
+    by_code = dict(zip(raw["code"], geoms))
+    assert all(shapely.equals_exact(by_code[c], g, 1e-9) for c, g in zip(frame["code"], frame["source_geometry"]))
+    con = store.backend.connection()
+    for table in ("patch_bridge", "patch_source"):
+        got, want = rtree_as_triggers_make_it(con, table)
+        assert got == want and len(got) == 60
+    assert len(store.history()) == 60
+    store.close()
+
+
+def test_geometry_blobs_carry_header_envelope_and_wkb(schema):
+    geoms = [shapely.Point(126.5, 42.0), None, shapely.from_wkt("LINESTRING EMPTY"),
+             shapely.LineString([(126.5, 42.0), (126.6, 42.1)])]
+    blobs = gpkg.encode(geoms, 4490)
+    assert blobs[1] is None
+    assert blobs[2][:4] == b"GP\x00\x11"  # empty: no envelope, the empty flag
+    assert blobs[3][:4] == b"GP\x00\x03" and int.from_bytes(blobs[3][4:8], "little") == 4490
+    assert gpkg._envelope(blobs[3]) == (126.5, 126.6, 42.0, 42.1)
+    assert blobs[3][40:] == shapely.to_wkb(geoms[3], byte_order=1, flavor="iso")
+    back = gpkg.decode(blobs)
+    assert back[1] is None and back[2].is_empty
+    assert shapely.equals_exact(back[0], geoms[0], 0) and shapely.equals_exact(back[3], geoms[3], 0)

@@ -23,21 +23,30 @@ _ENVELOPE = struct.Struct("<4d")
 
 
 # ---------------------------------------------------------------- geometry blobs
+_HEADER_WITH_ENVELOPE = np.dtype([("magic", "S2"), ("version", "u1"), ("flags", "u1"), ("srs_id", "<i4"),
+                                  ("envelope", "<f8", 4)])  # _HEADER + _ENVELOPE as one record
+FLAGS_XY_ENVELOPE = 0b00000011  # little-endian, XY envelope
+FLAGS_EMPTY = 0b00010001  # little-endian, no envelope, empty
+
+
 def encode(geoms, srs_id: int) -> list[bytes | None]:
-    """Shapely geometries -> GeoPackage binary (``GP`` header, XY envelope, little-endian WKB)."""
+    """Shapely geometries -> GeoPackage binary (``GP`` header, XY envelope, little-endian WKB). Headers
+    are built column-wise as one record array; only the joining of header and WKB is per row."""
     geoms = np.asarray(geoms, dtype=object)
-    out: list[bytes | None] = [None] * len(geoms)
-    present = ~shapely.is_missing(geoms)
-    if not present.any():
-        return out
+    out = np.full(len(geoms), None, dtype=object)
+    present = np.flatnonzero(~shapely.is_missing(geoms))
+    if not len(present):
+        return out.tolist()
     wkbs = shapely.to_wkb(geoms[present], byte_order=1, output_dimension=2, flavor="iso")
     bounds = shapely.bounds(geoms[present])
-    for i, wkb, box in zip(np.flatnonzero(present), wkbs, bounds):
-        if np.isnan(box[0]):  # empty geometry: no envelope, empty flag set
-            out[i] = _HEADER.pack(b"GP", 0, 0b00010001, srs_id) + wkb
-        else:
-            out[i] = _HEADER.pack(b"GP", 0, 0b00000011, srs_id) + _ENVELOPE.pack(box[0], box[2], box[1], box[3]) + wkb
-    return out
+    heads = np.zeros(len(present), _HEADER_WITH_ENVELOPE)
+    heads["magic"], heads["flags"], heads["srs_id"] = b"GP", FLAGS_XY_ENVELOPE, srs_id
+    heads["envelope"] = bounds[:, [0, 2, 1, 3]]  # minx, maxx, miny, maxy
+    raw_heads = heads.view(np.dtype((np.void, _HEADER_WITH_ENVELOPE.itemsize))).tolist()
+    out[present] = [head + wkb for head, wkb in zip(raw_heads, wkbs)]
+    empty = np.isnan(bounds[:, 0])  # empty geometry: no envelope, empty flag set
+    out[present[empty]] = [_HEADER.pack(b"GP", 0, FLAGS_EMPTY, srs_id) + wkb for wkb in wkbs[empty]]
+    return out.tolist()
 
 
 def _wkb_part(blob: bytes | None) -> bytes | None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 
@@ -151,12 +153,26 @@ def _polygons(b: Batch) -> np.ndarray:
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Element-wise equal, blank equal to blank (pd.NA cannot be compared)."""
+    """Element-wise equal, blank equal to blank (pd.NA cannot be compared); numpy's object loop, not
+    a Python one."""
     blank_a, blank_b = pd.isna(a), pd.isna(b)
     same = blank_a & blank_b
     both = ~blank_a & ~blank_b
-    same[both] = [x == y for x, y in zip(a[both], b[both])]
+    same[both] = np.asarray(a[both] == b[both], dtype=bool)
     return same
+
+
+def _same_columns(a: pd.Series, b: pd.Series) -> bool:
+    """True when two columns are equal value by value (blank equal to blank), for Arrow-backed text and
+    plain numeric or date columns compared without a Python object per value; False when they differ
+    or are of other kinds (then compared value by value)."""
+    if all(isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow" for s in (a, b)):
+        left, right = pa.array(a), pa.array(b)
+        both_null = pc.and_(pc.is_null(left), pc.is_null(right))
+        return bool(pc.all(pc.or_(pc.fill_null(pc.equal(left, right), False), both_null)).as_py())
+    if a.dtype == b.dtype and isinstance(a.dtype, np.dtype) and a.dtype.kind in "iufbM":
+        return bool(np.array_equal(a.to_numpy(), b.to_numpy(), equal_nan=a.dtype.kind in "fM"))
+    return False
 
 
 def _shown(value) -> str:
@@ -166,16 +182,19 @@ def _shown(value) -> str:
 def _take_values(source: Batch, at: np.ndarray, patch: Batch, rows: np.ndarray) -> list[str]:
     """Copy the patch rows' attributes onto the source rows ``at`` (in place); describe each difference."""
     notes = []
+    codes = _codes(source)[at]
     for col in [c for c in patch.raw.columns if c in source.raw.columns and c != "code"]:
-        old = source.raw[col].astype(object).to_numpy()
-        new = patch.raw[col].astype(object).to_numpy()[rows]
-        differ = ~_same(old[at], new)
+        old_s, new_s = source.raw[col].iloc[at], patch.raw[col].iloc[rows]
+        if _same_columns(old_s, new_s):  # the usual case: our own export, unedited: left as it is
+            continue
+        old_at, new = old_s.to_numpy(dtype=object), new_s.to_numpy(dtype=object)
+        differ = ~_same(old_at, new)
         if not differ.any():
             continue
         label = source.category.field(col).label if col in source.category.keys else col
         notes += [f"{code} 的「{label}」面图层为「{_shown(n)}」、线/点图层为「{_shown(o)}」" for code, n, o in
-                  zip(_codes(source)[at][differ], new[differ], old[at][differ])]
-        merged = old.copy()
+                  zip(codes[differ], new[differ], old_at[differ])]
+        merged = source.raw[col].to_numpy(dtype=object).copy()
         merged[at] = new
         source.raw[col] = pd.Series(merged, index=source.raw.index, dtype=object)
     return notes
@@ -194,7 +213,7 @@ def take_patch_attributes(batches: list[Batch]) -> tuple[list[Batch], list[str]]
     for bi, (b, polygon, codes) in enumerate(zip(batches, polygons, codes_of)):
         for pos in np.flatnonzero(~polygon):
             sources.setdefault((b.category.key, codes[pos]), (bi, pos))
-    batches = [dataclasses.replace(b, raw=b.raw.copy()) for b in batches]
+    batches = [dataclasses.replace(b, raw=b.raw.copy(deep=False)) for b in batches]  # columns replaced, not written into
     taken, files, notes = [], set(), []
     for b, polygon, codes in zip(batches, polygons, codes_of):
         targets = [sources.get((b.category.key, code)) if is_polygon else None

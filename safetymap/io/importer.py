@@ -328,14 +328,21 @@ def preview_import(store, path: str | Path, *, name: str | None = None, category
     read = custom(path, name, schema) if custom else read_file(path, name, schema, encoding=encoding, limits=limits)
     problems += read.problems
     warnings = list(read.warnings)
+    batches = _batches(read.layers, schema, user_category, user_crs, problems, warnings)
+    del read  # the batches hold copies of the rows they take: the layers as read are freed before comparing
+    batches, notes = take_patch_attributes(batches)
+    return _compare(store, name, batches, problems, warnings + notes)
+
+
+def _batches(layers: list, schema: Schema, user_category, user_crs, problems: list, warnings: list) -> list[Batch]:
+    """Every layer's rows as batches by category (``layer_batches``); problems and warnings appended."""
     batches = []
-    for layer in read.layers:
+    for layer in layers:
         b, p, w = layer_batches(layer, schema, user_category, user_crs)
         batches += b
         problems += p
         warnings += w
-    batches, notes = take_patch_attributes(batches)
-    return _compare(store, name, batches, problems, warnings + notes)
+    return batches
 
 
 def _compare(store, name: str, batches: list[Batch], problems: list[Problem], warnings: list[str]) -> ImportPreview:

@@ -5,6 +5,7 @@ line file is silently degraded by GDAL), ASCII field names from the schema, a fi
 longer value typed later in ArcGIS or QGIS is not cut to the longest exported one."""
 from __future__ import annotations
 
+import codecs
 import tempfile
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -294,15 +295,21 @@ class EncodingChoice:
     note: str | None = None  # how the encoding was found, for the preview
 
 
-def _dbf_text(dbf: Path) -> bytes:
+def _dbf_text(dbf: Path) -> memoryview:
     data = dbf.read_bytes()
     header_size = int.from_bytes(data[8:10], "little") if len(data) >= 10 else len(data)
-    return data[header_size:]
+    return memoryview(data)[header_size:]  # not a copy
 
 
-def _decodes(text: bytes, codec: str) -> bool:
+DECODE_CHUNK = 1 << 20  # decoded a megabyte at a time: the whole text as str took 2-3x the file in memory
+
+
+def _decodes(text: memoryview, codec: str) -> bool:
+    decoder = codecs.getincrementaldecoder(codec)()
     try:
-        text.decode(codec)
+        for start in range(0, len(text), DECODE_CHUNK):
+            decoder.decode(text[start:start + DECODE_CHUNK])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True
