@@ -124,7 +124,7 @@ def edited_export(store, tmp_path, edits: dict[str, dict]) -> Path:
 def test_attribute_edits_in_the_patch_layer_are_taken_with_the_rule_stated(store, tmp_path):
     fog = store.read("fog")
     code, old_geometry = fog["code"].iloc[0], fog["source_geometry"].iloc[0]
-    path = edited_export(store, tmp_path, {"fog_patch": {"NAME": (code, "面图层中改的名称"), "RECT_STAT": (code, "已整改")}})
+    path = edited_export(store, tmp_path, {"fog_patch": {"NAME": (code, "面图层中改的名称"), "RECT_STAT": (code, "整改中")}})
     preview = preview_import(store, path)
     assert preview.ok, preview.problems[:3]
     changed = preview.updates.set_index("字段")
