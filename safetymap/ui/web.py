@@ -1,15 +1,23 @@
 """HTTP routes beside the Streamlit page (served by ``st.App`` in ``app.py``): the sign-in hand-off that
-sets the session cookie. A page script talks over a websocket and cannot set an HttpOnly cookie itself."""
+sets the session cookie (a page script talks over a websocket and cannot set an HttpOnly cookie itself),
+and the map's data: the ledger's patches of one revision, or the delta between two, for the browser-held
+patch layer (``safetymap.mapdata``). The data is behind sign-in: the session cookie is checked on every
+request (the map's iframe is same-origin, so its ``fetch`` carries the cookie)."""
 from __future__ import annotations
 
+import gzip
+import math
+import threading
+from collections import OrderedDict
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import sessions
+from .. import mapdata, sessions
+from ..errors import SessionEnded
 from ..seed import default_db_path
 from ..store import Store, open_store
 
@@ -67,4 +75,104 @@ async def _run(func, *args):
     return await run_in_threadpool(func, _store(), *args)
 
 
-ROUTES = [Route("/api/session", start_session, methods=["POST"])]
+# ---------------------------------------------------------------- the map's data
+IMMUTABLE = "private, max-age=31536000, immutable"  # a revision's payload never changes
+
+
+def idle_seconds() -> float:
+    from .session import idle_limit_seconds  # the page's setting (imports the page helpers only when asked)
+
+    return idle_limit_seconds()
+
+
+async def _signed_in(request: Request) -> Response | None:
+    """None when the request carries a live session cookie; otherwise the refusal to send."""
+    token = request.cookies.get(sessions.COOKIE)
+    if not token:
+        return PlainTextResponse("未登录：地图数据需要先登录。", status_code=401, headers={"Cache-Control": "no-store"})
+    try:
+        await run_in_threadpool(sessions.resolve, _store(), token, idle_seconds(), touch=False)
+    except SessionEnded as ended:
+        return PlainTextResponse(str(ended), status_code=403, headers={"Cache-Control": "no-store"})
+    return None
+
+
+def _payload(request: Request, body: bytes, etag: str) -> Response:
+    """A gzip'd payload as is (or unpacked for a client that takes no gzip), cacheable for good."""
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "Vary": "Cookie, Accept-Encoding"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+    else:
+        body = gzip.decompress(body)
+    return Response(body, media_type="application/octet-stream", headers=headers)
+
+
+async def patches(request: Request):
+    """GET /api/patches/{level}/{token}: every patch of revision ``token``;
+    GET /api/patches/{level}/{old}/{token}: only what changed since revision ``old``."""
+    refused = await _signed_in(request)
+    if refused is not None:
+        return refused
+    level, old, token = (request.path_params.get(k) for k in ("level", "old", "token"))
+    location = _store().location
+    try:
+        if old is None:
+            body = await run_in_threadpool(mapdata.full, location, token, level)
+        else:
+            body = await run_in_threadpool(mapdata.delta, location, old, token, level)
+    except mapdata.Unknown:
+        return PlainTextResponse("该版本的地图数据已不在服务器上，请刷新页面。", status_code=404,
+                                 headers={"Cache-Control": "no-store"})
+    return _payload(request, body, f'"{level}-{old or ""}-{token}"')
+
+
+# ---------------------------------------------------------------- the map's view
+VIEWS_KEPT = 10_000
+_views: OrderedDict[str, dict] = OrderedDict()  # view key (one per page session) -> the map's last view
+_views_lock = threading.Lock()
+
+
+def view_of(key: str | None) -> dict | None:
+    """The last view the map of page session ``key`` reported: {"z": zoom, "bounds": [w, s, e, n],
+    "centre": [lat, lon]}."""
+    with _views_lock:
+        return _views.get(key or "")
+
+
+def _valid_view(data) -> dict | None:
+    try:
+        zoom, bounds, centre = float(data["z"]), [float(v) for v in data["bounds"]], [float(v) for v in data["centre"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if len(bounds) != 4 or len(centre) != 2 or not all(math.isfinite(v) for v in [zoom, *bounds, *centre]):
+        return None
+    return {"z": zoom, "bounds": bounds, "centre": centre}
+
+
+async def report_view(request: Request):
+    """POST /api/view/{key} {"z": …, "bounds": [w, s, e, n], "centre": [lat, lon]}: the map says where it is after a pan or zoom,
+    so the page knows the view at its next run without a rerun of its own."""
+    refused = await _signed_in(request)
+    if refused is not None:
+        return refused
+    key = request.path_params["key"]
+    try:
+        view = _valid_view(await request.json())
+    except ValueError:
+        view = None
+    if view is None or len(key) > 64:
+        return PlainTextResponse("地图视野数据格式不对。", status_code=400)
+    with _views_lock:
+        _views[key] = view
+        _views.move_to_end(key)
+        while len(_views) > VIEWS_KEPT:
+            _views.popitem(last=False)
+    return Response(status_code=204)
+
+
+ROUTES = [Route("/api/session", start_session, methods=["POST"]),
+          Route("/api/view/{key:str}", report_view, methods=["POST"]),
+          Route("/api/patches/{level:str}/{token:str}", patches, methods=["GET"]),
+          Route("/api/patches/{level:str}/{old:str}/{token:str}", patches, methods=["GET"])]
