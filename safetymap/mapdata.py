@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import struct
 import threading
 from collections import OrderedDict
@@ -270,3 +271,34 @@ def forget(location: str | None = None) -> None:
             _LEDGERS.clear()
         else:
             _LEDGERS.pop(location, None)
+
+
+# ---------------------------------------------------------------- the view each map reports
+VIEWS_KEPT = 10_000
+_views: OrderedDict[str, dict] = OrderedDict()  # view key (one per page session) -> the map's last view
+_views_lock = threading.Lock()
+
+
+def valid_view(data) -> dict | None:
+    """A reported view {"z", "bounds": [w, s, e, n], "centre": [lat, lon]} with finite numbers, or None."""
+    try:
+        zoom, bounds, centre = float(data["z"]), [float(v) for v in data["bounds"]], [float(v) for v in data["centre"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+    if len(bounds) != 4 or len(centre) != 2 or not all(math.isfinite(v) for v in [zoom, *bounds, *centre]):
+        return None
+    return {"z": zoom, "bounds": bounds, "centre": centre}
+
+
+def remember_view(key: str, view: dict) -> None:
+    with _views_lock:
+        _views[key] = view
+        _views.move_to_end(key)
+        while len(_views) > VIEWS_KEPT:
+            _views.popitem(last=False)
+
+
+def view_of(key: str | None) -> dict | None:
+    """The last view the map of page session ``key`` reported (the page reads it at its next run)."""
+    with _views_lock:
+        return _views.get(key or "")

@@ -182,6 +182,7 @@
         r.at[level] = [block, i];
       }
       if (whole) records.forEach(function (r, code) { if (!r.at.coarse && !r.at.fine) records.delete(code); });
+      this.lastBlock = {level: level, whole: whole, n: block.n, codes: h.code.slice(0, 100), removed: h.removed};
       this._index();
     },
 

@@ -25,7 +25,7 @@ from ..geo import format_stakes
 from ..text import md_escape
 from ..store import Store
 from ..values import display_value
-from . import addresses, edit_form, hazard_page, web
+from . import addresses, edit_form, hazard_page
 from .basemaps import basemap_options
 from ..filters import PatchFilter
 from .filter_form import filter_form
@@ -123,7 +123,7 @@ def view_key() -> str:
 
 
 def reported_view() -> dict | None:
-    return web.view_of(st.session_state.get(VIEW_KEY))
+    return mapdata.view_of(st.session_state.get(VIEW_KEY))
 
 
 def current_view() -> tuple[float, float, float, float] | None:

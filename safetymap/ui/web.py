@@ -6,9 +6,6 @@ request (the map's iframe is same-origin, so its ``fetch`` carries the cookie)."
 from __future__ import annotations
 
 import gzip
-import math
-import threading
-from collections import OrderedDict
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -118,6 +115,7 @@ async def patches(request: Request):
     level, old, token = (request.path_params.get(k) for k in ("level", "old", "token"))
     location = _store().location
     try:
+        await run_in_threadpool(_publish_current, token)
         if old is None:
             body = await run_in_threadpool(mapdata.full, location, token, level)
         else:
@@ -129,47 +127,37 @@ async def patches(request: Request):
 
 
 # ---------------------------------------------------------------- the map's view
-VIEWS_KEPT = 10_000
-_views: OrderedDict[str, dict] = OrderedDict()  # view key (one per page session) -> the map's last view
-_views_lock = threading.Lock()
-
-
-def view_of(key: str | None) -> dict | None:
-    """The last view the map of page session ``key`` reported: {"z": zoom, "bounds": [w, s, e, n],
-    "centre": [lat, lon]}."""
-    with _views_lock:
-        return _views.get(key or "")
-
-
-def _valid_view(data) -> dict | None:
-    try:
-        zoom, bounds, centre = float(data["z"]), [float(v) for v in data["bounds"]], [float(v) for v in data["centre"]]
-    except (KeyError, TypeError, ValueError):
-        return None
-    if len(bounds) != 4 or len(centre) != 2 or not all(math.isfinite(v) for v in [zoom, *bounds, *centre]):
-        return None
-    return {"z": zoom, "bounds": bounds, "centre": centre}
-
-
 async def report_view(request: Request):
-    """POST /api/view/{key} {"z": …, "bounds": [w, s, e, n], "centre": [lat, lon]}: the map says where it is after a pan or zoom,
-    so the page knows the view at its next run without a rerun of its own."""
+    """POST /api/view/{key} {"z": …, "bounds": [w, s, e, n], "centre": [lat, lon]}: the map says where it
+    is after a pan or zoom, so the page knows the view at its next run without a rerun of its own."""
     refused = await _signed_in(request)
     if refused is not None:
         return refused
     key = request.path_params["key"]
     try:
-        view = _valid_view(await request.json())
+        view = mapdata.valid_view(await request.json())
     except ValueError:
         view = None
     if view is None or len(key) > 64:
         return PlainTextResponse("地图视野数据格式不对。", status_code=400)
-    with _views_lock:
-        _views[key] = view
-        _views.move_to_end(key)
-        while len(_views) > VIEWS_KEPT:
-            _views.popitem(last=False)
+    mapdata.remember_view(key, view)
     return Response(status_code=204)
+
+
+def _publish_current(token: str) -> None:
+    """When ``token`` is the ledger's current revision and not kept here yet (this process restarted, or
+    another app server made the page), read and keep it as the map page does."""
+    from .map_page import load, revision_token  # the page's own frame, shared through its revision cache
+
+    store = _store()
+    try:
+        mapdata.revision(store.location, token)
+        return
+    except mapdata.Unknown:
+        pass
+    frame = load(store)
+    if revision_token(store, frame) == token:
+        mapdata.publish(store.location, token, frame, store.schema, prepare=False)
 
 
 ROUTES = [Route("/api/session", start_session, methods=["POST"]),
