@@ -11,8 +11,9 @@ category index, grade index (-1: none), flags (overdue, fog ledger, facility), f
 the source lines/points the number of parts per patch, the vertices per part and the coordinates,
 quantised to ``QUANTUM`` degrees as int32 (a part's first vertex absolute, the others as differences).
 
-Two levels of detail: ``coarse`` (simplified to half a pixel at zoom ``FINE_ZOOM - 1``) for the first paint
-and far views, ``fine`` (half a pixel at zoom 17) fetched when the map is first zoomed in.
+Two levels of detail: ``coarse`` (simplified to half a pixel at zoom ``FINE_ZOOM - 1``), the whole ledger
+for the first paint and far views; ``fine`` (half a pixel at zoom 17), fetched from zoom ``FINE_ZOOM`` on in
+cells of ``CELL_DEG`` degrees, only those a view meets (a province's fine level whole would be tens of MB).
 
 ``publish()`` keeps, per ledger, the few newest revisions in a process-wide cache (never pickled): their
 index (code -> version and flags, what a delta compares) and the bodies built so far. A delta between two
@@ -33,16 +34,16 @@ import pandas as pd
 import shapely
 
 from .geo import stake_ranges
-from .mapview import simplify_for_zoom
+from .mapview import CELL_DEG, FINE_ZOOM, simplify_for_zoom
 from .schema import Schema
 
 QUANTUM = 1e-6  # degrees per coordinate unit (about 0.1 m)
-FINE_ZOOM = 13  # from this zoom the browser draws the fine level
 LEVEL_ZOOMS = {"coarse": FINE_ZOOM - 1, "fine": 17}  # simplified to half a pixel at this zoom
 LEVELS = tuple(LEVEL_ZOOMS)
 OVERDUE, FOG, FACILITY = 1, 2, 4
 KEPT = 8  # revisions kept per ledger (deltas are served from any of them to the newest)
-GZIP_LEVEL = 6
+CELLS_KEPT = 512  # gzip'd fine cells kept per revision
+GZIP_LEVEL = 3  # the payload is built while the first user waits: speed over the last 10 % of size
 
 
 class Unknown(LookupError):
@@ -179,8 +180,27 @@ class Revision:
     codes: np.ndarray
     stamps: np.ndarray
     frame: pd.DataFrame | None
-    bodies: dict[str, bytes] = field(default_factory=dict)
+    bodies: dict = field(default_factory=dict)  # level or ("cell", cx, cy) -> gzip'd payload
+    boxes: np.ndarray | None = None  # the patches' bounds, for cells
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def cell(self, cx: int, cy: int) -> bytes:
+        """The gzip'd fine payload of the patches whose box meets cell (cx, cy) of ``CELL_DEG`` degrees."""
+        key = ("cell", cx, cy)
+        with self.lock:
+            if key not in self.bodies:
+                if self.frame is None:
+                    raise Unknown(self.token)
+                if self.boxes is None:
+                    self.boxes = shapely.bounds(np.asarray(self.frame.geometry.values, dtype=object))
+                x0, y0 = cx * CELL_DEG, cy * CELL_DEG
+                b = self.boxes
+                meets = (b[:, 0] <= x0 + CELL_DEG) & (b[:, 2] >= x0) & (b[:, 1] <= y0 + CELL_DEG) & (b[:, 3] >= y0)
+                if sum(1 for k in self.bodies if k[0] == "cell") >= CELLS_KEPT:
+                    for old in [k for k in self.bodies if k[0] == "cell"][:CELLS_KEPT // 4]:
+                        del self.bodies[old]
+                self.bodies[key] = gzip.compress(encode(self.frame[meets], self.schema, "fine"), GZIP_LEVEL)
+            return self.bodies[key]
 
     def body(self, level: str) -> bytes:
         """The whole payload at ``level``, gzip'd, built once."""
@@ -237,6 +257,11 @@ def revision(location: str, token: str) -> Revision:
 def full(location: str, token: str, level: str) -> bytes:
     """The gzip'd whole payload of revision ``token`` at ``level``; Unknown if not kept."""
     return revision(location, token).body(level)
+
+
+def fine_cell(location: str, token: str, cx: int, cy: int) -> bytes:
+    """The gzip'd fine payload of one cell of revision ``token``; Unknown if not kept (or not the newest)."""
+    return revision(location, token).cell(cx, cy)
 
 
 def changed_codes(old: Revision, new: Revision) -> tuple[np.ndarray, list[str]]:

@@ -750,7 +750,8 @@ def _group_of_texts(c: Category, texts: tuple[str, str | None], zoom: float) -> 
 
 # ---------------------------------------------------------------- the browser-held ledger (issue 16)
 PATCHES_JS = "safetymap/patches.js"  # under static/, written by assets.install()
-FINE_ZOOM = 13  # from this zoom the browser draws the fine level (mapdata.FINE_ZOOM)
+FINE_ZOOM = 13  # from this zoom the browser draws the fine level (safetymap.mapdata)
+CELL_DEG = 0.05  # the fine level is served in cells of this many degrees (a zoomed-in view needs a few)
 
 
 class PatchLayer(LiteralMacro, folium.elements.JSCSSMixin):
@@ -785,7 +786,7 @@ def patch_config(schema: Schema) -> dict:
     return {"cats": [c.key for c in schema.categories], "facility": [c.is_facility for c in schema.categories],
             "styles": [{"outline": c.outline, "dash": c.dash or "", "symbol": c.symbol if c.is_facility else ""}
                        for c in schema.categories],
-            "fineZoom": FINE_ZOOM, "closeZoom": CLOSE_ZOOM, "sourceWeight": SOURCE_WEIGHT,
+            "fineZoom": FINE_ZOOM, "cellDeg": CELL_DEG, "closeZoom": CLOSE_ZOOM, "sourceWeight": SOURCE_WEIGHT,
             "sourceWeightFar": SOURCE_WEIGHT_FAR, "selectedColor": SELECTED_COLOR}
 
 

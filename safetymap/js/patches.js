@@ -84,12 +84,14 @@
       this._tokens = {};  // level -> revision token held
       this._loading = {};  // level -> promise
       this._grid = new Map();
+      this._cells = new Set();  // fine cells held ("cx_cy")
       this._hiddenCats = {};
       this._filter = null;
       this._selected = null;
       this._wanted = null;
       this.painted = null;  // {token, at, shown}: set after a draw with data (benchmarks, tests)
-      this.bytes = 0;  // payload bytes received (before decompression is the transfer's business)
+      this.bytes = 0;  // payload bytes received (after the transfer's gzip is undone)
+      this.deltas = [];  // the deltas applied (tests, benchmarks)
     },
 
     // ------------------------------------------------------------ Leaflet renderer plumbing (as L.Canvas)
@@ -136,7 +138,8 @@
       this._selected = s.selected || null;
       this._viewKey = s.viewKey || null;
       this._load("coarse");
-      if (this._tokens.fine || this._map && this._map.getZoom() >= SMP.cfg.fineZoom) this._load("fine");
+      if (this._tokens.fine) this._load("fine");  // the fine cells held follow by delta
+      this._loadCells();
       this.redraw();
     },
     redraw: function () { if (this._map && this._ctx) this._draw(); },
@@ -146,10 +149,12 @@
       if (!want || this._tokens[level] === want) return this._loading[level] || Promise.resolve();
       if (this._loading[level]) return this._loading[level].then(function () { return self._load(level); });
       var from = this._tokens[level];
+      if (level === "fine" && !from) return Promise.resolve();  // the fine level comes in cells (_loadCells)
       var url = api("patches/" + level + "/" + (from ? from + "/" : "") + want);
       this._loading[level] = fetch(url, {credentials: "same-origin"}).then(function (response) {
         if (response.status === 404 && from) {  // the old revision is no longer kept: take the whole
           delete self._tokens[level];
+          if (level === "fine") self._dropFine();
           return null;
         }
         if (!response.ok) throw new Error("patches " + level + " " + want + ": HTTP " + response.status);
@@ -157,33 +162,71 @@
       }).then(function (buffer) {
         if (buffer) {
           self.bytes += buffer.byteLength;
-          self._apply(level, decode(buffer), !from);
+          var block = decode(buffer);
+          if (from) self.deltas.push({level: level, from: from, to: want, bytes: buffer.byteLength,
+                                      codes: block.header.code.slice(0, 100), removed: block.header.removed});
+          self._apply(level, block, !from);
           self._tokens[level] = want;
         }
       }).finally(function () {
         delete self._loading[level];
       }).then(function () {
         if (self._tokens[level] !== self._wanted) return self._load(level);  // newer state meanwhile (or a 404)
+        if (level === "fine") self._loadCells();
         self.redraw();
       });
       this._loading[level].catch(function (error) { console.error(error); });
       return this._loading[level];
     },
 
+    // The fine level of the cells a zoomed-in view meets, each fetched once per revision held.
+    _loadCells: function () {
+      var map = this._map, want = this._wanted, self = this, size = SMP.cfg.cellDeg;
+      if (!map || !want || map.getZoom() < SMP.cfg.fineZoom) return;
+      if (this._tokens.fine && this._tokens.fine !== want) return;  // its delta first (_load)
+      var b = map.getBounds();
+      for (var cx = Math.floor(b.getWest() / size); cx <= Math.floor(b.getEast() / size); cx++) {
+        for (var cy = Math.floor(b.getSouth() / size); cy <= Math.floor(b.getNorth() / size); cy++) {
+          this._loadCell(cx, cy, want);
+        }
+      }
+    },
+    _loadCell: function (cx, cy, want) {
+      var self = this, key = cx + "_" + cy;
+      if (this._cells.has(key)) return;
+      this._cells.add(key);
+      fetch(api("patches/fine/" + want + "/cell/" + cx + "/" + cy), {credentials: "same-origin"}).then(function (response) {
+        if (!response.ok) throw new Error("fine cell " + key + ": HTTP " + response.status);
+        return response.arrayBuffer();
+      }).then(function (buffer) {
+        if (self._tokens.fine && self._tokens.fine !== want) { self._cells.delete(key); return; }  // outdated
+        self.bytes += buffer.byteLength;
+        self._apply("fine", decode(buffer), false);
+        self._tokens.fine = want;
+        if (self._wanted !== want) self._load("fine");
+        self.redraw();
+      }).catch(function (error) { self._cells.delete(key); console.error(error); });
+    },
+    _dropFine: function () {
+      this._records.forEach(function (r) { delete r.at.fine; });
+      this._cells.clear();
+    },
+
     _apply: function (level, block, whole) {
       var h = block.header, records = this._records;
       if (whole) records.forEach(function (r) { delete r.at[level]; });
       h.removed.forEach(function (code) { records.delete(code); });
+      var added = 0;
       for (var i = 0; i < block.n; i++) {
         var code = h.code[i], r = records.get(code);
-        if (!r) { r = {code: code, at: {}}; records.set(code, r); }
+        if (!r) { r = {code: code, at: {}}; records.set(code, r); added++; }
         r.cat = block.cat[i]; r.g = block.grade[i]; r.f = block.flags[i];
         r.n = h.name[i]; r.r = h.route[i]; r.s = h.stakes[i];
         r.at[level] = [block, i];
       }
       if (whole) records.forEach(function (r, code) { if (!r.at.coarse && !r.at.fine) records.delete(code); });
       this.lastBlock = {level: level, whole: whole, n: block.n, codes: h.code.slice(0, 100), removed: h.removed};
-      this._index();
+      if (whole || added || h.removed.length || level === "coarse") this._index();  // the grid uses coarse boxes
     },
 
     _index: function () {
@@ -420,7 +463,7 @@
     // No rerun: the page reads the reported view at its next run (filters fit to it, the address keeps it).
     _writeView: function () {
       var map = this._map, c = map.getCenter(), b = map.getBounds();
-      if (this._zoomWanted()) this._load("fine");
+      this._loadCells();
       if (this._viewKey) {
         fetch(api("view/" + encodeURIComponent(this._viewKey)), {method: "POST", credentials: "same-origin",
           headers: {"Content-Type": "application/json"},
@@ -441,7 +484,6 @@
         console.warn("the map view could not be written to the address", error);
       }
     },
-    _zoomWanted: function () { return this._map.getZoom() >= SMP.cfg.fineZoom && !this._tokens.fine; },
 
     // ------------------------------------------------------------ for tests and benchmarks
     drawnCodes: function () {

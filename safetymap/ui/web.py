@@ -160,7 +160,24 @@ def _publish_current(token: str) -> None:
         mapdata.publish(store.location, token, frame, store.schema, prepare=False)
 
 
+async def fine_cell(request: Request):
+    """GET /api/patches/fine/{token}/cell/{cx}/{cy}: the fine level of one cell of revision ``token``."""
+    refused = await _signed_in(request)
+    if refused is not None:
+        return refused
+    token, cx, cy = request.path_params["token"], request.path_params["cx"], request.path_params["cy"]
+    location = _store().location
+    try:
+        await run_in_threadpool(_publish_current, token)
+        body = await run_in_threadpool(mapdata.fine_cell, location, token, cx, cy)
+    except mapdata.Unknown:
+        return PlainTextResponse("该版本的地图数据已不在服务器上，请刷新页面。", status_code=404,
+                                 headers={"Cache-Control": "no-store"})
+    return _payload(request, body, f'"fine-{token}-{cx}-{cy}"')
+
+
 ROUTES = [Route("/api/session", start_session, methods=["POST"]),
+          Route("/api/patches/fine/{token:str}/cell/{cx:int}/{cy:int}", fine_cell, methods=["GET"]),
           Route("/api/view/{key:str}", report_view, methods=["POST"]),
           Route("/api/patches/{level:str}/{token:str}", patches, methods=["GET"]),
           Route("/api/patches/{level:str}/{old:str}/{token:str}", patches, methods=["GET"])]
