@@ -24,7 +24,7 @@ def smoke_args() -> dict[str, list[str]]:
         "bench_io.py": ["--n", "200"],
         "bench_store.py": ["--sizes", "200", "--rounds", "2", "--per-round", "3"],
         "bench_rerun.py": ["--n", "200", "--reruns", "2"],
-        "bench_scale.py": ["--sizes", "100", "--repeat", "1", "--port-base", "8616"],
+        "bench_scale.py": ["--sizes", "100", "--repeat", "1", "--no-three", "--port-base", "8616"],
     }
 
 
