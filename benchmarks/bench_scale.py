@@ -344,7 +344,9 @@ def bench_size(n: int, repeat: int, browser, base_folder: Path, work: Path, thre
     from safetymap.schema import load_schema
     from safetymap.store import open_store
 
-    db = work / f"ledger-{n}.gpkg"
+    work = work / f"n{n}"
+    work.mkdir()
+    db = work / "ledger.gpkg"
     codes = make_ledger(db, n, work)
     store = open_store(db)
     e2e.add_user(store, USER, "editor", PASSWORD)
