@@ -265,8 +265,7 @@ def fine_cell(location: str, token: str, cx: int, cy: int) -> bytes:
 
 
 def changed_codes(old: Revision, new: Revision) -> tuple[np.ndarray, list[str]]:
-    """Positions (in ``new.frame``'s code order) of the patches added or changed since ``old``, and the
-    codes removed."""
+    """The codes of the patches added or changed (version or flags) since ``old``, and the codes removed."""
     pos = np.searchsorted(old.codes, new.codes)
     pos = np.clip(pos, 0, max(len(old.codes) - 1, 0))
     found = (old.codes[pos] == new.codes) if len(old.codes) else np.zeros(len(new.codes), bool)

@@ -27,6 +27,7 @@ from ..store import Store
 from ..values import display_value
 from . import addresses, edit_form, hazard_page
 from .basemaps import basemap_options
+from .component_compat import CLICK_FIELDS
 from ..filters import PatchFilter
 from .filter_form import filter_form
 from .common import cached_by_revision, get_store, sample_banner, setting
@@ -35,7 +36,7 @@ MAP_KEY = "risk_map"
 SELECTED = "map_selected"  # the code shown in the side panel
 FOCUS = "map_focus"  # (centre, zoom) the map was last asked to show
 EDIT_CODE = "edit_code"
-RETURNED = ["last_active_drawing", "last_object_clicked"]  # no view: a pan or zoom reruns nothing
+RETURNED = list(CLICK_FIELDS)  # a click only, no view: a pan or zoom reruns nothing
 LAST_FILTERS = "_map_last_filters"  # the filters of the previous run (a change moves the map)
 LAST_VIEW = "_map_last_view"  # (centre, zoom) the map was last seen at, for coming back to the page
 VIEW_KEY = "_map_view_key"  # this page session's name for the view its map reports
