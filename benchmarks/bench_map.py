@@ -230,9 +230,8 @@ def app_first_paint(frame: gpd.GeoDataFrame, workdir: Path, playwright) -> dict:
         start = time.perf_counter()
         page.locator('[data-testid="stSidebarNav"] a', has_text=e2e.MAP_TITLE).first.click()
         frame_ = e2e.map_frame(page, timeout=120)
-        frame_.wait_for_function("() => { var n = 0; window.map.eachLayer(function (l) { if (l.feature && "
-                                 "l.feature.properties && l.feature.properties.code) n++; }); return n > 0; }",
-                                 timeout=120_000)
+        frame_.wait_for_function("() => { var l = window.SMP && window.SMP.current;"  # the browser-held map (issue 16)
+                                 " return !!(l && l.painted && l.painted.shown > 0); }", timeout=120_000)
         seconds = time.perf_counter() - start
         browser.close()
     return {"app_first_paint_s": round(seconds, 2)}

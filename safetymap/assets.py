@@ -145,7 +145,32 @@ def install(static_dir: Path | str = STATIC_DIR, prefix: str = URL_PREFIX) -> No
     cheap on every rerun."""
     register_mime_types()
     write_files(Path(static_dir))
+    write_own_scripts(Path(static_dir))
     point_classes_at(prefix)
+
+
+# ---------------------------------------------------------------- the project's own browser scripts
+OWN_SCRIPTS = Path(__file__).resolve().parent / "js"  # e.g. patches.js: the browser-held patch layer
+OWN = "safetymap"  # their folder under static/
+
+
+def _script_text(name: str) -> bytes:
+    return (OWN_SCRIPTS / name).read_bytes()
+
+
+def write_own_scripts(static_dir: Path = STATIC_DIR) -> None:
+    """Copy the project's scripts (``safetymap/js``) to ``static/safetymap/`` when they differ."""
+    for source in sorted(OWN_SCRIPTS.glob("*.js")):
+        target = Path(static_dir) / OWN / source.name
+        content = source.read_bytes()
+        if not target.exists() or target.read_bytes() != content:
+            _write_atomic(target, content)
+
+
+def own_script_url(name: str, prefix: str = URL_PREFIX) -> str:
+    """The URL of one of the project's scripts, with its content's hash (a new version is fetched anew)."""
+    digest = hashlib.sha256(_script_text(name)).hexdigest()[:12]
+    return f"{prefix.rstrip('/')}/{OWN}/{name}?v={digest}"
 
 
 def cdn_links(links) -> list[str]:

@@ -294,8 +294,9 @@ window.SM = (function () {
     '9.8 0 17 10 30 10 30s10-13 10-20.2C20 4.4 15.5 0 10 0z" fill="#1565C0"/><circle cx="10" cy="10" r="4" ' +
     'fill="#fff"/></svg>'});
   function text(v) { return v === null || v === undefined ? "" : String(v); }
-  function tooltip(layer) {
-    var p = layer.feature.properties, box = document.createElement("div");
+  function tooltip(layer) { return tipBox(layer.feature.properties); }
+  function tipBox(p) {
+    var box = document.createElement("div");
     cfg.tip.forEach(function (f) {
       var row = document.createElement("div"), label = document.createElement("b");
       if (f[0] === "g" && p.x) return;  // a facility has no grade
@@ -429,7 +430,7 @@ window.SM = (function () {
   var narrow = function (map) { return map.getSize().x < cfg.narrowPx; };
   L.Control.Layers.addInitHook(function () { if (SM.map && narrow(SM.map)) this.options.collapsed = true; });
   return {layer: layer, context: context, track: track, quietFocus: quietFocus, zoomClass: zoomClass,
-          narrow: narrow, cfg: cfg, hidden: hidden, userToggle: false};
+          narrow: narrow, cfg: cfg, hidden: hidden, userToggle: false, tipBox: tipBox, gradeColor: gradeColor};
 })();
 SM.map = %(map)s;
 SM.track(SM.map);
@@ -744,6 +745,87 @@ def _group_of_texts(c: Category, texts: tuple[str, str | None], zoom: float) -> 
     if sources is not None:
         weight = SOURCE_WEIGHT if zoom >= CLOSE_ZOOM else SOURCE_WEIGHT_FAR
         GeoJsonText(sources, "source", weight=weight, **style).add_to(group)
+    return group
+
+
+# ---------------------------------------------------------------- the browser-held ledger (issue 16)
+PATCHES_JS = "safetymap/patches.js"  # under static/, written by assets.install()
+FINE_ZOOM = 13  # from this zoom the browser draws the fine level (safetymap.mapdata)
+CELL_DEG = 0.05  # the fine level is served in cells of this many degrees (a zoomed-in view needs a few)
+
+
+class PatchLayer(LiteralMacro, folium.elements.JSCSSMixin):
+    """The canvas layer that holds the ledger in the browser (``SMP`` in ``static/safetymap/patches.js``):
+    it fetches the payload of a revision from the app's data route and draws, hit-tests and reports
+    clicks itself. Its script comes from the app (``assets``), like Leaflet's."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = SMP.layer({{ this.config }}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+    default_js = [("smpatches", "/app/static/" + PATCHES_JS)]
+
+    def __init__(self, schema: Schema, script_url: str | None = None):
+        super().__init__()
+        self._name = "PatchLayer"
+        if script_url:
+            self.default_js = [("smpatches", script_url)]
+        self.config = script_json(patch_config(schema))
+
+    def render(self, **kwargs):
+        figure = self.get_root()
+        for name, url in self.default_js:  # a whole page (not st_folium, which loads default_js itself)
+            figure.header.add_child(folium.elements.JavascriptLink(url), name=name)
+        super().render(**kwargs)
+
+
+def patch_config(schema: Schema) -> dict:
+    """What the browser needs to style the payload's indices: categories in payload order with their
+    outline, dash and symbol, which are facilities, and the zooms and widths the map uses."""
+    return {"cats": [c.key for c in schema.categories], "facility": [c.is_facility for c in schema.categories],
+            "styles": [{"outline": c.outline, "dash": c.dash or "", "symbol": c.symbol if c.is_facility else ""}
+                       for c in schema.categories],
+            "fineZoom": FINE_ZOOM, "cellDeg": CELL_DEG, "closeZoom": CLOSE_ZOOM, "sourceWeight": SOURCE_WEIGHT,
+            "sourceWeightFar": SOURCE_WEIGHT_FAR, "selectedColor": SELECTED_COLOR}
+
+
+def add_patch_layer(m: folium.Map, schema: Schema, script_url: str | None = None) -> folium.Map:
+    """The browser-held patch layer and, per category, an empty group named for the layer control:
+    switching it off hides that category (the layer listens for it). Part of the base map: it never
+    changes with the data, so ``st_folium`` keeps the map and its view."""
+    for c in schema.categories:
+        CategoryGroup(name=layer_name(c), overlay=True, control=True, show=True, sm_key=c.key).add_to(m)
+    m.add_child(PatchLayer(schema, script_url))
+    return m
+
+
+class PatchState(LiteralMacro):
+    """This rerun's state for the patch layer: the revision to show, the filter and the selected patch."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        SMP.state({{ this.state }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, state: dict):
+        super().__init__()
+        self._name = "PatchState"
+        self.state = script_json(state)
+
+
+def patch_state_group(token: str, selected: str | None, view_key: str | None = None, only: list[str] | None = None,
+                      hidden: list[str] | None = None) -> folium.FeatureGroup:
+    """The small group ``st_folium`` sends on each rerun (``feature_group_to_add``) instead of patches:
+    the revision, the selected patch, the key the map reports its view under, and the filter."""
+    state = {"token": token, "selected": selected, "viewKey": view_key}
+    if only is not None:
+        state["only"] = list(only)
+    elif hidden is not None:
+        state["except"] = list(hidden)
+    group = folium.FeatureGroup(name="图斑状态", overlay=True, control=False, show=True)
+    PatchState(state).add_to(group)
     return group
 
 

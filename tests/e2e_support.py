@@ -256,7 +256,8 @@ def map_frame(page, timeout: float = 60):
     raise AssertionError("the map did not appear")
 
 
-DRAWN_JS = """() => { var codes = [];
+DRAWN_JS = """() => { if (window.SMP && window.SMP.current) return window.SMP.drawnCodes();  // the browser-held layer
+  var codes = [];
   window.map.eachLayer(function (l) { if (l.feature && l.feature.properties && l.feature.properties.code)
     codes.push(l.feature.properties.code); });
   return codes; }"""

@@ -26,6 +26,7 @@ def smoke_args() -> dict[str, list[str]]:
         "bench_rerun.py": ["--n", "200", "--reruns", "2"],
         "bench_desktop_commits.py": ["--commits", "3", "--repeat", "1", "--paths", "2"],  # says so and exits 0 without QGIS
         "bench_report.py": ["--n", "200", "--rounds", "2"],
+        "bench_scale.py": ["--sizes", "100", "--repeat", "1", "--no-three"],
     }
 
 

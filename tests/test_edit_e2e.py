@@ -13,10 +13,7 @@ from safetymap.store import open_store
 from test_map_e2e import click_patch, clickable
 
 EDITOR, INSPECTOR, PASSWORD = ("编辑测试员", "巡查测试员", "e2e-test-password")
-FILL_JS = """(code) => { var colors = [];
-  window.map.eachLayer(function (l) { if (l.feature && l.feature.properties && l.feature.properties.code === code
-      && l.options && l.options.fillColor) colors.push(l.options.fillColor); });
-  return colors; }"""
+FILL_JS = """(code) => { var fill = window.SMP.fillOf(code); return fill ? [fill] : []; }"""  # as the layer paints it
 
 
 @pytest.fixture(scope="module")

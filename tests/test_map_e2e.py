@@ -9,6 +9,7 @@ One browser serves the module; a screenshot is saved under tests/artifacts/."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import sqlite3
 
@@ -19,6 +20,7 @@ from PIL import Image
 import e2e_support as e2e
 from e2e_support import chromium  # noqa: F401  (fixture)
 from safetymap import assets
+from safetymap.schema import load_schema
 from safetymap.store import open_store
 
 XSS_NAME = "<img src=x onerror=alert(1)>${alert(2)}"
@@ -216,3 +218,60 @@ def make_mbtiles(path):
                     [(x, 1023 - y, image.getvalue()) for x in range(869, 876) for y in range(375, 381)])
     con.commit()
     con.close()
+
+
+def test_pan_and_zoom_rerun_nothing_and_an_edit_sends_only_its_delta(app, chromium):  # noqa: F811
+    """Issue 16: the browser holds the ledger. Panning and zooming send nothing to the script (no websocket
+    message, so no rerun); an edit made elsewhere reaches the map as a delta of that one patch."""
+    context = chromium.new_context(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
+    network = e2e.NetworkLog(context, app.url)
+    page = context.new_page()
+    sent = []  # what the page sends over Streamlit's websocket: every rerun request is one of these
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
+    e2e.sign_in(page, app.url, USER, PASSWORD)
+    e2e.open_page(page, e2e.MAP_TITLE)
+    frame = e2e.map_frame(page)
+    everything = set(app.patches["code"])
+    wait_drawn(page, frame, lambda codes: codes == everything)
+    page.wait_for_timeout(1000)
+    before = len(sent)
+
+    box = page.locator(e2e.MAP_FRAME).bounding_box()
+    middle = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.move(*middle)
+    page.mouse.down()
+    page.mouse.move(middle[0] + 180, middle[1] + 90, steps=8)
+    page.mouse.up()
+    page.mouse.wheel(0, -400)  # zoom in
+    page.wait_for_timeout(800)
+    e2e.set_view(frame, 42.024, 126.805, 14)
+    page.wait_for_timeout(800)
+    e2e.set_view(frame, 42.024, 126.805, 10)
+    page.wait_for_timeout(1500)  # streamlit-folium reports changes after 250 ms
+    assert len(sent) == before, "a pan or zoom sent a message to the script (a rerun)"
+    assert frame.evaluate("() => window.SMP.current.painted !== null")
+
+    # An edit elsewhere: at the page's next run the browser fetches only that patch.
+    row = app.patches[app.patches["category"] == "waterside"].iloc[0]
+    store = open_store(app.db)
+    new_grade = "重大" if row["risk_grade"] != "重大" else "较小"
+    current = store.get(row["code"])
+    store.update(row["code"], {"grade_method": "直接判定", "risk_grade": new_grade, "grade_basis": "端到端测试"},
+                 current["version"], "测试")
+    store.close()
+    deltas = []
+    page.on("request", lambda r: deltas.append(r.url) if "/api/patches/" in r.url else None)
+    page.get_by_label("搜索图斑编号或名称").fill(row["code"])
+    page.keyboard.press("Enter")
+    e2e.wait_idle(page)
+    colour = load_schema().grade_color(new_grade)
+    for _ in range(100):
+        if (frame.evaluate("(c) => window.SMP.fillOf(c)", row["code"]) or "").lower() == colour.lower():
+            break
+        page.wait_for_timeout(100)
+    applied = frame.evaluate("() => window.SMP.current.deltas")
+    assert applied and all(d["codes"] == [row["code"]] and d["removed"] == [] for d in applied), applied
+    assert any(re.search(r"/api/patches/coarse/[0-9-]+/[0-9-]+$", u) for u in deltas), deltas  # a delta
+    assert not [u for u in deltas if re.search(r"/api/patches/\w+/[0-9-]+$", u)], deltas  # never the whole ledger
+    assert network.foreign() == []
+    context.close()

@@ -387,3 +387,23 @@ def test_legend_folds_and_the_layer_control_collapses_on_a_narrow_map(schema):
     assert "removeAttribute('open')" in js and "legendPx" in js
     assert "this.options.collapsed = true" in mapview.SM_JS
     assert "preventScroll: true" in mapview.SM_JS  # the first click does not scroll the page
+
+
+def test_the_patch_layer_is_part_of_the_base_map_and_its_state_carries_codes_as_script_safe_json(schema):
+    """Issue 16: the base map carries the browser-held patch layer (loaded from the app itself) and one
+    empty group per category for the layer control; each rerun sends only a small state, in which a code
+    typed by a user can close no script and start no markup."""
+    from safetymap import assets
+
+    m = mapview.add_patch_layer(mapview.base_map(schema), schema, assets.own_script_url("patches.js"))
+    html = m.get_root().render()
+    assert "/app/static/safetymap/patches.js?v=" in html and "SMP.layer(" in html
+    assert html.count("smKey") >= len(schema.categories)
+    hostile = "</script><img src=x onerror=alert(1)>{{ 7*7 }}"
+    group = mapview.patch_state_group("1-2-3-4-20261130", hostile, "key", only=[hostile, "TW-001"])
+    page = mapview.base_map(schema)
+    group.add_to(page)
+    rendered = page.get_root().render()
+    state = rendered[rendered.index("SMP.state("):]
+    state = state[:state.index(");")]
+    assert "<" not in state and ">" not in state and "{{ 7*7 }}" in state and "49" not in state

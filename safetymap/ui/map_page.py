@@ -2,21 +2,22 @@
 side panel with the clicked or searched patch: its attributes, latest inspection and photo, and a way
 to open it for editing.
 
-``st_folium`` keeps the map's centre and zoom across reruns because the base map never changes (its
-script hashes to the same component key) and everything that changes — the patches in view, the
-highlight, the layer control — goes through ``feature_group_to_add`` / ``layer_control``. The map
-returns only a click and its view (``returned_objects``); the view decides which patches are sent."""
+The browser holds the ledger (issue 16): the base map carries a canvas layer that fetches the patches of
+a revision from the app's data route (``safetymap.mapdata`` via ``safetymap.ui.web``) and draws them
+itself. Each rerun sends only a small state through ``feature_group_to_add`` — the revision, the filter
+(the shorter of the codes shown or hidden) and the selected patch — and the browser fetches only the
+delta of a new revision. The map returns only a click (``returned_objects``), so pan and zoom never rerun
+the script; the browser writes the view into the address (``z``, ``lat``, ``lon``) itself.
+"""
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
+import secrets
 
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from .. import mapview
+from .. import assets, mapdata, mapview
 from ..errors import NotFound
 from ..fog import fog_counts
 from ..ledger import days_late, overdue, today
@@ -26,6 +27,7 @@ from ..store import Store
 from ..values import display_value
 from . import addresses, edit_form, hazard_page
 from .basemaps import basemap_options
+from .component_compat import CLICK_FIELDS
 from ..filters import PatchFilter
 from .filter_form import filter_form
 from .common import cached_by_revision, get_store, sample_banner, setting
@@ -34,9 +36,10 @@ MAP_KEY = "risk_map"
 SELECTED = "map_selected"  # the code shown in the side panel
 FOCUS = "map_focus"  # (centre, zoom) the map was last asked to show
 EDIT_CODE = "edit_code"
-RETURNED = ["last_active_drawing", "last_object_clicked", "bounds", "zoom"]
+RETURNED = list(CLICK_FIELDS)  # a click only, no view: a pan or zoom reruns nothing
 LAST_FILTERS = "_map_last_filters"  # the filters of the previous run (a change moves the map)
 LAST_VIEW = "_map_last_view"  # (centre, zoom) the map was last seen at, for coming back to the page
+VIEW_KEY = "_map_view_key"  # this page session's name for the view its map reports
 CODE_PARAM = "code"
 FIT_WIDTH_PX = 600  # the map's width is the browser's; fit for a modest one
 
@@ -115,14 +118,19 @@ def needs_fit(result: tuple, view: tuple | None) -> bool:
     return outside or small
 
 
+def view_key() -> str:
+    """This page session's name for the view its map reports (``web.report_view``)."""
+    return st.session_state.setdefault(VIEW_KEY, secrets.token_urlsafe(12))
+
+
+def reported_view() -> dict | None:
+    return mapdata.view_of(st.session_state.get(VIEW_KEY))
+
+
 def current_view() -> tuple[float, float, float, float] | None:
     """The map's last reported view (minx, miny, maxx, maxy), or None."""
-    bounds = (st.session_state.get(MAP_KEY) or {}).get("bounds") or {}
-    try:
-        sw, ne = bounds["_southWest"], bounds["_northEast"]
-        return float(sw["lng"]), float(sw["lat"]), float(ne["lng"]), float(ne["lat"])
-    except (KeyError, TypeError, ValueError):
-        return None
+    view = reported_view()
+    return tuple(view["bounds"]) if view else None
 
 
 def zoom_to_result(shown: pd.DataFrame, chosen: PatchFilter, from_link: bool) -> None:
@@ -165,14 +173,14 @@ def restore_view() -> None:
 
 
 def write_address() -> None:
-    """The selected patch and the map view into the URL (the filters are written with their widgets)."""
-    view = current_view()
-    zoom = (st.session_state.get(MAP_KEY) or {}).get("zoom")
+    """The selected patch and the map view (as the map last reported it) into the URL (the filters are
+    written with their widgets). The map also writes its view into the address itself on every move."""
+    view = reported_view()
     params = {}
-    if view is not None and zoom is not None:
-        centre = [(view[1] + view[3]) / 2, (view[0] + view[2]) / 2]
-        st.session_state[LAST_VIEW] = (centre, int(zoom))
-        params = {"z": [str(int(zoom))], "lat": [f"{centre[0]:.5f}"], "lon": [f"{centre[1]:.5f}"]}
+    if view is not None:
+        centre = view["centre"]
+        st.session_state[LAST_VIEW] = (centre, int(view["z"]))
+        params = {"z": [str(int(view["z"]))], "lat": [f"{centre[0]:.5f}"], "lon": [f"{centre[1]:.5f}"]}
     selected = st.session_state.get(SELECTED)
     if selected:
         params[CODE_PARAM] = [str(selected)]
@@ -198,49 +206,36 @@ def search_box(frame: pd.DataFrame) -> None:
 
 
 # ---------------------------------------------------------------- the map
-def show_map(schema, shown: pd.DataFrame, everything: pd.DataFrame, context: mapview.MapContext) -> int:
-    """Draw the map with the patches of ``shown`` in the current view; returns how many were sent."""
-    state = st.session_state.get(MAP_KEY) or {}
-    zoom = state.get("zoom") or mapview.DEFAULT_ZOOM
-    in_view = mapview.in_bbox(shown, mapview.view_bbox(state.get("bounds"), zoom))
-    selected = st.session_state.get(SELECTED)
-    groups = mapview.patch_groups(in_view, schema, zoom=zoom, highlight=everything[everything["code"] == selected],
-                                  texts=patch_texts(in_view, schema, zoom))
+def revision_token(store: Store, everything: pd.DataFrame) -> str:
+    """The name of the ledger revision ``everything`` was read at (with the day: overdue flags change)."""
+    _location, revision = everything.attrs.get("revision") or (store.location, store.revision())
+    return mapdata.token_of(revision, today())
+
+
+def filter_state(shown: pd.DataFrame, everything: pd.DataFrame) -> dict:
+    """The filter for the browser: nothing when every patch is shown, else the shorter list of codes."""
+    if len(shown) == len(everything):
+        return {}
+    if len(shown) <= len(everything) - len(shown):
+        return {"only": shown["code"].astype(str).tolist()}
+    return {"hidden": everything.loc[~everything["code"].isin(set(shown["code"])), "code"].astype(str).tolist()}
+
+
+def show_map(store: Store, shown: pd.DataFrame, everything: pd.DataFrame, context: mapview.MapContext) -> str:
+    """Draw the map: the base map with the browser-held patch layer, and this rerun's small state.
+    Returns the revision token the browser is asked to show."""
+    schema = store.schema
+    token = revision_token(store, everything)
+    mapdata.publish(store.location, token, everything, schema)
+    state = mapview.patch_state_group(token, st.session_state.get(SELECTED), view_key(),
+                                      **filter_state(shown, everything))
     m = mapview.base_map(schema, basemap_options(), setting("basemap"), context=context)
+    mapview.add_patch_layer(m, schema, assets.own_script_url("patches.js"))
     centre, focus_zoom = st.session_state.get(FOCUS, (None, None))
     st_folium(m, key=MAP_KEY, height=mapview.MAP_HEIGHT, use_container_width=True, returned_objects=RETURNED,
-              feature_group_to_add=groups, layer_control=mapview.layer_control(), center=centre, zoom=focus_zoom,
+              feature_group_to_add=[state], layer_control=mapview.layer_control(), center=centre, zoom=focus_zoom,
               on_change=_on_map_change)
-    return len(in_view)
-
-
-_TEXTS: OrderedDict = OrderedDict()  # (ledger, revision, day, zoom, patches) -> mapview.patch_texts(…)
-_TEXTS_LOCK = threading.Lock()
-TEXTS_KEPT = 6  # views kept per process (each at most the feature JSON of the whole ledger)
-
-
-def patch_texts(in_view: pd.DataFrame, schema, zoom: float) -> dict:
-    """``mapview.patch_texts`` of the patches in view, kept for the process: a rerun that changes
-    neither the ledger nor the view and filters (a click, a pan within the tile grid, another session
-    on the same view) reuses the feature JSON instead of building it again. Views of an older revision
-    are dropped as soon as a newer one is built."""
-    revision = in_view.attrs.get("revision")
-    if revision is None:
-        return mapview.patch_texts(in_view, schema, zoom)
-    codes = "\x1f".join(in_view["code"].astype(str).tolist())
-    key = (revision, str(today()), float(zoom), hashlib.blake2b(codes.encode(), digest_size=16).hexdigest())
-    with _TEXTS_LOCK:
-        if key in _TEXTS:
-            _TEXTS.move_to_end(key)
-            return _TEXTS[key]
-    texts = mapview.patch_texts(in_view, schema, zoom)
-    with _TEXTS_LOCK:
-        for old in [k for k in _TEXTS if k[0][0] == revision[0] and k[0][1] < revision[1]]:
-            del _TEXTS[old]
-        _TEXTS[key] = texts
-        while len(_TEXTS) > TEXTS_KEPT:
-            _TEXTS.popitem(last=False)
-    return texts
+    return token
 
 
 # ---------------------------------------------------------------- the side panel
@@ -337,9 +332,9 @@ def render() -> None:
     top[2].metric("其中逾期", int(shown["overdue"].sum()))
     left, right = st.columns([2, 1])
     with left:
-        sent = show_map(schema, shown, everything, load_context(store))
-        st.caption(f"共 {len(everything)} 个图斑，筛选后 {len(shown)} 个；地图只传送当前视野内的 {sent} 个。"
-                   "点击图斑查看属性；右上角切换底图和图层。")
+        show_map(store, shown, everything, load_context(store))
+        st.caption(f"共 {len(everything)} 个图斑，筛选后 {len(shown)} 个；图斑由浏览器保存和绘制，平移缩放不再刷新页面，"
+                   "修改后只传送变更的图斑。点击图斑查看属性；右上角切换底图和图层。")
     selected = st.session_state.get(SELECTED)
     rows = everything[everything["code"] == selected]
     with right:

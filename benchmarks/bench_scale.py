@@ -1,0 +1,424 @@
+"""Benchmark of the map at scale (issue 16): the real app (``streamlit run``) in headless Chromium, the
+browser-held map of this checkout beside the baseline map page of commit ``586600c`` (the patches in view
+sent as folium feature groups on every rerun), both served on copies of the same synthetic ledger.
+
+    python benchmarks/bench_scale.py                          # 1,000, 10,000 and 100,000 patches
+    python benchmarks/bench_scale.py --sizes 1000 10000 --repeat 3
+
+Per size and app, in runs alternated between the two apps (new, base, base, new, …), each in a fresh
+browser context signed in on 导入导出 (so the clock starts before the map begins), measured:
+
+- first paint: from clicking 地图 to the patches drawn; the bytes the browser received meanwhile (HTTP
+  bodies as sent plus websocket frames, from the DevTools protocol) and the JS heap afterwards;
+- pan (a mouse drag, Leaflet's inertia off so that the map stops where the drag ends) and zoom (the
+  wheel, with Leaflet's zoom animation): script reruns (messages the page sent over the websocket), bytes
+  received, and the time from the gesture to the patches drawn again (for the baseline: to the end of
+  the rerun the gesture caused, which includes the 250 ms streamlit-folium waits before reporting);
+- an edit elsewhere (``Store.update`` of one patch's grade), then the page's next run (a search): the
+  bytes received until that patch shows its new colour, and the time;
+- three users opening the map at once: each one's time to drawn patches;
+- the app process's resident memory (``/proc/<pid>/status`` VmRSS) after all that.
+
+Reported: min and median over ``--repeat`` runs (the first run of an app is cold: the ledger not yet
+read). No timing is asserted anywhere; the smoke test runs this at a tiny size.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import e2e_support as e2e  # noqa: E402
+from bench_rerun import make_ledger  # noqa: E402
+
+BASELINE = "586600c"
+BACKGROUND_ARGS = ["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                   "--disable-backgrounding-occluded-windows"]
+USER, PASSWORD = "基准", "bench-password-1"
+TIMEOUT_S = float(os.environ.get("BENCH_SCALE_TIMEOUT", 300))
+PORTS = {"new": 8610, "base": 8611}  # this benchmark's own ports (--port-base moves them)
+NEW_PAINTED = """() => { var l = window.SMP && window.SMP.current; return !!(l && l.painted && l.painted.shown > 0); }"""
+OLD_PAINTED = """() => { var n = 0; window.map.eachLayer(function (l) { if (l.feature && l.feature.properties
+  && l.feature.properties.code) n++; }); return n > 0; }"""
+NEW_FILL = """(code) => window.SMP.fillOf(code)"""
+OLD_FILL = """(code) => { var out = null; window.map.eachLayer(function (l) { if (l.feature && l.feature.properties
+  && l.feature.properties.code === code && l.options && l.options.fillColor) out = l.options.fillColor; }); return out; }"""
+MARK_GESTURE = """() => { window.__gesture = null; ['mouseup', 'wheel'].forEach(function (type) {
+  document.addEventListener(type, function () { window.__gesture = performance.now(); }, {capture: true, once: true}); }); }"""
+
+
+# ---------------------------------------------------------------- the two apps
+class Served(e2e.AppServer):
+    """``streamlit run app.py`` of the checkout in ``folder`` (this one, or the baseline's)."""
+
+    def __init__(self, db: Path, folder: Path, port: int | None = None):
+        super().__init__(db, timeout=180, port=port)
+        self.folder = folder
+
+    def start(self) -> "Served":
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(self.command(), cwd=self.folder, env=self.environment(), stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the app exited:\n{self.log()}")
+            if self.healthy():
+                return self
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"the app did not start:\n{self.log()}")
+
+    def rss_mb(self) -> float:
+        """Resident memory of the app's process group (the server and any children), MB."""
+        total = 0
+        for pid in _group_pids(self.process.pid):
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            except FileNotFoundError:
+                continue
+        return total / 1024
+
+
+def _group_pids(pgid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == pgid:
+                    out.append(int(entry.name))
+            except ProcessLookupError:
+                continue
+    return out
+
+
+def baseline_checkout(target: Path) -> Path:
+    """The baseline commit's files (``git archive``: no change to this repository's worktrees)."""
+    done = subprocess.run(["git", "archive", BASELINE], cwd=ROOT, capture_output=True)
+    if done.returncode:
+        raise SystemExit(f"bench_scale: the baseline commit {BASELINE} is not in this checkout "
+                         f"({done.stderr.decode(errors='replace').strip()}); a shallow clone needs `git fetch --unshallow`")
+    archive = done.stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+# ---------------------------------------------------------------- one browser run
+class Meter:
+    """Bytes a page receives (HTTP as sent, websocket frames) and messages it sends, via the DevTools protocol."""
+
+    def __init__(self, context, page):
+        self.received = 0
+        self.sent = 0
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Performance.enable")
+        cdp.on("Network.loadingFinished", lambda e: self._add(e.get("encodedDataLength", 0)))
+        cdp.on("Network.webSocketFrameReceived", lambda e: self._add(len(e["response"].get("payloadData", ""))))
+        cdp.on("Network.webSocketFrameSent", lambda e: self._sent())
+        self.cdp = cdp
+
+    def _add(self, n) -> None:
+        self.received += int(n)
+
+    def _sent(self) -> None:
+        self.sent += 1
+
+    def heap_mb(self) -> float:
+        metrics = {m["name"]: m["value"] for m in self.cdp.send("Performance.getMetrics")["metrics"]}
+        return metrics.get("JSHeapUsedSize", 0) / 1e6
+
+
+def signed_in_page(browser, app, user: str = USER):
+    context = browser.new_context(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
+    page = context.new_page()
+    meter = Meter(context, page)
+    e2e.sign_in(page, f"{app.url}/files", user, PASSWORD, timeout=TIMEOUT_S)
+    if page.locator(e2e.MAP_FRAME).count():
+        raise RuntimeError("sign-in landed on the map: the clock would start after it began drawing")
+    return context, page, meter
+
+
+def wait_painted(page, new: bool, timeout_s: float = TIMEOUT_S):
+    frame = e2e.map_frame(page, timeout=timeout_s)
+    frame.wait_for_function(NEW_PAINTED if new else OLD_PAINTED, timeout=timeout_s * 1000, polling=50)
+    if not new:  # the old map draws with the feature groups: two frames later it is on screen
+        frame.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    return frame
+
+
+def app_idle(page, timeout_s: float = TIMEOUT_S) -> None:
+    page.wait_for_function("""() => !document.querySelector('[data-testid="stStatusWidgetRunningIcon"]')
+        && !document.querySelector('[data-stale="true"]')""", timeout=timeout_s * 1000, polling=50)
+
+
+def gesture(page, frame, new: bool, act) -> dict:
+    """Reruns, bytes and seconds to drawn again for one pan or zoom gesture ``act()``."""
+    frame.evaluate("() => { window.map.options.inertia = false; }")  # drawn at the drag's end, not after a glide
+    frame.evaluate(MARK_GESTURE)
+    before_bytes, before_sent = page.meter.received, page.meter.sent
+    old_paint = frame.evaluate("() => window.SMP && SMP.current && SMP.current.painted && SMP.current.painted.at") \
+        if new else None
+    start = time.perf_counter()
+    act()
+    if new:
+        frame.wait_for_function("(old) => SMP.current.painted && SMP.current.painted.at !== old", arg=old_paint,
+                                timeout=TIMEOUT_S * 1000, polling=20)
+        seconds = frame.evaluate("() => (SMP.current.painted.at - window.__gesture) / 1000")
+        page.wait_for_timeout(600)  # anything streamlit-folium would report comes after 250 ms
+    else:
+        for _ in range(40):  # the report comes 250 ms after the gesture; then the rerun
+            if page.meter.sent > before_sent:
+                break
+            page.wait_for_timeout(50)
+        page.wait_for_timeout(200)
+        app_idle(page)
+        e2e.map_frame(page, timeout=TIMEOUT_S).evaluate(
+            "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        seconds = time.perf_counter() - start  # wall clock from the gesture, the rerun included
+    return {"reruns": page.meter.sent - before_sent, "bytes": page.meter.received - before_bytes,
+            "seconds": max(seconds, 0.0)}
+
+
+def one_run(browser, app, new: bool, edit_code: str, grade: str, colour: str, db: Path, warm_code: str) -> dict:
+    context, page, meter = signed_in_page(browser, app)
+    page.meter = meter
+    out = {}
+    try:
+        start, received = time.perf_counter(), meter.received
+        page.locator('[data-testid="stSidebarNav"] a', has_text=e2e.MAP_TITLE).first.click()
+        frame = wait_painted(page, new)
+        progress("painted")
+        out["first_paint_s"] = time.perf_counter() - start
+        out["first_bytes"] = meter.received - received
+        app_idle(page)
+        page.wait_for_timeout(800)
+        out["heap_mb"] = meter.heap_mb()
+        box = page.locator(e2e.MAP_FRAME).bounding_box()
+        cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+        def pan():
+            page.mouse.move(cx, cy)
+            page.mouse.down()
+            page.mouse.move(cx + 200, cy + 80, steps=6)
+            page.mouse.up()
+
+        def zoom():
+            page.mouse.move(cx, cy)
+            page.mouse.wheel(0, -300)
+
+        out["pan"] = gesture(page, frame, new, pan)
+        progress("panned")
+        out["zoom"] = gesture(page, frame, new, zoom)
+        progress("zoomed")
+        # Once, the side panel a search opens (Streamlit loads its table scripts the first time): not the edit's bytes.
+        page.get_by_label("搜索图斑编号或名称").fill(warm_code)
+        page.keyboard.press("Enter")
+        app_idle(page)
+        page.wait_for_timeout(1500)
+        out["edit"] = edit_then_paint(page, frame, new, edit_code, grade, colour, db)
+        out["heap_after_mb"] = meter.heap_mb()
+    finally:
+        context.close()
+    return out
+
+
+def edit_then_paint(page, frame, new: bool, code: str, grade: str, colour: str, db: Path) -> dict:
+    from safetymap.store import open_store
+
+    store = open_store(db)
+    try:
+        current = store.get(code)
+        store.update(code, {"grade_method": "直接判定", "risk_grade": grade, "grade_basis": "基准测试"},
+                     current["version"], "基准测试")
+    finally:
+        store.close()
+    received, start = page.meter.received, time.perf_counter()
+    page.get_by_label("搜索图斑编号或名称").fill(code)
+    page.keyboard.press("Enter")
+    frame = e2e.map_frame(page, timeout=TIMEOUT_S)
+    frame.wait_for_function(f"(c) => (({NEW_FILL if new else OLD_FILL})(c) || '').toLowerCase() === {colour.lower()!r}",
+                            arg=code, timeout=TIMEOUT_S * 1000, polling=50)
+    seconds = time.perf_counter() - start
+    app_idle(page)
+    return {"bytes": page.meter.received - received, "seconds": seconds}
+
+
+def three_users(browser, app, new: bool) -> list[float]:
+    """Three signed-in users click 地图 at (nearly) the same moment; each one's seconds to drawn patches."""
+    users = [signed_in_page(browser, app) for _ in range(3)]
+    starts = []
+    for _context, page, _meter in users:
+        starts.append(time.perf_counter())
+        # a script click: a mouse click waits for the page to be in front, and only one page is
+        page.locator('[data-testid="stSidebarNav"] a', has_text=e2e.MAP_TITLE).first.evaluate("a => a.click()")
+    done = [None] * 3
+    deadline = time.monotonic() + TIMEOUT_S
+    while None in done and time.monotonic() < deadline:
+        for k, (_context, page, _meter) in enumerate(users):
+            if done[k] is None and _painted_now(page, new):
+                done[k] = time.perf_counter() - starts[k]
+        users[0][1].wait_for_timeout(50)  # (lets Playwright take in the pages' events: new frames)
+    for context, _page, _meter in users:
+        context.close()
+    return [d if d is not None else float("nan") for d in done]
+
+
+def _painted_now(page, new: bool) -> bool:
+    from playwright.sync_api import Error as PlaywrightError
+
+    for frame in page.frames:
+        if "st_folium" in frame.url:
+            try:
+                return bool(frame.evaluate("() => !!(window.map && window.L) && (" + (NEW_PAINTED if new else OLD_PAINTED)
+                                           + ")()"))
+            except PlaywrightError as error:  # the frame is being replaced: not yet
+                progress(f"not yet: {str(error)[:80]}")
+                return False
+    return False
+
+
+# ---------------------------------------------------------------- main
+def summarise(runs: list[dict], key) -> str:
+    values = [key(r) for r in runs if r is not None]
+    values = [v for v in values if v == v]
+    if not values:
+        return "–"
+    return f"{min(values):.2f} / {statistics.median(values):.2f}"
+
+
+def mb(n: float) -> float:
+    return n / 1e6
+
+
+def report(n: int, results: dict) -> None:
+    print(f"\n{n:,} patches (min / median of {len(results['new']['runs'])} runs; base = {BASELINE})")
+    rows = [
+        ("first paint, s", lambda r: r["first_paint_s"]),
+        ("first paint, MB received", lambda r: mb(r["first_bytes"])),
+        ("JS heap after first paint, MB", lambda r: r["heap_mb"]),
+        ("pan: reruns", lambda r: r["pan"]["reruns"]),
+        ("pan: MB received", lambda r: mb(r["pan"]["bytes"])),
+        ("pan: s to drawn", lambda r: r["pan"]["seconds"]),
+        ("zoom: reruns", lambda r: r["zoom"]["reruns"]),
+        ("zoom: MB received", lambda r: mb(r["zoom"]["bytes"])),
+        ("zoom: s to drawn", lambda r: r["zoom"]["seconds"]),
+        ("edit, next paint: MB received", lambda r: mb(r["edit"]["bytes"])),
+        ("edit, next paint: s", lambda r: r["edit"]["seconds"]),
+    ]
+    print("| measure | base | new |")
+    print("|---|---:|---:|")
+    for label, key in rows:
+        print(f"| {label} | {summarise(results['base']['runs'], key)} | {summarise(results['new']['runs'], key)} |")
+    for name in ("base", "new"):
+        users = [s for trio in results[name]["three"] for s in trio]
+        results[name]["three_flat"] = users
+    print(f"| three users at once, s each | {summarise([{'v': s} for s in results['base']['three_flat']], lambda r: r['v'])}"
+          f" | {summarise([{'v': s} for s in results['new']['three_flat']], lambda r: r['v'])} |")
+    print(f"| app resident memory, MB (max) | {max(results['base']['rss'] or [0]):.0f} | "
+          f"{max(results['new']['rss'] or [0]):.0f} |")
+    for name in ("base", "new"):
+        if results[name]["failures"]:
+            print(f"{name}: {len(results[name]['failures'])} run(s) failed: {results[name]['failures'][:2]}")
+    sys.stdout.flush()
+
+
+def progress(text: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def bench_size(n: int, repeat: int, browser, base_folder: Path, work: Path, three: bool, ports: dict) -> dict:
+    from safetymap.schema import load_schema
+    from safetymap.store import open_store
+
+    work = work / f"n{n}"
+    work.mkdir()
+    db = work / "ledger.gpkg"
+    codes = make_ledger(db, n, work)
+    store = open_store(db)
+    e2e.add_user(store, USER, "editor", PASSWORD)
+    store.checkpoint()
+    store.close()
+    schema = load_schema()
+    grades = [g.label for g in schema.grades]
+    results = {name: {"runs": [], "three": [], "rss": [], "failures": []} for name in ("new", "base")}
+    dbs = {name: e2e.copy_database(db, work, f"{name}-{n}.gpkg") for name in ("new", "base")}
+    folders = {"new": ROOT, "base": base_folder}
+    apps = {name: Served(dbs[name], folders[name], port).start() for name, port in ports.items()}
+    try:
+        for k in range(repeat):
+            order = ("new", "base") if k % 2 == 0 else ("base", "new")
+            for name in order:
+                grade = grades[k % len(grades)]
+                code = codes[(k * 31 + 7) % len(codes)]
+                current = open_store(dbs[name]).get(code)["risk_grade"]
+                if current == grade:
+                    grade = grades[(k + 1) % len(grades)]
+                progress(f"{n:,} patches, run {k + 1}, {name}")
+                try:
+                    results[name]["runs"].append(one_run(browser, apps[name], name == "new", code, grade,
+                                                         schema.grade_color(grade), dbs[name], codes[0]))
+                except Exception as error:  # noqa: BLE001  (a run that fails is reported, the others go on)
+                    results[name]["failures"].append(f"{type(error).__name__}: {str(error)[:200]}")
+                results[name]["rss"].append(apps[name].rss_mb())
+        if three:
+            for name in ("new", "base"):
+                progress(f"{n:,} patches, three users, {name}")
+                results[name]["three"].append(three_users(browser, apps[name], name == "new"))
+                results[name]["rss"].append(apps[name].rss_mb())
+    finally:
+        for app in apps.values():
+            app.stop()
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--no-three", action="store_true", help="skip the three users at once")
+    parser.add_argument("--port-base", type=int, default=PORTS["new"], help="the new app's port; the baseline's is next")
+    args = parser.parse_args(argv)
+    reason = e2e.browser_missing_reason()
+    if reason:
+        print(f"bench_scale needs a browser: {reason}")
+        return 0
+    from playwright.sync_api import sync_playwright
+
+    print(f"bench_scale: sizes {args.sizes}, {args.repeat} runs per app, baseline {BASELINE}")
+    with tempfile.TemporaryDirectory(prefix="safetymap-scale-") as tmp, sync_playwright() as playwright:
+        work = Path(tmp)
+        base_folder = baseline_checkout(work / "baseline")
+        # e2e_support's flags, and no throttling of pages not in front (three users' pages at once)
+        browser = playwright.chromium.launch(executable_path=str(e2e.CHROMIUM), args=e2e.CHROMIUM_ARGS + BACKGROUND_ARGS)
+        try:
+            for n in args.sizes:
+                progress(f"making {n:,} patches")
+                ports = {"new": args.port_base, "base": args.port_base + 1}
+                results = bench_size(n, args.repeat, browser, base_folder, work, not args.no_three, ports)
+                report(n, results)
+        finally:
+            browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    sys.exit(main())
