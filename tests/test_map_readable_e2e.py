@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 import e2e_support as e2e
 from e2e_support import chromium  # noqa: F401  (fixture)
@@ -76,8 +77,19 @@ def patch_on_screen(frame, row) -> bool:
 
 
 def pick(page, label: str, option: str):
-    page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]', has_text=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Choose ``option`` in a sidebar multiselect. The map's first report (one rerun once it has drawn) may
+    close an open list under the pointer, so the list is opened again when that happens."""
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]', has_text=label)
+    for attempt in range(3):
+        e2e.wait_idle(page)
+        box.click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
     page.keyboard.press("Escape")
     e2e.wait_idle(page)
 
