@@ -66,22 +66,7 @@ class Served(e2e.AppServer):
     """``streamlit run app.py`` of the checkout in ``folder`` (this one, or the baseline's)."""
 
     def __init__(self, db: Path, folder: Path, port: int | None = None):
-        super().__init__(db, timeout=180, port=port)
-        self.folder = folder
-
-    def start(self) -> "Served":
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(self.command(), cwd=self.folder, env=self.environment(), stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the app exited:\n{self.log()}")
-            if self.healthy():
-                return self
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"the app did not start:\n{self.log()}")
+        super().__init__(db, timeout=180, port=port, folder=folder)
 
     def rss_mb(self) -> float:
         """Resident memory of the app's process group (the server and any children), MB."""

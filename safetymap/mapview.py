@@ -1,15 +1,15 @@
 """The risk map (风险图斑地图) as folium objects: base map, patch layers, legend, styles and escaping.
 
-Builds and returns objects; renders nothing and imports no streamlit. The page splits the map in two
-so that ``st_folium`` keeps the view across reruns:
+Builds and returns objects; renders nothing and imports no streamlit.
 
 - ``base_map()`` — what never changes while the app runs: basemaps, district boundary, controls,
   legend and the small script (``SM``) that styles patches and builds tooltips in the browser;
-- ``patch_groups()`` — one ``FeatureGroup`` per category with the patches in view, sent through
-  ``feature_group_to_add`` (plus ``layer_control()``), rebuilt on every rerun.
+- ``add_patch_layer()`` — the app's map: a canvas layer that fetches the ledger of a revision from the
+  app's data route (``safetymap.mapdata``) and draws it in the browser;
+- ``patch_groups()`` — the patches as compact GeoJSON ``FeatureGroup``s (coordinates simplified and
+  rounded to what the zoom can show, only the properties the tooltip needs), for ``standalone_html``:
+  one self-contained page for benchmarks, checks and offline viewing.
 
-Patches are compact GeoJSON: coordinates simplified and rounded to what the zoom can show, and only
-the properties the tooltip needs (``code`` first: a clicked feature comes back to Python with it).
 User-entered text never becomes markup: it travels as script-safe JSON and the tooltip puts it into
 the page with ``textContent``. What is built as HTML here (legend, layer names) is escaped.
 """

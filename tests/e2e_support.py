@@ -114,8 +114,10 @@ def add_user(store, name: str, role: str, password: str) -> None:
 class AppServer:
     """``streamlit run app.py`` on a free port with ``SAFETYMAP_DB`` = ``db``; a context manager."""
 
-    def __init__(self, db: Path, *, env: dict | None = None, port: int | None = None, timeout: float = 90):
+    def __init__(self, db: Path, *, env: dict | None = None, port: int | None = None, timeout: float = 90,
+                 folder: Path = ROOT):
         self.db = Path(db)
+        self.folder = Path(folder)  # the checkout whose app.py runs (a benchmark serves an older one too)
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.timeout = timeout
@@ -135,7 +137,7 @@ class AppServer:
 
     def start(self) -> AppServer:
         with open(self.log_path, "wb") as log:  # the child keeps its own handle
-            self.process = subprocess.Popen(self.command(), cwd=ROOT, env=self.environment(), stdout=log,
+            self.process = subprocess.Popen(self.command(), cwd=self.folder, env=self.environment(), stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:

@@ -57,7 +57,7 @@ def load(store: Store) -> pd.DataFrame:
     """Every current patch with two flags the map and filters use: overdue and in the fog ledger."""
     revision = store.revision()  # read first: the frame is at least this new
     frame = store.read()
-    frame.attrs["revision"] = (store.location, revision)  # the key of what is derived from it (patch_texts)
+    frame.attrs["revision"] = (store.location, revision)  # names the map payload built from this frame
     frame["overdue"] = overdue(frame).to_numpy()
     counts = fog_counts(frame[frame["category"] == store.schema.fog_category], store.fog_events(), store.schema)
     frame["fog_per_year"] = frame["code"].map(dict(zip(counts["code"], counts["per_year"])))
