@@ -369,14 +369,16 @@ def _compare(store, name: str, batches: list[Batch], problems: list[Problem], wa
 
 def _status_problems(store, checked: list[Checked], changes: list[Change]) -> list[Problem]:
     """A new 整改状态 the patch's open hazards forbid: named in the preview, not first at the commit."""
+    statuses = [c for c in changes if "rect_status" in c.values]
+    if not statuses:
+        return []
     where = {str(code): (ch.batch.file, int(ch.batch.rows[i]))
              for ch in checked for i, code in enumerate(ch.derived["code"]) if ch.existing[i]}
     found = []
-    for change in changes:
-        if "rect_status" in change.values:
-            file, row = where[change.code]
-            found += [dataclasses.replace(p, file=file, row=row)
-                      for p in store.status_change_problems(change.code, change.values["rect_status"])]
+    for change in statuses:
+        file, row = where[change.code]
+        found += [dataclasses.replace(p, file=file, row=row)
+                  for p in store.status_change_problems(change.code, change.values["rect_status"])]
     return found
 
 
