@@ -329,27 +329,32 @@ def progress(text: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def bench_size(n: int, repeat: int, browser, base_folder: Path, work: Path, three: bool, ports: dict) -> dict:
+def bench_size(n: int, repeat: int, browser, base_folder: Path | None, work: Path, three: bool, ports: dict,
+               names: tuple[str, ...] = ("new", "base"), ledger: Path | None = None) -> dict:
     from safetymap.schema import load_schema
     from safetymap.store import open_store
 
     work = work / f"n{n}"
     work.mkdir()
     db = work / "ledger.gpkg"
-    codes = make_ledger(db, n, work)
+    if ledger is None:
+        make_ledger(db, n, work)
+    else:  # a ledger made before (by make_ledger), copied: iterating on one app is quicker
+        db = e2e.copy_database(ledger, work, "ledger.gpkg")
     store = open_store(db)
+    codes = store.codes()
     e2e.add_user(store, USER, "editor", PASSWORD)
     store.checkpoint()
     store.close()
     schema = load_schema()
     grades = [g.label for g in schema.grades]
     results = {name: {"runs": [], "three": [], "rss": [], "failures": []} for name in ("new", "base")}
-    dbs = {name: e2e.copy_database(db, work, f"{name}-{n}.gpkg") for name in ("new", "base")}
+    dbs = {name: e2e.copy_database(db, work, f"{name}-{n}.gpkg") for name in names}
     folders = {"new": ROOT, "base": base_folder}
-    apps = {name: Served(dbs[name], folders[name], port).start() for name, port in ports.items()}
+    apps = {name: Served(dbs[name], folders[name], ports[name]).start() for name in names}
     try:
         for k in range(repeat):
-            order = ("new", "base") if k % 2 == 0 else ("base", "new")
+            order = names if k % 2 == 0 else names[::-1]
             for name in order:
                 grade = grades[k % len(grades)]
                 code = codes[(k * 31 + 7) % len(codes)]
@@ -364,7 +369,7 @@ def bench_size(n: int, repeat: int, browser, base_folder: Path, work: Path, thre
                     results[name]["failures"].append(f"{type(error).__name__}: {str(error)[:200]}")
                 results[name]["rss"].append(apps[name].rss_mb())
         if three:
-            for name in ("new", "base"):
+            for name in names:
                 progress(f"{n:,} patches, three users, {name}")
                 results[name]["three"].append(three_users(browser, apps[name], name == "new"))
                 results[name]["rss"].append(apps[name].rss_mb())
@@ -380,7 +385,13 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-three", action="store_true", help="skip the three users at once")
     parser.add_argument("--port-base", type=int, default=PORTS["new"], help="the new app's port; the baseline's is next")
+    parser.add_argument("--apps", choices=["both", "new", "base"], default="both",
+                        help="measure both apps (the default, for the README) or one (while iterating)")
+    parser.add_argument("--ledger", type=Path, help="a ledger made before by bench_rerun.make_ledger (one size only)")
     args = parser.parse_args(argv)
+    if args.ledger and len(args.sizes) != 1:
+        parser.error("--ledger takes exactly one --sizes value (the ledger's size)")
+    names = ("new", "base") if args.apps == "both" else (args.apps,)
     reason = e2e.browser_missing_reason()
     if reason:
         print(f"bench_scale needs a browser: {reason}")
@@ -390,14 +401,15 @@ def main(argv=None) -> int:
     print(f"bench_scale: sizes {args.sizes}, {args.repeat} runs per app, baseline {BASELINE}")
     with tempfile.TemporaryDirectory(prefix="safetymap-scale-") as tmp, sync_playwright() as playwright:
         work = Path(tmp)
-        base_folder = baseline_checkout(work / "baseline")
+        base_folder = baseline_checkout(work / "baseline") if "base" in names else None
         # e2e_support's flags, and no throttling of pages not in front (three users' pages at once)
         browser = playwright.chromium.launch(executable_path=str(e2e.CHROMIUM), args=e2e.CHROMIUM_ARGS + BACKGROUND_ARGS)
         try:
             for n in args.sizes:
                 progress(f"making {n:,} patches")
                 ports = {"new": args.port_base, "base": args.port_base + 1}
-                results = bench_size(n, args.repeat, browser, base_folder, work, not args.no_three, ports)
+                results = bench_size(n, args.repeat, browser, base_folder, work, not args.no_three, ports, names,
+                                     args.ledger)
                 report(n, results)
         finally:
             browser.close()
