@@ -1,10 +1,11 @@
 /* safetymap: the ledger's patches drawn by the browser (issue 16).
  *
- * SMP.layer(options) makes one Leaflet renderer (a canvas, zoom-animated like L.Canvas) that fetches the
- * ledger's payload once per revision from the app's data route (safetymap.mapdata, served by
- * safetymap.ui.web), keeps every patch in memory with a grid index, and draws the patches in view
- * itself: pan and zoom never ask the server for anything. The page passes only small state per rerun
- * (SMP.state: revision, filter, selected patch); a new revision fetches only the delta.
+ * SMP.layer(options) makes one Leaflet GridLayer that fetches the ledger's payload once per revision from
+ * the app's data route (safetymap.mapdata, served by safetymap.ui.web), keeps every patch in memory with a
+ * grid index, and draws the patches itself into 256 px canvas tiles: pan and zoom never ask the server
+ * for anything, a pan draws only the tiles it uncovers (a ring around the view is drawn ahead when idle),
+ * and a change redraws only the tiles it meets. The page passes only small state per rerun (SMP.state:
+ * revision, filter, selected patch); a new revision fetches only the delta.
  *
  * A click on a patch is reported the way streamlit-folium reports a clicked GeoJSON feature: a "click"
  * event on a layer it listens to, whose `layer.toGeoJSON()` gives the feature with the patch code.
@@ -75,83 +76,346 @@
     return (at >= 0 ? path.slice(0, at) : "") + "/api/" + route;
   }
 
-  var Layer = L.Renderer.extend({
-    options: {padding: 0.3, tolerance: 3},
+  // Drawn in canvas tiles of TILE px (a Leaflet GridLayer): a pan draws only the tiles it uncovers, a zoom
+  // draws the new level's tiles while Leaflet animates, and a change redraws only the tiles it meets.
+  var TILE = 256;
+  var MARGIN = 13;  // px beyond a tile that can still paint into it: a facility marker (radius 10 + outline)
+  var SLICE_MS = 12;  // the drawing yields to the browser after this long (tiles show as they are done)
+  var TINY_PX = 4;  // a patch smaller than this each way is drawn as its box
+  var DASH_PX = 24;  // a category's dash pattern is drawn on patches at least this big (smaller: solid)
+  var STEP_PX = 1;
+  var BATCH = 64;  // patches per path  // a vertex closer than this to the last one drawn is skipped
+
+  var Layer = L.GridLayer.extend({
+    options: {tileSize: TILE, pane: "smPatches", tolerance: 3, updateWhenZooming: true, keepBuffer: 2},
 
     initialize: function (options) {
-      L.Renderer.prototype.initialize.call(this, options);
-      this._records = new Map();  // code -> {code, cat, g, f, n, r, s, at: {level: [block, i]}}
+      L.GridLayer.prototype.initialize.call(this, options);
+      this._records = new Map();  // code -> {code, cat, g, f, n, r, s, at: {level: [block, i]}, seen}
       this._tokens = {};  // level -> revision token held
-      this._loading = {};  // level -> promise
+      this._fetching = {};  // level -> promise
       this._grid = new Map();
       this._cells = new Set();  // fine cells held ("cx_cy")
       this._hiddenCats = {};
       this._filter = null;
       this._selected = null;
       this._wanted = null;
-      this.painted = null;  // {token, at, shown}: set after a draw with data (benchmarks, tests)
+      this._stamp = 0;  // _within marks the records it has seen with this (no Set per query)
+      this._paintDue = false;  // the view changed (or its data): `painted` is renewed once it is all drawn
+      this.painted = null;  // {token, at, level, shown}: the view is fully drawn (benchmarks, tests)
       this.bytes = 0;  // payload bytes received (after the transfer's gzip is undone)
       this.deltas = [];  // the deltas applied (tests, benchmarks)
     },
 
-    // ------------------------------------------------------------ Leaflet renderer plumbing (as L.Canvas)
-    _initContainer: function () {
-      var c = this._container = document.createElement("canvas");
-      this._ctx = c.getContext("2d");
-      c.style.pointerEvents = "none";
-    },
-    _destroyContainer: function () { L.DomUtil.remove(this._container); delete this._ctx; delete this._container; },
+    // ------------------------------------------------------------ Leaflet plumbing
     onAdd: function (map) {
-      L.Renderer.prototype.onAdd.call(this, map);
+      // The patches above the context (350) and the other overlays; the selected patch above them.
+      [["smPatches", 400], ["smSelected", 410]].forEach(function (p) {
+        if (!map.getPane(p[0])) map.createPane(p[0]).style.zIndex = p[1];
+      });
+      map.getPane("smPatches").style.pointerEvents = "none";
+      L.GridLayer.prototype.onAdd.call(this, map);
       map.on("click", this._onClick, this);
-      map.on("mousemove", this._onMove, this);
+      map.on("mousemove", this._onMouseMove, this);
       map.on("mouseout", this._hideTip, this);
       map.on("overlayadd overlayremove", this._onToggle, this);
       map.on("moveend", this._writeView, this);
+      this._showSelected();
       var self = this;
       window.setTimeout(function () { if (self._map) self._writeView(); }, 0);  // where the map starts
     },
     onRemove: function (map) {
       map.off("click", this._onClick, this);
-      map.off("mousemove", this._onMove, this);
+      map.off("mousemove", this._onMouseMove, this);
       map.off("mouseout", this._hideTip, this);
       map.off("overlayadd overlayremove", this._onToggle, this);
       map.off("moveend", this._writeView, this);
-      L.Renderer.prototype.onRemove.call(this, map);
+      if (this._selectedLayer) this._selectedLayer.remove();
+      L.GridLayer.prototype.onRemove.call(this, map);
     },
-    _update: function () {
-      if (this._map._animatingZoom && this._bounds) return;
-      L.Renderer.prototype._update.call(this);
-      var b = this._bounds, c = this._container, size = b.getSize(), m = L.Browser.retina ? 2 : 1;
-      L.DomUtil.setPosition(c, b.min);
-      c.width = m * size.x; c.height = m * size.y;
-      c.style.width = size.x + "px"; c.style.height = size.y + "px";
-      this._ctx.setTransform(m, 0, 0, m, -b.min.x * m, -b.min.y * m);
-      this._draw();
+    getEvents: function () {
+      var events = L.GridLayer.prototype.getEvents.call(this), self = this;
+      var settle = function (base) {  // after Leaflet has made the tiles of the new view
+        return function (e) { base.call(self, e); self._viewChanged(); };
+      };
+      events.moveend = settle(events.moveend);
+      if (events.zoomanim) events.zoomanim = settle(events.zoomanim);
+      return events;
     },
-    _updatePaths: function () {},
+    // The tiles in view, and one ring around them (drawn after the view, when idle, so a pan finds them).
+    _getTiledPixelBounds: function (center) {
+      var bounds = L.GridLayer.prototype._getTiledPixelBounds.call(this, center);
+      this._inView = this._pxBoundsToTileRange(bounds);
+      return L.bounds(bounds.min.subtract([TILE, TILE]), bounds.max.add([TILE, TILE]));
+    },
+    createTile: function (coords, done) {
+      var tile = document.createElement("canvas"), m = L.Browser.retina ? 2 : 1;
+      tile.width = tile.height = TILE * m;
+      tile.sm = {coords: coords, done: done, ok: false};
+      this._schedule();
+      return tile;
+    },
+    // A tile shows at once when drawn (no fade): `painted` means what is on screen.
+    _tileReady: function (coords, err, tile) {
+      var map = this._map, fade = map && map._fadeAnimated;
+      if (map) map._fadeAnimated = false;
+      try { return L.GridLayer.prototype._tileReady.call(this, coords, err, tile); } finally { if (map) map._fadeAnimated = fade; }
+    },
+
+    // ------------------------------------------------------------ drawing the tiles, a slice at a time
+    _schedule: function () {
+      if (this._pumping) return;
+      this._pumping = true;
+      var self = this;
+      window.setTimeout(function () { self._pumping = false; self._pump(); }, 0);
+    },
+    _visible: function (coords) {
+      var v = this._inView;
+      return coords.z === this._tileZoom && v && coords.x >= v.min.x && coords.x <= v.max.x && coords.y >= v.min.y && coords.y <= v.max.y;
+    },
+    _pending: function () {  // tiles of the current zoom still to draw: those in view first, then nearest the centre
+      var out = [], v = this._inView, cx = v ? (v.min.x + v.max.x) / 2 : 0, cy = v ? (v.min.y + v.max.y) / 2 : 0;
+      for (var key in this._tiles) {
+        var el = this._tiles[key].el, c = el.sm && el.sm.coords;
+        if (!c || el.sm.ok || c.z !== this._tileZoom) continue;
+        out.push({el: el, order: (this._visible(c) ? 0 : 1e6) + Math.abs(c.x + 0.5 - cx) + Math.abs(c.y + 0.5 - cy)});
+      }
+      return out.sort(function (a, b) { return a.order - b.order; });
+    },
+    _pump: function () {
+      if (!this._map) return;
+      var start = performance.now(), todo = this._pending();
+      for (var k = 0; k < todo.length; k++) {
+        if (k && performance.now() - start > SLICE_MS) { this._schedule(); break; }
+        var el = todo[k].el;
+        this._drawTile(el);
+        el.sm.ok = true;
+        if (el.sm.done) { var done = el.sm.done; el.sm.done = null; done(null, el); }
+      }
+      this._checkPainted();
+    },
+    _viewChanged: function () { this._paintDue = true; this._schedule(); this._checkPainted(); },
+    _checkPainted: function () {
+      if (!this._paintDue || !this._map || (!this._tokens.coarse && !this._tokens.fine)) return;
+      for (var key in this._tiles) {
+        var el = this._tiles[key].el;
+        if (el.sm && this._visible(el.sm.coords) && !el.sm.ok) return;
+      }
+      this._paintDue = false;
+      var level = this._levelAt(this._tileZoom), self = this, shown = null;
+      this.painted = {token: this._tokens[level] || this._tokens.coarse || this._tokens.fine, level: level,
+                      at: performance.now()};
+      // how many patches the view shows, counted when asked (it takes a pass over them)
+      Object.defineProperty(this.painted, "shown", {enumerable: true, get: function () {
+        if (shown === null) shown = self._map ? self._inBox(self._worldBox(0)).length : 0;
+        return shown;
+      }});
+      if (this.onPainted) this.onPainted(this.painted);
+    },
+    // Every tile drawn anew (their old picture stays until then); with a box list, only those they meet.
+    _redraw: function (boxes, minZoom) {
+      for (var key in this._tiles) {
+        var el = this._tiles[key].el, c = el.sm && el.sm.coords;
+        if (!c || c.z < (minZoom || 0) || (boxes && !this._tileMeets(c, boxes))) continue;
+        el.sm.ok = false;
+      }
+      this._viewChanged();
+    },
+    _tileMeets: function (c, boxes) {
+      var n = Math.pow(2, c.z), pad = MARGIN / (TILE * n);
+      var x0 = c.x / n - pad, y0 = c.y / n - pad, x1 = (c.x + 1) / n + pad, y1 = (c.y + 1) / n + pad;
+      for (var k = 0; k < boxes.length; k++) {
+        var b = boxes[k];
+        if (b[0] <= x1 && b[2] >= x0 && b[1] <= y1 && b[3] >= y0) return true;
+      }
+      return false;
+    },
+
+    _drawTile: function (el) {
+      var c = el.sm.coords, m = el.width / TILE, ctx = el.getContext("2d");
+      ctx.setTransform(m, 0, 0, m, 0, 0);
+      ctx.clearRect(0, 0, TILE, TILE);
+      if (!this._tokens.coarse && !this._tokens.fine) return;
+      var scale = TILE * Math.pow(2, c.z), pad = MARGIN / scale, cfg = SMP.cfg;
+      var shown = this._within(c.x * TILE / scale - pad, c.y * TILE / scale - pad, (c.x + 1) * TILE / scale + pad,
+                               (c.y + 1) * TILE / scale + pad);
+      if (!shown.length) return;
+      var t = {scale: scale, ox: c.x * TILE, oy: c.y * TILE, level: this._levelAt(c.z), zoom: c.z};
+      var byCat = cfg.cats.map(function () { return []; });
+      for (var k = 0; k < shown.length; k++) if (byCat[shown[k].cat]) byCat[shown[k].cat].push(shown[k]);
+      for (var cat = 0; cat < byCat.length; cat++) {
+        if (!byCat[cat].length) continue;
+        if (cfg.facility[cat]) this._drawFacilities(ctx, byCat[cat], cat, t);
+        else this._drawCategory(ctx, byCat[cat], cat, t);
+      }
+    },
+    // The rings of patch i as a path in tile pixels; a vertex less than STEP_PX from the last one is skipped.
+    _path: function (ctx, parts, i, t, close) {
+      var s = parts.start, off = parts.off, d = parts.d, sc = t.scale;
+      for (var p = s[i]; p < s[i + 1]; p++) {
+        var x0 = parts.ox[p] * sc - t.ox, y0 = parts.oy[p] * sc - t.oy, k = off[p], end = off[p + 1] - 1;
+        var lx = x0 + d[2 * k] * sc, ly = y0 + d[2 * k + 1] * sc;
+        ctx.moveTo(lx, ly);
+        for (k = k + 1; k <= end; k++) {
+          var x = x0 + d[2 * k] * sc, y = y0 + d[2 * k + 1] * sc;
+          if (k < end && Math.abs(x - lx) < STEP_PX && Math.abs(y - ly) < STEP_PX) continue;
+          ctx.lineTo(x, y);
+          lx = x; ly = y;
+        }
+        if (close) ctx.closePath();
+      }
+    },
+    _byGrade: function (records) {
+      var out = {};
+      records.forEach(function (r) { (out[r.g] = out[r.g] || []).push(r); });
+      return out;
+    },
+    // Per grade: the patch polygons (grade fill, category outline), then their source lines and bridge
+    // points on top. Paths are drawn BATCH patches at a time: one path of thousands costs far more.
+    _drawCategory: function (ctx, records, c, t) {
+      var cfg = SMP.cfg, style = cfg.styles[c], groups = this._byGrade(records), self = this, sc = t.scale;
+      var dash = style.dash ? style.dash.split(/[ ,]+/).map(Number) : [];
+      var weight = t.zoom >= cfg.closeZoom ? cfg.sourceWeight : cfg.sourceWeightFar;
+      Object.keys(groups).forEach(function (g) {
+        var list = groups[g], colour = SM.gradeColor(+g);
+        for (var a = 0; a < list.length; a += BATCH) {
+          var thin = new Path2D(), thick = new Path2D(), hasThick = false;
+          for (var k = a; k < Math.min(list.length, a + BATCH); k++) {
+            var at = self._geo(list[k], t.level), box = at[0].box, i = at[1];
+            var w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
+            if (w < TINY_PX && h < TINY_PX) {
+              thin.rect(box[4 * i] * sc - t.ox, box[4 * i + 1] * sc - t.oy, Math.max(w, 1), Math.max(h, 1));
+            } else if (w < DASH_PX && h < DASH_PX) {
+              self._path(thin, at[0].poly, i, t, true);
+            } else {
+              self._path(thick, at[0].poly, i, t, true);
+              hasThick = true;
+            }
+          }
+          ctx.globalAlpha = 0.5;
+          ctx.fillStyle = colour;
+          ctx.fill(thin, "evenodd");
+          if (hasThick) ctx.fill(thick, "evenodd");
+          ctx.globalAlpha = 0.95;
+          ctx.strokeStyle = style.outline;
+          ctx.lineWidth = 1;  // a small patch's outline: a hairline (a wide one would hide its grade colour)
+          ctx.lineJoin = "miter";
+          ctx.lineCap = "butt";
+          ctx.stroke(thin);
+          if (hasThick) {  // big enough for the category's dash pattern
+            ctx.lineWidth = 2;
+            ctx.setLineDash(dash);
+            ctx.lineJoin = ctx.lineCap = "round";
+            ctx.stroke(thick);
+            ctx.setLineDash([]);
+          }
+        }
+        ctx.globalAlpha = 1;
+        ctx.strokeStyle = ctx.fillStyle = colour;
+        for (a = 0; a < list.length; a += BATCH) {
+          var lines = new Path2D(), blots = new Path2D(), points = new Path2D(), hasPoints = false;
+          for (k = a; k < Math.min(list.length, a + BATCH); k++) {
+            at = self._geo(list[k], t.level);
+            var parts = at[0].src;
+            box = at[0].box;
+            i = at[1];
+            w = (box[4 * i + 2] - box[4 * i]) * sc;
+            h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
+            if (w < weight && h < weight && parts.start[i + 1] > parts.start[i]) {  // as its wide line would cover
+              var sx = Math.max(w, weight), sy = Math.max(h, weight);
+              blots.rect((box[4 * i] + box[4 * i + 2]) / 2 * sc - t.ox - sx / 2, (box[4 * i + 1] + box[4 * i + 3]) / 2 * sc - t.oy - sy / 2, sx, sy);
+              continue;
+            }
+            for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
+              if (parts.off[p + 1] - parts.off[p] !== 1) continue;
+              var x = parts.ox[p] * sc - t.ox, y = parts.oy[p] * sc - t.oy;
+              points.moveTo(x + 5, y);
+              points.arc(x, y, 5, 0, 2 * Math.PI);
+              hasPoints = true;
+            }
+            self._path(lines, parts, i, t, false);
+          }
+          ctx.lineWidth = weight;
+          ctx.lineJoin = ctx.lineCap = "round";
+          ctx.stroke(lines);
+          ctx.fill(blots);
+          if (!hasPoints) continue;
+          ctx.fill(points);
+          ctx.strokeStyle = style.outline;
+          ctx.lineWidth = 2;
+          ctx.stroke(points);
+          ctx.strokeStyle = colour;
+        }
+      });
+      ctx.globalAlpha = 1;
+    },
+    _drawFacilities: function (ctx, records, c, t) {  // a round marker in the layer's colour with its symbol
+      var sprite = this._sprite(c), half = sprite.width / sprite.sm / 2, self = this;
+      records.forEach(function (r) {
+        var at = self._geo(r, t.level), parts = at[0].src, i = at[1];
+        for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
+          ctx.drawImage(sprite, parts.ox[p] * t.scale - t.ox - half, parts.oy[p] * t.scale - t.oy - half, 2 * half, 2 * half);
+        }
+      });
+    },
+    _sprite: function (c) {  // a facility marker drawn once per category, then copied
+      this._sprites = this._sprites || {};
+      if (this._sprites[c]) return this._sprites[c];
+      var style = SMP.cfg.styles[c], m = L.Browser.retina ? 2 : 1, size = 24, el = document.createElement("canvas");
+      el.width = el.height = size * m;
+      el.sm = m;
+      var ctx = el.getContext("2d");
+      ctx.scale(m, m);
+      ctx.beginPath();
+      ctx.arc(size / 2, size / 2, 10, 0, 2 * Math.PI);
+      ctx.fillStyle = style.outline;
+      ctx.fill();
+      ctx.strokeStyle = "#fff";
+      ctx.lineWidth = 2;
+      ctx.stroke();
+      ctx.font = "600 11px sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.fillStyle = "#fff";
+      ctx.fillText(style.symbol || "", size / 2, size / 2 + 0.5);
+      return (this._sprites[c] = el);
+    },
+
+    // The selected patch: a Leaflet line of its rings and source lines in its own pane above the tiles,
+    // so a selection never redraws them.
+    _showSelected: function () {
+      if (this._selectedLayer) { this._selectedLayer.remove(); this._selectedLayer = null; }
+      var r = this._selected && this._records.get(this._selected);
+      if (!r || !this._map) return;
+      var at = this._geo(r, "fine"), lines = latLngs(at[0].poly, at[1], true).concat(latLngs(at[0].src, at[1], false));
+      this._selectedLayer = L.polyline(lines, {pane: "smSelected", color: SMP.cfg.selectedColor, weight: 5, opacity: 1,
+                                              interactive: false}).addTo(this._map);
+    },
 
     // ------------------------------------------------------------ state from the page
     state: function (s) {
       this._wanted = s.token;
-      this._filter = s.only ? {only: new Set(s.only)} : s.except ? {except: new Set(s.except)} : null;
+      var filter = s.only ? {only: new Set(s.only)} : s.except ? {except: new Set(s.except)} : null;
+      var filterChanged = !sameFilter(filter, this._filter);
+      this._filter = filter;
+      var selectedChanged = (s.selected || null) !== this._selected;
       this._selected = s.selected || null;
       this._viewKey = s.viewKey || null;
       this._load("coarse");
       if (this._tokens.fine) this._load("fine");  // the fine cells held follow by delta
       this._loadCells();
-      this.redraw();
+      if (filterChanged) this._redraw();
+      if (selectedChanged) this._showSelected();
     },
-    redraw: function () { if (this._map && this._ctx) this._draw(); },
 
     _load: function (level) {
       var self = this, want = this._wanted;
-      if (!want || this._tokens[level] === want) return this._loading[level] || Promise.resolve();
-      if (this._loading[level]) return this._loading[level].then(function () { return self._load(level); });
+      if (!want || this._tokens[level] === want) return this._fetching[level] || Promise.resolve();
+      if (this._fetching[level]) return this._fetching[level].then(function () { return self._load(level); });
       var from = this._tokens[level];
       if (level === "fine" && !from) return Promise.resolve();  // the fine level comes in cells (_loadCells)
       var url = api("patches/" + level + "/" + (from ? from + "/" : "") + want);
-      this._loading[level] = fetch(url, {credentials: "same-origin"}).then(function (response) {
+      this._fetching[level] = fetch(url, {credentials: "same-origin"}).then(function (response) {
         if (response.status === 404 && from) {  // the old revision is no longer kept: take the whole
           delete self._tokens[level];
           if (level === "fine") self._dropFine();
@@ -165,23 +429,22 @@
           var block = decode(buffer);
           if (from) self.deltas.push({level: level, from: from, to: want, bytes: buffer.byteLength,
                                       codes: block.header.code.slice(0, 100), removed: block.header.removed});
-          self._apply(level, block, !from);
           self._tokens[level] = want;
+          self._apply(level, block, !from);
         }
       }).finally(function () {
-        delete self._loading[level];
+        delete self._fetching[level];
       }).then(function () {
         if (self._tokens[level] !== self._wanted) return self._load(level);  // newer state meanwhile (or a 404)
         if (level === "fine") self._loadCells();
-        self.redraw();
       });
-      this._loading[level].catch(function (error) { console.error(error); });
-      return this._loading[level];
+      this._fetching[level].catch(function (error) { console.error(error); });
+      return this._fetching[level];
     },
 
     // The fine level of the cells a zoomed-in view meets, each fetched once per revision held.
     _loadCells: function () {
-      var map = this._map, want = this._wanted, self = this, size = SMP.cfg.cellDeg;
+      var map = this._map, want = this._wanted, size = SMP.cfg.cellDeg;
       if (!map || !want || map.getZoom() < SMP.cfg.fineZoom) return;
       if (this._tokens.fine && this._tokens.fine !== want) return;  // its delta first (_load)
       var b = map.getBounds();
@@ -201,10 +464,9 @@
       }).then(function (buffer) {
         if (self._tokens.fine && self._tokens.fine !== want) { self._cells.delete(key); return; }  // outdated
         self.bytes += buffer.byteLength;
-        self._apply("fine", decode(buffer), false);
         self._tokens.fine = want;
+        self._apply("fine", decode(buffer), false, true);
         if (self._wanted !== want) self._load("fine");
-        self.redraw();
       }).catch(function (error) { self._cells.delete(key); console.error(error); });
     },
     _dropFine: function () {
@@ -212,21 +474,36 @@
       this._cells.clear();
     },
 
-    _apply: function (level, block, whole) {
-      var h = block.header, records = this._records;
+    // Take in a block (a whole level, a delta or a fine cell) and redraw the tiles it touches.
+    _apply: function (level, block, whole, cell) {
+      var h = block.header, records = this._records, boxes = whole ? null : [];
       if (whole) records.forEach(function (r) { delete r.at[level]; });
-      h.removed.forEach(function (code) { records.delete(code); });
+      h.removed.forEach(function (code) {
+        var r = records.get(code);
+        if (r && boxes) boxes.push(boxOf(r));
+        records.delete(code);
+      });
       var added = 0;
       for (var i = 0; i < block.n; i++) {
         var code = h.code[i], r = records.get(code);
-        if (!r) { r = {code: code, at: {}}; records.set(code, r); added++; }
+        if (!r) { r = {code: code, at: {}, seen: 0}; records.set(code, r); added++; }
+        else if (boxes && !cell) boxes.push(boxOf(r));
         r.cat = block.cat[i]; r.g = block.grade[i]; r.f = block.flags[i];
         r.n = h.name[i]; r.r = h.route[i]; r.s = h.stakes[i];
         r.at[level] = [block, i];
+        if (boxes && !cell) boxes.push(boxOf(r));
       }
       if (whole) records.forEach(function (r, code) { if (!r.at.coarse && !r.at.fine) records.delete(code); });
       this.lastBlock = {level: level, whole: whole, n: block.n, codes: h.code.slice(0, 100), removed: h.removed};
       if (whole || added || h.removed.length || level === "coarse") this._index();  // the grid uses coarse boxes
+      if (cell) {  // a fine cell: the tiles drawn at the fine level that it meets
+        this._redraw([unionBox(block)], SMP.cfg.fineZoom);
+      } else {
+        this._redraw(whole ? null : boxes.length > 64 ? [unionOf(boxes)] : boxes);
+      }
+      if (this._selected && (whole || records.get(this._selected) === undefined || h.code.indexOf(this._selected) >= 0)) {
+        this._showSelected();
+      }
     },
 
     _index: function () {
@@ -252,18 +529,19 @@
       var f = this._filter;
       return !f || (f.only ? f.only.has(r.code) : !f.except.has(r.code));
     },
-    _level: function () { return this._map.getZoom() >= SMP.cfg.fineZoom && this._tokens.fine ? "fine" : "coarse"; },
+    _levelAt: function (zoom) { return zoom >= SMP.cfg.fineZoom && this._tokens.fine ? "fine" : "coarse"; },
+    _viewLevel: function () { return this._levelAt(this._map.getZoom()); },
     _geo: function (r, level) { return r.at[level] || r.at[level === "fine" ? "coarse" : "fine"]; },
 
     // records shown whose box meets the world box [x0, y0, x1, y1]
     _within: function (x0, y0, x1, y1) {
-      var out = [], seen = new Set(), self = this;
+      var out = [], self = this, stamp = ++this._stamp;
       var cx0 = Math.floor(x0 / CELL), cx1 = Math.floor(x1 / CELL), cy0 = Math.floor(y0 / CELL), cy1 = Math.floor(y1 / CELL);
       var visit = function (cell) {
         for (var k = 0; k < cell.length; k++) {
           var r = cell[k];
-          if (seen.has(r)) continue;
-          seen.add(r);
+          if (r.seen === stamp) continue;
+          r.seen = stamp;
           var at = r.at.coarse || r.at.fine, b = at[0].box, i = at[1];
           if (b[4 * i] <= x1 && b[4 * i + 2] >= x0 && b[4 * i + 1] <= y1 && b[4 * i + 3] >= y0 && self._shown(r)) out.push(r);
         }
@@ -278,123 +556,11 @@
       }
       return out;
     },
+    _inBox: function (box) { return this._within(box[0], box[1], box[2], box[3]); },
     _worldBox: function (pad) {
       var map = this._map, b = map.getPixelBounds(), scale = 256 * Math.pow(2, map.getZoom());
       var size = b.getSize(), px = size.x * pad, py = size.y * pad;
       return [(b.min.x - px) / scale, (b.min.y - py) / scale, (b.max.x + px) / scale, (b.max.y + py) / scale];
-    },
-
-    // ------------------------------------------------------------ drawing
-    _draw: function () {
-      var ctx = this._ctx, map = this._map, b = this._bounds, cfg = SMP.cfg;
-      if (!ctx || !b) return;
-      ctx.save();
-      ctx.setTransform(1, 0, 0, 1, 0, 0);
-      ctx.clearRect(0, 0, this._container.width, this._container.height);
-      ctx.restore();
-      if (!this._tokens.coarse && !this._tokens.fine) return;
-      var zoom = map.getZoom(), scale = 256 * Math.pow(2, zoom), origin = map.getPixelOrigin();
-      var level = this._level(), box = this._worldBox(this.options.padding);
-      var shown = this._within(box[0], box[1], box[2], box[3]);
-      var byCat = cfg.cats.map(function () { return []; });
-      shown.forEach(function (r) { if (byCat[r.cat]) byCat[r.cat].push(r); });
-      var t = {scale: scale, ox: origin.x, oy: origin.y, level: level};
-      for (var c = 0; c < byCat.length; c++) {
-        if (!byCat[c].length) continue;
-        if (cfg.facility[c]) this._drawFacilities(ctx, byCat[c], c, t);
-        else this._drawCategory(ctx, byCat[c], c, t, zoom);
-      }
-      var selected = this._selected && this._records.get(this._selected);
-      if (selected) this._drawSelected(ctx, selected, t);
-      this.painted = {token: this._tokens[level] || this._tokens.coarse || this._tokens.fine, shown: shown.length,
-                      level: level, at: performance.now()};
-      if (this.onPainted) this.onPainted(this.painted);
-    },
-    _path: function (ctx, parts, i, t, close) {
-      var s = parts.start, off = parts.off, d = parts.d;
-      for (var p = s[i]; p < s[i + 1]; p++) {
-        var x0 = parts.ox[p] * t.scale - t.ox, y0 = parts.oy[p] * t.scale - t.oy, k = off[p];
-        ctx.moveTo(x0 + d[2 * k] * t.scale, y0 + d[2 * k + 1] * t.scale);
-        for (k = k + 1; k < off[p + 1]; k++) ctx.lineTo(x0 + d[2 * k] * t.scale, y0 + d[2 * k + 1] * t.scale);
-        if (close) ctx.closePath();
-      }
-    },
-    _byGrade: function (records) {
-      var out = {};
-      records.forEach(function (r) { (out[r.g] = out[r.g] || []).push(r); });
-      return out;
-    },
-    _drawCategory: function (ctx, records, c, t, zoom) {
-      var cfg = SMP.cfg, style = cfg.styles[c], groups = this._byGrade(records), self = this;
-      Object.keys(groups).forEach(function (g) {  // the patch polygons: grade fill, category outline
-        ctx.beginPath();
-        groups[g].forEach(function (r) { var at = self._geo(r, t.level); self._path(ctx, at[0].poly, at[1], t, true); });
-        ctx.globalAlpha = 0.5;
-        ctx.fillStyle = SM.gradeColor(+g);
-        ctx.fill("evenodd");
-        ctx.globalAlpha = 0.95;
-        ctx.strokeStyle = style.outline;
-        ctx.lineWidth = 2;
-        ctx.setLineDash(style.dash ? style.dash.split(/[ ,]+/).map(Number) : []);
-        ctx.lineJoin = ctx.lineCap = "round";
-        ctx.stroke();
-      });
-      ctx.setLineDash([]);
-      ctx.globalAlpha = 1;
-      var weight = zoom >= cfg.closeZoom ? cfg.sourceWeight : cfg.sourceWeightFar;
-      Object.keys(groups).forEach(function (g) {  // the source lines on top, and bridge points
-        var points = [];
-        ctx.beginPath();
-        groups[g].forEach(function (r) {
-          var at = self._geo(r, t.level), parts = at[0].src, i = at[1];
-          for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
-            if (parts.off[p + 1] - parts.off[p] === 1) points.push([parts.ox[p] * t.scale - t.ox, parts.oy[p] * t.scale - t.oy]);
-          }
-          self._path(ctx, parts, i, t, false);
-        });
-        ctx.strokeStyle = SM.gradeColor(+g);
-        ctx.lineWidth = weight;
-        ctx.stroke();
-        if (!points.length) return;
-        ctx.beginPath();
-        points.forEach(function (q) { ctx.moveTo(q[0] + 5, q[1]); ctx.arc(q[0], q[1], 5, 0, 2 * Math.PI); });
-        ctx.fillStyle = SM.gradeColor(+g);
-        ctx.fill();
-        ctx.strokeStyle = style.outline;
-        ctx.lineWidth = 2;
-        ctx.stroke();
-      });
-    },
-    _drawFacilities: function (ctx, records, c, t) {  // a round marker in the layer's colour with its symbol
-      var style = SMP.cfg.styles[c], self = this;
-      ctx.font = "600 11px sans-serif";
-      ctx.textAlign = "center";
-      ctx.textBaseline = "middle";
-      records.forEach(function (r) {
-        var at = self._geo(r, t.level), parts = at[0].src, i = at[1];
-        for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
-          var x = parts.ox[p] * t.scale - t.ox, y = parts.oy[p] * t.scale - t.oy;
-          ctx.beginPath();
-          ctx.arc(x, y, 10, 0, 2 * Math.PI);
-          ctx.fillStyle = style.outline;
-          ctx.fill();
-          ctx.strokeStyle = "#fff";
-          ctx.lineWidth = 2;
-          ctx.stroke();
-          ctx.fillStyle = "#fff";
-          ctx.fillText(style.symbol || "", x, y + 0.5);
-        }
-      });
-    },
-    _drawSelected: function (ctx, r, t) {
-      var at = this._geo(r, "fine");
-      ctx.beginPath();
-      this._path(ctx, at[0].poly, at[1], t, true);
-      this._path(ctx, at[0].src, at[1], t, false);
-      ctx.strokeStyle = SMP.cfg.selectedColor;
-      ctx.lineWidth = 5;
-      ctx.globalAlpha = 1;
-      ctx.stroke();
     },
 
     // ------------------------------------------------------------ hit testing, tooltip, click
@@ -402,7 +568,7 @@
       if (!this._map) return null;
       var map = this._map, zoom = map.getZoom(), scale = 256 * Math.pow(2, zoom), cfg = SMP.cfg;
       var x = mercX(latlng.lng), y = mercY(latlng.lat), tol = (this.options.tolerance + 11) / scale;
-      var level = this._level(), best = null, bestArea = Infinity;
+      var level = this._viewLevel(), best = null, bestArea = Infinity;
       var weight = zoom >= cfg.closeZoom ? cfg.sourceWeight : cfg.sourceWeightFar;
       var candidates = this._within(x - tol, y - tol, x + tol, y + tol);
       for (var k = 0; k < candidates.length; k++) {
@@ -425,7 +591,7 @@
       if (r.f & FOG) p.f = 1;
       return p;
     },
-    _onMove: function (e) {
+    _onMouseMove: function (e) {
       var self = this;
       this._lastMove = e.latlng;
       if (this._moveQueued) return;
@@ -455,8 +621,10 @@
     _onToggle: function (e) {
       var key = e.layer && e.layer.options && e.layer.options.smKey;
       if (!key) return;
-      this._hiddenCats[key] = e.type === "overlayremove";
-      this.redraw();
+      var hidden = e.type === "overlayremove";
+      if (!!this._hiddenCats[key] === hidden) return;
+      this._hiddenCats[key] = hidden;
+      this._redraw();
     },
 
     // ------------------------------------------------------------ the view: told to the server, put in the address
@@ -493,6 +661,58 @@
     fillOf: function (code) { var r = this._records.get(code); return r ? SM.gradeColor(r.g) : null; },
     count: function () { return this._records.size; }
   });
+
+  // The same filter (codes shown, or codes hidden) as before: a rerun that keeps it redraws nothing.
+  function sameFilter(a, b) {
+    if (!a || !b) return a === b;
+    var sa = a.only || a.except, sb = b.only || b.except;
+    if (!a.only !== !b.only || sa.size !== sb.size) return false;
+    for (var code of sa) if (!sb.has(code)) return false;
+    return true;
+  }
+
+  function boxOf(r) {  // world box [x0, y0, x1, y1] of a record's geometry (either level)
+    var out = [Infinity, Infinity, -Infinity, -Infinity];
+    ["coarse", "fine"].forEach(function (level) {
+      var at = r.at[level];
+      if (!at) return;
+      var b = at[0].box, i = at[1];
+      out = [Math.min(out[0], b[4 * i]), Math.min(out[1], b[4 * i + 1]), Math.max(out[2], b[4 * i + 2]), Math.max(out[3], b[4 * i + 3])];
+    });
+    return out;
+  }
+
+  function unionOf(boxes) {
+    var out = [Infinity, Infinity, -Infinity, -Infinity];
+    boxes.forEach(function (b) {
+      out = [Math.min(out[0], b[0]), Math.min(out[1], b[1]), Math.max(out[2], b[2]), Math.max(out[3], b[3])];
+    });
+    return out;
+  }
+
+  function unionBox(block) {  // world box of every patch in a block
+    var b = block.box, out = [Infinity, Infinity, -Infinity, -Infinity];
+    for (var i = 0; i < block.n; i++) {
+      if (!(b[4 * i] <= b[4 * i + 2])) continue;
+      out = [Math.min(out[0], b[4 * i]), Math.min(out[1], b[4 * i + 1]), Math.max(out[2], b[4 * i + 2]), Math.max(out[3], b[4 * i + 3])];
+    }
+    return out;
+  }
+
+  // The parts of patch i as Leaflet latlngs (rings closed); single points are left out.
+  function latLngs(parts, i, close) {
+    var out = [];
+    for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
+      var line = [];
+      for (var k = parts.off[p]; k < parts.off[p + 1]; k++) {
+        var x = parts.ox[p] + parts.d[2 * k], y = parts.oy[p] + parts.d[2 * k + 1];
+        line.push([Math.atan(Math.sinh(Math.PI * (1 - 2 * y))) * 180 / Math.PI, x * 360 - 180]);
+      }
+      if (close && line.length) line.push(line[0]);
+      if (line.length > 1) out.push(line);
+    }
+    return out;
+  }
 
   // Point in the polygon rings of patch i (even-odd), coordinates in world units.
   function inside(parts, i, x, y) {
