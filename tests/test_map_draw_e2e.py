@@ -1,0 +1,178 @@
+"""Issue 16, the browser's drawing of the patches, end to end (the real app in headless Chromium).
+
+The patches are drawn in canvas tiles (``safetymap/js/patches.js``). What users would see break: after a
+pan the patches newly in view are drawn; an edit made elsewhere recolours its patch at the page's next
+run, keeps the view and redraws only the tiles that patch meets; zoomed in, a category's dash pattern
+is drawn. The pixels are read from the tiles' canvases. No timing is asserted."""
+from __future__ import annotations
+
+import pytest
+import shapely
+
+import e2e_support as e2e
+from e2e_support import chromium  # noqa: F401  (fixture)
+from safetymap.store import open_store
+
+USER, PASSWORD = "绘制测试员", "draw-test-password"
+ZOOM = 15
+TILES = ".leaflet-smPatches-pane canvas.leaflet-tile"
+# The colour at a container point of the patch tiles (none: [0, 0, 0, 0]).
+PIXEL_JS = """([x, y]) => {
+  const map = window.map.getContainer().getBoundingClientRect();
+  for (const el of document.querySelectorAll('%s')) {
+    const r = el.getBoundingClientRect();
+    if (!el.classList.contains('leaflet-tile-loaded') || x + map.left < r.left || x + map.left >= r.right
+        || y + map.top < r.top || y + map.top >= r.bottom) continue;
+    const m = el.width / r.width;
+    return Array.from(el.getContext('2d').getImageData(Math.floor((x + map.left - r.left) * m),
+                                                       Math.floor((y + map.top - r.top) * m), 1, 1).data);
+  }
+  return [0, 0, 0, 0];
+}""" % TILES
+PAINTED_JS = "(old) => { const p = window.SMP.current.painted; return !!p && p.at !== old; }"
+PAINTED_AT_JS = "() => window.SMP.current.painted ? window.SMP.current.painted.at : null"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, sample_template, chromium):  # noqa: F811  (no browser: skip before starting)
+    folder = tmp_path_factory.mktemp("map_draw_e2e")
+    db = e2e.copy_database(sample_template, folder)
+    store = open_store(db)
+    e2e.add_user(store, USER, "viewer", PASSWORD)
+    patches = store.read()
+    store.close()
+    with e2e.AppServer(db) as server:
+        server.patches = patches
+        yield server
+
+
+@pytest.fixture
+def page(app, chromium):  # noqa: F811
+    context = chromium.new_context(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
+    page = context.new_page()
+    e2e.sign_in(page, app.url, USER, PASSWORD)
+    e2e.open_page(page, e2e.MAP_TITLE)
+    yield page
+    context.close()
+
+
+def alone(frame, candidates):
+    """Patches whose source line's midpoint lies in no other patch: there the patch's own line is on top."""
+    out = []
+    for _, row in candidates.iterrows():
+        point = row["source_geometry"].interpolate(0.5, normalized=True)
+        if row["source_geometry"].geom_type == "LineString" and shapely.contains(frame.geometry.values, point).sum() == 1:
+            out.append(row)
+    return out
+
+
+def midpoint(row) -> tuple[float, float]:
+    point = row["source_geometry"].interpolate(0.5, normalized=True)
+    return point.y, point.x
+
+
+def container_point(frame, lat: float, lng: float) -> list[float]:
+    return frame.evaluate(f"() => {{ const p = window.map.latLngToContainerPoint([{lat}, {lng}]); return [p.x, p.y]; }}")
+
+
+def pixel(frame, lat: float, lng: float) -> list[int]:
+    return frame.evaluate(PIXEL_JS, container_point(frame, lat, lng))
+
+
+def rgb(colour: str) -> list[int]:
+    return [int(colour[k:k + 2], 16) for k in (1, 3, 5)]
+
+
+def near(pixel_value: list[int], colour: str, tolerance: int = 12) -> bool:
+    return pixel_value[3] == 255 and all(abs(a - b) <= tolerance for a, b in zip(pixel_value, rgb(colour)))
+
+
+def wait_painted(page, frame, old) -> None:
+    frame.wait_for_function(PAINTED_JS, arg=old, timeout=60_000, polling=50)
+
+
+def settle(page, frame, lat: float, lng: float, zoom: int) -> None:
+    """Show (lat, lng) at ``zoom`` and wait until the view is drawn."""
+    old = frame.evaluate(PAINTED_AT_JS)
+    e2e.set_view(frame, lat, lng, zoom)
+    wait_painted(page, frame, old)
+    e2e.wait_idle(page)
+
+
+def test_a_pan_draws_the_patches_it_brings_into_view_and_dashes_show_zoomed_in(app, page):
+    frame = e2e.map_frame(page)
+    frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
+    row = alone(app.patches, app.patches[app.patches["category"] == "fog"])[0]
+    lat, lng = midpoint(row)
+    width = frame.evaluate("() => window.map.getSize().x")
+    drag = min(900, width - 100)
+    # Start with the patch far to the left of the view: more than a tile beyond what is drawn ahead.
+    start = frame.evaluate(f"""() => {{ const m = window.map, p = m.project([{lat}, {lng}], {ZOOM});
+        const c = m.unproject(p.add([{width / 2 + drag - 200}, 0]), {ZOOM}); return [c.lat, c.lng]; }}""")
+    frame.evaluate("() => { window.__dashes = []; const set = CanvasRenderingContext2D.prototype.setLineDash;"
+                   " CanvasRenderingContext2D.prototype.setLineDash = function (d) {"
+                   " if (d.length) window.__dashes.push(d.join(' ')); return set.call(this, d); }; }")
+    settle(page, frame, start[0], start[1], ZOOM)
+    assert container_point(frame, lat, lng)[0] < 0  # out of view, to the left
+
+    frame.evaluate("() => { window.map.options.inertia = false; }")
+    box = page.locator(e2e.MAP_FRAME).bounding_box()
+    y = box["y"] + box["height"] / 2
+    old = frame.evaluate(PAINTED_AT_JS)
+    page.mouse.move(box["x"] + 50, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 50 + drag, y, steps=10)
+    page.mouse.up()
+    wait_painted(page, frame, old)
+    x, _ = container_point(frame, lat, lng)
+    assert 0 < x < width, "the patch did not come into view"
+    assert row["code"] in e2e.drawn_codes(frame)
+    colour = frame.evaluate("(c) => window.SMP.fillOf(c)", row["code"])
+    assert near(pixel(frame, lat, lng), colour), (pixel(frame, lat, lng), colour)  # its source line, on top
+    # Zoomed in, the fog layer's outline is drawn with its dash pattern (from the schema).
+    assert "6 4" in frame.evaluate("() => window.__dashes")
+
+
+def test_an_edit_elsewhere_recolours_its_patch_keeps_the_view_and_redraws_only_its_tiles(app, page):
+    frame = e2e.map_frame(page)
+    frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
+    candidates = alone(app.patches, app.patches[app.patches["category"] == "curve"])
+    row, other = candidates[0], candidates[1]
+    lat, lng = midpoint(row)
+    settle(page, frame, lat, lng, ZOOM)
+    before = frame.evaluate("(c) => window.SMP.fillOf(c)", row["code"])
+    assert near(pixel(frame, lat, lng), before)
+    tiles = frame.locator(TILES).count()
+    other_lat, other_lng = midpoint(other)
+    other_x, other_y = container_point(frame, other_lat, other_lng)
+    size = frame.evaluate("() => { const s = window.map.getSize(); return [s.x, s.y]; }")
+    other_in_view = 0 < other_x < size[0] and 0 < other_y < size[1]
+    other_before = pixel(frame, other_lat, other_lng)
+    view = frame.evaluate("() => [window.map.getZoom(), window.map.getCenter().lat, window.map.getCenter().lng]")
+    # Mark every tile a redraw clears.
+    frame.evaluate("() => { const clear = CanvasRenderingContext2D.prototype.clearRect;"
+                   " CanvasRenderingContext2D.prototype.clearRect = function () {"
+                   " this.canvas.dataset.redrawn = '1'; return clear.apply(this, arguments); }; }")
+
+    store = open_store(app.db)
+    current = store.get(row["code"])
+    new_grade = "重大" if current["risk_grade"] != "重大" else "较小"
+    store.update(row["code"], {"grade_method": "直接判定", "risk_grade": new_grade, "grade_basis": "绘制测试"},
+                 current["version"], "测试")
+    colour = store.schema.grade_color(new_grade)
+    store.close()
+    old = frame.evaluate(PAINTED_AT_JS)
+    page.get_by_label("搜索图斑编号或名称").fill("无此图斑-绘制测试")  # a rerun that moves nothing
+    page.keyboard.press("Enter")
+    e2e.wait_idle(page)
+    frame.wait_for_function("([c, colour]) => (window.SMP.fillOf(c) || '').toLowerCase() === colour.toLowerCase()",
+                            arg=[row["code"], colour], timeout=60_000, polling=50)
+    wait_painted(page, frame, old)
+
+    assert near(pixel(frame, lat, lng), colour), (pixel(frame, lat, lng), colour)
+    assert frame.evaluate("() => [window.map.getZoom(), window.map.getCenter().lat, window.map.getCenter().lng]") \
+        == pytest.approx(view)
+    redrawn = frame.evaluate(f"() => document.querySelectorAll('{TILES}[data-redrawn]').length")
+    assert 0 < redrawn < tiles, f"{redrawn} of {tiles} tiles redrawn for one patch"
+    if other_in_view:
+        assert pixel(frame, other_lat, other_lng) == other_before
