@@ -313,72 +313,73 @@
         ctx.globalAlpha = 1;
         ctx.strokeStyle = ctx.fillStyle = colour;
         for (a = 0; a < list.length; a += BATCH) {
-          var lines = new Path2D(), blots = new Path2D(), points = new Path2D(), hasPoints = false;
+          var lines = new Path2D(), blots = new Path2D(), points = [];
           for (k = a; k < Math.min(list.length, a + BATCH); k++) {
             at = self._geo(list[k], t.level);
             var parts = at[0].src;
             box = at[0].box;
             i = at[1];
+            var line = false;
+            for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
+              if (parts.off[p + 1] - parts.off[p] === 1) points.push(parts.ox[p] * sc - t.ox, parts.oy[p] * sc - t.oy);
+              else line = true;
+            }
+            if (!line) continue;
             w = (box[4 * i + 2] - box[4 * i]) * sc;
             h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
-            if (w < weight && h < weight && parts.start[i + 1] > parts.start[i]) {  // as its wide line would cover
+            if (w < weight && h < weight) {  // a short line: the box its wide stroke would cover
               var sx = Math.max(w, weight), sy = Math.max(h, weight);
               blots.rect((box[4 * i] + box[4 * i + 2]) / 2 * sc - t.ox - sx / 2, (box[4 * i + 1] + box[4 * i + 3]) / 2 * sc - t.oy - sy / 2, sx, sy);
-              continue;
+            } else {
+              self._path(lines, parts, i, t, false);
             }
-            for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
-              if (parts.off[p + 1] - parts.off[p] !== 1) continue;
-              var x = parts.ox[p] * sc - t.ox, y = parts.oy[p] * sc - t.oy;
-              points.moveTo(x + 5, y);
-              points.arc(x, y, 5, 0, 2 * Math.PI);
-              hasPoints = true;
-            }
-            self._path(lines, parts, i, t, false);
           }
           ctx.lineWidth = weight;
           ctx.lineJoin = ctx.lineCap = "round";
           ctx.stroke(lines);
           ctx.fill(blots);
-          if (!hasPoints) continue;
-          ctx.fill(points);
-          ctx.strokeStyle = style.outline;
-          ctx.lineWidth = 2;
-          ctx.stroke(points);
-          ctx.strokeStyle = colour;
+          if (!points.length) continue;
+          var dot = self._sprite("point", +g, c), half = dot.width / dot.sm / 2;
+          for (var q = 0; q < points.length; q += 2) ctx.drawImage(dot, Math.round(points[q] - half), Math.round(points[q + 1] - half), 2 * half, 2 * half);
         }
       });
       ctx.globalAlpha = 1;
     },
     _drawFacilities: function (ctx, records, c, t) {  // a round marker in the layer's colour with its symbol
-      var sprite = this._sprite(c), half = sprite.width / sprite.sm / 2, self = this;
+      var sprite = this._sprite("facility", 0, c), half = sprite.width / sprite.sm / 2, self = this;
       records.forEach(function (r) {
         var at = self._geo(r, t.level), parts = at[0].src, i = at[1];
         for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
-          ctx.drawImage(sprite, parts.ox[p] * t.scale - t.ox - half, parts.oy[p] * t.scale - t.oy - half, 2 * half, 2 * half);
+          ctx.drawImage(sprite, Math.round(parts.ox[p] * t.scale - t.ox - half), Math.round(parts.oy[p] * t.scale - t.oy - half), 2 * half, 2 * half);
         }
       });
     },
-    _sprite: function (c) {  // a facility marker drawn once per category, then copied
+    // A marker drawn once, then copied (drawImage) wherever it goes: a facility (round, in the layer's
+    // colour, with its symbol) or a point source (a bridge: grade colour, the layer's outline).
+    _sprite: function (kind, g, c) {
+      var key = kind + g + "_" + c;
       this._sprites = this._sprites || {};
-      if (this._sprites[c]) return this._sprites[c];
-      var style = SMP.cfg.styles[c], m = L.Browser.retina ? 2 : 1, size = 24, el = document.createElement("canvas");
+      if (this._sprites[key]) return this._sprites[key];
+      var style = SMP.cfg.styles[c], m = L.Browser.retina ? 2 : 1, size = kind === "facility" ? 24 : 14;
+      var el = document.createElement("canvas"), ctx = el.getContext("2d");
       el.width = el.height = size * m;
       el.sm = m;
-      var ctx = el.getContext("2d");
       ctx.scale(m, m);
       ctx.beginPath();
-      ctx.arc(size / 2, size / 2, 10, 0, 2 * Math.PI);
-      ctx.fillStyle = style.outline;
+      ctx.arc(size / 2, size / 2, kind === "facility" ? 10 : 5, 0, 2 * Math.PI);
+      ctx.fillStyle = kind === "facility" ? style.outline : SM.gradeColor(g);
       ctx.fill();
-      ctx.strokeStyle = "#fff";
+      ctx.strokeStyle = kind === "facility" ? "#fff" : style.outline;
       ctx.lineWidth = 2;
       ctx.stroke();
-      ctx.font = "600 11px sans-serif";
-      ctx.textAlign = "center";
-      ctx.textBaseline = "middle";
-      ctx.fillStyle = "#fff";
-      ctx.fillText(style.symbol || "", size / 2, size / 2 + 0.5);
-      return (this._sprites[c] = el);
+      if (kind === "facility") {
+        ctx.font = "600 11px sans-serif";
+        ctx.textAlign = "center";
+        ctx.textBaseline = "middle";
+        ctx.fillStyle = "#fff";
+        ctx.fillText(style.symbol || "", size / 2, size / 2 + 0.5);
+      }
+      return (this._sprites[key] = el);
     },
 
     // The selected patch: a Leaflet line of its rings and source lines in its own pane above the tiles,
