@@ -2,8 +2,8 @@
 
 The patches are drawn in canvas tiles (``safetymap/js/patches.js``). What users would see break: after a
 pan the patches newly in view are drawn; an edit made elsewhere recolours its patch at the page's next
-run, keeps the view and repaints less than the view (only the tiles that patch meets); zoomed in, a category's dash pattern
-is drawn. The pixels are read from the patch canvases. No timing is asserted."""
+run, keeps the view and repaints less than the view (only the tiles that patch meets); zoomed in, a
+category's dash pattern is drawn. The pixels are read from the patch canvases. No timing is asserted."""
 from __future__ import annotations
 
 import pytest
