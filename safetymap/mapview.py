@@ -755,9 +755,10 @@ CELL_DEG = 0.05  # the fine level is served in cells of this many degrees (a zoo
 
 
 class PatchLayer(LiteralMacro, folium.elements.JSCSSMixin):
-    """The canvas layer that holds the ledger in the browser (``SMP`` in ``static/safetymap/patches.js``):
-    it fetches the payload of a revision from the app's data route and draws, hit-tests and reports
-    clicks itself. Its script comes from the app (``assets``), like Leaflet's."""
+    """The layer that holds the ledger in the browser (``SMP`` in ``static/safetymap/patches.js``): it
+    fetches the payload of a revision from the app's data route, draws the patches into canvas tiles (a
+    Leaflet GridLayer) and hit-tests and reports clicks itself. Its script comes from the app
+    (``assets``), like Leaflet's."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}

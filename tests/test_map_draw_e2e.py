@@ -6,23 +6,23 @@ run, keeps the view and repaints less than the view (only the tiles that patch m
 category's dash pattern is drawn. The pixels are read from the patch canvases. No timing is asserted."""
 from __future__ import annotations
 
+import e2e_support as e2e
 import pytest
 import shapely
-
-import e2e_support as e2e
 from e2e_support import chromium  # noqa: F401  (fixture)
+
 from safetymap.store import open_store
 
 USER, PASSWORD = "绘制测试员", "draw-test-password"
 ZOOM = 15
 # The canvases the patches are drawn on: those in the patch layer's container (or that container itself).
 PATCH_CANVAS = "((el) => { const c = window.SMP.current._container; return el === c || c.contains(el); })"
-CANVASES = "[...document.querySelectorAll('.leaflet-map-pane canvas')].filter(%s)" % PATCH_CANVAS
+CANVASES = f"[...document.querySelectorAll('.leaflet-map-pane canvas')].filter({PATCH_CANVAS})"
 # The colour at a container point: of the topmost patch canvas painted there (none: [0, 0, 0, 0]).
 PIXEL_JS = """([x, y]) => {
   const map = window.map.getContainer().getBoundingClientRect();
   let out = [0, 0, 0, 0];
-  for (const el of %s) {
+  for (const el of CANVASES) {
     const r = el.getBoundingClientRect();
     if (x + map.left < r.left || x + map.left >= r.right || y + map.top < r.top || y + map.top >= r.bottom) continue;
     const m = el.width / r.width;
@@ -31,13 +31,15 @@ PIXEL_JS = """([x, y]) => {
     if (p[3]) out = p;
   }
   return out;
-}""" % CANVASES
+}""".replace("CANVASES", CANVASES)
 # Every clearRect on a patch canvas adds its area (CSS px²) to window.__cleared: what a redraw repaints.
 COUNT_CLEARED_JS = """() => { window.__cleared = 0; const clear = CanvasRenderingContext2D.prototype.clearRect;
   CanvasRenderingContext2D.prototype.clearRect = function (x, y, w, h) {
     const t = this.getTransform(), el = this.canvas;
-    if (%s(el)) window.__cleared += Math.abs(w * h * t.a * t.d) * Math.pow(el.getBoundingClientRect().width / el.width, 2);
-    return clear.apply(this, arguments); }; }""" % PATCH_CANVAS
+    const css = el.getBoundingClientRect().width / el.width;
+    if (PATCH_CANVAS(el)) window.__cleared += Math.abs(w * h * t.a * t.d) * css * css;
+    return clear.apply(this, arguments); }; }""".replace("PATCH_CANVAS", PATCH_CANVAS)
+POINT_JS = "([lat, lng]) => { const p = window.map.latLngToContainerPoint([lat, lng]); return [p.x, p.y]; }"
 PAINTED_JS = "(old) => { const p = window.SMP.current.painted; return !!p && p.at !== old; }"
 PAINTED_AT_JS = "() => window.SMP.current.painted ? window.SMP.current.painted.at : null"
 
@@ -70,7 +72,8 @@ def alone(frame, candidates):
     out = []
     for _, row in candidates.iterrows():
         point = row["source_geometry"].interpolate(0.5, normalized=True)
-        if row["source_geometry"].geom_type == "LineString" and shapely.contains(frame.geometry.values, point).sum() == 1:
+        inside = shapely.contains(frame.geometry.values, point).sum()
+        if row["source_geometry"].geom_type == "LineString" and inside == 1:
             out.append(row)
     return out
 
@@ -81,7 +84,7 @@ def midpoint(row) -> tuple[float, float]:
 
 
 def container_point(frame, lat: float, lng: float) -> list[float]:
-    return frame.evaluate(f"() => {{ const p = window.map.latLngToContainerPoint([{lat}, {lng}]); return [p.x, p.y]; }}")
+    return frame.evaluate(POINT_JS, [lat, lng])
 
 
 def pixel(frame, lat: float, lng: float) -> list[int]:
