@@ -1,0 +1,143 @@
+"""The plain-row path of one-patch saves (``clean_record``, ``derive_record``, ``record_grade_problems``)
+gives what the frame path (``clean_frame``, ``derive``, ``grade_problems``) gives for a one-row frame: the
+same clean values and the same problems, for every field of every category and many kinds of value."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from safetymap.errors import Problem
+from safetymap.schema import load_schema
+from safetymap.validation import (clean_frame, clean_record, derive, derive_record, grade_problems,
+                                  record_grade_problems)
+from safetymap.values import to_python
+
+SCHEMA = load_schema()
+
+ANY_VALUES = [
+    None, "", "   ", "\u3000", np.nan, pd.NA, pd.NaT, np.float64("nan"),
+    0, 1, -1, 2, 5, 6, 366, 367, 1999, 2026, 10001, 1.5, 3.0, -0.0, 1e-10 + 3, float("inf"), np.int64(3), np.float64(2.0),
+    True, False, np.bool_(True), "是", "否", " yes ", "T", "√", "×", "有", "2", "x", "abc", "12", " 1,234.5 ", "1e3", "inf",
+    "nan", "1_000", "+5", ".5", "５", "K12+350", "ZK1+200", "AK0+125.5", "k 12 + 350", "K１２+350", "K12+350.1234",
+    "K12+35", "12350", "YK3+000\t", "ZK0+000", "K7+814.19", "HK1+001",
+    dt.date(2026, 11, 28), dt.datetime(2026, 11, 28, 10, 30, 1, 123456), pd.Timestamp("2026-11-28 10:00", tz="Asia/Shanghai"),
+    np.datetime64("2026-01-05"), "2026-11-28", "2026/11/28", "2026.11.28", " 2026-1-5 ", "2026-11-28 10:00", "2026-13-01",
+    "3000-01-01", "28/11/2026", "2026-11-28T10:00:00+08:00",
+    "G201", "g 201", "Ｇ２０１", "X001", "C001123456", "S1-01A", "G1\n", "AB-123", "ab-00123", "ＦＧ-１２３", "A-1", "ß-123",
+    "0435-1234567", "(0435) 123", "+86 139", "1234", Decimal("2.5"), Decimal("3"), ["a", "b"],
+    "A、B", "、", " 、 ", "a,b;c", "\x0bx",
+]
+
+
+def _values_for(f) -> list:
+    values = list(ANY_VALUES)
+    if f.values:
+        values += [f.values[0], f" {f.values[-1]} ", f.values[0] + "x", "、".join(f.values[:2]),
+                   ", ".join(f.values[:3]), f"{f.values[0]} ； {f.values[-1]}、", f"{f.values[0]}/未知"]
+    for bound in (f.min, f.max):
+        if bound is not None:
+            values += [bound, bound - 1, bound + 1, str(bound), bound + 0.5]
+    return values
+
+
+def _frame_side(c, raw: dict):
+    clean, problems = clean_frame(c, pd.DataFrame([raw]), SCHEMA)
+    values = {f.key: to_python(f, clean[f.key].iloc[0]) for f in c.editable_fields}
+    return values, [Problem(p.field, p.message, None, p.file) for p in problems]
+
+
+def _assert_same(c, raw: dict):
+    expected = _frame_side(c, raw)
+    got = clean_record(c, raw, SCHEMA)
+    assert got[1] == expected[1], raw
+    for key, value in expected[0].items():
+        assert type(got[0][key]) is type(value) and got[0][key] == value, (key, raw, got[0][key], value)
+
+
+def _base(c) -> dict:
+    """A valid record of ``c`` (as the edit form sends it: the store's values)."""
+    values = {"code": f"{c.code_prefix}-0001", "name": "测试", "route_code": "G201", "start_stake": "K12+350",
+              "end_stake": "K12+900", "township": SCHEMA.field("township").values[0], "rect_status": SCHEMA.field(
+                  "rect_status").values[0], "likelihood": 3, "consequence": 4, "funding_wan": 1.5,
+              "rect_deadline": dt.date(2026, 12, 1), "resp_unit": SCHEMA.field("resp_unit").values[0]}
+    return {k: v for k, v in values.items() if k in c.keys}
+
+
+def _field_kinds() -> dict:
+    """One (category, field) for each kind of field in the schema: fields alike in everything cleaning
+    reads (type, pattern, normalising, range, values, multiple, required) clean alike."""
+    kinds = {}
+    for c in SCHEMA.categories:
+        for f in c.editable_fields:
+            kinds.setdefault((f.type, f.pattern, f.normalise, f.min, f.max, f.values, f.multiple, f.required,
+                              f.default), (c, f))
+    return kinds
+
+
+KINDS = list(_field_kinds().values())
+IN_RECORD = [None, "", 0, 2, 1.5, True, "x", "12", "K12+350", "ZK1+200", dt.date(2026, 11, 28), "2026-11-28", "G201"]
+
+
+@pytest.mark.parametrize("c,f", KINDS, ids=[f"{c.key}.{f.key}" for c, f in KINDS])
+def test_every_kind_of_field_alone_and_in_a_record(c, f):
+    for value in _values_for(f):
+        _assert_same(c, {f.key: value})
+    for value in IN_RECORD + list(f.values[:2]):
+        _assert_same(c, _base(c) | {f.key: value})
+
+
+def test_an_infinite_number_is_not_an_integer():
+    fog = SCHEMA.category("fog")
+    for raw in ({"likelihood": float("inf")}, {"likelihood": "inf"}, {"fog_manual_year": "-inf"}):
+        _, problems = clean_frame(fog, pd.DataFrame([raw]), SCHEMA)
+        assert [p.field for p in problems if "不是整数" in p.message] == [fog.field(next(iter(raw))).label]
+        _assert_same(fog, raw)
+
+
+@pytest.mark.parametrize("start,end,prefix", [
+    ("K1+000", "K2+000", None), ("ZK1+000", "ZK2+000", None), ("ZK1+000", "YK2+000", None), ("AK0+100", "K0+200", "BK"),
+    ("K1+000", None, "ZK"), (None, "AK1+000", None), (1000.0, 2000.0, "YK"), ("K2+000", "K1+000", None),
+    ("k1+000", " zk2+000 ", "K"), ("bad", "ZK1", "ZK"), (1000, "AK1+000", "未知"), (None, None, "AK"), (None, None, None),
+])
+def test_stake_prefixes_and_order(start, end, prefix):
+    for c in SCHEMA.categories:
+        _assert_same(c, _base(c) | {"start_stake": start, "end_stake": end, "stake_prefix": prefix})
+
+
+def test_fields_that_require_others_villages_and_township_units():
+    fog = SCHEMA.category("fog")
+    township = SCHEMA.field("township").values[0]
+    villages = [v for v, parents in SCHEMA.parents.items() if township in parents][:1] + ["不存在的村"]
+    units = sorted(SCHEMA.township_unit_rule.units)[:2]
+    for raw in ([{"fog_events_manual": 3}, {"fog_events_manual": 3, "fog_manual_year": 2025},
+                 {"fog_events_manual": 3, "fog_manual_year": 2025, "fog_manual_basis": "记录"}]
+                + [{"township": township, "village": v} for v in villages]
+                + [{"route_code": route, key: unit} for route in ("G201", "X001", "x 001", None, "bad")
+                   for key in SCHEMA.township_unit_rule.fields for unit in units + ["、".join(units)]]
+                + [{"nosuchfield": 1, "length_m": 5, "category": "fog"}]):
+        _assert_same(fog, raw)
+        _assert_same(fog, _base(fog) | raw)
+
+
+@pytest.mark.parametrize("c", SCHEMA.categories, ids=lambda c: c.key)
+def test_derived_values_and_grade_problems(c):
+    import shapely
+    line = shapely.LineString([(126.60, 42.00), (126.61, 42.005)])
+    graded = [{}, {"likelihood": None}, {"likelihood": None, "consequence": None},
+              {"risk_grade": SCHEMA.grade_labels[0]}, {"risk_grade": SCHEMA.grade_labels[0], "likelihood": None},
+              {"grade_method": "直接判定"}, {"grade_method": "直接判定", "risk_grade": SCHEMA.grade_labels[1]},
+              {"grade_method": "直接判定", "risk_grade": SCHEMA.grade_labels[1], "grade_basis": "专家"},
+              {"grade_method": "矩阵计算", "likelihood": None}, {"resp_person": "张三", "list_measures": "x", "plan": "y"},
+              {"funding_wan": 0}]
+    for extra in graded:
+        raw = _base(c) | {k: v for k, v in extra.items() if k in c.keys}
+        clean, _ = clean_frame(c, pd.DataFrame([raw]), SCHEMA)
+        derived = derive(c, clean, [line], SCHEMA)
+        record = derive_record(c, clean_record(c, raw, SCHEMA)[0], line, SCHEMA)
+        assert {k: to_python(c.field(k), derived[k].iloc[0]) for k in derived.columns} == record, extra
+        expected = [Problem(p.field, p.message) for p in grade_problems(c, derived, [1])]
+        assert record_grade_problems(c, record) == expected, extra
