@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from safetymap.errors import Problem
+from conftest import both_backends
+from safetymap.errors import Problem, ValidationError
 from safetymap.schema import load_schema
 from safetymap.validation import (clean_frame, clean_record, derive, derive_record, grade_problems,
                                   record_grade_problems)
@@ -141,3 +142,48 @@ def test_derived_values_and_grade_problems(c):
         assert {k: to_python(c.field(k), derived[k].iloc[0]) for k in derived.columns} == record, extra
         expected = [Problem(p.field, p.message) for p in grade_problems(c, derived, [1])]
         assert record_grade_problems(c, record) == expected, extra
+
+
+# ---------------------------------------------------------------- the store's one-patch writes
+def _line():
+    import shapely
+    return shapely.LineString([(126.700, 42.000), (126.704, 42.002), (126.708, 42.001)])
+
+
+def _new(code: str, **overrides) -> dict:
+    return {"code": code, "name": "测试路段", "route_code": "g201", "start_stake": "zk10+000", "end_stake": "ZK10+700",
+            "township": "江源街道", "likelihood": "4", "consequence": 3, "rect_status": "待整改",
+            "rect_deadline": "2026/12/01", "funding_wan": "1,5", "coop_units": "、".join(SCHEMA.field("coop_units").values[:2]),
+            "last_inspection": dt.date(2026, 11, 2)} | overrides
+
+
+def _stored(store, code: str) -> dict:
+    return {k: v for k, v in store.get(code).items() if k not in ("code", "updated_at", "geometry", "source_geometry")}
+
+
+@both_backends
+def test_insert_of_one_patch_stores_what_insert_many_stores(empty_store):
+    empty_store.insert("fog", _new("TW-901"), _line(), "张工")
+    empty_store.insert_many("fog", pd.DataFrame([_new("TW-902")]), [_line()], "张工")
+    assert _stored(empty_store, "TW-901") == _stored(empty_store, "TW-902")
+    one, many = (empty_store.get(code) for code in ("TW-901", "TW-902"))
+    assert one["geometry"].equals_exact(many["geometry"], 1e-9)
+    assert _stored(empty_store, "TW-901")["stake_prefix"] == "ZK" and one["route_code"] == "G201"
+
+
+@both_backends
+def test_insert_and_update_refuse_with_the_problems_of_the_frame_path(empty_store):
+    bad = _new("TW-904", likelihood="9", start_stake="K10+000", end_stake="AK9+000", township="不存在")
+    expected = [Problem(p.field, p.message, 1) for p in clean_frame(SCHEMA.category("fog"), pd.DataFrame([bad]),
+                                                                    SCHEMA)[1]]
+    with pytest.raises(ValidationError) as refused:
+        empty_store.insert("fog", bad, _line(), "张工")
+    assert refused.value.problems == expected and len(expected) >= 3
+    empty_store.insert("fog", _new("TW-904"), _line(), "张工")
+    changes = {k: bad[k] for k in ("likelihood", "end_stake", "township")}
+    with pytest.raises(ValidationError) as refused:
+        empty_store.update("TW-904", changes, 1, "张工")
+    merged = {f.key: v for f, v in ((f, empty_store.get("TW-904")[f.key]) for f in SCHEMA.category("fog").editable_fields)}
+    expected = [Problem(p.field, p.message, 1) for p in clean_frame(SCHEMA.category("fog"),
+                                                                    pd.DataFrame([merged | changes]), SCHEMA)[1]]
+    assert refused.value.problems == expected
