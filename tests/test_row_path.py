@@ -92,11 +92,12 @@ def test_every_kind_of_field_alone_and_in_a_record(c, f):
 
 
 def test_an_infinite_number_is_not_an_integer():
-    fog = SCHEMA.category("fog")
-    for raw in ({"likelihood": float("inf")}, {"likelihood": "inf"}, {"fog_manual_year": "-inf"}):
-        _, problems = clean_frame(fog, pd.DataFrame([raw]), SCHEMA)
-        assert [p.field for p in problems if "不是整数" in p.message] == [fog.field(next(iter(raw))).label]
-        _assert_same(fog, raw)
+    """An int field without an upper bound (墩台数量) crashed on ``inf`` instead of saying it is no integer."""
+    bridge = SCHEMA.category("bridge")
+    for raw in ({"pier_count": float("inf")}, {"pier_count": "inf"}, {"likelihood": "-inf"}):
+        _, problems = clean_frame(bridge, pd.DataFrame([raw]), SCHEMA)
+        assert [p.field for p in problems if "不是整数" in p.message] == [bridge.field(next(iter(raw))).label]
+        _assert_same(bridge, raw)
 
 
 @pytest.mark.parametrize("start,end,prefix", [
