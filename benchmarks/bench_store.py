@@ -42,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 CODE = Path(os.environ.get("SAFETYMAP_BENCH_CODE", HERE.parent))  # the tree whose safetymap a worker measures
 sys.path.insert(0, str(CODE))
 sys.path.insert(0, str(HERE))
+import safetymap  # noqa: E402  (first, from CODE: bench_io puts this tree on the path as well)
 
 from bench_io import SHARES, synthetic  # noqa: E402
 
@@ -205,7 +206,7 @@ def worker(args) -> int:
             for name, location in locations.items():
                 stores[n, name], took = load(location, data)
                 print(json.dumps({"loaded": [n, name, took]}), flush=True)
-        print(json.dumps({"ready": True}), flush=True)
+        print(json.dumps({"ready": str(Path(safetymap.__file__).parent)}), flush=True)
         for line in sys.stdin:
             n, name, r = json.loads(line)
             samples = {k: [] for k in SAMPLES}
@@ -232,6 +233,8 @@ class Worker:
         while "ready" not in (message := self._read()):
             n, name, took = message["loaded"]
             self.loads[n, name] = took
+        if Path(message["ready"]).parent != code:
+            raise RuntimeError(f"{label}: the worker measured {message['ready']}, not {code}")
 
     def _read(self) -> dict:
         line = self.proc.stdout.readline()
