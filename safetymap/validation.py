@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtype,
-                              is_numeric_dtype)
+from pandas.api.types import infer_dtype, is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
 
 from .errors import Problem
 from .geo import MAIN_PREFIX, STAKE_PATTERN, lengths_m, parse_stake
@@ -503,7 +502,7 @@ def _normalised_code_one(text: str) -> str:
     return _RE2_SPACE.sub("", text)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pattern_matcher(pattern: str):
     """``_matches`` for one text: Arrow's ``^(pattern)``; ASCII classes (\\d, \\w) as RE2 reads them."""
     return re.compile(f"^({pattern.removeprefix('^')})", re.ASCII).match
@@ -556,7 +555,7 @@ def _enum_one(f: Field, value, schema: Schema):
     return (text if ok else None), ok
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _multi_separators(separator: str):
     return re.compile(rf"\s*{MULTI_SPLIT.pattern}+\s*", re.ASCII)
 

@@ -9,13 +9,12 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import both_backends
+
 from safetymap.errors import Problem, ValidationError
 from safetymap.schema import load_schema
-from safetymap.validation import (clean_frame, clean_record, derive, derive_record, grade_problems,
-                                  record_grade_problems)
-from safetymap.values import to_python
+from safetymap.validation import clean_frame, clean_record, derive, derive_record, grade_problems, record_grade_problems
+from safetymap.values import to_python, to_sql, value_to_sql
 
 SCHEMA = load_schema()
 
@@ -29,7 +28,7 @@ ANY_VALUES = [
     np.datetime64("2026-01-05"), "2026-11-28", "2026/11/28", "2026.11.28", " 2026-1-5 ", "2026-11-28 10:00", "2026-13-01",
     "3000-01-01", "28/11/2026", "2026-11-28T10:00:00+08:00",
     "G201", "g 201", "Ｇ２０１", "X001", "C001123456", "S1-01A", "G1\n", "AB-123", "ab-00123", "ＦＧ-１２３", "A-1", "ß-123",
-    "0435-1234567", "(0435) 123", "+86 139", "1234", Decimal("2.5"), Decimal("3"), ["a", "b"],
+    "0435-1234567", "(0435) 123", "+86 139", "1234", Decimal("2.5"), Decimal(3), ["a", "b"],
     "A、B", "、", " 、 ", "a,b;c", "\x0bx",
 ]
 
@@ -153,6 +152,8 @@ def test_derived_values_and_grade_problems(c):
         derived = derive(c, clean, [line], SCHEMA)
         record = derive_record(c, clean_record(c, raw, SCHEMA)[0], line, SCHEMA)
         assert {k: to_python(c.field(k), derived[k].iloc[0]) for k in derived.columns} == record, extra
+        assert {k: value_to_sql(c.field(k), v) for k, v in record.items()} == {
+            k: to_sql(c.field(k), derived[k])[0] for k in derived.columns}, extra  # what each path stores
         expected = [Problem(p.field, p.message) for p in grade_problems(c, derived, [1])]
         assert record_grade_problems(c, record) == expected, extra
 
