@@ -1,12 +1,14 @@
 """Benchmark: the ledger on both backends — a GeoPackage file (SQLite) and PostgreSQL + PostGIS —
 through the same ``Store`` interface, beside the raw SQL doing the same work on the same connection,
-alternating backends (and their order) round by round, at each size.
+alternating backends, sizes and code versions (and their order) round by round.
 
     python benchmarks/bench_store.py                          # 10,000 and 100,000 patches
-    python benchmarks/bench_store.py --sizes 1000 10000 --pg postgresql://safetymap:safetymap@127.0.0.1:5432/safetymap_test
+    python benchmarks/bench_store.py --sizes 2000 10000 --base /tmp/main   # this code beside another tree's, same run
 
-PostgreSQL (a fresh schema, dropped afterwards) when ``--pg`` or $SAFETYMAP_TEST_PG is given; SQLite always.
-Measured on each backend:
+Each code version (this tree; ``--base``: another checkout, e.g. ``git worktree add /tmp/main main``) runs
+in its own worker process holding its ledgers; the parent asks the workers for one round at a time, in
+an order that alternates versions, sizes and backends. PostgreSQL (a fresh schema, dropped afterwards)
+when ``--pg`` or $SAFETYMAP_TEST_PG is given; SQLite always. Measured on each backend:
 - load: ``insert_many`` of every patch in one transaction (validation, buffers and all);
 - save: ``Store.update`` of one text field of one random patch, as the edit form saves it (its own
   transaction, the version check, validation of the merged record, the history row, the record read
@@ -17,11 +19,14 @@ Measured on each backend:
   ``Store.read(bbox=…)`` (a GeoDataFrame), ``Store.rows(bbox=…)`` (record dicts); raw: the same SELECTs
   with their rows fetched;
 - filter: ``Store.read("fog", filters=PatchFilter(grades=("重大",)))``.
-Each is reported as min and median over every round; ratios are Store / raw within the same run."""
+Each is reported as min and median over every round, with the ratios Store / raw SQL of the mins and of
+the medians (raw SQL measured in the same worker, interleaved with the Store calls)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -34,8 +39,10 @@ import numpy as np
 import psycopg
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+CODE = Path(os.environ.get("SAFETYMAP_BENCH_CODE", HERE.parent))  # the tree whose safetymap a worker measures
+sys.path.insert(0, str(CODE))
 sys.path.insert(0, str(HERE))
+import safetymap  # noqa: E402  (first, from CODE: bench_io puts this tree on the path as well)
 
 from bench_io import SHARES, synthetic  # noqa: E402
 
@@ -147,7 +154,8 @@ def pg_schema_url(base: str, name: str) -> str:
 
 
 MEASURES = (("save", "save raw"), ("get", "get raw"), ("bbox read", "bbox raw"), ("bbox rows", "bbox raw"),
-            ("filter", None))
+            ("bbox raw", None), ("filter", None))
+SAMPLES = ("save", "save raw", "get", "get raw", "bbox read", "bbox rows", "bbox raw", "filter", "per view")
 
 
 def summary(samples: dict) -> dict:
@@ -155,8 +163,9 @@ def summary(samples: dict) -> dict:
 
 
 def print_table(n: int, results: dict) -> None:
+    """``results``: column name -> {"load": seconds, measure: (min, median)}."""
     names = list(results)
-    print(f"\n{n:,} patches (min / median ms; × = Store / raw SQL in the same run)")
+    print(f"\n{n:,} patches (min / median ms; (min× / median×) = Store / raw SQL in the same worker)")
     print("| measure | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))
     print("| load (insert_many) | " + " | ".join(f"{results[b]['load']:.1f} s" for b in names) + " |")
@@ -164,51 +173,120 @@ def print_table(n: int, results: dict) -> None:
         cells = []
         for b in names:
             lo, med = results[b][key]
-            cell = f"{lo * 1000:.1f} / {med * 1000:.1f}"
+            cell = f"{lo * 1000:.2f} / {med * 1000:.2f}"
             if raw:
-                cell += f" ({med / results[b][raw][1]:.1f}×)"
+                cell += f" ({lo / results[b][raw][0]:.1f}× / {med / results[b][raw][1]:.1f}×)"
             cells.append(cell)
         print(f"| {key} | " + " | ".join(cells) + " |")
-        if raw and key in ("save", "get", "bbox read"):
-            print(f"| {raw} | " + " | ".join(f"{results[b][raw][0] * 1000:.2f} / {results[b][raw][1] * 1000:.2f}"
-                                              for b in names) + " |")
+        if key == "save":
+            print("| save raw | " + " | ".join(f"{results[b]['save raw'][0] * 1000:.2f} / "
+                                              f"{results[b]['save raw'][1] * 1000:.2f}" for b in names) + " |")
+        if key == "get":
+            print("| get raw | " + " | ".join(f"{results[b]['get raw'][0] * 1000:.2f} / "
+                                             f"{results[b]['get raw'][1] * 1000:.2f}" for b in names) + " |")
     print("| patches per 2 km view | " + " | ".join(f"{results[b]['per view'][1]:.0f}" for b in names) + " |")
+
+
+BACKENDS = ("SQLite (GeoPackage)", "PostgreSQL + PostGIS")
+
+
+def worker(args) -> int:
+    """Load every size on every backend, then run the rounds the parent asks for (one JSON line each)."""
+    stores, codes, pg_blocks = {}, {}, []
+    try:
+        for n in args.sizes:
+            data = make_data(load_schema(), n, np.random.default_rng(args.seed))
+            codes[n] = [code for raw, _ in data.values() for code in raw["code"]]
+            tmp = tempfile.mkdtemp(prefix="safetymap-bench-")
+            locations = {BACKENDS[0]: Path(tmp) / "ledger.gpkg"}
+            if args.pg:
+                pg = _pg_location(args.pg)
+                pg_blocks.append(pg)
+                locations[BACKENDS[1]] = pg.__enter__()
+            for name, location in locations.items():
+                stores[n, name], took = load(location, data)
+                print(json.dumps({"loaded": [n, name, took]}), flush=True)
+        print(json.dumps({"ready": str(Path(safetymap.__file__).parent)}), flush=True)
+        for line in sys.stdin:
+            n, name, r = json.loads(line)
+            samples = {k: [] for k in SAMPLES}
+            one_round(stores[n, name], codes[n], np.random.default_rng(args.seed + 1 + r), args.per_round, samples)
+            print(json.dumps(samples), flush=True)
+    finally:
+        for store in stores.values():
+            store.close()
+        for pg in pg_blocks:
+            pg.__exit__(None, None, None)
+    return 0
+
+
+class Worker:
+    """A worker process measuring the code of one tree."""
+
+    def __init__(self, label: str, code: Path, args):
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--sizes", *map(str, args.sizes),
+               "--per-round", str(args.per_round), "--seed", str(args.seed)] + (["--pg", args.pg] if args.pg else [])
+        self.label = label
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env=os.environ | {"SAFETYMAP_BENCH_CODE": str(code)})
+        self.loads = {}
+        while "ready" not in (message := self._read()):
+            n, name, took = message["loaded"]
+            self.loads[n, name] = took
+        if Path(message["ready"]).parent != code:
+            raise RuntimeError(f"{label}: the worker measured {message['ready']}, not {code}")
+
+    def _read(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"{self.label}: the worker stopped (exit {self.proc.wait()})")
+        return json.loads(line)
+
+    def round(self, n: int, name: str, r: int) -> dict:
+        self.proc.stdin.write(json.dumps([n, name, r]) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--pg", default=os.environ.get("SAFETYMAP_TEST_PG"), help="PostgreSQL + PostGIS database URL")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds alternating the backends")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds alternating versions, sizes and backends")
     parser.add_argument("--per-round", type=int, default=20, help="saves, gets and views per backend per round")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--base", type=Path, help="another source tree to measure beside this one (e.g. main)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args)
     if not args.pg:
         print("no PostgreSQL (--pg or $SAFETYMAP_TEST_PG): SQLite only", flush=True)
+    versions = [("this", HERE.parent)] + ([("base", args.base.resolve())] if args.base else [])
+    workers = [Worker(label, code, args) for label, code in versions]
+    try:
+        names = [b for b in BACKENDS if (args.sizes[0], b) in workers[0].loads]
+        cells = [(w, n, b) for n in args.sizes for w in workers for b in names]
+        samples = {cell: {k: [] for k in SAMPLES} for cell in cells}
+        for r in range(args.rounds):
+            for cell in (cells if r % 2 == 0 else cells[::-1]):  # alternate which goes first
+                w, n, b = cell
+                for k, v in w.round(n, b, r).items():
+                    samples[cell][k] += v
+    finally:
+        for w in workers:
+            w.close()
     for n in args.sizes:
-        data = make_data(load_schema(), n, np.random.default_rng(args.seed))
-        codes = [code for raw, _ in data.values() for code in raw["code"]]
-        with tempfile.TemporaryDirectory(prefix="safetymap-bench-") as tmp, _pg_location(args.pg) as pg_url:
-            stores, results, samples = {}, {}, {}
-            try:
-                for name, location in (("SQLite (GeoPackage)", Path(tmp) / "ledger.gpkg"), ("PostgreSQL + PostGIS", pg_url)):
-                    if location is None:
-                        continue
-                    stores[name], took = load(location, data)
-                    results[name] = {"load": took}
-                    samples[name] = {k: [] for k in ("save", "save raw", "get", "get raw", "bbox read", "bbox rows",
-                                                     "bbox raw", "filter", "per view")}
-                order = list(stores)
-                for r in range(args.rounds):
-                    for name in (order if r % 2 == 0 else order[::-1]):  # alternate which goes first
-                        rng = np.random.default_rng(args.seed + 1 + r)  # the same patches and views on both
-                        one_round(stores[name], codes, rng, args.per_round, samples[name])
-            finally:
-                for store in stores.values():
-                    store.close()
-            for name in stores:
-                results[name].update(summary(samples[name]))
-            print_table(n, results)
+        results = {}
+        for w, size, b in cells:
+            if size == n:
+                label = b if len(workers) == 1 else f"{b} · {w.label}"
+                results[label] = {"load": w.loads[n, b]} | summary(samples[w, n, b])
+        print_table(n, results)
     return 0
 
 

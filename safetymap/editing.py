@@ -12,7 +12,7 @@ from .errors import Problem, ValidationError
 from .geo import parse_stake, parse_stake_parts, segment_from_stakes, to_metric
 from .schema import Category, Field, Schema
 from .store import Store
-from .validation import clean_frame, stake_length_notes
+from .validation import clean_record, stake_length_notes
 from .values import STAKE_PREFIX_KEY, display_value, is_blank, split_multi
 
 BLANK = "（空）"
@@ -113,10 +113,10 @@ def check_changes(category: Category, schema: Schema, base: dict, changes: dict)
     """Every problem the field values of ``changes`` on top of ``base`` have, without writing anything
     (the store checks again, with geometry and grade rules, when it saves)."""
     merged = {f.key: base.get(f.key) for f in category.editable_fields} | dict(changes)
-    _, problems = clean_frame(category, pd.DataFrame([merged]), schema)
+    _, problems = clean_record(category, merged, schema)  # one patch: no row numbers
     if "code" in changes and str(changes["code"] or "").strip() != base["code"]:
         problems.append(Problem(category.field("code").label, "图斑编号不能修改"))
-    return [Problem(p.field, p.message) for p in problems]  # one patch: no row numbers
+    return problems
 
 
 def geometry_from_stakes(routes: pd.DataFrame, route_code: str, start, end):

@@ -28,8 +28,9 @@ from .geo import GEOMETRY_LABEL, geometry_problems, patch_polygons
 from .hazard_ledger import HazardLedger
 from .schema import Category, Schema, load_schema
 from .upgrades import apply_upgrades
-from .validation import clean_events, clean_frame, derive, grade_problems
-from .values import differs, display_value, from_sql, is_blank, to_python, to_sql, value_from_sql
+from .validation import (clean_events, clean_frame, clean_record, derive, derive_record, grade_problems,
+                         record_grade_problems)
+from .values import differs, display_value, from_sql, is_blank, to_python, to_sql, value_from_sql, value_to_sql
 
 
 @dataclass
@@ -284,11 +285,31 @@ class Store(HazardLedger):
             raise ValidationError(problems)
         return derived, patch_polygons(source_geoms, c.buffer_m)
 
+    def _prepare_record(self, c: Category, raw: dict, source_geom, *, tolerate: frozenset[str] = frozenset()) -> dict:
+        """``_prepare`` of one patch as a dict of plain values (``clean_record``, ``derive_record``: no
+        frame), with the same problems (numbered as the first row, as ``_prepare`` numbers them)."""
+        raw = raw | {f.key: f.default for f in c.fields if f.default is not None and is_blank(raw.get(f.key))}
+        clean, problems = clean_record(c, raw, self.schema)
+        problems = [Problem(p.field, p.message, row=1) for p in problems if p.field not in tolerate]
+        problems += [Problem(GEOMETRY_LABEL, message, row=1) for _, message in geometry_problems([source_geom], c.geometry)]
+        if problems:
+            raise ValidationError(problems)
+        derived = derive_record(c, clean, source_geom, self.schema)
+        problems = [Problem(p.field, p.message, row=1) for p in record_grade_problems(c, derived) if p.field not in tolerate]
+        if problems:
+            raise ValidationError(problems)
+        return derived
+
     def insert(self, category: str, values: dict, source_geometry, user: User | str) -> dict:
         """Add one patch; returns it as stored (version 1)."""
         c = self.schema.category(category)
-        self.insert_many(c.key, pd.DataFrame([values]), [source_geometry], user)
-        return self.get(str(values.get("code")).strip())
+        derived = self._prepare_record(c, {k: v for k, v in values.items() if k != "category"}, source_geometry)
+        # a one-row frame of stored values' types for ``_insert_rows``, from the derived record (no cleaning)
+        frame = pd.DataFrame({f.key: from_sql(f, [value_to_sql(f, derived[f.key])]) for f in c.fields if f.key in derived})
+        with self.transaction() as con:
+            self._insert_rows(con, c, frame, patch_polygons([source_geometry], c.buffer_m), [source_geometry],
+                              self._actor(user, "edit", con), now_utc(), "insert", None)
+        return self.get(derived["code"])
 
     def insert_many(self, category: str, frame: pd.DataFrame, source_geoms, user: User | str, *,
                     action: str = "insert", file: str | None = None, con=None) -> int:
@@ -423,25 +444,24 @@ class Store(HazardLedger):
         # saving other fields; a change to that field itself is checked as usual
         kept_keys: set[str] = set()
         try:
-            derived, polygons = self._prepare(c, pd.DataFrame([merged]), [geom])
+            derived = self._prepare_record(c, merged, geom)
         except ValidationError:
             kept = {p.field for p in self.stored_problems(current)} - {c.field(k).label for k in changes if k in c.keys}
             if not kept:
                 raise
             kept_keys = {f.key for f in c.editable_fields if f.label in kept}
-            derived, polygons = self._prepare(c, pd.DataFrame([{k: (None if k in kept_keys else v)
-                                                                for k, v in merged.items()}]), [geom],
-                                              tolerate=frozenset(kept))
-        new = {f.key: to_python(f, derived[f.key].iloc[0]) for f in c.fields if f.key in derived}
+            derived = self._prepare_record(c, {k: (None if k in kept_keys else v) for k, v in merged.items()}, geom,
+                                           tolerate=frozenset(kept))
+        new = {f.key: derived[f.key] for f in c.fields if f.key in derived}
         new |= {k: current[k] for k in kept_keys if new.get(k) is None}
         changed = [f for f in c.fields if f.key in new and differs(f, current[f.key], new[f.key])]
-        change = PatchChange(current, c.table, action,
-                             {f.key: to_sql(f, derived[f.key])[0] for f in changed},
+        change = PatchChange(current, c.table, action, {f.key: value_to_sql(f, new[f.key]) for f in changed},
                              [(f.key, f.label, display_value(f, current[f.key], current),
                                display_value(f, new[f.key], new))
                               for f in changed])
         if source_geometry is not None and not shapely.equals_exact(geom, current["source_geometry"], 1e-9):
-            change.polygon, change.source = self.backend.encode(polygons)[0], self.backend.encode([geom])[0]
+            polygon = patch_polygons([geom], c.buffer_m)
+            change.polygon, change.source = self.backend.encode(polygon)[0], self.backend.encode([geom])[0]
             change.history.append(("source_geometry", GEOMETRY_LABEL,
                                    shapely.to_wkt(current["source_geometry"], rounding_precision=7),
                                    shapely.to_wkt(geom, rounding_precision=7)))
@@ -474,7 +494,7 @@ class Store(HazardLedger):
         patch; saving other fields is not blocked by them."""
         record = self.get(record) if isinstance(record, str) else record
         c = self.schema.category(record["category"])
-        _, problems = clean_frame(c, pd.DataFrame([{f.key: record.get(f.key) for f in c.editable_fields}]), self.schema)
+        _, problems = clean_record(c, {f.key: record.get(f.key) for f in c.editable_fields}, self.schema)
         return [Problem(p.field, f"已存的值有误：{p.message}") for p in problems]
 
     @staticmethod

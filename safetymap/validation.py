@@ -3,14 +3,15 @@ collecting every problem with its row and the field's Chinese label; then derive
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.api.types import (infer_dtype, is_bool_dtype, is_datetime64_any_dtype,
-                              is_numeric_dtype)
+from pandas.api.types import infer_dtype, is_bool_dtype, is_datetime64_any_dtype, is_numeric_dtype
 
 from .errors import Problem
 from .geo import MAIN_PREFIX, STAKE_PATTERN, lengths_m, parse_stake
@@ -53,8 +54,12 @@ def _coerce_text(f: Field, s: pd.Series, blank: np.ndarray):
     bad = np.zeros(len(s), bool)
     if f.pattern and (~blank).any():
         bad[~blank] = ~_matches(out[~blank], f.pattern)
+    return out, bad, lambda v: _pattern_message(f, v)
+
+
+def _pattern_message(f: Field, v) -> str:
     expected = f"，应为 {f.expected}" if f.expected else ""
-    return out, bad, lambda v: f"「{v}」格式不对{expected}"
+    return f"「{v}」格式不对{expected}"
 
 
 def _numbers(s: pd.Series) -> np.ndarray:
@@ -79,25 +84,34 @@ def _range_text(lo: float | None, hi: float | None) -> str:
     return f"不大于 {hi:g}" if hi is not None else ""
 
 
+def _not_integral(values):
+    """Numbers (an array or one) that are not whole (nor infinite): an int field refuses them."""
+    with np.errstate(invalid="ignore"):
+        return ~np.isfinite(values) | (np.abs(values - np.round(values)) > 1e-9)
+
+
+def _out_of_range(f: Field, values):
+    """Numbers (an array or one) outside the field's min..max."""
+    lo, hi = f.min, f.max
+    with np.errstate(invalid="ignore"):
+        return ((values < lo) if lo is not None else False) | ((values > hi) if hi is not None else False)
+
+
+def _number_message(f: Field, v) -> str:
+    range_text = _range_text(f.min, f.max)
+    kind = "整数" if f.type == "int" else "数值"
+    return f"「{v}」不是{kind}" + (f"（范围 {range_text}）" if range_text else "")
+
+
 def _coerce_number(f: Field, s: pd.Series, blank: np.ndarray):
     values = _numbers(s)
     bad = ~blank & np.isnan(values)
     if f.type == "int":
-        with np.errstate(invalid="ignore"):
-            bad |= ~blank & ~bad & (np.abs(values - np.round(values)) > 1e-9)
-    lo, hi = f.min, f.max
-    with np.errstate(invalid="ignore"):
-        out_of_range = ~blank & ~bad & (((values < lo) if lo is not None else False) | ((values > hi) if hi is not None else False))
-    bad |= out_of_range
-    range_text = _range_text(lo, hi)
-    kind = "整数" if f.type == "int" else "数值"
-
-    def message(v):
-        return f"「{v}」不是{kind}" + (f"（范围 {range_text}）" if range_text else "")
-
+        bad |= ~blank & ~bad & _not_integral(values)
+    bad |= ~blank & ~bad & _out_of_range(f, values)
     num = pd.Series(np.where(blank | bad, np.nan, values), index=s.index, dtype=float)
     out = num.round().astype("Int64") if f.type == "int" else num
-    return out, bad, message
+    return out, bad, lambda v: _number_message(f, v)
 
 
 def _bool_words(s: pd.Series) -> pd.Series:
@@ -126,7 +140,11 @@ def _coerce_bool(f: Field, s: pd.Series, blank: np.ndarray):
     out = pd.array(true, dtype="boolean")
     out[blank | bad] = pd.NA
     out = pd.Series(out, index=s.index)
-    return out, bad, lambda v: f"「{v}」应为 是/否"
+    return out, bad, _bool_message
+
+
+def _bool_message(v) -> str:
+    return f"「{v}」应为 是/否"
 
 
 def _one_date(v, f: Field):
@@ -162,8 +180,12 @@ def _coerce_date(f: Field, s: pd.Series, blank: np.ndarray):
         out = out.dt.normalize()
     out = out.astype("datetime64[ms]")
     bad = ~blank & out.isna().to_numpy()
+    return out, bad, lambda v: _date_message(f, v)
+
+
+def _date_message(f: Field, v) -> str:
     kind = "日期（如 2026-11-28）" if f.type == "date" else "日期时间"
-    return out, bad, lambda v: f"「{v}」不是有效的{kind}"
+    return f"「{v}」不是有效的{kind}"
 
 
 def _coerce_enum(f: Field, s: pd.Series, blank: np.ndarray, separator: str):
@@ -184,7 +206,11 @@ def _coerce_enum(f: Field, s: pd.Series, blank: np.ndarray, separator: str):
     out = np.full(len(s), None, dtype=object)
     out[~blank] = values.to_numpy(dtype=object)
     out[bad] = None
-    return pd.Series(out, index=s.index, dtype=object), bad, lambda v: f"「{v}」不在可选值中（{'、'.join(f.values)}）"
+    return pd.Series(out, index=s.index, dtype=object), bad, lambda v: _enum_message(f, v)
+
+
+def _enum_message(f: Field, v) -> str:
+    return f"「{v}」不在可选值中（{'、'.join(f.values)}）"
 
 
 def _coerce_stake(f: Field, s: pd.Series, blank: np.ndarray):
@@ -197,13 +223,18 @@ def _coerce_stake(f: Field, s: pd.Series, blank: np.ndarray):
         parts = pc.extract_regex(text, STAKE_PATTERN)
         km = pc.cast(pc.struct_field(parts, "km"), pa.float64()).to_numpy(zero_copy_only=False)
         m = pc.cast(pc.struct_field(parts, "m"), pa.float64()).to_numpy(zero_copy_only=False)
-        values = np.round(km * 1000 + m, 3)
+        values = _stake_metres(km, m)
         bad = ~blank & np.isnan(values)
     else:
         values = np.array([np.nan if b else _stake_or_nan(v) for v, b in zip(s, blank)], dtype=float)
         bad = ~blank & np.isnan(values)
     values = np.where(blank | bad, np.nan, values)
     return pd.Series(values, index=s.index, dtype=float), bad, _stake_message
+
+
+def _stake_metres(km, m):
+    """The metres of a stake's kilometre and metre parts (arrays or one of each)."""
+    return np.round(km * 1000 + m, 3)
 
 
 def _stake_texts(s: pd.Series) -> pd.Series:
@@ -273,7 +304,7 @@ def clean_frame(category: Category, raw: pd.DataFrame, schema: Schema, *, file: 
     known = set(category.keys) | {"category", "geometry", "source_geometry", "archived"}
     for col in raw.columns:
         if col not in known:
-            problems.append(Problem(str(col), f"「{category.label}」没有这个字段", file=file))
+            problems.append(Problem(str(col), _unknown_field_message(category), file=file))
     rows = np.arange(first_row, first_row + len(raw))
     clean = {}
     for f in category.editable_fields:
@@ -288,12 +319,33 @@ def clean_frame(category: Category, raw: pd.DataFrame, schema: Schema, *, file: 
                 problems.append(Problem(f.label, message(raw[f.key].iloc[i]), row=int(rows[i]), file=file))
         if f.required:
             for i in np.flatnonzero(blank):
-                problems.append(Problem(f.label, "必填，不能为空", row=int(rows[i]), file=file))
+                problems.append(Problem(f.label, REQUIRED_MESSAGE, row=int(rows[i]), file=file))
     frame = pd.DataFrame(clean, index=raw.index)
     if "stake_prefix" in frame.columns:
         problems += _settle_stake_prefix(category, raw, frame, rows, file)
     problems += _cross_field_problems(category, frame, rows, file, schema)
     return frame, problems
+
+
+REQUIRED_MESSAGE = "必填，不能为空"
+BACKWARDS_MESSAGE = "止点桩号小于起点桩号"
+
+
+def _unknown_field_message(category: Category) -> str:
+    return f"「{category.label}」没有这个字段"
+
+
+def _chains_message(chains: set[str]) -> str:
+    return (f"起止桩号的冠号不同（{'、'.join(sorted(chains))}）：一个图斑只在一条"
+            "桩号链上（主线 K、左右幅 ZK/YK 或同一匝道），请分开登记")
+
+
+def _requires_message(f: Field, other: str) -> str:
+    return f"填写了「{f.label}」时必须填写「{other}」"
+
+
+def _within_message(value, parent: str, within) -> str:
+    return f"「{value}」不在{parent}「{within}」内"
 
 
 def _settle_stake_prefix(category: Category, raw: pd.DataFrame, frame: pd.DataFrame, rows, file) -> list[Problem]:
@@ -306,9 +358,8 @@ def _settle_stake_prefix(category: Category, raw: pd.DataFrame, frame: pd.DataFr
     for i in range(len(raw)):
         chains = {p for p in (stated[0][i], stated[1][i], given[i]) if p and p != MAIN_PREFIX}
         if len(chains) > 1:
-            named = "、".join(sorted(chains))
-            problems.append(Problem(category.field("end_stake").label, f"起止桩号的冠号不同（{named}）：一个图斑只在一条"
-                                    "桩号链上（主线 K、左右幅 ZK/YK 或同一匝道），请分开登记", row=int(rows[i]), file=file))
+            problems.append(Problem(category.field("end_stake").label, _chains_message(chains), row=int(rows[i]),
+                                    file=file))
     chosen = np.where(stated[0] != "", stated[0], np.where(stated[1] != "", stated[1], given))
     has_stake = frame["start_stake"].notna().to_numpy() if "start_stake" in frame.columns else np.zeros(len(raw), bool)
     chosen = np.where((chosen == "") & has_stake, MAIN_PREFIX, chosen)
@@ -324,7 +375,7 @@ def _cross_field_problems(category: Category, frame: pd.DataFrame, rows, file, s
             backwards = end < start
         label = category.field("end_stake").label
         for i in np.flatnonzero(backwards):
-            problems.append(Problem(label, "止点桩号小于起点桩号", row=int(rows[i]), file=file))
+            problems.append(Problem(label, BACKWARDS_MESSAGE, row=int(rows[i]), file=file))
     for f in category.fields:
         if f.requires and f.key in frame.columns:
             problems += _requires_problems(category, f, frame, rows, file)
@@ -378,7 +429,7 @@ def _within_problems(category: Category, f: Field, frame: pd.DataFrame, rows, fi
     problems = []
     for i, (value, within) in enumerate(zip(frame[f.key], frame[f.within])):
         if not (is_blank(value) or is_blank(within) or schema.belongs(value, within)):
-            problems.append(Problem(f.label, f"「{value}」不在{parent}「{within}」内", row=int(rows[i]), file=file))
+            problems.append(Problem(f.label, _within_message(value, parent, within), row=int(rows[i]), file=file))
     return problems
 
 
@@ -389,8 +440,197 @@ def _requires_problems(category: Category, f: Field, frame: pd.DataFrame, rows, 
     for key in f.requires:
         missing = filled & (blank_mask(frame[key]) if key in frame.columns else True)
         other = category.field(key).label
-        problems += [Problem(other, f"填写了「{f.label}」时必须填写「{other}」", row=int(rows[i]), file=file)
+        problems += [Problem(other, _requires_message(f, other), row=int(rows[i]), file=file)
                      for i in np.flatnonzero(missing)]
+    return problems
+
+
+# ---------------------------------------------------------------- one record (the plain-row path)
+# ``clean_record`` is ``clean_frame`` of a one-row frame, value by value in plain Python, for the saves of
+# one patch (an edit, an inspection): the same clean values and the same problems, through the same rules
+# (messages, ranges, stakes, dates, enumerations above), without a frame. tests/test_row_path.py holds
+# the two to each other over every field of the schema.
+_RE2_SPACE = re.compile(r"[\t\n\f\r ]+")  # what Arrow's regular expressions (RE2) take for \s
+
+
+def clean_record(category: Category, raw: dict, schema: Schema) -> tuple[dict, list[Problem]]:
+    """``clean_frame(category, pd.DataFrame([raw]), schema)`` for one record: (clean values by key as plain
+    Python values — None for blank, int, float, bool, date, datetime, text — and the problems, without
+    row numbers)."""
+    known = set(category.keys) | {"category", "geometry", "source_geometry", "archived"}
+    problems = [Problem(str(key), _unknown_field_message(category)) for key in raw if key not in known]
+    clean = {}
+    for f in category.editable_fields:
+        value = _as_frame_holds(raw.get(f.key))
+        blank = _blank_one(value)
+        clean[f.key] = None
+        if not blank:
+            clean[f.key], ok = _ROW_COERCE[f.type](f, value, schema)
+            if not ok:
+                clean[f.key] = clean[f.key] if f.type in ("str", "text") else None  # a bad text stays, as a frame keeps it
+                problems.append(Problem(f.label, _ROW_MESSAGE[f.type](f, value)))
+        if f.required and blank:
+            problems.append(Problem(f.label, REQUIRED_MESSAGE))
+    if "stake_prefix" in clean:
+        problems += _settle_record_stake_prefix(category, raw, clean)
+    problems += _record_cross_field_problems(category, clean, schema)
+    return clean, problems
+
+
+def _blank_one(value) -> bool:
+    """``blank_mask`` of one value."""
+    if isinstance(value, str):
+        return value.strip() == ""
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+def _as_frame_holds(value):
+    """A value as a frame column holds it: a moment as a Timestamp (its text, if a message quotes it)."""
+    return pd.Timestamp(value) if isinstance(value, (dt.datetime, np.datetime64)) else value
+
+
+def _text_one(f: Field, value, schema: Schema):
+    text = value.strip() if isinstance(value, str) else _one_text(value)
+    if f.normalise == "code":
+        text = _normalised_code_one(text)
+    return text, not f.pattern or _pattern_matches(f.pattern, text)
+
+
+def _normalised_code_one(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    text = text.upper() if text.isascii() else pc.utf8_upper(pa.array([text]))[0].as_py()  # as Arrow does
+    return _RE2_SPACE.sub("", text)
+
+
+@functools.cache
+def _pattern_matcher(pattern: str):
+    """``_matches`` for one text: Arrow's ``^(pattern)``; ASCII classes (\\d, \\w) as RE2 reads them."""
+    return re.compile(f"^({pattern.removeprefix('^')})", re.ASCII).match
+
+
+def _pattern_matches(pattern: str, text: str) -> bool:
+    return _pattern_matcher(pattern)(text) is not None
+
+
+def _number_one(f: Field, value, schema: Schema):
+    if isinstance(value, (bool, np.bool_)):
+        number = np.nan
+    elif isinstance(value, (int, float, np.integer, np.floating)):
+        number = float(value)
+    elif isinstance(value, str):
+        number = float(pd.to_numeric(value.strip().replace(",", ""), errors="coerce"))
+    else:
+        number = float(_numbers(pd.Series([value], dtype=object))[0])
+    ok = not np.isnan(number) and not (f.type == "int" and _not_integral(number)) and not _out_of_range(f, number)
+    if not ok:
+        return None, False
+    return (int(np.round(number)) if f.type == "int" else number), True
+
+
+def _bool_one(f: Field, value, schema: Schema):
+    word = _bool_word(value)
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS, True
+    return None, False
+
+
+def _date_one(f: Field, value, schema: Schema):
+    stamp = _one_date(value, f)
+    if pd.isna(stamp):
+        return None, False
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    stamp = stamp.floor("ms")
+    return (stamp.date() if f.type == "date" else stamp.to_pydatetime()), True
+
+
+def _enum_one(f: Field, value, schema: Schema):
+    text = value.strip() if isinstance(value, str) else _one_text(value)
+    if f.multiple:
+        sep = schema.separator
+        text = _multi_separators(sep).sub(sep, text).strip().strip(sep)
+        ok = all(part in f.values for part in text.split(sep))
+    else:
+        ok = text in f.values
+    return (text if ok else None), ok
+
+
+@functools.cache
+def _multi_separators(separator: str):
+    return re.compile(rf"\s*{MULTI_SPLIT.pattern}+\s*", re.ASCII)
+
+
+_STAKE_RE_ASCII = re.compile(STAKE_PATTERN, re.ASCII)
+
+
+def _stake_one(f: Field, value, schema: Schema):
+    if isinstance(value, str):
+        metres = _typed_stake_metres(value)[1]
+    elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+        metres = float(value)
+        metres = np.nan if metres < 0 else metres
+    else:
+        metres = _stake_or_nan(value)
+    return (None, False) if np.isnan(metres) else (float(metres), True)
+
+
+def _typed_stake_metres(text: str) -> tuple[str, float]:
+    """(stated prefix, metres) of a typed stake as the column-wise parse reads it; ("", NaN) if it does not parse."""
+    match = _STAKE_RE_ASCII.match(_RE2_SPACE.sub("", text.upper() if text.isascii() else
+                                                 pc.utf8_upper(pa.array([text]))[0].as_py()))
+    if not match:
+        return "", np.nan
+    return match["prefix"], float(_stake_metres(float(match["km"]), float(match["m"])))
+
+
+_ROW_COERCE = {"str": _text_one, "text": _text_one, "int": _number_one, "float": _number_one, "bool": _bool_one,
+               "date": _date_one, "datetime": _date_one, "enum": _enum_one, "stake": _stake_one}
+_ROW_MESSAGE = {"str": _pattern_message, "text": _pattern_message, "int": _number_message, "float": _number_message,
+                "bool": lambda f, v: _bool_message(v), "date": _date_message, "datetime": _date_message,
+                "enum": _enum_message, "stake": lambda f, v: _stake_message(v)}
+
+
+def _settle_record_stake_prefix(category: Category, raw: dict, clean: dict) -> list[Problem]:
+    """``_settle_stake_prefix`` of one record."""
+    stated = [_typed_stake_metres(raw[k])[0] if isinstance(raw.get(k), str) else "" for k in ("start_stake", "end_stake")]
+    stated = ["" if p == MAIN_PREFIX else p for p in stated]
+    given = clean["stake_prefix"] or ""
+    problems = []
+    chains = {p for p in (*stated, given) if p and p != MAIN_PREFIX}
+    if len(chains) > 1:
+        problems.append(Problem(category.field("end_stake").label, _chains_message(chains)))
+    chosen = stated[0] or stated[1] or given
+    if not chosen and clean.get("start_stake") is not None:
+        chosen = MAIN_PREFIX
+    clean["stake_prefix"] = chosen or None
+    return problems
+
+
+def _record_cross_field_problems(category: Category, clean: dict, schema: Schema) -> list[Problem]:
+    """``_cross_field_problems`` of one record."""
+    problems = []
+    start, end = clean.get("start_stake"), clean.get("end_stake")
+    if "start_stake" in clean and "end_stake" in clean and start is not None and end is not None and end < start:
+        problems.append(Problem(category.field("end_stake").label, BACKWARDS_MESSAGE))
+    for f in category.fields:
+        if f.requires and f.key in clean and not is_blank(clean[f.key]):
+            problems += [Problem(category.field(k).label, _requires_message(f, category.field(k).label))
+                         for k in f.requires if is_blank(clean.get(k))]
+        if f.within and f.key in clean and f.within in clean:
+            value, within = clean[f.key], clean[f.within]
+            if not (is_blank(value) or is_blank(within) or schema.belongs(value, within)):
+                problems.append(Problem(f.label, _within_message(value, category.field(f.within).label, within)))
+    rule = schema.township_unit_rule
+    if rule is not None and "route_code" in clean and not is_blank(clean["route_code"]) \
+            and not rule.allows(clean["route_code"]):
+        for key in (k for k in rule.fields if k in clean):
+            f, value = category.field(key), clean[key]
+            if is_blank(value):
+                continue
+            if f.multiple and not any(part in rule.units for part in MULTI_SPLIT.split(value)):
+                continue
+            units = [u for u in (split_multi(value) if f.multiple else [value]) if u in rule.units]
+            problems += [Problem(f.label, rule.message(u, f.label, clean["route_code"])) for u in units]
     return problems
 
 
@@ -413,6 +653,16 @@ def stake_length_notes(frame: pd.DataFrame, lengths, schema: Schema) -> np.ndarr
     return out
 
 
+FIVE_IN_PLACE = {  # each check of 责任、措施、资金、时限、预案五到位: the fields that must be filled in
+    "责任": ("resp_unit", "resp_person"),
+    "措施": ("list_measures",),
+    "资金": None,  # the funding (万元) must be more than 0
+    "时限": ("rect_deadline",),
+    "预案": ("plan",),
+}
+FUNDING_KEY = "funding_wan"
+
+
 def five_in_place_parts(frame: pd.DataFrame) -> pd.DataFrame:
     """The five checks of 责任、措施、资金、时限、预案五到位, one boolean column each."""
     def present(col):
@@ -420,14 +670,21 @@ def five_in_place_parts(frame: pd.DataFrame) -> pd.DataFrame:
             return pd.Series(False, index=frame.index)
         return pd.Series(~blank_mask(frame[col]), index=frame.index)
 
-    funding = pd.to_numeric(frame.get("funding_wan", pd.Series(np.nan, index=frame.index)), errors="coerce")
-    return pd.DataFrame({
-        "责任": present("resp_unit") & present("resp_person"),
-        "措施": present("list_measures"),
-        "资金": (funding > 0).fillna(False).astype(bool),
-        "时限": present("rect_deadline"),
-        "预案": present("plan"),
-    }, index=frame.index)
+    funding = pd.to_numeric(frame.get(FUNDING_KEY, pd.Series(np.nan, index=frame.index)), errors="coerce")
+    parts = {}
+    for name, keys in FIVE_IN_PLACE.items():
+        if keys is None:
+            parts[name] = (funding > 0).fillna(False).astype(bool)
+        else:
+            parts[name] = np.logical_and.reduce([present(k) for k in keys])
+    return pd.DataFrame(parts, index=frame.index)
+
+
+def five_in_place_of(record: dict) -> bool:
+    """``five_in_place_parts`` of one clean record, all five met."""
+    funding = record.get(FUNDING_KEY)
+    return all((funding is not None and funding > 0) if keys is None else
+               all(k in record and not is_blank(record[k]) for k in keys) for keys in FIVE_IN_PLACE.values())
 
 
 def derive(category: Category, frame: pd.DataFrame, source_geoms, schema: Schema, *,
@@ -452,38 +709,71 @@ def derive(category: Category, frame: pd.DataFrame, source_geoms, schema: Schema
     return out
 
 
+def derive_record(category: Category, record: dict, source_geom, schema: Schema) -> dict:
+    """``derive`` of one clean record (from ``clean_record``), as a dict of plain values: no frame."""
+    out = dict(record)
+    keys = set(category.keys)
+    if "length_m" in keys:
+        out["length_m"] = float(lengths_m([source_geom])[0])
+    if {"likelihood", "consequence"} <= keys:
+        L, C = out["likelihood"], out["consequence"]
+        out["risk_score"] = None if L is None or C is None else int(L * C)
+        if {"risk_grade", "grade_method"} <= keys:
+            L, C = (np.array([np.nan if v is None else v], dtype=float) for v in (L, C))
+            grades, methods, given_alone = _grade_methods(
+                category, _matrix_grade_values(schema, L, C), np.array([out["risk_grade"]], dtype=object),
+                np.array([out["grade_method"]], dtype=object), np.array([is_blank(out["risk_grade"])]),
+                np.array([is_blank(out["grade_method"])]))
+            out["risk_grade"], out["grade_method"] = grades[0], methods[0]
+            if "grade_basis" in out and given_alone[0] and is_blank(out["grade_basis"]):
+                out["grade_basis"] = GIVEN_GRADE_BASIS
+    if "five_in_place" in keys:
+        out["five_in_place"] = five_in_place_of(out)
+    return out
+
+
 GIVEN_GRADE_BASIS = "未给出L、C，按所填等级"
 
 
 def _grades(category: Category, frame: pd.DataFrame, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(grade, method) per row. 矩阵计算: the matrix grade, recomputed on every save, whatever was stored.
-    直接判定: the entered grade. No method: 矩阵计算 where L and C are known and the entered grade (if
-    any) agrees; 直接判定 where only a grade is given (its basis says so when none is given); left
-    blank where they disagree, so that ``grade_problems`` asks instead of one silently overriding the other.
-    Fills ``grade_basis`` of ``frame`` in place."""
-    by_matrix, direct = category.field("grade_method").values
-    entered = frame["risk_grade"].astype(object).to_numpy(copy=True)
-    method = frame["grade_method"].astype(object).to_numpy(copy=True)
-    no_method = blank_mask(frame["grade_method"])
-    no_grade = blank_mask(frame["risk_grade"])
-    known = np.array([m is not None for m in matrix], dtype=bool)
-    method[no_method & known & (no_grade | (entered == matrix))] = by_matrix
-    inferred_direct = no_method & ~known & ~no_grade
-    method[inferred_direct] = direct
-    method[no_method & ~known & no_grade] = by_matrix  # nothing to grade by: grade_problems says so
-    method[no_method & known & ~no_grade & (entered != matrix)] = None
-    grades = np.where(method == by_matrix, matrix, entered)
+    """(grade, method) per row (see ``_grade_methods``). Fills ``grade_basis`` of ``frame`` in place."""
+    grades, method, given_alone = _grade_methods(
+        category, matrix, frame["risk_grade"].astype(object).to_numpy(copy=True),
+        frame["grade_method"].astype(object).to_numpy(copy=True), blank_mask(frame["risk_grade"]),
+        blank_mask(frame["grade_method"]))
     if "grade_basis" in frame.columns:  # a grade given alone (a file, an older ledger): say so as its basis
-        no_basis = inferred_direct & blank_mask(frame["grade_basis"])
+        no_basis = given_alone & blank_mask(frame["grade_basis"])
         frame.loc[no_basis, "grade_basis"] = GIVEN_GRADE_BASIS
     return grades, method
 
 
+def _grade_methods(category: Category, matrix: np.ndarray, entered: np.ndarray, method: np.ndarray,
+                   no_grade: np.ndarray, no_method: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(grade, method, given alone) per row, of arrays (a frame's columns or one record's values).
+    矩阵计算: the matrix grade, recomputed on every save, whatever was stored. 直接判定: the entered
+    grade. No method: 矩阵计算 where L and C are known and the entered grade (if any) agrees; 直接判定
+    where only a grade is given (``given alone``: its basis says so when none is given); left blank
+    where they disagree, so that ``grade_problems`` asks instead of one silently overriding the other."""
+    by_matrix, direct = category.field("grade_method").values
+    method = method.copy()
+    known = np.array([m is not None for m in matrix], dtype=bool)
+    method[no_method & known & (no_grade | (entered == matrix))] = by_matrix
+    given_alone = no_method & ~known & ~no_grade
+    method[given_alone] = direct
+    method[no_method & ~known & no_grade] = by_matrix  # nothing to grade by: grade_problems says so
+    method[no_method & known & ~no_grade & (entered != matrix)] = None
+    grades = np.where(method == by_matrix, matrix, entered)
+    return grades, method, given_alone
+
+
 def _matrix_grades(schema: Schema, likelihood: pd.Series, consequence: pd.Series) -> np.ndarray:
     """The matrix grade of each (L, C) pair; None where either is missing or outside 1..5."""
+    return _matrix_grade_values(schema, likelihood.to_numpy(dtype=float, na_value=np.nan),
+                                consequence.to_numpy(dtype=float, na_value=np.nan))
+
+
+def _matrix_grade_values(schema: Schema, L: np.ndarray, C: np.ndarray) -> np.ndarray:
     matrix = np.array(schema.matrix, dtype=object)
-    L = likelihood.to_numpy(dtype=float, na_value=np.nan)
-    C = consequence.to_numpy(dtype=float, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         ok = (L >= 1) & (L <= matrix.shape[0]) & (C >= 1) & (C <= matrix.shape[1])
     out = np.full(len(L), None, dtype=object)
@@ -495,11 +785,29 @@ def grade_problems(category: Category, frame: pd.DataFrame, rows, file=None) -> 
     """A patch needs a grade, from the L×C matrix or directly determined with its basis (see ``_grades``)."""
     if not {"risk_grade", "grade_method"} <= set(frame.columns):
         return []
+    direct = category.field("grade_method").values[1]
+    is_direct = (frame["grade_method"] == direct).to_numpy(dtype=bool, na_value=False)
+    no_basis = blank_mask(frame["grade_basis"]) if "grade_basis" in frame.columns else None
+    return _grade_problems(category, np.asarray(list(rows)), blank_mask(frame["risk_grade"]),
+                           blank_mask(frame["grade_method"]), is_direct, no_basis, file)
+
+
+def record_grade_problems(category: Category, record: dict) -> list[Problem]:
+    """``grade_problems`` of one derived record (from ``derive_record``), without row numbers."""
+    if not {"risk_grade", "grade_method"} <= set(record):
+        return []
+    direct = category.field("grade_method").values[1]
+    no_basis = np.array([is_blank(record["grade_basis"])]) if "grade_basis" in record else None
+    problems = _grade_problems(category, np.array([0]), np.array([is_blank(record["risk_grade"])]),
+                               np.array([is_blank(record["grade_method"])]), np.array([record["grade_method"] == direct]),
+                               no_basis, None)
+    return [Problem(p.field, p.message) for p in problems]
+
+
+def _grade_problems(category: Category, rows: np.ndarray, no_grade: np.ndarray, no_method: np.ndarray,
+                    is_direct: np.ndarray, no_basis: np.ndarray | None, file) -> list[Problem]:
     grade, method, basis = (category.field(k) for k in ("risk_grade", "grade_method", "grade_basis"))
     by_matrix, direct = method.values
-    rows = np.asarray(list(rows))
-    no_grade, no_method = blank_mask(frame["risk_grade"]), blank_mask(frame["grade_method"])
-    is_direct = (frame["grade_method"] == direct).to_numpy(dtype=bool, na_value=False)
     problems = [Problem(grade.label, f"与 L×C 矩阵结果不一致；如为直接判定，请将「{method.label}」设为{direct}并填写"
                         f"「{basis.label}」，否则删去{grade.label}按矩阵计算", row=int(r), file=file)
                 for r in rows[no_method]]
@@ -507,9 +815,9 @@ def grade_problems(category: Category, frame: pd.DataFrame, rows, file=None) -> 
                          row=int(r), file=file) for r in rows[no_grade & ~no_method & ~is_direct]]
     problems += [Problem(grade.label, f"{direct}须选择{grade.label}", row=int(r), file=file)
                  for r in rows[no_grade & is_direct]]
-    if basis.key in frame.columns:
+    if no_basis is not None:
         problems += [Problem(basis.label, f"{direct}须填写{basis.label}", row=int(r), file=file)
-                     for r in rows[is_direct & blank_mask(frame[basis.key])]]
+                     for r in rows[is_direct & no_basis]]
     return problems
 
 

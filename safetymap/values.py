@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import infer_dtype
 
-from .clock import CHINA_TZ, local_series_to_utc_text, utc_text_to_local
+from .clock import CHINA_TZ, local_series_to_utc_text, utc_text, utc_text_to_local
 from .geo import format_stake
 from .schema import Field
 
@@ -185,3 +185,21 @@ def value_from_sql(f: Field, value):
         value = float(value)
         return None if math.isnan(value) else value
     return None if isinstance(value, str) and not value.strip() else value
+
+
+def value_to_sql(f: Field, value):
+    """One record value of ``f`` as stored: the same as ``to_sql(f, column)`` of a column holding it,
+    without building a column (the plain-row path of ``Store.update``)."""
+    if is_blank(value):
+        return None
+    if f.type == "date":
+        return value.strftime("%Y-%m-%d")
+    if f.type == "datetime":
+        return utc_text(value)
+    if f.type == "bool":
+        return bool(value)
+    if f.type == "int":
+        return int(value)
+    if f.type in ("float", "stake"):
+        return float(value)
+    return str(value)
