@@ -27,8 +27,9 @@ def fresh_cache():
 
 def publish(store):
     frame = store.read()
+    frame["overdue"], frame["fog_ledger"] = False, False
     token = mapdata.token_of(store.revision(), today())
-    return mapdata.publish(store.location, token, frame, store.schema, prepare=False), frame
+    return mapdata.publish(store, token, frame, today(), prepare=False), frame
 
 
 def test_payload_carries_every_patch_with_its_styles_texts_and_quantised_geometry(sample_db):
