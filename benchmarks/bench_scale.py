@@ -6,7 +6,9 @@ sent as folium feature groups on every rerun), both served on copies of the same
     python benchmarks/bench_scale.py --sizes 1000 10000 --repeat 3
 
 Per size and app, in runs alternated between the two apps (new, base, base, new, …), each in a fresh
-browser context signed in on 导入导出 (so the clock starts before the map begins), measured:
+browser context signed in on 导入导出 (so the clock starts before the map begins), then the app left to
+finish what it does by itself (its processes idle for a second: the new app builds the map's data when
+it starts and after a change, as a user coming to an app started a while ago would find it), measured:
 
 - first paint: from clicking 地图 to the patches drawn; the bytes the browser received meanwhile (HTTP
   bodies as sent plus websocket frames, from the DevTools protocol) and the JS heap afterwards;
@@ -67,6 +69,31 @@ class Served(e2e.AppServer):
 
     def __init__(self, db: Path, folder: Path, port: int | None = None):
         super().__init__(db, timeout=180, port=port, folder=folder)
+
+    def cpu_seconds(self) -> float:
+        """CPU time the app's process group has used so far (user + system), seconds."""
+        ticks = 0
+        for pid in _group_pids(self.process.pid):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, quiet_s: float = 1.0, timeout_s: float = TIMEOUT_S) -> float:
+        """Wait until the app has been idle (under 5 % of a core) for ``quiet_s``: a user opening the map
+        comes to an app that had a fair chance to build what it builds ahead (on start, after a change).
+        Returns the seconds waited."""
+        start = last_busy = time.monotonic()
+        used = self.cpu_seconds()
+        while time.monotonic() - last_busy < quiet_s and time.monotonic() - start < timeout_s:
+            time.sleep(0.25)
+            now = self.cpu_seconds()
+            if now - used > 0.05 * 0.25:
+                last_busy = time.monotonic()
+            used = now
+        return time.monotonic() - start
 
     def rss_mb(self) -> float:
         """Resident memory of the app's process group (the server and any children), MB."""
@@ -187,6 +214,7 @@ def one_run(browser, app, new: bool, edit_code: str, grade: str, colour: str, db
     page.meter = meter
     out = {}
     try:
+        progress(f"app idle after {app.wait_idle():.1f} s")
         start, received = time.perf_counter(), meter.received
         page.locator('[data-testid="stSidebarNav"] a', has_text=e2e.MAP_TITLE).first.click()
         frame = wait_painted(page, new)
@@ -249,6 +277,7 @@ def edit_then_paint(page, frame, new: bool, code: str, grade: str, colour: str, 
 def three_users(browser, app, new: bool) -> list[float]:
     """Three signed-in users click 地图 at (nearly) the same moment; each one's seconds to drawn patches."""
     users = [signed_in_page(browser, app) for _ in range(3)]
+    progress(f"app idle after {app.wait_idle():.1f} s")
     starts = []
     for _context, page, _meter in users:
         starts.append(time.perf_counter())

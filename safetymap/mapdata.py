@@ -122,17 +122,17 @@ class Parts:
     xy: np.ndarray  # int32, two per vertex
 
     @classmethod
-    def of(cls, geoms: np.ndarray, polygons: bool) -> "Parts":
+    def of(cls, geoms: np.ndarray, polygons: bool) -> Parts:
         per_patch, lengths, coords = _parts(geoms, polygons)
         return cls(per_patch, lengths, _quantised_deltas(coords, lengths))
 
-    def take(self, keep: np.ndarray) -> "Parts":
+    def take(self, keep: np.ndarray) -> Parts:
         parts = np.repeat(keep, self.per_patch)
         vertices = np.repeat(parts, self.lengths)
         return Parts(self.per_patch[keep], self.lengths[parts], self.xy.reshape(-1, 2)[vertices].ravel())
 
     @classmethod
-    def join(cls, pieces: list["Parts"]) -> "Parts":
+    def join(cls, pieces: list[Parts]) -> Parts:
         return cls(*(np.concatenate([getattr(p, k) for p in pieces]).astype(kind)
                      for k, kind in (("per_patch", np.uint32), ("lengths", np.uint32), ("xy", np.int32))))
 
@@ -157,13 +157,13 @@ class Pieces:
     def n(self) -> int:
         return len(self.cat)
 
-    def take(self, keep: np.ndarray) -> "Pieces":
+    def take(self, keep: np.ndarray) -> Pieces:
         keep = np.asarray(keep, dtype=bool)
         return Pieces(self.level, {k: v[keep] for k, v in self.texts.items()}, self.cat[keep], self.grade[keep],
                       self.flags[keep], self.poly.take(keep), self.src.take(keep))
 
     @classmethod
-    def join(cls, level: str, pieces: list["Pieces"]) -> "Pieces":
+    def join(cls, level: str, pieces: list[Pieces]) -> Pieces:
         return cls(level, {k: np.concatenate([p.texts[k] for p in pieces]) for k in TEXTS},
                    *(np.concatenate([getattr(p, k) for p in pieces]).astype(kind)
                      for k, kind in (("cat", np.uint8), ("grade", np.int8), ("flags", np.uint8))),

@@ -247,8 +247,8 @@ class Store(HazardLedger):
         (``minx``, ``miny``, ``maxx``, ``maxy``, as the spatial index holds it: a GeoPackage's R-tree keeps
         floats, rounded outwards) and, with ``geometry``, the patch polygon and source geometry as WKB
         (``wkb``, ``source_wkb``: decode them with ``shapely.from_wkb`` when needed). Only the patches of
-        ``category``, of ``codes`` and meeting ``bbox`` when given. No geometry objects and no other column are built: the map
-        reads 100,000 patches this way in a fraction of ``read``'s time and memory."""
+        ``category``, of ``codes`` and meeting ``bbox`` when given. No geometry object and no other column
+        is built: the map reads 100,000 patches this way in a fraction of ``read``'s time and memory."""
         keys = list(dict.fromkeys(["code", *keys]))
         frames = []
         with self.backend.snapshot() as con:

@@ -31,7 +31,8 @@ from .basemaps import basemap_options
 from .component_compat import CLICK_FIELDS
 from ..filters import PatchFilter
 from .filter_form import filter_form
-from .common import cached_by_revision, get_store, sample_banner, setting
+from .common import get_store, sample_banner, setting
+from .map_frame import load, load_context, publish_current
 
 MAP_KEY = "risk_map"
 SELECTED = "map_selected"  # the code shown in the side panel
@@ -48,39 +49,6 @@ FIT_WIDTH_PX = 600  # the map's width is the browser's; fit for a modest one
 
 
 # ---------------------------------------------------------------- data
-@cached_by_revision
-def load_context(store: Store) -> mapview.MapContext:
-    """Roads, K marks and townships for the map (the routes change with the ledger only)."""
-    return mapview.map_context(store.routes())
-
-
-PAGE_KEYS = ("name", "route_code", "township", "risk_grade", "rect_status", "rect_deadline", "version")
-FOG_KEYS = ("fog_monitor_start", "fog_events_manual", "fog_manual_year", "fog_manual_basis")  # for the count only
-
-
-@cached_by_revision
-def load(store: Store) -> pd.DataFrame:
-    """Every current patch with what the filters, the search, the side panel's flags and the payload's index
-    use: a few columns read column-wise, the patch's box instead of its geometry (the side panel reads the
-    whole record with ``store.get``), and two flags: overdue and in the fog ledger. One frame per revision
-    for the whole process (``cached_by_revision``), never copied by a rerun."""
-    revision = store.revision()  # read first: the frame is at least this new
-    frame = store.read_columns(PAGE_KEYS + FOG_KEYS)
-    frame.attrs["revision"] = (store.location, revision)  # names the map payload built from this frame
-    frame["overdue"] = overdue(frame, schema=store.schema).fillna(False).to_numpy(bool)
-    counts = fog_counts(frame[frame["category"] == store.schema.fog_category], store.fog_events(), store.schema)
-    frame["fog_per_year"] = frame["code"].map(dict(zip(counts["code"], counts["per_year"])))
-    frame["fog_ledger"] = frame["code"].isin(set(counts.loc[counts["in_ledger"], "code"]))
-    return frame.drop(columns=list(FOG_KEYS))
-
-
-def publish_current(store: Store, *, prepare: bool = True) -> mapdata.Revision:
-    """The ledger's current revision, kept for the map's data routes (its coarse whole built in the
-    background with ``prepare``)."""
-    everything = load(store)
-    return mapdata.publish(store, revision_token(store, everything), everything, today(), prepare=prepare)
-
-
 def sidebar_filters(schema, frame: pd.DataFrame) -> PatchFilter:
     with st.sidebar:
         st.subheader("地图筛选")
@@ -228,12 +196,6 @@ def search_box(frame: pd.DataFrame) -> None:
 
 
 # ---------------------------------------------------------------- the map
-def revision_token(store: Store, everything: pd.DataFrame) -> str:
-    """The name of the ledger revision ``everything`` was read at (with the day: overdue flags change)."""
-    _location, revision = everything.attrs.get("revision") or (store.location, store.revision())
-    return mapdata.token_of(revision, today())
-
-
 def filter_state(mask: np.ndarray, everything: pd.DataFrame) -> dict:
     """The filter for the browser: nothing when every patch is shown (``mask``), else the shorter list of codes."""
     shown = int(mask.sum())

@@ -151,7 +151,7 @@ async def report_view(request: Request):
 def _publish_current(token: str) -> None:
     """When ``token`` is the ledger's current revision and not kept here yet (this process restarted, or
     another app server made the page), read and keep it as the map page does."""
-    from .map_page import load, publish_current, revision_token  # the page's own frame (its revision cache)
+    from .map_frame import load, publish_current, revision_token  # the page's own frame (its revision cache)
 
     store = _store()
     try:
@@ -166,7 +166,7 @@ def _publish_current(token: str) -> None:
 def warm_up() -> None:
     """Build what the map's first visitor would otherwise wait for: the page's frame, the roads and the
     coarse payload of the current revision (a ledger not made yet is left to the page, which makes it)."""
-    from .map_page import load_context, publish_current
+    from .map_frame import load_context, publish_current
 
     location = default_db_path()
     if not is_database_url(location) and not location.exists():
