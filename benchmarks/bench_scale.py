@@ -416,11 +416,13 @@ def bench_size(n: int, repeat: int, browser, base_folder: Path | None, work: Pat
                 except Exception as error:  # noqa: BLE001  (a run that fails is reported, the others go on)
                     results[name]["failures"].append(f"{type(error).__name__}: {str(error)[:200]}")
                 results[name]["rss"].append(apps[name].rss_mb())
+                progress(f"{name}: app resident memory {results[name]['rss'][-1]:.0f} MB")
         if three:
             for name in names:
                 progress(f"{n:,} patches, three users, {name}")
                 results[name]["three"].append(three_users(browser, apps[name], name == "new"))
                 results[name]["rss"].append(apps[name].rss_mb())
+                progress(f"{name}: app resident memory {results[name]['rss'][-1]:.0f} MB")
     finally:
         for app in apps.values():
             app.stop()

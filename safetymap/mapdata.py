@@ -16,8 +16,11 @@ for the first paint and far views; ``fine`` (half a pixel at zoom 17), fetched f
 cells of ``CELL_DEG`` degrees, only those a view meets (a province's fine level whole would be tens of MB).
 
 ``publish()`` keeps, per ledger, the few newest revisions in a process-wide cache (never pickled): their
-index (code -> version and flags, what a delta compares) and the bodies built so far. A delta between two
-revisions carries the patches whose version or flags differ, the new ones, and the codes gone.
+index (code -> version and flags, what a delta compares) and the bodies built so far. No frame of patches is
+kept: bodies are built from the store's WKB (``Store.read_columns``), a whole one category at a time, a fine
+cell by the spatial index, a delta by code, and a new revision's whole from the previous one's ``Pieces``
+and the patches that changed. A delta between two revisions carries the patches whose version or flags
+differ, the new ones, and the codes gone.
 """
 from __future__ import annotations
 

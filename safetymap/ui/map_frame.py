@@ -40,10 +40,11 @@ def load(store: Store) -> pd.DataFrame:
     return frame.drop(columns=list(FOG_KEYS))
 
 
-def publish_current(store: Store, *, prepare: bool = True) -> mapdata.Revision:
-    """The ledger's current revision, kept for the map's data routes (its coarse whole built in the
-    background with ``prepare``)."""
-    everything = load(store)
+def publish_current(store: Store, everything: pd.DataFrame | None = None, *,
+                    prepare: bool = True) -> mapdata.Revision:
+    """The revision of ``everything`` (the page's frame; by default the current one), kept for the map's
+    data routes (its coarse whole built in the background with ``prepare``)."""
+    everything = load(store) if everything is None else everything
     return mapdata.publish(store, revision_token(store, everything), everything, today(), prepare=prepare)
 
 

@@ -20,8 +20,7 @@ from streamlit_folium import st_folium
 
 from .. import assets, mapdata, mapview
 from ..errors import NotFound
-from ..fog import fog_counts
-from ..ledger import days_late, overdue, today
+from ..ledger import days_late
 from ..geo import format_stakes
 from ..text import md_escape
 from ..store import Store
@@ -197,7 +196,8 @@ def search_box(frame: pd.DataFrame) -> None:
 
 # ---------------------------------------------------------------- the map
 def filter_state(mask: np.ndarray, everything: pd.DataFrame) -> dict:
-    """The filter for the browser: nothing when every patch is shown (``mask``), else the shorter list of codes."""
+    """The filter for the browser: nothing when every patch is shown (``mask``), else the shorter list of
+    codes."""
     shown = int(mask.sum())
     if shown == len(everything):
         return {}
@@ -207,12 +207,11 @@ def filter_state(mask: np.ndarray, everything: pd.DataFrame) -> dict:
     return {"hidden": codes[~mask].astype(str).tolist()}
 
 
-def show_map(store: Store, mask: np.ndarray, context: mapview.MapContext) -> str:
+def show_map(store: Store, everything: pd.DataFrame, mask: np.ndarray, context: mapview.MapContext) -> str:
     """Draw the map: the base map with the browser-held patch layer, and this rerun's small state (the
     patches of ``mask`` shown). Returns the revision token the browser is asked to show."""
     schema = store.schema
-    everything = load(store)
-    token = publish_current(store).token
+    token = publish_current(store, everything).token
     state = mapview.patch_state_group(token, st.session_state.get(SELECTED), view_key(),
                                       **filter_state(mask, everything))
     m = mapview.base_map(schema, basemap_options(), setting("basemap"), context=context)
@@ -318,7 +317,7 @@ def render() -> None:
     top[2].metric("其中逾期", int(everything["overdue"].to_numpy()[mask].sum()))
     left, right = st.columns([2, 1])
     with left:
-        show_map(store, mask, load_context(store))
+        show_map(store, everything, mask, load_context(store))
         st.caption(f"共 {len(everything)} 个图斑，筛选后 {int(mask.sum())} 个；图斑由浏览器保存和绘制，平移缩放不再刷新页面，"
                    "修改后只传送变更的图斑。点击图斑查看属性；右上角切换底图和图层。")
     selected = st.session_state.get(SELECTED)
