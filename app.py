@@ -1,13 +1,14 @@
 """Streamlit entry: sign-in and page navigation only; every page lives in safetymap/ui and calls the core.
 
 ``streamlit run app.py`` finds ``app = st.App(...)`` below and serves this same file as the page script,
-with one route beside it (``safetymap.ui.web``) that sets the HttpOnly session cookie after sign-in."""
+with routes beside it (``safetymap.ui.web``): the HttpOnly session cookie after sign-in, the map's data (built in
+the background when the server starts: ``lifespan``)."""
 import streamlit as st
 
 if __name__ != "__main__":  # imported by `streamlit run` / uvicorn as the ASGI app, not run as the page
-    from safetymap.ui.web import ROUTES
+    from safetymap.ui.web import ROUTES, lifespan
 
-    app = st.App(__file__, routes=ROUTES)
+    app = st.App(__file__, routes=ROUTES, lifespan=lifespan)
 else:
     from safetymap.ui.main import main
 

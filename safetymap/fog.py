@@ -66,7 +66,8 @@ def fog_counts(fog_patches: pd.DataFrame, events: pd.DataFrame, schema: Schema, 
     years = list(range(first.year, last.year + 1))
     counted = counted_events(events, rule)
     counted = counted[(counted["date"] >= pd.Timestamp(first)) & (counted["date"] <= pd.Timestamp(last))]
-    per_year = counted.assign(year=counted["date"].dt.year).groupby(["code", "year"]).size()
+    # a dict: a lookup per segment and year in a Series' MultiIndex took seconds for 20,000 segments
+    per_year = counted.assign(year=counted["date"].dt.year).groupby(["code", "year"]).size().to_dict()
     rows = [_segment(rule, row, per_year, first, last, years) for row in fog_patches.to_dict("records")]
     return pd.DataFrame(rows, columns=["code", *years, *COLUMNS[1:]])
 
@@ -77,7 +78,7 @@ def fog_ledger(fog_patches: pd.DataFrame, events: pd.DataFrame, schema: Schema, 
     return counts[counts["in_ledger"].to_numpy(dtype=bool)].reset_index(drop=True)
 
 
-def _segment(rule: FogRule, patch: dict, per_year: pd.Series, first: dt.date, last: dt.date, years: list[int]) -> dict:
+def _segment(rule: FogRule, patch: dict, per_year: dict, first: dt.date, last: dt.date, years: list[int]) -> dict:
     code = str(patch["code"])
     start = _monitoring_start(patch.get("fog_monitor_start"), first)
     counts = {y: int(per_year.get((code, y), 0)) if y >= start.year else 0 for y in years}

@@ -238,6 +238,60 @@ class Store(HazardLedger):
                 out += self._records_of_rows(c, self._fetch(con, c, *self._where(c, bbox, filters, include_archived)))
         return out
 
+    # ---------------------------------------------------------------- column-wise reads (the map)
+    BOX = ["minx", "miny", "maxx", "maxy"]
+
+    def read_columns(self, keys, *, category: str | None = None, codes=None,
+                     bbox: tuple[float, float, float, float] | None = None, geometry: bool = False) -> pd.DataFrame:
+        """Current patches as a plain DataFrame of ``category``, ``code`` and the fields ``keys`` only (typed as
+        ``read`` types them; missing where a category has no such field), the patch polygon's box
+        (``minx``, ``miny``, ``maxx``, ``maxy``, as the spatial index holds it: a GeoPackage's R-tree keeps
+        floats, rounded outwards) and, with ``geometry``, the patch polygon and source geometry as WKB
+        (``wkb``, ``source_wkb``: decode them with ``shapely.from_wkb`` when needed). Only the patches of
+        ``category``, of ``codes`` and meeting ``bbox`` when given. No geometry object and no other column
+        is built: the map reads 100,000 patches this way in a fraction of ``read``'s time and memory."""
+        keys = list(dict.fromkeys(["code", *keys]))
+        frames = []
+        with self.backend.snapshot() as con:
+            for c in self._categories(category, None):
+                rows = self._fetch_columns(con, c, [k for k in keys if k in c.keys], codes, bbox, geometry)
+                if rows:
+                    frames.append(self._columns_frame(c, [k for k in keys if k in c.keys], rows, geometry))
+        extra = self.BOX + (["wkb", "source_wkb"] if geometry else [])
+        if not frames:
+            return pd.DataFrame({k: pd.Series(dtype=object) for k in ["category", *keys, *extra]})
+        out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        return out.reindex(columns=["category", *keys, *extra])
+
+    def _fetch_columns(self, con, c: Category, keys: list[str], codes, bbox, geometry: bool) -> list[tuple]:
+        box_columns, box_join = self.backend.box_select(c.table)
+        geoms = (f", {self.backend.geom_out('t.geom')}, {self.backend.geom_out('s.geom')}" if geometry else "")
+        source = f" JOIN {SOURCE_TABLE} s ON s.code = t.code" if geometry else ""
+        select = ("SELECT " + ", ".join([f't."{k}"' for k in keys] + box_columns) + geoms +
+                  f' FROM "{c.table}" t{box_join}{source}')
+        where, params = self._where(c, bbox, None, False)
+        if codes is None:
+            return con.execute(f"{select} {where} ORDER BY t.code", params).fetchall()
+        codes = sorted(set(codes))
+        rows = []
+        for start in range(0, len(codes), 500):
+            chunk = codes[start:start + 500]
+            clause = ("AND" if where else "WHERE") + f" t.code IN ({', '.join('?' * len(chunk))})"
+            rows += con.execute(f"{select} {where} {clause} ORDER BY t.code", (*params, *chunk)).fetchall()
+        return rows
+
+    def _columns_frame(self, c: Category, keys: list[str], rows: list[tuple], geometry: bool) -> pd.DataFrame:
+        columns = list(zip(*rows))
+        data = {"category": pd.Series([c.key] * len(rows), dtype=object)}
+        for k, values in zip(keys, columns):
+            data[k] = from_sql(c.field(k), list(values))
+        for k, values in zip(self.BOX, columns[len(keys):len(keys) + 4]):
+            data[k] = pd.Series([np.nan if v is None else v for v in values], dtype=float)
+        if geometry:
+            data["wkb"] = self.backend.wkb(columns[len(keys) + 4])
+            data["source_wkb"] = self.backend.wkb(columns[len(keys) + 5])
+        return pd.DataFrame(data)
+
     def records(self, frame: pd.DataFrame) -> list[dict]:
         """Rows of a frame from ``read`` as record dicts (like ``get``), without reading again."""
         return [self._row_to_record(self.schema.category(row["category"]), row) for _, row in frame.iterrows()]

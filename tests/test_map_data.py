@@ -6,15 +6,18 @@ import gzip
 import json
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
 import e2e_support as e2e
+from conftest import both_backends
 from safetymap import mapdata, mapview, sessions
 from safetymap.auth import User
-from safetymap.ledger import today
+from safetymap.ledger import overdue, today
 from safetymap.store import open_store
 
 
@@ -27,8 +30,9 @@ def fresh_cache():
 
 def publish(store):
     frame = store.read()
+    frame["overdue"], frame["fog_ledger"] = False, False
     token = mapdata.token_of(store.revision(), today())
-    return mapdata.publish(store.location, token, frame, store.schema, prepare=False), frame
+    return mapdata.publish(store, token, frame, today(), prepare=False), frame
 
 
 def test_payload_carries_every_patch_with_its_styles_texts_and_quantised_geometry(sample_db):
@@ -68,6 +72,121 @@ def test_an_edit_makes_a_delta_of_only_the_changed_patch(sample_db):
     assert header["code"] == [] and header["removed"] == [archived["code"]]
     with pytest.raises(mapdata.Unknown):  # deltas lead to the newest revision only
         mapdata.delta(store.location, before.token, after.token, "coarse")
+
+
+# ---------------------------------------------------------------- read from the store, column-wise
+def flagged_read(store, day=None):
+    """The full read with the page's flags (overdue on ``day``), as the frame-based build had it."""
+    frame = store.read()
+    frame["overdue"] = overdue(frame, day or today()).to_numpy()
+    frame["fog_ledger"] = frame["code"].str[-1].isin(["1", "5"]).to_numpy()  # some, by code
+    return frame
+
+
+def publish_flagged(store, frame, day=None):
+    day = day or today()
+    return mapdata.publish(store, mapdata.token_of(store.revision(), day), frame, day, prepare=False)
+
+
+@both_backends
+def test_the_narrow_read_has_the_full_reads_values_and_the_patch_boxes(store):
+    keys = ["name", "route_code", "township", "risk_grade", "rect_status", "rect_deadline", "version",
+            "fog_monitor_start", "fog_events_manual"]
+    full, narrow = store.read(), store.read_columns(keys)
+    assert list(narrow.columns) == ["category", "code", *keys, "minx", "miny", "maxx", "maxy"]
+    assert "geometry" not in narrow and len(narrow) == len(full) > 0
+    for key in ["category", "code", *keys]:
+        pd.testing.assert_series_equal(narrow[key], full[key], check_names=False, check_dtype=False)
+    # the spatial index's box: a GeoPackage R-tree holds floats rounded outwards
+    assert np.abs(narrow[["minx", "miny", "maxx", "maxy"]].to_numpy() - shapely.bounds(full.geometry.values)).max() < 1e-4
+    some = full["code"].iloc[[3, 40, 7]].tolist()
+    chosen = store.read_columns(["name"], codes=some, geometry=True)
+    assert sorted(chosen["code"]) == sorted(some)
+    geoms = shapely.from_wkb(chosen["wkb"].to_numpy())
+    by_code = full.set_index("code")
+    assert all(g.equals(by_code.geometry[c]) for g, c in zip(geoms, chosen["code"]))
+
+
+@both_backends
+def test_a_cell_and_a_delta_read_from_the_store_equal_the_frame_based_build(store):
+    frame = flagged_read(store)
+    revision = publish_flagged(store, frame)
+    boxes = shapely.bounds(frame.geometry.values)
+    cx, cy = int(boxes[0, 0] // mapview.CELL_DEG), int(boxes[0, 1] // mapview.CELL_DEG)
+    x0, y0 = cx * mapview.CELL_DEG, cy * mapview.CELL_DEG
+    meets = ((boxes[:, 0] <= x0 + mapview.CELL_DEG) & (boxes[:, 2] >= x0) & (boxes[:, 1] <= y0 + mapview.CELL_DEG)
+             & (boxes[:, 3] >= y0))
+    cell = gzip.decompress(mapdata.fine_cell(store.location, revision.token, cx, cy))
+    assert cell == mapdata.encode(frame[meets], store.schema, "fine") and meets.any()
+
+    row = frame.iloc[4]
+    store.update(row["code"], {"name": "改名后的图斑"}, int(row["version"]), "测试")
+    store.archive(frame["code"].iloc[9], "测试")
+    later = flagged_read(store)
+    newer = publish_flagged(store, later)
+    changed, removed = mapdata.changed_codes(revision, newer)
+    body = gzip.decompress(mapdata.delta(store.location, revision.token, newer.token, "coarse"))
+    assert body == mapdata.encode(later[later["code"].isin(changed)], store.schema, "coarse", removed)
+    header = mapdata.decode_header(body)
+    assert header["code"] == [row["code"]] and header["name"] == ["改名后的图斑"]
+    assert header["removed"] == [frame["code"].iloc[9]]
+
+
+def decoded_by_code(body: bytes) -> dict:
+    """Per code: its texts, columns and geometry arrays, from a (decompressed) payload."""
+    header, arrays = mapdata.decode_header(body), mapdata.decode_arrays(body)
+    out, part, vertex, spart, svertex = {}, 0, 0, 0, 0
+    for i, code in enumerate(header["code"]):
+        parts, sparts = int(arrays["polyParts"][i]), int(arrays["srcParts"][i])
+        lengths, slengths = arrays["polyLen"][part:part + parts], arrays["srcLen"][spart:spart + sparts]
+        xy = arrays["polyXY"][2 * vertex:2 * (vertex + int(lengths.sum()))]
+        sxy = arrays["srcXY"][2 * svertex:2 * (svertex + int(slengths.sum()))]
+        out[code] = (header["name"][i], header["route"][i], header["stakes"][i], int(arrays["cat"][i]),
+                     int(arrays["grade"][i]), int(arrays["flags"][i]), lengths.tolist(), xy.tolist(),
+                     slengths.tolist(), sxy.tolist())
+        part, vertex, spart, svertex = part + parts, vertex + int(lengths.sum()), spart + sparts, svertex + int(slengths.sum())
+    return out
+
+
+@both_backends
+def test_the_next_whole_is_the_previous_one_with_the_changed_patches(store):
+    first = publish_flagged(store, flagged_read(store))
+    first.body("coarse")
+    frame = store.read()
+    row = frame.iloc[2]
+    store.update(row["code"], {"risk_grade": "重大", "grade_method": "直接判定", "grade_basis": "测试"},
+                 int(row["version"]), "测试")
+    store.archive(frame["code"].iloc[11], "测试")
+    day = pd.Timestamp(today()) + pd.Timedelta(days=400)  # and a later day: deadlines pass
+    later = flagged_read(store, day)
+    assert (later["overdue"] != flagged_read(store)["overdue"]).any()
+    second = publish_flagged(store, later, day)
+    spliced = decoded_by_code(gzip.decompress(second.body("coarse")))
+    fresh = decoded_by_code(mapdata.encode(later, store.schema, "coarse"))
+    assert spliced == fresh and frame["code"].iloc[11] not in spliced
+    assert "coarse" not in first.pieces and "coarse" in second.pieces  # the base was the first one's pieces
+
+
+def test_a_revisions_whole_is_built_once_however_many_ask_at_once(store):
+    revision = publish_flagged(store, flagged_read(store))
+    with ThreadPoolExecutor(6) as pool:
+        bodies = list(pool.map(lambda _: mapdata.full(store.location, revision.token, "coarse"), range(6)))
+    assert revision.builds == 1 and all(b is bodies[0] for b in bodies)
+
+
+def test_old_revisions_are_dropped_from_memory(store):
+    frame = flagged_read(store)
+    revisions = []
+    for k in range(mapdata.KEPT + 2):
+        row = frame.iloc[k]
+        store.update(row["code"], {"name": f"第{k}次"}, int(store.get(row["code"])["version"]), "测试")
+        revisions.append(publish_flagged(store, frame.assign(version=frame["version"] + (frame.index == k) * (k + 1))))
+        revisions[-1].body("coarse")
+    with pytest.raises(mapdata.Unknown):  # beyond KEPT: forgotten
+        mapdata.revision(store.location, revisions[0].token)
+    assert [bool(r.bodies) for r in revisions[-3:]] == [False, True, True]  # wholes: the newest two
+    assert [bool(r.pieces) for r in revisions[-2:]] == [False, True]  # pieces: the newest
+    assert not any(isinstance(v, pd.DataFrame) for r in revisions for v in vars(r).values())  # no frame kept
 
 
 def test_a_reported_view_must_be_numbers():

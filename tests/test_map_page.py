@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 import streamlit as st
@@ -272,3 +273,21 @@ def test_the_ledger_shares_the_filters_and_opens_a_link_with_them(sample_db, sto
     again.session_state[addresses.FILTERS] = {"category": ["bridge"], "township": ["砟子镇"]}
     again.run()
     assert again.multiselect[0].value == ["bridge"] and param(again, "category") == ["bridge"]
+
+
+def test_the_page_frame_is_narrow_and_one_per_revision(sample_db, store, monkeypatch):
+    """The page reads a few columns and the boxes, never the geometry, and each rerun shares that one frame."""
+    from safetymap.ui import map_frame
+    from safetymap.ui.common import clear_revision_cache
+
+    clear_revision_cache()
+    first, again = map_frame.load(store), map_frame.load(store)
+    assert "geometry" not in first and "source_geometry" not in first
+    assert {"minx", "miny", "maxx", "maxy", "overdue", "fog_ledger", "fog_per_year"} <= set(first.columns)
+    assert np.shares_memory(first["minx"].to_numpy(), again["minx"].to_numpy())  # not read or copied again
+    full = store.read()
+    for key in ("code", "name", "category", "risk_grade", "rect_status", "township", "route_code"):
+        assert first[key].tolist() == full[key].tolist()
+    assert first["overdue"].tolist() == overdue(full).tolist()
+    listed = set(fog_ledger(full[full["category"] == "fog"], store.fog_events(), store.schema)["code"])
+    assert set(first.loc[first["fog_ledger"], "code"]) == listed

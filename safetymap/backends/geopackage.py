@@ -115,6 +115,17 @@ class GeoPackageBackend:
         return gpkg.decode(values)
 
     @staticmethod
+    def wkb(values) -> list:
+        """Stored geometries -> WKB (the GeoPackage header cut off), without building geometries."""
+        return [gpkg.wkb_part(v) for v in values]
+
+    @staticmethod
+    def box_select(table: str) -> tuple[list[str], str]:
+        """SQL columns for the box (minx, miny, maxx, maxy) of alias ``t``'s geometry, and the join they
+        need: the R-tree's, so no geometry is read."""
+        return (["r.minx", "r.miny", "r.maxx", "r.maxy"], f' LEFT JOIN "rtree_{table}_geom" r ON r.id = t.fid')
+
+    @staticmethod
     def bbox_clause(table: str, bbox) -> tuple[str, list]:
         """A WHERE clause on alias ``t`` of ``table`` for rows whose geometry meets ``bbox``."""
         minx, miny, maxx, maxy = bbox

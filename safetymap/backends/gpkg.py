@@ -49,7 +49,8 @@ def encode(geoms, srs_id: int) -> list[bytes | None]:
     return out.tolist()
 
 
-def _wkb_part(blob: bytes | None) -> bytes | None:
+def wkb_part(blob: bytes | None) -> bytes | None:
+    """The WKB of a GeoPackage geometry (its header and envelope cut off)."""
     if blob is None:
         return None
     magic, _version, flags, _srs = _HEADER.unpack_from(blob)
@@ -60,7 +61,7 @@ def _wkb_part(blob: bytes | None) -> bytes | None:
 
 def decode(blobs) -> np.ndarray:
     """GeoPackage binary -> array of shapely geometries (None stays None)."""
-    return shapely.from_wkb(np.array([_wkb_part(b) for b in blobs], dtype=object))
+    return shapely.from_wkb(np.array([wkb_part(b) for b in blobs], dtype=object))
 
 
 def _envelope(blob: bytes | None):
@@ -72,7 +73,7 @@ def _envelope(blob: bytes | None):
     size = _ENVELOPE_SIZES[(flags >> 1) & 0b111]
     if size:
         return _ENVELOPE.unpack_from(blob, _HEADER.size)
-    geom = shapely.from_wkb(_wkb_part(blob))
+    geom = shapely.from_wkb(wkb_part(blob))
     minx, miny, maxx, maxy = geom.bounds
     return (minx, maxx, miny, maxy)
 

@@ -264,6 +264,16 @@ class PostGISBackend:
         return shapely.from_wkb(np.array(list(values), dtype=object))
 
     @staticmethod
+    def wkb(values) -> list:
+        """Stored geometries (``geom_out``: WKB already) as bytes."""
+        return [None if v is None else bytes(v) for v in values]
+
+    @staticmethod
+    def box_select(table: str) -> tuple[list[str], str]:
+        """SQL columns for the box (minx, miny, maxx, maxy) of alias ``t``'s geometry (no join needed)."""
+        return (["ST_XMin(t.geom)", "ST_YMin(t.geom)", "ST_XMax(t.geom)", "ST_YMax(t.geom)"], "")
+
+    @staticmethod
     def bbox_clause(table: str, bbox) -> tuple[str, list]:
         minx, miny, maxx, maxy = bbox
         return f"t.geom && ST_MakeEnvelope(?, ?, ?, ?, {SRS_ID})", [minx, miny, maxx, maxy]

@@ -11,6 +11,7 @@ import streamlit as st
 from ..auth import User
 from ..errors import PermissionDenied
 from ..ledger import today
+from ..mapdata import trim_memory
 from ..seed import default_db_path, init_database
 from ..store import Store, open_store
 from ..backends import is_database_url
@@ -87,6 +88,8 @@ def _by_revision(func, store: Store, name: str, location: str, revision: tuple[i
         value = func(store)
         if hit is None or key >= hit[0]:
             _LATEST[slot] = (key, value)
+            del hit
+            trim_memory()  # the older revision's value is gone: its memory back to the system
         return value
 
 

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import secrets
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
 from .. import assets, mapdata, mapview
 from ..errors import NotFound
-from ..fog import fog_counts
-from ..ledger import days_late, overdue, today
+from ..ledger import days_late
 from ..geo import format_stakes
 from ..text import md_escape
 from ..store import Store
@@ -30,7 +30,8 @@ from .basemaps import basemap_options
 from .component_compat import CLICK_FIELDS
 from ..filters import PatchFilter
 from .filter_form import filter_form
-from .common import cached_by_revision, get_store, sample_banner, setting
+from .common import get_store, sample_banner, setting
+from .map_frame import load, load_context, publish_current
 
 MAP_KEY = "risk_map"
 SELECTED = "map_selected"  # the code shown in the side panel
@@ -41,30 +42,12 @@ LAST_FILTERS = "_map_last_filters"  # the filters of the previous run (a change 
 LAST_VIEW = "_map_last_view"  # (centre, zoom) the map was last seen at, for coming back to the page
 VIEW_KEY = "_map_view_key"  # this page session's name for the view its map reports
 CODE_PARAM = "code"
+BOX = ("minx", "miny", "maxx", "maxy")  # a patch's box in the page's frame
 FIT_WIDTH_PX = 600  # the map's width is the browser's; fit for a modest one
 
 
 
 # ---------------------------------------------------------------- data
-@cached_by_revision
-def load_context(store: Store) -> mapview.MapContext:
-    """Roads, K marks and townships for the map (the routes change with the ledger only)."""
-    return mapview.map_context(store.routes())
-
-
-@cached_by_revision
-def load(store: Store) -> pd.DataFrame:
-    """Every current patch with two flags the map and filters use: overdue and in the fog ledger."""
-    revision = store.revision()  # read first: the frame is at least this new
-    frame = store.read()
-    frame.attrs["revision"] = (store.location, revision)  # names the map payload built from this frame
-    frame["overdue"] = overdue(frame).to_numpy()
-    counts = fog_counts(frame[frame["category"] == store.schema.fog_category], store.fog_events(), store.schema)
-    frame["fog_per_year"] = frame["code"].map(dict(zip(counts["code"], counts["per_year"])))
-    frame["fog_ledger"] = frame["code"].isin(set(counts.loc[counts["in_ledger"], "code"]))
-    return frame
-
-
 def sidebar_filters(schema, frame: pd.DataFrame) -> PatchFilter:
     with st.sidebar:
         st.subheader("地图筛选")
@@ -96,7 +79,7 @@ def _on_map_change() -> None:
 def focus_on(row: pd.Series) -> None:
     """Select a patch and ask the map to show it."""
     st.session_state[SELECTED] = row["code"]
-    focus_bounds(row.geometry.bounds)
+    focus_bounds(tuple(float(row[k]) for k in BOX))
 
 
 def focus_bounds(bounds: tuple[float, float, float, float]) -> None:
@@ -133,15 +116,21 @@ def current_view() -> tuple[float, float, float, float] | None:
     return tuple(view["bounds"]) if view else None
 
 
-def zoom_to_result(shown: pd.DataFrame, chosen: PatchFilter, from_link: bool) -> None:
-    """When the filters change (or a link brings them), move the map to what they leave."""
+def total_box(everything: pd.DataFrame, mask: np.ndarray) -> tuple[float, float, float, float]:
+    """The box around the patches of ``mask``."""
+    minx, miny, maxx, maxy = (everything[k].to_numpy()[mask] for k in BOX)
+    return float(np.nanmin(minx)), float(np.nanmin(miny)), float(np.nanmax(maxx)), float(np.nanmax(maxy))
+
+
+def zoom_to_result(everything: pd.DataFrame, mask: np.ndarray, chosen: PatchFilter, from_link: bool) -> None:
+    """When the filters change (or a link brings them), move the map to what they leave (``mask``)."""
     key = repr(chosen)
     previous = st.session_state.get(LAST_FILTERS)
     st.session_state[LAST_FILTERS] = key
     changed = from_link or (previous is not None and previous != key)
-    if not changed or shown.empty:
+    if not changed or not mask.any():
         return
-    result = tuple(shown.total_bounds)
+    result = total_box(everything, mask)
     if from_link or needs_fit(result, current_view()):
         focus_bounds(result)
 
@@ -206,29 +195,25 @@ def search_box(frame: pd.DataFrame) -> None:
 
 
 # ---------------------------------------------------------------- the map
-def revision_token(store: Store, everything: pd.DataFrame) -> str:
-    """The name of the ledger revision ``everything`` was read at (with the day: overdue flags change)."""
-    _location, revision = everything.attrs.get("revision") or (store.location, store.revision())
-    return mapdata.token_of(revision, today())
-
-
-def filter_state(shown: pd.DataFrame, everything: pd.DataFrame) -> dict:
-    """The filter for the browser: nothing when every patch is shown, else the shorter list of codes."""
-    if len(shown) == len(everything):
+def filter_state(mask: np.ndarray, everything: pd.DataFrame) -> dict:
+    """The filter for the browser: nothing when every patch is shown (``mask``), else the shorter list of
+    codes."""
+    shown = int(mask.sum())
+    if shown == len(everything):
         return {}
-    if len(shown) <= len(everything) - len(shown):
-        return {"only": shown["code"].astype(str).tolist()}
-    return {"hidden": everything.loc[~everything["code"].isin(set(shown["code"])), "code"].astype(str).tolist()}
+    codes = everything["code"].to_numpy()
+    if shown <= len(everything) - shown:
+        return {"only": codes[mask].astype(str).tolist()}
+    return {"hidden": codes[~mask].astype(str).tolist()}
 
 
-def show_map(store: Store, shown: pd.DataFrame, everything: pd.DataFrame, context: mapview.MapContext) -> str:
-    """Draw the map: the base map with the browser-held patch layer, and this rerun's small state.
-    Returns the revision token the browser is asked to show."""
+def show_map(store: Store, everything: pd.DataFrame, mask: np.ndarray, context: mapview.MapContext) -> str:
+    """Draw the map: the base map with the browser-held patch layer, and this rerun's small state (the
+    patches of ``mask`` shown). Returns the revision token the browser is asked to show."""
     schema = store.schema
-    token = revision_token(store, everything)
-    mapdata.publish(store.location, token, everything, schema)
+    token = publish_current(store, everything).token
     state = mapview.patch_state_group(token, st.session_state.get(SELECTED), view_key(),
-                                      **filter_state(shown, everything))
+                                      **filter_state(mask, everything))
     m = mapview.base_map(schema, basemap_options(), setting("basemap"), context=context)
     mapview.add_patch_layer(m, schema, assets.own_script_url("patches.js"))
     centre, focus_zoom = st.session_state.get(FOCUS, (None, None))
@@ -322,23 +307,24 @@ def render() -> None:
     everything = load(store)
     restore_view()
     chosen = sidebar_filters(schema, everything)
-    shown = everything[chosen.mask(everything)]
-    zoom_to_result(shown, chosen, addresses.filters_came_from_link())
+    mask = chosen.mask(everything)  # no copy of the frame: the page counts and lists codes through the mask
+    zoom_to_result(everything, mask, chosen, addresses.filters_came_from_link())
     follow_link(everything)
     top = st.columns([3, 1, 1])
     with top[0]:
         search_box(everything)
-    top[1].metric("显示图斑", len(shown))
-    top[2].metric("其中逾期", int(shown["overdue"].sum()))
+    top[1].metric("显示图斑", int(mask.sum()))
+    top[2].metric("其中逾期", int(everything["overdue"].to_numpy()[mask].sum()))
     left, right = st.columns([2, 1])
     with left:
-        show_map(store, shown, everything, load_context(store))
-        st.caption(f"共 {len(everything)} 个图斑，筛选后 {len(shown)} 个；图斑由浏览器保存和绘制，平移缩放不再刷新页面，"
+        show_map(store, everything, mask, load_context(store))
+        st.caption(f"共 {len(everything)} 个图斑，筛选后 {int(mask.sum())} 个；图斑由浏览器保存和绘制，平移缩放不再刷新页面，"
                    "修改后只传送变更的图斑。点击图斑查看属性；右上角切换底图和图层。")
     selected = st.session_state.get(SELECTED)
-    rows = everything[everything["code"] == selected]
+    at = np.flatnonzero(everything["code"].to_numpy() == selected)
+    rows = everything.iloc[at]
     with right:
-        if len(rows) and selected not in set(shown["code"]):
+        if len(rows) and not mask[at].all():
             st.caption("该图斑不在当前筛选结果中。")
         side_panel(store, rows.iloc[0] if len(rows) else None)
     write_address()

@@ -6,6 +6,9 @@ request (the map's iframe is same-origin, so its ``fetch`` carries the cookie)."
 from __future__ import annotations
 
 import gzip
+import logging
+import threading
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +18,7 @@ from starlette.routing import Route
 
 from .. import mapdata, sessions
 from ..errors import SessionEnded
+from ..backends import is_database_url
 from ..seed import default_db_path
 from ..store import Store, open_store
 
@@ -147,7 +151,7 @@ async def report_view(request: Request):
 def _publish_current(token: str) -> None:
     """When ``token`` is the ledger's current revision and not kept here yet (this process restarted, or
     another app server made the page), read and keep it as the map page does."""
-    from .map_page import load, revision_token  # the page's own frame, shared through its revision cache
+    from .map_frame import load, publish_current, revision_token  # the page's own frame (its revision cache)
 
     store = _store()
     try:
@@ -155,9 +159,35 @@ def _publish_current(token: str) -> None:
         return
     except mapdata.Unknown:
         pass
-    frame = load(store)
-    if revision_token(store, frame) == token:
-        mapdata.publish(store.location, token, frame, store.schema, prepare=False)
+    if revision_token(store, load(store)) == token:
+        publish_current(store, prepare=False)
+
+
+def warm_up() -> None:
+    """Build what the map's first visitor would otherwise wait for: the page's frame, the roads and the
+    coarse payload of the current revision (a ledger not made yet is left to the page, which makes it)."""
+    from .map_frame import load_context, publish_current
+
+    location = default_db_path()
+    if not is_database_url(location) and not location.exists():
+        return
+    store = _store()
+    publish_current(store, prepare=False).body("coarse")
+    load_context(store)
+
+
+@asynccontextmanager
+async def lifespan(_app):
+    """On start, the map's data is built in the background (``warm_up``); the server answers meanwhile."""
+    threading.Thread(target=_warm_up_logged, daemon=True, name="mapdata-warm-up").start()
+    yield
+
+
+def _warm_up_logged() -> None:
+    try:
+        warm_up()
+    except Exception:  # noqa: BLE001  (the first visitor builds it then, and sees the error if it recurs)
+        logging.getLogger(__name__).exception("地图数据预先生成失败")
 
 
 async def fine_cell(request: Request):
