@@ -29,7 +29,7 @@ from ..errors import KmlTooDeep
 from ..backends.tables import SOURCE_TABLE
 from ..errors import ImportRefused, Problem
 from ..schema import Schema
-from . import kml, shapefile
+from . import kml, patch_twins, shapefile
 from .columns import derived_columns, known_column
 from .csv import read_csv_text
 from .excel import SUMMARY_SHEET, TABLE_SHEET
@@ -119,11 +119,15 @@ def _as_table(frame: pd.DataFrame) -> pd.DataFrame | pa.Table:
 def unpack(result: ReadResult) -> ReadResult:
     """Layers with shapely geometries and pandas frames again (vectorised), from WKB arrays and Arrow
     tables (as GDAL gives them, or as ``read_packed`` made them)."""
+    frames = {}  # a table two layers share (``_twin``) becomes one frame they share
     for layer in result.layers:
         if layer.geometry is not None and _is_wkb(layer.geometry):
             layer.geometry = shapely.from_wkb(layer.geometry.to_numpy(zero_copy_only=False))
         if isinstance(layer.frame, pa.Table):
-            layer.frame = layer.frame.to_pandas(**ARROW_TO_PANDAS)
+            table = layer.frame
+            if id(table) not in frames:
+                frames[id(table)] = (table, table.to_pandas(**ARROW_TO_PANDAS))
+            layer.frame = frames[id(table)][1]
     return result
 
 
@@ -172,20 +176,39 @@ def _read_zip(path: Path, name: str, schema: Schema | None, encoding: str | None
     in_zip = _shapefile_parts_in_zip(members)
     with tempfile.TemporaryDirectory(prefix="safetymap-import-") as tmp:
         files = safe_extract(path, tmp, name, limits, skip=lambda zf, found: in_zip)
-        result = ReadResult()
         root = Path(tmp).resolve()
         long_texts = shapefile.long_texts_in(root)
-        for file in sorted(files + [root / member for member in in_zip]):
+        twins = {} if long_texts is not None else patch_twins.twin_sources(path, in_zip, root)
+        parts: dict[str, ReadResult] = {}
+        ordered = sorted(files + [root / member for member in in_zip])
+        for file in ordered:
             member = file.relative_to(root).as_posix()
-            shown = f"{name}/{member}"
             if member not in in_zip:
-                result.extend(_read_member(file, shown, name, schema, encoding, long_texts, limits))
-            elif file.suffix == ".shp":
-                result.extend(_restored(_read_shapefile(file, shown, encoding, schema, zipped=(path, member)),
-                                        file, long_texts))
+                parts[member] = _read_member(file, f"{name}/{member}", name, schema, encoding, long_texts, limits)
+            elif file.suffix == ".shp" and member not in twins:
+                parts[member] = _restored(_read_shapefile(file, f"{name}/{member}", encoding, schema,
+                                                          zipped=(path, member)), file, long_texts)
+        for member, source in twins.items():
+            parts[member] = _twin(parts[source], f"{name}/{member}", Path(member).stem) \
+                or _read_shapefile(root / member, f"{name}/{member}", encoding, schema, zipped=(path, member))
+    result = ReadResult()
+    for file in ordered:
+        result.extend(parts.get(file.relative_to(root).as_posix(), ReadResult()))
     if not result.layers and not result.problems:
         result.problems.append(Problem("", f"压缩包中没有可导入的数据文件（{SUPPORTED_TEXT}）", file=name))
     return result
+
+
+def _twin(source: ReadResult, shown: str, layer: str) -> ReadResult | None:
+    """A polygon layer that repeats ``source`` byte for byte (``patch_twins``) as ``source``'s rows (its
+    Arrow table, not a copy) with empty polygons: their attributes are all the import takes from them.
+    None when the source layer was refused or warned about: then the polygon layer is read on its own."""
+    if source.problems or source.warnings or len(source.layers) != 1:
+        return None
+    rows = source.layers[0]
+    empty = shapely.to_wkb(shapely.Polygon())
+    geoms = pa.array([empty] * len(rows.rows), pa.binary())
+    return ReadResult(layers=[RawLayer(shown, layer, rows.frame, rows.rows.copy(), geoms, rows.crs, rows.crs_problem)])
 
 
 def _shapefile_parts_in_zip(members: list) -> set[str]:
@@ -284,28 +307,37 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
     if missing:
         return _refused(shown, f"Shapefile 不完整，缺少{'、'.join(missing)}；请把同名的 .shp、.shx、.dbf、.prj"
                                "（和 .cpg）一起打包")
-    open_dbf = None
-    if zipped:
-        zip_path, member = zipped
-        open_dbf = functools.partial(_Member, zip_path, f"{member[:-4]}.dbf")
+    open_dbf = functools.partial(_Member, zipped[0], f"{zipped[1][:-4]}.dbf") if zipped else None
+    source = f"/vsizip/{zipped[0]}/{zipped[1]}" if zipped else path
+    prj = shapefile.sidecar(path, ".prj")
+    prj_known = prj is None or shapefile.prj_is_known(prj)
     try:
+        utf8 = shapefile.utf8_first(path, encoding, open_dbf) if prj_known else None
+        if utf8 is not None:  # the usual case: read as UTF-8, checked as it is read
+            try:
+                return _shapefile_layer(path, source, shown, schema, shapefile.EncodingChoice(utf8), prj)
+            except pa.ArrowInvalid:
+                pass  # not UTF-8 after all: found the slow way, as any other encoding
         choice = shapefile.read_encoding(path, encoding, open_dbf)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         return _refused(shown, f"压缩包已损坏，无法解压（{exc}）")
     if choice.problem:
         return _refused(shown, choice.problem)
-    codec = choice.codec
-    prj = shapefile.sidecar(path, ".prj")
-    if prj is not None and not shapefile.prj_is_known(prj):
+    if not prj_known:
         return _refused(shown, "未知坐标系：无法识别 .prj 中的坐标系定义；请改正 .prj，或删去它并指明坐标系")
-    source = f"/vsizip/{zipped[0]}/{zipped[1]}" if zipped else path
     try:
-        layer = _gis_layer(source, shown, None, schema, encoding=codec, prj_missing=prj is None)
+        return _shapefile_layer(path, source, shown, schema, choice, prj)
+    except pa.ArrowInvalid:  # GDAL passed on bytes it could not recode (a mixed-encoding .dbf)
+        used = shapefile.encoding_label(choice.codec) if choice.codec else "声明的编码"
+        return _refused(shown, f"属性表中有文字无法按 {used} 解码；请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
+
+
+def _shapefile_layer(path: Path, source, shown: str, schema: Schema | None, choice, prj: Path | None) -> ReadResult:
+    """The shapefile's layer read with ``choice.codec`` (ArrowInvalid when its text does not decode)."""
+    try:
+        layer = _gis_layer(source, shown, None, schema, encoding=choice.codec, prj_missing=prj is None)
     except (DataSourceError, DataLayerError) as exc:
         return _refused(shown, f"Shapefile 无法读取（文件损坏？）：{exc}")
-    except pa.ArrowInvalid:  # GDAL passed on bytes it could not recode (a mixed-encoding .dbf)
-        used = shapefile.encoding_label(codec) if codec else "声明的编码"
-        return _refused(shown, f"属性表中有文字无法按 {used} 解码；请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
     layer.name = path.stem
     if prj is not None and layer.crs is None:
         layer.crs_problem = "未知坐标系：无法识别 .prj 中的坐标系定义"

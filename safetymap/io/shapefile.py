@@ -368,6 +368,16 @@ def read_encoding(shp: Path, encoding: str | None, open_dbf=None) -> EncodingCho
                                       f"已按 {encoding_label(found)} 读取；请核对导入预览中的中文")
 
 
+def utf8_first(shp: Path, encoding: str | None, open_dbf=None) -> str | None:
+    """The codec ``read_encoding`` tries first when that is UTF-8 (declared so, or nothing declared), else
+    None. A .dbf read as UTF-8 whose text then proves valid (Arrow checks it) needs no decoding pass of
+    its own; one that is not goes through ``read_encoding``."""
+    declared, where, known = _declared(shp, encoding, _dbf_opener(shp, open_dbf))
+    if declared is None:
+        return "UTF-8" if known and not where else None
+    return declared if codecs.lookup(declared).name == "utf-8" else None
+
+
 def prj_is_known(prj: Path) -> bool:
     """True when pyproj understands the .prj (GDAL refuses to open a shapefile whose .prj it cannot parse)."""
     try:
