@@ -435,7 +435,7 @@ def derive(category: Category, frame: pd.DataFrame, source_geoms, schema: Schema
     """Add the computed fields: length, risk score, grade from the L×C matrix when none was entered,
     and the five-in-place flag. ``lengths=False`` skips the lengths (a preview that the store will
     derive again when it writes)."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write (pandas 3): columns are copied only where written
     keys = set(category.keys)
     if "length_m" in keys and lengths:
         out["length_m"] = lengths_m(source_geoms)
