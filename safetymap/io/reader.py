@@ -308,7 +308,7 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
         return _refused(shown, f"Shapefile 不完整，缺少{'、'.join(missing)}；请把同名的 .shp、.shx、.dbf、.prj"
                                "（和 .cpg）一起打包")
     open_dbf = functools.partial(_Member, zipped[0], f"{zipped[1][:-4]}.dbf") if zipped else None
-    source = f"/vsizip/{zipped[0]}/{zipped[1]}" if zipped else path
+    source = f"/vsizip/{{{zipped[0]}}}/{zipped[1]}" if zipped else path  # braces: a folder may be named *.zip
     prj = shapefile.sidecar(path, ".prj")
     prj_known = prj is None or shapefile.prj_is_known(prj)
     try:
