@@ -18,8 +18,11 @@ Measured, each the best of ``--repeat`` runs:
   filled in bulk);
 - whole import vs plain read + write, each in its own process, alternating, ``--repeat`` times: the
   import (``preview_import`` + ``commit`` into an empty ledger, as ``safetymap import`` does) beside
-  ``pyogrio.read_dataframe`` of the same source layers + ``pyogrio.write_dataframe`` of them into a new
-  GeoPackage; time (min and median) and peak resident memory of the process and its children together (the sandboxed reader).
+  ``pyogrio.read_dataframe`` of the source layers (lines, points) of the same zip (``/vsizip/``, as a
+  careful user reads a zip) + ``pyogrio.write_dataframe`` of them into a new GeoPackage ("plain"), and
+  beside the same read from the narrower unpacked plain shapefiles ("plain unpacked", the baseline
+  before 2026-12-01); time (min and median) and peak resident memory of the process and its children
+  together (the sandboxed reader).
 Targets: export <= 1.5 x plain write, import preview <= 2 x plain read, import <= 1.5 x plain read +
 write in time and peak memory."""
 from __future__ import annotations
@@ -205,11 +208,11 @@ def run_phase(args) -> int:
     work = Path(args.work)
     memory = TreeMemory()
     start = time.perf_counter()
-    if args.phase == "plain":
+    if args.phase in ("plain", "plain_unpacked"):
         out = work / f"plain_{time.time_ns()}.gpkg"
-        for shp in sorted((work / "plain").glob("*_source*.shp")):
+        for shp in _plain_sources(work, args.phase):
             frame = pyogrio.read_dataframe(shp, use_arrow=True)
-            pyogrio.write_dataframe(frame, out, layer=shp.stem, driver="GPKG", use_arrow=True)
+            pyogrio.write_dataframe(frame, out, layer=Path(shp).stem, driver="GPKG", use_arrow=True)
             del frame
         commit = None
     else:
@@ -225,16 +228,25 @@ def run_phase(args) -> int:
     return 0
 
 
+def _plain_sources(work: Path, phase: str) -> list:
+    """The source (line, point) layers the plain baseline reads: inside the export zip, or unpacked."""
+    if phase == "plain_unpacked":
+        return sorted((work / "plain").glob("*_source*.shp"))
+    zipped = f"/vsizip/{work / 'ledger.zip'}"
+    return [f"{zipped}/{name}.shp" for name in sorted(pyogrio.list_layers(zipped)[:, 0])
+            if name.endswith(("_line", "_point"))]
+
+
 def compare_whole_import(work: Path, repeat: int, before: Path | None = None) -> dict:
     """Plain read + write and the whole import, each in a fresh process, alternating; with ``before``
     (a checkout of an older commit) its import too, run by its own copy of this script."""
-    scripts = {"plain": Path(__file__), "import": Path(__file__)}
+    scripts = {"plain": Path(__file__), "import": Path(__file__), "plain_unpacked": Path(__file__)}
     if before is not None:
         scripts["before"] = before / "benchmarks" / "bench_io.py"
     runs = {name: [] for name in scripts}
     for r in range(repeat):
         for name in (list(scripts) if r % 2 == 0 else list(scripts)[::-1]):
-            phase = "plain" if name == "plain" else "import"
+            phase = name if name.startswith("plain") else "import"
             out = subprocess.run([sys.executable, str(scripts[name]), "--phase", phase, "--work", str(work)],
                                  capture_output=True, text=True, check=True)
             runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -247,7 +259,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--phase", choices=["plain", "import"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["plain", "plain_unpacked", "import"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--before", type=Path, help="a checkout of an older commit whose whole import is alternated "
                         "with this one's (e.g. git archive COMMIT | tar -x -C DIR)")
@@ -328,7 +340,7 @@ def main(argv=None) -> int:
     plain_m = max(r["peak_mb"] for r in whole["plain"])
     import_m = max(r["peak_mb"] for r in whole["import"])
     base = min(r["start_mb"] for side in whole.values() for r in side)  # the same modules loaded in both
-    print(f"\nwhole import (preview + commit) vs plain read + write of the same layers, own processes, "
+    print(f"\nwhole import (preview + commit) vs plain read + write of the zip's source layers, own processes, "
           f"{len(import_t)} alternating runs:")
     print(f"  import: min {min(import_t):.2f} s, median {statistics.median(import_t):.2f} s "
           f"(commit alone min {min(r['commit'] for r in whole['import']):.2f} s), peak {import_m:.0f} MB")
@@ -343,6 +355,12 @@ def main(argv=None) -> int:
           f"{statistics.median(import_t) / statistics.median(plain_t):.2f} x (median), "
           f"{import_m / plain_m:.2f} x peak memory (target <= 1.5); above the {base:.0f} MB both start with "
           f"(modules loaded): {import_m - base:.0f} MB vs {plain_m - base:.0f} MB")
+    unpacked_t = [r["seconds"] for r in whole["plain_unpacked"]]
+    unpacked_m = max(r["peak_mb"] for r in whole["plain_unpacked"])
+    print(f"  plain unpacked (narrower .dbf, no zip): min {min(unpacked_t):.2f} s, median "
+          f"{statistics.median(unpacked_t):.2f} s, peak {unpacked_m:.0f} MB; import / plain unpacked = "
+          f"{min(import_t) / min(unpacked_t):.2f} x time (min), {statistics.median(import_t) / statistics.median(unpacked_t):.2f} x "
+          f"(median), {import_m / unpacked_m:.2f} x peak memory")
     return 0
 
 

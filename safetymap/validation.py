@@ -687,12 +687,15 @@ def five_in_place_of(record: dict) -> bool:
                all(k in record and not is_blank(record[k]) for k in keys) for keys in FIVE_IN_PLACE.values())
 
 
+COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3  # always on from pandas 3 (pyproject allows 2.2)
+
+
 def derive(category: Category, frame: pd.DataFrame, source_geoms, schema: Schema, *,
            lengths: bool = True) -> pd.DataFrame:
     """Add the computed fields: length, risk score, grade from the L×C matrix when none was entered,
     and the five-in-place flag. ``lengths=False`` skips the lengths (a preview that the store will
     derive again when it writes)."""
-    out = frame.copy()
+    out = frame.copy(deep=not COPY_ON_WRITE)  # with copy-on-write, columns are copied only where written
     keys = set(category.keys)
     if "length_m" in keys and lengths:
         out["length_m"] = lengths_m(source_geoms)

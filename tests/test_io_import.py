@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from conftest import database_dump
 from io_support import GOOD_LINE, assert_refused, fog_feature, write_geojson, zip_files
+from test_import_encodings import edited_export
 from safetymap.geo import to_metric
 from safetymap.io.export import FORMATS, export
 from safetymap.io.batches import _same, _same_columns
@@ -426,3 +427,65 @@ def test_every_layer_read_in_the_child_equals_the_layer_read_here(store, tmp_pat
             assert b.geometry is None
         else:
             assert all(x is None and y is None or shapely.equals_exact(x, y, 0) for x, y in zip(a.geometry, b.geometry))
+
+
+def _rezipped(path, out):
+    """``path`` written again with the polygon layers' .dbf stored uncompressed (the same bytes unpacked,
+    other bytes packed)."""
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            stored = info.filename.endswith("_patch.dbf")
+            dst.writestr(info.filename, src.read(info), compress_type=zipfile.ZIP_STORED if stored else None)
+    return out
+
+
+def _shown(preview):
+    return (preview.summary(), preview.problems, preview.warnings, preview.notices, preview.updates, preview.adds,
+            {k: (f, list(shapely.to_wkb(g))) for k, (f, g) in preview.new.items()})
+
+
+def _same_preview(a, b):
+    for x, y in zip(_shown(a), _shown(b)):
+        if isinstance(x, pd.DataFrame):
+            assert x.equals(y) and list(x.dtypes) == list(y.dtypes)
+        elif isinstance(x, dict):
+            assert x.keys() == y.keys() and all(x[k][0].equals(y[k][0]) and x[k][1] == y[k][1] for k in x)
+        else:
+            assert x == y
+
+
+@pytest.mark.parametrize("edit", [None, {"fog_patch": {"NAME": (0, "面图层中改的名称")}}])
+def test_a_polygon_layer_repeating_its_source_layer_is_not_read_again(store, empty_store, tmp_path, edit):
+    """Our export's polygon layers repeat their source layers' attribute tables: taken from the source
+    layer as it was read (not read a second time), with the same preview as reading them."""
+    from safetymap.io.patch_twins import twin_sources
+    from safetymap.io.reader import _shapefile_parts_in_zip
+    if edit:
+        code = store.read("fog")["code"].iloc[0]
+        path = edited_export(store, tmp_path, {layer: {f: (code, v) for f, (_, v) in cols.items()}
+                                               for layer, cols in edit.items()})
+    else:
+        path = exported(store, tmp_path, "shp")
+    in_zip = _shapefile_parts_in_zip(zip_members(path, path.name))
+    assert {"fog_line.shp", "fog_line.dbf", "fog_patch.shp"} <= in_zip
+    unpacked = tmp_path / "unpacked"
+    zipfile.ZipFile(path).extractall(unpacked)
+    twins = twin_sources(path, in_zip, unpacked)
+    assert ("fog_patch.shp" in twins) == (edit is None) and twins.get("curve_patch.shp") == "curve_line.shp"
+    layers = {layer.name: layer for layer in read_file(path, path.name, store.schema).layers}
+    assert layers["curve_patch"].frame is layers["curve_line"].frame  # one frame, not read twice
+    assert all(shapely.get_type_id(g) == 3 and g.is_empty for g in layers["curve_patch"].geometry)
+    packed_apart = _rezipped(path, tmp_path / "apart.zip")
+    assert not twin_sources(packed_apart, _shapefile_parts_in_zip(zip_members(packed_apart, path.name)), unpacked)
+    for target in (store, empty_store):
+        _same_preview(preview_import(target, path), preview_import(target, packed_apart, name=path.name))
+
+
+def test_only_shapefiles_with_plain_member_names_are_read_inside_the_zip(store, tmp_path):
+    from safetymap.io.reader import _shapefile_parts_in_zip
+    files = fog_layer_files(store, tmp_path)
+    plain = zip_files(tmp_path / "plain.zip", {f"data/fog_line{s}": d for s, d in files.items()}
+                      | {"团雾.shp": files[".shp"], "团雾.shx": files[".shx"], "团雾.dbf": files[".dbf"],
+                         "lone.shp": files[".shp"], "lone.dbf": files[".dbf"]})
+    assert _shapefile_parts_in_zip(zip_members(plain, plain.name)) == {
+        "data/fog_line.shp", "data/fog_line.shx", "data/fog_line.dbf"}

@@ -19,7 +19,7 @@ import shapely
 
 from ..errors import ImportRefused, Problem
 from ..geo import GEOMETRY_LABEL, lengths_m, stake_column
-from ..schema import Field, Schema
+from ..schema import Category, Field, Schema
 from ..validation import clean_frame, derive, grade_problems, stake_length_notes
 from ..values import blank_mask, display_value, to_python
 from . import formats
@@ -52,7 +52,7 @@ class ImportPreview:
     warnings: list[str]
     new: dict[str, tuple[pd.DataFrame, np.ndarray]] = field(default_factory=dict, repr=False)
     changes: list[Change] = field(default_factory=list, repr=False)
-    added: list = field(default_factory=list, repr=False)  # (Checked, rows to add): the adds table, built when asked
+    added: list["NewRows"] = field(default_factory=list, repr=False)  # the adds table, built when asked
     add_columns: tuple[str, ...] = ()  # the adds table's headers (labels from the schema)
     n_problems: int = 0  # every problem found, also those beyond MAX_PROBLEMS not listed
     notices: list[Problem] = field(default_factory=list)  # warnings by row that do not refuse the import
@@ -62,11 +62,11 @@ class ImportPreview:
         """One row per patch to add: category, code, name, route, stakes, grade, file and row."""
         if not self.added:
             return pd.DataFrame(columns=list(self.add_columns))
-        return pd.concat([_adds_table(ch, rows) for ch, rows in self.added], ignore_index=True)
+        return pd.concat([_adds_table(rows) for rows in self.added], ignore_index=True)
 
     @property
     def n_added(self) -> int:
-        return sum(int(rows.sum()) for _, rows in self.added)
+        return sum(len(rows.rows) for rows in self.added)
 
     @property
     def ok(self) -> bool:
@@ -289,15 +289,30 @@ def _add_columns(schema: Schema) -> tuple[str, ...]:
     return ("类别", *(schema.label(k) for k in ADD_KEYS), "文件", "行")
 
 
-def _adds_table(checked: Checked, new: np.ndarray) -> pd.DataFrame:
-    d = checked.derived[new]
-    table = pd.DataFrame({"类别": checked.batch.category.label}, index=d.index)
-    c = checked.batch.category
+@dataclass
+class NewRows:
+    """What the adds table shows of one batch's new rows: not the batch itself, which is freed once
+    the preview is made (the commit needs only ``ImportPreview.new``)."""
+    category: Category
+    file: str
+    rows: np.ndarray  # as the file numbers them
+    values: pd.DataFrame  # the ADD_KEYS columns and stake_prefix of those rows
+
+    @classmethod
+    def of(cls, checked: Checked, new: np.ndarray) -> "NewRows":
+        keys = [k for k in (*ADD_KEYS, "stake_prefix") if k in checked.derived]
+        return cls(checked.batch.category, checked.batch.file, checked.batch.rows[new],
+                   checked.derived.loc[new, keys])
+
+
+def _adds_table(added: NewRows) -> pd.DataFrame:
+    d, c = added.values, added.category
+    table = pd.DataFrame({"类别": c.label}, index=d.index)
     for key in ADD_KEYS:
         if key in d:
             table[c.field(key).label] = stake_column(d, key) if key.endswith("stake") else d[key]
-    table["文件"] = checked.batch.file
-    table["行"] = checked.batch.rows[new]
+    table["文件"] = added.file
+    table["行"] = added.rows
     return table
 
 
@@ -393,8 +408,9 @@ def _outcome(name: str, checked: list[Checked], problems: list[Problem], warning
     for ch in checked:
         is_new = ~ch.existing & ch.derived["code"].notna().to_numpy()
         if is_new.any():
-            added.append((ch, is_new))
-            frame = ch.derived[is_new][[f.key for f in ch.batch.category.editable_fields]].reset_index(drop=True)
+            added.append(NewRows.of(ch, is_new))
+            keys = [f.key for f in ch.batch.category.editable_fields]
+            frame = (ch.derived[keys] if is_new.all() else ch.derived.loc[is_new, keys]).reset_index(drop=True)
             _append_new(new, ch.batch.category.key, frame, ch.geoms[is_new])
         ch_changes, rows, p, same = _changes(ch, set(ch.batch.raw.columns))
         changes += ch_changes

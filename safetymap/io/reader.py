@@ -7,8 +7,10 @@ process with a time and a memory limit (``sandbox``), and sheets are read with r
 Row numbers: for spreadsheets (Excel, CSV) the row as Excel shows it; for GIS layers the feature number."""
 from __future__ import annotations
 
+import functools
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from ..errors import KmlTooDeep
 from ..backends.tables import SOURCE_TABLE
 from ..errors import ImportRefused, Problem
 from ..schema import Schema
-from . import kml, shapefile
+from . import kml, patch_twins, shapefile
 from .columns import derived_columns, known_column
 from .csv import read_csv_text
 from .excel import SUMMARY_SHEET, TABLE_SHEET
@@ -89,16 +91,21 @@ def read_file(path: str | Path, name: str | None = None, schema: Schema | None =
 
 
 def read_packed(path: Path, name: str, schema: Schema | None, encoding: str | None, limits: UploadLimits) -> ReadResult:
-    """``read_here`` in the form the child hands back: every layer's geometries as one array of WKB
-    (pickling shapely geometries one by one cost more than reading them, 5 s at 100,000 patches) and
-    its frame as an Arrow table where that round-trips exactly (pickled as buffers: no second copy of
-    the text in the child, ~200 MB at 100,000 patches)."""
-    result = read_here(path, name, schema, encoding, limits)
+    """``read_here`` in the form the child hands back: every layer's geometries as one Arrow array of
+    WKB (pickling shapely geometries one by one cost more than reading them, 5 s at 100,000 patches)
+    and its frame as an Arrow table where that round-trips exactly (pickled as buffers). GIS layers
+    come from GDAL in that form already: no pandas or shapely objects are made in the child for them."""
+    result = _read_raw(path, name, schema, encoding, limits)
     for layer in result.layers:
-        if layer.geometry is not None:
-            layer.geometry = shapely.to_wkb(np.asarray(layer.geometry, dtype=object))
-        layer.frame = _as_table(layer.frame)
+        if layer.geometry is not None and not _is_wkb(layer.geometry):
+            layer.geometry = pa.array(shapely.to_wkb(np.asarray(layer.geometry, dtype=object)), pa.binary())
+        if isinstance(layer.frame, pd.DataFrame):
+            layer.frame = _as_table(layer.frame)
     return result
+
+
+def _is_wkb(geometry) -> bool:
+    return isinstance(geometry, (pa.Array, pa.ChunkedArray))
 
 
 def _as_table(frame: pd.DataFrame) -> pd.DataFrame | pa.Table:
@@ -110,17 +117,27 @@ def _as_table(frame: pd.DataFrame) -> pd.DataFrame | pa.Table:
 
 
 def unpack(result: ReadResult) -> ReadResult:
-    """``read_packed``'s layers with shapely geometries and pandas frames again (vectorised)."""
+    """Layers with shapely geometries and pandas frames again (vectorised), from WKB arrays and Arrow
+    tables (as GDAL gives them, or as ``read_packed`` made them)."""
+    frames = {}  # a table two layers share (``_twin``) becomes one frame they share
     for layer in result.layers:
-        if layer.geometry is not None:
-            layer.geometry = shapely.from_wkb(layer.geometry)
+        if layer.geometry is not None and _is_wkb(layer.geometry):
+            layer.geometry = shapely.from_wkb(layer.geometry.to_numpy(zero_copy_only=False))
         if isinstance(layer.frame, pa.Table):
-            layer.frame = layer.frame.to_pandas()
+            table = layer.frame
+            if id(table) not in frames:
+                frames[id(table)] = (table, table.to_pandas(**ARROW_TO_PANDAS))
+            layer.frame = frames[id(table)][1]
     return result
 
 
 def read_here(path: Path, name: str, schema: Schema | None, encoding: str | None, limits: UploadLimits) -> ReadResult:
     """``read_file`` in this process, without its time and memory limits."""
+    return unpack(_read_raw(path, name, schema, encoding, limits))
+
+
+def _read_raw(path: Path, name: str, schema: Schema | None, encoding: str | None, limits: UploadLimits) -> ReadResult:
+    """Every layer of the file; GIS layers as GDAL reads them (Arrow table, WKB), others as frames."""
     suffix = Path(name).suffix.lower() or path.suffix.lower()
     try:
         if suffix in (".zip", ".kmz"):
@@ -152,18 +169,56 @@ def _read_one(path: Path, name: str, suffix: str, schema: Schema | None, encodin
 
 
 def _read_zip(path: Path, name: str, schema: Schema | None, encoding: str | None, limits: UploadLimits) -> ReadResult:
-    """Check and unpack the zip into a temporary folder, then read every data file in it."""
+    """Check the zip and read every data file in it: shapefiles whose parts have plain names are read
+    where they are (GDAL's ``/vsizip/``: the padded .dbf of an export was 1 GB written to disk and read
+    back at 100,000 patches); every other member is unpacked into a temporary folder first."""
+    members = zip_members(path, name, limits)
+    in_zip = _shapefile_parts_in_zip(members)
     with tempfile.TemporaryDirectory(prefix="safetymap-import-") as tmp:
-        files = safe_extract(path, tmp, name, limits)
-        result = ReadResult()
+        files = safe_extract(path, tmp, name, limits, skip=lambda zf, found: in_zip)
         root = Path(tmp).resolve()
         long_texts = shapefile.long_texts_in(root)
-        for file in sorted(files):
-            result.extend(_read_member(file, f"{name}/{file.relative_to(root).as_posix()}", name, schema, encoding,
-                                       long_texts, limits))
+        twins = {} if long_texts is not None else patch_twins.twin_sources(path, in_zip, root)
+        parts: dict[str, ReadResult] = {}
+        ordered = sorted(files + [root / member for member in in_zip])
+        for file in ordered:
+            member = file.relative_to(root).as_posix()
+            if member not in in_zip:
+                parts[member] = _read_member(file, f"{name}/{member}", name, schema, encoding, long_texts, limits)
+            elif file.suffix == ".shp" and member not in twins:
+                parts[member] = _restored(_read_shapefile(file, f"{name}/{member}", encoding, schema,
+                                                          zipped=(path, member)), file, long_texts)
+        for member, source in twins.items():
+            parts[member] = _twin(parts[source], f"{name}/{member}", Path(member).stem) \
+                or _read_shapefile(root / member, f"{name}/{member}", encoding, schema, zipped=(path, member))
+    result = ReadResult()
+    for file in ordered:
+        result.extend(parts.get(file.relative_to(root).as_posix(), ReadResult()))
     if not result.layers and not result.problems:
         result.problems.append(Problem("", f"压缩包中没有可导入的数据文件（{SUPPORTED_TEXT}）", file=name))
     return result
+
+
+def _twin(source: ReadResult, shown: str, layer: str) -> ReadResult | None:
+    """A polygon layer that repeats ``source`` byte for byte (``patch_twins``) as ``source``'s rows (its
+    Arrow table, not a copy) with empty polygons: their attributes are all the import takes from them.
+    None when the source layer was refused or warned about: then the polygon layer is read on its own."""
+    if source.problems or source.warnings or len(source.layers) != 1:
+        return None
+    rows = source.layers[0]
+    empty = shapely.to_wkb(shapely.Polygon())
+    geoms = pa.array([empty] * len(rows.rows), pa.binary())
+    return ReadResult(layers=[RawLayer(shown, layer, rows.frame, rows.rows.copy(), geoms, rows.crs, rows.crs_problem)])
+
+
+def _shapefile_parts_in_zip(members: list) -> set[str]:
+    """The .shp, .shx and .dbf members read inside the zip: those of shapefiles whose three parts have
+    plain ASCII names as stored (GDAL decodes other names its own way) with lower-case suffixes. Their
+    sizes were checked from the zip's headers, and GDAL and ``zipfile`` read no more than those say."""
+    plain = {n for info, n in members if n == info.filename and n.isascii() and "\\" not in n}
+    stems = {n[:-4] for n in plain if n.endswith(".shp")}
+    whole = {stem for stem in stems if f"{stem}.shx" in plain and f"{stem}.dbf" in plain}
+    return {f"{stem}{suffix}" for stem in whole for suffix in (".shp", ".shx", ".dbf")}
 
 
 def _read_member(file: Path, shown: str, archive: str, schema: Schema | None, encoding: str | None,
@@ -181,9 +236,15 @@ def _read_member(file: Path, shown: str, archive: str, schema: Schema | None, en
     if suffix not in SUPPORTED:
         return ReadResult(warnings=[f"已忽略压缩包中的文件 {shown}（不是可导入的数据文件）"])
     part = _read_one(file, shown, suffix, schema, encoding, limits)
-    if suffix == ".shp":
+    return _restored(part, file, long_texts) if suffix == ".shp" else part
+
+
+def _restored(part: ReadResult, shp: Path, long_texts) -> ReadResult:
+    """The texts our export cut to 254 bytes put back into the shapefile's layers."""
+    if long_texts is not None:
         for layer in part.layers:
-            layer.frame = shapefile.restore_long_texts(layer.frame, file.stem, long_texts)
+            frame = layer.frame.to_pandas(**ARROW_TO_PANDAS) if isinstance(layer.frame, pa.Table) else layer.frame
+            layer.frame = shapefile.restore_long_texts(frame, shp.stem, long_texts)
     return part
 
 
@@ -194,14 +255,42 @@ def _crs_of(gdf, prj_missing: bool) -> tuple[CRS | None, str | None]:
     return None, None if prj_missing else "无法识别文件中的坐标系定义"
 
 
-def _gis_layer(path: Path, shown: str, layer: str | None, schema: Schema | None, *, encoding: str | None = None,
-               prj_missing: bool = False) -> RawLayer:
-    options = GEOJSON_OPTIONS if path.suffix.lower() in (".geojson", ".json") else {}
+def _gis_layer(path: Path | str, shown: str, layer: str | None, schema: Schema | None, *,
+               encoding: str | None = None, prj_missing: bool = False) -> RawLayer:
+    """One layer as GDAL reads it: its frame an Arrow table, its geometries an Arrow array of WKB (made
+    into pandas and shapely by ``unpack``, in the process that uses them). ``path`` may be a GDAL
+    virtual path (``/vsizip/…``)."""
+    options = GEOJSON_OPTIONS if str(path).lower().endswith((".geojson", ".json")) else {}
+    info = pyogrio.read_info(path, layer=layer, encoding=encoding, **options)
+    fields = list(info["fields"])
     columns = None
     if schema is not None:  # computed fields are derived again: not read at all
-        fields = list(pyogrio.read_info(path, layer=layer, encoding=encoding, **options)["fields"])
         skip = derived_columns(fields, schema)
         columns = [f for f in fields if f not in skip]
+    if not _arrow_as_is(info, fields, columns):
+        return _gis_layer_frame(path, shown, layer, encoding, columns, prj_missing, options)
+    meta, table = pyogrio.read_arrow(path, layer=layer, encoding=encoding, columns=columns,
+                                     datetime_as_string=True, **options)
+    table.validate(full=True)  # text GDAL could not recode fails here (ArrowInvalid), not in the app
+    geometry_name = meta["geometry_name"] or "wkb_geometry"
+    geoms = table.column(geometry_name) if geometry_name in table.column_names else pa.nulls(len(table), pa.binary())
+    frame = table.drop_columns([geometry_name]) if geometry_name in table.column_names else table
+    crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
+    crs_problem = None if crs is not None or prj_missing else "无法识别文件中的坐标系定义"
+    return RawLayer(shown, layer, frame, np.arange(1, len(frame) + 1), geoms, crs, crs_problem)
+
+
+def _arrow_as_is(info: dict, fields: list, columns: list | None) -> bool:
+    """True when the Arrow table GDAL gives converts to the frame pyogrio would make without more work:
+    no date-time read as text to be parsed, no JSON text (``read_dataframe`` treats those further)."""
+    wanted = set(fields if columns is None else columns)
+    return not any(name in wanted and ((dtype or "").startswith("datetime") and dtype != "datetime64[D]"
+                                       or subtype == "OFSTJSON")
+                   for name, dtype, subtype in zip(fields, info["dtypes"], info["ogr_subtypes"]))
+
+
+def _gis_layer_frame(path, shown: str, layer: str | None, encoding: str | None, columns, prj_missing: bool,
+                     options: dict) -> RawLayer:
     gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, columns=columns, use_arrow=True,
                                  arrow_to_pandas_kwargs=ARROW_TO_PANDAS, **options)
     geoms = gdf.geometry.to_numpy()
@@ -210,29 +299,64 @@ def _gis_layer(path: Path, shown: str, layer: str | None, schema: Schema | None,
     return RawLayer(shown, layer, frame, np.arange(1, len(frame) + 1), geoms, crs, crs_problem)
 
 
-def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema | None) -> ReadResult:
-    missing = shapefile.missing_parts(path)
+def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema | None, *,
+                    zipped: tuple[Path, str] | None = None) -> ReadResult:
+    """One shapefile; ``zipped`` (zip, member): its .shp, .shx and .dbf are read inside that zip, the
+    other parts (.cpg, .prj) beside ``path``, where they were unpacked."""
+    missing = [] if zipped else shapefile.missing_parts(path)
     if missing:
         return _refused(shown, f"Shapefile 不完整，缺少{'、'.join(missing)}；请把同名的 .shp、.shx、.dbf、.prj"
                                "（和 .cpg）一起打包")
-    choice = shapefile.read_encoding(path, encoding)
+    open_dbf = functools.partial(_Member, zipped[0], f"{zipped[1][:-4]}.dbf") if zipped else None
+    source = f"/vsizip/{{{zipped[0]}}}/{zipped[1]}" if zipped else path  # braces: a folder may be named *.zip
+    prj = shapefile.sidecar(path, ".prj")
+    prj_known = prj is None or shapefile.prj_is_known(prj)
+    try:
+        utf8 = shapefile.utf8_first(path, encoding, open_dbf) if prj_known else None
+        if utf8 is not None:  # the usual case: read as UTF-8, checked as it is read
+            try:
+                return _shapefile_layer(path, source, shown, schema, shapefile.EncodingChoice(utf8), prj)
+            except pa.ArrowInvalid:
+                pass  # not UTF-8 after all: found the slow way, as any other encoding
+        choice = shapefile.read_encoding(path, encoding, open_dbf)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        return _refused(shown, f"压缩包已损坏，无法解压（{exc}）")
     if choice.problem:
         return _refused(shown, choice.problem)
-    codec = choice.codec
-    prj = shapefile.sidecar(path, ".prj")
-    if prj is not None and not shapefile.prj_is_known(prj):
+    if not prj_known:
         return _refused(shown, "未知坐标系：无法识别 .prj 中的坐标系定义；请改正 .prj，或删去它并指明坐标系")
     try:
-        layer = _gis_layer(path, shown, None, schema, encoding=codec, prj_missing=prj is None)
+        return _shapefile_layer(path, source, shown, schema, choice, prj)
+    except pa.ArrowInvalid:  # GDAL passed on bytes it could not recode (a mixed-encoding .dbf)
+        used = shapefile.encoding_label(choice.codec) if choice.codec else "声明的编码"
+        return _refused(shown, f"属性表中有文字无法按 {used} 解码；请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
+
+
+def _shapefile_layer(path: Path, source, shown: str, schema: Schema | None, choice, prj: Path | None) -> ReadResult:
+    """The shapefile's layer read with ``choice.codec`` (ArrowInvalid when its text does not decode)."""
+    try:
+        layer = _gis_layer(source, shown, None, schema, encoding=choice.codec, prj_missing=prj is None)
     except (DataSourceError, DataLayerError) as exc:
         return _refused(shown, f"Shapefile 无法读取（文件损坏？）：{exc}")
-    except pa.ArrowInvalid:  # GDAL passed on bytes it could not recode (a mixed-encoding .dbf)
-        used = shapefile.encoding_label(codec) if codec else "声明的编码"
-        return _refused(shown, f"属性表中有文字无法按 {used} 解码；请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
     layer.name = path.stem
     if prj is not None and layer.crs is None:
         layer.crs_problem = "未知坐标系：无法识别 .prj 中的坐标系定义"
     return ReadResult(layers=[layer], warnings=[f"{shown}：{choice.note}"] if choice.note else [])
+
+
+class _Member:
+    """A zip member opened for reading, closing its zip with it."""
+
+    def __init__(self, zip_path: Path, member: str):
+        self.zf = zipfile.ZipFile(zip_path)
+        self.fh = self.zf.open(member)
+
+    def __enter__(self):
+        return self.fh
+
+    def __exit__(self, *exc):
+        self.fh.close()
+        self.zf.close()
 
 
 def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:

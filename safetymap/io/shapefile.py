@@ -295,27 +295,34 @@ class EncodingChoice:
     note: str | None = None  # how the encoding was found, for the preview
 
 
-def _dbf_text(dbf: Path) -> memoryview:
-    data = dbf.read_bytes()
-    header_size = int.from_bytes(data[8:10], "little") if len(data) >= 10 else len(data)
-    return memoryview(data)[header_size:]  # not a copy
-
-
 DECODE_CHUNK = 1 << 20  # decoded a megabyte at a time: the whole text as str took 2-3x the file in memory
 
 
-def _decodes(text: memoryview, codec: str) -> bool:
+def _dbf_opener(shp: Path, open_dbf=None):
+    """How to open the .dbf's bytes: the file beside ``shp``, or ``open_dbf`` (a member of a zip)."""
+    return open_dbf or (lambda: open(sidecar(shp, ".dbf"), "rb"))
+
+
+def _decodes(open_dbf, codec: str) -> bool:
+    """True when the .dbf's text (after its header) decodes with ``codec``, read a chunk at a time."""
     decoder = codecs.getincrementaldecoder(codec)()
-    try:
-        for start in range(0, len(text), DECODE_CHUNK):
-            decoder.decode(text[start:start + DECODE_CHUNK])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
+    with open_dbf() as fh:
+        head = fh.read(10)
+        header_size = int.from_bytes(head[8:10], "little") if len(head) >= 10 else len(head)
+        skip = max(header_size - len(head), 0)
+        while skip:  # a zip member cannot seek cheaply: read past the header
+            skip -= len(fh.read(min(skip, DECODE_CHUNK))) or skip
+        try:
+            decoder.decode(head[header_size:])
+            while chunk := fh.read(DECODE_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
     return True
 
 
-def _declared(shp: Path, encoding: str | None) -> tuple[str | None, str, bool]:
+def _declared(shp: Path, encoding: str | None, open_dbf) -> tuple[str | None, str, bool]:
     """(declared codec, where it was declared, whether it is known at all) from the user, the .cpg
     or the .dbf's language driver byte."""
     if encoding:
@@ -324,7 +331,8 @@ def _declared(shp: Path, encoding: str | None) -> tuple[str | None, str, bool]:
     if cpg is not None:
         text = cpg.read_bytes().decode("latin-1").strip().lower()
         return CPG_CODECS.get(text), ".cpg", text in CPG_CODECS
-    ldid = sidecar(shp, ".dbf").read_bytes()[DBF_LDID_OFFSET:DBF_LDID_OFFSET + 1]
+    with open_dbf() as fh:
+        ldid = fh.read(DBF_LDID_OFFSET + 1)[DBF_LDID_OFFSET:]
     if ldid and ldid[0] in GBK_LDIDS:
         return "cp936", ".dbf 语言驱动", True
     if ldid and ldid[0] == ANSI_LDID:
@@ -332,14 +340,15 @@ def _declared(shp: Path, encoding: str | None) -> tuple[str | None, str, bool]:
     return None, "", not ldid or ldid[0] == 0
 
 
-def read_encoding(shp: Path, encoding: str | None) -> EncodingChoice:
+def read_encoding(shp: Path, encoding: str | None, open_dbf=None) -> EncodingChoice:
     """The encoding to read the .dbf with: the declared one if the text decodes with it, else the first
     of GBK, GB18030, UTF-8 that does (and the preview says so). A .dbf that declares nothing (no .cpg,
-    no language driver), whose text is not UTF-8, needs the user to name its encoding."""
-    declared, where, known = _declared(shp, encoding)
+    no language driver), whose text is not UTF-8, needs the user to name its encoding. ``open_dbf`` opens
+    the .dbf's bytes when they are not beside ``shp`` (a shapefile read inside its zip)."""
+    text = _dbf_opener(shp, open_dbf)
+    declared, where, known = _declared(shp, encoding, text)
     if not known:
         return EncodingChoice(None)  # a code page GDAL knows and we do not: GDAL reads it
-    text = _dbf_text(sidecar(shp, ".dbf"))
     if declared is not None and _decodes(text, declared):
         return EncodingChoice(declared)
     if declared is None and not where:  # nothing declared at all
@@ -357,6 +366,16 @@ def read_encoding(shp: Path, encoding: str | None) -> EncodingChoice:
         return EncodingChoice(found, note=f"{where}：检测为 {encoding_label(found)} 编码，已按 {encoding_label(found)} 读取")
     return EncodingChoice(found, note=f"{where} {encoding_label(declared)} 无法解码属性表中的文字，"
                                       f"已按 {encoding_label(found)} 读取；请核对导入预览中的中文")
+
+
+def utf8_first(shp: Path, encoding: str | None, open_dbf=None) -> str | None:
+    """The codec ``read_encoding`` tries first when that is UTF-8 (declared so, or nothing declared), else
+    None. A .dbf read as UTF-8 whose text then proves valid (Arrow checks it) needs no decoding pass of
+    its own; one that is not goes through ``read_encoding``."""
+    declared, where, known = _declared(shp, encoding, _dbf_opener(shp, open_dbf))
+    if declared is None:
+        return "UTF-8" if known and not where else None
+    return declared if codecs.lookup(declared).name == "utf-8" else None
 
 
 def prj_is_known(prj: Path) -> bool:

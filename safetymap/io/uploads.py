@@ -4,7 +4,9 @@ Every uploaded file passes ``check_size``; every zip (shapefile zip, KMZ) passes
 GDAL or any other reader sees it: member count, total unpacked size and compression ratio are capped,
 member names with ``..`` or an absolute path are refused, and names written by Chinese Windows zip tools
 (GBK bytes without the UTF-8 flag, which Python's ``zipfile`` decodes as cp437) are decoded as GBK.
-Sizes are counted while unpacking, so a zip whose headers lie about the sizes is caught too."""
+Sizes are counted while unpacking, so a zip whose headers lie about the sizes is caught too. Shapefiles
+the import reads inside the zip (``reader``, GDAL's ``/vsizip/``) are not unpacked: their members pass
+the same header checks, and GDAL and ``zipfile`` read no more than the declared sizes."""
 from __future__ import annotations
 
 import os
