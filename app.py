@@ -3,9 +3,11 @@
 ``streamlit run app.py`` finds ``app = st.App(...)`` below and serves this same file as the page script,
 with routes beside it (``safetymap.ui.web``): the HttpOnly session cookie after sign-in, the map's data (built in
 the background when the server starts: ``lifespan``)."""
-import streamlit as st
-
 if __name__ != "__main__":  # imported by `streamlit run` / uvicorn as the ASGI app, not run as the page
+    from safetymap.mapdata import limit_arenas
+
+    limit_arenas()  # before the server's threads: two glibc heaps, not one per session thread (README)
+    import streamlit as st
     from safetymap.ui.web import ROUTES, lifespan
 
     app = st.App(__file__, routes=ROUTES, lifespan=lifespan)

@@ -85,11 +85,15 @@ def _by_revision(func, store: Store, name: str, location: str, revision: tuple[i
         hit = _LATEST.get(slot)
         if hit is not None and hit[0] == key:
             return hit[1]
+        newer = hit is None or key >= hit[0]
+        if newer:  # the older value is let go before the new one is built: never both held by the cache
+            _LATEST.pop(slot, None)
+            hit = None
+            trim_memory()
         value = func(store)
-        if hit is None or key >= hit[0]:
+        if newer:
             _LATEST[slot] = (key, value)
-            del hit
-            trim_memory()  # the older revision's value is gone: its memory back to the system
+            trim_memory()  # what the build freed back to the system
         return value
 
 
