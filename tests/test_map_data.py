@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -189,6 +192,19 @@ def test_old_revisions_are_dropped_from_memory(store):
     assert not any(isinstance(v, pd.DataFrame) for r in revisions for v in vars(r).values())  # no frame kept
 
 
+def test_revisions_with_the_same_patches_share_one_array_of_codes(store):
+    """An edit changes no code: the kept revisions (up to KEPT) hold one array of codes between them."""
+    frame = flagged_read(store)
+    first = publish_flagged(store, frame)
+    row = frame.iloc[0]
+    store.update(row["code"], {"name": "改名"}, int(row["version"]), "测试")
+    second = publish_flagged(store, frame.assign(version=frame["version"] + (frame.index == 0)))
+    assert second is not first and second.codes is first.codes
+    store.archive(frame["code"].iloc[1], "测试")
+    third = publish_flagged(store, frame.drop(index=1))
+    assert frame["code"].iloc[1] not in third.codes and len(third.codes) == len(frame) - 1
+
+
 def test_a_reported_view_must_be_numbers():
     assert mapdata.valid_view({"z": 12, "bounds": [126.1, 41.9, 126.5, 42.1], "centre": [42.0, 126.3]})
     assert mapdata.valid_view({"z": "x", "bounds": [1, 2, 3, 4], "centre": [1, 2]}) is None
@@ -255,3 +271,29 @@ def test_a_signed_in_browser_gets_the_revision_gzipped_and_cacheable(app):
     assert status == 304
     status, _, body = get(f"{app.url}/api/patches/coarse/1-2-3-4-20200101", cookie)
     assert status == 404 and "刷新" in body.decode()
+
+
+ARENAS_SCRIPT = """
+import ctypes, ctypes.util, threading
+import app  # as `streamlit run` imports it: the server's module, before its threads start
+go = threading.Barrier(8)
+def work():
+    go.wait()  # eight threads allocating at once: glibc would give each its own arena
+    blocks = [ctypes.create_string_buffer(1000) for _ in range(200)]
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+ctypes.CDLL(ctypes.util.find_library("c")).malloc_stats()  # one "Arena n:" block per arena, on stderr
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc only")
+def test_the_app_process_keeps_to_two_malloc_arenas():
+    """Streamlit runs each session in its own thread; glibc's arena per thread kept hundreds of MB at
+    100,000 patches (805 MB after one user), so the app limits them when the server imports it."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", ARENAS_SCRIPT], cwd=root, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    arenas = [line for line in done.stderr.splitlines() if line.startswith("Arena ")]
+    assert 1 <= len(arenas) <= mapdata.ARENAS, done.stderr[-2000:]
