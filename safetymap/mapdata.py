@@ -467,6 +467,8 @@ def fine_cell(location: str, token: str, cx: int, cy: int) -> bytes:
     x0, y0 = cx * CELL_DEG, cy * CELL_DEG
     part = stored_pieces(found.store, "fine", found.day, found.fog, bbox=(x0, y0, x0 + CELL_DEG, y0 + CELL_DEG))
     body = gzip.compress(part.body(), GZIP_LEVEL)
+    del part
+    trim_memory()  # the cell's WKB and geometries: a view asks for several cells, each read in a thread
     with _cells_lock:
         _cells[key] = body
         while sum(len(b) for b in _cells.values()) > CELL_BYTES and len(_cells) > 1:
@@ -496,7 +498,10 @@ def delta(location: str, old_token: str, new_token: str, level: str) -> bytes:
     codes, removed = changed_codes(old, new)
     part = stored_pieces(new.store, level, new.day, new.fog, codes=codes.tolist()) if len(codes) \
         else pieces(pd.DataFrame({"code": [], "category": []}), new.store.schema, level)
-    return gzip.compress(part.body(removed), GZIP_LEVEL)
+    body = gzip.compress(part.body(removed), GZIP_LEVEL)
+    del part
+    trim_memory()
+    return body
 
 
 def forget(location: str | None = None) -> None:
