@@ -389,10 +389,8 @@ class Store(HazardLedger):
             raise ValidationError([Problem("图斑编号", f"编号「{code}」已存在", file=file) for code in taken])
         editable = [f for f in c.fields if not f.system]
         columns = ["geom", *(f.key for f in editable), "version", "updated_at", "updated_by"]
-        quoted = ", ".join(f'"{name}"' for name in columns)
         polygons, source_geoms = np.asarray(polygons, dtype=object), np.asarray(source_geoms, dtype=object)
-        insert = (f'INSERT INTO "{c.table}" ({quoted}) '
-                  f'VALUES ({", ".join([self.backend.geom_param] + ["?"] * (len(columns) - 1))})')
+        insert = self._insert_sql(c, columns)
         with self.backend.bulk_insert(con, c.table, polygons):
             for part in _chunks(len(codes)):  # SQL values of a chunk at a time: memory stays bounded
                 n = part.stop - part.start
@@ -407,6 +405,18 @@ class Store(HazardLedger):
                         ((code, c.key, action, user, stamp) for code in codes))
         self.backend.after_geometry_write(con, c.table)
         return len(codes)
+
+    def _insert_sql(self, c: Category, columns: list[str]) -> str:
+        """INSERT of one row of ``c``'s table from ``columns`` (geometry first), with the columns the backend
+        derives from them (K-stake texts) computed in the same statement."""
+        values = [self.backend.geom_param] + ["?"] * (len(columns) - 1)
+        quoted = ", ".join(f'"{name}"' for name in columns)
+        derived = self.backend.derived_columns(c)
+        if not derived:
+            return f'INSERT INTO "{c.table}" ({quoted}) VALUES ({", ".join(values)})'
+        row = ", ".join(f'{value} AS "{name}"' for value, name in zip(values, columns))
+        return (f'INSERT INTO "{c.table}" ({quoted}, {", ".join(chr(34) + k + chr(34) for k in derived)}) '
+                f'SELECT {quoted}, {", ".join(derived.values())} FROM (SELECT {row})')
 
     def insert_checked(self, category: str, derived: pd.DataFrame, source_geoms, user: User | str, *,
                        action: str = "import", file: str | None = None, con=None) -> int:

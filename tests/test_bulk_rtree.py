@@ -14,6 +14,7 @@ import shapely
 
 from safetymap import store as store_module
 from safetymap.backends import gpkg, gpkg_live
+from safetymap.geo import format_stake
 from safetymap.seed import init_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -151,3 +152,15 @@ def test_geometry_blobs_carry_header_envelope_and_wkb(schema):
     back = gpkg.decode(blobs)
     assert back[1] is None and back[2].is_empty
     assert shapely.equals_exact(back[0], geoms[0], 0) and shapely.equals_exact(back[3], geoms[3], 0)
+
+
+def test_bulk_insert_writes_the_stake_texts_with_each_rows_chain_prefix(tmp_path, schema):
+    store = init_database(tmp_path / "ledger.gpkg", sample=False)
+    raw, geoms = synthetic(schema.category("fog"), schema, 120, np.random.default_rng(11), 300)
+    raw["stake_prefix"] = np.where(np.arange(120) % 2 == 0, "ZK", "")
+    store.insert_many("fog", raw, geoms, "测试")
+    rows = store.backend.connection().execute(
+        'SELECT start_stake, end_stake, stake_prefix, start_stake_k, end_stake_k FROM "patch_fog" ORDER BY fid').fetchall()
+    assert [(r[3], r[4]) for r in rows] == [(format_stake(r[0], r[2]), format_stake(r[1], r[2])) for r in rows]
+    assert sum(r[3].startswith("ZK") for r in rows) == 60
+    store.close()

@@ -137,6 +137,11 @@ class GeoPackageBackend:
         gpkg.update_extent(con, table)
 
     @staticmethod
+    def derived_columns(c: Category) -> dict[str, str]:
+        """Columns of ``c``'s table an INSERT computes from the row's other columns: the K-stake texts."""
+        return gpkg_live.stake_text_columns(c)
+
+    @staticmethod
     def after_copy(con, table: str, key: str) -> None:
         """After rows were copied with their ids (``migrate``); SQLite's AUTOINCREMENT follows by itself."""
 
@@ -144,12 +149,12 @@ class GeoPackageBackend:
     @contextmanager
     def bulk_insert(con, table: str, geoms):
         """Around inserting many rows of ``table`` (with geometries ``geoms``, in order) in one transaction:
-        the R-tree is filled and the K-stake texts are set in one statement each at the end, instead of
-        by triggers per row."""
+        the R-tree is filled in one statement at the end, and the K-stake texts come with the INSERT
+        (``derived_columns``), instead of by triggers per row."""
         if len(geoms) < BULK_ROWS:
             yield
             return
-        with gpkg.rtree_bulk_insert(con, table, geoms), _stake_texts_in_bulk(con, table):
+        with gpkg.rtree_bulk_insert(con, table, geoms), _without_stake_trigger(con, table):
             yield
 
     # ---------------------------------------------------------------- tables
@@ -233,27 +238,21 @@ class GeoPackageBackend:
 
 
 @contextmanager
-def _stake_texts_in_bulk(con, table: str):
-    """Rows inserted into ``table`` in the block get their K-stake texts (``gpkg_live``: start_stake_k
-    beside start_stake) from one UPDATE afterwards, with the trigger's own expression, instead of an
-    UPDATE per row from the insert trigger. The trigger is dropped and re-created inside the caller's
-    transaction (as ``gpkg.rtree_bulk_insert`` does), so other connections never see it missing."""
+def _without_stake_trigger(con, table: str):
+    """Rows inserted into ``table`` in the block carry their K-stake texts (``gpkg_live``: start_stake_k
+    beside start_stake) in the INSERT itself (``derived_columns``), so the insert trigger's UPDATE per row
+    is dropped for the block. It is dropped and re-created inside the caller's transaction (as
+    ``gpkg.rtree_bulk_insert`` does), so other connections never see it missing."""
     name = f"{gpkg_live.TRIGGER_PREFIX}stakes_insert_{table}"
     row = con.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)).fetchone()
     if row is None:
         yield
         return
     if not con.in_transaction:
-        raise RuntimeError("_stake_texts_in_bulk needs the caller's write transaction")
-    suffix = gpkg_live.STAKE_TEXT_SUFFIX
-    cols = set(gpkg.columns(con, table))
-    stakes = [c[:-len(suffix)] for c in sorted(cols) if c.endswith(suffix) and c[:-len(suffix)] in cols]
-    last = con.execute(f'SELECT coalesce(max(fid), 0) FROM "{table}"').fetchone()[0]
+        raise RuntimeError("_without_stake_trigger needs the caller's write transaction")
     con.execute(f'DROP TRIGGER "{name}"')
     try:
         yield
-        sets = ", ".join(f'"{k}{suffix}" = {gpkg_live.stake_sql(chr(34) + k + chr(34))}' for k in stakes)
-        con.execute(f'UPDATE "{table}" SET {sets} WHERE fid > ?', (last,))
     finally:
         con.execute(row[0])
 

@@ -80,6 +80,12 @@ def _stake_text(c: Category, f: Field, which: str = "") -> str:
     return stake_sql(row + _q(f.key), None if prefix is None else row + prefix)
 
 
+def stake_text_columns(c: Category) -> dict[str, str]:
+    """Each K-stake text column of ``c``'s table -> SQL computing it from the row's own columns (an INSERT
+    can write them with the row, as the insert trigger would after it)."""
+    return {f.key + STAKE_TEXT_SUFFIX: _stake_text(c, f) for f in stake_fields(c)}
+
+
 def _text(c: Category, f: Field, which: str) -> str:
     expr = f"{which}.{_q(f.key)}"
     if f.type == "stake":

@@ -283,6 +283,11 @@ class PostGISBackend:
         """Nothing to do: PostGIS keeps its GiST indexes current and has no extents table."""
 
     @staticmethod
+    def derived_columns(c) -> dict[str, str]:
+        """No columns derived in the INSERT: PostGIS keeps no K-stake texts."""
+        return {}
+
+    @staticmethod
     def bulk_insert(con, table: str, geoms):
         """Nothing to do around a bulk insert: PostGIS maintains its GiST indexes in C."""
         return nullcontext()
