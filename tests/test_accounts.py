@@ -3,7 +3,6 @@ import datetime as dt
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -174,20 +173,27 @@ def test_failed_sign_ins_store_neither_long_names_nor_passwords_typed_as_names(e
     assert empty_store.audit()["user"].iloc[-1] == "张工"  # a real account is named
 
 
-def test_unknown_names_cost_the_same_as_real_ones(empty_store):
+def test_unknown_names_cost_the_same_as_real_ones(empty_store, monkeypatch):
+    """An unknown name runs the same argon2 check, with the same parameters, as a real one (counted, not
+    timed: a timing ratio failed under load in a full run)."""
+    from argon2 import PasswordHasher, extract_parameters
+    from argon2.exceptions import VerificationError
+
     accounts.add_user(empty_store, "张工", "editor", "right-password", ADMIN)
+    checked = []
+    real_verify = PasswordHasher.verify
 
-    def best(name: str) -> float:
-        times = []
-        for i in range(3):
-            started = time.perf_counter()
-            with pytest.raises(accounts.LoginRefused):
-                accounts.authenticate(empty_store, name, "wrong", client=f"10.0.1.{i}")
-            times.append(time.perf_counter() - started)
-        return min(times)
+    def counting_verify(self, hash, password):
+        checked.append(extract_parameters(hash))
+        return real_verify(self, hash, password)
 
-    known, unknown = best("张工"), best("没有这个人")
-    assert unknown > known * 0.5, (known, unknown)
+    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+    for name in ("张工", "没有这个人"):
+        with pytest.raises(accounts.LoginRefused):
+            accounts.authenticate(empty_store, name, "wrong", client="10.0.1.1")
+    assert len(checked) == 2 and checked[0] == checked[1], checked
+    with pytest.raises(VerificationError):
+        real_verify(PasswordHasher(), accounts.DUMMY_HASH, "wrong")
 
 
 def test_unknown_names_are_slowed_exactly_like_real_ones(empty_store):
