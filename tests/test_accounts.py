@@ -3,6 +3,7 @@ import datetime as dt
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
