@@ -138,6 +138,8 @@ def test_no_ledger_data_before_sign_in_or_after_sign_out(app, chromium):  # noqa
     page.get_by_text("已保存").first.wait_for(timeout=30_000)
     assert open_store(app.db).get(code)["resp_person"] == "端到端测试"
     page.get_by_role("button", name="退出登录").click()
+    # the sign-out's rerun may not have begun when the page first looks idle (it failed so under load)
+    page.get_by_text("已退出登录").first.wait_for(timeout=30_000)
     e2e.wait_idle(page)
     text = page.locator('[data-testid="stApp"]').inner_text()
     assert "已退出登录" in text and code not in text
