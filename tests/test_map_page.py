@@ -14,6 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from conftest import page_test
+from safetymap import mapdata
 from safetymap.fog import fog_ledger
 from safetymap.ledger import overdue
 from safetymap.photos import prepare_photo
@@ -337,3 +338,20 @@ def test_the_previous_revisions_value_is_let_go_before_the_next_is_built(sample_
     second = build(store)
     assert held_while_building == [False]
     assert build(store) is second  # the new one is kept
+
+
+def test_a_search_puts_where_it_moves_the_map_into_the_address_and_the_way_back(sample_db, store, monkeypatch):
+    """The map had last reported the district view; a search moves it to a patch. The address and the view
+    kept for coming back must be the patch's view, not the one reported before the move (found by hand:
+    F5 or leaving and coming back after a search showed the district again)."""
+    at = map_app(sample_db, monkeypatch)
+    mapdata.remember_view(at.session_state[map_page.VIEW_KEY],
+                          {"z": 10, "bounds": [126.3, 41.8, 127.3, 42.3], "centre": [42.024, 126.805]})
+    at.run()
+    assert param(at, "z") == ["10"]
+    row = store.read("fog").iloc[0]
+    at.text_input(key="map_search").set_value(row["code"]).run()
+    (lat, lon), zoom = at.session_state[map_page.FOCUS]
+    assert param(at, "z") == [str(zoom)] and zoom >= 13
+    assert param(at, "lat") == [f"{lat:.5f}"] and param(at, "lon") == [f"{lon:.5f}"]
+    assert at.session_state[map_page.LAST_VIEW] == ([lat, lon], zoom)

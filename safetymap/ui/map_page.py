@@ -161,10 +161,14 @@ def restore_view() -> None:
         st.session_state[FOCUS] = st.session_state[LAST_VIEW]
 
 
-def write_address() -> None:
-    """The selected patch and the map view (as the map last reported it) into the URL (the filters are
-    written with their widgets). The map also writes its view into the address itself on every move."""
+def write_address(focus_before) -> None:
+    """The selected patch and the map view into the URL (the filters are written with their widgets): the
+    view this run moves the map to, else the one the map last reported. The map also writes its view into
+    the address itself on every move, but this run's address would come after and undo it."""
     view = reported_view()
+    focus = st.session_state.get(FOCUS)
+    if focus is not None and focus != focus_before:  # the map's last report predates this move
+        view = {"centre": list(focus[0]), "z": focus[1]}
     params = {}
     if view is not None:
         centre = view["centre"]
@@ -305,6 +309,7 @@ def render() -> None:
     st.title("风险图斑地图")
     sample_banner(store)
     everything = load(store)
+    focus_before = st.session_state.get(FOCUS)
     restore_view()
     chosen = sidebar_filters(schema, everything)
     mask = chosen.mask(everything)  # no copy of the frame: the page counts and lists codes through the mask
@@ -327,4 +332,4 @@ def render() -> None:
         if len(rows) and not mask[at].all():
             st.caption("该图斑不在当前筛选结果中。")
         side_panel(store, rows.iloc[0] if len(rows) else None)
-    write_address()
+    write_address(focus_before)
