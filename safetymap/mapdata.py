@@ -37,7 +37,7 @@ import pandas as pd
 import shapely
 
 from .geo import stake_ranges
-from .ledger import overdue
+from .ledger import OVERDUE_KEYS, overdue
 from .mapview import CELL_DEG, FINE_ZOOM, simplify_for_zoom
 from .memory import trim_memory
 from .schema import Schema
@@ -245,8 +245,8 @@ def decode_arrays(body: bytes) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------- reading the store
-READ_KEYS = ("name", "route_code", "risk_grade", "rect_status", "rect_deadline", "version", "start_stake",
-             "end_stake", "stake_prefix")  # what a payload needs of a patch (its flags and texts)
+READ_KEYS = ("name", "route_code", "risk_grade", *OVERDUE_KEYS, "version", "start_stake", "end_stake",
+             "stake_prefix")  # what a payload needs of a patch (its flags and texts)
 
 
 def stored_pieces(store, level: str, day, fog: frozenset, **which) -> Pieces:

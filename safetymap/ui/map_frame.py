@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import mapdata, mapview
 from ..fog import fog_counts
-from ..ledger import overdue, today
+from ..ledger import OVERDUE_KEYS, overdue, today
 from ..store import Store
 from .common import cached_by_revision
 
@@ -20,7 +20,7 @@ def load_context(store: Store) -> mapview.MapContext:
     return mapview.map_context(store.routes())
 
 
-PAGE_KEYS = ("name", "route_code", "township", "risk_grade", "rect_status", "rect_deadline", "version")
+PAGE_KEYS = ("name", "route_code", "township", "risk_grade", *OVERDUE_KEYS, "version")
 REPEATED = ("category", "route_code", "township", "risk_grade", "rect_status")  # a few values, many patches
 FOG_KEYS = ("fog_monitor_start", "fog_events_manual", "fog_manual_year", "fog_manual_basis")  # for the count only
 
