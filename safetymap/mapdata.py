@@ -41,6 +41,7 @@ from .ledger import OVERDUE_KEYS, overdue
 from .mapview import CELL_DEG, FINE_ZOOM, simplify_for_zoom
 from .memory import trim_memory
 from .schema import Schema
+from .text import is_missing
 
 QUANTUM = 1e-6  # degrees per coordinate unit (about 0.1 m)
 LEVEL_ZOOMS = {"coarse": FINE_ZOOM - 1, "fine": 17}  # simplified to half a pixel at this zoom
@@ -62,12 +63,11 @@ def token_of(revision: tuple[int, ...], day) -> str:
 
 # ---------------------------------------------------------------- columns
 def flags(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
-    facility = {c.key for c in schema.categories if c.is_facility}
     out = np.zeros(len(frame), dtype=np.uint8)
     for column, bit in (("overdue", OVERDUE), ("fog_ledger", FOG)):
         if column in frame:
             out |= np.where(frame[column].fillna(False).astype(bool).to_numpy(), bit, 0).astype(np.uint8)
-    return out | np.where(frame["category"].isin(facility).to_numpy(), FACILITY, 0).astype(np.uint8)
+    return out | np.where(frame["category"].isin(schema.facility_keys).to_numpy(), FACILITY, 0).astype(np.uint8)
 
 
 def stamps(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
@@ -80,7 +80,7 @@ def stamps(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
 def _texts(frame: pd.DataFrame, column: str) -> list[str]:
     if column not in frame:
         return [""] * len(frame)
-    return ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in frame[column].tolist()]
+    return ["" if is_missing(v) else str(v) for v in frame[column].tolist()]
 
 
 def _parts(geoms: np.ndarray, polygons: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,21 +199,21 @@ def pieces(frame: pd.DataFrame, schema: Schema, level: str, polygons=None, sourc
     zoom = LEVEL_ZOOMS[level]
     n = len(frame)
     cats = {c.key: i for i, c in enumerate(schema.categories)}
-    facility = {c.key for c in schema.categories if c.is_facility}
     grade_index = {g.label: g.rank for g in schema.grades}
     if polygons is None:
         polygons = np.asarray(frame.geometry.values, dtype=object) if n else np.zeros(0, object)
     if sources is None:
         sources = np.asarray(frame["source_geometry"].values, dtype=object) if "source_geometry" in frame \
             else np.full(n, None, dtype=object)
-    polygons = np.where(frame["category"].isin(facility).to_numpy(), None, polygons) if n else polygons
+    flag = flags(frame, schema) if n else np.zeros(0, np.uint8)
+    polygons = np.where(flag & FACILITY, None, polygons) if n else polygons  # a facility is drawn by its points
     texts = {"code": _texts(frame, "code"), "name": _texts(frame, "name"), "route": _texts(frame, "route_code"),
              "stakes": stake_ranges(frame) if n else []}
     return Pieces(level, {k: np.array(v, dtype=object) for k, v in texts.items()},
                   frame["category"].map(cats).fillna(255).to_numpy(np.uint8) if n else np.zeros(0, np.uint8),
                   frame["risk_grade"].map(grade_index).fillna(-1).to_numpy(np.int8)
                   if n and "risk_grade" in frame else np.full(n, -1, np.int8),
-                  flags(frame, schema) if n else np.zeros(0, np.uint8),
+                  flag,
                   Parts.of(simplify_for_zoom(polygons, zoom) if n else polygons, True),
                   Parts.of(simplify_for_zoom(sources, zoom) if n else sources, False))
 
