@@ -317,12 +317,14 @@ class Revision:
             return whole_pieces(self.store, level, self.day, self.fog)
         older, held = base
         changed, _removed = changed_codes(older, self)
-        keep = np.isin(held.texts["code"].astype(str), self.codes) & ~np.isin(held.texts["code"].astype(str), changed)
-        kept = held.take(keep)
-        missing = np.setdiff1d(self.codes, kept.texts["code"].astype(str))  # changed, new, or not in the base
-        fresh = stored_pieces(self.store, level, self.day, self.fog, codes=missing.tolist()) if len(missing) \
-            else None
-        return Pieces.join(level, [kept] + ([fresh] if fresh is not None else []))
+        unchanged = np.setdiff1d(self.codes, changed, assume_unique=True)
+        held_codes = held.texts["code"].astype(str)
+        keep = np.isin(held_codes, unchanged)  # removed patches drop out too
+        missing = np.setdiff1d(self.codes, held_codes[keep], assume_unique=True)  # changed, new, not in the base
+        if not len(missing):
+            return held.take(keep)
+        return Pieces.join(level, [held.take(keep),
+                                   stored_pieces(self.store, level, self.day, self.fog, codes=missing.tolist())])
 
 
 _LEDGERS: dict[str, OrderedDict[str, Revision]] = {}
