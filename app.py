@@ -4,7 +4,7 @@
 with routes beside it (``safetymap.ui.web``): the HttpOnly session cookie after sign-in, the map's data (built in
 the background when the server starts: ``lifespan``)."""
 if __name__ != "__main__":  # imported by `streamlit run` / uvicorn as the ASGI app, not run as the page
-    from safetymap.mapdata import limit_arenas
+    from safetymap.memory import limit_arenas
 
     limit_arenas()  # before the server's threads: two glibc heaps, not one per session thread (README)
     import streamlit as st

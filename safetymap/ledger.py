@@ -15,23 +15,25 @@ from .validation import five_in_place_parts, stake_length_notes
 
 
 today = clock.today  # the bureau's date (China time), whatever the server's zone
+STATUS_KEY, DEADLINE_KEY = "rect_status", "rect_deadline"
+OVERDUE_KEYS = (STATUS_KEY, DEADLINE_KEY)  # the fields ``overdue`` reads (a narrow read must have them)
 
 
 def is_open(frame: pd.DataFrame, schema: Schema | None = None) -> pd.Series:
     """True where the rectification status is still open (schema ``open_rect_statuses``)."""
-    return frame["rect_status"].isin((schema or load_schema()).open_statuses)
+    return frame[STATUS_KEY].isin((schema or load_schema()).open_statuses)
 
 
 def overdue(frame: pd.DataFrame, on: dt.date | None = None, schema: Schema | None = None) -> pd.Series:
     """True where the rectification deadline has passed and the patch is not yet rectified."""
     on = pd.Timestamp(on or today())
-    deadline = pd.to_datetime(frame["rect_deadline"])
+    deadline = pd.to_datetime(frame[DEADLINE_KEY])
     return (deadline < on) & is_open(frame, schema)
 
 
 def days_late(frame: pd.DataFrame, on: dt.date | None = None, schema: Schema | None = None) -> pd.Series:
     on = pd.Timestamp(on or today())
-    late = (on - pd.to_datetime(frame["rect_deadline"])).dt.days
+    late = (on - pd.to_datetime(frame[DEADLINE_KEY])).dt.days
     return late.where(overdue(frame, on, schema)).astype("Int64")
 
 

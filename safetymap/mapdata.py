@@ -24,13 +24,10 @@ differ, the new ones, and the codes gone.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gzip
 import json
 import math
 import struct
-import sys
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -40,9 +37,11 @@ import pandas as pd
 import shapely
 
 from .geo import stake_ranges
-from .ledger import overdue
+from .ledger import OVERDUE_KEYS, overdue
 from .mapview import CELL_DEG, FINE_ZOOM, simplify_for_zoom
+from .memory import trim_memory
 from .schema import Schema
+from .text import is_missing
 
 QUANTUM = 1e-6  # degrees per coordinate unit (about 0.1 m)
 LEVEL_ZOOMS = {"coarse": FINE_ZOOM - 1, "fine": 17}  # simplified to half a pixel at this zoom
@@ -51,38 +50,6 @@ OVERDUE, FOG, FACILITY = 1, 2, 4
 KEPT = 8  # revisions kept per ledger (deltas are served from any of them to the newest)
 CELLS_KEPT = 512  # gzip'd fine cells kept per revision
 GZIP_LEVEL = 3  # the payload is built while the first user waits: speed over the last 10 % of size
-
-
-def _libc():
-    """glibc (or None on another system): its ``malloc_trim`` and ``mallopt`` tune the heap."""
-    if not sys.platform.startswith("linux"):
-        return None
-    name = ctypes.util.find_library("c")
-    return ctypes.CDLL(name) if name else None
-
-
-_LIBC = _libc()
-_TRIM = getattr(_LIBC, "malloc_trim", None)
-M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
-ARENAS = 2
-
-
-def limit_arenas(count: int = ARENAS) -> bool:
-    """At most ``count`` glibc heaps (arenas) in this process, as ``MALLOC_ARENA_MAX`` would set at start.
-    Streamlit runs each session's script in its own thread and the data routes run in a thread pool;
-    glibc gives threads their own arena (up to 8 per core), and each keeps the pages its builds
-    fragmented: the app at 100,000 patches held hundreds of MB more than its data. Call it before the
-    server starts its threads. Returns whether it was set (not on another C library)."""
-    mallopt = getattr(_LIBC, "mallopt", None)
-    return bool(mallopt is not None and mallopt(M_ARENA_MAX, int(count)))
-
-
-def trim_memory() -> None:
-    """Give the memory a large build freed back to the system. glibc keeps freed heap pages in its arenas,
-    where the next builds fragment them: without this the app's resident memory grew by 50–100 MB with
-    every ledger revision at 100,000 patches (measured: 604 MB vs 441 MB after three edits)."""
-    if _TRIM is not None:
-        _TRIM(0)
 
 
 class Unknown(LookupError):
@@ -96,12 +63,11 @@ def token_of(revision: tuple[int, ...], day) -> str:
 
 # ---------------------------------------------------------------- columns
 def flags(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
-    facility = {c.key for c in schema.categories if c.is_facility}
     out = np.zeros(len(frame), dtype=np.uint8)
     for column, bit in (("overdue", OVERDUE), ("fog_ledger", FOG)):
         if column in frame:
             out |= np.where(frame[column].fillna(False).astype(bool).to_numpy(), bit, 0).astype(np.uint8)
-    return out | np.where(frame["category"].isin(facility).to_numpy(), FACILITY, 0).astype(np.uint8)
+    return out | np.where(frame["category"].isin(schema.facility_keys).to_numpy(), FACILITY, 0).astype(np.uint8)
 
 
 def stamps(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
@@ -114,7 +80,7 @@ def stamps(frame: pd.DataFrame, schema: Schema) -> np.ndarray:
 def _texts(frame: pd.DataFrame, column: str) -> list[str]:
     if column not in frame:
         return [""] * len(frame)
-    return ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in frame[column].tolist()]
+    return ["" if is_missing(v) else str(v) for v in frame[column].tolist()]
 
 
 def _parts(geoms: np.ndarray, polygons: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -233,21 +199,21 @@ def pieces(frame: pd.DataFrame, schema: Schema, level: str, polygons=None, sourc
     zoom = LEVEL_ZOOMS[level]
     n = len(frame)
     cats = {c.key: i for i, c in enumerate(schema.categories)}
-    facility = {c.key for c in schema.categories if c.is_facility}
     grade_index = {g.label: g.rank for g in schema.grades}
     if polygons is None:
         polygons = np.asarray(frame.geometry.values, dtype=object) if n else np.zeros(0, object)
     if sources is None:
         sources = np.asarray(frame["source_geometry"].values, dtype=object) if "source_geometry" in frame \
             else np.full(n, None, dtype=object)
-    polygons = np.where(frame["category"].isin(facility).to_numpy(), None, polygons) if n else polygons
+    flag = flags(frame, schema) if n else np.zeros(0, np.uint8)
+    polygons = np.where(flag & FACILITY, None, polygons) if n else polygons  # a facility is drawn by its points
     texts = {"code": _texts(frame, "code"), "name": _texts(frame, "name"), "route": _texts(frame, "route_code"),
              "stakes": stake_ranges(frame) if n else []}
     return Pieces(level, {k: np.array(v, dtype=object) for k, v in texts.items()},
                   frame["category"].map(cats).fillna(255).to_numpy(np.uint8) if n else np.zeros(0, np.uint8),
                   frame["risk_grade"].map(grade_index).fillna(-1).to_numpy(np.int8)
                   if n and "risk_grade" in frame else np.full(n, -1, np.int8),
-                  flags(frame, schema) if n else np.zeros(0, np.uint8),
+                  flag,
                   Parts.of(simplify_for_zoom(polygons, zoom) if n else polygons, True),
                   Parts.of(simplify_for_zoom(sources, zoom) if n else sources, False))
 
@@ -279,8 +245,8 @@ def decode_arrays(body: bytes) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------- reading the store
-READ_KEYS = ("name", "route_code", "risk_grade", "rect_status", "rect_deadline", "version", "start_stake",
-             "end_stake", "stake_prefix")  # what a payload needs of a patch (its flags and texts)
+READ_KEYS = ("name", "route_code", "risk_grade", *OVERDUE_KEYS, "version", "start_stake", "end_stake",
+             "stake_prefix")  # what a payload needs of a patch (its flags and texts)
 
 
 def stored_pieces(store, level: str, day, fog: frozenset, **which) -> Pieces:
@@ -351,12 +317,14 @@ class Revision:
             return whole_pieces(self.store, level, self.day, self.fog)
         older, held = base
         changed, _removed = changed_codes(older, self)
-        keep = np.isin(held.texts["code"].astype(str), self.codes) & ~np.isin(held.texts["code"].astype(str), changed)
-        kept = held.take(keep)
-        missing = np.setdiff1d(self.codes, kept.texts["code"].astype(str))  # changed, new, or not in the base
-        fresh = stored_pieces(self.store, level, self.day, self.fog, codes=missing.tolist()) if len(missing) \
-            else None
-        return Pieces.join(level, [kept] + ([fresh] if fresh is not None else []))
+        unchanged = np.setdiff1d(self.codes, changed, assume_unique=True)
+        held_codes = held.texts["code"].astype(str)
+        keep = np.isin(held_codes, unchanged)  # removed patches drop out too
+        missing = np.setdiff1d(self.codes, held_codes[keep], assume_unique=True)  # changed, new, not in the base
+        if not len(missing):
+            return held.take(keep)
+        return Pieces.join(level, [held.take(keep),
+                                   stored_pieces(self.store, level, self.day, self.fog, codes=missing.tolist())])
 
 
 _LEDGERS: dict[str, OrderedDict[str, Revision]] = {}

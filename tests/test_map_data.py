@@ -18,7 +18,7 @@ import shapely
 
 import e2e_support as e2e
 from conftest import both_backends
-from safetymap import mapdata, mapview, sessions
+from safetymap import mapdata, mapview, memory, sessions
 from safetymap.auth import User
 from safetymap.ledger import overdue, today
 from safetymap.store import open_store
@@ -296,4 +296,4 @@ def test_the_app_process_keeps_to_two_malloc_arenas():
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     arenas = [line for line in done.stderr.splitlines() if line.startswith("Arena ")]
-    assert 1 <= len(arenas) <= mapdata.ARENAS, done.stderr[-2000:]
+    assert 1 <= len(arenas) <= memory.ARENAS, done.stderr[-2000:]

@@ -11,7 +11,7 @@ import streamlit as st
 from ..auth import User
 from ..errors import PermissionDenied
 from ..ledger import today
-from ..mapdata import trim_memory
+from ..memory import trim_memory
 from ..seed import default_db_path, init_database
 from ..store import Store, open_store
 from ..backends import is_database_url

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .. import mapdata, mapview
 from ..fog import fog_counts
-from ..ledger import overdue, today
+from ..ledger import OVERDUE_KEYS, overdue, today
 from ..store import Store
 from .common import cached_by_revision
 
@@ -20,7 +20,7 @@ def load_context(store: Store) -> mapview.MapContext:
     return mapview.map_context(store.routes())
 
 
-PAGE_KEYS = ("name", "route_code", "township", "risk_grade", "rect_status", "rect_deadline", "version")
+PAGE_KEYS = ("name", "route_code", "township", "risk_grade", *OVERDUE_KEYS, "version")
 REPEATED = ("category", "route_code", "township", "risk_grade", "rect_status")  # a few values, many patches
 FOG_KEYS = ("fog_monitor_start", "fog_events_manual", "fog_manual_year", "fog_manual_basis")  # for the count only
 
@@ -33,7 +33,7 @@ def load(store: Store) -> pd.DataFrame:
     for the whole process (``cached_by_revision``), never copied by a rerun."""
     revision = store.revision()  # read first: the frame is at least this new
     frame = shared_texts(store.read_columns(PAGE_KEYS + FOG_KEYS), REPEATED)
-    frame.attrs["revision"] = (store.location, revision)  # names the map payload built from this frame
+    frame.attrs["revision"] = revision  # names the map payload built from this frame
     frame["overdue"] = overdue(frame, schema=store.schema).fillna(False).to_numpy(bool)
     counts = fog_counts(frame[frame["category"] == store.schema.fog_category], store.fog_events(), store.schema)
     frame["fog_per_year"] = frame["code"].map(dict(zip(counts["code"], counts["per_year"])))
@@ -57,12 +57,12 @@ def publish_current(store: Store, everything: pd.DataFrame | None = None, *,
     """The revision of ``everything`` (the page's frame; by default the current one), kept for the map's
     data routes (its coarse whole built in the background with ``prepare``)."""
     everything = load(store) if everything is None else everything
-    return mapdata.publish(store, revision_token(store, everything), everything, today(), prepare=prepare)
+    return mapdata.publish(store, revision_token(everything), everything, today(), prepare=prepare)
 
 
-def revision_token(store: Store, everything: pd.DataFrame) -> str:
-    """The name of the ledger revision ``everything`` was read at (with the day: overdue flags change)."""
-    _location, revision = everything.attrs.get("revision") or (store.location, store.revision())
-    return mapdata.token_of(revision, today())
+def revision_token(everything: pd.DataFrame) -> str:
+    """The name of the ledger revision ``everything`` (``load``'s frame) was read at (with the day: overdue
+    flags change)."""
+    return mapdata.token_of(everything.attrs["revision"], today())
 
 

@@ -42,7 +42,6 @@ LAST_FILTERS = "_map_last_filters"  # the filters of the previous run (a change 
 LAST_VIEW = "_map_last_view"  # (centre, zoom) the map was last seen at, for coming back to the page
 VIEW_KEY = "_map_view_key"  # this page session's name for the view its map reports
 CODE_PARAM = "code"
-BOX = ("minx", "miny", "maxx", "maxy")  # a patch's box in the page's frame
 FIT_WIDTH_PX = 600  # the map's width is the browser's; fit for a modest one
 
 
@@ -79,7 +78,7 @@ def _on_map_change() -> None:
 def focus_on(row: pd.Series) -> None:
     """Select a patch and ask the map to show it."""
     st.session_state[SELECTED] = row["code"]
-    focus_bounds(tuple(float(row[k]) for k in BOX))
+    focus_bounds(tuple(float(row[k]) for k in Store.BOX))
 
 
 def focus_bounds(bounds: tuple[float, float, float, float]) -> None:
@@ -118,7 +117,7 @@ def current_view() -> tuple[float, float, float, float] | None:
 
 def total_box(everything: pd.DataFrame, mask: np.ndarray) -> tuple[float, float, float, float]:
     """The box around the patches of ``mask``."""
-    minx, miny, maxx, maxy = (everything[k].to_numpy()[mask] for k in BOX)
+    minx, miny, maxx, maxy = (everything[k].to_numpy()[mask] for k in Store.BOX)
     return float(np.nanmin(minx)), float(np.nanmin(miny)), float(np.nanmax(maxx)), float(np.nanmax(maxy))
 
 

@@ -159,8 +159,9 @@ def _publish_current(token: str) -> None:
         return
     except mapdata.Unknown:
         pass
-    if revision_token(store, load(store)) == token:
-        publish_current(store, prepare=False)
+    frame = load(store)
+    if revision_token(frame) == token:
+        publish_current(store, frame, prepare=False)
 
 
 def warm_up() -> None:
