@@ -99,8 +99,8 @@
   var SLICE_MS = 12;  // the drawing yields to the browser after this long (tiles show as they are done)
   var TINY_PX = 4;  // a patch smaller than this each way is drawn as its box
   var DASH_PX = 24;  // a category's dash pattern is drawn on patches at least this big (smaller: solid)
-  var STEP_PX = 1;
-  var BATCH = 64;  // patches per path  // a vertex closer than this to the last one drawn is skipped
+  var STEP_PX = 1;  // a vertex closer than this to the last one drawn is skipped
+  var BATCH = 64;  // patches per path
 
   var Layer = L.GridLayer.extend({
     options: {tileSize: TILE, pane: "smPatches", tolerance: 3, updateWhenZooming: true, keepBuffer: 2},
