@@ -95,7 +95,9 @@
   // Drawn in canvas tiles of TILE px (a Leaflet GridLayer): a pan draws only the tiles it uncovers, a zoom
   // draws the new level's tiles while Leaflet animates, and a change redraws only the tiles it meets.
   var TILE = 256;
-  var MARGIN = 13;  // px beyond a tile that can still paint into it: a facility marker (radius 10 + outline)
+  // Markers (drawn as sprites, hit within their outline): a facility's, and a point source's (a bridge).
+  var FACILITY_R = 10, POINT_R = 5, MARKER_LINE = 2;
+  var MARGIN = FACILITY_R + MARKER_LINE + 1;  // px beyond a tile that can still paint into it (+1: sprites snap to px)
   var SLICE_MS = 12;  // the drawing yields to the browser after this long (tiles show as they are done)
   var TINY_PX = 4;  // a patch smaller than this each way is drawn as its box
   var DASH_PX = 24;  // a category's dash pattern is drawn on patches at least this big (smaller: solid)
@@ -291,7 +293,7 @@
     _drawCategory: function (ctx, records, c, t) {
       var cfg = SMP.cfg, style = cfg.styles[c], groups = this._byGrade(records), self = this, sc = t.scale;
       var dash = style.dash ? style.dash.split(/[ ,]+/).map(Number) : [];
-      var far = t.zoom < cfg.closeZoom, weight = far ? cfg.sourceWeightFar : cfg.sourceWeight;
+      var far = t.zoom < cfg.closeZoom, weight = sourceWeight(t.zoom);
       Object.keys(groups).forEach(function (g) {
         var list = groups[g], colour = SM.gradeColor(+g);
         for (var a = 0; a < list.length; a += BATCH) {
@@ -379,17 +381,18 @@
       var key = kind + g + "_" + c;
       this._sprites = this._sprites || {};
       if (this._sprites[key]) return this._sprites[key];
-      var style = SMP.cfg.styles[c], m = L.Browser.retina ? 2 : 1, size = kind === "facility" ? 24 : 14;
+      var style = SMP.cfg.styles[c], m = L.Browser.retina ? 2 : 1, radius = kind === "facility" ? FACILITY_R : POINT_R;
+      var size = 2 * (radius + MARKER_LINE);
       var el = document.createElement("canvas"), ctx = el.getContext("2d");
       el.width = el.height = size * m;
       el.sm = m;
       ctx.scale(m, m);
       ctx.beginPath();
-      ctx.arc(size / 2, size / 2, kind === "facility" ? 10 : 5, 0, 2 * Math.PI);
+      ctx.arc(size / 2, size / 2, radius, 0, 2 * Math.PI);
       ctx.fillStyle = kind === "facility" ? style.outline : SM.gradeColor(g);
       ctx.fill();
       ctx.strokeStyle = kind === "facility" ? "#fff" : style.outline;
-      ctx.lineWidth = 2;
+      ctx.lineWidth = MARKER_LINE;
       ctx.stroke();
       if (kind === "facility") {
         ctx.font = "600 11px sans-serif";
@@ -593,16 +596,16 @@
     _hit: function (latlng) {
       if (!this._map) return null;
       var map = this._map, zoom = map.getZoom(), scale = 256 * Math.pow(2, zoom), cfg = SMP.cfg;
-      var x = mercX(latlng.lng), y = mercY(latlng.lat), tol = (this.options.tolerance + 11) / scale;
-      var level = this._viewLevel(), best = null, bestArea = Infinity;
-      var weight = zoom >= cfg.closeZoom ? cfg.sourceWeight : cfg.sourceWeightFar;
+      var facilityR = FACILITY_R + MARKER_LINE / 2, tolerance = this.options.tolerance;
+      var x = mercX(latlng.lng), y = mercY(latlng.lat), tol = (tolerance + facilityR) / scale;
+      var level = this._viewLevel(), best = null, bestArea = Infinity, weight = sourceWeight(zoom);
       var candidates = this._within(x - tol, y - tol, x + tol, y + tol);
       for (var k = 0; k < candidates.length; k++) {
         var r = candidates[k], at = this._geo(r, level), block = at[0], i = at[1];
-        var near = cfg.facility[r.cat] ? 11 : this.options.tolerance + weight / 2;
+        var near = cfg.facility[r.cat] ? facilityR : tolerance + weight / 2;
         var hit = (!cfg.facility[r.cat] && inside(block.poly, i, x, y))
-          || distance(block.src, i, x, y) * scale <= Math.max(near, 5 + this.options.tolerance)
-          || distance(block.poly, i, x, y, true) * scale <= this.options.tolerance;
+          || distance(block.src, i, x, y) * scale <= Math.max(near, POINT_R + tolerance)
+          || distance(block.poly, i, x, y, true) * scale <= tolerance;
         if (!hit) continue;
         var area = (block.box[4 * i + 2] - block.box[4 * i]) * (block.box[4 * i + 3] - block.box[4 * i + 1]);
         if (cfg.facility[r.cat]) area = -1;  // a marker sits on top
@@ -687,6 +690,9 @@
     fillOf: function (code) { var r = this._records.get(code); return r ? SM.gradeColor(r.g) : null; },
     count: function () { return this._records.size; }
   });
+
+  // A source line's width: wider far out, so a patch never shrinks to a hairline.
+  function sourceWeight(zoom) { return zoom >= SMP.cfg.closeZoom ? SMP.cfg.sourceWeight : SMP.cfg.sourceWeightFar; }
 
   // The same filter (codes shown, or codes hidden) as before: a rerun that keeps it redraws nothing.
   function sameFilter(a, b) {
