@@ -703,31 +703,26 @@
     return true;
   }
 
-  function boxOf(r) {  // world box [x0, y0, x1, y1] of a record's geometry (either level)
-    var out = [Infinity, Infinity, -Infinity, -Infinity];
-    ["coarse", "fine"].forEach(function (level) {
-      var at = r.at[level];
-      if (!at) return;
-      var b = at[0].box, i = at[1];
-      out = [Math.min(out[0], b[4 * i]), Math.min(out[1], b[4 * i + 1]), Math.max(out[2], b[4 * i + 2]), Math.max(out[3], b[4 * i + 3])];
-    });
+  // World boxes [x0, y0, x1, y1]; an empty one (no geometry) is [Infinity, Infinity, -Infinity, -Infinity]
+  // and leaves a union as it was.
+  function grow(out, b, j) {  // out grown to take in box j of the flat box array b
+    out[0] = Math.min(out[0], b[4 * j]); out[1] = Math.min(out[1], b[4 * j + 1]);
+    out[2] = Math.max(out[2], b[4 * j + 2]); out[3] = Math.max(out[3], b[4 * j + 3]);
+    return out;
+  }
+  function emptyBox() { return [Infinity, Infinity, -Infinity, -Infinity]; }
+
+  function boxOf(r) {  // of a record's geometry (either level)
+    var out = emptyBox();
+    LEVELS.forEach(function (level) { if (r.at[level]) grow(out, r.at[level][0].box, r.at[level][1]); });
     return out;
   }
 
-  function unionOf(boxes) {
-    var out = [Infinity, Infinity, -Infinity, -Infinity];
-    boxes.forEach(function (b) {
-      out = [Math.min(out[0], b[0]), Math.min(out[1], b[1]), Math.max(out[2], b[2]), Math.max(out[3], b[3])];
-    });
-    return out;
-  }
+  function unionOf(boxes) { return boxes.reduce(function (out, b) { return grow(out, b, 0); }, emptyBox()); }
 
-  function unionBox(block) {  // world box of every patch in a block
-    var b = block.box, out = [Infinity, Infinity, -Infinity, -Infinity];
-    for (var i = 0; i < block.n; i++) {
-      if (!(b[4 * i] <= b[4 * i + 2])) continue;
-      out = [Math.min(out[0], b[4 * i]), Math.min(out[1], b[4 * i + 1]), Math.max(out[2], b[4 * i + 2]), Math.max(out[3], b[4 * i + 3])];
-    }
+  function unionBox(block) {  // of every patch in a block
+    var out = emptyBox();
+    for (var i = 0; i < block.n; i++) grow(out, block.box, i);
     return out;
   }
 
