@@ -18,12 +18,6 @@
   var LEVELS = ["coarse", "fine"];
   var OVERDUE = 1, FOG = 2, FACILITY = 4;
 
-  function mercX(lon) { return (lon + 180) / 360; }
-  function mercY(lat) {
-    var s = Math.sin(lat * Math.PI / 180);
-    return 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
-  }
-
   function parse(buffer) {
     var size = new DataView(buffer).getUint32(0, true);
     var header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, size)));
@@ -587,7 +581,7 @@
     },
     _inBox: function (box) { return this._within(box[0], box[1], box[2], box[3]); },
     _worldBox: function (pad) {
-      var map = this._map, b = map.getPixelBounds(), scale = 256 * Math.pow(2, map.getZoom());
+      var map = this._map, b = map.getPixelBounds(), scale = map.options.crs.scale(map.getZoom());
       var size = b.getSize(), px = size.x * pad, py = size.y * pad;
       return [(b.min.x - px) / scale, (b.min.y - py) / scale, (b.max.x + px) / scale, (b.max.y + py) / scale];
     },
@@ -595,9 +589,9 @@
     // ------------------------------------------------------------ hit testing, tooltip, click
     _hit: function (latlng) {
       if (!this._map) return null;
-      var map = this._map, zoom = map.getZoom(), scale = 256 * Math.pow(2, zoom), cfg = SMP.cfg;
+      var map = this._map, zoom = map.getZoom(), scale = map.options.crs.scale(zoom), cfg = SMP.cfg;
       var facilityR = FACILITY_R + MARKER_LINE / 2, tolerance = this.options.tolerance;
-      var x = mercX(latlng.lng), y = mercY(latlng.lat), tol = (tolerance + facilityR) / scale;
+      var pt = map.project(latlng, zoom), x = pt.x / scale, y = pt.y / scale, tol = (tolerance + facilityR) / scale;
       var level = this._viewLevel(), best = null, bestArea = Infinity, weight = sourceWeight(zoom);
       var candidates = this._within(x - tol, y - tol, x + tol, y + tol);
       for (var k = 0; k < candidates.length; k++) {
