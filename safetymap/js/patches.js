@@ -735,30 +735,32 @@
     return out;
   }
 
+  // Every segment of the parts of patch i in world units, closing rings when `closed`; a part of one
+  // vertex (a point) as a segment of length 0.
+  function eachSegment(parts, i, closed, visit) {
+    for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
+      var ox = parts.ox[p], oy = parts.oy[p], d = parts.d, a = parts.off[p], b = parts.off[p + 1];
+      if (b - a === 1) { visit(ox + d[2 * a], oy + d[2 * a + 1], ox + d[2 * a], oy + d[2 * a + 1]); continue; }
+      for (var k = a + 1; k < b + (closed ? 1 : 0); k++) {
+        var q = k === b ? a : k;
+        visit(ox + d[2 * (k - 1)], oy + d[2 * (k - 1) + 1], ox + d[2 * q], oy + d[2 * q + 1]);
+      }
+    }
+  }
+
   // Point in the polygon rings of patch i (even-odd), coordinates in world units.
   function inside(parts, i, x, y) {
     var odd = false;
-    for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
-      var ox = parts.ox[p], oy = parts.oy[p], d = parts.d, a = parts.off[p], b = parts.off[p + 1];
-      for (var k = a, m = b - 1; k < b; m = k++) {
-        var xi = ox + d[2 * k], yi = oy + d[2 * k + 1], xj = ox + d[2 * m], yj = oy + d[2 * m + 1];
-        if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) odd = !odd;
-      }
-    }
+    eachSegment(parts, i, true, function (xi, yi, xj, yj) {
+      if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) odd = !odd;
+    });
     return odd;
   }
 
   // Distance from (x, y) to the parts of patch i (lines, points, or closed rings), in world units.
   function distance(parts, i, x, y, closed) {
     var best = Infinity;
-    for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
-      var ox = parts.ox[p], oy = parts.oy[p], d = parts.d, a = parts.off[p], b = parts.off[p + 1];
-      if (b - a === 1) { best = Math.min(best, Math.hypot(ox + d[2 * a] - x, oy + d[2 * a + 1] - y)); continue; }
-      for (var k = a + 1; k < b + (closed ? 1 : 0); k++) {
-        var q = k === b ? a : k;
-        best = Math.min(best, segment(ox + d[2 * (k - 1)], oy + d[2 * (k - 1) + 1], ox + d[2 * q], oy + d[2 * q + 1], x, y));
-      }
-    }
+    eachSegment(parts, i, closed, function (x1, y1, x2, y2) { best = Math.min(best, segment(x1, y1, x2, y2, x, y)); });
     return best;
   }
 
