@@ -285,80 +285,77 @@
     // Per grade: the patch polygons (grade fill, category outline), then their source lines and bridge
     // points on top. Paths are drawn BATCH patches at a time: one path of thousands costs far more.
     _drawCategory: function (ctx, records, c, t) {
-      var cfg = SMP.cfg, style = cfg.styles[c], groups = this._byGrade(records), self = this, sc = t.scale;
-      var dash = style.dash ? style.dash.split(/[ ,]+/).map(Number) : [];
-      var far = t.zoom < cfg.closeZoom, weight = sourceWeight(t.zoom);
-      Object.keys(groups).forEach(function (g) {
-        var list = groups[g], colour = SM.gradeColor(+g);
-        for (var a = 0; a < list.length; a += BATCH) {
-          var thin = new Path2D(), thick = new Path2D(), hasThick = false;
-          for (var k = a; k < Math.min(list.length, a + BATCH); k++) {
-            var at = self._geo(list[k], t.level), box = at[0].box, i = at[1];
-            var w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
-            if (w < TINY_PX && h < TINY_PX) {
-              thin.rect(box[4 * i] * sc - t.ox, box[4 * i + 1] * sc - t.oy, Math.max(w, 1), Math.max(h, 1));
-            } else if (w < DASH_PX && h < DASH_PX) {
-              self._path(thin, at[0].poly, i, t, true);
-            } else {
-              self._path(thick, at[0].poly, i, t, true);
-              hasThick = true;
-            }
-          }
-          ctx.globalAlpha = 0.5;
-          ctx.fillStyle = colour;
-          ctx.fill(thin, "evenodd");
-          if (hasThick) ctx.fill(thick, "evenodd");
-          ctx.globalAlpha = 0.95;
-          ctx.strokeStyle = style.outline;
-          ctx.lineWidth = 1;  // a small patch's outline: a hairline (a wide one would hide its grade colour)
-          ctx.lineJoin = "miter";
-          ctx.lineCap = "butt";
-          ctx.stroke(thin);
-          if (hasThick) {  // big enough for the category's dash pattern
-            ctx.lineWidth = 2;
-            ctx.setLineDash(dash);
-            ctx.lineJoin = ctx.lineCap = "round";
-            ctx.stroke(thick);
-            ctx.setLineDash([]);
-          }
-        }
-        ctx.globalAlpha = 1;
-        ctx.strokeStyle = ctx.fillStyle = colour;
-        for (a = 0; a < list.length; a += BATCH) {
-          var lines = new Path2D(), blots = new Path2D(), points = [];
-          for (k = a; k < Math.min(list.length, a + BATCH); k++) {
-            at = self._geo(list[k], t.level);
-            var parts = at[0].src;
-            box = at[0].box;
-            i = at[1];
-            var line = false;
-            for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
-              if (parts.off[p + 1] - parts.off[p] === 1) points.push(parts.ox[p] * sc - t.ox, parts.oy[p] * sc - t.oy);
-              else line = true;
-            }
-            if (!line) continue;
-            w = (box[4 * i + 2] - box[4 * i]) * sc;
-            h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
-            if (w < weight && h < weight) {  // a short line: the box its wide stroke would cover
-              var sx = Math.max(w, weight), sy = Math.max(h, weight);
-              blots.rect((box[4 * i] + box[4 * i + 2]) / 2 * sc - t.ox - sx / 2, (box[4 * i + 1] + box[4 * i + 3]) / 2 * sc - t.oy - sy / 2, sx, sy);
-            } else {
-              self._path(lines, parts, i, t, false);
-            }
-          }
-          ctx.lineWidth = weight;
-          // Far out (a wide line on a patch of a few px) bevel joins and square caps look the same as round
-          // ones to within a pixel and are much cheaper for Skia to rasterize; close in, round as before.
-          ctx.lineJoin = far ? "bevel" : "round";
-          ctx.lineCap = far ? "square" : "round";
-          ctx.stroke(lines);
-          ctx.fill(blots);
-          if (!points.length) continue;
-          var dot = self._sprite("point", +g, c), half = dot.width / dot.sm / 2;
-          for (var q = 0; q < points.length; q += 2) ctx.drawImage(dot, Math.round(points[q] - half), Math.round(points[q + 1] - half), 2 * half, 2 * half);
-        }
-      });
+      var style = SMP.cfg.styles[c], groups = this._byGrade(records);
+      var pen = {c: c, outline: style.outline, dash: style.dash ? style.dash.split(/[ ,]+/).map(Number) : [],
+                 far: t.zoom < SMP.cfg.closeZoom, weight: sourceWeight(t.zoom)};
+      for (var g in groups) {
+        var list = groups[g];
+        for (var a = 0; a < list.length; a += BATCH) this._drawPolygons(ctx, list.slice(a, a + BATCH), +g, pen, t);
+        for (a = 0; a < list.length; a += BATCH) this._drawSources(ctx, list.slice(a, a + BATCH), +g, pen, t);
+      }
       ctx.globalAlpha = 1;
+    },
+    _drawPolygons: function (ctx, list, g, pen, t) {
+      var thin = new Path2D(), thick = new Path2D(), hasThick = false, sc = t.scale;
+      for (var k = 0; k < list.length; k++) {
+        var at = this._geo(list[k], t.level), box = at[0].box, i = at[1];
+        var w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
+        if (w < TINY_PX && h < TINY_PX) {
+          thin.rect(box[4 * i] * sc - t.ox, box[4 * i + 1] * sc - t.oy, Math.max(w, 1), Math.max(h, 1));
+        } else if (w < DASH_PX && h < DASH_PX) {
+          this._path(thin, at[0].poly, i, t, true);
+        } else {
+          this._path(thick, at[0].poly, i, t, true);
+          hasThick = true;
+        }
+      }
+      ctx.globalAlpha = 0.5;
+      ctx.fillStyle = SM.gradeColor(g);
+      ctx.fill(thin, "evenodd");
+      if (hasThick) ctx.fill(thick, "evenodd");
+      ctx.globalAlpha = 0.95;
+      ctx.strokeStyle = pen.outline;
+      ctx.lineWidth = 1;  // a small patch's outline: a hairline (a wide one would hide its grade colour)
+      ctx.lineJoin = "miter";
+      ctx.lineCap = "butt";
+      ctx.stroke(thin);
+      if (hasThick) {  // big enough for the category's dash pattern
+        ctx.lineWidth = 2;
+        ctx.setLineDash(pen.dash);
+        ctx.lineJoin = ctx.lineCap = "round";
+        ctx.stroke(thick);
+        ctx.setLineDash([]);
+      }
+    },
+    _drawSources: function (ctx, list, g, pen, t) {
+      var lines = new Path2D(), blots = new Path2D(), points = [], sc = t.scale, weight = pen.weight;
+      for (var k = 0; k < list.length; k++) {
+        var at = this._geo(list[k], t.level), parts = at[0].src, box = at[0].box, i = at[1], line = false;
+        for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
+          if (parts.off[p + 1] - parts.off[p] === 1) points.push(parts.ox[p] * sc - t.ox, parts.oy[p] * sc - t.oy);
+          else line = true;
+        }
+        if (!line) continue;
+        var w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
+        if (w < weight && h < weight) {  // a short line: the box its wide stroke would cover
+          var sx = Math.max(w, weight), sy = Math.max(h, weight);
+          blots.rect((box[4 * i] + box[4 * i + 2]) / 2 * sc - t.ox - sx / 2, (box[4 * i + 1] + box[4 * i + 3]) / 2 * sc - t.oy - sy / 2, sx, sy);
+        } else {
+          this._path(lines, parts, i, t, false);
+        }
+      }
+      ctx.globalAlpha = 1;
+      ctx.strokeStyle = ctx.fillStyle = SM.gradeColor(g);
+      ctx.lineWidth = weight;
+      // Far out (a wide line on a patch of a few px) bevel joins and square caps look the same as round
+      // ones to within a pixel and are much cheaper for Skia to rasterize; close in, round as before.
+      ctx.lineJoin = pen.far ? "bevel" : "round";
+      ctx.lineCap = pen.far ? "square" : "round";
+      ctx.stroke(lines);
+      ctx.fill(blots);
+      if (!points.length) return;
+      var dot = this._sprite("point", g, pen.c), half = dot.width / dot.sm / 2;
+      for (var q = 0; q < points.length; q += 2) ctx.drawImage(dot, Math.round(points[q] - half), Math.round(points[q + 1] - half), 2 * half, 2 * half);
     },
     _drawFacilities: function (ctx, records, c, t) {  // a round marker in the layer's colour with its symbol
       var sprite = this._sprite("facility", 0, c), half = sprite.width / sprite.sm / 2, self = this;
