@@ -514,7 +514,6 @@
         if (boxes && !cell) boxes.push(boxOf(r));
       }
       if (whole) records.forEach(function (r, code) { if (!r.at.coarse && !r.at.fine) records.delete(code); });
-      this.lastBlock = {level: level, whole: whole, n: block.n, codes: h.code.slice(0, 100), removed: h.removed};
       if (whole || added || h.removed.length || level === "coarse") this._index();  // the grid uses coarse boxes
       if (cell) {  // a fine cell: the tiles drawn at the fine level that it meets
         this._redraw([unionBox(block)], SMP.cfg.fineZoom);
