@@ -19,8 +19,8 @@ from safetymap.store import open_store
 
 USER, PASSWORD = "绘制测试员", "draw-test-password"
 ZOOM = 15
-# The canvases the patches are drawn on: those in the patch layer's container (or that container itself).
-PATCH_CANVAS = "((el) => { const c = window.SMP.current._container; return el === c || c.contains(el); })"
+# The canvases the patches are drawn on: the tiles in the patch layer's container.
+PATCH_CANVAS = "((el) => window.SMP.current.getContainer().contains(el))"
 CANVASES = f"[...document.querySelectorAll('.leaflet-map-pane canvas')].filter({PATCH_CANVAS})"
 # The colour at a container point: of the topmost patch canvas painted there (none: [0, 0, 0, 0]).
 PIXEL_JS = """([x, y]) => {
@@ -103,7 +103,7 @@ def near(pixel_value: list[int], colour: str, tolerance: int = 12) -> bool:
     return pixel_value[3] == 255 and all(abs(a - b) <= tolerance for a, b in zip(pixel_value, rgb(colour)))
 
 
-def wait_painted(page, frame, old) -> None:
+def wait_painted(frame, old) -> None:
     frame.wait_for_function(PAINTED_JS, arg=old, timeout=60_000, polling=50)
 
 
@@ -111,7 +111,7 @@ def settle(page, frame, lat: float, lng: float, zoom: int) -> None:
     """Show (lat, lng) at ``zoom`` and wait until the view is drawn."""
     old = frame.evaluate(PAINTED_AT_JS)
     e2e.set_view(frame, lat, lng, zoom)
-    wait_painted(page, frame, old)
+    wait_painted(frame, old)
     e2e.wait_idle(page)
 
 
@@ -139,7 +139,7 @@ def test_a_pan_draws_the_patches_it_brings_into_view_and_dashes_show_zoomed_in(a
     page.mouse.down()
     page.mouse.move(box["x"] + 50 + drag, y, steps=10)
     page.mouse.up()
-    wait_painted(page, frame, old)
+    wait_painted(frame, old)
     x, _ = container_point(frame, lat, lng)
     assert 0 < x < width, "the patch did not come into view"
     assert row["code"] in e2e.drawn_codes(frame)
@@ -179,7 +179,7 @@ def test_an_edit_elsewhere_recolours_its_patch_keeps_the_view_and_redraws_less_t
     e2e.wait_idle(page)
     frame.wait_for_function("([c, colour]) => (window.SMP.fillOf(c) || '').toLowerCase() === colour.toLowerCase()",
                             arg=[row["code"], colour], timeout=60_000, polling=50)
-    wait_painted(page, frame, old)
+    wait_painted(frame, old)
 
     assert near(pixel(frame, lat, lng), colour), (pixel(frame, lat, lng), colour)
     assert frame.evaluate("() => [window.map.getZoom(), window.map.getCenter().lat, window.map.getCenter().lng]") \

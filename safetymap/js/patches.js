@@ -18,12 +18,6 @@
   var LEVELS = ["coarse", "fine"];
   var OVERDUE = 1, FOG = 2, FACILITY = 4;
 
-  function mercX(lon) { return (lon + 180) / 360; }
-  function mercY(lat) {
-    var s = Math.sin(lat * Math.PI / 180);
-    return 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
-  }
-
   function parse(buffer) {
     var size = new DataView(buffer).getUint32(0, true);
     var header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, size)));
@@ -95,12 +89,14 @@
   // Drawn in canvas tiles of TILE px (a Leaflet GridLayer): a pan draws only the tiles it uncovers, a zoom
   // draws the new level's tiles while Leaflet animates, and a change redraws only the tiles it meets.
   var TILE = 256;
-  var MARGIN = 13;  // px beyond a tile that can still paint into it: a facility marker (radius 10 + outline)
+  // Markers (drawn as sprites, hit within their outline): a facility's, and a point source's (a bridge).
+  var FACILITY_R = 10, POINT_R = 5, MARKER_LINE = 2;
+  var MARGIN = FACILITY_R + MARKER_LINE + 1;  // px beyond a tile that can still paint into it (+1: sprites snap to px)
   var SLICE_MS = 12;  // the drawing yields to the browser after this long (tiles show as they are done)
   var TINY_PX = 4;  // a patch smaller than this each way is drawn as its box
   var DASH_PX = 24;  // a category's dash pattern is drawn on patches at least this big (smaller: solid)
-  var STEP_PX = 1;
-  var BATCH = 64;  // patches per path  // a vertex closer than this to the last one drawn is skipped
+  var STEP_PX = 1;  // a vertex closer than this to the last one drawn is skipped
+  var BATCH = 64;  // patches per path
 
   var Layer = L.GridLayer.extend({
     options: {tileSize: TILE, pane: "smPatches", tolerance: 3, updateWhenZooming: true, keepBuffer: 2},
@@ -289,80 +285,77 @@
     // Per grade: the patch polygons (grade fill, category outline), then their source lines and bridge
     // points on top. Paths are drawn BATCH patches at a time: one path of thousands costs far more.
     _drawCategory: function (ctx, records, c, t) {
-      var cfg = SMP.cfg, style = cfg.styles[c], groups = this._byGrade(records), self = this, sc = t.scale;
-      var dash = style.dash ? style.dash.split(/[ ,]+/).map(Number) : [];
-      var far = t.zoom < cfg.closeZoom, weight = far ? cfg.sourceWeightFar : cfg.sourceWeight;
-      Object.keys(groups).forEach(function (g) {
-        var list = groups[g], colour = SM.gradeColor(+g);
-        for (var a = 0; a < list.length; a += BATCH) {
-          var thin = new Path2D(), thick = new Path2D(), hasThick = false;
-          for (var k = a; k < Math.min(list.length, a + BATCH); k++) {
-            var at = self._geo(list[k], t.level), box = at[0].box, i = at[1];
-            var w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
-            if (w < TINY_PX && h < TINY_PX) {
-              thin.rect(box[4 * i] * sc - t.ox, box[4 * i + 1] * sc - t.oy, Math.max(w, 1), Math.max(h, 1));
-            } else if (w < DASH_PX && h < DASH_PX) {
-              self._path(thin, at[0].poly, i, t, true);
-            } else {
-              self._path(thick, at[0].poly, i, t, true);
-              hasThick = true;
-            }
-          }
-          ctx.globalAlpha = 0.5;
-          ctx.fillStyle = colour;
-          ctx.fill(thin, "evenodd");
-          if (hasThick) ctx.fill(thick, "evenodd");
-          ctx.globalAlpha = 0.95;
-          ctx.strokeStyle = style.outline;
-          ctx.lineWidth = 1;  // a small patch's outline: a hairline (a wide one would hide its grade colour)
-          ctx.lineJoin = "miter";
-          ctx.lineCap = "butt";
-          ctx.stroke(thin);
-          if (hasThick) {  // big enough for the category's dash pattern
-            ctx.lineWidth = 2;
-            ctx.setLineDash(dash);
-            ctx.lineJoin = ctx.lineCap = "round";
-            ctx.stroke(thick);
-            ctx.setLineDash([]);
-          }
-        }
-        ctx.globalAlpha = 1;
-        ctx.strokeStyle = ctx.fillStyle = colour;
-        for (a = 0; a < list.length; a += BATCH) {
-          var lines = new Path2D(), blots = new Path2D(), points = [];
-          for (k = a; k < Math.min(list.length, a + BATCH); k++) {
-            at = self._geo(list[k], t.level);
-            var parts = at[0].src;
-            box = at[0].box;
-            i = at[1];
-            var line = false;
-            for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
-              if (parts.off[p + 1] - parts.off[p] === 1) points.push(parts.ox[p] * sc - t.ox, parts.oy[p] * sc - t.oy);
-              else line = true;
-            }
-            if (!line) continue;
-            w = (box[4 * i + 2] - box[4 * i]) * sc;
-            h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
-            if (w < weight && h < weight) {  // a short line: the box its wide stroke would cover
-              var sx = Math.max(w, weight), sy = Math.max(h, weight);
-              blots.rect((box[4 * i] + box[4 * i + 2]) / 2 * sc - t.ox - sx / 2, (box[4 * i + 1] + box[4 * i + 3]) / 2 * sc - t.oy - sy / 2, sx, sy);
-            } else {
-              self._path(lines, parts, i, t, false);
-            }
-          }
-          ctx.lineWidth = weight;
-          // Far out (a wide line on a patch of a few px) bevel joins and square caps look the same as round
-          // ones to within a pixel and are much cheaper for Skia to rasterize; close in, round as before.
-          ctx.lineJoin = far ? "bevel" : "round";
-          ctx.lineCap = far ? "square" : "round";
-          ctx.stroke(lines);
-          ctx.fill(blots);
-          if (!points.length) continue;
-          var dot = self._sprite("point", +g, c), half = dot.width / dot.sm / 2;
-          for (var q = 0; q < points.length; q += 2) ctx.drawImage(dot, Math.round(points[q] - half), Math.round(points[q + 1] - half), 2 * half, 2 * half);
-        }
-      });
+      var style = SMP.cfg.styles[c], groups = this._byGrade(records);
+      var pen = {c: c, outline: style.outline, dash: style.dash ? style.dash.split(/[ ,]+/).map(Number) : [],
+                 far: t.zoom < SMP.cfg.closeZoom, weight: sourceWeight(t.zoom)};
+      for (var g in groups) {
+        var list = groups[g];
+        for (var a = 0; a < list.length; a += BATCH) this._drawPolygons(ctx, list.slice(a, a + BATCH), +g, pen, t);
+        for (a = 0; a < list.length; a += BATCH) this._drawSources(ctx, list.slice(a, a + BATCH), +g, pen, t);
+      }
       ctx.globalAlpha = 1;
+    },
+    _drawPolygons: function (ctx, list, g, pen, t) {
+      var thin = new Path2D(), thick = new Path2D(), hasThick = false, sc = t.scale;
+      for (var k = 0; k < list.length; k++) {
+        var at = this._geo(list[k], t.level), box = at[0].box, i = at[1];
+        var w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
+        if (w < TINY_PX && h < TINY_PX) {
+          thin.rect(box[4 * i] * sc - t.ox, box[4 * i + 1] * sc - t.oy, Math.max(w, 1), Math.max(h, 1));
+        } else if (w < DASH_PX && h < DASH_PX) {
+          this._path(thin, at[0].poly, i, t, true);
+        } else {
+          this._path(thick, at[0].poly, i, t, true);
+          hasThick = true;
+        }
+      }
+      ctx.globalAlpha = 0.5;
+      ctx.fillStyle = SM.gradeColor(g);
+      ctx.fill(thin, "evenodd");
+      if (hasThick) ctx.fill(thick, "evenodd");
+      ctx.globalAlpha = 0.95;
+      ctx.strokeStyle = pen.outline;
+      ctx.lineWidth = 1;  // a small patch's outline: a hairline (a wide one would hide its grade colour)
+      ctx.lineJoin = "miter";
+      ctx.lineCap = "butt";
+      ctx.stroke(thin);
+      if (hasThick) {  // big enough for the category's dash pattern
+        ctx.lineWidth = 2;
+        ctx.setLineDash(pen.dash);
+        ctx.lineJoin = ctx.lineCap = "round";
+        ctx.stroke(thick);
+        ctx.setLineDash([]);
+      }
+    },
+    _drawSources: function (ctx, list, g, pen, t) {
+      var lines = new Path2D(), blots = new Path2D(), points = [], sc = t.scale, weight = pen.weight;
+      for (var k = 0; k < list.length; k++) {
+        var at = this._geo(list[k], t.level), parts = at[0].src, box = at[0].box, i = at[1], line = false;
+        for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
+          if (parts.off[p + 1] - parts.off[p] === 1) points.push(parts.ox[p] * sc - t.ox, parts.oy[p] * sc - t.oy);
+          else line = true;
+        }
+        if (!line) continue;
+        var w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
+        if (w < weight && h < weight) {  // a short line: the box its wide stroke would cover
+          var sx = Math.max(w, weight), sy = Math.max(h, weight);
+          blots.rect((box[4 * i] + box[4 * i + 2]) / 2 * sc - t.ox - sx / 2, (box[4 * i + 1] + box[4 * i + 3]) / 2 * sc - t.oy - sy / 2, sx, sy);
+        } else {
+          this._path(lines, parts, i, t, false);
+        }
+      }
+      ctx.globalAlpha = 1;
+      ctx.strokeStyle = ctx.fillStyle = SM.gradeColor(g);
+      ctx.lineWidth = weight;
+      // Far out (a wide line on a patch of a few px) bevel joins and square caps look the same as round
+      // ones to within a pixel and are much cheaper for Skia to rasterize; close in, round as before.
+      ctx.lineJoin = pen.far ? "bevel" : "round";
+      ctx.lineCap = pen.far ? "square" : "round";
+      ctx.stroke(lines);
+      ctx.fill(blots);
+      if (!points.length) return;
+      var dot = this._sprite("point", g, pen.c), half = dot.width / dot.sm / 2;
+      for (var q = 0; q < points.length; q += 2) ctx.drawImage(dot, Math.round(points[q] - half), Math.round(points[q + 1] - half), 2 * half, 2 * half);
     },
     _drawFacilities: function (ctx, records, c, t) {  // a round marker in the layer's colour with its symbol
       var sprite = this._sprite("facility", 0, c), half = sprite.width / sprite.sm / 2, self = this;
@@ -379,17 +372,18 @@
       var key = kind + g + "_" + c;
       this._sprites = this._sprites || {};
       if (this._sprites[key]) return this._sprites[key];
-      var style = SMP.cfg.styles[c], m = L.Browser.retina ? 2 : 1, size = kind === "facility" ? 24 : 14;
+      var style = SMP.cfg.styles[c], m = L.Browser.retina ? 2 : 1, radius = kind === "facility" ? FACILITY_R : POINT_R;
+      var size = 2 * (radius + MARKER_LINE);
       var el = document.createElement("canvas"), ctx = el.getContext("2d");
       el.width = el.height = size * m;
       el.sm = m;
       ctx.scale(m, m);
       ctx.beginPath();
-      ctx.arc(size / 2, size / 2, kind === "facility" ? 10 : 5, 0, 2 * Math.PI);
+      ctx.arc(size / 2, size / 2, radius, 0, 2 * Math.PI);
       ctx.fillStyle = kind === "facility" ? style.outline : SM.gradeColor(g);
       ctx.fill();
       ctx.strokeStyle = kind === "facility" ? "#fff" : style.outline;
-      ctx.lineWidth = 2;
+      ctx.lineWidth = MARKER_LINE;
       ctx.stroke();
       if (kind === "facility") {
         ctx.font = "600 11px sans-serif";
@@ -520,7 +514,6 @@
         if (boxes && !cell) boxes.push(boxOf(r));
       }
       if (whole) records.forEach(function (r, code) { if (!r.at.coarse && !r.at.fine) records.delete(code); });
-      this.lastBlock = {level: level, whole: whole, n: block.n, codes: h.code.slice(0, 100), removed: h.removed};
       if (whole || added || h.removed.length || level === "coarse") this._index();  // the grid uses coarse boxes
       if (cell) {  // a fine cell: the tiles drawn at the fine level that it meets
         this._redraw([unionBox(block)], SMP.cfg.fineZoom);
@@ -584,7 +577,7 @@
     },
     _inBox: function (box) { return this._within(box[0], box[1], box[2], box[3]); },
     _worldBox: function (pad) {
-      var map = this._map, b = map.getPixelBounds(), scale = 256 * Math.pow(2, map.getZoom());
+      var map = this._map, b = map.getPixelBounds(), scale = map.options.crs.scale(map.getZoom());
       var size = b.getSize(), px = size.x * pad, py = size.y * pad;
       return [(b.min.x - px) / scale, (b.min.y - py) / scale, (b.max.x + px) / scale, (b.max.y + py) / scale];
     },
@@ -592,17 +585,17 @@
     // ------------------------------------------------------------ hit testing, tooltip, click
     _hit: function (latlng) {
       if (!this._map) return null;
-      var map = this._map, zoom = map.getZoom(), scale = 256 * Math.pow(2, zoom), cfg = SMP.cfg;
-      var x = mercX(latlng.lng), y = mercY(latlng.lat), tol = (this.options.tolerance + 11) / scale;
-      var level = this._viewLevel(), best = null, bestArea = Infinity;
-      var weight = zoom >= cfg.closeZoom ? cfg.sourceWeight : cfg.sourceWeightFar;
+      var map = this._map, zoom = map.getZoom(), scale = map.options.crs.scale(zoom), cfg = SMP.cfg;
+      var facilityR = FACILITY_R + MARKER_LINE / 2, tolerance = this.options.tolerance;
+      var pt = map.project(latlng, zoom), x = pt.x / scale, y = pt.y / scale, tol = (tolerance + facilityR) / scale;
+      var level = this._viewLevel(), best = null, bestArea = Infinity, weight = sourceWeight(zoom);
       var candidates = this._within(x - tol, y - tol, x + tol, y + tol);
       for (var k = 0; k < candidates.length; k++) {
         var r = candidates[k], at = this._geo(r, level), block = at[0], i = at[1];
-        var near = cfg.facility[r.cat] ? 11 : this.options.tolerance + weight / 2;
+        var near = cfg.facility[r.cat] ? facilityR : tolerance + weight / 2;
         var hit = (!cfg.facility[r.cat] && inside(block.poly, i, x, y))
-          || distance(block.src, i, x, y) * scale <= Math.max(near, 5 + this.options.tolerance)
-          || distance(block.poly, i, x, y, true) * scale <= this.options.tolerance;
+          || distance(block.src, i, x, y) * scale <= Math.max(near, POINT_R + tolerance)
+          || distance(block.poly, i, x, y, true) * scale <= tolerance;
         if (!hit) continue;
         var area = (block.box[4 * i + 2] - block.box[4 * i]) * (block.box[4 * i + 3] - block.box[4 * i + 1]);
         if (cfg.facility[r.cat]) area = -1;  // a marker sits on top
@@ -688,6 +681,9 @@
     count: function () { return this._records.size; }
   });
 
+  // A source line's width: wider far out, so a patch never shrinks to a hairline.
+  function sourceWeight(zoom) { return zoom >= SMP.cfg.closeZoom ? SMP.cfg.sourceWeight : SMP.cfg.sourceWeightFar; }
+
   // The same filter (codes shown, or codes hidden) as before: a rerun that keeps it redraws nothing.
   function sameFilter(a, b) {
     if (!a || !b) return a === b;
@@ -697,31 +693,26 @@
     return true;
   }
 
-  function boxOf(r) {  // world box [x0, y0, x1, y1] of a record's geometry (either level)
-    var out = [Infinity, Infinity, -Infinity, -Infinity];
-    ["coarse", "fine"].forEach(function (level) {
-      var at = r.at[level];
-      if (!at) return;
-      var b = at[0].box, i = at[1];
-      out = [Math.min(out[0], b[4 * i]), Math.min(out[1], b[4 * i + 1]), Math.max(out[2], b[4 * i + 2]), Math.max(out[3], b[4 * i + 3])];
-    });
+  // World boxes [x0, y0, x1, y1]; an empty one (no geometry) is [Infinity, Infinity, -Infinity, -Infinity]
+  // and leaves a union as it was.
+  function grow(out, b, j) {  // out grown to take in box j of the flat box array b
+    out[0] = Math.min(out[0], b[4 * j]); out[1] = Math.min(out[1], b[4 * j + 1]);
+    out[2] = Math.max(out[2], b[4 * j + 2]); out[3] = Math.max(out[3], b[4 * j + 3]);
+    return out;
+  }
+  function emptyBox() { return [Infinity, Infinity, -Infinity, -Infinity]; }
+
+  function boxOf(r) {  // of a record's geometry (either level)
+    var out = emptyBox();
+    LEVELS.forEach(function (level) { if (r.at[level]) grow(out, r.at[level][0].box, r.at[level][1]); });
     return out;
   }
 
-  function unionOf(boxes) {
-    var out = [Infinity, Infinity, -Infinity, -Infinity];
-    boxes.forEach(function (b) {
-      out = [Math.min(out[0], b[0]), Math.min(out[1], b[1]), Math.max(out[2], b[2]), Math.max(out[3], b[3])];
-    });
-    return out;
-  }
+  function unionOf(boxes) { return boxes.reduce(function (out, b) { return grow(out, b, 0); }, emptyBox()); }
 
-  function unionBox(block) {  // world box of every patch in a block
-    var b = block.box, out = [Infinity, Infinity, -Infinity, -Infinity];
-    for (var i = 0; i < block.n; i++) {
-      if (!(b[4 * i] <= b[4 * i + 2])) continue;
-      out = [Math.min(out[0], b[4 * i]), Math.min(out[1], b[4 * i + 1]), Math.max(out[2], b[4 * i + 2]), Math.max(out[3], b[4 * i + 3])];
-    }
+  function unionBox(block) {  // of every patch in a block
+    var out = emptyBox();
+    for (var i = 0; i < block.n; i++) grow(out, block.box, i);
     return out;
   }
 
@@ -740,30 +731,32 @@
     return out;
   }
 
+  // Every segment of the parts of patch i in world units, closing rings when `closed`; a part of one
+  // vertex (a point) as a segment of length 0.
+  function eachSegment(parts, i, closed, visit) {
+    for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
+      var ox = parts.ox[p], oy = parts.oy[p], d = parts.d, a = parts.off[p], b = parts.off[p + 1];
+      if (b - a === 1) { visit(ox + d[2 * a], oy + d[2 * a + 1], ox + d[2 * a], oy + d[2 * a + 1]); continue; }
+      for (var k = a + 1; k < b + (closed ? 1 : 0); k++) {
+        var q = k === b ? a : k;
+        visit(ox + d[2 * (k - 1)], oy + d[2 * (k - 1) + 1], ox + d[2 * q], oy + d[2 * q + 1]);
+      }
+    }
+  }
+
   // Point in the polygon rings of patch i (even-odd), coordinates in world units.
   function inside(parts, i, x, y) {
     var odd = false;
-    for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
-      var ox = parts.ox[p], oy = parts.oy[p], d = parts.d, a = parts.off[p], b = parts.off[p + 1];
-      for (var k = a, m = b - 1; k < b; m = k++) {
-        var xi = ox + d[2 * k], yi = oy + d[2 * k + 1], xj = ox + d[2 * m], yj = oy + d[2 * m + 1];
-        if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) odd = !odd;
-      }
-    }
+    eachSegment(parts, i, true, function (xi, yi, xj, yj) {
+      if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) odd = !odd;
+    });
     return odd;
   }
 
   // Distance from (x, y) to the parts of patch i (lines, points, or closed rings), in world units.
   function distance(parts, i, x, y, closed) {
     var best = Infinity;
-    for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
-      var ox = parts.ox[p], oy = parts.oy[p], d = parts.d, a = parts.off[p], b = parts.off[p + 1];
-      if (b - a === 1) { best = Math.min(best, Math.hypot(ox + d[2 * a] - x, oy + d[2 * a + 1] - y)); continue; }
-      for (var k = a + 1; k < b + (closed ? 1 : 0); k++) {
-        var q = k === b ? a : k;
-        best = Math.min(best, segment(ox + d[2 * (k - 1)], oy + d[2 * (k - 1) + 1], ox + d[2 * q], oy + d[2 * q + 1], x, y));
-      }
-    }
+    eachSegment(parts, i, closed, function (x1, y1, x2, y2) { best = Math.min(best, segment(x1, y1, x2, y2, x, y)); });
     return best;
   }
 
