@@ -175,7 +175,7 @@ def _read_zip(path: Path, name: str, schema: Schema | None, encoding: str | None
     members = zip_members(path, name, limits)
     in_zip = _shapefile_parts_in_zip(members)
     with tempfile.TemporaryDirectory(prefix="safetymap-import-") as tmp:
-        files = safe_extract(path, tmp, name, limits, skip=lambda zf, found: in_zip)
+        files = safe_extract(path, tmp, name, limits, skip=in_zip)
         root = Path(tmp).resolve()
         long_texts = shapefile.long_texts_in(root)
         twins = {} if long_texts is not None else patch_twins.twin_sources(path, in_zip, root)
