@@ -11,6 +11,7 @@ import functools
 import tempfile
 import zipfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -307,7 +308,7 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
     if missing:
         return _refused(shown, f"Shapefile 不完整，缺少{'、'.join(missing)}；请把同名的 .shp、.shx、.dbf、.prj"
                                "（和 .cpg）一起打包")
-    open_dbf = functools.partial(_Member, zipped[0], f"{zipped[1][:-4]}.dbf") if zipped else None
+    open_dbf = functools.partial(_zip_member, zipped[0], f"{zipped[1][:-4]}.dbf") if zipped else None
     source = f"/vsizip/{{{zipped[0]}}}/{zipped[1]}" if zipped else path  # braces: a folder may be named *.zip
     prj = shapefile.sidecar(path, ".prj")
     prj_known = prj is None or shapefile.prj_is_known(prj)
@@ -344,19 +345,11 @@ def _shapefile_layer(path: Path, source, shown: str, schema: Schema | None, choi
     return ReadResult(layers=[layer], warnings=[f"{shown}：{choice.note}"] if choice.note else [])
 
 
-class _Member:
+@contextmanager
+def _zip_member(zip_path: Path, member: str):
     """A zip member opened for reading, closing its zip with it."""
-
-    def __init__(self, zip_path: Path, member: str):
-        self.zf = zipfile.ZipFile(zip_path)
-        self.fh = self.zf.open(member)
-
-    def __enter__(self):
-        return self.fh
-
-    def __exit__(self, *exc):
-        self.fh.close()
-        self.zf.close()
+    with zipfile.ZipFile(zip_path) as zf, zf.open(member) as fh:
+        yield fh
 
 
 def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
