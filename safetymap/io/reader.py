@@ -250,9 +250,10 @@ def _restored(part: ReadResult, shp: Path, long_texts) -> ReadResult:
 
 
 # ---------------------------------------------------------------- GIS files (GDAL)
-def _crs_of(gdf, prj_missing: bool) -> tuple[CRS | None, str | None]:
-    if gdf.crs is not None:
-        return gdf.crs, None
+def _crs_of(crs: CRS | None, prj_missing: bool) -> tuple[CRS | None, str | None]:
+    """(the layer's CRS, the problem with it: GDAL found a CRS definition it could not use)."""
+    if crs is not None:
+        return crs, None
     return None, None if prj_missing else "无法识别文件中的坐标系定义"
 
 
@@ -276,8 +277,7 @@ def _gis_layer(path: Path | str, shown: str, layer: str | None, schema: Schema |
     geometry_name = meta["geometry_name"] or "wkb_geometry"
     geoms = table.column(geometry_name) if geometry_name in table.column_names else pa.nulls(len(table), pa.binary())
     frame = table.drop_columns([geometry_name]) if geometry_name in table.column_names else table
-    crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
-    crs_problem = None if crs is not None or prj_missing else "无法识别文件中的坐标系定义"
+    crs, crs_problem = _crs_of(CRS.from_user_input(meta["crs"]) if meta["crs"] else None, prj_missing)
     return RawLayer(shown, layer, frame, np.arange(1, len(frame) + 1), geoms, crs, crs_problem)
 
 
@@ -295,7 +295,7 @@ def _gis_layer_frame(path, shown: str, layer: str | None, encoding: str | None, 
     gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, columns=columns, use_arrow=True,
                                  arrow_to_pandas_kwargs=ARROW_TO_PANDAS, **options)
     geoms = gdf.geometry.to_numpy()
-    crs, crs_problem = _crs_of(gdf, prj_missing)
+    crs, crs_problem = _crs_of(gdf.crs, prj_missing)
     frame = pd.DataFrame(gdf.drop(columns=[gdf.geometry.name]))
     return RawLayer(shown, layer, frame, np.arange(1, len(frame) + 1), geoms, crs, crs_problem)
 
@@ -389,7 +389,7 @@ def _ledger_layout(path: Path, shown: str, names: list[str], schema: Schema | No
         return None
     try:
         source = pyogrio.read_dataframe(path, layer=SOURCE_TABLE, columns=["code"])
-        crs, crs_problem = _crs_of(source, False)
+        crs, crs_problem = _crs_of(source.crs, False)
         by_code = dict(zip(source["code"], source.geometry.to_numpy()))
         result = ReadResult(warnings=[f"{shown} 是台账格式的 GeoPackage：按类别图层读取属性，几何取自源几何图层"
                                       f"「{SOURCE_TABLE}」（路段线/桥梁点），图斑范围按规则重新生成"])
