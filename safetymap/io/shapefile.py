@@ -308,12 +308,8 @@ def _decodes(open_dbf, codec: str) -> bool:
     decoder = codecs.getincrementaldecoder(codec)()
     with open_dbf() as fh:
         head = fh.read(10)
-        header_size = int.from_bytes(head[8:10], "little") if len(head) >= 10 else len(head)
-        skip = max(header_size - len(head), 0)
-        while skip:  # a zip member cannot seek cheaply: read past the header
-            skip -= len(fh.read(min(skip, DECODE_CHUNK))) or skip
+        fh.seek(int.from_bytes(head[8:10], "little") if len(head) >= 10 else len(head))  # past the header
         try:
-            decoder.decode(head[header_size:])
             while chunk := fh.read(DECODE_CHUNK):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
