@@ -58,6 +58,10 @@ class PatchChange:
 INSERT_CHUNK = 10_000  # rows whose SQL values are built at once by a bulk insert
 
 
+def _quoted(names) -> str:
+    return ", ".join(f'"{name}"' for name in names)
+
+
 def _chunks(n: int) -> list[slice]:
     return [slice(start, min(start + INSERT_CHUNK, n)) for start in range(0, n, INSERT_CHUNK)]
 
@@ -410,13 +414,12 @@ class Store(HazardLedger):
         """INSERT of one row of ``c``'s table from ``columns`` (geometry first), with the columns the backend
         derives from them (K-stake texts) computed in the same statement."""
         values = [self.backend.geom_param] + ["?"] * (len(columns) - 1)
-        quoted = ", ".join(f'"{name}"' for name in columns)
         derived = self.backend.derived_columns(c)
         if not derived:
-            return f'INSERT INTO "{c.table}" ({quoted}) VALUES ({", ".join(values)})'
+            return f'INSERT INTO "{c.table}" ({_quoted(columns)}) VALUES ({", ".join(values)})'
         row = ", ".join(f'{value} AS "{name}"' for value, name in zip(values, columns))
-        return (f'INSERT INTO "{c.table}" ({quoted}, {", ".join(chr(34) + k + chr(34) for k in derived)}) '
-                f'SELECT {quoted}, {", ".join(derived.values())} FROM (SELECT {row})')
+        return (f'INSERT INTO "{c.table}" ({_quoted([*columns, *derived])}) '
+                f'SELECT {_quoted(columns)}, {", ".join(derived.values())} FROM (SELECT {row})')
 
     def insert_checked(self, category: str, derived: pd.DataFrame, source_geoms, user: User | str, *,
                        action: str = "import", file: str | None = None, con=None) -> int:

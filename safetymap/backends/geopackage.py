@@ -243,7 +243,7 @@ def _without_stake_trigger(con, table: str):
     beside start_stake) in the INSERT itself (``derived_columns``), so the insert trigger's UPDATE per row
     is dropped for the block. It is dropped and re-created inside the caller's transaction (as
     ``gpkg.rtree_bulk_insert`` does), so other connections never see it missing."""
-    name = f"{gpkg_live.TRIGGER_PREFIX}stakes_insert_{table}"
+    name = gpkg_live.stakes_insert_trigger(table)
     row = con.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)).fetchone()
     if row is None:
         yield

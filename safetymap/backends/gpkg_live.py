@@ -80,10 +80,19 @@ def _stake_text(c: Category, f: Field, which: str = "") -> str:
     return stake_sql(row + _q(f.key), None if prefix is None else row + prefix)
 
 
-def stake_text_columns(c: Category) -> dict[str, str]:
-    """Each K-stake text column of ``c``'s table -> SQL computing it from the row's own columns (an INSERT
-    can write them with the row, as the insert trigger would after it)."""
-    return {f.key + STAKE_TEXT_SUFFIX: _stake_text(c, f) for f in stake_fields(c)}
+def stake_text_columns(c: Category, which: str = "") -> dict[str, str]:
+    """Each K-stake text column of ``c``'s table -> SQL computing it from row ``which``'s columns (NEW in
+    the triggers; the table's own row in an UPDATE, or in an INSERT that writes them with the row)."""
+    return {f.key + STAKE_TEXT_SUFFIX: _stake_text(c, f, which) for f in stake_fields(c)}
+
+
+def stakes_insert_trigger(table: str) -> str:
+    """The name of the trigger that writes a new row's K-stake texts (dropped during a bulk insert)."""
+    return f"{TRIGGER_PREFIX}stakes_insert_{table}"
+
+
+def _assignments(columns: dict[str, str]) -> str:
+    return ", ".join(f"{_q(name)} = {sql}" for name, sql in columns.items())
 
 
 def _text(c: Category, f: Field, which: str) -> str:
@@ -194,13 +203,13 @@ def category_triggers(c: Category) -> dict[str, str]:
         f"CREATE TRIGGER {_q(TRIGGER_PREFIX + 'delete_' + t)} AFTER DELETE ON {_q(t)} "
         f"WHEN {_no_app()} BEGIN\n" + "\n".join(delete) + "\nEND")
     if stakes:  # K-format text beside the metres, kept by every writer (the app included)
-        sets = ", ".join(f"{_q(f.key + STAKE_TEXT_SUFFIX)} = {_stake_text(c, f, 'NEW')}" for f in stakes)
+        sets = _assignments(stake_text_columns(c, "NEW"))
         of = ", ".join([_q(f.key) for f in stakes] + [prefix_column(c)] * (prefix_column(c) is not None))
         out[f"{TRIGGER_PREFIX}stakes_{t}"] = (
             f"CREATE TRIGGER {_q(TRIGGER_PREFIX + 'stakes_' + t)} AFTER UPDATE OF {of} ON {_q(t)} BEGIN\n"
             f"UPDATE {_q(t)} SET {sets} WHERE fid = NEW.fid;\nEND")
-        out[f"{TRIGGER_PREFIX}stakes_insert_{t}"] = (
-            f"CREATE TRIGGER {_q(TRIGGER_PREFIX + 'stakes_insert_' + t)} AFTER INSERT ON {_q(t)} BEGIN\n"
+        out[stakes_insert_trigger(t)] = (
+            f"CREATE TRIGGER {_q(stakes_insert_trigger(t))} AFTER INSERT ON {_q(t)} BEGIN\n"
             f"UPDATE {_q(t)} SET {sets} WHERE fid = NEW.fid;\nEND")
     return out
 
@@ -287,7 +296,7 @@ def ensure(con, schema: Schema) -> bool:
 
 def _fill_stake_texts(con, schema: Schema) -> None:
     for c in schema.categories:
-        sets = ", ".join(f"{_q(f.key + STAKE_TEXT_SUFFIX)} = {_stake_text(c, f)}" for f in stake_fields(c))
+        sets = _assignments(stake_text_columns(c))
         if sets:
             con.execute(f"UPDATE {_q(c.table)} SET {sets}")
 

@@ -11,6 +11,7 @@ import functools
 import tempfile
 import zipfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,7 +176,7 @@ def _read_zip(path: Path, name: str, schema: Schema | None, encoding: str | None
     members = zip_members(path, name, limits)
     in_zip = _shapefile_parts_in_zip(members)
     with tempfile.TemporaryDirectory(prefix="safetymap-import-") as tmp:
-        files = safe_extract(path, tmp, name, limits, skip=lambda zf, found: in_zip)
+        files = safe_extract(path, tmp, name, limits, skip=in_zip)
         root = Path(tmp).resolve()
         long_texts = shapefile.long_texts_in(root)
         twins = {} if long_texts is not None else patch_twins.twin_sources(path, in_zip, root)
@@ -249,9 +250,10 @@ def _restored(part: ReadResult, shp: Path, long_texts) -> ReadResult:
 
 
 # ---------------------------------------------------------------- GIS files (GDAL)
-def _crs_of(gdf, prj_missing: bool) -> tuple[CRS | None, str | None]:
-    if gdf.crs is not None:
-        return gdf.crs, None
+def _crs_of(crs: CRS | None, prj_missing: bool) -> tuple[CRS | None, str | None]:
+    """(the layer's CRS, the problem with it: GDAL found a CRS definition it could not use)."""
+    if crs is not None:
+        return crs, None
     return None, None if prj_missing else "无法识别文件中的坐标系定义"
 
 
@@ -275,8 +277,7 @@ def _gis_layer(path: Path | str, shown: str, layer: str | None, schema: Schema |
     geometry_name = meta["geometry_name"] or "wkb_geometry"
     geoms = table.column(geometry_name) if geometry_name in table.column_names else pa.nulls(len(table), pa.binary())
     frame = table.drop_columns([geometry_name]) if geometry_name in table.column_names else table
-    crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
-    crs_problem = None if crs is not None or prj_missing else "无法识别文件中的坐标系定义"
+    crs, crs_problem = _crs_of(CRS.from_user_input(meta["crs"]) if meta["crs"] else None, prj_missing)
     return RawLayer(shown, layer, frame, np.arange(1, len(frame) + 1), geoms, crs, crs_problem)
 
 
@@ -294,7 +295,7 @@ def _gis_layer_frame(path, shown: str, layer: str | None, encoding: str | None, 
     gdf = pyogrio.read_dataframe(path, layer=layer, encoding=encoding, columns=columns, use_arrow=True,
                                  arrow_to_pandas_kwargs=ARROW_TO_PANDAS, **options)
     geoms = gdf.geometry.to_numpy()
-    crs, crs_problem = _crs_of(gdf, prj_missing)
+    crs, crs_problem = _crs_of(gdf.crs, prj_missing)
     frame = pd.DataFrame(gdf.drop(columns=[gdf.geometry.name]))
     return RawLayer(shown, layer, frame, np.arange(1, len(frame) + 1), geoms, crs, crs_problem)
 
@@ -307,7 +308,7 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
     if missing:
         return _refused(shown, f"Shapefile 不完整，缺少{'、'.join(missing)}；请把同名的 .shp、.shx、.dbf、.prj"
                                "（和 .cpg）一起打包")
-    open_dbf = functools.partial(_Member, zipped[0], f"{zipped[1][:-4]}.dbf") if zipped else None
+    open_dbf = functools.partial(_zip_member, zipped[0], f"{zipped[1][:-4]}.dbf") if zipped else None
     source = f"/vsizip/{{{zipped[0]}}}/{zipped[1]}" if zipped else path  # braces: a folder may be named *.zip
     prj = shapefile.sidecar(path, ".prj")
     prj_known = prj is None or shapefile.prj_is_known(prj)
@@ -344,19 +345,11 @@ def _shapefile_layer(path: Path, source, shown: str, schema: Schema | None, choi
     return ReadResult(layers=[layer], warnings=[f"{shown}：{choice.note}"] if choice.note else [])
 
 
-class _Member:
+@contextmanager
+def _zip_member(zip_path: Path, member: str):
     """A zip member opened for reading, closing its zip with it."""
-
-    def __init__(self, zip_path: Path, member: str):
-        self.zf = zipfile.ZipFile(zip_path)
-        self.fh = self.zf.open(member)
-
-    def __enter__(self):
-        return self.fh
-
-    def __exit__(self, *exc):
-        self.fh.close()
-        self.zf.close()
+    with zipfile.ZipFile(zip_path) as zf, zf.open(member) as fh:
+        yield fh
 
 
 def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
@@ -396,7 +389,7 @@ def _ledger_layout(path: Path, shown: str, names: list[str], schema: Schema | No
         return None
     try:
         source = pyogrio.read_dataframe(path, layer=SOURCE_TABLE, columns=["code"])
-        crs, crs_problem = _crs_of(source, False)
+        crs, crs_problem = _crs_of(source.crs, False)
         by_code = dict(zip(source["code"], source.geometry.to_numpy()))
         result = ReadResult(warnings=[f"{shown} 是台账格式的 GeoPackage：按类别图层读取属性，几何取自源几何图层"
                                       f"「{SOURCE_TABLE}」（路段线/桥梁点），图斑范围按规则重新生成"])

@@ -308,12 +308,8 @@ def _decodes(open_dbf, codec: str) -> bool:
     decoder = codecs.getincrementaldecoder(codec)()
     with open_dbf() as fh:
         head = fh.read(10)
-        header_size = int.from_bytes(head[8:10], "little") if len(head) >= 10 else len(head)
-        skip = max(header_size - len(head), 0)
-        while skip:  # a zip member cannot seek cheaply: read past the header
-            skip -= len(fh.read(min(skip, DECODE_CHUNK))) or skip
+        fh.seek(int.from_bytes(head[8:10], "little") if len(head) >= 10 else len(head))  # past the header
         try:
-            decoder.decode(head[header_size:])
             while chunk := fh.read(DECODE_CHUNK):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
@@ -349,11 +345,10 @@ def read_encoding(shp: Path, encoding: str | None, open_dbf=None) -> EncodingCho
     declared, where, known = _declared(shp, encoding, text)
     if not known:
         return EncodingChoice(None)  # a code page GDAL knows and we do not: GDAL reads it
-    if declared is not None and _decodes(text, declared):
-        return EncodingChoice(declared)
+    first = _first_codec(declared, where)
+    if first is not None and _decodes(text, first):
+        return EncodingChoice(first)
     if declared is None and not where:  # nothing declared at all
-        if _decodes(text, "UTF-8"):
-            return EncodingChoice("UTF-8")
         return EncodingChoice(None, "缺少 .cpg 编码文件，属性表中的文字也不是 UTF-8（可能是 GBK）；"
                                     "请补上 .cpg，或指明编码（命令行 --encoding gbk，页面上选择 GBK）")
     order = UNDECLARED_ORDER if declared is None else [c for c in FALLBACKS if c != declared]
@@ -368,14 +363,18 @@ def read_encoding(shp: Path, encoding: str | None, open_dbf=None) -> EncodingCho
                                       f"已按 {encoding_label(found)} 读取；请核对导入预览中的中文")
 
 
+def _first_codec(declared: str | None, where: str) -> str | None:
+    """The codec ``read_encoding`` tries first: the declared one, or UTF-8 when nothing is declared at all."""
+    return "UTF-8" if declared is None and not where else declared
+
+
 def utf8_first(shp: Path, encoding: str | None, open_dbf=None) -> str | None:
     """The codec ``read_encoding`` tries first when that is UTF-8 (declared so, or nothing declared), else
     None. A .dbf read as UTF-8 whose text then proves valid (Arrow checks it) needs no decoding pass of
     its own; one that is not goes through ``read_encoding``."""
     declared, where, known = _declared(shp, encoding, _dbf_opener(shp, open_dbf))
-    if declared is None:
-        return "UTF-8" if known and not where else None
-    return declared if codecs.lookup(declared).name == "utf-8" else None
+    first = _first_codec(declared, where) if known else None
+    return first if first is not None and codecs.lookup(first).name == "utf-8" else None
 
 
 def prj_is_known(prj: Path) -> bool:

@@ -15,6 +15,7 @@ import shutil
 import stat
 import zipfile
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -178,17 +179,13 @@ def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budge
 
 
 def safe_extract(path: str | os.PathLike, dest: str | os.PathLike, name: str | None = None,
-                 limits: UploadLimits = DEFAULT_LIMITS, *, skip=None) -> list[Path]:
+                 limits: UploadLimits = DEFAULT_LIMITS, *, skip: Collection[str] = ()) -> list[Path]:
     """Check and unpack a zip into ``dest``; returns the unpacked files. All or nothing: on any problem
-    ``dest`` is emptied and ImportRefused is raised. ``skip(zipfile, members)`` may name members (by
-    decoded name) not to unpack; every member is checked all the same."""
+    ``dest`` is emptied and ImportRefused is raised. Members named in ``skip`` (by decoded name) are not
+    unpacked; every member is checked all the same."""
     path, dest = Path(path), Path(dest)
     name = name or path.name
-    members = zip_members(path, name, limits)
-    if skip is not None:
-        with zipfile.ZipFile(path) as zf:
-            skipped = set(skip(zf, members))
-        members = [(info, member) for info, member in members if member not in skipped]
+    members = [(info, member) for info, member in zip_members(path, name, limits) if member not in skip]
     root = dest.resolve()
     out, budget = [], limits.max_unpacked
     try:
