@@ -261,10 +261,15 @@ def _stake_metres(km, m):
     return np.round(km * 1000 + m, 3)
 
 
-def _typed_stakes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(prefix, metres) of typed stakes, read upper case with spaces removed: ("", NaN) where one is missing
+def _stake_parts(texts: pa.Array) -> pa.StructArray:
+    """The prefix, km and m of typed stakes, read upper case with spaces removed; null where one is missing
     or does not parse (a column or one value)."""
-    parts = pc.extract_regex(_squeezed_upper(texts), STAKE_PATTERN)
+    return pc.extract_regex(_squeezed_upper(texts), STAKE_PATTERN)
+
+
+def _typed_stakes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(prefix, metres) of typed stakes (``_stake_parts``): ("", NaN) where one is missing or does not parse."""
+    parts = _stake_parts(texts)
     km, m = (pc.cast(pc.struct_field(parts, k), pa.float64()).to_numpy(zero_copy_only=False) for k in ("km", "m"))
     prefix = pc.fill_null(pc.struct_field(parts, "prefix"), "").to_numpy(zero_copy_only=False).astype(object)
     return prefix, _stake_metres(km, m)
@@ -583,10 +588,13 @@ def _stake_one(f: Field, value, schema: Schema):
     return (None, False) if np.isnan(metres) else (float(metres), True)
 
 
+@functools.lru_cache(maxsize=4096)  # a save reads each stake twice: its metres, its chain prefix
 def _typed_stake_metres(text: str) -> tuple[str, float]:
     """``_typed_stakes`` of one text."""
-    prefix, metres = _typed_stakes(pa.array([text], pa.string()))
-    return prefix[0], float(metres[0])
+    parts = _stake_parts(pa.array([text], pa.string()))[0].as_py()
+    if parts is None:
+        return "", np.nan
+    return parts["prefix"], float(_stake_metres(float(parts["km"]), float(parts["m"])))
 
 
 _ROW_COERCE = {"str": _text_one, "text": _text_one, "int": _number_one, "float": _number_one, "bool": _bool_one,
