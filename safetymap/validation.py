@@ -426,9 +426,8 @@ def _unit_route_problems(category: Category, frame: pd.DataFrame, rows, file, ru
     if blank.all():
         return problems
     routes = frame["route_code"].to_numpy(dtype=object)
-    starts = "(?:" + "|".join(re.escape(p) for p in rule.route_prefixes) + ")"
     judged = ~blank
-    judged[~blank] = ~_matches(_texts(frame["route_code"][~blank]), starts)
+    judged[~blank] = [not rule.allows(route) for route in routes[~blank]]  # the rule the row path asks too
     for key in (k for k in rule.fields if k in frame.columns):
         f = category.field(key)
         for i in np.flatnonzero(judged & _names_any(frame[key], rule.units, f.multiple)):
