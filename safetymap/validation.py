@@ -28,12 +28,31 @@ def _text_values(s: pd.Series, blank: np.ndarray) -> pd.Series:
     return text.where(~blank, None).astype(object)
 
 
-def _matches(text: pd.Series, pattern: str) -> np.ndarray:
-    """Vectorised ``re.match``; Arrow's RE2 first, Python's ``re`` for patterns RE2 does not know."""
+def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
+    """Whether each text (none missing) begins with a match of ``pattern`` (``re.match``), read one way
+    for a column and for one value: Arrow's RE2, whose classes are ASCII (\\d is 0-9); Python's ``re``,
+    with ASCII classes too, for patterns RE2 does not know."""
+    anchored = f"^({pattern.removeprefix('^')})"
     try:
-        return text.str.match(pattern).fillna(False).to_numpy(dtype=bool)
+        return pc.match_substring_regex(texts, anchored).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:
-        return text.astype(object).str.match(pattern).fillna(False).to_numpy(dtype=bool)
+        match = _python_matcher(anchored)
+        return np.array([match(t) is not None for t in texts.to_pylist()], dtype=bool)
+
+
+@functools.cache
+def _python_matcher(pattern: str):
+    return re.compile(pattern, re.ASCII).match
+
+
+def _texts(s: pd.Series) -> pa.Array:
+    """A column of strings (missing allowed) as an Arrow array."""
+    return pa.array(as_str(s), type=pa.string(), from_pandas=True)
+
+
+def _squeezed_upper(texts: pa.Array) -> pa.Array:
+    """Texts upper-cased, whitespace removed: how codes and typed stakes are read (a column or one value)."""
+    return pc.replace_substring_regex(pc.utf8_upper(texts), r"\s+", "")
 
 
 def _one_text(v) -> str:
@@ -42,18 +61,20 @@ def _one_text(v) -> str:
     return str(v).strip()
 
 
-def _normalised_code(text: pd.Series) -> pd.Series:
-    """A code as the ledger writes it: full-width characters as ASCII, upper case, no spaces."""
-    return as_str(text).str.normalize("NFKC").str.upper().str.replace(r"\s+", "", regex=True)
+def _normalised_codes(texts: pa.Array) -> pa.Array:
+    """Codes as the ledger writes them: full-width characters as ASCII, upper case, no spaces."""
+    nfkc = pa.array([None if t is None else unicodedata.normalize("NFKC", t) for t in texts.to_pylist()], pa.string())
+    return _squeezed_upper(nfkc)
 
 
 def _coerce_text(f: Field, s: pd.Series, blank: np.ndarray):
     out = _text_values(s, blank)
     if f.normalise == "code":
-        out = _normalised_code(out).astype(object).where(~blank, None)
+        codes = pd.Series(_normalised_codes(_texts(out)).to_pylist(), index=out.index, dtype=object)
+        out = codes.where(~blank, None)
     bad = np.zeros(len(s), bool)
     if f.pattern and (~blank).any():
-        bad[~blank] = ~_matches(out[~blank], f.pattern)
+        bad[~blank] = ~_matches(_texts(out[~blank]), f.pattern)
     return out, bad, lambda v: _pattern_message(f, v)
 
 
@@ -192,9 +213,9 @@ def _coerce_enum(f: Field, s: pd.Series, blank: np.ndarray, separator: str):
     text = _text_values(s, blank)
     present = text[~blank].reset_index(drop=True)  # positions, whatever the caller's index
     if f.multiple:  # several values: any of 、,，;；/ between them, normalised to the separator
-        values = (as_str(present).str.replace(rf"\s*{MULTI_SPLIT.pattern}+\s*", separator, regex=True)
-                  .str.strip().str.strip(separator))
-        parts = pc.split_pattern(pa.array(values, type=pa.string()), separator)
+        joined = _joined_multi(_texts(present), separator)
+        values = pd.Series(joined.to_pylist(), dtype=object)
+        parts = pc.split_pattern(joined, separator)
         unknown = ~pc.is_in(pc.list_flatten(parts), value_set=pa.array(f.values)).to_numpy(zero_copy_only=False)
         parents = pc.list_parent_indices(parts).to_numpy()
         bad_present = np.bincount(parents[unknown], minlength=len(present)) > 0
@@ -209,6 +230,13 @@ def _coerce_enum(f: Field, s: pd.Series, blank: np.ndarray, separator: str):
     return pd.Series(out, index=s.index, dtype=object), bad, lambda v: _enum_message(f, v)
 
 
+def _joined_multi(texts: pa.Array, separator: str) -> pa.Array:
+    """The values of a multiple enum, with any of 、,，;；/ between them, joined by ``separator`` (a column
+    or one value)."""
+    joined = pc.replace_substring_regex(texts, rf"\s*{MULTI_SPLIT.pattern}+\s*", separator)
+    return pc.utf8_trim(pc.utf8_trim_whitespace(joined), separator)
+
+
 def _enum_message(f: Field, v) -> str:
     return f"「{v}」不在可选值中（{'、'.join(f.values)}）"
 
@@ -219,11 +247,7 @@ def _coerce_stake(f: Field, s: pd.Series, blank: np.ndarray):
         with np.errstate(invalid="ignore"):
             bad = ~blank & (np.isnan(values) | (values < 0))
     elif is_text_kind(s):
-        text = pa.array(_stake_texts(s), from_pandas=True)
-        parts = pc.extract_regex(text, STAKE_PATTERN)
-        km = pc.cast(pc.struct_field(parts, "km"), pa.float64()).to_numpy(zero_copy_only=False)
-        m = pc.cast(pc.struct_field(parts, "m"), pa.float64()).to_numpy(zero_copy_only=False)
-        values = _stake_metres(km, m)
+        values = _typed_stakes(_texts(s))[1]
         bad = ~blank & np.isnan(values)
     else:
         values = np.array([np.nan if b else _stake_or_nan(v) for v, b in zip(s, blank)], dtype=float)
@@ -237,9 +261,18 @@ def _stake_metres(km, m):
     return np.round(km * 1000 + m, 3)
 
 
-def _stake_texts(s: pd.Series) -> pd.Series:
-    """Typed stakes as parsed: upper case, spaces removed."""
-    return as_str(s).str.upper().str.replace(r"\s+", "", regex=True)
+def _stake_parts(texts: pa.Array) -> pa.StructArray:
+    """The prefix, km and m of typed stakes, read upper case with spaces removed; null where one is missing
+    or does not parse (a column or one value)."""
+    return pc.extract_regex(_squeezed_upper(texts), STAKE_PATTERN)
+
+
+def _typed_stakes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(prefix, metres) of typed stakes (``_stake_parts``): ("", NaN) where one is missing or does not parse."""
+    parts = _stake_parts(texts)
+    km, m = (pc.cast(pc.struct_field(parts, k), pa.float64()).to_numpy(zero_copy_only=False) for k in ("km", "m"))
+    prefix = pc.fill_null(pc.struct_field(parts, "prefix"), "").to_numpy(zero_copy_only=False).astype(object)
+    return prefix, _stake_metres(km, m)
 
 
 def stated_prefixes(s: pd.Series) -> np.ndarray:
@@ -247,9 +280,8 @@ def stated_prefixes(s: pd.Series) -> np.ndarray:
     stakes that do not parse)."""
     if not is_text_kind(s):
         s = s.map(lambda v: v if isinstance(v, str) else None)
-    parts = pc.extract_regex(pa.array(_stake_texts(s), from_pandas=True), STAKE_PATTERN)
-    prefix = pd.Series(pc.struct_field(parts, "prefix").to_pandas(), index=s.index).fillna("")
-    return prefix.where(prefix != MAIN_PREFIX, "").to_numpy(dtype=object)
+    prefix = _typed_stakes(_texts(s))[0]
+    return np.where(prefix == MAIN_PREFIX, "", prefix).astype(object)
 
 
 def _stake_or_nan(v) -> float:
@@ -394,9 +426,8 @@ def _unit_route_problems(category: Category, frame: pd.DataFrame, rows, file, ru
     if blank.all():
         return problems
     routes = frame["route_code"].to_numpy(dtype=object)
-    starts = "(?:" + "|".join(re.escape(p) for p in rule.route_prefixes) + ")"
     judged = ~blank
-    judged[~blank] = ~_matches(as_str(frame["route_code"][~blank]), starts)
+    judged[~blank] = [not rule.allows(route) for route in routes[~blank]]  # the rule the row path asks too
     for key in (k for k in rule.fields if k in frame.columns):
         f = category.field(key)
         for i in np.flatnonzero(judged & _names_any(frame[key], rule.units, f.multiple)):
@@ -450,7 +481,6 @@ def _requires_problems(category: Category, f: Field, frame: pd.DataFrame, rows, 
 # one patch (an edit, an inspection): the same clean values and the same problems, through the same rules
 # (messages, ranges, stakes, dates, enumerations above), without a frame. tests/test_row_path.py holds
 # the two to each other over every field of the schema.
-_RE2_SPACE = re.compile(r"[\t\n\f\r ]+")  # what Arrow's regular expressions (RE2) take for \s
 
 
 def clean_record(category: Category, raw: dict, schema: Schema) -> tuple[dict, list[Problem]]:
@@ -497,19 +527,11 @@ def _text_one(f: Field, value, schema: Schema):
 
 
 def _normalised_code_one(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    text = text.upper() if text.isascii() else pc.utf8_upper(pa.array([text]))[0].as_py()  # as Arrow does
-    return _RE2_SPACE.sub("", text)
-
-
-@functools.cache
-def _pattern_matcher(pattern: str):
-    """``_matches`` for one text: Arrow's ``^(pattern)``; ASCII classes (\\d, \\w) as RE2 reads them."""
-    return re.compile(f"^({pattern.removeprefix('^')})", re.ASCII).match
+    return _normalised_codes(pa.array([text], pa.string()))[0].as_py()
 
 
 def _pattern_matches(pattern: str, text: str) -> bool:
-    return _pattern_matcher(pattern)(text) is not None
+    return bool(_matches(pa.array([text], pa.string()), pattern)[0])
 
 
 def _number_one(f: Field, value, schema: Schema):
@@ -547,20 +569,11 @@ def _date_one(f: Field, value, schema: Schema):
 def _enum_one(f: Field, value, schema: Schema):
     text = value.strip() if isinstance(value, str) else _one_text(value)
     if f.multiple:
-        sep = schema.separator
-        text = _multi_separators(sep).sub(sep, text).strip().strip(sep)
-        ok = all(part in f.values for part in text.split(sep))
+        text = _joined_multi(pa.array([text], pa.string()), schema.separator)[0].as_py()
+        ok = all(part in f.values for part in text.split(schema.separator))
     else:
         ok = text in f.values
     return (text if ok else None), ok
-
-
-@functools.cache
-def _multi_separators(separator: str):
-    return re.compile(rf"\s*{MULTI_SPLIT.pattern}+\s*", re.ASCII)
-
-
-_STAKE_RE_ASCII = re.compile(STAKE_PATTERN, re.ASCII)
 
 
 def _stake_one(f: Field, value, schema: Schema):
@@ -574,13 +587,13 @@ def _stake_one(f: Field, value, schema: Schema):
     return (None, False) if np.isnan(metres) else (float(metres), True)
 
 
+@functools.lru_cache(maxsize=4096)  # a save reads each stake twice: its metres, its chain prefix
 def _typed_stake_metres(text: str) -> tuple[str, float]:
-    """(stated prefix, metres) of a typed stake as the column-wise parse reads it; ("", NaN) if it does not parse."""
-    match = _STAKE_RE_ASCII.match(_RE2_SPACE.sub("", text.upper() if text.isascii() else
-                                                 pc.utf8_upper(pa.array([text]))[0].as_py()))
-    if not match:
+    """``_typed_stakes`` of one text."""
+    parts = _stake_parts(pa.array([text], pa.string()))[0].as_py()
+    if parts is None:
         return "", np.nan
-    return match["prefix"], float(_stake_metres(float(match["km"]), float(match["m"])))
+    return parts["prefix"], float(_stake_metres(float(parts["km"]), float(parts["m"])))
 
 
 _ROW_COERCE = {"str": _text_one, "text": _text_one, "int": _number_one, "float": _number_one, "bool": _bool_one,
