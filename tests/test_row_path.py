@@ -9,8 +9,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
-from pandas.api.types import infer_dtype
 from conftest import both_backends
+from pandas.api.types import infer_dtype
 
 from safetymap.errors import Problem, ValidationError
 from safetymap.schema import load_schema
