@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import both_backends
+from pandas.api.types import infer_dtype
 
 from safetymap.errors import Problem, ValidationError
 from safetymap.schema import load_schema
@@ -45,18 +46,47 @@ def _own_values(f) -> list:
     return values
 
 
-def _frame_side(c, raw: dict):
-    clean, problems = clean_frame(c, pd.DataFrame([raw]), SCHEMA)
-    values = {f.key: to_python(f, clean[f.key].iloc[0]) for f in c.editable_fields}
-    return values, [Problem(p.field, p.message, None, p.file) for p in problems]
+def _frame_kind(frame: pd.DataFrame) -> tuple:
+    """What decides which way ``clean_frame`` reads each column: its dtype and, for an object column,
+    what it holds (``infer_dtype``: strings only, mixed, dates...)."""
+    return tuple((col, str(s.dtype), infer_dtype(s, skipna=True) if s.dtype == object else None)
+                 for col, s in frame.items())
 
 
-def _assert_same(c, raw: dict):
-    expected = _frame_side(c, raw)
-    got = clean_record(c, raw, SCHEMA)
-    assert got[1] == expected[1], raw
-    for key, value in expected[0].items():
-        assert type(got[0][key]) is type(value) and got[0][key] == value, (key, raw, got[0][key], value)
+def _one_row_frames_together(raws: list[dict]):
+    """The one-row frames of ``raws``, grouped so that each group's frames stack into one frame whose
+    every column is read the same way as each one-row frame's (``_frame_kind``): one ``clean_frame`` call
+    per group gives what one call per row gives, at a fraction of the cost. Yields (frame, raws)."""
+    groups: dict[tuple, list] = {}
+    for raw in raws:
+        alone = pd.DataFrame([raw])
+        groups.setdefault(_frame_kind(alone), []).append((raw, alone))
+    for kind, members in groups.items():
+        frame = pd.concat([alone for _, alone in members], ignore_index=True)
+        assert _frame_kind(frame) == kind, (kind, _frame_kind(frame))  # stacking changed how a column is read
+        yield frame, [raw for raw, _ in members]
+
+
+def _frame_sides(c, raws: list[dict]) -> list[tuple]:
+    """(clean values, problems without row numbers) of each raw record by the frame path, in order."""
+    sides = {}
+    for frame, group in _one_row_frames_together(raws):
+        clean, problems = clean_frame(c, frame, SCHEMA)
+        columns = {f.key: clean[f.key].array for f in c.editable_fields}  # .array[i] is .iloc[i], faster
+        for i, raw in enumerate(group):
+            values = {f.key: to_python(f, columns[f.key][i]) for f in c.editable_fields}
+            own = [Problem(p.field, p.message, None, p.file) for p in problems if p.row in (None, i + 1)]
+            sides[id(raw)] = values, own
+    return [sides[id(raw)] for raw in raws]
+
+
+def _assert_same(c, *raws: dict):
+    """The row path's clean values and problems for each record are the frame path's for it."""
+    for raw, expected in zip(raws, _frame_sides(c, list(raws))):
+        got = clean_record(c, raw, SCHEMA)
+        assert got[1] == expected[1], raw
+        for key, value in expected[0].items():
+            assert type(got[0][key]) is type(value) and got[0][key] == value, (key, raw, got[0][key], value)
 
 
 def _base(c) -> dict:
@@ -89,17 +119,13 @@ IN_RECORD = [None, "", 0, 2, 1.5, True, "x", "12", "K12+350", "ZK1+200", dt.date
 
 @pytest.mark.parametrize("c,f", BROAD, ids=[f"{c.key}.{f.key}" for c, f in BROAD])
 def test_any_value_alone_and_in_a_record(c, f):
-    for value in ANY_VALUES:
-        _assert_same(c, {f.key: value})
-    for value in IN_RECORD:
-        _assert_same(c, _base(c) | {f.key: value})
+    _assert_same(c, *({f.key: value} for value in ANY_VALUES), *(_base(c) | {f.key: value} for value in IN_RECORD))
 
 
 @pytest.mark.parametrize("c,f", KINDS, ids=[f"{c.key}.{f.key}" for c, f in KINDS])
 def test_every_kind_of_field_with_its_own_values(c, f):
-    for value in _own_values(f):
-        _assert_same(c, {f.key: value})
-        _assert_same(c, _base(c) | {f.key: value})
+    values = _own_values(f)
+    _assert_same(c, *({f.key: value} for value in values), *(_base(c) | {f.key: value} for value in values))
 
 
 def test_an_infinite_number_is_not_an_integer():
@@ -111,14 +137,17 @@ def test_an_infinite_number_is_not_an_integer():
         _assert_same(bridge, raw)
 
 
-@pytest.mark.parametrize("start,end,prefix", [
+STAKES = [
     ("K1+000", "K2+000", None), ("ZK1+000", "ZK2+000", None), ("ZK1+000", "YK2+000", None), ("AK0+100", "K0+200", "BK"),
     ("K1+000", None, "ZK"), (None, "AK1+000", None), (1000.0, 2000.0, "YK"), ("K2+000", "K1+000", None),
     ("k1+000", " zk2+000 ", "K"), ("bad", "ZK1", "ZK"), (1000, "AK1+000", "未知"), (None, None, "AK"), (None, None, None),
-])
-def test_stake_prefixes_and_order(start, end, prefix):
-    for c in SCHEMA.categories:
-        _assert_same(c, _base(c) | {"start_stake": start, "end_stake": end, "stake_prefix": prefix})
+]
+
+
+@pytest.mark.parametrize("c", SCHEMA.categories, ids=lambda c: c.key)
+def test_stake_prefixes_and_order(c):
+    _assert_same(c, *(_base(c) | {"start_stake": start, "end_stake": end, "stake_prefix": prefix}
+                      for start, end, prefix in STAKES))
 
 
 def test_fields_that_require_others_villages_and_township_units():
@@ -126,14 +155,13 @@ def test_fields_that_require_others_villages_and_township_units():
     township = SCHEMA.field("township").values[0]
     villages = [v for v, parents in SCHEMA.parents.items() if township in parents][:1] + ["不存在的村"]
     units = sorted(SCHEMA.township_unit_rule.units)[:2]
-    for raw in ([{"fog_events_manual": 3}, {"fog_events_manual": 3, "fog_manual_year": 2025},
-                 {"fog_events_manual": 3, "fog_manual_year": 2025, "fog_manual_basis": "记录"}]
-                + [{"township": township, "village": v} for v in villages]
-                + [{"route_code": route, key: unit} for route in ("G201", "X001", "x 001", None, "bad")
-                   for key in SCHEMA.township_unit_rule.fields for unit in units + ["、".join(units)]]
-                + [{"nosuchfield": 1, "length_m": 5, "category": "fog"}]):
-        _assert_same(fog, raw)
-        _assert_same(fog, _base(fog) | raw)
+    raws = ([{"fog_events_manual": 3}, {"fog_events_manual": 3, "fog_manual_year": 2025},
+             {"fog_events_manual": 3, "fog_manual_year": 2025, "fog_manual_basis": "记录"}]
+            + [{"township": township, "village": v} for v in villages]
+            + [{"route_code": route, key: unit} for route in ("G201", "X001", "x 001", None, "bad")
+               for key in SCHEMA.township_unit_rule.fields for unit in units + ["、".join(units)]]
+            + [{"nosuchfield": 1, "length_m": 5, "category": "fog"}])
+    _assert_same(fog, *raws, *(_base(fog) | raw for raw in raws))
 
 
 @pytest.mark.parametrize("c", SCHEMA.categories, ids=lambda c: c.key)
@@ -146,16 +174,19 @@ def test_derived_values_and_grade_problems(c):
               {"grade_method": "直接判定", "risk_grade": SCHEMA.grade_labels[1], "grade_basis": "专家"},
               {"grade_method": "矩阵计算", "likelihood": None}, {"resp_person": "张三", "list_measures": "x", "plan": "y"},
               {"funding_wan": 0}]
-    for extra in graded:
-        raw = _base(c) | {k: v for k, v in extra.items() if k in c.keys}
-        clean, _ = clean_frame(c, pd.DataFrame([raw]), SCHEMA)
-        derived = derive(c, clean, [line], SCHEMA)
-        record = derive_record(c, clean_record(c, raw, SCHEMA)[0], line, SCHEMA)
-        assert {k: to_python(c.field(k), derived[k].iloc[0]) for k in derived.columns} == record, extra
-        assert {k: value_to_sql(c.field(k), v) for k, v in record.items()} == {
-            k: to_sql(c.field(k), derived[k])[0] for k in derived.columns}, extra  # what each path stores
-        expected = [Problem(p.field, p.message) for p in grade_problems(c, derived, [1])]
-        assert record_grade_problems(c, record) == expected, extra
+    raws = [_base(c) | {k: v for k, v in extra.items() if k in c.keys} for extra in graded]
+    for frame, group in _one_row_frames_together(raws):
+        clean, _ = clean_frame(c, frame, SCHEMA)
+        derived = derive(c, clean, [line] * len(group), SCHEMA)
+        stored = {k: to_sql(c.field(k), derived[k]) for k in derived.columns}
+        problems = grade_problems(c, derived, range(1, len(group) + 1))
+        for i, raw in enumerate(group):
+            record = derive_record(c, clean_record(c, raw, SCHEMA)[0], line, SCHEMA)
+            assert {k: to_python(c.field(k), derived[k].iloc[i]) for k in derived.columns} == record, raw
+            assert {k: value_to_sql(c.field(k), v) for k, v in record.items()} == {
+                k: stored[k][i] for k in derived.columns}, raw  # what each path stores
+            expected = [Problem(p.field, p.message) for p in problems if p.row == i + 1]
+            assert record_grade_problems(c, record) == expected, raw
 
 
 # ---------------------------------------------------------------- the store's one-patch writes

@@ -2,6 +2,7 @@
 (SAFETYMAP_SCHEMA) changes the CLI, the ledger page, every export and the legend, and nothing crashes."""
 from __future__ import annotations
 
+import shutil
 import zipfile
 
 import pandas as pd
@@ -15,24 +16,38 @@ from safetymap.errors import SchemaError
 from safetymap.io.export import export
 from safetymap.schema import DEFAULT_SCHEMA_PATH, load_schema
 from safetymap.seed import init_database
+from safetymap.store import open_store
 
 RENAMED = {"名称": "图斑名称", "风险等级": "风险级别"}
 
 
-@pytest.fixture
-def renamed(tmp_path, monkeypatch):
-    """A sample ledger under a schema copy with the two labels renamed."""
+@pytest.fixture(scope="module")
+def renamed_template(tmp_path_factory):
+    """A copy of the schema with the two labels renamed, and a sample ledger seeded under it: seeded once
+    for the module (it takes seconds), copied for each test."""
+    folder = tmp_path_factory.mktemp("renamed")
     text = DEFAULT_SCHEMA_PATH.read_text(encoding="utf-8")
     for old, new in RENAMED.items():
         text = text.replace(f'label = "{old}"', f'label = "{new}"')
-    path = tmp_path / "schema.toml"
+    path = folder / "schema.toml"
     path.write_text(text, encoding="utf-8")
-    monkeypatch.setenv("SAFETYMAP_SCHEMA", str(path))
-    schema = load_schema()
+    schema = load_schema(path)
     assert schema.field("name").label == "图斑名称" and schema.field("risk_grade").label == "风险级别"
-    store = init_database(tmp_path / "renamed.gpkg", sample=True, schema=schema)
-    monkeypatch.setenv("SAFETYMAP_DB", str(store.path))
-    return store
+    init_database(folder / "renamed.gpkg", sample=True, schema=schema).close()
+    return path, folder / "renamed.gpkg"
+
+
+@pytest.fixture
+def renamed(renamed_template, tmp_path, monkeypatch):
+    """A sample ledger under a schema copy with the two labels renamed (SAFETYMAP_SCHEMA, SAFETYMAP_DB)."""
+    schema_path, template = renamed_template
+    monkeypatch.setenv("SAFETYMAP_SCHEMA", str(schema_path))
+    db = tmp_path / "renamed.gpkg"
+    shutil.copy(template, db)
+    monkeypatch.setenv("SAFETYMAP_DB", str(db))
+    store = open_store(db, load_schema())
+    yield store
+    store.close()
 
 
 def test_cli_list_uses_the_new_labels(renamed, capsys):
