@@ -91,9 +91,8 @@ class ImportPreview:
         """Write the preview in one transaction: all of it, or nothing (ImportRefused, ConflictError…)."""
         if self.problems:
             raise ImportRefused(self.problems)
-        with store.transaction() as con:
-            for category, (frame, geoms) in self.new.items():  # cleaned and checked by the preview: not again
-                store.insert_checked(category, frame, geoms, user, action="import", file=self.file, con=con)
+        with store.transaction():
+            store.insert_checked(self.new, user, action="import", file=self.file)  # checked by the preview: not again
             for change in self.changes:
                 store.update(change.code, change.values, change.version, user,
                              source_geometry=change.geometry, action="import")
