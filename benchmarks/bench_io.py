@@ -412,9 +412,9 @@ def main(argv=None) -> int:
           f"{statistics.median(import_t) / statistics.median(plain_t):.2f} x (median), "
           f"{import_m / plain_m:.2f} x peak memory (target <= 1.5); above the {base:.0f} MB both start with "
           f"(modules loaded): {import_m - base:.0f} MB vs {plain_m - base:.0f} MB")
-    distinct = {name: [r.get("distinct_mb") for r in side] for name, side in whole.items()}
-    if all(v is not None for side in distinct.values() for v in side):  # an older checkout prints none
-        peaks = {name: max(side) for name, side in distinct.items()}
+    peaks = {name: max(r.get("distinct_mb") or 0 for r in side) for name, side in whole.items()}
+    peaks = {name: peak for name, peak in peaks.items() if peak}  # an older checkout measures only the sum
+    if "import" in peaks and "plain" in peaks:
         print(f"  distinct physical pages of the process tree (each page once): import {peaks['import']:.0f} MB, "
               f"plain {peaks['plain']:.0f} MB" + (f", before {peaks['before']:.0f} MB" if "before" in peaks else "")
               + f"; import / plain = {peaks['import'] / peaks['plain']:.2f} x (the summed resident memory above "
