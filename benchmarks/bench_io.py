@@ -22,7 +22,7 @@ Measured, each the best of ``--repeat`` runs:
   careful user reads a zip) + ``pyogrio.write_dataframe`` of them into a new GeoPackage ("plain"), and
   beside the same read from the narrower unpacked plain shapefiles ("plain unpacked", the baseline
   before 2026-12-01); time (min and median) and peak resident memory of the process and its children
-  together (the sandboxed reader).
+  together (the sandboxed reader): summed, and as the distinct physical pages of the process tree.
 Targets: export <= 1.5 x plain write, import preview <= 2 x plain read, import <= 1.5 x plain read +
 write in time and peak memory."""
 from __future__ import annotations
