@@ -387,28 +387,46 @@ class Store(HazardLedger):
                                  action, file)
 
     def _insert_rows(self, con, c, derived, polygons, source_geoms, user, stamp, action, file) -> int:
-        codes = list(derived["code"])
+        self._refuse_taken_codes(con, list(derived["code"]), file)
+        self._insert_patches(con, c, derived, polygons, user, stamp)
+        self._insert_sources(con, [(c, derived["code"], source_geoms)], user, stamp, action)
+        return len(derived)
+
+    def _refuse_taken_codes(self, con, codes: list[str], file) -> None:
         taken = self._existing_codes(con, codes)
         if taken:
             raise ValidationError([Problem("图斑编号", f"编号「{code}」已存在", file=file) for code in taken])
+
+    def _insert_patches(self, con, c: Category, derived: pd.DataFrame, polygons, user: str, stamp: str) -> None:
+        """New rows of ``c``'s table (version 1), their SQL values built a chunk at a time."""
         editable = [f for f in c.fields if not f.system]
         columns = ["geom", *(f.key for f in editable), "version", "updated_at", "updated_by"]
-        polygons, source_geoms = np.asarray(polygons, dtype=object), np.asarray(source_geoms, dtype=object)
+        polygons = np.asarray(polygons, dtype=object)
         insert = self._insert_sql(c, columns)
         with self.backend.bulk_insert(con, c.table, polygons):
-            for part in _chunks(len(codes)):  # SQL values of a chunk at a time: memory stays bounded
+            for part in _chunks(len(derived)):  # SQL values of a chunk at a time: memory stays bounded
                 n = part.stop - part.start
                 con.executemany(insert, zip(self.backend.encode(polygons[part]),
                                             *(to_sql(f, derived[f.key].iloc[part]) for f in editable),
                                             [1] * n, [stamp] * n, [user] * n))
-        with self.backend.bulk_insert(con, SOURCE_TABLE, source_geoms):
+        self.backend.after_geometry_write(con, c.table)
+
+    def _insert_sources(self, con, batches: list[tuple], user: str, stamp: str, action: str) -> None:
+        """The source geometries of new patches, ``batches`` of (category, codes, geometries), in one bulk
+        insert (one R-tree fill), and a history row per patch, made by the database from the rows just
+        inserted rather than bound value by value."""
+        codes = np.concatenate([np.asarray(codes, dtype=object) for _, codes, _ in batches])
+        categories = np.concatenate([np.full(len(codes), c.key, dtype=object) for c, codes, _ in batches])
+        geoms = np.concatenate([np.asarray(geoms, dtype=object) for _, _, geoms in batches])
+        last = con.execute(f"SELECT coalesce(max(fid), 0) FROM {SOURCE_TABLE}").fetchone()[0]
+        with self.backend.bulk_insert(con, SOURCE_TABLE, geoms):
             for part in _chunks(len(codes)):
                 con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.backend.geom_param}, ?, ?)",
-                                zip(self.backend.encode(source_geoms[part]), codes[part], [c.key] * (part.stop - part.start)))
-        con.executemany('INSERT INTO history (code, category, version, action, "user", at) VALUES (?, ?, 1, ?, ?, ?)',
-                        ((code, c.key, action, user, stamp) for code in codes))
-        self.backend.after_geometry_write(con, c.table)
-        return len(codes)
+                                zip(self.backend.encode(geoms[part]), codes[part].tolist(), categories[part].tolist()))
+        self.backend.after_geometry_write(con, SOURCE_TABLE)  # the source layer's extent too (QGIS zooms to it)
+        con.execute('INSERT INTO history (code, category, version, action, "user", at) '
+                    f"SELECT code, category, 1, ?, ?, ? FROM {SOURCE_TABLE} "
+                    "WHERE fid > ? ORDER BY fid", (action, user, stamp, last))
 
     def _insert_sql(self, c: Category, columns: list[str]) -> str:
         """INSERT of one row of ``c``'s table from ``columns`` (geometry first), with the columns the backend
@@ -421,25 +439,30 @@ class Store(HazardLedger):
         return (f'INSERT INTO "{c.table}" ({_quoted([*columns, *derived])}) '
                 f'SELECT {_quoted(columns)}, {", ".join(derived.values())} FROM (SELECT {row})')
 
-    def insert_checked(self, category: str, derived: pd.DataFrame, source_geoms, user: User | str, *,
-                       action: str = "import", file: str | None = None, con=None) -> int:
-        """Add patches an import preview has already cleaned, checked and derived (``clean_frame``, the
-        geometry checks, ``derive(lengths=False)``, ``grade_problems``; ``safetymap.io.importer``):
-        only the derived fields (lengths, score) and polygons are computed here, and codes are checked against the ledger as it
-        is now. All or nothing, as ``insert_many``."""
+    def insert_checked(self, new: dict[str, tuple[pd.DataFrame, np.ndarray]], user: User | str, *,
+                       action: str = "import", file: str | None = None) -> int:
+        """Add patches of several categories (key -> (rows, source geometries)) that an import preview has
+        already cleaned, checked and derived (``clean_frame``, the geometry checks, ``derive(lengths=False)``,
+        ``grade_problems``; ``safetymap.io.importer``): only the derived fields (lengths, score) and polygons
+        are computed here, a category at a time, and codes are checked against the ledger as it is now.
+        All or nothing, as ``insert_many``."""
         right = "import" if action == "import" else "edit"
-        c = self.schema.category(category)
-        source_geoms = np.asarray(source_geoms, dtype=object)
-        derived = derive(c, derived, source_geoms, self.schema)  # column-wise: lengths, score (no cleaning)
-        dupes = derived["code"][derived["code"].duplicated()].unique()
+        batches = [(self.schema.category(key), frame, np.asarray(geoms, dtype=object)) for key, (frame, geoms) in new.items()]
+        if not batches:
+            return 0
+        codes = pd.concat([frame["code"] for _, frame, _ in batches], ignore_index=True)
+        dupes = codes[codes.duplicated()].unique()
         if len(dupes):
             raise ValidationError([Problem("图斑编号", f"编号「{d}」在本批数据中重复", file=file) for d in dupes])
-        polygons = patch_polygons(source_geoms, c.buffer_m)
         stamp = now_utc()
-        with self.transaction() as own:
-            con = con or own
-            return self._insert_rows(con, c, derived, polygons, source_geoms, self._actor(user, right, con), stamp,
-                                     action, file)
+        with self.transaction() as con:
+            user = self._actor(user, right, con)
+            self._refuse_taken_codes(con, codes.tolist(), file)
+            for c, frame, geoms in batches:
+                derived = derive(c, frame, geoms, self.schema)  # column-wise: lengths, score (no cleaning)
+                self._insert_patches(con, c, derived, patch_polygons(geoms, c.buffer_m), user, stamp)
+            self._insert_sources(con, [(c, frame["code"], geoms) for c, frame, geoms in batches], user, stamp, action)
+        return len(codes)
 
     def _existing_codes(self, con, codes: list[str]) -> list[str]:
         found = []

@@ -30,7 +30,9 @@ def triggers(path) -> dict:
 
 
 def rtree_as_triggers_make_it(con, table) -> tuple[list, list]:
-    """(the R-tree's rows, the rows GDAL's trigger expressions give for the table)."""
+    """(the R-tree's rows, the rows GDAL's trigger expressions give for the table); the tree's structure
+    checked by SQLite's own ``rtreecheck`` (a tree rebuilt in bulk is written node by node)."""
+    assert con.execute(f"SELECT rtreecheck('rtree_{table}_geom')").fetchone() == ("ok",)
     got = con.execute(f'SELECT id, minx, maxx, miny, maxy FROM "rtree_{table}_geom" ORDER BY id').fetchall()
     con.execute("CREATE TEMP TABLE IF NOT EXISTS want (id, minx, maxx, miny, maxy)")
     con.execute("DELETE FROM want")
@@ -163,4 +165,59 @@ def test_bulk_insert_writes_the_stake_texts_with_each_rows_chain_prefix(tmp_path
         'SELECT start_stake, end_stake, stake_prefix, start_stake_k, end_stake_k FROM "patch_fog" ORDER BY fid').fetchall()
     assert [(r[3], r[4]) for r in rows] == [(format_stake(r[0], r[2]), format_stake(r[1], r[2])) for r in rows]
     assert sum(r[3].startswith("ZK") for r in rows) == 60
+    store.close()
+
+
+def test_a_rebuilt_rtree_answers_box_queries_as_one_filled_row_by_row(tmp_path):
+    """``gpkg_rtree.rebuild`` (the nodes written directly, packed) against SQLite filling a tree box by
+    box: the same rows, the same answers to box queries, a valid tree also after later inserts and deletes."""
+    from safetymap.backends import gpkg_rtree
+    rng = np.random.default_rng(12)
+    for n in (0, 1, 51, 52, 2_700, 20_000):  # empty, one leaf, a full leaf, two levels, three levels
+        x, y = rng.uniform(-180, 180, n), rng.uniform(-90, 90, n)
+        boxes = np.column_stack([x, x + rng.uniform(0, 1, n), y, y + rng.uniform(0, 1, n)])
+        con = sqlite3.connect(":memory:", isolation_level=None)
+        for name in ("by_row", "bulk"):
+            con.execute(f"CREATE VIRTUAL TABLE {name} USING rtree(id, minx, maxx, miny, maxy)")
+        ids = rng.permutation(n) + 7
+        con.executemany("INSERT INTO by_row VALUES (?, ?, ?, ?, ?)", zip(ids.tolist(), *boxes.T.tolist()))
+        gpkg_rtree.rebuild(con, "bulk", ids, gpkg_rtree.rounded_boxes(boxes))
+        assert con.execute("SELECT rtreecheck('bulk')").fetchone() == ("ok",)
+        everything = "SELECT * FROM {} ORDER BY id"
+        assert con.execute(everything.format("bulk")).fetchall() == con.execute(everything.format("by_row")).fetchall()
+        query = "SELECT id FROM {} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ? ORDER BY id"
+        for qx, qy, size in zip(rng.uniform(-180, 180, 40), rng.uniform(-90, 90, 40), rng.uniform(0, 30, 40)):
+            box = (qx + size, qx, qy + size, qy)
+            assert con.execute(query.format("bulk"), box).fetchall() == con.execute(query.format("by_row"), box).fetchall()
+        con.executemany("INSERT INTO bulk VALUES (?, 1, 2, 3, 4)", [(10**7 + i,) for i in range(300)])
+        con.execute("DELETE FROM bulk WHERE id % 3 = 0")
+        assert con.execute("SELECT rtreecheck('bulk')").fetchone() == ("ok",)
+        con.close()
+
+
+def test_a_bulk_insert_into_a_larger_tree_adds_its_boxes_one_by_one(tmp_path, schema):
+    """Fewer new boxes than the tree holds: inserted (Hilbert order), not a rebuild; the same index."""
+    store = init_database(tmp_path / "ledger.gpkg", sample=False)
+    raw, geoms = synthetic(schema.category("bridge"), schema, 400, np.random.default_rng(13), 100)
+    store.insert_many("bridge", raw, geoms, "测试")
+    more_raw, more_geoms = synthetic(schema.category("bridge"), schema, 120, np.random.default_rng(14), 900)
+    store.insert_many("bridge", more_raw, more_geoms, "测试")
+    con = store.backend.connection()
+    for table in ("patch_bridge", "patch_source"):
+        got, want = rtree_as_triggers_make_it(con, table)
+        assert got == want and len(got) == 520
+    store.close()
+
+
+def test_the_source_layer_extent_covers_the_inserted_source_geometries(tmp_path, schema):
+    """gpkg_contents holds each layer's extent (QGIS zooms to it); the source layer's was never set."""
+    store = init_database(tmp_path / "ledger.gpkg", sample=False)
+    raw, geoms = synthetic(schema.category("fog"), schema, 80, np.random.default_rng(15), 100)
+    store.insert_many("fog", raw, geoms, "测试")
+    extent = store.backend.connection().execute(
+        "SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = 'patch_source'").fetchone()
+    minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+    assert None not in extent
+    assert extent[0] <= minx and extent[1] <= miny and extent[2] >= maxx and extent[3] >= maxy
+    assert np.allclose(extent, (minx, miny, maxx, maxy), atol=1e-4)
     store.close()

@@ -13,7 +13,7 @@ import pytest
 import shapely
 from openpyxl import load_workbook
 
-from conftest import database_dump
+from conftest import both_backends, database_dump
 from io_support import GOOD_LINE, assert_refused, fog_feature, write_geojson, zip_files
 from test_import_encodings import edited_export
 from safetymap.geo import to_metric
@@ -24,6 +24,7 @@ from safetymap.io.reader import read_file, read_here
 from safetymap.io.csv import read_csv_text
 from safetymap.io.uploads import UploadLimits, zip_members
 from safetymap.seed import SAMPLE_ROUTES
+from safetymap.store import open_store
 
 ALL = sorted(FORMATS)
 SHP_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
@@ -71,6 +72,23 @@ def test_import_into_an_empty_ledger_recreates_it(store, empty_store, tmp_path, 
         for row in frame.itertuples():
             assert shapely.equals_exact(row.source_geometry, copy.at[row.code, "source_geometry"], 1e-7)
     assert set(empty_store.history()["action"]) == {"import"}
+
+
+@both_backends
+def test_an_import_writes_one_history_row_per_new_patch(sample_db, empty_store, tmp_path):
+    """The commit's history rows are made by the database from the source rows just written (one
+    INSERT … SELECT, not a row bound per patch): one per new patch, as before, on both backends."""
+    source = open_store(sample_db)
+    path, codes = exported(source, tmp_path, "gpkg"), sorted(source.read()["code"])
+    source.close()
+    import_file(empty_store, path, "测试员")
+    history, stored = empty_store.history(), empty_store.read().set_index("code")
+    assert sorted(history["code"]) == codes and history["code"].is_unique
+    assert list(history["category"]) == list(stored["category"].reindex(history["code"]))
+    assert set(history["version"]) == {1} and set(history["action"]) == {"import"} and set(history["user"]) == {"测试员"}
+    assert history[["field_key", "field_label", "before", "after"]].isna().all().all()
+    assert history["at"].nunique() == 1
+    assert list(history["id"]) == sorted(history["id"])
 
 
 def test_a_status_the_hazards_forbid_is_a_problem_row_in_the_preview(store, tmp_path):

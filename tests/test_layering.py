@@ -22,7 +22,7 @@ LAYERS = [
     {"safetymap.values", "safetymap.styles"},
     {"safetymap.validation", "safetymap.hazards"},
     {"safetymap.ledger", "safetymap.filters"},
-    {"safetymap.backends", "safetymap.backends.locations", "safetymap.backends.tables", "safetymap.backends.gpkg", "safetymap.backends.frames",
+    {"safetymap.backends", "safetymap.backends.locations", "safetymap.backends.tables", "safetymap.backends.gpkg", "safetymap.backends.gpkg_rtree", "safetymap.backends.frames",
      "safetymap.backends.gpkg_live", "safetymap.backends.gpkg_meta",
      "safetymap.backends.geopackage", "safetymap.backends.postgis"},
     {"safetymap.upgrades"},

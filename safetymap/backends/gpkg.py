@@ -16,6 +16,8 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
+from . import gpkg_rtree
+
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 GPKG_USER_VERSION = 10200
 _ENVELOPE_SIZES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
@@ -233,7 +235,8 @@ def fill_rtree(con: sqlite3.Connection, table: str, after_fid: int, geoms, colum
                fid: str = "fid") -> None:
     """Add the rows of ``table`` with ``fid`` > ``after_fid`` (inserted in the order of ``geoms``) to its
     R-tree, with envelopes computed column-wise; empty and missing geometries stay out, as with GDAL's
-    triggers."""
+    triggers. At least as many new boxes as the tree holds: the tree is rebuilt packed, old boxes and new
+    (``gpkg_rtree``, a fifth of the time of inserting them); fewer: inserted in Hilbert order."""
     fids = np.array([r[0] for r in con.execute(f'SELECT "{fid}" FROM "{table}" WHERE "{fid}" > ? ORDER BY "{fid}"',
                                                (after_fid,))], dtype=np.int64)
     geoms = np.asarray(geoms, dtype=object)
@@ -241,10 +244,23 @@ def fill_rtree(con: sqlite3.Connection, table: str, after_fid: int, geoms, colum
         raise RuntimeError(f"{table}: {len(fids)} new rows, {len(geoms)} geometries")
     bounds = shapely.bounds(geoms)  # NaN for empty and missing
     keep = np.flatnonzero(~np.isnan(bounds[:, 0]))
+    rtree = f"rtree_{table}_{column}"
+    if len(keep) >= con.execute(f'SELECT count(*) FROM "{rtree}_rowid"').fetchone()[0]:
+        _rebuild_rtree(con, rtree, fids[keep], bounds[keep][:, [0, 2, 1, 3]])
+        return
     keep = keep[_hilbert_order(bounds[keep])]
     rows = np.column_stack([bounds[keep][:, 0], bounds[keep][:, 2], bounds[keep][:, 1], bounds[keep][:, 3]])
-    con.executemany(f'INSERT OR REPLACE INTO "rtree_{table}_{column}" VALUES (?, ?, ?, ?, ?)',
+    con.executemany(f'INSERT OR REPLACE INTO "{rtree}" VALUES (?, ?, ?, ?, ?)',
                     zip(fids[keep].tolist(), *rows.T.tolist()))
+
+
+def _rebuild_rtree(con: sqlite3.Connection, rtree: str, ids: np.ndarray, boxes: np.ndarray) -> None:
+    """R-tree ``rtree`` rebuilt with its boxes and ``boxes`` (minx, maxx, miny, maxy) of rows ``ids``, which
+    replace any it holds for the same ids (as ``INSERT OR REPLACE`` would)."""
+    held = np.array(con.execute(f'SELECT id, minx, maxx, miny, maxy FROM "{rtree}"').fetchall(), dtype=float)
+    held = held.reshape(-1, 5)[~np.isin(held.reshape(-1, 5)[:, 0], ids)]
+    gpkg_rtree.rebuild(con, rtree, np.concatenate([held[:, 0].astype(np.int64), ids]),
+                       gpkg_rtree.rounded_boxes(np.concatenate([held[:, 1:], boxes])))
 
 
 def _hilbert_order(bounds: np.ndarray) -> np.ndarray:

@@ -91,9 +91,8 @@ class ImportPreview:
         """Write the preview in one transaction: all of it, or nothing (ImportRefused, ConflictError…)."""
         if self.problems:
             raise ImportRefused(self.problems)
-        with store.transaction() as con:
-            for category, (frame, geoms) in self.new.items():  # cleaned and checked by the preview: not again
-                store.insert_checked(category, frame, geoms, user, action="import", file=self.file, con=con)
+        with store.transaction():
+            store.insert_checked(self.new, user, action="import", file=self.file)  # checked by the preview: not again
             for change in self.changes:
                 store.update(change.code, change.values, change.version, user,
                              source_geometry=change.geometry, action="import")
@@ -107,7 +106,7 @@ class Checked:
     derived: pd.DataFrame
     geoms: np.ndarray
     new_geometry: np.ndarray  # True where the geometry differs from the stored one (or the patch is new)
-    current: pd.DataFrame  # the stored patch of each row (all missing for new codes)
+    current: pd.DataFrame | None  # the stored patch of each row (missing for new codes); None: none stored
     existing: np.ndarray
     bad_cells: set = field(default_factory=set)  # (position, field label) of values that failed validation
     notices: list = field(default_factory=list)  # warnings by row (桩号长度核对) that do not refuse
@@ -135,9 +134,11 @@ def _source_geometries(batch: Batch, clean: pd.DataFrame, stored: pd.DataFrame, 
     geometry; else the stored one while route and stakes stay; else the segment on the centreline."""
     geoms = batch.geoms.copy()
     from_file = ~shapely.is_missing(geoms)
-    moved = existing & _stake_changed(clean, stored, batch.raw.columns)
-    keep = ~from_file & existing & ~moved
-    geoms[keep] = stored["source_geometry"].to_numpy()[keep]
+    keep = np.zeros(len(geoms), bool)
+    if stored is not None:
+        moved = existing & _stake_changed(clean, stored, batch.raw.columns)
+        keep = ~from_file & existing & ~moved
+        geoms[keep] = stored["source_geometry"].to_numpy()[keep]
     positions = np.flatnonzero(~from_file & ~keep)
     made, messages, no_centreline = stake_geometries(clean, positions, routes)
     geoms[positions] = made
@@ -156,14 +157,18 @@ def _check_batch(batch: Batch, schema: Schema, current: pd.DataFrame, routes: di
     clean, problems = clean_frame(c, batch.raw, schema, file=batch.file, first_row=0)
     bad_cells = {(p.row, p.field) for p in problems}
     problems = [_at(p, batch.rows) for p in problems]
-    stored = current.reindex(clean["code"].astype(object)).reset_index(drop=True)
-    existing = (stored["category"] == c.key).to_numpy()  # the same code in another category is refused
+    codes = clean["code"].astype(object)
+    existing = (current["category"].reindex(codes) == c.key).to_numpy()  # the same code in another category is refused
+    # the stored rows lined up with the file's only when some are stored (an empty ledger has none)
+    stored = current.reindex(codes).reset_index(drop=True) if existing.any() else None
     geoms, checked_rows, more = _source_geometries(batch, clean, stored, existing, routes)
     problems += more + check_geometries(c, geoms, checked_rows, batch.rows, batch.file)
     with np.errstate(invalid="ignore"):  # lengths of geometries already reported as wrong are NaN
         derived = derive(c, clean, geoms, schema, lengths=False)  # the store derives lengths as it writes
     problems += [_at(p, batch.rows) for p in grade_problems(c, derived, range(len(derived)), batch.file)]
-    new_geometry = ~existing | (checked_rows & ~same_geometry(geoms, stored["source_geometry"].to_numpy()))
+    new_geometry = ~existing
+    if stored is not None:
+        new_geometry |= checked_rows & ~same_geometry(geoms, stored["source_geometry"].to_numpy())
     notices = _stake_length_notices(c, clean, geoms, batch, schema)
     return Checked(batch, derived, geoms, new_geometry, stored, existing, bad_cells, notices), problems
 
