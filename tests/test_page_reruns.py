@@ -157,3 +157,17 @@ def test_fog_page_counts_a_fog_event_reported_elsewhere_on_its_next_run(sample_d
     writer.close()
     run(at)
     assert int(at.metric[0].value) == listed + 1
+
+
+def test_the_nearest_patches_from_the_column_read_are_those_of_the_whole_read(store):
+    """巡查上报's 离我最近 measures the source geometries read column-wise: the same patches, the same
+    distances as from ``Store.read``."""
+    from safetymap.editing import nearest_patches
+    from safetymap.ui import patch_lists
+
+    everything = store.read()
+    lon, lat = everything["source_geometry"].iloc[7].centroid.coords[0]
+    expected = nearest_patches(everything, lon, lat, n=5)
+    got = nearest_patches(patch_lists.patch_places(store), lon, lat, n=5)
+    assert list(got["code"]) == list(expected["code"]) and list(got["distance_m"]) == list(expected["distance_m"])
+    assert got["code"].iloc[0] == everything["code"].iloc[7]

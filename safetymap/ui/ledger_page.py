@@ -33,7 +33,8 @@ def ledger_view(store: Store) -> LedgerView:
     """The table of every current patch, built once per revision and day (逾期) from the common fields
     read column-wise (no geometry): a rerun for a filter only selects rows."""
     frame = store.read_columns([f.key for f in store.schema.common_fields])
-    return LedgerView(ledger_table(frame, store.schema), frame[list(FILTER_KEYS)])
+    # a copy: a selection may be a view that keeps every column of the read alive
+    return LedgerView(ledger_table(frame, store.schema), frame[list(FILTER_KEYS)].copy())
 
 
 def render() -> None:

@@ -34,4 +34,6 @@ def patch_places(store: Store) -> pd.DataFrame:
     """Code, name and source geometry of every current patch (what ``editing.nearest_patches`` measures),
     read column-wise, built only when someone asks for the nearest patches."""
     frame = store.read_columns(["name"], geometry=True)
-    return frame[["code", "name"]].assign(source_geometry=shapely.from_wkb(frame["source_wkb"].to_numpy()))
+    places = frame[["code", "name"]].copy()  # not a view keeping the WKB columns alive
+    places["source_geometry"] = shapely.from_wkb(frame["source_wkb"].to_numpy())
+    return places
