@@ -171,3 +171,16 @@ def test_the_nearest_patches_from_the_column_read_are_those_of_the_whole_read(st
     got = nearest_patches(patch_lists.patch_places(store), lon, lat, n=5)
     assert list(got["code"]) == list(expected["code"]) and list(got["distance_m"]) == list(expected["distance_m"])
     assert got["code"].iloc[0] == everything["code"].iloc[7]
+
+
+def test_an_export_is_refused_before_the_ledger_is_read(store, reads):
+    """The download reads its patches on click, only after the store has checked the user."""
+    from safetymap.errors import PermissionDenied
+    from safetymap.filters import PatchFilter
+    from safetymap.auth import User
+    from safetymap.ui.files_page import _export_bytes
+
+    build = _export_bytes(store, PatchFilter(), 65, "csv", {}, User("查看员", "viewer"))
+    with pytest.raises(PermissionDenied):
+        build()
+    assert not reads

@@ -44,12 +44,13 @@ def render() -> None:
 
 
 # ---------------------------------------------------------------- export
-def _export_bytes(store, chosen: PatchFilter, fmt: str, options: dict, user):
+def _export_bytes(store, chosen: PatchFilter, count: int, fmt: str, options: dict, user):
     """A callable the download button runs on click, so only the chosen format is built, from the
-    patches read then (a rerun of the page reads no geometry)."""
+    patches read then (a rerun of the page reads no geometry), once the store has checked the user
+    and logged the export of the ``count`` patches the page showed."""
     def build() -> bytes:
+        store.exporting(user, f"{fmt} {count} 个图斑（网页下载）")
         frame = store.read(filters=chosen)
-        store.exporting(user, f"{fmt} {len(frame)} 个图斑（网页下载）")
         with tempfile.TemporaryDirectory(prefix="safetymap-download-") as tmp:
             out = Path(tmp) / f"ledger{FORMATS[fmt].suffix}"
             tables = related_tables(store, frame["code"]) if fmt == "gpkg" else None
@@ -78,7 +79,7 @@ def _export_section(store, user) -> None:
     options = {"shp": {"encoding": encoding}, "geojson": {"rfc7946": rfc7946}}
     cols = st.columns(4)
     for i, (key, fmt) in enumerate(FORMATS.items()):
-        cols[i % 4].download_button(fmt.label, _export_bytes(store, chosen, key, options.get(key, {}), user),
+        cols[i % 4].download_button(fmt.label, _export_bytes(store, chosen, count, key, options.get(key, {}), user),
                                     file_name=default_filename(key), mime=fmt.mime, key=f"download_{key}",
                                     on_click="ignore", width="stretch")
     st.caption("Shapefile 压缩包内含字段对照表；超过 254 字节的文字在 .dbf 中截断，全文另存于 超长文本.csv。")
