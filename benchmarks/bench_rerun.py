@@ -60,6 +60,7 @@ def page_script(page: str, root: Path, code: str) -> str:
 
 def make_ledger(path: Path, n: int, workdir: Path) -> list[str]:
     from bench_map import sample_frame, synthetic_frame
+
     from safetymap.schema import load_schema
     from safetymap.seed import init_database
     frame = synthetic_frame(sample_frame(workdir), n)

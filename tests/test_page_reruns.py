@@ -8,13 +8,25 @@ from collections import Counter
 
 import pytest
 import streamlit as st
-
 from conftest import page_test
+
 from safetymap import ledger, stats
+from safetymap.auth import User
+from safetymap.editing import nearest_patches
+from safetymap.errors import PermissionDenied
+from safetymap.filters import PatchFilter
 from safetymap.store import Store, open_store
-from safetymap.ui import common
+from safetymap.ui import common, patch_lists
+from safetymap.ui.files_page import _export_bytes
 
 WHOLE_READS = ("read", "read_columns", "rows")  # Store methods that read many patches (``get`` reads one)
+
+
+def counting(method, name: str, counts: Counter):
+    def spy(self, *args, **kwargs):
+        counts[name] += 1
+        return method(self, *args, **kwargs)
+    return spy
 
 
 @pytest.fixture
@@ -22,10 +34,7 @@ def reads(monkeypatch):
     """How often each whole-ledger read of the real store ran: a counting wrapper around the method."""
     counts: Counter = Counter()
     for name in WHOLE_READS:
-        def spy(self, *args, _name=name, _method=getattr(Store, name), **kwargs):
-            counts[_name] += 1
-            return _method(self, *args, **kwargs)
-        monkeypatch.setattr(Store, name, spy)
+        monkeypatch.setattr(Store, name, counting(getattr(Store, name), name, counts))
     return counts
 
 
@@ -162,9 +171,6 @@ def test_fog_page_counts_a_fog_event_reported_elsewhere_on_its_next_run(sample_d
 def test_the_nearest_patches_from_the_column_read_are_those_of_the_whole_read(store):
     """巡查上报's 离我最近 measures the source geometries read column-wise: the same patches, the same
     distances as from ``Store.read``."""
-    from safetymap.editing import nearest_patches
-    from safetymap.ui import patch_lists
-
     everything = store.read()
     lon, lat = everything["source_geometry"].iloc[7].centroid.coords[0]
     expected = nearest_patches(everything, lon, lat, n=5)
@@ -175,11 +181,6 @@ def test_the_nearest_patches_from_the_column_read_are_those_of_the_whole_read(st
 
 def test_an_export_is_refused_before_the_ledger_is_read(store, reads):
     """The download reads its patches on click, only after the store has checked the user."""
-    from safetymap.errors import PermissionDenied
-    from safetymap.filters import PatchFilter
-    from safetymap.auth import User
-    from safetymap.ui.files_page import _export_bytes
-
     build = _export_bytes(store, PatchFilter(), 65, "csv", {}, User("查看员", "viewer"))
     with pytest.raises(PermissionDenied):
         build()
