@@ -1,9 +1,15 @@
-"""Benchmark: the server work of the map page's reruns, through Streamlit's AppTest on a ledger of
-synthetic patches: the first run, a rerun with no change in the ledger (what a pan, a click or a
-filter costs before the map is drawn), and the rerun after one edit elsewhere (a new revision).
+"""Benchmark: the server work of a page's reruns (the map page by default), through Streamlit's AppTest
+on a ledger of synthetic patches: the first run, a rerun with no change in the ledger (what a pan, a
+click or a filter costs before the page is drawn), and the rerun after one edit elsewhere (a new revision).
 
-    python benchmarks/bench_rerun.py                 # 10,000 patches
+    python benchmarks/bench_rerun.py                 # 10,000 patches, the map page
     python benchmarks/bench_rerun.py --n 1000 --reruns 10
+    python benchmarks/bench_rerun.py --page files --ledger L.gpkg --code /path/to/other/checkout
+
+``--page`` chooses 地图 (map), 导入导出 (files), 台账 (ledger), 图斑编辑 (edit, with a patch chosen),
+巡查上报 (field, with a patch chosen) or 团雾台账 (fog); ``--ledger`` runs on a copy of an existing
+ledger instead of making one; ``--code`` imports ``safetymap`` from another checkout (to alternate
+with an older commit on the same ledger). Each process starts with an empty cache.
 
 Each rerun is timed from ``AppTest.run()`` to its end: the page script (reading or reusing the ledger,
 filters, building the map and its patch JSON) and Streamlit's handling of what it sends. Reported:
@@ -12,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -23,23 +31,38 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from bench_map import sample_frame, synthetic_frame  # noqa: E402
-
-from safetymap.schema import load_schema  # noqa: E402
-from safetymap.seed import init_database  # noqa: E402
 
 PAGE_SCRIPT = """
 import sys
 sys.path.insert(0, {root!r})
 import streamlit as st
 from safetymap.auth import User
-from safetymap.ui import map_page
-st.session_state.setdefault("user", User("基准", "editor"))
-map_page.render()
+from safetymap.ui import {module}
+st.session_state.setdefault("user", User("基准", {role!r}))
+{preset}
+{module}.render()
 """
+PAGES = {  # --page: (module, role, session state preset with a patch chosen)
+    "map": ("map_page", "editor", None),
+    "files": ("files_page", "admin", None),
+    "ledger": ("ledger_page", "editor", None),
+    "edit": ("edit_page", "admin", "edit_code"),
+    "field": ("field_page", "inspector", "field_code"),
+    "fog": ("fog_page", "editor", None),
+}
+
+
+def page_script(page: str, root: Path, code: str) -> str:
+    module, role, preset = PAGES[page]
+    chosen = f"st.session_state.setdefault({preset!r}, {code!r})" if preset else ""
+    return PAGE_SCRIPT.format(root=str(root), module=module, role=role, preset=chosen)
 
 
 def make_ledger(path: Path, n: int, workdir: Path) -> list[str]:
+    from bench_map import sample_frame, synthetic_frame
+
+    from safetymap.schema import load_schema
+    from safetymap.seed import init_database
     frame = synthetic_frame(sample_frame(workdir), n)
     store = init_database(path, sample=False)
     schema = load_schema()
@@ -67,17 +90,28 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--reruns", type=int, default=5)
+    parser.add_argument("--page", choices=list(PAGES), default="map")
+    parser.add_argument("--ledger", type=Path, help="run on a copy of this GeoPackage instead of making one")
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose safetymap the page imports")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(args.code.resolve()))  # before safetymap is first imported
     from streamlit.testing.v1 import AppTest
 
     from safetymap.store import open_store
     with tempfile.TemporaryDirectory(prefix="safetymap-bench-") as tmp:
         db = Path(tmp) / "ledger.gpkg"
-        codes = make_ledger(db, args.n, Path(tmp))
+        if args.ledger:
+            shutil.copyfile(args.ledger, db)
+            store = open_store(db)
+            codes = store.codes()
+            store.close()
+        else:
+            codes = make_ledger(db, args.n, Path(tmp))
         os.environ["SAFETYMAP_DB"] = str(db)
         for name in ("SAFETYMAP_TIANDITU_KEY", "SAFETYMAP_LOCAL_TILES", "SAFETYMAP_BASEMAP"):
             os.environ.pop(name, None)
-        at = AppTest.from_string(PAGE_SCRIPT.format(root=str(ROOT)), default_timeout=600)
+        script = page_script(args.page, args.code.resolve(), codes[len(codes) // 2])
+        at = AppTest.from_string(script, default_timeout=600)
         first = timed_run(at)
         same = [timed_run(at) for _ in range(args.reruns)]
         editor = open_store(db)
@@ -87,11 +121,14 @@ def main(argv=None) -> int:
             editor.update(code, {"hazard": f"基准修改 {k}"}, editor.get(code)["version"], "基准测试")
             edits.append(timed_run(at))
         editor.close()
-    print(f"{args.n:,} patches, map page through AppTest (seconds; min / median of {args.reruns})")
-    print("| first run | rerun, no change | rerun after one edit |")
-    print("|---:|---:|---:|")
+    import safetymap
+    print(f"{len(codes):,} patches, {args.page} page of {Path(safetymap.__file__).parent.parent} through AppTest "
+          f"(seconds; min / median of {args.reruns})")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the ledger's making included
+    print("| first run | rerun, no change | rerun after one edit | process peak RSS, MB |")
+    print("|---:|---:|---:|---:|")
     print(f"| {first:.2f} | {min(same):.2f} / {statistics.median(same):.2f} | "
-          f"{min(edits):.2f} / {statistics.median(edits):.2f} |")
+          f"{min(edits):.2f} / {statistics.median(edits):.2f} | {peak_mb:.0f} |")
     return 0
 
 

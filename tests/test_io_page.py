@@ -9,6 +9,7 @@ import streamlit as st
 
 from conftest import database_dump, page_test
 from safetymap.auth import User
+from safetymap.filters import PatchFilter
 from safetymap.io.export import FORMATS, export
 from safetymap.store import open_store
 
@@ -91,5 +92,5 @@ def test_a_viewer_can_neither_import_nor_export(sample_db, monkeypatch):
 @pytest.mark.parametrize("fmt, magic", [("shp", b"PK"), ("xlsx", b"PK"), ("gpkg", b"SQLite format 3"), ("csv", b"\xef\xbb\xbf")])
 def test_download_data_is_built_on_click(store, fmt, magic):
     from safetymap.ui.files_page import _export_bytes
-    data = _export_bytes(store, store.read(), fmt, {}, User("编辑员", "editor"))()
+    data = _export_bytes(store, PatchFilter(), len(store.read()), fmt, {}, User("编辑员", "editor"))()
     assert data.startswith(magic)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from . import edit_form, hazard_page, new_patch
+from . import edit_form, hazard_page, new_patch, patch_lists
 from .common import current_user, get_store, sample_banner
 
 
@@ -14,9 +14,7 @@ def render() -> None:
     sample_banner(store)
     existing, new = st.tabs(["编辑已有图斑", "新增图斑"])
     with existing:
-        frame = store.read(include_archived=True)
-        labels = dict(zip(frame["code"], frame["code"] + " " + frame["name"].fillna("") +
-                          frame["archived"].map({True: "（已归档）", False: ""})))
+        labels = patch_lists.every_patch(store)
         preset = st.session_state.get("edit_code")
         options = list(labels)
         code = st.selectbox("图斑（可输入编号或名称搜索）", options, format_func=labels.get,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-import pandas as pd
 import streamlit as st
 
 from ..editing import nearest_patches
@@ -15,7 +14,7 @@ from ..photos import MAX_UPLOAD_BYTES, prepare_photo
 from ..clock import now_local
 from ..store import Store
 from ..text import md_escape, md_format
-from . import hazard_page
+from . import hazard_page, patch_lists
 from .common import current_user, get_store, sample_banner
 from .geolocation import device_position
 
@@ -30,8 +29,7 @@ def render() -> None:
     if not user.can("inspect"):
         st.warning(md_format("当前用户「{}」（{}）无权巡查上报。", user.name, user.role_label))
         return
-    frame = store.read()
-    code = _pick_patch(frame)
+    code = _pick_patch(store)
     if not code:
         return
     record = store.get(code)
@@ -83,8 +81,8 @@ def _done(fingerprint: str, message: str) -> None:
     st.rerun()
 
 
-def _pick_patch(frame: pd.DataFrame) -> str | None:
-    labels = dict(zip(frame["code"], frame["code"] + " " + frame["name"].fillna("")))
+def _pick_patch(store: Store) -> str | None:
+    labels = patch_lists.current_patches(store)
     how = st.radio("查找图斑", ["搜索编号或名称", "离我最近"], horizontal=True, key="field_how")
     if how == "离我最近":
         position = device_position("field_position")
@@ -92,7 +90,7 @@ def _pick_patch(frame: pd.DataFrame) -> str | None:
             st.error(md_escape(position["error"]))
         elif position:
             st.session_state["field_position_value"] = position
-            near = nearest_patches(frame, position["lon"], position["lat"], n=5)
+            near = nearest_patches(patch_lists.patch_places(store), position["lon"], position["lat"], n=5)
             options = list(near["code"])
             names = {r.code: md_format("{} {}（{} 米）", r.code, r.name, f"{r.distance_m:.0f}")
                      for r in near.itertuples()}

@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from ..errors import SafetymapError
+from ..filters import PatchFilter
 from ..io.export import FORMATS, default_filename, export, related_tables
 from ..io.importer import ImportPreview, preview_import
 from ..io.reader import SUPPORTED, SUPPORTED_TEXT
@@ -17,6 +18,7 @@ from ..ledger import shown
 from ..text import md_escape
 from .common import current_user, get_store, sample_banner
 from .filter_form import filter_form
+from .map_frame import load
 
 PREVIEW_KEY = "files_import_preview"
 UPLOAD_TYPES = sorted(s.lstrip(".") for s in SUPPORTED if s != ".shp")  # a lone .shp lacks its other parts
@@ -42,10 +44,13 @@ def render() -> None:
 
 
 # ---------------------------------------------------------------- export
-def _export_bytes(store, frame, fmt: str, options: dict, user):
-    """A callable the download button runs on click, so only the chosen format is built."""
+def _export_bytes(store, chosen: PatchFilter, count: int, fmt: str, options: dict, user):
+    """A callable the download button runs on click, so only the chosen format is built, from the
+    patches read then (a rerun of the page reads no geometry), once the store has checked the user
+    and logged the export of the ``count`` patches the page showed."""
     def build() -> bytes:
-        store.exporting(user, f"{fmt} {len(frame)} 个图斑（网页下载）")
+        store.exporting(user, f"{fmt} {count} 个图斑（网页下载）")
+        frame = store.read(filters=chosen)
         with tempfile.TemporaryDirectory(prefix="safetymap-download-") as tmp:
             out = Path(tmp) / f"ledger{FORMATS[fmt].suffix}"
             tables = related_tables(store, frame["code"]) if fmt == "gpkg" else None
@@ -55,16 +60,16 @@ def _export_bytes(store, frame, fmt: str, options: dict, user):
 
 
 def _export_section(store, user) -> None:
-    everything = store.read()
+    everything = load(store)  # the map's frame: a few columns of every patch, one per revision for the process
     try:
         chosen = filter_form(store.schema, everything, key="export_f", overdue_label="只导出逾期未整改",
                              parts=("category", "grade", "status", "township", "route", "overdue"))
-        frame = chosen.apply(everything)
+        count = int(chosen.mask(everything).sum())
     except SafetymapError as exc:
         st.error(str(exc))
         return
-    st.metric("将导出的图斑", len(frame))
-    if not len(frame):
+    st.metric("将导出的图斑", count)
+    if not count:
         st.info("筛选结果为空，没有可导出的图斑。")
         return
     cols = st.columns(2)
@@ -74,7 +79,7 @@ def _export_section(store, user) -> None:
     options = {"shp": {"encoding": encoding}, "geojson": {"rfc7946": rfc7946}}
     cols = st.columns(4)
     for i, (key, fmt) in enumerate(FORMATS.items()):
-        cols[i % 4].download_button(fmt.label, _export_bytes(store, frame, key, options.get(key, {}), user),
+        cols[i % 4].download_button(fmt.label, _export_bytes(store, chosen, count, key, options.get(key, {}), user),
                                     file_name=default_filename(key), mime=fmt.mime, key=f"download_{key}",
                                     on_click="ignore", width="stretch")
     st.caption("Shapefile 压缩包内含字段对照表；超过 254 字节的文字在 .dbf 中截断，全文另存于 超长文本.csv。")

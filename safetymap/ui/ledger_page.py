@@ -1,13 +1,40 @@
 """台账: the ledger as a table, filtered by category, grade and status."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import pandas as pd
 import streamlit as st
 
 from ..io.csv import csv_bytes
 from ..clock import today
+from ..filters import PatchFilter
 from ..ledger import ledger_table
-from .common import checked_download, current_user, get_store, sample_banner
+from ..store import Store
+from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
 from .filter_form import filter_form
+
+FILTER_KEYS = ("category", "risk_grade", "rect_status")  # what the page's filters test
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    """The whole table as the page shows it and, row for row, the values its filters test. Shared by
+    every session (``cached_by_revision``): select rows from it, never change it."""
+    table: pd.DataFrame
+    keys: pd.DataFrame
+
+    def chosen(self, chosen: PatchFilter) -> pd.DataFrame:
+        return self.table[chosen.mask(self.keys)].reset_index(drop=True)
+
+
+@cached_by_revision
+def ledger_view(store: Store) -> LedgerView:
+    """The table of every current patch, built once per revision and day (逾期) from the common fields
+    read column-wise (no geometry): a rerun for a filter only selects rows."""
+    frame = store.read_columns([f.key for f in store.schema.common_fields])
+    # a copy: a selection may be a view that keeps every column of the read alive
+    return LedgerView(ledger_table(frame, store.schema), frame[list(FILTER_KEYS)].copy())
 
 
 def render() -> None:
@@ -15,11 +42,10 @@ def render() -> None:
     schema = store.schema
     st.title("风险图斑台账")
     sample_banner(store)
-    frame = store.read()
-    chosen = filter_form(schema, frame, key="ledger_f", parts=("category", "grade", "status"))
-    frame = frame[chosen.mask(frame)]
-    st.metric("图斑数量", len(frame))
-    table = ledger_table(frame, schema)
+    view = ledger_view(store)
+    chosen = filter_form(schema, view.keys, key="ledger_f", parts=("category", "grade", "status"))
+    table = view.chosen(chosen)
+    st.metric("图斑数量", len(table))
     # The table's own CSV/copy controls are off for everyone (client.disableDataExport): downloads are here,
     # for roles with the export right, checked and audited by the store.
     st.dataframe(table, hide_index=True, width="stretch",
