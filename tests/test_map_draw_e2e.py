@@ -271,7 +271,7 @@ REDRAW_PIXELS_JS = """(hide) => {
 }"""
 
 
-@pytest.mark.parametrize("zoom", [10, 11])
+@pytest.mark.parametrize("zoom", [10, 12])
 def test_far_out_the_polygons_left_out_under_their_source_lines_change_no_pixel(app, page, zoom):
     """Far out a patch's polygon (a strip along its road) lies under its own wide source line and is not
     drawn: the picture must be the same to the last pixel as with every polygon drawn, and some polygons

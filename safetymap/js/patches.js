@@ -309,7 +309,7 @@
       // A polygon this close (px) to its own source line lies wholly under that line's opaque stroke, drawn
       // after it in the same grade: it is not drawn (far out, the strips along roads are under 1 px wide).
       // The margin: half the polygon's outline and a pixel's diagonal (every pixel it touches is covered).
-      pen.under = this.hideUnderSources ? pen.weight / 2 - OUTLINE_PX / 2 - (this.aaMargin || Math.SQRT2) : 0;
+      pen.under = this.hideUnderSources ? pen.weight / 2 - OUTLINE_PX / 2 - Math.SQRT2 : 0;
       for (var g in groups) {
         var list = groups[g];
         for (var a = 0; a < list.length; a += BATCH) this._drawPolygons(ctx, list.slice(a, a + BATCH), +g, pen, t);
