@@ -271,11 +271,12 @@ REDRAW_PIXELS_JS = """(hide) => {
 }"""
 
 
-@pytest.mark.parametrize("zoom", [10, 12])
-def test_far_out_the_polygons_left_out_under_their_source_lines_change_no_pixel(app, page, zoom):
+@pytest.mark.parametrize("zoom, some_left_out", [(10, True), (12, False)])
+def test_far_out_the_polygons_left_out_under_their_source_lines_change_no_pixel(app, page, zoom, some_left_out):
     """Far out a patch's polygon (a strip along its road) lies under its own wide source line and is not
-    drawn: the picture must be the same to the last pixel as with every polygon drawn, and some polygons
-    must have been left out (else this would test nothing)."""
+    drawn: the picture must be the same to the last pixel as with every polygon drawn. At zoom 10 some
+    polygons must have been left out (else this would test nothing); at zoom 12 this sample's strips are
+    about as wide as the line's cover, so a limit too generous shows there."""
     frame = e2e.map_frame(page)
     frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
     minx, miny, maxx, maxy = app.patches.total_bounds
@@ -283,5 +284,5 @@ def test_far_out_the_polygons_left_out_under_their_source_lines_change_no_pixel(
     every = frame.evaluate(REDRAW_PIXELS_JS, False)
     hidden = frame.evaluate(REDRAW_PIXELS_JS, True)
     assert every["pixels"] and any(any(p) for p in every["pixels"]), "nothing drawn in view"
-    assert hidden["rings"] < every["rings"], "no polygon was left out"
+    assert hidden["rings"] < every["rings"] or not some_left_out, "no polygon was left out"
     assert hidden["pixels"] == every["pixels"]
