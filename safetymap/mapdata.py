@@ -5,11 +5,12 @@ A payload is one binary body (gzip'd on the wire)::
 
     uint32 header length | UTF-8 JSON header | arrays, each aligned to 4 bytes
 
-The header carries the texts the tooltip needs (code, name, route, stakes: JSON, shown with
-``textContent``), the codes a delta removes and the list of arrays (name, type, length). The arrays:
-category index, grade index (-1: none), flags (overdue, fog ledger, facility), for the patch polygons and
-the source lines/points the number of parts per patch, the vertices per part and the coordinates,
-quantised to ``QUANTUM`` degrees as int32 (a part's first vertex absolute, the others as differences).
+The header carries the patch codes, the codes a delta removes and the list of arrays (name, type,
+length). The arrays: category index, grade index (-1: none), flags (overdue, fog ledger, facility), for the
+patch polygons and the source lines/points the number of parts per patch, the vertices per part and the
+coordinates, quantised to ``QUANTUM`` degrees as int32 (a part's first vertex absolute, the others as
+differences), and ``texts``: the UTF-8 JSON of the texts only a tooltip or a click needs (name, route,
+stakes; shown with ``textContent``), apart from the header so that the browser reads them only then.
 
 Two levels of detail: ``coarse`` (simplified to half a pixel at zoom ``FINE_ZOOM - 1``), the whole ledger
 for the first paint and far views; ``fine`` (half a pixel at zoom 17), fetched from zoom ``FINE_ZOOM`` on in
@@ -141,7 +142,8 @@ class Parts:
                      for k, kind in (("per_patch", np.uint32), ("lengths", np.uint32), ("xy", np.int32))))
 
 
-TEXTS = ("code", "name", "route", "stakes")  # the header's texts, one per patch
+TEXTS = ("code", "name", "route", "stakes")  # the payload's texts, one per patch
+LAZY_TEXTS = TEXTS[1:]  # in the ``texts`` array (read by the browser on a tooltip or click), not the header
 
 
 @dataclass
@@ -179,17 +181,22 @@ class Pieces:
                   ("polyParts", "u32", self.poly.per_patch), ("polyLen", "u32", self.poly.lengths),
                   ("polyXY", "i32", self.poly.xy),
                   ("srcParts", "u32", self.src.per_patch), ("srcLen", "u32", self.src.lengths),
-                  ("srcXY", "i32", self.src.xy)]
+                  ("srcXY", "i32", self.src.xy),
+                  ("texts", "u8", np.frombuffer(_json({k: self.texts[k].tolist() for k in LAZY_TEXTS}), np.uint8))]
         header = {"n": self.n, "level": self.level, "quantum": QUANTUM, "removed": list(removed),
-                  **{k: self.texts[k].tolist() for k in TEXTS},
+                  "code": self.texts["code"].tolist(),
                   "arrays": [[name, kind, int(len(values))] for name, kind, values in arrays]}
-        head = json.dumps(header, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        head = _json(header)
         head += b" " * (-len(head) % 4)
         body = [struct.pack("<I", len(head)), head]
         for _name, _kind, values in arrays:
             raw = np.ascontiguousarray(values).astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
             body += [raw, b"\0" * (-len(raw) % 4)]
         return b"".join(body)
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def pieces(frame: pd.DataFrame, schema: Schema, level: str, polygons=None, sources=None) -> Pieces:
@@ -223,15 +230,20 @@ def encode(frame: pd.DataFrame, schema: Schema, level: str, removed: list[str] =
     return pieces(frame, schema, level).body(removed)
 
 
-def decode_header(body: bytes) -> dict:
-    """The JSON header of a payload (tests and benchmarks)."""
+def _header(body: bytes) -> dict:
     (size,) = struct.unpack_from("<I", body)
     return json.loads(body[4:4 + size].decode("utf-8"))
 
 
+def decode_header(body: bytes) -> dict:
+    """The JSON header of a payload with its lazily read texts (name, route, stakes) added (tests and
+    benchmarks)."""
+    return {**_header(body), **json.loads(decode_arrays(body)["texts"].tobytes().decode("utf-8"))}
+
+
 def decode_arrays(body: bytes) -> dict[str, np.ndarray]:
     """The arrays of a payload by name (tests and benchmarks)."""
-    header = decode_header(body)
+    header = _header(body)
     (offset,) = struct.unpack_from("<I", body)
     offset += 4
     types = {"u8": "<u1", "i8": "<i1", "u32": "<u4", "i32": "<i4"}

@@ -76,9 +76,24 @@
     var parsed = parse(buffer), h = parsed.header, a = parsed.arrays, n = h.n;
     var box = new Float64Array(4 * n);
     for (var i = 0; i < n; i++) { box[4 * i] = box[4 * i + 1] = Infinity; box[4 * i + 2] = box[4 * i + 3] = -Infinity; }
-    return {header: h, n: n, cat: a.cat, grade: a.grade, flags: a.flags, box: box,
+    return {header: h, n: n, cat: a.cat, grade: a.grade, flags: a.flags, box: box, textBytes: a.texts, texts: null,
             poly: decodeParts(a.polyParts, a.polyLen, a.polyXY, h.quantum, box),
-            src: decodeParts(a.srcParts, a.srcLen, a.srcXY, h.quantum, box)};
+            src: decodeParts(a.srcParts, a.srcLen, a.srcXY, h.quantum, box),
+            near: nearLimits(n)};
+  }
+
+  // A block's texts (name, route, stakes per patch), read from its JSON when first asked (a tooltip, a click).
+  function textsOf(block) {
+    if (!block.texts) block.texts = JSON.parse(new TextDecoder().decode(block.textBytes));
+    return block.texts;
+  }
+
+  // Per patch the largest limit its polygon is known not to lie within of its source lines, and the least
+  // it is known to (underSource): none known yet.
+  function nearLimits(n) {
+    var out = new Float64Array(2 * n);
+    for (var i = 0; i < n; i++) out[2 * i + 1] = Infinity;
+    return out;
   }
 
   function api(route) {  // the app's root as seen from the component's iframe (…/component/<name>/index.html)
@@ -97,13 +112,14 @@
   var DASH_PX = 24;  // a category's dash pattern is drawn on patches at least this big (smaller: solid)
   var STEP_PX = 1;  // a vertex closer than this to the last one drawn is skipped
   var BATCH = 64;  // patches per path
+  var OUTLINE_PX = 1;  // a small patch's outline
 
   var Layer = L.GridLayer.extend({
     options: {tileSize: TILE, pane: "smPatches", tolerance: 3, updateWhenZooming: true, keepBuffer: 2},
 
     initialize: function (options) {
       L.GridLayer.prototype.initialize.call(this, options);
-      this._records = new Map();  // code -> {code, cat, g, f, n, r, s, at: {level: [block, i]}, seen}
+      this._records = new Map();  // code -> {code, cat, g, f, tb, ti, at: {level: [block, i]}, seen}: texts in block tb at ti
       this._tokens = {};  // level -> revision token held
       this._fetching = {};  // level -> promise
       this._grid = new Map();
@@ -117,6 +133,7 @@
       this.painted = null;  // {token, at, level, shown}: the view is fully drawn (benchmarks, tests)
       this.bytes = 0;  // payload bytes received (after the transfer's gzip is undone)
       this.deltas = [];  // the deltas applied (tests, benchmarks)
+      this.hideUnderSources = true;  // false: every polygon drawn (tests compare the two pictures)
     },
 
     // ------------------------------------------------------------ Leaflet plumbing
@@ -222,6 +239,7 @@
         if (shown === null) shown = self._map ? self._inBox(self._worldBox(0)).length : 0;
         return shown;
       }});
+      performance.mark("smp:painted");
       if (this.onPainted) this.onPainted(this.painted);
     },
     // Every tile drawn anew (their old picture stays until then); with a box list, only those they meet.
@@ -288,6 +306,10 @@
       var style = SMP.cfg.styles[c], groups = this._byGrade(records);
       var pen = {c: c, outline: style.outline, dash: style.dash ? style.dash.split(/[ ,]+/).map(Number) : [],
                  far: t.zoom < SMP.cfg.closeZoom, weight: sourceWeight(t.zoom)};
+      // A polygon this close (px) to its own source line lies wholly under that line's opaque stroke, drawn
+      // after it in the same grade: it is not drawn (far out, the strips along roads are under 1 px wide).
+      // The margin: half the polygon's outline and a pixel's diagonal (every pixel it touches is covered).
+      pen.under = this.hideUnderSources ? pen.weight / 2 - OUTLINE_PX / 2 - Math.SQRT2 : 0;
       for (var g in groups) {
         var list = groups[g];
         for (var a = 0; a < list.length; a += BATCH) this._drawPolygons(ctx, list.slice(a, a + BATCH), +g, pen, t);
@@ -300,6 +322,7 @@
       for (var k = 0; k < list.length; k++) {
         var at = this._geo(list[k], t.level), box = at[0].box, i = at[1];
         var w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
+        if (pen.under > 0 && !(w < pen.weight && h < pen.weight) && underSource(at[0], i, pen.under / sc)) continue;
         if (w < TINY_PX && h < TINY_PX) {
           thin.rect(box[4 * i] * sc - t.ox, box[4 * i + 1] * sc - t.oy, Math.max(w, 1), Math.max(h, 1));
         } else if (w < DASH_PX && h < DASH_PX) {
@@ -315,7 +338,7 @@
       if (hasThick) ctx.fill(thick, "evenodd");
       ctx.globalAlpha = 0.95;
       ctx.strokeStyle = pen.outline;
-      ctx.lineWidth = 1;  // a small patch's outline: a hairline (a wide one would hide its grade colour)
+      ctx.lineWidth = OUTLINE_PX;  // a small patch's outline: a hairline (a wide one would hide its grade colour)
       ctx.lineJoin = "miter";
       ctx.lineCap = "butt";
       ctx.stroke(thin);
@@ -347,9 +370,10 @@
       ctx.globalAlpha = 1;
       ctx.strokeStyle = ctx.fillStyle = SM.gradeColor(g);
       ctx.lineWidth = weight;
-      // Far out (a wide line on a patch of a few px) bevel joins and square caps look the same as round
+      // Far out (a wide line on a patch of a few px) miter joins and square caps look the same as round
       // ones to within a pixel and are much cheaper for Skia to rasterize; close in, round as before.
-      ctx.lineJoin = pen.far ? "bevel" : "round";
+      // Miter joins (not bevel) so that a line covers every point within half its width (underSource).
+      ctx.lineJoin = pen.far ? "miter" : "round";
       ctx.lineCap = pen.far ? "square" : "round";
       ctx.stroke(lines);
       ctx.fill(blots);
@@ -440,11 +464,14 @@
       }).then(function (buffer) {
         if (buffer) {
           self.bytes += buffer.byteLength;
+          mark(level, from, "arrived");
           var block = decode(buffer);
+          mark(level, from, "decoded");
           if (from) self.deltas.push({level: level, from: from, to: want, bytes: buffer.byteLength,
                                       codes: block.header.code.slice(0, 100), removed: block.header.removed});
           self._tokens[level] = want;
           self._apply(level, block, !from);
+          mark(level, from, "applied");
         }
       }).finally(function () {
         delete self._fetching[level];
@@ -501,14 +528,14 @@
       for (var i = 0; i < block.n; i++) {
         var code = h.code[i], r = records.get(code);
         if (!r) {  // made whole at once (one object shape, no property added later)
-          r = {code: code, cat: block.cat[i], g: block.grade[i], f: block.flags[i], n: h.name[i], r: h.route[i],
-               s: h.stakes[i], at: {coarse: null, fine: null}, seen: 0};
+          r = {code: code, cat: block.cat[i], g: block.grade[i], f: block.flags[i], tb: block, ti: i,
+               at: {coarse: null, fine: null}, seen: 0};
           records.set(code, r);
           added++;
         } else {
           if (boxes && !cell) boxes.push(boxOf(r));
           r.cat = block.cat[i]; r.g = block.grade[i]; r.f = block.flags[i];
-          r.n = h.name[i]; r.r = h.route[i]; r.s = h.stakes[i];
+          if (!cell) { r.tb = block; r.ti = i; }  // (a fine cell's texts are its revision's: a cell is not kept for them)
         }
         r.at[level] = [block, i];
         if (boxes && !cell) boxes.push(boxOf(r));
@@ -604,7 +631,8 @@
       return best;
     },
     _props: function (r) {
-      var p = {code: r.code, n: r.n, g: r.g, r: r.r, s: r.s};
+      var texts = textsOf(r.tb), i = r.ti;
+      var p = {code: r.code, n: texts.name[i], g: r.g, r: texts.route[i], s: texts.stakes[i]};
       if (r.f & FACILITY) p.x = 1;
       if (r.f & OVERDUE) p.o = 1;
       if (r.f & FOG) p.f = 1;
@@ -681,6 +709,9 @@
     count: function () { return this._records.size; }
   });
 
+  // The steps of taking in a level's whole payload, as performance marks (benchmarks: where its time goes).
+  function mark(level, from, step) { if (!from) performance.mark("smp:" + level + ":" + step); }
+
   // A source line's width: wider far out, so a patch never shrinks to a hairline.
   function sourceWeight(zoom) { return zoom >= SMP.cfg.closeZoom ? SMP.cfg.sourceWeight : SMP.cfg.sourceWeightFar; }
 
@@ -729,6 +760,57 @@
       if (line.length > 1) out.push(line);
     }
     return out;
+  }
+
+  // Whether the polygon of patch i lies within `limit` (world units) of its source lines, so that their
+  // stroke (miter joins, square caps: it covers every point within half its width) hides it. A source
+  // with a point, or none, hides nothing. Judged by the polygon's boundary: each ring edge has both ends
+  // within the limit of one same source segment (the distance to a segment is convex, so the whole edge
+  // is); the boundary of a strip along a road bounds its inside. Per patch and block the largest limit
+  // known to fail and the least known to hold are kept, so each patch is judged about once per zoom.
+  function underSource(block, i, limit) {
+    var near = block.near;
+    if (limit >= near[2 * i + 1]) return true;
+    if (limit <= near[2 * i]) return false;
+    var ok = within(block.poly, block.src, i, limit * limit);
+    near[2 * i + (ok ? 1 : 0)] = limit;
+    return ok;
+  }
+  var segs = new Float64Array(256);  // scratch of within
+  function within(poly, src, i, limit2) {
+    var S = 0, p, k, j;
+    for (p = src.start[i]; p < src.start[i + 1]; p++) {
+      var sx = src.ox[p], sy = src.oy[p], d = src.d;
+      if (src.off[p + 1] - src.off[p] < 2) return false;
+      for (k = src.off[p] + 1; k < src.off[p + 1]; k++, S++) {
+        if (4 * S + 4 > segs.length) { var grown = new Float64Array(2 * segs.length); grown.set(segs); segs = grown; }
+        segs[4 * S] = sx + d[2 * k - 2]; segs[4 * S + 1] = sy + d[2 * k - 1];
+        segs[4 * S + 2] = sx + d[2 * k]; segs[4 * S + 3] = sy + d[2 * k + 1];
+      }
+    }
+    if (!S || poly.start[i] === poly.start[i + 1]) return false;
+    var near = function (x, y, j) {  // (x, y) within the limit of segment j
+      var x1 = segs[4 * j], y1 = segs[4 * j + 1], dx = segs[4 * j + 2] - x1, dy = segs[4 * j + 3] - y1;
+      var len = dx * dx + dy * dy, t = len ? ((x - x1) * dx + (y - y1) * dy) / len : 0;
+      t = t < 0 ? 0 : t > 1 ? 1 : t;
+      var ex = x1 + t * dx - x, ey = y1 + t * dy - y;
+      return ex * ex + ey * ey <= limit2;
+    };
+    var last = 0;  // the segment the last edge was near: a strip's edges follow its line
+    for (p = poly.start[i]; p < poly.start[i + 1]; p++) {
+      var a = poly.off[p], m = poly.off[p + 1] - a, px = poly.ox[p], py = poly.oy[p], pd = poly.d;
+      for (k = 0; k < m; k++) {  // each edge (the ring closed): both ends near one same segment
+        var q = a + (k + 1) % m, ax = px + pd[2 * (a + k)], ay = py + pd[2 * (a + k) + 1];
+        var bx = px + pd[2 * q], by = py + pd[2 * q + 1], found = false;
+        for (var n = 0; n < S && !found; n++) {
+          j = (last + n) % S;
+          found = near(ax, ay, j) && near(bx, by, j);
+        }
+        if (!found) return false;
+        last = j;
+      }
+    }
+    return true;
   }
 
   // Every segment of the parts of patch i in world units, closing rings when `closed`; a part of one
