@@ -170,6 +170,37 @@ def test_the_next_whole_is_the_previous_one_with_the_changed_patches(store):
     assert "coarse" not in first.pieces and "coarse" in second.pieces  # the base was the first one's pieces
 
 
+def test_the_older_revisions_pieces_are_let_go_before_the_next_whole_is_joined_and_written(store, monkeypatch):
+    """At 100,000 patches a revision's pieces are ~25 MB of arrays: building the next whole held the older
+    ones, their taken copy and the join at once, and still the older ones while the body was written."""
+    import gc
+    import weakref
+
+    first = publish_flagged(store, flagged_read(store))
+    first.body("coarse")
+    older = weakref.ref(first.pieces["coarse"])
+    alive_at = {}
+    join, body = mapdata.Pieces.join.__func__, mapdata.Pieces.body
+
+    def spied_join(cls, level, pieces):
+        alive_at.setdefault("join", older() is not None)
+        return join(cls, level, pieces)
+
+    def spied_body(self, removed=()):
+        gc.collect()
+        alive_at["body"] = older() is not None
+        return body(self, removed)
+
+    monkeypatch.setattr(mapdata.Pieces, "join", classmethod(spied_join))
+    monkeypatch.setattr(mapdata.Pieces, "body", spied_body)
+    row = flagged_read(store).iloc[1]
+    store.update(row["code"], {"name": "改名"}, int(row["version"]), "测试")
+    second = publish_flagged(store, flagged_read(store))
+    second.body("coarse")
+    assert alive_at == {"join": False, "body": False}
+    assert "coarse" not in first.pieces and "coarse" in second.pieces
+
+
 def test_a_revisions_whole_is_built_once_however_many_ask_at_once(store):
     revision = publish_flagged(store, flagged_read(store))
     with ThreadPoolExecutor(6) as pool:
