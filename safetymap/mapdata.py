@@ -340,11 +340,12 @@ def _take_previous_pieces(revision: Revision, level: str) -> tuple[Revision, Pie
     app's peak)."""
     with _GUARD:
         kept = list(_LEDGERS.get(revision.location, {}).values())
-        older = kept[:kept.index(revision)] if revision in kept else []
-        for candidate in reversed(older):
+    older = kept[:kept.index(revision)] if revision in kept else []
+    for candidate in reversed(older):
+        with candidate.lock:  # a build of it under way (which took the pieces before it) is waited for
             held = candidate.pieces.pop(level, None)
-            if held is not None:
-                return candidate, held
+        if held is not None:
+            return candidate, held
     return None
 
 

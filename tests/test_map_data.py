@@ -201,6 +201,39 @@ def test_the_older_revisions_pieces_are_let_go_before_the_next_whole_is_joined_a
     assert "coarse" not in first.pieces and "coarse" in second.pieces
 
 
+def test_a_whole_asked_for_while_the_previous_one_is_built_is_made_from_it(store, monkeypatch):
+    """Two edits in a row: the second revision's whole waits for the first's build (which took the pieces
+    before it) and is made from it, not read and simplified from scratch."""
+    import threading
+
+    first = publish_flagged(store, flagged_read(store))
+    first.body("coarse")
+    frame = flagged_read(store)
+    store.update(frame["code"].iloc[1], {"name": "一改"}, int(frame["version"].iloc[1]), "测试")
+    second = publish_flagged(store, flagged_read(store))
+    store.update(frame["code"].iloc[2], {"name": "二改"}, int(frame["version"].iloc[2]), "测试")
+    third = publish_flagged(store, flagged_read(store))
+    reading, go, from_scratch = threading.Event(), threading.Event(), []
+    stored, whole = mapdata.stored_pieces, mapdata.whole_pieces
+
+    def slow_stored(*args, **kwargs):  # the second's build holds its lock here until ``go``
+        reading.set()
+        go.wait(60)
+        return stored(*args, **kwargs)
+
+    monkeypatch.setattr(mapdata, "stored_pieces", slow_stored)
+    monkeypatch.setattr(mapdata, "whole_pieces", lambda *a: from_scratch.append(a) or whole(*a))
+    building = threading.Thread(target=second.body, args=("coarse",))
+    building.start()
+    assert reading.wait(60)
+    threading.Timer(0.3, go.set).start()  # lets the second's build go on while the third's waits
+    body = third.body("coarse")
+    building.join(60)
+    assert not from_scratch and "coarse" in third.pieces and "coarse" not in second.pieces
+    assert decoded_by_code(gzip.decompress(body)) == decoded_by_code(
+        mapdata.encode(flagged_read(store), store.schema, "coarse"))
+
+
 def test_a_revisions_whole_is_built_once_however_many_ask_at_once(store):
     revision = publish_flagged(store, flagged_read(store))
     with ThreadPoolExecutor(6) as pool:
