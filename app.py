@@ -4,9 +4,10 @@
 with routes beside it (``safetymap.ui.web``): the HttpOnly session cookie after sign-in, the map's data (built in
 the background when the server starts: ``lifespan``)."""
 if __name__ != "__main__":  # imported by `streamlit run` / uvicorn as the ASGI app, not run as the page
-    from safetymap.memory import limit_arenas
+    from safetymap.memory import limit_arenas, map_large_blocks
 
     limit_arenas()  # before the server's threads: two glibc heaps, not one per session thread (README)
+    map_large_blocks()  # large arrays given back when freed, not kept in the heap
     import streamlit as st
     from safetymap.ui.web import ROUTES, lifespan
 

@@ -21,7 +21,11 @@ it starts and after a change, as a user coming to an app started a while ago wou
   took the map there first), then the page's next run (the same search again, which leaves the view): the
   bytes received until that patch shows its new colour, and the time;
 - three users opening the map at once: each one's time to drawn patches;
-- the app process's resident memory (``/proc/<pid>/status`` VmRSS) after all that.
+- the app process's resident memory (``/proc/<pid>/status`` VmRSS) after each run, and its peak (VmHWM).
+
+The first paint's wait for the payload is split by the map iframe's own timings: until the iframe is made
+(Streamlit's run of the page and the page's render), until the payload is asked for (the map's scripts
+loaded and run), the server's time for it (request to first byte) and its transfer.
 
 Reported: min and median over ``--repeat`` runs (the first run of an app is cold: the ledger not yet
 read). No timing is asserted anywhere; the smoke test runs this at a tiny size.
@@ -66,6 +70,14 @@ OLD_FILL = """(code) => { var out = null; window.map.eachLayer(function (l) { if
   && l.feature.properties.code === code && l.options && l.options.fillColor) out = l.options.fillColor; }); return out; }"""
 PAYLOAD_ARRIVED = """() => { var e = performance.getEntriesByType('resource').filter(function (r) {
   return r.name.indexOf('/api/patches/coarse/') >= 0; })[0]; return e ? performance.timeOrigin + e.responseEnd : NaN; }"""
+# Where the time before the payload arrived went, from the map iframe's own timings (ms since the epoch, so
+# comparable with the click): the iframe made (Streamlit's run of the page and its render), the fetch of the
+# payload started (Leaflet, the plugins and patches.js loaded and run), the server's answer (request sent ->
+# first byte: session check, revision look-up, the body) and its transfer.
+PAYLOAD_PARTS = """() => { var e = performance.getEntriesByType('resource').filter(function (r) {
+  return r.name.indexOf('/api/patches/coarse/') >= 0; })[0]; if (!e) return null; var o = performance.timeOrigin;
+  return {frame: o, fetch: o + e.startTime, server: e.responseStart - e.requestStart,
+          transfer: e.responseEnd - e.responseStart}; }"""
 MARK_GESTURE = """() => { window.__gesture = null; ['mouseup', 'wheel'].forEach(function (type) {
   document.addEventListener(type, function () { window.__gesture = performance.now(); }, {capture: true, once: true}); }); }"""
 
@@ -102,13 +114,14 @@ class Served(e2e.AppServer):
             used = now
         return time.monotonic() - start
 
-    def rss_mb(self) -> float:
-        """Resident memory of the app's process group (the server and any children), MB."""
+    def rss_mb(self, field: str = "VmRSS") -> float:
+        """Resident memory of the app's process group (the server and any children), MB: now (``VmRSS``)
+        or the most since the app started (``VmHWM``, each process's peak)."""
         total = 0
         for pid in _group_pids(self.process.pid):
             try:
                 for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(field + ":"):
                         total += int(line.split()[1])
             except FileNotFoundError:
                 continue
@@ -229,6 +242,7 @@ def one_run(browser, app, new: bool, edit_code: str, grade: str, colour: str, db
         out["first_paint_s"] = time.perf_counter() - start
         if new:  # when the whole payload had arrived: the rest of the first paint is the browser's drawing
             out["payload_s"] = (frame.evaluate(PAYLOAD_ARRIVED) - clicked_ms) / 1000
+            out["payload_parts"] = payload_parts(frame, clicked_ms)
         out["first_bytes"] = meter.received - received
         app_idle(page)
         page.wait_for_timeout(800)
@@ -312,9 +326,24 @@ def three_users(browser, app, new: bool) -> list[float]:
         users[0][1].wait_for_timeout(50)  # (lets Playwright take in the pages' events: new frames)
     served = [(_payload_arrived(page) - clicked) / 1000 if new else float("nan")
               for (_context, page, _meter), clicked in zip(users, clicked_ms)]
+    if new:
+        for (_context, page, _meter), clicked in zip(users, clicked_ms):
+            frame = next((f for f in page.frames if "st_folium" in f.url), None)
+            parts = payload_parts(frame, clicked) if frame is not None else {}
+            progress("three users, one: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
     for context, _page, _meter in users:
         context.close()
     return [d if d is not None else float("nan") for d in done], served
+
+
+def payload_parts(frame, clicked_ms: float) -> dict:
+    """Seconds from the click to the map's iframe and to the payload's fetch; the server's and the transfer's
+    seconds of that fetch (``PAYLOAD_PARTS``)."""
+    parts = frame.evaluate(PAYLOAD_PARTS)
+    if not parts:
+        return {}
+    return {"frame": (parts["frame"] - clicked_ms) / 1000, "fetch": (parts["fetch"] - clicked_ms) / 1000,
+            "server": parts["server"] / 1000, "transfer": parts["transfer"] / 1000}
 
 
 def _payload_arrived(page) -> float:
@@ -354,6 +383,10 @@ def report(n: int, results: dict) -> None:
     rows = [
         ("first paint, s", lambda r: r["first_paint_s"]),
         ("first paint: whole payload arrived, s", lambda r: r.get("payload_s", float("nan"))),
+        ("first paint: map iframe made, s", lambda r: r.get("payload_parts", {}).get("frame", float("nan"))),
+        ("first paint: payload asked for, s", lambda r: r.get("payload_parts", {}).get("fetch", float("nan"))),
+        ("first paint: payload's server time, s", lambda r: r.get("payload_parts", {}).get("server", float("nan"))),
+        ("first paint: payload's transfer, s", lambda r: r.get("payload_parts", {}).get("transfer", float("nan"))),
         ("first paint, MB received", lambda r: mb(r["first_bytes"])),
         ("JS heap after first paint, MB", lambda r: r["heap_mb"]),
         ("pan: reruns", lambda r: r["pan"]["reruns"]),
@@ -378,6 +411,8 @@ def report(n: int, results: dict) -> None:
           f"| {summarise([{'v': s} for s in results['new']['served_flat']], lambda r: r['v'])} |")
     print(f"| app resident memory, MB (max) | {max(results['base']['rss'] or [0]):.0f} | "
           f"{max(results['new']['rss'] or [0]):.0f} |")
+    print(f"| app resident memory, MB (peak, VmHWM) | {max(results['base']['peak'] or [0]):.0f} | "
+          f"{max(results['new']['peak'] or [0]):.0f} |")
     for name in ("base", "new"):
         if results[name]["failures"]:
             print(f"{name}: {len(results[name]['failures'])} run(s) failed: {results[name]['failures'][:2]}")
@@ -386,6 +421,12 @@ def report(n: int, results: dict) -> None:
 
 def progress(text: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def record_memory(result: dict, app: Served, name: str) -> None:
+    result["rss"].append(app.rss_mb())
+    result["peak"].append(app.rss_mb("VmHWM"))
+    progress(f"{name}: app resident memory {result['rss'][-1]:.0f} MB (peak so far {result['peak'][-1]:.0f} MB)")
 
 
 def bench_size(n: int, repeat: int, browser, base_folder: Path | None, work: Path, three: bool, ports: dict,
@@ -407,7 +448,7 @@ def bench_size(n: int, repeat: int, browser, base_folder: Path | None, work: Pat
     store.close()
     schema = load_schema()
     grades = [g.label for g in schema.grades]
-    results = {name: {"runs": [], "three": [], "rss": [], "failures": []} for name in ("new", "base")}
+    results = {name: {"runs": [], "three": [], "rss": [], "peak": [], "failures": []} for name in ("new", "base")}
     dbs = {name: e2e.copy_database(db, work, f"{name}-{n}.gpkg") for name in names}
     folders = {"new": ROOT, "base": base_folder}
     apps = {name: Served(dbs[name], folders[name], ports[name]).start() for name in names}
@@ -426,14 +467,12 @@ def bench_size(n: int, repeat: int, browser, base_folder: Path | None, work: Pat
                                                          schema.grade_color(grade), dbs[name], codes[0]))
                 except Exception as error:  # noqa: BLE001  (a run that fails is reported, the others go on)
                     results[name]["failures"].append(f"{type(error).__name__}: {str(error)[:200]}")
-                results[name]["rss"].append(apps[name].rss_mb())
-                progress(f"{name}: app resident memory {results[name]['rss'][-1]:.0f} MB")
+                record_memory(results[name], apps[name], name)
         if three:
             for name in names:
                 progress(f"{n:,} patches, three users, {name}")
                 results[name]["three"].append(three_users(browser, apps[name], name == "new"))
-                results[name]["rss"].append(apps[name].rss_mb())
-                progress(f"{name}: app resident memory {results[name]['rss'][-1]:.0f} MB")
+                record_memory(results[name], apps[name], name)
     finally:
         for app in apps.values():
             app.stop()

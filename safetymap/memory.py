@@ -18,8 +18,10 @@ def _libc():
 
 _LIBC = _libc()
 _TRIM = getattr(_LIBC, "malloc_trim", None)
-M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
+M_ARENA_MAX = -8  # mallopt's parameter numbers (malloc.h)
+M_MMAP_THRESHOLD = -3
 ARENAS = 2
+MMAP_THRESHOLD = 256 * 1024  # bytes: a block this large or larger is mapped apart from the heap
 
 
 def limit_arenas(count: int = ARENAS) -> bool:
@@ -30,6 +32,16 @@ def limit_arenas(count: int = ARENAS) -> bool:
     server starts its threads. Returns whether it was set (not on another C library)."""
     mallopt = getattr(_LIBC, "mallopt", None)
     return bool(mallopt is not None and mallopt(M_ARENA_MAX, int(count)))
+
+
+def map_large_blocks(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Large blocks (``threshold`` bytes or more: numpy arrays, WKB and payload bodies) in their own memory
+    maps, given back to the system as soon as they are freed. glibc does this from 128 kB by default but
+    raises the threshold to the size of each mapped block freed (up to 32 MB), so after the first builds
+    the map's large arrays went into the heap, where what the long-lived objects around them pinned stayed
+    resident. A fixed threshold turns that adjustment off. Returns whether it was set."""
+    mallopt = getattr(_LIBC, "mallopt", None)
+    return bool(mallopt is not None and mallopt(M_MMAP_THRESHOLD, int(threshold)))
 
 
 def trim_memory() -> None:
