@@ -415,9 +415,9 @@ class Store(HazardLedger):
         """The source geometries of new patches, ``batches`` of (category, codes, geometries), in one bulk
         insert (one R-tree fill), and a history row per patch, made by the database from the rows just
         inserted rather than bound value by value."""
-        codes = np.concatenate([np.asarray(codes, dtype=object) for _, codes, _ in batches])
-        categories = np.concatenate([np.full(len(codes), c.key, dtype=object) for c, codes, _ in batches])
-        geoms = np.concatenate([np.asarray(geoms, dtype=object) for _, _, geoms in batches])
+        codes = np.concatenate([np.asarray(batch, dtype=object) for _, batch, _ in batches])
+        categories = np.concatenate([np.full(len(batch), c.key, dtype=object) for c, batch, _ in batches])
+        geoms = np.concatenate([np.asarray(batch, dtype=object) for _, _, batch in batches])
         last = con.execute(f"SELECT coalesce(max(fid), 0) FROM {SOURCE_TABLE}").fetchone()[0]
         with self.backend.bulk_insert(con, SOURCE_TABLE, geoms):
             for part in _chunks(len(codes)):
