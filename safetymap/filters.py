@@ -10,11 +10,14 @@ import numpy as np
 import pandas as pd
 
 from .errors import Problem, RequestError
-from .ledger import overdue as overdue_mask
+from .ledger import OVERDUE_KEYS, overdue as overdue_mask
 from .schema import Schema
 
 SQL_PARTS = {"grades": "risk_grade", "statuses": "rect_status", "townships": "township", "routes": "route_code"}
 # ^ the parts a database selects on, by the field each one tests; categories choose the layers read
+VALUE_PARTS = {"categories": "category", "grades": "risk_grade", "statuses": "rect_status", "townships": "township"}
+# ^ the parts ``mask`` tests as "value is one of", by the column each one tests
+MASK_KEYS = ("code", "name", *VALUE_PARTS.values(), "route_code", *OVERDUE_KEYS)  # every column ``mask`` may read
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,8 @@ class PatchFilter:
         on ``on`` (today by default, or the frame's ``overdue`` column when it has one and ``on`` is not
         given); the fog ledger from ``fog_codes`` or the frame's ``fog_ledger`` column."""
         keep = np.ones(len(frame), dtype=bool)
-        for key, chosen in (("category", self.categories), ("risk_grade", self.grades),
-                            ("rect_status", self.statuses), ("township", self.townships)):
-            if chosen:
+        for part, key in VALUE_PARTS.items():
+            if chosen := getattr(self, part):
                 keep &= frame[key].isin(chosen).to_numpy()
         if self.routes:
             keep &= frame["route_code"].astype(str).str.upper().isin(self.routes).to_numpy()

@@ -8,13 +8,11 @@ import streamlit as st
 
 from ..io.csv import csv_bytes
 from ..clock import today
-from ..filters import PatchFilter
+from ..filters import MASK_KEYS, PatchFilter
 from ..ledger import ledger_table
 from ..store import Store
 from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
 from .filter_form import filter_form
-
-FILTER_KEYS = ("category", "risk_grade", "rect_status")  # what the page's filters test
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ def ledger_view(store: Store) -> LedgerView:
     read column-wise (no geometry): a rerun for a filter only selects rows."""
     frame = store.read_columns([f.key for f in store.schema.common_fields])
     # a copy: a selection may be a view that keeps every column of the read alive
-    return LedgerView(ledger_table(frame, store.schema), frame[list(FILTER_KEYS)].copy())
+    return LedgerView(ledger_table(frame, store.schema), frame[[k for k in MASK_KEYS if k in frame]].copy())
 
 
 def render() -> None:
