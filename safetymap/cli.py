@@ -18,8 +18,9 @@ from .ledger import ledger_table
 from .cli_report import add_report_arguments, cmd_report
 from .schema import load_schema
 from .seed import default_db_path, init_database
-from .stats import summary
+from . import stats
 from .store import open_store
+from .text import is_missing
 from .values import display_value
 from .backends import is_database_url
 from .redaction import redact
@@ -140,7 +141,10 @@ def cmd_import(args) -> int:
 
 def cmd_stats(args) -> int:
     store = open_store(args.db)
-    result = summary(store.read(), store.schema)
+    data = stats.load(store)
+    result = stats.summary(data.all_patches[~data.all_patches["archived"].to_numpy(bool)], store.schema)
+    result["headline"] = {name: None if is_missing(value) else value  # JSON has no NaN (a rate of nothing)
+                          for name, value in stats.headline(data, store.schema).items()}
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=1))
         return 0
@@ -148,6 +152,7 @@ def cmd_stats(args) -> int:
     for title, key in (("按类别", "by_category"), ("按风险等级", "by_grade"), ("按整改状态", "by_status"),
                        ("设施（不计入风险）", "facilities")):
         print(title + "：" + "，".join(f"{k} {v}" for k, v in result[key].items()))
+    print("要点（同统计页）：" + "，".join(f"{k} {'—' if v is None else v}" for k, v in result["headline"].items()))
     return 0
 
 

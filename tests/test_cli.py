@@ -42,6 +42,21 @@ def test_list_show_stats(sample_db):
     assert all(stats["by_grade"][g] > 0 for g in ("重大", "较大", "一般", "较小"))
 
 
+def test_stats_prints_the_statistics_pages_headline_hazards_included(sample_db):
+    """`stats` gives the same headline figures as the 统计 page (one function computes both), the
+    hazard figures among them; a rate of nothing is null in the JSON, not NaN."""
+    from safetymap import stats as figures
+    from safetymap.store import open_store
+    headline = json.loads(run("stats", "--db", sample_db, "--json").stdout)["headline"]
+    store = open_store(sample_db)
+    expected = figures.headline(figures.load(store), store.schema)
+    store.close()
+    assert headline == json.loads(json.dumps(expected, ensure_ascii=False).replace("NaN", "null"))
+    assert {"未销号重大隐患", "逾期未整改隐患", "挂牌督办未销号隐患", "图斑总数"} <= set(headline)
+    text = run("stats", "--db", sample_db).stdout
+    assert "未销号重大隐患" in text and "逾期未整改" in text
+
+
 @pytest.mark.parametrize("args, message", [
     (["show", "XX-404"], "找不到图斑"),
     (["list", "--category", "桥头跳车"], "未知类别"),
