@@ -316,3 +316,18 @@ def test_what_markers_cover_is_left_out_and_changes_no_pixel(app, page, zoom, so
     assert every["pixels"] and every["painted"], "nothing drawn in view"
     assert hidden["paths"] < every["paths"] or not some_left_out, "nothing was left out"
     assert hidden["pixels"] == every["pixels"]
+
+
+def test_the_payload_is_asked_for_once_before_the_map_scripts_load(page):
+    """The map page starts the coarse payload's fetch first thing in the map's iframe (``js/early.js``), so
+    that it arrives while Leaflet, its plugins and patches.js load; patches.js takes that response and asks
+    for nothing more. An order of events, not a time, is checked: the payload asked for before any of the
+    map's scripts (Leaflet, plugins, patches.js: the app's static files; streamlit-folium's own comes first)."""
+    frame = e2e.map_frame(page)
+    frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
+    requests = frame.evaluate("""() => performance.getEntriesByType('resource')
+        .map((e) => ({name: e.name, start: e.startTime}))""")
+    payloads = [r for r in requests if "/api/patches/coarse/" in r["name"]]
+    scripts = [r for r in requests if "/app/static/" in r["name"] and r["name"].split("?")[0].endswith(".js")]
+    assert len(payloads) == 1, payloads
+    assert scripts and all(payloads[0]["start"] < r["start"] for r in scripts), (payloads, scripts)

@@ -96,6 +96,14 @@
     return out;
   }
 
+  // The response to the fetch of `url` that the page started before this script ran (early.js), taken once.
+  function early(url) {
+    var pending = window.SMPearly && window.SMPearly.pending;
+    if (!pending || pending.url !== new URL(url, window.location.href).href) return null;
+    window.SMPearly.pending = null;
+    return pending.response;
+  }
+
   function api(route) {  // the app's root as seen from the component's iframe (…/component/<name>/index.html)
     var path = window.location.pathname, at = path.indexOf("/component/");
     return (at >= 0 ? path.slice(0, at) : "") + "/api/" + route;
@@ -411,7 +419,7 @@
       return true;
     },
     _linesHidden: function (list, pen, t) {  // the batch's source lines (not its points: each is a sprite)
-      var sc = t.scale, r = pen.weight / 2;
+      var r = pen.weight / 2;
       for (var k = 0; k < list.length; k++) {
         var at = this._geo(list[k], t.level), parts = at[0].src, i = at[1];
         if (!hasLine(parts, i)) continue;
@@ -547,7 +555,8 @@
       var from = this._tokens[level];
       if (level === "fine" && !from) return Promise.resolve();  // the fine level comes in cells (_loadCells)
       var url = api("patches/" + level + "/" + (from ? from + "/" : "") + want);
-      this._fetching[level] = fetch(url, {credentials: "same-origin"}).then(function (response) {
+      var asked = (!from && early(url)) || fetch(url, {credentials: "same-origin"});
+      this._fetching[level] = asked.then(function (response) {
         if (response.status === 404 && from) {  // the old revision is no longer kept: take the whole
           delete self._tokens[level];
           if (level === "fine") self._dropFine();
