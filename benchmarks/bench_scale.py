@@ -4,6 +4,7 @@ sent as folium feature groups on every rerun), both served on copies of the same
 
     python benchmarks/bench_scale.py                          # 1,000, 10,000 and 100,000 patches
     python benchmarks/bench_scale.py --sizes 1000 10000 --repeat 3
+    python benchmarks/bench_scale.py --sizes 100000 --ledger L --against /other/checkout --first-paint-only --repeat 6
 
 Per size and app, in runs alternated between the two apps (new, base, base, new, …), each in a fresh
 browser context signed in on 用户管理 (so the clock starts before the map begins; a page that reads no
@@ -26,6 +27,10 @@ it starts and after a change, as a user coming to an app started a while ago wou
 The first paint's wait for the payload is split by the map iframe's own timings: until the iframe is made
 (Streamlit's run of the page and the page's render), until the payload is asked for (the map's scripts
 loaded and run), the server's time for it (request to first byte) and its transfer.
+
+``--against DIR``: the baseline is instead the browser-held map of another checkout (an earlier state of this
+one), measured the same way as this one's. ``--first-paint-only``: each run stops after the first paint (no
+pan, zoom or edit), so that more runs fit in the time.
 
 Reported: min and median over ``--repeat`` runs (the first run of an app is cold: the ledger not yet
 read). No timing is asserted anywhere; the smoke test runs this at a tiny size.
@@ -229,7 +234,8 @@ def gesture(page, frame, new: bool, act) -> dict:
             "seconds": max(seconds, 0.0)}
 
 
-def one_run(browser, app, new: bool, edit_code: str, grade: str, colour: str, db: Path, warm_code: str) -> dict:
+def one_run(browser, app, new: bool, edit_code: str, grade: str, colour: str, db: Path, warm_code: str,
+            first_paint_only: bool = False) -> dict:
     context, page, meter = signed_in_page(browser, app)
     page.meter = meter
     out = {}
@@ -244,6 +250,8 @@ def one_run(browser, app, new: bool, edit_code: str, grade: str, colour: str, db
             out["payload_s"] = (frame.evaluate(PAYLOAD_ARRIVED) - clicked_ms) / 1000
             out["payload_parts"] = payload_parts(frame, clicked_ms)
         out["first_bytes"] = meter.received - received
+        if first_paint_only:
+            return out
         app_idle(page)
         page.wait_for_timeout(800)
         out["heap_mb"] = meter.heap_mb()
@@ -367,7 +375,12 @@ def _painted_now(page, new: bool) -> bool:
 
 # ---------------------------------------------------------------- main
 def summarise(runs: list[dict], key) -> str:
-    values = [key(r) for r in runs if r is not None]
+    values = []
+    for r in runs:
+        try:
+            values.append(key(r))
+        except KeyError:  # not measured (--first-paint-only)
+            continue
     values = [v for v in values if v == v]
     if not values:
         return "–"
@@ -378,8 +391,8 @@ def mb(n: float) -> float:
     return n / 1e6
 
 
-def report(n: int, results: dict) -> None:
-    print(f"\n{n:,} patches (min / median of {len(results['new']['runs'])} runs; base = {BASELINE})")
+def report(n: int, results: dict, base: str = BASELINE) -> None:
+    print(f"\n{n:,} patches (min / median of {len(results['new']['runs'])} runs; base = {base})")
     rows = [
         ("first paint, s", lambda r: r["first_paint_s"]),
         ("first paint: whole payload arrived, s", lambda r: r.get("payload_s", float("nan"))),
@@ -407,7 +420,8 @@ def report(n: int, results: dict) -> None:
         results[name]["served_flat"] = [s for _trio, served in results[name]["three"] for s in served]
     print(f"| three users at once, s each | {summarise([{'v': s} for s in results['base']['three_flat']], lambda r: r['v'])}"
           f" | {summarise([{'v': s} for s in results['new']['three_flat']], lambda r: r['v'])} |")
-    print(f"| three users at once: whole payload arrived, s each | – "
+    print(f"| three users at once: whole payload arrived, s each "
+          f"| {summarise([{'v': s} for s in results['base']['served_flat']], lambda r: r['v'])} "
           f"| {summarise([{'v': s} for s in results['new']['served_flat']], lambda r: r['v'])} |")
     print(f"| app resident memory, MB (max) | {max(results['base']['rss'] or [0]):.0f} | "
           f"{max(results['new']['rss'] or [0]):.0f} |")
@@ -429,8 +443,11 @@ def record_memory(result: dict, app: Served, name: str) -> None:
     progress(f"{name}: app resident memory {result['rss'][-1]:.0f} MB (peak so far {result['peak'][-1]:.0f} MB)")
 
 
-def bench_size(n: int, repeat: int, browser, base_folder: Path | None, work: Path, three: bool, ports: dict,
-               names: tuple[str, ...] = ("new", "base"), ledger: Path | None = None) -> dict:
+def bench_size(n: int, repeat: int, browser, base_folder: Path | None, work: Path, three: int, ports: dict,
+               names: tuple[str, ...] = ("new", "base"), ledger: Path | None = None, base_held: bool = False,
+               first_paint_only: bool = False) -> dict:
+    """``three``: how many times three users open the map at once, per app (alternated). ``base_held``: the
+    baseline's map is browser-held too (``--against``), measured as this one's."""
     from safetymap.schema import load_schema
     from safetymap.store import open_store
 
@@ -451,6 +468,7 @@ def bench_size(n: int, repeat: int, browser, base_folder: Path | None, work: Pat
     results = {name: {"runs": [], "three": [], "rss": [], "peak": [], "failures": []} for name in ("new", "base")}
     dbs = {name: e2e.copy_database(db, work, f"{name}-{n}.gpkg") for name in names}
     folders = {"new": ROOT, "base": base_folder}
+    held = {"new": True, "base": base_held}
     apps = {name: Served(dbs[name], folders[name], ports[name]).start() for name in names}
     try:
         for k in range(repeat):
@@ -463,15 +481,16 @@ def bench_size(n: int, repeat: int, browser, base_folder: Path | None, work: Pat
                     grade = grades[(k + 1) % len(grades)]
                 progress(f"{n:,} patches, run {k + 1}, {name}")
                 try:
-                    results[name]["runs"].append(one_run(browser, apps[name], name == "new", code, grade,
-                                                         schema.grade_color(grade), dbs[name], codes[0]))
+                    results[name]["runs"].append(one_run(browser, apps[name], held[name], code, grade,
+                                                         schema.grade_color(grade), dbs[name], codes[0],
+                                                         first_paint_only))
                 except Exception as error:  # noqa: BLE001  (a run that fails is reported, the others go on)
                     results[name]["failures"].append(f"{type(error).__name__}: {str(error)[:200]}")
                 record_memory(results[name], apps[name], name)
-        if three:
-            for name in names:
+        for k in range(three):
+            for name in (names if k % 2 == 0 else names[::-1]):
                 progress(f"{n:,} patches, three users, {name}")
-                results[name]["three"].append(three_users(browser, apps[name], name == "new"))
+                results[name]["three"].append(three_users(browser, apps[name], held[name]))
                 record_memory(results[name], apps[name], name)
     finally:
         for app in apps.values():
@@ -484,10 +503,13 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-three", action="store_true", help="skip the three users at once")
+    parser.add_argument("--three-repeat", type=int, default=1, help="times three users open the map at once, per app")
     parser.add_argument("--port-base", type=int, default=PORTS["new"], help="the new app's port; the baseline's is next")
     parser.add_argument("--apps", choices=["both", "new", "base"], default="both",
                         help="measure both apps (the default, for the README) or one (while iterating)")
     parser.add_argument("--ledger", type=Path, help="a ledger made before by bench_rerun.make_ledger (one size only)")
+    parser.add_argument("--against", type=Path, help="the baseline: the browser-held map of this other checkout")
+    parser.add_argument("--first-paint-only", action="store_true", help="no pan, zoom or edit after the first paint")
     args = parser.parse_args(argv)
     if args.ledger and len(args.sizes) != 1:
         parser.error("--ledger takes exactly one --sizes value (the ledger's size)")
@@ -498,19 +520,23 @@ def main(argv=None) -> int:
         return 0
     from playwright.sync_api import sync_playwright
 
-    print(f"bench_scale: sizes {args.sizes}, {args.repeat} runs per app, baseline {BASELINE}")
+    print(f"bench_scale: sizes {args.sizes}, {args.repeat} runs per app, baseline {args.against or BASELINE}")
     with tempfile.TemporaryDirectory(prefix="safetymap-scale-") as tmp, sync_playwright() as playwright:
         work = Path(tmp)
-        base_folder = baseline_checkout(work / "baseline") if "base" in names else None
+        base_folder = None
+        if "base" in names:
+            base_folder = args.against.resolve() if args.against else baseline_checkout(work / "baseline")
         # e2e_support's flags, and no throttling of pages not in front (three users' pages at once)
         browser = playwright.chromium.launch(executable_path=str(e2e.CHROMIUM), args=e2e.CHROMIUM_ARGS + BACKGROUND_ARGS)
         try:
             for n in args.sizes:
                 progress(f"making {n:,} patches")
                 ports = {"new": args.port_base, "base": args.port_base + 1}
-                results = bench_size(n, args.repeat, browser, base_folder, work, not args.no_three, ports, names,
-                                     args.ledger)
-                report(n, results)
+                three = 0 if args.no_three else args.three_repeat
+                results = bench_size(n, args.repeat, browser, base_folder, work, three, ports, names,
+                                     args.ledger, base_held=args.against is not None,
+                                     first_paint_only=args.first_paint_only)
+                report(n, results, str(args.against) if args.against else BASELINE)
         finally:
             browser.close()
     return 0

@@ -96,6 +96,14 @@
     return out;
   }
 
+  // The response to the fetch of `url` that the page started before this script ran (early.js), taken once.
+  function early(url) {
+    var pending = window.SMPearly && window.SMPearly.pending;
+    if (!pending || pending.url !== new URL(url, window.location.href).href) return null;
+    window.SMPearly.pending = null;
+    return pending.response;
+  }
+
   function api(route) {  // the app's root as seen from the component's iframe (…/component/<name>/index.html)
     var path = window.location.pathname, at = path.indexOf("/component/");
     return (at >= 0 ? path.slice(0, at) : "") + "/api/" + route;
@@ -113,6 +121,7 @@
   var STEP_PX = 1;  // a vertex closer than this to the last one drawn is skipped
   var BATCH = 64;  // patches per path
   var OUTLINE_PX = 1;  // a small patch's outline
+  var THICK_PX = 2;  // a big patch's (dashed) outline
 
   var Layer = L.GridLayer.extend({
     options: {tileSize: TILE, pane: "smPatches", tolerance: 3, updateWhenZooming: true, keepBuffer: 2},
@@ -134,6 +143,9 @@
       this.bytes = 0;  // payload bytes received (after the transfer's gzip is undone)
       this.deltas = [];  // the deltas applied (tests, benchmarks)
       this.hideUnderSources = true;  // false: every polygon drawn (tests compare the two pictures)
+      this.hideUnderMarkers = true;  // false: what markers cover drawn too (tests compare the two pictures)
+      this._px = new Float64Array(1024);  // scratch of _trace: a patch's parts in tile pixels
+      this._ends = new Uint32Array(64);
     },
 
     // ------------------------------------------------------------ Leaflet plumbing
@@ -270,29 +282,65 @@
       var shown = this._within(c.x * TILE / scale - pad, c.y * TILE / scale - pad, (c.x + 1) * TILE / scale + pad,
                                (c.y + 1) * TILE / scale + pad);
       if (!shown.length) return;
-      var t = {scale: scale, ox: c.x * TILE, oy: c.y * TILE, level: this._levelAt(c.z), zoom: c.z};
+      var t = {scale: scale, ox: c.x * TILE, oy: c.y * TILE, level: this._levelAt(c.z), zoom: c.z, m: m};
       var byCat = cfg.cats.map(function () { return []; });
       for (var k = 0; k < shown.length; k++) if (byCat[shown[k].cat]) byCat[shown[k].cat].push(shown[k]);
+      var covers = this.hideUnderMarkers ? this._markerCovers(byCat, t) : [];
       for (var cat = 0; cat < byCat.length; cat++) {
         if (!byCat[cat].length) continue;
         if (cfg.facility[cat]) this._drawFacilities(ctx, byCat[cat], cat, t);
-        else this._drawCategory(ctx, byCat[cat], cat, t);
+        else this._drawCategory(ctx, byCat[cat], cat, t, covers[cat] || null);
       }
     },
-    // The rings of patch i as a path in tile pixels; a vertex less than STEP_PX from the last one is skipped.
-    _path: function (ctx, parts, i, t, close) {
-      var s = parts.start, off = parts.off, d = parts.d, sc = t.scale;
+    // Per category, the tile's pixels that the markers of the facility categories drawn after it paint
+    // opaque (a Cover), or none. Far out a district's markers can hide nearly every patch drawn before them.
+    _markerCovers: function (byCat, t) {
+      var cfg = SMP.cfg, out = [], later = null, self = this;
+      for (var cat = byCat.length - 1; cat >= 0; cat--) {
+        if (!byCat[cat].length) continue;
+        if (!cfg.facility[cat]) { out[cat] = later; continue; }
+        var sprite = this._sprite("facility", 0, cat), half = sprite.width / sprite.sm / 2, runs = opaqueRuns(sprite);
+        later = later ? later.copy() : new Cover(TILE * t.m);
+        byCat[cat].forEach(function (r) {
+          var at = self._geo(r, t.level), parts = at[0].src, i = at[1];
+          for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {  // where _drawFacilities puts it
+            later.add(runs, Math.round(parts.ox[p] * t.scale - t.ox - half) * t.m, Math.round(parts.oy[p] * t.scale - t.oy - half) * t.m);
+          }
+        });
+      }
+      return out;
+    },
+    // The parts of patch i in tile pixels into the scratch this._px (x, y pairs; this._ends: where each part
+    // ends, in vertices); a vertex less than STEP_PX from the last one kept is skipped (a part's last never).
+    // Returns how many parts.
+    _trace: function (parts, i, t) {
+      var s = parts.start, off = parts.off, d = parts.d, sc = t.scale, count = s[i + 1] - s[i], n = 0;
+      var need = 2 * (off[s[i + 1]] - off[s[i]] + count);
+      if (this._px.length < need) this._px = new Float64Array(2 * need);
+      if (this._ends.length < count) this._ends = new Uint32Array(2 * count);
+      var px = this._px, ends = this._ends;
       for (var p = s[i]; p < s[i + 1]; p++) {
         var x0 = parts.ox[p] * sc - t.ox, y0 = parts.oy[p] * sc - t.oy, k = off[p], end = off[p + 1] - 1;
         var lx = x0 + d[2 * k] * sc, ly = y0 + d[2 * k + 1] * sc;
-        ctx.moveTo(lx, ly);
+        px[n++] = lx; px[n++] = ly;
         for (k = k + 1; k <= end; k++) {
           var x = x0 + d[2 * k] * sc, y = y0 + d[2 * k + 1] * sc;
           if (k < end && Math.abs(x - lx) < STEP_PX && Math.abs(y - ly) < STEP_PX) continue;
-          ctx.lineTo(x, y);
+          px[n++] = x; px[n++] = y;
           lx = x; ly = y;
         }
-        if (close) ctx.closePath();
+        ends[p - s[i]] = n / 2;
+      }
+      return count;
+    },
+    // The traced parts (_trace) added to a path, rings closed when `close`.
+    _emit: function (path, count, close) {
+      var px = this._px, ends = this._ends, a = 0;
+      for (var p = 0; p < count; p++) {
+        path.moveTo(px[2 * a], px[2 * a + 1]);
+        for (var k = a + 1; k < ends[p]; k++) path.lineTo(px[2 * k], px[2 * k + 1]);
+        if (close) path.closePath();
+        a = ends[p];
       }
     },
     _byGrade: function (records) {
@@ -302,10 +350,10 @@
     },
     // Per grade: the patch polygons (grade fill, category outline), then their source lines and bridge
     // points on top. Paths are drawn BATCH patches at a time: one path of thousands costs far more.
-    _drawCategory: function (ctx, records, c, t) {
+    _drawCategory: function (ctx, records, c, t, cover) {
       var style = SMP.cfg.styles[c], groups = this._byGrade(records);
       var pen = {c: c, outline: style.outline, dash: style.dash ? style.dash.split(/[ ,]+/).map(Number) : [],
-                 far: t.zoom < SMP.cfg.closeZoom, weight: sourceWeight(t.zoom)};
+                 far: t.zoom < SMP.cfg.closeZoom, weight: sourceWeight(t.zoom), cover: cover};
       // A polygon this close (px) to its own source line lies wholly under that line's opaque stroke, drawn
       // after it in the same grade: it is not drawn (far out, the strips along roads are under 1 px wide).
       // The margin: half the polygon's outline and a pixel's diagonal (every pixel it touches is covered).
@@ -318,6 +366,7 @@
       ctx.globalAlpha = 1;
     },
     _drawPolygons: function (ctx, list, g, pen, t) {
+      if (pen.cover && this._polygonsHidden(list, pen, t)) return;
       var thin = new Path2D(), thick = new Path2D(), hasThick = false, sc = t.scale;
       for (var k = 0; k < list.length; k++) {
         var at = this._geo(list[k], t.level), box = at[0].box, i = at[1];
@@ -325,11 +374,10 @@
         if (pen.under > 0 && !(w < pen.weight && h < pen.weight) && underSource(at[0], i, pen.under / sc)) continue;
         if (w < TINY_PX && h < TINY_PX) {
           thin.rect(box[4 * i] * sc - t.ox, box[4 * i + 1] * sc - t.oy, Math.max(w, 1), Math.max(h, 1));
-        } else if (w < DASH_PX && h < DASH_PX) {
-          this._path(thin, at[0].poly, i, t, true);
         } else {
-          this._path(thick, at[0].poly, i, t, true);
-          hasThick = true;
+          var dashed = !(w < DASH_PX && h < DASH_PX);
+          this._emit(dashed ? thick : thin, this._trace(at[0].poly, i, t), true);
+          hasThick = hasThick || dashed;
         }
       }
       ctx.globalAlpha = 0.5;
@@ -343,43 +391,97 @@
       ctx.lineCap = "butt";
       ctx.stroke(thin);
       if (hasThick) {  // big enough for the category's dash pattern
-        ctx.lineWidth = 2;
+        ctx.lineWidth = THICK_PX;
         ctx.setLineDash(pen.dash);
         ctx.lineJoin = ctx.lineCap = "round";
         ctx.stroke(thick);
         ctx.setLineDash([]);
       }
     },
-    _drawSources: function (ctx, list, g, pen, t) {
-      var lines = new Path2D(), blots = new Path2D(), points = [], sc = t.scale, weight = pen.weight;
+    // Markers drawn later cover what is drawn before them, and far out they can hide nearly every patch. A
+    // batch is left out whole or drawn whole (a path's antialiasing depends on everything it holds, so a
+    // path with some patches taken out could differ in pixels the cover does not hide).
+    _polygonsHidden: function (list, pen, t) {
+      var sc = t.scale, e = OUTLINE_PX / 2 * Math.SQRT2;  // a box's miter corners
       for (var k = 0; k < list.length; k++) {
-        var at = this._geo(list[k], t.level), parts = at[0].src, box = at[0].box, i = at[1], line = false;
-        for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
-          if (parts.off[p + 1] - parts.off[p] === 1) points.push(parts.ox[p] * sc - t.ox, parts.oy[p] * sc - t.oy);
-          else line = true;
-        }
-        if (!line) continue;
-        var w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
-        if (w < weight && h < weight) {  // a short line: the box its wide stroke would cover
-          var sx = Math.max(w, weight), sy = Math.max(h, weight);
-          blots.rect((box[4 * i] + box[4 * i + 2]) / 2 * sc - t.ox - sx / 2, (box[4 * i + 1] + box[4 * i + 3]) / 2 * sc - t.oy - sy / 2, sx, sy);
+        var at = this._geo(list[k], t.level), box = at[0].box, i = at[1];
+        var x = box[4 * i] * sc - t.ox, y = box[4 * i + 1] * sc - t.oy;
+        var w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc, hidden;
+        if (w < TINY_PX && h < TINY_PX) {
+          hidden = pen.cover.hides(x - e, y - e, x + Math.max(w, 1) + e, y + Math.max(h, 1) + e, t.m);
         } else {
-          this._path(lines, parts, i, t, false);
+          var dashed = !(w < DASH_PX && h < DASH_PX), count = this._trace(at[0].poly, i, t);
+          hidden = dashed ? this._strokeHidden(pen.cover, count, THICK_PX / 2, false, false, true, t)
+                          : this._strokeHidden(pen.cover, count, OUTLINE_PX / 2, true, false, true, t);
         }
+        if (!hidden) return false;
+      }
+      return true;
+    },
+    _linesHidden: function (list, pen, t) {  // the batch's source lines (not its points: each is a sprite)
+      var r = pen.weight / 2;
+      for (var k = 0; k < list.length; k++) {
+        var at = this._geo(list[k], t.level), parts = at[0].src, i = at[1];
+        if (!hasLine(parts, i)) continue;
+        var blot = blotOf(at[0].box, i, t, pen.weight), hidden;
+        if (blot) {
+          hidden = pen.cover.hides(blot[0], blot[1], blot[0] + blot[2], blot[1] + blot[3], t.m);
+        } else {
+          hidden = this._strokeHidden(pen.cover, this._trace(parts, i, t), r, pen.far, pen.far, false, t);
+        }
+        if (!hidden) return false;
+      }
+      return true;
+    },
+    // Whether the stroke of the traced parts (_trace) lies wholly under the cover: half-width r, miter joins
+    // (else round) and square caps (else round), rings closed. First the box of its vertices grown by the
+    // most a join or cap can reach; when that is not hidden, grown by what each vertex's own reaches (reach).
+    _strokeHidden: function (cover, count, r, miter, square, closed, t) {
+      var px = this._px, n = count ? 2 * this._ends[count - 1] : 0, x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (var k = 0; k < n; k += 2) {
+        var x = px[k], y = px[k + 1];
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+      var most = r * Math.max(miter ? WIDEST_MITER : 1, square ? Math.SQRT2 : 1);
+      if (cover.hides(x0 - most, y0 - most, x1 + most, y1 + most, t.m)) return true;
+      if (most === r) return false;
+      var b = reach(px, this._ends, count, r, miter, square, closed);
+      return cover.hides(b[0], b[1], b[2], b[3], t.m);
+    },
+    _drawSources: function (ctx, list, g, pen, t) {
+      var lines = new Path2D(), blots = new Path2D(), points = [], sc = t.scale, weight = pen.weight, cover = pen.cover;
+      var half = POINT_R + MARKER_LINE;  // half a point's sprite (_sprite), drawn at whole pixels below
+      var hidden = cover && this._linesHidden(list, pen, t);
+      for (var k = 0; k < list.length; k++) {
+        var at = this._geo(list[k], t.level), parts = at[0].src, i = at[1];
+        for (var p = parts.start[i]; p < parts.start[i + 1]; p++) {
+          if (parts.off[p + 1] - parts.off[p] !== 1) continue;
+          var px = parts.ox[p] * sc - t.ox, py = parts.oy[p] * sc - t.oy, x = Math.round(px - half), y = Math.round(py - half);
+          if (!cover || !cover.hides(x, y, x + 2 * half, y + 2 * half, t.m)) points.push(x, y);
+        }
+        if (hidden || !hasLine(parts, i)) continue;
+        var blot = blotOf(at[0].box, i, t, weight);  // a short line: the box its wide stroke would cover
+        if (blot) blots.rect(blot[0], blot[1], blot[2], blot[3]);
+        else this._emit(lines, this._trace(parts, i, t), false);
       }
       ctx.globalAlpha = 1;
       ctx.strokeStyle = ctx.fillStyle = SM.gradeColor(g);
-      ctx.lineWidth = weight;
-      // Far out (a wide line on a patch of a few px) miter joins and square caps look the same as round
-      // ones to within a pixel and are much cheaper for Skia to rasterize; close in, round as before.
-      // Miter joins (not bevel) so that a line covers every point within half its width (underSource).
-      ctx.lineJoin = pen.far ? "miter" : "round";
-      ctx.lineCap = pen.far ? "square" : "round";
-      ctx.stroke(lines);
-      ctx.fill(blots);
+      if (!hidden) {
+        ctx.lineWidth = weight;
+        // Far out (a wide line on a patch of a few px) miter joins and square caps look the same as round
+        // ones to within a pixel and are much cheaper for Skia to rasterize; close in, round as before.
+        // Miter joins (not bevel) so that a line covers every point within half its width (underSource).
+        ctx.lineJoin = pen.far ? "miter" : "round";
+        ctx.lineCap = pen.far ? "square" : "round";
+        ctx.stroke(lines);
+        ctx.fill(blots);
+      }
       if (!points.length) return;
-      var dot = this._sprite("point", g, pen.c), half = dot.width / dot.sm / 2;
-      for (var q = 0; q < points.length; q += 2) ctx.drawImage(dot, Math.round(points[q] - half), Math.round(points[q + 1] - half), 2 * half, 2 * half);
+      var dot = this._sprite("point", g, pen.c);
+      for (var q = 0; q < points.length; q += 2) ctx.drawImage(dot, points[q], points[q + 1], 2 * half, 2 * half);
     },
     _drawFacilities: function (ctx, records, c, t) {  // a round marker in the layer's colour with its symbol
       var sprite = this._sprite("facility", 0, c), half = sprite.width / sprite.sm / 2, self = this;
@@ -453,7 +555,8 @@
       var from = this._tokens[level];
       if (level === "fine" && !from) return Promise.resolve();  // the fine level comes in cells (_loadCells)
       var url = api("patches/" + level + "/" + (from ? from + "/" : "") + want);
-      this._fetching[level] = fetch(url, {credentials: "same-origin"}).then(function (response) {
+      var asked = (!from && early(url)) || fetch(url, {credentials: "same-origin"});
+      this._fetching[level] = asked.then(function (response) {
         if (response.status === 404 && from) {  // the old revision is no longer kept: take the whole
           delete self._tokens[level];
           if (level === "fine") self._dropFine();
@@ -577,7 +680,7 @@
     },
     _levelAt: function (zoom) { return zoom >= SMP.cfg.fineZoom && this._tokens.fine ? "fine" : "coarse"; },
     _viewLevel: function () { return this._levelAt(this._map.getZoom()); },
-    _geo: function (r, level) { return r.at[level] || r.at[level === "fine" ? "coarse" : "fine"]; },
+    _geo: function (r, level) { return level === "fine" ? r.at.fine || r.at.coarse : r.at.coarse || r.at.fine; },
 
     // records shown whose box meets the world box [x0, y0, x1, y1]
     _within: function (x0, y0, x1, y1) {
@@ -722,6 +825,106 @@
     if (!a.only !== !b.only || sa.size !== sb.size) return false;
     for (var code of sa) if (!sb.has(code)) return false;
     return true;
+  }
+
+  function hasLine(parts, i) {  // whether patch i has a source line (not only points)
+    for (var p = parts.start[i]; p < parts.start[i + 1]; p++) if (parts.off[p + 1] - parts.off[p] !== 1) return true;
+    return false;
+  }
+  // A source line shorter than its stroke's width each way is drawn as the box that stroke would cover:
+  // [x, y, w, h] in tile px; null for a longer line.
+  function blotOf(box, i, t, weight) {
+    var sc = t.scale, w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
+    if (!(w < weight && h < weight)) return null;
+    var sx = Math.max(w, weight), sy = Math.max(h, weight);
+    return [(box[4 * i] + box[4 * i + 2]) / 2 * sc - t.ox - sx / 2, (box[4 * i + 1] + box[4 * i + 3]) / 2 * sc - t.oy - sy / 2, sx, sy];
+  }
+
+  // ------------------------------------------------------------ what markers hide
+  // The pixels of a tile (device px, `size` a side) that markers paint opaque: a marker's sprite is copied as
+  // it is (drawImage at whole pixels), so where its alpha is 255 nothing drawn before shows. A summed-area
+  // table tells in four reads whether every pixel of a box is covered.
+  function Cover(size) { this.size = size; this.mask = new Uint8Array(size * size); this.sums = null; }
+  Cover.prototype.copy = function () { var out = new Cover(this.size); out.mask.set(this.mask); return out; };
+  Cover.prototype.add = function (runs, x, y) {  // a sprite's opaque runs with its corner at device px (x, y)
+    var S = this.size;
+    for (var v = 0; v < runs.length; v++) {
+      var row = y + v, r = runs[v];
+      if (row < 0 || row >= S) continue;
+      for (var q = 0; q < r.length; q += 2) {
+        var a = Math.max(0, x + r[q]), b = Math.min(S, x + r[q + 1]);
+        if (a < b) this.mask.fill(1, row * S + a, row * S + b);
+      }
+    }
+    this.sums = null;
+  };
+  // Whether everything drawn within the box (tile CSS px; m device px each) is hidden: every
+  // device pixel it touches, and one more each way for antialiasing, is covered (outside the tile: unseen).
+  Cover.prototype.hides = function (bx0, by0, bx1, by1, m) {
+    var S = this.size;
+    var x0 = Math.max(0, Math.floor((bx0 - 1) * m)), y0 = Math.max(0, Math.floor((by0 - 1) * m));
+    var x1 = Math.min(S, Math.ceil((bx1 + 1) * m)), y1 = Math.min(S, Math.ceil((by1 + 1) * m));
+    if (!(x0 < x1 && y0 < y1)) return true;
+    if (!this.sums) this.sums = summed(this.mask, S);
+    var W = S + 1, s = this.sums;
+    return s[y1 * W + x1] - s[y0 * W + x1] - s[y1 * W + x0] + s[y0 * W + x0] === (x1 - x0) * (y1 - y0);
+  };
+  function summed(mask, S) {  // sums[y * (S + 1) + x]: the covered pixels above and left of (x, y)
+    var W = S + 1, sums = new Int32Array(W * W);
+    for (var y = 0; y < S; y++) {
+      var row = 0;
+      for (var x = 0; x < S; x++) { row += mask[y * S + x]; sums[(y + 1) * W + x + 1] = sums[y * W + x + 1] + row; }
+    }
+    return sums;
+  }
+  // Per row of a canvas, its runs of opaque pixels as [from, to, from, to, …] (read once per sprite).
+  function opaqueRuns(canvas) {
+    if (canvas.runs) return canvas.runs;
+    var w = canvas.width, data = canvas.getContext("2d").getImageData(0, 0, w, canvas.height).data, out = [];
+    for (var y = 0; y < canvas.height; y++) {
+      var row = [], from = -1;
+      for (var x = 0; x <= w; x++) {
+        var opaque = x < w && data[4 * (y * w + x) + 3] === 255;
+        if (opaque && from < 0) from = x;
+        if (!opaque && from >= 0) { row.push(from, x); from = -1; }
+      }
+      out.push(row);
+    }
+    return (canvas.runs = out);
+  }
+
+  // The box [x0, y0, x1, y1] (tile px) that the stroke of the traced parts lies in: half-width r, miter
+  // joins (else round) and square caps (else round), rings closed. A miter join reaches r / sin(half its
+  // angle) from its vertex, up to the canvas's miterLimit (10; sharper is bevelled); a square cap's corners
+  // r·√2 from the line's end. Next to a segment under SHORT_PX (Skia may drop it) a join is taken at its widest.
+  var MITER_LIMIT = 10, SHORT_PX = 0.01, WIDEST_MITER = MITER_LIMIT * 1.01;  // (a margin for rounding at the limit)
+  function reach(px, ends, count, r, miter, square, closed) {
+    var out = [Infinity, Infinity, -Infinity, -Infinity], a = 0;
+    for (var p = 0; p < count; p++) {
+      var b = ends[p];
+      for (var k = a; k < b; k++) {
+        var end = !closed && (k === a || k === b - 1), e = r;
+        if (end && square) e = r * Math.SQRT2;
+        else if (!end && miter) e = r * miterRatio(px, a, b, k);
+        var x = px[2 * k], y = px[2 * k + 1];
+        if (x - e < out[0]) out[0] = x - e;
+        if (y - e < out[1]) out[1] = y - e;
+        if (x + e > out[2]) out[2] = x + e;
+        if (y + e > out[3]) out[3] = y + e;
+      }
+      a = b;
+    }
+    return out;
+  }
+  function miterRatio(px, a, b, k) {  // of the join at vertex k of the part [a, b) (neighbours taken round a ring)
+    var prev = k > a ? k - 1 : b - 1, next = k < b - 1 ? k + 1 : a;
+    var ux = px[2 * k] - px[2 * prev], uy = px[2 * k + 1] - px[2 * prev + 1];
+    var wx = px[2 * next] - px[2 * k], wy = px[2 * next + 1] - px[2 * k + 1];
+    var lu = Math.sqrt(ux * ux + uy * uy), lw = Math.sqrt(wx * wx + wy * wy);
+    if (lu < SHORT_PX || lw < SHORT_PX) return WIDEST_MITER;
+    var sinHalf = Math.sqrt(Math.max(0, (1 + (ux * wx + uy * wy) / (lu * lw)) / 2));
+    var ratio = sinHalf > 0 ? 1 / sinHalf : Infinity;
+    return ratio > WIDEST_MITER ? 1 : Math.max(ratio, 1);  // beyond the limit: a bevel, within r
   }
 
   // World boxes [x0, y0, x1, y1]; an empty one (no geometry) is [Infinity, Infinity, -Infinity, -Infinity]

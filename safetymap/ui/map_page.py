@@ -11,7 +11,9 @@ the script; the browser writes the view into the address (``z``, ``lat``, ``lon`
 """
 from __future__ import annotations
 
+import json
 import secrets
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -210,6 +212,13 @@ def filter_state(mask: np.ndarray, everything: pd.DataFrame) -> dict:
     return {"hidden": codes[~mask].astype(str).tolist()}
 
 
+def early_fetch_url(token: str) -> str:
+    """A script (``js/early.js``, as a data: URL: nothing to fetch first) that asks for the coarse payload of
+    revision ``token`` before Leaflet and the other scripts of the map are loaded and run."""
+    text = (assets.OWN_SCRIPTS / "early.js").read_text(encoding="utf-8") + f"\nSMPearly({json.dumps(token)});\n"
+    return "data:text/javascript;charset=utf-8," + quote(text)
+
+
 def show_map(store: Store, everything: pd.DataFrame, mask: np.ndarray, context: mapview.MapContext) -> str:
     """Draw the map: the base map with the browser-held patch layer, and this rerun's small state (the
     patches of ``mask`` shown). Returns the revision token the browser is asked to show."""
@@ -219,6 +228,7 @@ def show_map(store: Store, everything: pd.DataFrame, mask: np.ndarray, context: 
                                       **filter_state(mask, everything))
     m = mapview.base_map(schema, basemap_options(), setting("basemap"), context=context)
     mapview.add_patch_layer(m, schema, assets.own_script_url("patches.js"))
+    m.default_js = [("smearly", early_fetch_url(token)), *m.default_js]  # the map's first script (st_folium)
     centre, focus_zoom = st.session_state.get(FOCUS, (None, None))
     st_folium(m, key=MAP_KEY, height=mapview.MAP_HEIGHT, use_container_width=True, returned_objects=RETURNED,
               feature_group_to_add=[state], layer_control=mapview.layer_control(), center=centre, zoom=focus_zoom,
