@@ -49,7 +49,7 @@ def _datetimes_text(values: pd.Series, fmt: str | None = None) -> pd.Series:
     return values.dt.strftime(fmt).astype(object).where(values.notna(), "")
 
 
-def _number_text(value) -> str:
+def number_text(value) -> str:
     if pd.isna(value):
         return ""
     value = float(value)
@@ -68,7 +68,7 @@ def shown(frame: pd.DataFrame) -> pd.DataFrame:
             values = values.map({True: "是", False: "否"})
         elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             if values.isna().any():
-                values = values.map(_number_text).astype(object)
+                values = values.map(number_text).astype(object)
         else:
             values = values.astype(object).where(values.notna(), "")
             values = values.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else v)

@@ -70,11 +70,12 @@ _LOCKS: dict[tuple[str, str], threading.Lock] = {}
 _GUARD = threading.Lock()
 
 
-def _by_revision(func, store: Store, name: str, location: str, revision: tuple[int, ...], day):
+def _by_revision(func, store: Store, name: str, location: str, revision: tuple[int, ...], day, update=None):
     """``func(store)`` for this revision and day, one object for the whole process, shared by every
     session and rerun: never pickled or copied (``st.cache_data`` unpickled a copy of the whole ledger
     on every rerun). Only the newest revision is kept, so a busy ledger holds one copy in memory; a
-    session still asking for an older one gets it computed but not kept."""
+    session still asking for an older one gets it computed but not kept. With ``update``, a newer
+    revision's value is ``update(store, previous)`` from the older one kept, unless that returns None."""
     slot, key = (name, location), (tuple(revision), str(day))
     hit = _LATEST.get(slot)
     if hit is not None and hit[0] == key:
@@ -86,11 +87,16 @@ def _by_revision(func, store: Store, name: str, location: str, revision: tuple[i
         if hit is not None and hit[0] == key:
             return hit[1]
         newer = hit is None or key >= hit[0]
+        value = None
         if newer:  # the older value is let go before the new one is built: never both held by the cache
-            _LATEST.pop(slot, None)
+            previous = _LATEST.pop(slot, (None, None))[1]
             hit = None
+            if update is not None and previous is not None:
+                value = update(store, previous)
+            del previous
             trim_memory()
-        value = func(store)
+        if value is None:
+            value = func(store)
         if newer:
             _LATEST[slot] = (key, value)
             trim_memory()  # what the build freed back to the system
@@ -102,14 +108,19 @@ def clear_revision_cache() -> None:
     _LATEST.clear()
 
 
-def cached_by_revision(func):
+def cached_by_revision(func=None, *, update=None):
     """Cache ``func(store)`` until the ledger changes (``store.revision()``) or the day does (逾期), so a
     rerun for a filter, a pan or a tab does not read the whole ledger again. The result is shared
     between sessions: a frame is handed out as a shallow copy (pandas copy-on-write keeps the shared
-    one unchanged when a caller assigns to its copy); callers must not change other results in place."""
+    one unchanged when a caller assigns to its copy); callers must not change other results in place.
+    With ``update`` (``@cached_by_revision(update=f)``), the next revision's result is ``f(store, previous)``
+    from the one cached for an older revision or day, or ``func(store)`` where ``f`` returns None."""
+    if func is None:
+        return lambda f: cached_by_revision(f, update=update)
+
     @wraps(func)
     def wrapper(store: Store):
         out = _by_revision(func, store, f"{func.__module__}.{func.__qualname__}", store.location, store.revision(),
-                           today())
+                           today(), update)
         return out.copy(deep=False) if isinstance(out, pd.DataFrame) else out
     return wrapper

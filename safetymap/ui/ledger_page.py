@@ -9,30 +9,88 @@ import streamlit as st
 from ..io.csv import csv_bytes
 from ..clock import today
 from ..filters import MASK_KEYS, PatchFilter
-from ..ledger import ledger_table
+from ..ledger import OVERDUE_COLUMN, ledger_table, number_text, overdue
 from ..store import Store
 from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
 from .filter_form import filter_form
+from .map_frame import change_limit, merged_order, spliced, totals
 
 
 @dataclass(frozen=True)
 class LedgerView:
-    """The whole table as the page shows it and, row for row, the values its filters test. Shared by
-    every session (``cached_by_revision``): select rows from it, never change it."""
+    """The whole table as the page shows it and, row for row, the values its filters test (with each
+    patch's version), at a ledger revision. Shared by every session (``cached_by_revision``): select rows
+    from it, never change it."""
     table: pd.DataFrame
     keys: pd.DataFrame
+    revision: tuple[int, ...] = ()
 
     def chosen(self, chosen: PatchFilter) -> pd.DataFrame:
         return self.table[chosen.mask(self.keys)].reset_index(drop=True)
 
 
-@cached_by_revision
+KEY_COLUMNS = (*MASK_KEYS, "version")
+
+
+def updated_view(store: Store, previous: LedgerView) -> LedgerView | None:
+    """``ledger_view`` of an older revision or day brought up to date: the rows of the patches written since
+    are made again and replace theirs (the others are the previous table's), 是否逾期 judged again (the day
+    may be new). None (build it whole) when the store cannot tell what changed or too much did, when a number
+    column's form (numbers, or text where some are missing) would change, or when the count and sum of
+    versions per category differ from the ledger's."""
+    changes = store.changes_since(previous.revision, [f.key for f in store.schema.common_fields],
+                                  limit=change_limit(len(previous.table)))
+    if changes is None:
+        return None
+    rows, table = changes.rows, previous.table
+    made = ledger_table(rows, store.schema) if len(rows) else table.iloc[:0]
+    made, table = _as_text_where_either_is(made, table, store.schema)
+    if not made.dtypes.equals(table.dtypes):
+        return None
+    order = merged_order(previous.keys, rows, changes.codes, store.schema)
+    table, keys = spliced(table, made, order), spliced(previous.keys, _keys(rows), order)
+    table[OVERDUE_COLUMN] = overdue(keys, schema=store.schema).map({True: "逾期", False: ""}).to_numpy(object)
+    if _numbers_turn_back(table, store.schema) or totals(keys) != changes.totals:
+        return None
+    return LedgerView(table, keys, changes.revision)
+
+
+def _keys(frame: pd.DataFrame) -> pd.DataFrame:
+    # a copy: a selection may be a view that keeps every column of the read alive
+    return frame[list(dict.fromkeys(k for k in KEY_COLUMNS if k in frame))].copy()
+
+
+def _number_labels(schema) -> list[str]:
+    return [f.label_with_unit for f in schema.common_fields if f.type in ("int", "float")]
+
+
+def _as_text_where_either_is(made: pd.DataFrame, table: pd.DataFrame, schema) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The new rows and the table with each number column as text where either shows it as text (``shown``:
+    some value missing; ``_numbers_turn_back`` checks one still is), as a whole build would show them."""
+    for label in _number_labels(schema):
+        if label in made and (made[label].dtype == object) != (table[label].dtype == object):
+            if made[label].dtype == object:
+                table = table.assign(**{label: table[label].map(number_text).astype(object)})
+            else:
+                made[label] = made[label].map(number_text).astype(object)
+    return made, table
+
+
+def _numbers_turn_back(table: pd.DataFrame, schema) -> bool:
+    """Whether a number column shown as text (``shown``: some value was missing) has no missing value left,
+    so a whole build would show it as numbers again."""
+    return any(table[label].dtype == object and not (table[label] == "").any()
+               for label in _number_labels(schema) if label in table)
+
+
+@cached_by_revision(update=updated_view)
 def ledger_view(store: Store) -> LedgerView:
     """The table of every current patch, built once per revision and day (逾期) from the common fields
-    read column-wise (no geometry): a rerun for a filter only selects rows."""
+    read column-wise (no geometry): a rerun for a filter only selects rows; after a change, made from the
+    previous revision's (``updated_view``)."""
+    revision = store.revision()  # read first: the table is at least this new
     frame = store.read_columns([f.key for f in store.schema.common_fields])
-    # a copy: a selection may be a view that keeps every column of the read alive
-    return LedgerView(ledger_table(frame, store.schema), frame[[k for k in MASK_KEYS if k in frame]].copy())
+    return LedgerView(ledger_table(frame, store.schema), _keys(frame), revision)
 
 
 def render() -> None:
