@@ -313,6 +313,9 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
     prj = shapefile.sidecar(path, ".prj")
     prj_known = prj is None or shapefile.prj_is_known(prj)
     try:
+        damage = shapefile.incomplete(*_shapefile_parts(path, zipped))
+        if damage:
+            return _refused(shown, damage)
         utf8 = shapefile.utf8_first(path, encoding, open_dbf) if prj_known else None
         if utf8 is not None:  # the usual case: read as UTF-8, checked as it is read
             try:
@@ -343,6 +346,18 @@ def _shapefile_layer(path: Path, source, shown: str, schema: Schema | None, choi
     if prj is not None and layer.crs is None:
         layer.crs_problem = "未知坐标系：无法识别 .prj 中的坐标系定义"
     return ReadResult(layers=[layer], warnings=[f"{shown}：{choice.note}"] if choice.note else [])
+
+
+def _shapefile_parts(shp: Path, zipped: tuple[Path, str] | None) -> list[shapefile.Part]:
+    """The .shp, .shx and .dbf of the shapefile: in its zip (``zipped``: zip, member) or beside ``shp``."""
+    if zipped is None:
+        files = [shapefile.sidecar(shp, suffix) for suffix in (".shp", ".shx", ".dbf")]
+        return [shapefile.Part(f.name, f.stat().st_size, functools.partial(open, f, "rb")) for f in files]
+    archive, member = zipped
+    with zipfile.ZipFile(archive) as zf:
+        infos = [zf.getinfo(f"{member[:-4]}{suffix}") for suffix in (".shp", ".shx", ".dbf")]
+    return [shapefile.Part(Path(i.filename).name, i.file_size, functools.partial(_zip_member, archive, i.filename))
+            for i in infos]
 
 
 @contextmanager
