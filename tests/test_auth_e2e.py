@@ -91,13 +91,17 @@ def test_refresh_keeps_the_user_signed_in_on_the_same_page(app, chromium):  # no
     page.goto(f"{app.url}/edit?from=bookmark")
     page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
     e2e.wait_idle(page)
-    open_edit_form(page, store, store.read("curve").iloc[0]["code"])
+    code = store.read("curve").iloc[0]["code"]
+    open_edit_form(page, store, code)
+    page.wait_for_url(f"**/edit?from=bookmark&code={code}", timeout=30_000)  # the chosen patch is in the address
     page.reload()  # F5
     page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
     e2e.wait_idle(page)
-    assert page.url.endswith("/edit?from=bookmark")
+    assert page.url.endswith(f"/edit?from=bookmark&code={code}")
     page.get_by_role("heading", name="图斑编辑").first.wait_for(timeout=30_000)
     assert page.get_by_role("button", name="登录", exact=True).count() == 0
+    title = f"编辑 {store.schema.category('curve').label} {code}"
+    page.locator('[data-testid="stForm"]', has_text=title).wait_for(timeout=30_000)  # the same patch, not a blank pick
     context.close()
 
 

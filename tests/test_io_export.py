@@ -20,7 +20,7 @@ from safetymap.io.csv import export_csv
 from safetymap.io.excel import SUMMARY_SHEET, TABLE_SHEET
 from safetymap.io.export import FORMATS, export, related_tables
 from safetymap.filters import filter_patches
-from safetymap.io.geojson import PART_COLUMN, PATCH_PART, SOURCE_PART
+from safetymap.io.geojson import SOURCE_WKT_COLUMN
 from safetymap.io.geopackage import SOURCE_SUFFIX, TABLE_NAMES
 from safetymap.io.kml import kml_color
 from safetymap.io.shapefile import GLOSSARY_NAME
@@ -74,23 +74,31 @@ def test_geopackage_layers_tables_crs_and_values(store, tmp_path):
 
 
 @pytest.mark.parametrize("rfc7946, crs", [(False, "EPSG:4490"), (True, "EPSG:4326")])
-def test_geojson_holds_each_patch_and_its_source(store, tmp_path, rfc7946, crs):
+@pytest.mark.parametrize("only", [None, "fog"])
+def test_geojson_holds_one_polygon_per_patch_with_its_source_as_wkt(store, tmp_path, rfc7946, crs, only):
+    """One layer, one feature per patch (a fog-only export held each patch twice: its polygon and its source
+    line as a second feature, 26 features for the 13 patches the page counted)."""
     frame = store.read()
+    if only:
+        frame = frame[frame["category"] == only]
     out = tmp_path / "ledger.geojson"
-    export(frame, "geojson", out, store.schema, rfc7946=rfc7946)
+    result = export(frame, "geojson", out, store.schema, rfc7946=rfc7946)
     text = out.read_text(encoding="utf-8")
     assert ('"crs"' in text) is not rfc7946 and "团雾多发路段" in text
+    assert len(pyogrio.list_layers(out)) == 1
     got = pyogrio.read_dataframe(out, DATE_AS_STRING="YES")  # as the importer reads: GDAL would take 高发时段 "00:00–07:00" for a time
     assert pyogrio.read_info(out)["crs"] == crs
-    patches = got[got[PART_COLUMN] == PATCH_PART]
-    sources = got[got[PART_COLUMN] == SOURCE_PART]
-    assert len(patches) == len(sources) == len(frame)
-    assert (patches.geom_type == "Polygon").all()
+    assert len(got) == result.count == len(frame)
+    assert sorted(got["图斑编号"]) == sorted(frame["code"])
+    assert (got.geom_type == "Polygon").all()
     for c in store.schema.categories:
-        assert_same_values(sources[sources["类别"] == c.label], by_category(frame, c), c)
+        if (frame["category"] == c.key).any():
+            assert_same_values(got[got["类别"] == c.label], by_category(frame, c), c)
     stored = frame.set_index("code")
-    for code, geom in zip(sources["图斑编号"], sources.geometry):
-        assert shapely.equals_exact(geom, stored.at[code, "source_geometry"], 1e-7)
+    sources = shapely.from_wkt(got[SOURCE_WKT_COLUMN].to_numpy())
+    for code, patch, source in zip(got["图斑编号"], got.geometry, sources):
+        assert shapely.equals_exact(source, stored.at[code, "source_geometry"], 1e-7)
+        assert shapely.hausdorff_distance(patch, stored.at[code, "geometry"]) < 1e-6  # RFC 7946: 7 decimals, rings turned
 
 
 @pytest.mark.parametrize("fmt", ["kml", "kmz"])

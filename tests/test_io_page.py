@@ -94,3 +94,22 @@ def test_download_data_is_built_on_click(store, fmt, magic):
     from safetymap.ui.files_page import _export_bytes
     data = _export_bytes(store, PatchFilter(), len(store.read()), fmt, {}, User("编辑员", "editor"))()
     assert data.startswith(magic)
+
+
+def test_the_geojson_download_holds_as_many_features_as_the_page_counts(sample_db, monkeypatch, tmp_path):
+    """A fog-only GeoJSON held each patch twice (its polygon and its source line as a second feature);
+    the page counts patches and says what the file holds: one polygon per patch."""
+    import pyogrio
+
+    from safetymap.ui.files_page import _export_bytes
+    at = files_app(sample_db, monkeypatch)
+    at.multiselect(key="export_f_category").set_value(["fog"]).run()
+    count = int(at.metric[0].value)
+    assert 0 < count < len(open_store(sample_db).read())
+    assert any(f"每个图斑一个面要素（共 {count} 个）" in c.value for c in at.caption)
+    out = tmp_path / "fog.geojson"
+    out.write_bytes(_export_bytes(open_store(sample_db), PatchFilter(categories=("fog",)), count, "geojson", {},
+                                  User("编辑员", "editor"))())
+    got = pyogrio.read_dataframe(out)
+    assert len(got) == count and got["图斑编号"].is_unique and (got.geom_type == "Polygon").all()
+    assert set(got["类别"]) == {open_store(sample_db).schema.category("fog").label}

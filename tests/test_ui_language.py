@@ -16,7 +16,7 @@ from ui_text import english_problems
 ALLOWED = {"Excel", "CSV", "QGIS", "qgz", "csv", "xlsx", "GeoJSON", "geojson", "GeoPackage", "gpkg", "KML", "kml", "KMZ", "kmz",
            "Shapefile", "shp", "shx", "dbf", "prj", "cpg", "zip", "ZIP", "HTTPS", "PDF", "HTML", "html", "GBK", "UTF",
            "JPG", "jpg", "jpeg", "PNG", "png", "WebP", "webp", "HEIC", "heic", "EPSG", "GCJ", "CGCS", "Ctrl",
-           "QGIS", "ArcGIS", "RFC", "OpenStreetMap", "OSM", "BOM", "WGS", "Windows", "Google", "Earth", "Word",
+           "QGIS", "ArcGIS", "RFC", "WKT", "OpenStreetMap", "OSM", "BOM", "WGS", "Windows", "Google", "Earth", "Word",
            "category"}  # io's message names the command-line option --category (io/* to say 上方「类别」 on the page)
 
 PAGES = {  # page module → roles that open it (app.py's pages_for)

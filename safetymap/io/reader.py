@@ -34,6 +34,7 @@ from . import kml, patch_twins, shapefile
 from .columns import derived_columns, known_column
 from .csv import read_csv_text
 from .excel import SUMMARY_SHEET, TABLE_SHEET
+from .geojson import SOURCE_WKT_COLUMN
 from .geopackage import STYLE_TABLE, TABLE_NAMES
 from .gpkg_check import check_geopackage
 from .sandbox import run_bounded
@@ -313,6 +314,9 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
     prj = shapefile.sidecar(path, ".prj")
     prj_known = prj is None or shapefile.prj_is_known(prj)
     try:
+        damage = shapefile.incomplete(*_shapefile_parts(path, zipped))
+        if damage:
+            return _refused(shown, damage)
         utf8 = shapefile.utf8_first(path, encoding, open_dbf) if prj_known else None
         if utf8 is not None:  # the usual case: read as UTF-8, checked as it is read
             try:
@@ -345,6 +349,18 @@ def _shapefile_layer(path: Path, source, shown: str, schema: Schema | None, choi
     return ReadResult(layers=[layer], warnings=[f"{shown}：{choice.note}"] if choice.note else [])
 
 
+def _shapefile_parts(shp: Path, zipped: tuple[Path, str] | None) -> list[shapefile.Part]:
+    """The .shp, .shx and .dbf of the shapefile: in its zip (``zipped``: zip, member) or beside ``shp``."""
+    if zipped is None:
+        files = [shapefile.sidecar(shp, suffix) for suffix in (".shp", ".shx", ".dbf")]
+        return [shapefile.Part(f.name, f.stat().st_size, functools.partial(open, f, "rb")) for f in files]
+    archive, member = zipped
+    with zipfile.ZipFile(archive) as zf:
+        infos = [zf.getinfo(f"{member[:-4]}{suffix}") for suffix in (".shp", ".shx", ".dbf")]
+    return [shapefile.Part(Path(i.filename).name, i.file_size, functools.partial(_zip_member, archive, i.filename))
+            for i in infos]
+
+
 @contextmanager
 def _zip_member(zip_path: Path, member: str):
     """A zip member opened for reading, closing its zip with it."""
@@ -370,11 +386,38 @@ def _read_gis(path: Path, shown: str, schema: Schema | None) -> ReadResult:
             result.warnings.append(f"已忽略 {shown} 中的非空间表「{layer_name}」")
             continue
         try:
-            result.layers.append(_gis_layer(path, shown if len(layers) == 1 else f"{shown}:{layer_name}", layer_name,
-                                            schema))
+            layer = _gis_layer(path, shown if len(layers) == 1 else f"{shown}:{layer_name}", layer_name, schema)
         except (DataSourceError, DataLayerError) as exc:
             result.problems.append(Problem("", f"图层「{layer_name}」无法读取：{exc}", file=shown))
+            continue
+        result.layers.append(layer)
+        result.extend(_source_geometry(layer))
     return result
+
+
+def _source_geometry(layer: RawLayer) -> ReadResult:
+    """A layer with a 源几何WKT column (our GeoJSON export: one polygon per patch) takes its geometries
+    from that column, where given: the source line/point, from which the import derives the polygon.
+    Returns the warnings and the problems (WKT that does not parse, by row)."""
+    frame = layer.frame
+    names = frame.column_names if isinstance(frame, pa.Table) else list(frame.columns)
+    if SOURCE_WKT_COLUMN not in names:
+        return ReadResult()
+    if isinstance(frame, pa.Table):
+        texts, layer.frame = frame.column(SOURCE_WKT_COLUMN).to_numpy(zero_copy_only=False), frame.drop_columns([SOURCE_WKT_COLUMN])
+    else:
+        texts, layer.frame = frame[SOURCE_WKT_COLUMN].to_numpy(dtype=object), frame.drop(columns=[SOURCE_WKT_COLUMN])
+    given = np.array([isinstance(t, str) and bool(t.strip()) for t in texts], dtype=bool)
+    sources = np.full(len(texts), None, dtype=object)
+    sources[given] = shapely.from_wkt(texts[given], on_invalid="ignore")
+    geoms = layer.geometry
+    geoms = shapely.from_wkb(geoms.to_numpy(zero_copy_only=False)) if _is_wkb(geoms) else np.asarray(geoms, dtype=object)
+    parsed = given & ~shapely.is_missing(sources)
+    layer.geometry = np.where(parsed, sources, geoms)
+    problems = [Problem(SOURCE_WKT_COLUMN, f"「{SOURCE_WKT_COLUMN}」不是可识别的 WKT 几何：{str(texts[i])[:40]}",
+                        row=int(layer.rows[i]), file=layer.file) for i in np.flatnonzero(given & ~parsed)]
+    return ReadResult(problems=problems, warnings=[f"{layer.file}：几何取自「{SOURCE_WKT_COLUMN}」列（路段线/桥梁点），"
+                                                   "图斑面按规则重新生成"] if parsed.any() else [])
 
 
 def _ledger_layout(path: Path, shown: str, names: list[str], schema: Schema | None) -> ReadResult | None:

@@ -11,6 +11,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 import geopandas as gpd
 import numpy as np
@@ -269,6 +270,68 @@ def sidecar(shp: Path, suffix: str) -> Path | None:
 def missing_parts(shp: Path) -> list[str]:
     """The required parts of a shapefile that are not beside it (.prj is checked with the CRS)."""
     return [label for suffix, label in REQUIRED_PARTS.items() if sidecar(shp, suffix) is None]
+
+
+# .shp and .shx: a 100-byte header whose bytes 24-27 hold the file's length in 16-bit words (big-endian);
+# then in the .shx one 8-byte entry per shape: its offset and content length in the .shp, in words.
+MAIN_HEADER = 100
+SHX_ENTRY = 8
+SHP_RECORD_HEADER = 8
+DAMAGED = "文件不完整或已损坏；请重新导出，或把完整的文件重新打包后导入"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of a shapefile, beside it or in its zip: the name messages give it, its size, how to open it."""
+    name: str
+    size: int
+    open: Callable[[], BinaryIO]
+
+    def head(self, n: int) -> bytes:
+        with self.open() as fh:
+            return fh.read(n)
+
+
+def _declared_bytes(part: Part) -> int:
+    """The length a .shp or .shx header gives for its file (0 when the header itself is cut)."""
+    head = part.head(MAIN_HEADER)
+    return int.from_bytes(head[24:28], "big") * 2 if len(head) == MAIN_HEADER else 0
+
+
+def _whole_shapes(shp: Part, shx: Part, count: int) -> int:
+    """How many of the ``count`` shapes the .shx indexes lie wholly within the .shp's bytes."""
+    with shx.open() as fh:
+        fh.read(MAIN_HEADER)
+        index = np.frombuffer(fh.read(count * SHX_ENTRY), dtype=">i4").reshape(-1, 2).astype(np.int64) * 2
+    ends = index[:, 0] + SHP_RECORD_HEADER + index[:, 1]
+    inside = ends <= shp.size
+    return int(np.argmin(inside)) if not inside.all() else count
+
+
+def incomplete(shp: Part, shx: Part, dbf: Part) -> str | None:
+    """What is missing when a part of the shapefile was cut short (a copy or download that stopped), judged
+    from the headers and sizes before GDAL opens it: GDAL would read a cut .dbf only up to where it stops,
+    without a word, and a cut .shp as shapes without geometry."""
+    shx_bytes = _declared_bytes(shx)
+    if shx.size < max(shx_bytes, MAIN_HEADER):
+        whole = max(shx.size - MAIN_HEADER, 0) // SHX_ENTRY
+        declared = max(shx_bytes - MAIN_HEADER, 0) // SHX_ENTRY
+        return f"{shx.name} 只有 {whole} 个图形的索引，而文件头记载 {declared} 个：{DAMAGED}"
+    shapes = (shx_bytes - MAIN_HEADER) // SHX_ENTRY
+    if shp.size < max(_declared_bytes(shp), MAIN_HEADER):
+        return (f"{shp.name} 只有前 {_whole_shapes(shp, shx, shapes)} 个图形完整，而 {shx.name} 索引了 {shapes} 个："
+                f"{DAMAGED}")
+    head = dbf.head(12)
+    if len(head) < 12:
+        return f"{dbf.name} 连文件头都不完整（只有 {dbf.size} 字节）：{DAMAGED}"
+    declared = int.from_bytes(head[4:8], "little")
+    header_bytes, record_bytes = int.from_bytes(head[8:10], "little"), int.from_bytes(head[10:12], "little")
+    whole = min(declared, max(dbf.size - header_bytes, 0) // max(record_bytes, 1))
+    if whole != shapes:
+        said = f"（其文件头记载 {declared} 条）" if whole != declared else ""
+        fewer = "只有" if whole < shapes else "有"
+        return f"{dbf.name} {fewer} {whole} 条记录{said}，而 {shp.name} 有 {shapes} 个图形：{DAMAGED}"
+    return None
 
 
 ANSI_LDID = 0x57  # ArcGIS: "the system's ANSI code page" — unknown here (GDAL would read it as Latin-1)

@@ -20,6 +20,7 @@ FILTER_PARAMS = {"category": "category", "grade": "grade", "status": "status", "
                  "route": "route", "overdue": "overdue", "fog_ledger": "fog"}
 FLAGS = ("overdue", "fog_ledger")
 VIEW_PARAMS = ("z", "lat", "lon")
+CODE_PARAM = "code"  # the chosen patch, on 地图 and on 图斑编辑
 
 
 # ---------------------------------------------------------------- filters <-> URL

@@ -1,7 +1,13 @@
 """The edit form of one patch, generated from the schema. What the form shows is owned by one draft per
 patch and version, so leaving the page and coming back never blanks it. 保存 checks the input and lists
 exactly what will change (emptied fields named); only 确认保存 writes, as one versioned transaction. The
-result, every error (linked to its field) and a conflict with someone else's save appear at the button."""
+result and every error (linked to its field) appear at the button.
+
+A draft based on a version someone else has since replaced (their save came first, from this app or from
+QGIS through the live GeoPackage) is never shown as if it were current: above the form a table sets the
+stored values beside the draft's, each field they changed says its stored value, and the user chooses to
+save the draft's changes onto the new version, carry them onto it to check first, or take the stored
+values. The state lives in the session, so leaving the page and coming back shows the same."""
 from __future__ import annotations
 
 import pandas as pd
@@ -23,8 +29,8 @@ GEOMETRY_PROBLEMS = ("几何", "桩号")  # problem labels that are not fields: 
 
 def _keys(code: str) -> dict:
     p = f"edit:{code}:"
-    return {"prefix": p, "base": p + "base", "draft": p + "draft", "errors": p + "errors", "conflict": p + "conflict",
-            "pending": p + "pending", "result": p + "result"}
+    return {"prefix": p, "base": p + "base", "draft": p + "draft", "errors": p + "errors", "pending": p + "pending",
+            "result": p + "result"}
 
 
 def anchor(code: str, key: str) -> str:
@@ -55,7 +61,7 @@ def _load(store: Store, code: str, fields) -> tuple[dict, dict]:
     record = store.get(code)
     base = st.session_state.get(k["base"]) or record
     _sync_draft(fields, base, k)
-    if base["version"] != record["version"] and not _pending(fields, base, k) and k["conflict"] not in st.session_state:
+    if base["version"] != record["version"] and not _pending(fields, base, k):
         base = record
         _sync_draft(fields, base, k)
     st.session_state[k["base"]] = base
@@ -64,6 +70,26 @@ def _load(store: Store, code: str, fields) -> tuple[dict, dict]:
 
 def _pending(fields, base: dict, k: dict) -> dict:
     return changed_values(fields, base, read_state(fields, k["prefix"]))
+
+
+def _as_form(fields, record: dict) -> dict:
+    """A stored record's values as the form holds them."""
+    return {f.key: initial_value(f, record.get(f.key), record) for f in fields}
+
+
+def _stored_notes(fields, base: dict, record: dict) -> dict[str, str]:
+    """Field key -> a note beside it, for each field changed in the stored version since ``base``."""
+    if record["version"] == base["version"]:
+        return {}
+    stored = _as_form(fields, record)
+    theirs = change_summary(fields, base, changed_values(fields, base, stored))
+    by_label = {f.label: f.key for f in fields}
+    return {by_label[label]: f"台账当前（版本 {record['version']}）为「{_clip(now)}」；此处是基于版本 {base['version']} 的草稿"
+            for label, (_, now) in theirs.items()}
+
+
+def _clip(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[:size] + "…"
 
 
 def render(store: Store, code: str, user: User | None = None) -> None:
@@ -75,15 +101,20 @@ def render(store: Store, code: str, user: User | None = None) -> None:
     _rectification_summary(base)
     errors = st.session_state.get(k["errors"], {})
     can_edit = user.can("edit")
+    if record["version"] != base["version"]:
+        _stale_draft_panel(store, code, c, k, user, base, record)
     with st.form(f"form-{code}", border=True):
-        st.markdown(md_format("**编辑 {} {}**（版本 {}）", c.label, code, base["version"]))
-        _unsaved_note(c, base, record, k)
+        st.markdown(md_format("**编辑 {} {}**（{}）", c.label, code, _version_text(base, record)))
+        _unsaved_note(c, base, k)
         stake_note = stake_length_warning(store.schema, record, read_state(fields, k["prefix"]))
+        stored_notes = _stored_notes(fields, base, record)
         routes = store.routes()
         for f in fields:
             field_input(f, k["prefix"] + f.key, disabled=not can_edit or f.key == "code", error=errors.get(f.label),
                         anchor=anchor(code, f.key) if f.label in errors else None,
                         warning=stake_note if f.key == "end_stake" else None, routes=routes)
+            if f.key in stored_notes:
+                st.warning(md_escape(stored_notes[f.key]), icon=":material/sync_problem:")
         geometry_error = next((errors[name] for name in GEOMETRY_PROBLEMS if name in errors), None)
         if geometry_error:
             st.markdown(f'<div id="{anchor(code, "geometry")}"></div>', unsafe_allow_html=True)
@@ -102,19 +133,91 @@ def render(store: Store, code: str, user: User | None = None) -> None:
     _history_panel(store, code, user)
 
 
-def _unsaved_note(c, base: dict, record: dict, k: dict) -> None:
+def _version_text(base: dict, record: dict) -> str:
+    if record["version"] == base["version"]:
+        return f"版本 {base['version']}"
+    return f"草稿基于版本 {base['version']}，台账已是版本 {record['version']}"
+
+
+def _unsaved_note(c, base: dict, k: dict) -> None:
     changes = _pending(c.editable_fields, base, k)
     if changes:
         labels = "、".join(c.field(key).label for key in changes)
         st.info(f"有未保存的修改：{labels}。点「保存」核对后确认，才会写入台账。", icon=":material/edit:")
-    if record["version"] != base["version"]:
-        st.warning(f"台账中此图斑已是版本 {record['version']}（{md_escape(record['updated_by'])} 保存）；"
-                   f"您的修改基于版本 {base['version']}，保存时会列出双方的值。", icon=":material/sync:")
+
+
+def _stale_draft_panel(store, code, c, k, user, base: dict, record: dict) -> None:
+    """The draft is based on version N, the ledger holds N+1 or later: the stored values beside the draft's,
+    and what to do with the draft."""
+    fields = c.editable_fields
+    mine = _pending(fields, base, k)
+    theirs = changed_values(fields, base, _as_form(fields, record))
+    old, new = base["version"], record["version"]
+    with st.container(border=True):
+        when = record.get("updated_at")
+        when = when.strftime("%Y-%m-%d %H:%M") if hasattr(when, "strftime") else ""
+        st.warning(md_format("**草稿未保存，且已不是最新版本**：您的修改基于版本 {}；台账中此图斑已是版本 {}"
+                             "（{} {} 保存）。", old, new, record.get("updated_by") or "未知用户", when),
+                   icon=":material/sync_problem:")
+        st.dataframe(_stale_table(fields, base, record, k, sorted(set(mine) | set(theirs), key=c.keys.index)),
+                     hide_index=True, width="stretch")
+        if not user.can("edit"):
+            return
+        first, second, third = st.columns(3)
+        if first.button(f"在最新版本上保存我的修改（版本 {new}）", key=k["prefix"] + "retry", type="primary",
+                        disabled=not mine):
+            _save_onto(store, code, k, user, mine, record)
+        if second.button(f"把我的修改套用到版本 {new}，核对后再保存", key=k["prefix"] + "rebase", disabled=not mine):
+            _rebase(fields, k, mine, record)
+        if third.button(f"放弃我的修改，载入版本 {new}", key=k["prefix"] + "discard"):
+            st.session_state[k["base"]] = record  # a new version: the draft is made again from it
+            for key in (k["result"], k["errors"], k["pending"]):
+                st.session_state.pop(key, None)
+            st.rerun()
+
+
+def _stale_table(fields, base: dict, record: dict, k: dict, keys: list[str]) -> pd.DataFrame:
+    """Per field changed on either side: its value in the draft's version, in the ledger now, in the draft."""
+    stored, draft = _as_form(fields, record), read_state(fields, k["prefix"])
+    now = change_summary(fields, base, {key: stored[key] for key in keys})
+    typed = change_summary(fields, base, {key: draft[key] for key in keys})
+    return pd.DataFrame([{"字段": label, f"版本 {base['version']}（草稿的起点）": before,
+                          f"台账当前（版本 {record['version']}）": now[label][1], "您的草稿": typed[label][1]}
+                         for label, (before, _) in now.items()])
+
+
+def _save_onto(store, code, k, user, mine: dict, record: dict) -> None:
+    """Save the draft's changes (only those) onto the stored version."""
+    try:
+        saved = store.update(code, mine, record["version"], user)
+    except ConflictError as exc:
+        st.session_state[k["result"]] = {"kind": "error", "message": f"未保存：{exc}"}
+    except ValidationError as exc:
+        _refuse(k, exc.problems)
+    except PermissionDenied as exc:
+        st.session_state[k["result"]] = {"kind": "error", "message": f"未保存：{exc}"}
+    else:
+        _saved(k, saved, f"已在最新版本上保存（版本 {saved['version']}）")
+    st.rerun()
+
+
+def _rebase(fields, k: dict, mine: dict, record: dict) -> None:
+    """The draft made again from the stored version with the user's changes on it; nothing is written."""
+    values = _as_form(fields, record)
+    for key in mine:
+        values[key] = st.session_state[k["prefix"] + key]
+    st.session_state[k["base"]] = record
+    st.session_state[k["draft"]] = {"version": record["version"], "values": values}
+    for f in fields:
+        st.session_state[k["prefix"] + f.key] = values[f.key]
+    for key in (k["result"], k["errors"], k["pending"]):
+        st.session_state.pop(key, None)
+    st.rerun()
 
 
 def _check(store, code, c, base, k, regenerate) -> None:
     """保存: check the input and keep the summary to confirm; nothing is written here."""
-    for key in (k["pending"], k["result"], k["errors"], k["conflict"]):
+    for key in (k["pending"], k["result"], k["errors"]):
         st.session_state.pop(key, None)
     changes = _pending(c.editable_fields, base, k)
     problems = check_changes(c, store.schema, base, changes)
@@ -145,15 +248,12 @@ def _refuse(k: dict, problems: list[Problem], message: str | None = None) -> Non
 
 
 def _at_the_button(store, code, c, k, user) -> None:
-    """Right under 保存: the result of the last check or save, its errors, the summary to confirm or the
-    conflict to resolve."""
+    """Right under 保存: the result of the last check or save, its errors, the summary to confirm."""
     result = st.session_state.get(k["result"])
     if result:
         _result(code, c, result)
     if k["pending"] in st.session_state:
         _confirm_panel(store, code, c, k, user)
-    if k["conflict"] in st.session_state:
-        _conflict_panel(store, code, c, k, user)
 
 
 def _result(code, c, result: dict) -> None:
@@ -196,9 +296,8 @@ def _save(store, code, k, user, pending) -> None:
     st.session_state.pop(k["pending"], None)
     try:
         saved = store.update(code, pending["changes"], pending["version"], user, source_geometry=pending["geometry"])
-    except ConflictError as exc:
-        st.session_state[k["conflict"]] = {"message": str(exc), "changes": pending["changes"], "current": exc.current}
-        st.session_state[k["result"]] = {"kind": "error", "message": "未保存：别人已先保存了此图斑，见下方对比"}
+    except ConflictError as exc:  # the form now shows the stored version beside the draft (``_stale_draft_panel``)
+        st.session_state[k["result"]] = {"kind": "error", "message": f"未保存：{exc} 双方的值见表单上方的对照。"}
     except ValidationError as exc:
         _refuse(k, exc.problems)
     except PermissionDenied as exc:
@@ -210,7 +309,7 @@ def _save(store, code, k, user, pending) -> None:
 
 def _saved(k: dict, saved: dict, message: str) -> None:
     st.session_state[k["base"]] = saved  # a new version: the draft is made again from it
-    for key in (k["errors"], k["conflict"], k["pending"]):
+    for key in (k["errors"], k["pending"]):
         st.session_state.pop(key, None)
     st.session_state[k["result"]] = {"kind": "success", "message": message}
 
@@ -236,32 +335,6 @@ def _redraw(store, code, base, user) -> None:
 
 def _stake_geometry(store, form):
     return geometry_from_stakes(store.routes(), form.get("route_code"), form.get("start_stake"), form.get("end_stake"))
-
-
-def _conflict_panel(store, code, c, k, user) -> None:
-    conflict = st.session_state[k["conflict"]]
-    current = store.get(code)
-    st.error(conflict["message"], icon=":material/error:")
-    summary = change_summary(c.editable_fields, current, conflict["changes"])
-    rows = [{"字段": label, "对方保存的值（当前）": theirs, "您的输入": yours} for label, (theirs, yours) in summary.items()]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    left, right = st.columns(2)
-    if left.button("在最新版本上保存我的修改", key=k["prefix"] + "retry", type="primary"):
-        try:
-            saved = store.update(code, conflict["changes"], current["version"], user)
-        except ConflictError as exc:
-            conflict.update(message=str(exc), current=exc.current)
-        except ValidationError as exc:
-            st.session_state.pop(k["conflict"], None)
-            _refuse(k, exc.problems)
-        else:
-            _saved(k, saved, f"已在最新版本上保存（版本 {saved['version']}）")
-        st.rerun()
-    if right.button("放弃我的修改，载入最新版本", key=k["prefix"] + "discard"):
-        st.session_state[k["base"]] = current
-        for key in (k["conflict"], k["result"], k["errors"]):
-            st.session_state.pop(key, None)
-        st.rerun()
 
 
 def _rectification_summary(record: dict) -> None:

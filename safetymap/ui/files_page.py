@@ -11,6 +11,7 @@ import streamlit as st
 from ..errors import SafetymapError
 from ..filters import PatchFilter
 from ..io.export import FORMATS, default_filename, export, related_tables
+from ..io.geojson import SOURCE_WKT_COLUMN
 from ..io.importer import ImportPreview, preview_import
 from ..io.reader import SUPPORTED, SUPPORTED_TEXT
 from ..io.uploads import DEFAULT_LIMITS, save_upload
@@ -23,6 +24,12 @@ from .map_frame import load
 PREVIEW_KEY = "files_import_preview"
 UPLOAD_TYPES = sorted(s.lstrip(".") for s in SUPPORTED if s != ".shp")  # a lone .shp lacks its other parts
 ENCODINGS = {"自动（UTF-8 或 .cpg）": None, "GBK（中文 Windows）": "gbk", "UTF-8": "utf-8"}
+EXPORT_CONTENTS = (  # what each file holds, as a user opening it in QGIS or Excel finds it
+    "GeoJSON：一个图层，每个图斑一个面要素（共 {count} 个）；路段线、桥梁点以 WKT 文字存于「" + SOURCE_WKT_COLUMN
+    + "」列，供重新导入，要在 QGIS 中显示线和点请导出 Shapefile 或 GeoPackage。"
+    "Shapefile：每个类别的图斑面、路段线、桥梁点各一层，含字段对照表；超过 254 字节的文字在 .dbf 中截断，全文另存于 超长文本.csv。"
+    "GeoPackage：每个类别一个图斑面图层和一个源几何图层，另有变更历史、巡查和团雾记录。"
+    "KML/KMZ：每个类别一个图斑面文件夹和一个源几何文件夹。Excel、CSV：每个图斑一行。")
 
 
 def render() -> None:
@@ -82,7 +89,7 @@ def _export_section(store, user) -> None:
         cols[i % 4].download_button(fmt.label, _export_bytes(store, chosen, count, key, options.get(key, {}), user),
                                     file_name=default_filename(key), mime=fmt.mime, key=f"download_{key}",
                                     on_click="ignore", width="stretch")
-    st.caption("Shapefile 压缩包内含字段对照表；超过 254 字节的文字在 .dbf 中截断，全文另存于 超长文本.csv。")
+    st.caption(EXPORT_CONTENTS.format(count=count))
 
 
 # ---------------------------------------------------------------- import

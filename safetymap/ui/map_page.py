@@ -43,7 +43,7 @@ RETURNED = list(CLICK_FIELDS)  # a click only, no view: a pan or zoom reruns not
 LAST_FILTERS = "_map_last_filters"  # the filters of the previous run (a change moves the map)
 LAST_VIEW = "_map_last_view"  # (centre, zoom) the map was last seen at, for coming back to the page
 VIEW_KEY = "_map_view_key"  # this page session's name for the view its map reports
-CODE_PARAM = "code"
+CODE_PARAM = addresses.CODE_PARAM
 FIT_WIDTH_PX = 600  # the map's width is the browser's; fit for a modest one
 
 
