@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import both_backends
-from safetymap import ledger
+from safetymap import frame_splice, ledger
 from safetymap.backends import gpkg
 from safetymap.store import open_store
 from safetymap.ui import common, ledger_page, map_frame
@@ -264,7 +264,7 @@ def test_the_store_lists_what_changed_since_a_revision(store, schema):
 def test_a_table_spliced_after_many_edits_is_kept_in_few_pieces(store, monkeypatch):
     """Each update joins slices of the previous table (its Arrow text columns are not copied): the pieces are
     joined again beyond ``MAX_CHUNKS``, so that a long-running app's table does not fall into ever more."""
-    monkeypatch.setattr(map_frame, "MAX_CHUNKS", 4)
+    monkeypatch.setattr(frame_splice, "MAX_CHUNKS", 4)
     codes = whole(store)["code"].tolist()
     view = ledger_page.ledger_view(store)
     for k in range(4):

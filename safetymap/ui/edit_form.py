@@ -190,12 +190,10 @@ def _save_onto(store, code, k, user, mine: dict, record: dict) -> None:
     """Save the draft's changes (only those) onto the stored version."""
     try:
         saved = store.update(code, mine, record["version"], user)
-    except ConflictError as exc:
+    except (ConflictError, PermissionDenied) as exc:
         st.session_state[k["result"]] = {"kind": "error", "message": f"未保存：{exc}"}
     except ValidationError as exc:
         _refuse(k, exc.problems)
-    except PermissionDenied as exc:
-        st.session_state[k["result"]] = {"kind": "error", "message": f"未保存：{exc}"}
     else:
         _saved(k, saved, f"已在最新版本上保存（版本 {saved['version']}）")
     st.rerun()

@@ -13,7 +13,7 @@ from ..ledger import OVERDUE_COLUMN, ledger_table, number_text, overdue
 from ..store import Store
 from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
 from .filter_form import filter_form
-from .map_frame import change_limit, merged_order, spliced, totals
+from ..frame_splice import change_limit, merged_order, spliced, totals
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ importing the page's components outside a script run (Streamlit registers a comp
 module is first imported inside one)."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from .. import mapdata, mapview
 from ..fog import fog_counts
 from ..ledger import OVERDUE_KEYS, overdue, today
 from ..store import Store
+from ..frame_splice import change_limit, merged_order, spliced, totals
 from .common import cached_by_revision
 
 
@@ -24,13 +24,6 @@ def load_context(store: Store) -> mapview.MapContext:
 PAGE_KEYS = ("name", "route_code", "township", "risk_grade", *OVERDUE_KEYS, "version")
 REPEATED = ("category", "route_code", "township", "risk_grade", "rect_status")  # a few values, many patches
 FOG_KEYS = ("fog_monitor_start", "fog_events_manual", "fog_manual_year", "fog_manual_basis")  # for the count only
-FEW_CHANGES = 10_000  # patches re-read by code after a change at most; beyond, the whole is read again
-
-
-def change_limit(patches: int) -> int:
-    """The most patches a change may touch for the previous frame to be updated (a twentieth of the ledger:
-    read by code they take longer each than in a whole read)."""
-    return max(100, min(FEW_CHANGES, patches // 20))
 
 
 def updated(store: Store, previous: pd.DataFrame) -> pd.DataFrame | None:
@@ -76,50 +69,6 @@ def with_flags(store: Store, frame: pd.DataFrame, events: pd.DataFrame) -> pd.Da
     frame["fog_per_year"] = frame["code"].map(dict(zip(counts["code"], counts["per_year"])))
     frame["fog_ledger"] = frame["code"].isin(set(counts.loc[counts["in_ledger"], "code"]))
     return frame.drop(columns=list(FOG_KEYS))
-
-
-def merged_order(previous: pd.DataFrame, rows: pd.DataFrame, codes, schema) -> np.ndarray:
-    """Where the rows of ``previous`` but those of ``codes``, and ``rows``, come in the order ``read_columns``
-    gives (by category as the schema lists them, then by code): positions in ``previous`` followed by
-    ``rows``. Both frames have ``category`` and ``code``."""
-    kept = np.flatnonzero(~previous["code"].isin(codes).to_numpy())
-    positions = np.concatenate([kept, len(previous) + np.arange(len(rows))])
-    both = pd.concat([previous[["category", "code"]].take(kept), rows[["category", "code"]]], ignore_index=True)
-    by_code = np.argsort(both["code"].to_numpy(), kind="stable")  # a sorted frame and a few rows: quick
-    rank = both["category"].map({c.key: i for i, c in enumerate(schema.categories)}).to_numpy()
-    return positions[by_code[np.argsort(rank[by_code], kind="stable")]]
-
-
-def spliced(previous: pd.DataFrame, rows: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
-    """``pd.concat([previous, rows]).take(order)``, made of slices: a few changed rows leave long runs of the
-    previous frame, and a slice of a column of pandas strings (Arrow) is not copied, where ``take`` copied
-    every string of 37 columns of 台账's table (1.4 s at 100,000 patches)."""
-    n = len(previous)
-    starts = np.flatnonzero(np.diff(order, prepend=-2) != 1)  # a run of consecutive positions, never across n
-    starts = np.union1d(starts, np.flatnonzero(order == n))
-    ends = np.append(starts[1:], len(order))
-    pieces = [previous.iloc[order[a]:order[b - 1] + 1] if order[a] < n else rows.iloc[order[a] - n:order[b - 1] + 1 - n]
-              for a, b in zip(starts, ends)]
-    return joined_chunks(pd.concat(pieces, ignore_index=True)) if pieces else previous.iloc[:0].reset_index(drop=True)
-
-
-MAX_CHUNKS = 64  # pieces an Arrow column may be made of before ``joined_chunks`` joins them
-
-
-def joined_chunks(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its Arrow columns of more than ``MAX_CHUNKS`` pieces made one piece (joining slices keeps
-    them apart: a table spliced after every edit would otherwise be made of ever more pieces)."""
-    for column in frame.columns:
-        values = frame[column].array
-        if isinstance(values, pd.arrays.ArrowExtensionArray) and values.__arrow_array__().num_chunks > MAX_CHUNKS:
-            frame[column] = pd.array(values.__arrow_array__().combine_chunks(), dtype=values.dtype)
-    return frame
-
-
-def totals(frame: pd.DataFrame) -> dict[str, tuple[int, int]]:
-    """Per category the patches and the sum of their versions (``Store.changes_since``'s check)."""
-    grouped = frame.groupby("category")["version"].agg(["count", "sum"])
-    return {key: (int(row["count"]), int(row["sum"])) for key, row in grouped.iterrows()}
 
 
 def shared_texts(frame: pd.DataFrame, columns, like: pd.DataFrame | None = None) -> pd.DataFrame:
