@@ -32,8 +32,8 @@ class Attached:
     names: list[str] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
 
-    def add(self, con) -> tuple[str, Path]:
-        """A new temporary file's path and the schema name it will be attached under."""
+    def add(self) -> tuple[str, Path]:
+        """A new temporary file's schema name and path (in a folder of its own, deleted by ``release``)."""
         name = f"safetymap_bulk_{len(self.names) + 1}"
         folder = tempfile.mkdtemp(prefix="safetymap-bulk-")
         self.folders.append(folder)
@@ -48,7 +48,7 @@ class Attached:
         for name in self.names:
             con.execute(f"DETACH DATABASE {name}")
         for folder in self.folders:
-            shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(folder)
         self.names.clear()
         self.folders.clear()
 
@@ -64,7 +64,7 @@ def copy_rows(con, attached: Attached, table: str, rows: pa.Table, constants: di
     """Insert ``rows`` (columns named as ``table``'s) in order, with ``constants`` (column -> one value for
     every row) and the ``derived`` columns (name -> SQL over the row's columns and the ``rounded`` ones,
     alias -> SQL computed once a row in the subquery: ``gpkg_live.stake_text_select``)."""
-    name, path = attached.add(con)
+    name, path = attached.add()
     pyogrio.write_arrow(_for_gdal(rows), path, layer=LAYER, driver="SQLite", geometry_name=None,
                         geometry_type=None, layer_options={"LAUNDER": "NO"})  # the column names as they are
     attached.attach(con, name, path)
