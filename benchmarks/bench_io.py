@@ -22,7 +22,10 @@ Measured, each the best of ``--repeat`` runs:
   careful user reads a zip) + ``pyogrio.write_dataframe`` of them into a new GeoPackage ("plain"), and
   beside the same read from the narrower unpacked plain shapefiles ("plain unpacked", the baseline
   before 2026-12-01); time (min and median) and peak resident memory of the process and its children
-  together (the sandboxed reader): summed, and as the distinct physical pages of the process tree.
+  together (the sandboxed reader): summed, and as the distinct physical pages of the process tree,
+  sampled from this (the parent) process, so the measured one runs no sampling thread of its own (a
+  command-line import has only its main thread, and the reader's sandbox forks it directly then).
+  ``--before DIR`` runs the same phase with the code of an older checkout (``--root DIR``).
 Targets: export <= 1.5 x plain write, import preview <= 2 x plain read, import <= 1.5 x plain read +
 write in time and peak memory."""
 from __future__ import annotations
@@ -44,6 +47,8 @@ import pyogrio
 import shapely
 
 ROOT = Path(__file__).resolve().parent.parent
+if "--root" in sys.argv:  # a phase run with an older checkout's code (``--before``)
+    ROOT = Path(sys.argv[sys.argv.index("--root") + 1]).resolve()
 sys.path.insert(0, str(ROOT))
 
 from safetymap.geo import format_stake, in_district  # noqa: E402
@@ -164,23 +169,26 @@ PFN_MASK = np.uint64((1 << 55) - 1)
 
 
 class TreeMemory:
-    """The peak memory of this process and all its descendants (the sandboxed reader runs in a child of
-    a fork server), sampled from /proc, in MB, two ways: the summed resident memory (every 20 ms; pages
+    """The peak memory of process ``root`` and all its descendants (the sandboxed reader runs in a child
+    of it or of a fork server), sampled from /proc by a thread of this process, in MB, two ways: the summed resident memory (every 20 ms; pages
     shared between the processes, such as the libraries the fork server and the reader share with each
     other and with this process, are counted once per process), and the distinct physical pages of the
     tree (every 250 ms from /proc/PID/pagemap: each page once, however many of the processes map it;
     None where page frame numbers cannot be read). PSS would split shared pages with unrelated
     processes too (other Python processes on the machine mapping the same libraries)."""
 
-    def __init__(self):
+    def __init__(self, root: int):
+        self.root = root
         self.peak = self.start = self.sample()
         self.peak_distinct = self.start_distinct = self.distinct()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
 
-    @staticmethod
-    def pids() -> list[int]:
+    def watch(self) -> "TreeMemory":
+        self._thread.start()
+        return self
+
+    def pids(self) -> list[int]:
         children: dict[int, list[int]] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -190,17 +198,16 @@ class TreeMemory:
             except OSError:
                 continue
             children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
-        out, todo = [], [os.getpid()]
+        out, todo = [], [self.root]
         while todo:
             pid = todo.pop()
             out.append(pid)
             todo += children.get(pid, [])
         return out
 
-    @classmethod
-    def sample(cls) -> float:
+    def sample(self) -> float:
         total = 0
-        for pid in cls.pids():
+        for pid in self.pids():
             try:
                 status = Path(f"/proc/{pid}/status").read_text()
             except OSError:
@@ -208,10 +215,9 @@ class TreeMemory:
             total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
         return total / 1024
 
-    @classmethod
-    def distinct(cls) -> float | None:
+    def distinct(self) -> float | None:
         frames = []
-        for pid in cls.pids():
+        for pid in self.pids():
             try:
                 frames += _present_frames(pid)
             except OSError:
@@ -233,7 +239,8 @@ class TreeMemory:
 
     def stop(self) -> tuple[float, float | None]:
         self._stop.set()
-        self._thread.join()
+        if self._thread.is_alive():
+            self._thread.join()
         self.peak = max(self.peak, self.sample())
         if self.peak_distinct is not None:
             self.peak_distinct = max(self.peak_distinct, self.distinct() or 0)
@@ -259,9 +266,10 @@ def _present_frames(pid: int) -> list[np.ndarray]:
 
 
 def run_phase(args) -> int:
-    """One side of the whole-import comparison, in this (fresh) process; prints one JSON line."""
+    """One side of the whole-import comparison, in this (fresh) process; prints one JSON line: its times
+    and its own memory once the modules are loaded (the peaks are sampled by the parent)."""
     work = Path(args.work)
-    memory = TreeMemory()
+    start_memory = TreeMemory(os.getpid())  # not watched: no thread
     start = time.perf_counter()
     if args.phase in ("plain", "plain_unpacked"):
         out = work / f"plain_{time.time_ns()}.gpkg"
@@ -279,10 +287,20 @@ def run_phase(args) -> int:
         commit = time.perf_counter() - mid
         empty.close()
     seconds = time.perf_counter() - start
-    peak, distinct = memory.stop()
-    print(json.dumps({"seconds": seconds, "commit": commit, "peak_mb": peak, "start_mb": memory.start,
-                      "distinct_mb": distinct, "start_distinct_mb": memory.start_distinct}))
+    print(json.dumps({"seconds": seconds, "commit": commit, "start_mb": start_memory.start,
+                      "start_distinct_mb": start_memory.start_distinct}))
     return 0
+
+
+def measured(command: list[str]) -> dict:
+    """Run a phase in its own process, sampling its tree's memory from here; its JSON line with the peaks."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    memory = TreeMemory(process.pid).watch()
+    out, err = process.communicate()
+    peak, distinct = memory.stop()
+    if process.returncode:
+        raise RuntimeError(f"{command} failed:\n{err}")
+    return json.loads(out.strip().splitlines()[-1]) | {"peak_mb": peak, "distinct_mb": distinct}
 
 
 def _plain_sources(work: Path, phase: str) -> list:
@@ -296,17 +314,16 @@ def _plain_sources(work: Path, phase: str) -> list:
 
 def compare_whole_import(work: Path, repeat: int, before: Path | None = None) -> dict:
     """Plain read + write and the whole import, each in a fresh process, alternating; with ``before``
-    (a checkout of an older commit) its import too, run by its own copy of this script."""
-    scripts = {"plain": Path(__file__), "import": Path(__file__), "plain_unpacked": Path(__file__)}
+    (a checkout of an older commit) its import too, run by this script with that checkout's code."""
+    roots = {"plain": None, "import": None, "plain_unpacked": None}
     if before is not None:
-        scripts["before"] = before / "benchmarks" / "bench_io.py"
-    runs = {name: [] for name in scripts}
+        roots["before"] = before
+    runs = {name: [] for name in roots}
     for r in range(repeat):
-        for name in (list(scripts) if r % 2 == 0 else list(scripts)[::-1]):
+        for name in (list(roots) if r % 2 == 0 else list(roots)[::-1]):
             phase = name if name.startswith("plain") else "import"
-            out = subprocess.run([sys.executable, str(scripts[name]), "--phase", phase, "--work", str(work)],
-                                 capture_output=True, text=True, check=True)
-            runs[name].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            root = ["--root", str(roots[name])] if roots[name] else []
+            runs[name].append(measured([sys.executable, str(Path(__file__)), "--phase", phase, "--work", str(work), *root]))
             print(f"  whole {name}: {runs[name][-1]}", flush=True)
     return runs
 
@@ -318,6 +335,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--phase", choices=["plain", "plain_unpacked", "import"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)  # read before the imports: see ROOT
     parser.add_argument("--before", type=Path, help="a checkout of an older commit whose whole import is alternated "
                         "with this one's (e.g. git archive COMMIT | tar -x -C DIR)")
     args = parser.parse_args(argv)

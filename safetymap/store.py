@@ -16,6 +16,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
 from .auth import User, actor
@@ -30,7 +31,7 @@ from .schema import Category, Schema, load_schema
 from .upgrades import apply_upgrades
 from .validation import (clean_events, clean_frame, clean_record, derive, derive_record, grade_problems,
                          record_grade_problems)
-from .values import differs, display_value, from_sql, is_blank, to_python, to_sql, value_from_sql, value_to_sql
+from .values import differs, display_value, from_sql, is_blank, sql_array, to_python, value_from_sql, value_to_sql
 
 
 @dataclass
@@ -64,17 +65,6 @@ class LedgerChanges:
     rows: pd.DataFrame  # ``read_columns`` of those still current
     fog_events: pd.DataFrame  # ``fog_events`` of those codes
     totals: dict[str, tuple[int, int]]  # category -> (current patches, sum of their versions), where it has any
-
-
-INSERT_CHUNK = 10_000  # rows whose SQL values are built at once by a bulk insert
-
-
-def _quoted(names) -> str:
-    return ", ".join(f'"{name}"' for name in names)
-
-
-def _chunks(n: int) -> list[slice]:
-    return [slice(start, min(start + INSERT_CHUNK, n)) for start in range(0, n, INSERT_CHUNK)]
 
 
 def open_store(location: str | os.PathLike, schema: Schema | None = None, *, create: bool = False) -> "Store":
@@ -412,17 +402,12 @@ class Store(HazardLedger):
             raise ValidationError([Problem("图斑编号", f"编号「{code}」已存在", file=file) for code in taken])
 
     def _insert_patches(self, con, c: Category, derived: pd.DataFrame, polygons, user: str, stamp: str) -> None:
-        """New rows of ``c``'s table (version 1), their SQL values built a chunk at a time."""
-        editable = [f for f in c.fields if not f.system]
-        columns = ["geom", *(f.key for f in editable), "version", "updated_at", "updated_by"]
+        """New rows of ``c``'s table (version 1): the values to store as Arrow columns, written by the backend."""
         polygons = np.asarray(polygons, dtype=object)
-        insert = self._insert_sql(c, columns)
+        rows = pa.table({"geom": self.backend.encode_array(polygons),
+                         **{f.key: sql_array(f, derived[f.key]) for f in c.fields if not f.system}})
         with self.backend.bulk_insert(con, c.table, polygons):
-            for part in _chunks(len(derived)):  # SQL values of a chunk at a time: memory stays bounded
-                n = part.stop - part.start
-                con.executemany(insert, zip(self.backend.encode(polygons[part]),
-                                            *(to_sql(f, derived[f.key].iloc[part]) for f in editable),
-                                            [1] * n, [stamp] * n, [user] * n))
+            self.backend.insert_rows(con, c.table, rows, {"version": 1, "updated_at": stamp, "updated_by": user}, c)
         self.backend.after_geometry_write(con, c.table)
 
     def _insert_sources(self, con, batches: list[tuple], user: str, stamp: str, action: str) -> None:
@@ -433,25 +418,14 @@ class Store(HazardLedger):
         categories = np.concatenate([np.full(len(batch), c.key, dtype=object) for c, batch, _ in batches])
         geoms = np.concatenate([np.asarray(batch, dtype=object) for _, _, batch in batches])
         last = con.execute(f"SELECT coalesce(max(fid), 0) FROM {SOURCE_TABLE}").fetchone()[0]
+        rows = pa.table({"geom": self.backend.encode_array(geoms), "code": pa.array(codes, pa.string()),
+                         "category": pa.array(categories, pa.string())})
         with self.backend.bulk_insert(con, SOURCE_TABLE, geoms):
-            for part in _chunks(len(codes)):
-                con.executemany(f"INSERT INTO {SOURCE_TABLE} (geom, code, category) VALUES ({self.backend.geom_param}, ?, ?)",
-                                zip(self.backend.encode(geoms[part]), codes[part].tolist(), categories[part].tolist()))
+            self.backend.insert_rows(con, SOURCE_TABLE, rows, {})
         self.backend.after_geometry_write(con, SOURCE_TABLE)  # the source layer's extent too (QGIS zooms to it)
         con.execute('INSERT INTO history (code, category, version, action, "user", at) '
                     f"SELECT code, category, 1, ?, ?, ? FROM {SOURCE_TABLE} "
                     "WHERE fid > ? ORDER BY fid", (action, user, stamp, last))
-
-    def _insert_sql(self, c: Category, columns: list[str]) -> str:
-        """INSERT of one row of ``c``'s table from ``columns`` (geometry first), with the columns the backend
-        derives from them (K-stake texts) computed in the same statement."""
-        values = [self.backend.geom_param] + ["?"] * (len(columns) - 1)
-        derived = self.backend.derived_columns(c)
-        if not derived:
-            return f'INSERT INTO "{c.table}" ({_quoted(columns)}) VALUES ({", ".join(values)})'
-        row = ", ".join(f'{value} AS "{name}"' for value, name in zip(values, columns))
-        return (f'INSERT INTO "{c.table}" ({_quoted([*columns, *derived])}) '
-                f'SELECT {_quoted(columns)}, {", ".join(derived.values())} FROM (SELECT {row})')
 
     def insert_checked(self, new: dict[str, tuple[pd.DataFrame, np.ndarray]], user: User | str, *,
                        action: str = "import", file: str | None = None) -> int:

@@ -114,26 +114,29 @@ def differs(f: Field, old, new) -> bool:
 # ---------------------------------------------------------------- SQL
 def to_sql(f: Field, series: pd.Series) -> list:
     """A clean column -> values a database driver stores (dates as GeoPackage text, NA as NULL)."""
-    missing = np.array(series.isna(), dtype=bool)  # a writable copy
+    return sql_array(f, series).to_pylist()
+
+
+def sql_array(f: Field, series: pd.Series) -> pa.Array:
+    """A clean column -> the values ``to_sql`` gives, as one Arrow array (nulls for NULL) that C code
+    can write without a Python object per value: dates as GeoPackage text, booleans as booleans (stored
+    1/0 by SQLite), integers and floats as such, texts with blanks as NULL."""
     if f.type == "date":
-        values = pd.to_datetime(series).dt.strftime("%Y-%m-%d").astype(object)
+        values = pd.to_datetime(series).dt.strftime("%Y-%m-%d")
     elif f.type == "datetime":
-        values = local_series_to_utc_text(series).astype(object)
-    elif f.type == "bool":  # a Python bool: SQLite stores 1/0, PostgreSQL needs a boolean
-        values = series.astype(object).map(bool, na_action="ignore")
-    elif f.type == "int":
-        values = series.astype(object).map(int, na_action="ignore")
+        values = local_series_to_utc_text(series)
+    elif f.type in ("bool", "int"):
+        kind = pa.bool_() if f.type == "bool" else pa.int64()
+        if series.dtype.kind not in ("b" if f.type == "bool" else "iu"):  # e.g. floats or objects: as Python does
+            series = series.astype(object).map(bool if f.type == "bool" else int, na_action="ignore")
+        return pa.array(series, kind, from_pandas=True)
     elif f.type in ("float", "stake"):
-        values = series.astype(float)
+        return pa.array(series.astype(float), pa.float64(), from_pandas=True)
     else:
-        missing |= blank_mask(series)
-        if not isinstance(series.dtype, pd.StringDtype):  # a string column is text already
-            values = series.astype(object).map(str, na_action="ignore")
-        else:
-            values = series
-    out = values.to_numpy(dtype=object, copy=True)
-    out[missing] = None
-    return out.tolist()
+        values = series if isinstance(series.dtype, pd.StringDtype) else series.astype(object).map(str, na_action="ignore")
+        text = pa.array(values, pa.string(), from_pandas=True)
+        return pc.if_else(pa.array(blank_mask(series)), pa.scalar(None, pa.string()), text)
+    return pa.array(values, pa.string(), from_pandas=True)
 
 
 def from_sql(f: Field, values: list) -> pd.Series:

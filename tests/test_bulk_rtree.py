@@ -12,8 +12,8 @@ import pyogrio
 import pytest
 import shapely
 
-from safetymap import store as store_module
 from safetymap.backends import gpkg, gpkg_live
+from safetymap.backends import rows as rows_module
 from safetymap.geo import format_stake
 from safetymap.seed import init_database
 
@@ -125,7 +125,7 @@ def test_bulk_insert_sets_the_stake_texts_as_the_trigger_would(tmp_path, schema)
 
 
 def test_an_insert_in_chunks_keeps_rows_index_and_order(tmp_path, schema, monkeypatch):
-    monkeypatch.setattr(store_module, "INSERT_CHUNK", 7)  # 60 rows in 9 chunks
+    monkeypatch.setattr(rows_module, "CHUNK", 7)  # 60 rows in 9 chunks (bound row by row: fewer than COPY_ROWS)
     path = tmp_path / "ledger.gpkg"
     store = init_database(path, sample=False)
     raw, geoms = synthetic(schema.category("bridge"), schema, 60, np.random.default_rng(10), 100)

@@ -23,8 +23,8 @@ LAYERS = [
     {"safetymap.validation", "safetymap.hazards"},
     {"safetymap.ledger", "safetymap.filters"},
     {"safetymap.backends", "safetymap.backends.locations", "safetymap.backends.tables", "safetymap.backends.gpkg", "safetymap.backends.gpkg_rtree", "safetymap.backends.frames",
-     "safetymap.backends.gpkg_live", "safetymap.backends.gpkg_meta",
-     "safetymap.backends.geopackage", "safetymap.backends.postgis"},
+     "safetymap.backends.gpkg_live", "safetymap.backends.gpkg_meta", "safetymap.backends.gpkg_bulk",
+     "safetymap.backends.rows", "safetymap.backends.geopackage", "safetymap.backends.postgis"},
     {"safetymap.upgrades"},
     {"safetymap.store", "safetymap.hazard_ledger"},
 ]

@@ -53,10 +53,11 @@ def _lit(text: str | None) -> str:
     return "NULL" if text is None else "'" + str(text).replace("'", "''") + "'"
 
 
-def stake_sql(expr: str, prefix: str | None = None) -> str:
+def stake_sql(expr: str, prefix: str | None = None, rounded: str | None = None) -> str:
     """SQL for ``geo.format_stake`` of a metres expression with the chain ``prefix`` expression (blank: K):
-    12350 -> K12+350, 7814.19 -> K7+814.19, 2000 with ZK -> ZK2+000."""
-    r = f"round({expr}, 2)"
+    12350 -> K12+350, 7814.19 -> K7+814.19, 2000 with ZK -> ZK2+000. ``rounded``: an expression holding
+    ``round(expr, 2)`` already, computed once a row by the caller (the text uses it five times)."""
+    r = rounded or f"round({expr}, 2)"
     km = f"CAST({r} / 1000 AS INTEGER)"
     chain = _lit(MAIN_PREFIX) if prefix is None else f"coalesce(nullif(trim({prefix}), ''), {_lit(MAIN_PREFIX)})"
     return (f"CASE WHEN {expr} IS NULL THEN NULL ELSE {chain} || {km} || '+' || "
@@ -86,6 +87,20 @@ def stake_text_columns(c: Category, which: str = "") -> dict[str, str]:
     return {f.key + STAKE_TEXT_SUFFIX: _stake_text(c, f, which) for f in stake_fields(c)}
 
 
+ROUNDED_SUFFIX = "_rounded"
+
+
+def stake_text_select(c: Category) -> tuple[dict[str, str], dict[str, str]]:
+    """For an INSERT … SELECT from a subquery holding ``c``'s columns: (columns to add to the subquery:
+    each stake rounded once, alias -> SQL; each K-stake text column -> SQL over the subquery's columns).
+    The same texts as ``stake_text_columns``; a subquery SQLite does not flatten into the outer SELECT
+    (one with an OFFSET) computes each rounding once a row instead of five times."""
+    prefix = prefix_column(c)
+    inner = {f.key + ROUNDED_SUFFIX: f"round({_q(f.key)}, 2)" for f in stake_fields(c)}
+    outer = {f.key + STAKE_TEXT_SUFFIX: stake_sql(_q(f.key), prefix, _q(f.key + ROUNDED_SUFFIX)) for f in stake_fields(c)}
+    return inner, outer
+
+
 def stakes_insert_trigger(table: str) -> str:
     """The name of the trigger that writes a new row's K-stake texts (dropped during a bulk insert)."""
     return f"{TRIGGER_PREFIX}stakes_insert_{table}"
@@ -106,6 +121,11 @@ def _text(c: Category, f: Field, which: str) -> str:
 
 def _tracked(c: Category) -> list[Field]:
     return [f for f in c.fields if f.key not in BOOKKEEPING]
+
+
+def external_insert_trigger(table: str) -> str:
+    """The name of the trigger that records a row another client adds (quiet for the app's own writes)."""
+    return f"{TRIGGER_PREFIX}insert_{table}"
 
 
 def _no_app() -> str:
@@ -182,8 +202,8 @@ def category_triggers(c: Category) -> dict[str, str]:
         _change_row("insert", c, "NEW.fid", "NEW.code", "NULL", "'在其他软件中新增（无源几何，请补充路段线/桥梁点）'"),
         *_invalid_rows(c, False),
     ]
-    out[f"{TRIGGER_PREFIX}insert_{t}"] = (
-        f"CREATE TRIGGER {_q(TRIGGER_PREFIX + 'insert_' + t)} AFTER INSERT ON {_q(t)} "
+    out[external_insert_trigger(t)] = (
+        f"CREATE TRIGGER {_q(external_insert_trigger(t))} AFTER INSERT ON {_q(t)} "
         f"WHEN {_no_app()} BEGIN\n" + "\n".join(insert) + "\nEND")
     cols = ", ".join(["fid", "geom", *(_q(k) for k in columns)])
     olds = ", ".join(["OLD.fid", "OLD.geom"] + [

@@ -23,6 +23,7 @@ from contextlib import contextmanager, nullcontext
 import numpy as np
 import pandas as pd
 import psycopg
+import pyarrow as pa
 import shapely
 from psycopg.adapt import Loader
 from psycopg.pq import TransactionStatus
@@ -33,6 +34,7 @@ from ..errors import BackupUnsupported, DatabaseUnavailable, LedgerExists, Ledge
 from ..schema import Schema
 from ..redaction import redact
 from .frames import query_frame
+from .rows import executemany_rows
 from .tables import (ARCHIVE_COLUMNS, FEATURE_TABLES, HAZARD_TABLE, INDEXES, META_TABLE, SOURCE_TABLE, SRS_ID,
                      attribute_tables, category_column_defs, category_columns, missing_hazard_columns)
 
@@ -259,6 +261,11 @@ class PostGISBackend:
         geoms = np.asarray(geoms, dtype=object)
         return list(shapely.to_wkb(geoms, output_dimension=2, flavor="iso"))
 
+    @classmethod
+    def encode_array(cls, geoms) -> pa.Array:
+        """``encode`` as one Arrow binary array (nulls for missing geometries)."""
+        return pa.array(cls.encode(geoms), pa.binary())
+
     @staticmethod
     def decode(values) -> np.ndarray:
         return shapely.from_wkb(np.array(list(values), dtype=object))
@@ -286,6 +293,10 @@ class PostGISBackend:
     def derived_columns(c) -> dict[str, str]:
         """No columns derived in the INSERT: PostGIS keeps no K-stake texts."""
         return {}
+
+    def insert_rows(self, con, table: str, rows: pa.Table, constants: dict, category=None) -> None:
+        """New rows of ``table`` in order (as ``GeoPackageBackend.insert_rows``), bound row by row."""
+        executemany_rows(con, table, rows, constants, self.geom_param, {})
 
     @staticmethod
     def bulk_insert(con, table: str, geoms):
