@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from .backends.tables import META_TABLE, ROUTE_INFO
+from .backends.tables import META_TABLE, ROUTE_INFO, versions_index
 from .clock import now_utc
 from .schema import Category, Schema
 
@@ -84,11 +84,19 @@ def _route_info_columns(con, schema: Schema) -> int:
     return con.execute("SELECT count(*) FROM routes").fetchone()[0] if missing else 0  # routes given the columns
 
 
+def _versions_indexes(con, schema: Schema) -> int:
+    """Each category table gains the index of its current patches' versions (``tables.versions_index``)."""
+    for c in schema.categories:
+        con.execute(versions_index(c))
+    return sum(con.execute(f'SELECT count(*) FROM "{c.table}"').fetchone()[0] for c in schema.categories)
+
+
 UPGRADES = [
     Upgrade(1, "风险等级评定方式：与矩阵一致的历史等级为矩阵计算，其余为直接判定（判定依据：历史数据）", _grade_methods),
     Upgrade(2, "人工填报团雾次数改为按年份填报：原年均值（未注明年份）移入人工填报依据，不再计入", _manual_fog_counts_by_year),
     Upgrade(3, "风险点管控状态：原有图斑均为管控中", _control_status),
     Upgrade(4, "路线表增加技术等级、管养单位", _route_info_columns),
+    Upgrade(5, "各图层增加版本索引（核对台账变化时不再逐行读取）", _versions_indexes),
 ]
 LATEST = UPGRADES[-1].version
 

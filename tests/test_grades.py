@@ -12,7 +12,7 @@ import pytest
 from safetymap import stats
 from safetymap.errors import ValidationError
 from safetymap.schema import load_schema
-from safetymap.store import open_store
+from safetymap.store import create_store, open_store
 from safetymap.upgrades import LATEST, VERSION_KEY
 
 RELEASE1 = Path(__file__).parent / "fixtures" / "release1_sample.gpkg"  # made by the previous release's code
@@ -105,3 +105,17 @@ def test_after_the_upgrade_edits_recompute_the_grade(release1):
     saved = store.update("JW-005", {"likelihood": 5, "consequence": 5}, record["version"], EDITOR)
     assert saved["risk_grade"] == "重大" and saved["version"] == record["version"] + 1
     assert pd.notna(saved["updated_at"])
+
+
+def test_every_layer_has_the_versions_index_the_change_check_reads_new_or_upgraded(release1, tmp_path):
+    """``Store.changes_since`` checks each layer's count and sum of versions: with the index (upgrade 5 for a
+    ledger of an earlier release, created with the table for a new one) SQLite reads the index alone, not
+    the layer's wide rows (0.16-0.2 s a check at 100,000 patches)."""
+    fresh = tmp_path / "new.gpkg"
+    create_store(fresh).close()
+    open_store(release1).close()
+    for path in (release1, fresh):
+        for c in load_schema().categories:
+            plan = raw_rows(path, f'EXPLAIN QUERY PLAN SELECT count(*), coalesce(sum(version), 0) FROM "{c.table}" '
+                                  "WHERE NOT archived")
+            assert "COVERING INDEX" in " ".join(str(step[-1]) for step in plan), (path.name, c.table, plan)

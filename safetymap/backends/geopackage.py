@@ -20,7 +20,8 @@ from . import gpkg, gpkg_bulk, gpkg_live, gpkg_meta
 from .frames import query_frame
 from .rows import executemany_rows
 from .tables import (ARCHIVE_COLUMNS, FEATURE_TABLES, HAZARD_TABLE, INDEXES, META_TABLE, SOURCE_TABLE, SQL_TYPES,
-                     SRS_ID, attribute_tables, category_column_defs, category_columns, missing_hazard_columns)
+                     SRS_ID, attribute_tables, category_column_defs, category_columns, missing_hazard_columns,
+                     versions_index)
 
 BUSY_TIMEOUT_S = 60
 BULK_ROWS = 50  # from this many rows an insert fills the R-tree in bulk
@@ -298,6 +299,7 @@ def _ensure_category_table(con, c: Category) -> None:
     if not gpkg.table_exists(con, c.table):
         gpkg.create_feature_table(con, c.table, c.label, f"{c.label} 图斑", "POLYGON", SRS_ID,
                                   list(defs.values()) + ARCHIVE_COLUMNS)
+        con.execute(versions_index(c))
         con.executemany("INSERT OR REPLACE INTO gpkg_data_columns (table_name, column_name, name, title, description) "
                         "VALUES (?, ?, ?, ?, ?)",
                         [(c.table, f.key, f.label, f.label_with_unit, f.help) for f in c.fields])

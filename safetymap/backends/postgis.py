@@ -36,7 +36,7 @@ from ..redaction import redact
 from .frames import query_frame
 from .rows import executemany_rows
 from .tables import (ARCHIVE_COLUMNS, FEATURE_TABLES, HAZARD_TABLE, INDEXES, META_TABLE, SOURCE_TABLE, SRS_ID,
-                     attribute_tables, category_column_defs, category_columns, missing_hazard_columns)
+                     attribute_tables, category_column_defs, category_columns, missing_hazard_columns, versions_index)
 
 PG_TYPES = {"TEXT": 'TEXT COLLATE "C"', "INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "DATE": "DATE",
             "DATETIME": "TIMESTAMPTZ", "BOOLEAN": "BOOLEAN", "BLOB": "BYTEA"}
@@ -364,6 +364,7 @@ def _create_tables(con, schema: Schema) -> None:
     for c in schema.categories:
         defs = category_column_defs(c)
         _create_feature_table(con, c.table, "POLYGON", list(defs.values()) + ARCHIVE_COLUMNS)
+        con.execute(versions_index(c))
         existing = PostGISBackend.table_columns(con, c.table)
         for key in defs.keys() - existing.keys():  # a field added to the schema later: add its column
             con.execute(f'ALTER TABLE "{c.table}" ADD COLUMN {pg_column(defs[key])}')
