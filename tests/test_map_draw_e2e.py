@@ -291,15 +291,7 @@ def test_far_out_the_polygons_left_out_under_their_source_lines_change_no_pixel(
     drawn: the picture must be the same to the last pixel as with every polygon drawn. At zoom 10 some
     polygons must have been left out (else this would test nothing); at zoom 12 this sample's strips are
     about as wide as the line's cover, so a limit too generous shows there."""
-    frame = e2e.map_frame(page)
-    frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
-    minx, miny, maxx, maxy = app.patches.total_bounds
-    settle(page, frame, (miny + maxy) / 2, (minx + maxx) / 2, zoom)
-    every = frame.evaluate(REDRAW_PIXELS_JS, ["hideUnderSources", False])
-    hidden = frame.evaluate(REDRAW_PIXELS_JS, ["hideUnderSources", True])
-    assert every["pixels"] and every["painted"], "nothing drawn in view"
-    assert hidden["rings"] < every["rings"] or not some_left_out, "no polygon was left out"
-    assert hidden["pixels"] == every["pixels"]
+    assert_leaving_out_changes_no_pixel(app, page, zoom, "hideUnderSources", "rings", some_left_out)
 
 
 @pytest.mark.parametrize("zoom, some_left_out", [(10, True), (11, False)])
@@ -307,14 +299,20 @@ def test_what_markers_cover_is_left_out_and_changes_no_pixel(app, page, zoom, so
     """A batch of patches lying wholly under the facility markers drawn after it (their opaque pixels) is
     not drawn (far out they cover most of a district): the picture must be the same to the last pixel as
     with everything drawn. At zoom 10 some batch must have been left out (else this would test nothing)."""
+    assert_leaving_out_changes_no_pixel(app, page, zoom, "hideUnderMarkers", "paths", some_left_out)
+
+
+def assert_leaving_out_changes_no_pixel(app, page, zoom: int, rule: str, drawn: str, some_left_out: bool) -> None:
+    """The view at ``zoom`` redrawn with the layer's ``rule`` of leaving things out off and on: the same pixels,
+    and with ``some_left_out`` fewer of what the ``drawn`` counter counts."""
     frame = e2e.map_frame(page)
     frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
     minx, miny, maxx, maxy = app.patches.total_bounds
     settle(page, frame, (miny + maxy) / 2, (minx + maxx) / 2, zoom)
-    every = frame.evaluate(REDRAW_PIXELS_JS, ["hideUnderMarkers", False])
-    hidden = frame.evaluate(REDRAW_PIXELS_JS, ["hideUnderMarkers", True])
+    every = frame.evaluate(REDRAW_PIXELS_JS, [rule, False])
+    hidden = frame.evaluate(REDRAW_PIXELS_JS, [rule, True])
     assert every["pixels"] and every["painted"], "nothing drawn in view"
-    assert hidden["paths"] < every["paths"] or not some_left_out, "nothing was left out"
+    assert hidden[drawn] < every[drawn] or not some_left_out, "nothing was left out"
     assert hidden["pixels"] == every["pixels"]
 
 
