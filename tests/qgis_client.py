@@ -8,7 +8,8 @@ has ``qgis.core`` (Debian ``python3-qgis``), QT_QPA_PLATFORM=offscreen; prints o
                                                 GPKG.held and saves once GPKG.release exists
   qgis_client.py open GPKG LAYER                open, read every feature, close
   qgis_client.py read-twice GPKG LAYER          read every feature; touch GPKG.held, wait for GPKG.release
-                                                and read them again with the layer still open
+                                                and read them again with the layer still open, then
+                                                with the layer added again
   qgis_client.py layer GPKG LAYER               what QGIS makes of one layer (style, aliases, widgets)
   qgis_client.py project PROJECT.qgz            every layer of a project: valid, styled, spatial
 """
@@ -118,7 +119,8 @@ def main(args):
         lyr = layer(args[1], args[2])
         first = sum(1 for _ in lyr.getFeatures())
         wait_for_release(args[1])
-        return {"first": first, "second": sum(1 for _ in lyr.getFeatures())}
+        second = sum(1 for _ in lyr.getFeatures())
+        return {"first": first, "second": second, "added_again": sum(1 for _ in layer(args[1], args[2]).getFeatures())}
     if cmd == "layer":
         return describe(layer(args[1], args[2]))
     if cmd == "project":

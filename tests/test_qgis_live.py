@@ -192,7 +192,24 @@ def test_qgis_keeps_reading_when_the_app_comes_back_between_runs(sample_db, qgis
     finally:
         Path(f"{sample_db}.release").touch()
         session.join(timeout=300)
-    assert result["first"] == result["second"] == len(store.read("downhill")), result
+    assert result["first"] == result["second"] == result["added_again"] == len(store.read("downhill")), result
+
+
+def test_a_layer_qgis_added_before_the_app_started_reads_nothing_until_added_again(sample_db, qgis):
+    """Why the README says to start the app before adding the live store in QGIS: alone with the file,
+    QGIS 3.22 switches it to a rollback journal and reads in GDAL's no-lock mode; once the app starts
+    (WAL) that layer finds no feature (GDAL: 'this file is a WAL-enabled database …'). Added again, it
+    opens the file in WAL with locks and reads everything. QGIS's doing, not the app's."""
+    result = {}
+    session = threading.Thread(target=lambda: result.update(qgis("read-twice", sample_db, "patch_downhill")))
+    session.start()
+    try:
+        wait_for(Path(f"{sample_db}.held"))
+        store = open_store(sample_db)
+    finally:
+        Path(f"{sample_db}.release").touch()
+        session.join(timeout=300)
+    assert result["first"] == result["added_again"] == len(store.read("downhill")) and result["second"] == 0, result
 
 
 def test_qgis_alone_resets_the_store_to_delete_and_the_app_turns_wal_back_on(sample_db, qgis):
