@@ -24,7 +24,8 @@ Pairs = list[tuple[pd.DataFrame, pd.DataFrame]]  # (a frame of the older revisio
 
 
 def brought_up_to_date(store: Store, revision: tuple[int, ...], keys, patches: int,
-                       make: Callable[[LedgerChanges], Pairs | None]) -> tuple[tuple[int, ...], list[pd.DataFrame]] | None:
+                       make: Callable[[LedgerChanges], Pairs | None]
+                       ) -> tuple[tuple[int, ...], list[pd.DataFrame]] | None:
     """Frames of ``patches`` rows each read at an older ``revision`` brought up to the ledger's current one.
     ``make`` is handed the changes since (``Store.changes_since`` of columns ``keys``) and gives, per frame,
     the older frame and its rows for ``changes.rows``, row for row with the same columns and dtypes (the

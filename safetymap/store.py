@@ -628,8 +628,9 @@ class Store(HazardLedger):
             where, params = (" WHERE code = ?", (code,)) if code is not None else ("", ())
             frame = self.backend.query_frame(f"{select}{where} ORDER BY {order}", params, con=con)
         else:
-            frames = [self.backend.query_frame(f"{select} WHERE code IN ({marks}) ORDER BY {order}", tuple(chunk), con=con)
-                      for marks, chunk in in_lists(code)] or [self.backend.query_frame(f"{select} WHERE 1 = 0", con=con)]
+            frames = [self.backend.query_frame(f"{select} WHERE code IN ({marks}) ORDER BY {order}", tuple(chunk),
+                                               con=con) for marks, chunk in in_lists(code)]
+            frames = frames or [self.backend.query_frame(f"{select} WHERE 1 = 0", con=con)]
             found = [f for f in frames if len(f)] or frames[:1]  # an empty frame's columns may lack their dtypes
             frame = found[0] if len(found) == 1 else pd.concat(found, ignore_index=True).sort_values(
                 [name.strip() for name in order.split(",")], kind="stable", ignore_index=True)
