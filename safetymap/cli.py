@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import select
 import sys
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from .backends import is_database_url
 from .redaction import redact
 
 EXIT_ERROR = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a Unix tool killed by a closed pipe returns
 LIST_KEYS = ("code", "name", "route_code", "start_stake", "end_stake", "risk_grade", "rect_status")  # `list` columns
 PREVIEW_ROWS = 200  # rows of a preview printed by `import`; every problem is always printed
 
@@ -203,6 +206,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The CLI. Output cut off by a closed pipe (``safetymap stats | head -1``) ends quietly with 141, as
+    other Unix tools do, so a script with ``pipefail`` still sees that not everything was read."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # small outputs are written here, after the reader may have gone
+        return code
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit would fail too
+        return EXIT_BROKEN_PIPE
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout's reader has gone (the write end of a pipe without reader polls as an error), so
+    another broken pipe is not taken for it."""
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), 0)
+    return any(event & select.POLLERR for _fd, event in poller.poll(0))
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "category", None):
         try:

@@ -3,8 +3,13 @@ changed since (``Store.changes_since``) put in place of theirs, the rest kept as
 page frame and 台账's table (``safetymap.ui``), which keep one such frame per revision for the process."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from .store import LedgerChanges, Store
 
 FEW_CHANGES = 10_000  # patches re-read by code after a change at most; beyond, the whole is read again
 
@@ -13,6 +18,31 @@ def change_limit(patches: int) -> int:
     """The most patches a change may touch for the previous frame to be updated (a twentieth of the ledger:
     read by code they take longer each than in a whole read)."""
     return max(100, min(FEW_CHANGES, patches // 20))
+
+
+Pairs = list[tuple[pd.DataFrame, pd.DataFrame]]  # (a frame of the older revision, its rows for the changes)
+
+
+def brought_up_to_date(store: Store, revision: tuple[int, ...], keys, patches: int,
+                       make: Callable[[LedgerChanges], Pairs | None]
+                       ) -> tuple[tuple[int, ...], list[pd.DataFrame]] | None:
+    """Frames of ``patches`` rows each read at an older ``revision`` brought up to the ledger's current one.
+    ``make`` is handed the changes since (``Store.changes_since`` of columns ``keys``) and gives, per frame,
+    the older frame and its rows for ``changes.rows``, row for row with the same columns and dtypes (the
+    first pair's with ``category``, ``code`` and ``version``), or None when they cannot be spliced in. In
+    each older frame the rows of the patches that changed are then replaced by those. Returns the new
+    revision and the frames, or None (read it all) when the store cannot tell what changed or too much did,
+    when ``make`` gives None, or when the first frame's count and sum of versions per category differ from
+    the ledger's."""
+    changes = store.changes_since(revision, keys, limit=change_limit(patches))
+    if changes is None:
+        return None
+    pairs = make(changes)
+    if pairs is None:
+        return None
+    order = merged_order(pairs[0][0], changes.rows, changes.codes, store.schema)
+    frames = [spliced(older, rows, order) for older, rows in pairs]
+    return (changes.revision, frames) if totals(frames[0]) == changes.totals else None
 
 
 def merged_order(previous: pd.DataFrame, rows: pd.DataFrame, codes, schema) -> np.ndarray:

@@ -33,6 +33,14 @@ from .validation import (clean_events, clean_frame, clean_record, derive, derive
                          record_grade_problems)
 from .values import differs, display_value, from_sql, is_blank, sql_array, to_python, value_from_sql, value_to_sql
 
+IN_LIST_SIZE = 500  # values in one SQL ``IN (…)`` list: far below SQLite's 32,766 variables (999 before 3.32)
+
+
+def in_lists(values: list) -> list[tuple[str, list]]:
+    """``values`` in consecutive lists of at most ``IN_LIST_SIZE``, each with its placeholders (``?, ?, ?``)."""
+    chunks = [values[start:start + IN_LIST_SIZE] for start in range(0, len(values), IN_LIST_SIZE)]
+    return [(", ".join("?" * len(chunk)), chunk) for chunk in chunks]
+
 
 @dataclass
 class PatchChange:
@@ -280,11 +288,9 @@ class Store(HazardLedger):
         where, params = self._where(c, bbox, None, False)
         if codes is None:
             return con.execute(f"{select} {where} ORDER BY t.code", params).fetchall()
-        codes = sorted(set(codes))
         rows = []
-        for start in range(0, len(codes), 500):
-            chunk = codes[start:start + 500]
-            clause = ("AND" if where else "WHERE") + f" t.code IN ({', '.join('?' * len(chunk))})"
+        for marks, chunk in in_lists(sorted(set(codes))):
+            clause = ("AND" if where else "WHERE") + f" t.code IN ({marks})"
             rows += con.execute(f"{select} {where} {clause} ORDER BY t.code", (*params, *chunk)).fetchall()
         return rows
 
@@ -454,10 +460,8 @@ class Store(HazardLedger):
 
     def _existing_codes(self, con, codes: list[str]) -> list[str]:
         found = []
-        for start in range(0, len(codes), 500):
-            chunk = codes[start:start + 500]
-            found += [r[0] for r in con.execute(
-                f"SELECT code FROM {SOURCE_TABLE} WHERE code IN ({', '.join('?' * len(chunk))})", chunk)]
+        for marks, chunk in in_lists(codes):
+            found += [r[0] for r in con.execute(f"SELECT code FROM {SOURCE_TABLE} WHERE code IN ({marks})", chunk)]
         return found
 
     def update(self, code: str, changes: dict, expected_version: int, user: User | str, *,
@@ -617,12 +621,19 @@ class Store(HazardLedger):
     # ---------------------------------------------------------------- history and events
     def _log_rows(self, table: str, columns: str, order: str, code: str | list[str] | None, times: tuple[str, ...],
                   con=None) -> pd.DataFrame:
-        """Rows of a log table (all, one patch's or a list of patches'), with its stored moments as China time."""
-        if isinstance(code, list):
-            where, params = (f" WHERE code IN ({', '.join('?' * len(code))})" if code else " WHERE 1 = 0"), tuple(code)
-        else:
+        """Rows of a log table (all, one patch's or a list of patches'), with its stored moments as China time.
+        ``order``: the columns (not null) that order the rows, as SQL."""
+        select = f"SELECT {columns} FROM {table}"
+        if not isinstance(code, list):
             where, params = (" WHERE code = ?", (code,)) if code is not None else ("", ())
-        frame = self.backend.query_frame(f"SELECT {columns} FROM {table}{where} ORDER BY {order}", params, con=con)
+            frame = self.backend.query_frame(f"{select}{where} ORDER BY {order}", params, con=con)
+        else:
+            frames = [self.backend.query_frame(f"{select} WHERE code IN ({marks}) ORDER BY {order}", tuple(chunk),
+                                               con=con) for marks, chunk in in_lists(code)]
+            frames = frames or [self.backend.query_frame(f"{select} WHERE 1 = 0", con=con)]
+            found = [f for f in frames if len(f)] or frames[:1]  # an empty frame's columns may lack their dtypes
+            frame = found[0] if len(found) == 1 else pd.concat(found, ignore_index=True).sort_values(
+                [name.strip() for name in order.split(",")], kind="stable", ignore_index=True)
         for col in times:
             frame[col] = utc_text_to_local(frame[col]).to_numpy()
         return frame

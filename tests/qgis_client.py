@@ -7,6 +7,9 @@ has ``qgis.core`` (Debian ``python3-qgis``), QT_QPA_PLATFORM=offscreen; prints o
                                                 the edit goes to the file at once; QGIS then touches
                                                 GPKG.held and saves once GPKG.release exists
   qgis_client.py open GPKG LAYER                open, read every feature, close
+  qgis_client.py read-twice GPKG LAYER          read every feature; touch GPKG.held, wait for GPKG.release
+                                                and read them again with the layer still open, then
+                                                with the layer added again
   qgis_client.py layer GPKG LAYER               what QGIS makes of one layer (style, aliases, widgets)
   qgis_client.py project PROJECT.qgz            every layer of a project: valid, styled, spatial
 """
@@ -47,6 +50,14 @@ def commit_one(lyr, fid, field, value):
     if not ok:
         lyr.rollBack()
     return ok, errors
+
+
+def wait_for_release(path):
+    """Touch PATH.held and wait (at most two minutes) until the test has created PATH.release."""
+    Path(f"{path}.held").touch()
+    deadline = time.monotonic() + 120
+    while not Path(f"{path}.release").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def describe(lyr):
@@ -98,15 +109,18 @@ def main(args):
         fid = find(lyr, code).id()
         lyr.startEditing()
         changed = lyr.changeAttributeValue(fid, lyr.fields().indexOf(field), value)
-        Path(f"{path}.held").touch()
-        deadline = time.monotonic() + 120
-        while not Path(f"{path}.release").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for_release(path)
         ok = lyr.commitChanges()
         return {"changed": changed, "ok": ok, "errors": list(lyr.commitErrors())}
     if cmd == "open":
         lyr = layer(args[1], args[2])
         return {"features": sum(1 for _ in lyr.getFeatures())}
+    if cmd == "read-twice":
+        lyr = layer(args[1], args[2])
+        first = sum(1 for _ in lyr.getFeatures())
+        wait_for_release(args[1])
+        second = sum(1 for _ in lyr.getFeatures())
+        return {"first": first, "second": second, "added_again": sum(1 for _ in layer(args[1], args[2]).getFeatures())}
     if cmd == "layer":
         return describe(layer(args[1], args[2]))
     if cmd == "project":

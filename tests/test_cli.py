@@ -80,3 +80,13 @@ def test_export_shapefile_from_the_cli(sample_db, tmp_path):
     run("export", "--db", sample_db, "--format", "shp", "--out", out, "--encoding", "gbk")
     names = zipfile.ZipFile(out).namelist()
     assert "fog_patch.shp" in names and "字段对照表.csv" in names
+
+
+def test_output_cut_off_by_a_closed_pipe_ends_quietly_with_141(sample_db):
+    """`safetymap stats | head -1`: the reader goes before the CLI writes (here at once, so every run is
+    the same). No traceback; 141 = 128 + SIGPIPE, what other Unix tools give (pipefail sees the cut)."""
+    proc = subprocess.Popen([sys.executable, "-m", "safetymap", "stats", "--db", str(sample_db)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    _out, err = proc.communicate(timeout=300)
+    assert (proc.returncode, err.decode()) == (141, "")

@@ -1,4 +1,5 @@
 import datetime as dt
+import sqlite3
 
 import pandas as pd
 import pytest
@@ -6,6 +7,7 @@ import pytest
 from safetymap.auth import User
 from safetymap.errors import ValidationError
 from safetymap.fog import fog_counts, fog_ledger
+from safetymap.store import open_store
 from conftest import page_test
 
 ON = dt.date(2026, 11, 30)  # the counted window is 2023-01-01 … 2025-12-31
@@ -107,3 +109,15 @@ def test_fog_page_lists_the_ledger_and_on_request_every_segment(sample_db, store
     at.toggle[0].set_value(False).run()
     assert set(at.dataframe[0].value["图斑编号"]) == set(fog["code"])
     st.cache_resource.clear()
+
+
+def test_fog_events_of_more_codes_than_sqlite_takes_variables(sample_db):
+    """changes_since asks for the events of every changed patch: 40,000 codes are more than one SQL
+    statement takes in an SQLite built with the default limit of 32,766 variables (python.org's builds;
+    Debian's allows 250,000, so the limit is set here), so the codes go in lists of a few hundred."""
+    store = open_store(sample_db)
+    store.backend.connection().setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+    everything = store.fog_events()
+    real = sorted(set(everything["code"]))
+    codes = real[::2] + [f"不存在-{i}" for i in range(40_000)] + real[1::2]  # events found in two lists, merged
+    pd.testing.assert_frame_equal(store.fog_events(codes), everything)

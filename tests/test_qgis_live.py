@@ -2,6 +2,7 @@
 project export. QGIS runs as /usr/bin/python3 in a subprocess (tests/qgis_client.py). Skipped with the
 reason when that Python cannot import qgis.core or ogrinfo is missing; SAFETYMAP_REQUIRE_DESKTOP=1
 turns the skip into a failure (CI)."""
+import gc
 import json
 import os
 import shutil
@@ -164,6 +165,51 @@ def test_qgis_closing_the_store_leaves_it_in_wal_while_the_app_runs(sample_db, q
     qgis("open", sample_db, "patch_fog")
     qgis("edit", sample_db, "patch_fog", store.read("fog")["code"].iloc[0], "hazard", "QGIS 改")
     assert journal_mode(sample_db) == "wal"
+
+
+def in_a_thread_that_ends(work):
+    """``work()`` run in a thread that then ends, as each Streamlit run does; returns its result."""
+    result = []
+    runner = threading.Thread(target=lambda: result.append(work()))
+    runner.start()
+    runner.join()
+    gc.collect()  # the thread's connection is in a reference cycle: freed at the next collection, as in the app
+    return result[0]
+
+
+def test_qgis_keeps_reading_when_the_app_comes_back_between_runs(sample_db, qgis):
+    """The app's store outlives the thread that opened it. Before, the file then had no connection left:
+    QGIS, closing its first look at the layer, switched it back to a rollback journal, read it on in GDAL's
+    no-lock mode, and when the app's next run turned WAL on again found no feature ('this file is a
+    WAL-enabled database. It cannot be opened because it is presumably read-only …')."""
+    store = in_a_thread_that_ends(lambda: open_store(sample_db))
+    result = {}
+    session = threading.Thread(target=lambda: result.update(qgis("read-twice", sample_db, "patch_downhill")))
+    session.start()
+    try:
+        wait_for(Path(f"{sample_db}.held"))
+        in_a_thread_that_ends(lambda: store.get(store.codes()[0]))  # the app's next run
+    finally:
+        Path(f"{sample_db}.release").touch()
+        session.join(timeout=300)
+    assert result["first"] == result["second"] == result["added_again"] == len(store.read("downhill")), result
+
+
+def test_a_layer_qgis_added_before_the_app_started_reads_nothing_until_added_again(sample_db, qgis):
+    """Why the README says to start the app before adding the live store in QGIS: alone with the file,
+    QGIS 3.22 switches it to a rollback journal and reads in GDAL's no-lock mode; once the app starts
+    (WAL) that layer finds no feature (GDAL: 'this file is a WAL-enabled database …'). Added again, it
+    opens the file in WAL with locks and reads everything. QGIS's doing, not the app's."""
+    result = {}
+    session = threading.Thread(target=lambda: result.update(qgis("read-twice", sample_db, "patch_downhill")))
+    session.start()
+    try:
+        wait_for(Path(f"{sample_db}.held"))
+        store = open_store(sample_db)
+    finally:
+        Path(f"{sample_db}.release").touch()
+        session.join(timeout=300)
+    assert result["first"] == result["added_again"] == len(store.read("downhill")) and result["second"] == 0, result
 
 
 def test_qgis_alone_resets_the_store_to_delete_and_the_app_turns_wal_back_on(sample_db, qgis):

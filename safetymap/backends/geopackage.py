@@ -42,6 +42,7 @@ class GeoPackageBackend:
         self._marked = False  # whether app transactions mark themselves (gpkg_live)
         self._ensure_tables(schema)
         self._ensure_live(schema)
+        self._held = self._hold_open()
 
     def __repr__(self) -> str:
         return f"GeoPackageBackend({self.location!r})"
@@ -61,11 +62,23 @@ class GeoPackageBackend:
             self._local.con = con
         return con
 
+    def _hold_open(self) -> sqlite3.Connection:
+        """A connection open for the backend's whole life, whichever threads come and go (each Streamlit run
+        is a thread, and a thread's connection closes after it). While any connection is open the file stays
+        in WAL: QGIS, closing a layer when it is alone with the file, switches it back to a rollback journal
+        and reads it on in GDAL's no-lock mode, and those readers find nothing once the app turns WAL on again
+        ("this file is a WAL-enabled database. It cannot be opened because it is presumably read-only …")."""
+        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA journal_mode = WAL")  # reads the file: the connection now holds the -wal and -shm
+        return con
+
     def close(self) -> None:
+        """Close this thread's connection and the one held open (other threads' close with their threads)."""
         con = getattr(self._local, "con", None)
         if con is not None:
             con.close()
             self._local.con = None
+        self._held.close()
 
     @contextmanager
     def transaction(self):

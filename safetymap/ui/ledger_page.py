@@ -13,7 +13,7 @@ from ..ledger import OVERDUE_COLUMN, ledger_table, number_text, overdue
 from ..store import Store
 from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
 from .filter_form import filter_form
-from ..frame_splice import change_limit, merged_order, spliced, totals
+from ..frame_splice import brought_up_to_date
 
 
 @dataclass(frozen=True)
@@ -38,21 +38,19 @@ def updated_view(store: Store, previous: LedgerView) -> LedgerView | None:
     may be new). None (build it whole) when the store cannot tell what changed or too much did, when a number
     column's form (numbers, or text where some are missing) would change, or when the count and sum of
     versions per category differ from the ledger's."""
-    changes = store.changes_since(previous.revision, [f.key for f in store.schema.common_fields],
-                                  limit=change_limit(len(previous.table)))
-    if changes is None:
+    def pairs(changes) -> list[tuple[pd.DataFrame, pd.DataFrame]] | None:
+        rows = changes.rows
+        made = ledger_table(rows, store.schema) if len(rows) else previous.table.iloc[:0]
+        made, table = _as_text_where_either_is(made, previous.table, store.schema)
+        return [(previous.keys, _keys(rows)), (table, made)] if made.dtypes.equals(table.dtypes) else None
+
+    done = brought_up_to_date(store, previous.revision, [f.key for f in store.schema.common_fields],
+                              len(previous.table), pairs)
+    if done is None:
         return None
-    rows, table = changes.rows, previous.table
-    made = ledger_table(rows, store.schema) if len(rows) else table.iloc[:0]
-    made, table = _as_text_where_either_is(made, table, store.schema)
-    if not made.dtypes.equals(table.dtypes):
-        return None
-    order = merged_order(previous.keys, rows, changes.codes, store.schema)
-    table, keys = spliced(table, made, order), spliced(previous.keys, _keys(rows), order)
+    revision, (keys, table) = done
     table[OVERDUE_COLUMN] = overdue(keys, schema=store.schema).map({True: "逾期", False: ""}).to_numpy(object)
-    if _numbers_turn_back(table, store.schema) or totals(keys) != changes.totals:
-        return None
-    return LedgerView(table, keys, changes.revision)
+    return None if _numbers_turn_back(table, store.schema) else LedgerView(table, keys, revision)
 
 
 def _keys(frame: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from .. import mapdata, mapview
 from ..fog import fog_counts
 from ..ledger import OVERDUE_KEYS, overdue, today
 from ..store import Store
-from ..frame_splice import change_limit, merged_order, spliced, totals
+from ..frame_splice import brought_up_to_date
 from .common import cached_by_revision
 
 
@@ -34,17 +34,19 @@ def updated(store: Store, previous: pd.DataFrame) -> pd.DataFrame | None:
     result's count and sum of versions per category differ from the ledger's."""
     if previous.attrs.get("year") != today().year:
         return None
-    changes = store.changes_since(previous.attrs["revision"], PAGE_KEYS + FOG_KEYS, limit=change_limit(len(previous)))
-    if changes is None:
+
+    def pairs(changes) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+        rows = shared_texts(changes.rows, REPEATED, like=previous)
+        return [(previous, with_flags(store, rows, changes.fog_events).astype(previous.dtypes.to_dict()) if len(rows)
+                 else previous.iloc[:0])]
+
+    done = brought_up_to_date(store, previous.attrs["revision"], PAGE_KEYS + FOG_KEYS, len(previous), pairs)
+    if done is None:
         return None
-    rows = shared_texts(changes.rows, REPEATED, like=previous)
-    rows = with_flags(store, rows, changes.fog_events).astype(previous.dtypes.to_dict()) if len(rows) \
-        else previous.iloc[:0]
-    order = merged_order(previous, rows, changes.codes, store.schema)
-    frame = spliced(previous, rows, order)
+    revision, (frame,) = done
     frame["overdue"] = overdue(frame, schema=store.schema).fillna(False).to_numpy(bool)  # the day may be new
-    frame.attrs = {"revision": changes.revision, "year": today().year}
-    return frame if totals(frame) == changes.totals else None
+    frame.attrs = {"revision": revision, "year": today().year}
+    return frame
 
 
 @cached_by_revision(update=updated)
