@@ -155,3 +155,22 @@ def test_a_failed_transaction_leaves_no_rows_and_no_files(tmp_path, schema, monk
     assert [row[1] for row in store.backend.connection().execute("PRAGMA database_list")] == ["main"]
     assert list((tmp_path / "temp").iterdir()) == []
     store.close()
+
+
+def test_more_copies_in_one_transaction_than_sqlite_attaches_are_stored_as_row_by_row(tmp_path, schema, monkeypatch):
+    """Every risk category and its source rows in one transaction: 18 copies, past SQLite's 10 attached
+    files ("too many attached databases - max 10" before); those past the limit are bound row by row."""
+    dumps = []
+    for name, copy_rows in (("row_by_row", ROW_BY_ROW), ("copied", COPIED)):
+        monkeypatch.setattr(geopackage, "COPY_ROWS", copy_rows)
+        store = init_database(tmp_path / f"{name}.gpkg", sample=False)
+        rng = np.random.default_rng(11)
+        with store.transaction() as con:
+            for i, c in enumerate(risk_categories(schema)):
+                raw, geoms = synthetic(c, schema, 20, rng, 1000 * i)
+                store.insert_many(c.key, raw, geoms, USER, con=con)
+        store.close()
+        dumps.append(stored(tmp_path / f"{name}.gpkg"))
+    assert len(risk_categories(schema)) * 2 > 10
+    assert dumps[1] == dumps[0]
+    assert len(dumps[1]["patch_source"]) == 20 * len(risk_categories(schema))

@@ -176,8 +176,9 @@ class GeoPackageBackend:
         gives them, the geometry as ``encode_array``) with ``constants`` (column -> one value for every row);
         the K-stake texts of ``category``'s table computed in the same statement. Many rows are written by
         GDAL into a file of their own and copied in SQL (``gpkg_bulk``: a third of the time of binding wide
-        rows value by value), a few bound row by row."""
-        if rows.num_rows < COPY_ROWS:
+        rows value by value), a few bound row by row (and all once the transaction has attached as many files as
+        SQLite allows)."""
+        if rows.num_rows < COPY_ROWS or not gpkg_bulk.Attached.has_room(con):
             derived = self.derived_columns(category) if category is not None else {}
             executemany_rows(con, table, rows, constants, self.geom_param, derived)
             return

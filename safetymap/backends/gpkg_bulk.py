@@ -6,12 +6,14 @@ copies the rows with one ``INSERT … SELECT`` inside its write transaction. The
 never opened by GDAL: pyogrio's GDAL carries its own SQLite library, and two copies in one process
 ignore each other's locks (DESIGN.md, one SQLite library per file). An attached file cannot be
 detached inside a transaction, so it stays attached, read-only in practice, until the transaction
-ends (``Attached.release``). The values arrive as the same SQLite values ``executemany`` would bind
-(text, integer, real, blob, NULL) and the target columns' affinities apply to them alike
-(``tests/test_bulk_copy.py`` compares every stored value of both paths)."""
+ends (``Attached.release``); SQLite attaches at most 10 files to a connection, so a transaction that
+has used them all binds its further rows row by row (``Attached.has_room``). The values arrive as the
+same SQLite values ``executemany`` would bind (text, integer, real, blob, NULL) and the target columns'
+affinities apply to them alike (``tests/test_bulk_copy.py`` compares every stored value of both paths)."""
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,12 @@ class Attached:
         folder = tempfile.mkdtemp(prefix="safetymap-bulk-")
         self.folders.append(folder)
         return name, Path(folder) / "rows.sqlite"
+
+    @staticmethod
+    def has_room(con) -> bool:
+        """Whether ``con`` can attach one more file (SQLite's limit, 10 unless compiled otherwise)."""
+        attached = [row for row in con.execute("PRAGMA database_list") if row[1] not in ("main", "temp")]
+        return len(attached) < con.getlimit(sqlite3.SQLITE_LIMIT_ATTACHED)
 
     def attach(self, con, name: str, path: Path) -> None:
         con.execute("ATTACH DATABASE ? AS " + name, (str(path),))
