@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import types
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,8 @@ from safetymap.errors import ImportRefused
 from safetymap.io import sandbox
 from safetymap.io.sandbox import run_bounded
 from safetymap.io.uploads import MB
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = [pytest.mark.timeout(120),
               pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork and RLIMIT_AS: Linux")]
@@ -43,3 +47,22 @@ def test_a_process_with_other_threads_reads_through_the_fork_server():
     finally:
         stop.set()
         other.join()
+
+
+def test_a_reader_started_while_a_page_runs_does_not_run_the_app_first():
+    """While a page runs, Streamlit makes app.py the process's ``__main__``; multiprocessing hands that file
+    to each fork-server child to run first. The child used to import Streamlit and build the app there."""
+    page = types.ModuleType("__main__")
+    page.__file__ = str(ROOT / "app.py")  # as Streamlit's script runner sets it
+    main, sys.modules["__main__"] = sys.modules["__main__"], page
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # a server's thread: the fork server is used
+    other.start()
+    try:
+        loaded = run_bounded(eval, "sorted({'streamlit', 'safetymap.ui'} & set(__import__('sys').modules))",
+                             name="小.csv", seconds=60, memory=512 * MB)
+    finally:
+        sys.modules["__main__"] = main
+        stop.set()
+        other.join()
+    assert loaded == []
