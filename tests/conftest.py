@@ -28,6 +28,22 @@ BACKENDS = ["sqlite", "postgresql"]
 both_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)  # store fixtures on each backend
 
 
+@pytest.fixture(autouse=True)
+def fresh_streamlit_state():
+    """Streamlit's caches live as long as the process: every test starts with them empty, so that a page's
+    ``get_store`` opens the ledger this test's ``SAFETYMAP_DB`` names, never an earlier test's. An AppTest
+    leaves its script as the process's ``__main__``, which multiprocessing would run first in a later test's
+    fork-server children: it is put back."""
+    if "streamlit" in sys.modules:
+        import streamlit as st
+
+        st.cache_resource.clear()
+        st.cache_data.clear()
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session")
 def schema():
     return load_schema()
