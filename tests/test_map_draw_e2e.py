@@ -253,6 +253,36 @@ def test_the_browser_decodes_vertices_to_mercator_within_a_tiny_fraction_of_a_pi
     assert np.abs(got - boxes).max() < 1e-9, got - boxes  # the boxes come from the float64 positions
 
 
+def test_a_payload_read_as_it_arrives_decodes_as_the_whole_does(page):
+    """The browser decodes the payload while it arrives (``SMP.readPayload``: the header, then each patch as
+    its vertices are in): read in pieces of any size, from a byte at a time on, it must give the same numbers
+    as the whole decoded at once."""
+    frame = e2e.map_frame(page)
+    frame.wait_for_function("() => window.SMP && window.SMP.readPayload", timeout=60_000)
+    polygons = np.array([shapely.box(117.1 + i / 50, 31.2, 117.11 + i / 50, 31.21) for i in range(40)] + [None])
+    sources = np.array([shapely.LineString([(117.1 + i / 50, 31.2), (117.1 + i / 50, 31.21 + i / 1e4)]) if i % 3
+                        else shapely.Point(117.1 + i / 50, 31.2) for i in range(41)])
+    n = len(polygons)
+    pieces = mapdata.Pieces("coarse", {k: np.array([f"T{i}" for i in range(n)], dtype=object) for k in mapdata.TEXTS},
+                            np.zeros(n, np.uint8), np.zeros(n, np.int8), np.zeros(n, np.uint8),
+                            mapdata.Parts.of(polygons, True), mapdata.Parts.of(sources, False))
+    differing = frame.evaluate("""async (b64) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)), whole = window.SMP.decode(bytes.slice().buffer);
+        const arrays = (b) => [b.box, b.poly.d, b.poly.ox, b.poly.oy, b.poly.off, b.src.d, b.src.ox, b.src.oy, b.src.off];
+        const out = [];
+        for (const size of [1, 3, 7, 64, 1000, bytes.length]) {
+          let at = 0;
+          const stream = new ReadableStream({pull(c) { if (at >= bytes.length) return c.close();
+            c.enqueue(bytes.slice(at, at + size)); at += size; }});
+          const got = await window.SMP.readPayload(new Response(stream)), want = arrays(whole);
+          arrays(got).forEach((a, k) => { if (a.length !== want[k].length || a.some((v, i) => !Object.is(v, want[k][i])))
+            out.push([size, k]); });
+          if (got.header.code.join() !== whole.header.code.join()) out.push([size, "code"]);
+        }
+        return out; }""", base64.b64encode(pieces.body()).decode())
+    assert differing == []
+
+
 # The tiles in view drawn again, each's pixels (a PNG data URL: lossless, so equal images are equal pixels,
 # and far cheaper to hand to Python than the RGBA values as a list), with what the layer leaves out by the
 # rule ``rule`` (``hideUnderSources``: polygons under their own source lines; ``hideUnderMarkers``: batches

@@ -1,9 +1,10 @@
 /* safetymap: the ledger's patches drawn by the browser (issue 16).
  *
  * SMP.layer(options) makes one Leaflet GridLayer that fetches the ledger's payload once per revision from
- * the app's data route (safetymap.mapdata, served by safetymap.ui.web), keeps every patch in memory with a
- * grid index, and draws the patches itself into 256 px canvas tiles: pan and zoom never ask the server
- * for anything, a pan draws only the tiles it uncovers (a ring around the view is drawn ahead when idle),
+ * the app's data route (safetymap.mapdata, served by safetymap.ui.web), decodes it as it arrives, keeps
+ * every patch in memory with a grid index, and draws the patches itself into 256 px canvas tiles: pan and
+ * zoom never ask the server for anything, a pan draws only the tiles it uncovers (a ring around the view
+ * is drawn ahead, after the view),
  * and a change redraws only the tiles it meets. The page passes only small state per rerun (SMP.state:
  * revision, filter, selected patch); a new revision fetches only the delta.
  *
@@ -18,17 +19,16 @@
   var LEVELS = ["coarse", "fine"];
   var OVERDUE = 1, FOG = 2, FACILITY = 4;
 
-  function parse(buffer) {
-    var size = new DataView(buffer).getUint32(0, true);
-    var header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, size)));
-    var offset = 4 + size, arrays = {};
+  // The arrays' places in a payload whose header (`size` bytes) is `header`: [name, type, count, offset] each,
+  // and the payload's whole length.
+  function layout(header, size) {
+    var offset = 4 + size, out = [];
     header.arrays.forEach(function (a) {
-      var T = TYPES[a[1]];
-      arrays[a[0]] = new T(buffer, offset, a[2]);
-      offset += a[2] * T.BYTES_PER_ELEMENT;
+      out.push([a[0], TYPES[a[1]], a[2], offset]);
+      offset += a[2] * TYPES[a[1]].BYTES_PER_ELEMENT;
       offset += (4 - offset % 4) % 4;
     });
-    return {header: header, arrays: arrays};
+    return {arrays: out, length: offset};
   }
 
   // Parts (rings or lines/points) of every patch: per part its origin in world units (float64) and the
@@ -37,16 +37,25 @@
   // about an anchor latitude computed exactly (one sin and one log per anchor, not per vertex); the anchor
   // is renewed when a vertex is more than ANCHOR_RAD (about 3 km) away, which keeps the error under 2e-10
   // world units up to 70° latitude (a pixel at zoom 18 is 1.5e-8).
+  // Decoded a patch at a time as its vertices arrive (run): the same steps in the same order, so the same
+  // numbers, however the payload came in.
   var ANCHOR_RAD = 0.0005, DEG = Math.PI / 180;
-  function decodeParts(perPatch, lens, xy, quantum, box) {
+  function PartsDecoder(perPatch, lens, xy, quantum, box) {
     var n = perPatch.length, P = lens.length, start = new Uint32Array(n + 1), off = new Uint32Array(P + 1);
     for (var i = 0; i < n; i++) start[i + 1] = start[i] + perPatch[i];
     for (var p = 0; p < P; p++) off[p + 1] = off[p] + lens[p];
-    var d = new Float32Array(2 * off[P]), ox = new Float64Array(P), oy = new Float64Array(P), k = 0;
-    var anchor = Infinity, ay = 0, c1 = 0, c2 = 0, qx = quantum / 360, qr = quantum * DEG;
-    for (i = 0; i < n; i++) {
+    this.n = n; this.lens = lens; this.xy = xy; this.box = box; this.qx = quantum / 360; this.qr = quantum * DEG;
+    this.i = 0; this.k = 0; this.anchor = Infinity; this.ay = 0; this.c1 = 0; this.c2 = 0;
+    this.parts = {start: start, off: off, d: new Float32Array(2 * off[P]), ox: new Float64Array(P), oy: new Float64Array(P)};
+  }
+  // Decode the patches whose vertices are all among the first `available` received.
+  PartsDecoder.prototype.run = function (available) {
+    var parts = this.parts, start = parts.start, off = parts.off, d = parts.d, ox = parts.ox, oy = parts.oy;
+    var lens = this.lens, xy = this.xy, box = this.box, qx = this.qx, qr = this.qr, n = this.n, i = this.i, k = this.k;
+    var anchor = this.anchor, ay = this.ay, c1 = this.c1, c2 = this.c2;
+    for (; i < n && off[start[i + 1]] <= available; i++) {
       var x0 = box[4 * i], y0 = box[4 * i + 1], x1 = box[4 * i + 2], y1 = box[4 * i + 3];
-      for (p = start[i]; p < start[i + 1]; p++) {
+      for (var p = start[i]; p < start[i + 1]; p++) {
         var x = 0, y = 0, px = 0, py = 0, end = k + lens[p];
         for (; k < end; k++) {
           x += xy[2 * k]; y += xy[2 * k + 1];
@@ -69,17 +78,99 @@
       }
       box[4 * i] = x0; box[4 * i + 1] = y0; box[4 * i + 2] = x1; box[4 * i + 3] = y1;
     }
-    return {start: start, off: off, d: d, ox: ox, oy: oy};
+    this.i = i; this.k = k; this.anchor = anchor; this.ay = ay; this.c1 = c1; this.c2 = c2;
+    return i === n;
+  };
+
+  // A payload decoded as its bytes come in (add): the header once it is in, then the polygons and the
+  // source lines a patch at a time as their vertices arrive, so that decoding overlaps the transfer.
+  // `block()`: the decoded block once every byte is in.
+  function PayloadReader() {
+    this.head = [];  // the bytes before the header is whole
+    this.headBytes = 0;
+    this.size = -1;  // the header's length, once known
+    this.buffer = null;  // the payload, once its length is known (from the header)
+    this.filled = 0;
+  }
+  PayloadReader.prototype.add = function (chunk) {
+    if (!this.buffer) {
+      this.head.push(chunk);
+      this.headBytes += chunk.length;
+      if (this.size < 0) {
+        if (this.headBytes < 4) return;
+        this.head = [concat(this.head, this.headBytes)];
+        this.size = new DataView(this.head[0].buffer).getUint32(0, true);
+      }
+      if (this.headBytes < 4 + this.size) return;
+      chunk = concat(this.head, this.headBytes);
+      this.head = null;
+      this._start(JSON.parse(new TextDecoder().decode(chunk.subarray(4, 4 + this.size))), this.size);
+    }
+    if (this.filled + chunk.length > this.buffer.byteLength) throw new Error("payload longer than its header says");
+    new Uint8Array(this.buffer, this.filled, chunk.length).set(chunk);
+    this.filled += chunk.length;
+    this._progress();
+  };
+  PayloadReader.prototype._start = function (header, size) {
+    var places = layout(header, size), arrays = {}, n = header.n;
+    this.buffer = new ArrayBuffer(places.length);
+    this.header = header;
+    this.places = {};
+    for (var k = 0; k < places.arrays.length; k++) {
+      var a = places.arrays[k];
+      arrays[a[0]] = new a[1](this.buffer, a[3], a[2]);
+      this.places[a[0]] = a;
+    }
+    this.arrays = arrays;
+    this.box = new Float64Array(4 * n);
+    for (var i = 0; i < n; i++) { this.box[4 * i] = this.box[4 * i + 1] = Infinity; this.box[4 * i + 2] = this.box[4 * i + 3] = -Infinity; }
+    this.decoders = {};
+  };
+  PayloadReader.prototype._received = function (name) {  // how many elements of an array are in
+    var a = this.places[name], el = a[1].BYTES_PER_ELEMENT;
+    return Math.max(0, Math.min(a[2], Math.floor((this.filled - a[3]) / el)));
+  };
+  PayloadReader.prototype._progress = function () {
+    var kinds = ["poly", "src"], a = this.arrays;
+    for (var k = 0; k < kinds.length; k++) {
+      var kind = kinds[k];
+      if (!this.decoders[kind]) {
+        if (this._received(kind + "Parts") < a[kind + "Parts"].length || this._received(kind + "Len") < a[kind + "Len"].length) return;
+        this.decoders[kind] = new PartsDecoder(a[kind + "Parts"], a[kind + "Len"], a[kind + "XY"], this.header.quantum, this.box);
+      }
+      if (!this.decoders[kind].run(Math.floor(this._received(kind + "XY") / 2))) return;
+    }
+  };
+  PayloadReader.prototype.block = function () {
+    if (!this.buffer || this.filled !== this.buffer.byteLength) throw new Error("payload cut short");
+    var h = this.header, a = this.arrays;
+    return {header: h, n: h.n, cat: a.cat, grade: a.grade, flags: a.flags, box: this.box, textBytes: a.texts, texts: null,
+            poly: this.decoders.poly.parts, src: this.decoders.src.parts, near: nearLimits(h.n), bytes: this.filled};
+  };
+  function concat(chunks, length) {
+    var out = new Uint8Array(length), at = 0;
+    chunks.forEach(function (c) { out.set(c, at); at += c.length; });
+    return out;
   }
 
   function decode(buffer) {
-    var parsed = parse(buffer), h = parsed.header, a = parsed.arrays, n = h.n;
-    var box = new Float64Array(4 * n);
-    for (var i = 0; i < n; i++) { box[4 * i] = box[4 * i + 1] = Infinity; box[4 * i + 2] = box[4 * i + 3] = -Infinity; }
-    return {header: h, n: n, cat: a.cat, grade: a.grade, flags: a.flags, box: box, textBytes: a.texts, texts: null,
-            poly: decodeParts(a.polyParts, a.polyLen, a.polyXY, h.quantum, box),
-            src: decodeParts(a.srcParts, a.srcLen, a.srcXY, h.quantum, box),
-            near: nearLimits(n)};
+    var reader = new PayloadReader();
+    reader.add(new Uint8Array(buffer));
+    return reader.block();
+  }
+
+  // A response's payload decoded as it arrives (the block, as decode gives it).
+  function readPayload(response) {
+    if (!response.body) return response.arrayBuffer().then(decode);
+    var reader = new PayloadReader(), stream = response.body.getReader();
+    function next() {
+      return stream.read().then(function (part) {
+        if (part.done) return reader.block();
+        reader.add(part.value);
+        return next();
+      });
+    }
+    return next();
   }
 
   // A block's texts (name, route, stakes per patch), read from its JSON when first asked (a tooltip, a click).
@@ -116,6 +207,10 @@
   var FACILITY_R = 10, POINT_R = 5, MARKER_LINE = 2;
   var MARGIN = FACILITY_R + MARKER_LINE + 1;  // px beyond a tile that can still paint into it (+1: sprites snap to px)
   var SLICE_MS = 12;  // the drawing yields to the browser after this long (tiles show as they are done)
+  // The ring of tiles around the view is drawn ahead this long after the map's first view is drawn (at once
+  // after the map is first moved): users opening the map at once (browsers sharing the CPU with the app)
+  // are not slowed by each other's drawing ahead.
+  var RING_DELAY_MS = 500;
   var TINY_PX = 4;  // a patch smaller than this each way is drawn as its box
   var DASH_PX = 24;  // a category's dash pattern is drawn on patches at least this big (smaller: solid)
   var STEP_PX = 1;  // a vertex closer than this to the last one drawn is skipped
@@ -128,7 +223,7 @@
 
     initialize: function (options) {
       L.GridLayer.prototype.initialize.call(this, options);
-      this._records = new Map();  // code -> {code, cat, g, f, tb, ti, at: {level: [block, i]}, seen}: texts in block tb at ti
+      this._records = new Map();  // code -> {code, cat, g, f, tb, ti, at: {level: [block, i]}}: texts in block tb at ti
       this._tokens = {};  // level -> revision token held
       this._fetching = {};  // level -> promise
       this._grid = new Map();
@@ -137,8 +232,12 @@
       this._filter = null;
       this._selected = null;
       this._wanted = null;
-      this._stamp = 0;  // _within marks the records it has seen with this (no Set per query)
+      this._slots = null;  // the grid's (_index): records by slot, their boxes, the stamp each was last seen with
+      this._slotBox = null;
+      this._seen = null;
+      this._stamp = 0;
       this._paintDue = false;  // the view changed (or its data): `painted` is renewed once it is all drawn
+      this._ringAt = Infinity;  // from when the tiles around the view are drawn (performance.now())
       this.painted = null;  // {token, at, level, shown}: the view is fully drawn (benchmarks, tests)
       this.bytes = 0;  // payload bytes received (after the transfer's gzip is undone)
       this.deltas = [];  // the deltas applied (tests, benchmarks)
@@ -161,6 +260,7 @@
       map.on("mouseout", this._hideTip, this);
       map.on("overlayadd overlayremove", this._onToggle, this);
       map.on("moveend", this._writeView, this);
+      map.on("movestart", this._drawAhead, this);
       this._showSelected();
       var self = this;
       window.setTimeout(function () { if (self._map) self._writeView(); }, 0);  // where the map starts
@@ -171,6 +271,7 @@
       map.off("mouseout", this._hideTip, this);
       map.off("overlayadd overlayremove", this._onToggle, this);
       map.off("moveend", this._writeView, this);
+      map.off("movestart", this._drawAhead, this);
       if (this._selectedLayer) this._selectedLayer.remove();
       L.GridLayer.prototype.onRemove.call(this, map);
     },
@@ -204,22 +305,32 @@
     },
 
     // ------------------------------------------------------------ drawing the tiles, a slice at a time
+    // The next slice as a message to itself: a chain of setTimeout(0) is clamped to 4 ms a link after five,
+    // which left the tab idle for about a quarter of the drawing.
     _schedule: function () {
       if (this._pumping) return;
       this._pumping = true;
-      var self = this;
-      window.setTimeout(function () { self._pumping = false; self._pump(); }, 0);
+      if (!this._pumpChannel) {
+        var self = this;
+        this._pumpChannel = new MessageChannel();
+        this._pumpChannel.port1.onmessage = function () { self._pumping = false; self._pump(); };
+      }
+      this._pumpChannel.port2.postMessage(null);
     },
     _visible: function (coords) {
       var v = this._inView;
       return coords.z === this._tileZoom && v && coords.x >= v.min.x && coords.x <= v.max.x && coords.y >= v.min.y && coords.y <= v.max.y;
     },
-    _pending: function () {  // tiles of the current zoom still to draw: those in view first, then nearest the centre
+    // Tiles of the current zoom still to draw: those in view first, then (once due) the ring, nearest the centre.
+    _pending: function () {
       var out = [], v = this._inView, cx = v ? (v.min.x + v.max.x) / 2 : 0, cy = v ? (v.min.y + v.max.y) / 2 : 0;
+      var ringDue = performance.now() >= this._ringAt;
       for (var key in this._tiles) {
         var el = this._tiles[key].el, c = el.sm && el.sm.coords;
         if (!c || el.sm.ok || c.z !== this._tileZoom) continue;
-        out.push({el: el, order: (this._visible(c) ? 0 : 1e6) + Math.abs(c.x + 0.5 - cx) + Math.abs(c.y + 0.5 - cy)});
+        var visible = this._visible(c);
+        if (!visible && !ringDue) continue;
+        out.push({el: el, order: (visible ? 0 : 1e6) + Math.abs(c.x + 0.5 - cx) + Math.abs(c.y + 0.5 - cy)});
       }
       return out.sort(function (a, b) { return a.order - b.order; });
     },
@@ -235,6 +346,7 @@
       }
       this._checkPainted();
     },
+    _drawAhead: function () { this._ringAt = 0; },
     _viewChanged: function () { this._paintDue = true; this._schedule(); this._checkPainted(); },
     _checkPainted: function () {
       if (!this._paintDue || !this._map || (!this._tokens.coarse && !this._tokens.fine)) return;
@@ -244,6 +356,10 @@
       }
       this._paintDue = false;
       var level = this._levelAt(this._tileZoom), self = this, shown = null;
+      if (this._ringAt === Infinity) {  // the first view drawn
+        this._ringAt = performance.now() + RING_DELAY_MS;
+        window.setTimeout(function () { self._schedule(); }, RING_DELAY_MS);
+      }
       this.painted = {token: this._tokens[level] || this._tokens.coarse || this._tokens.fine, level: level,
                       at: performance.now()};
       // how many patches the view shows, counted when asked (it takes a pass over them)
@@ -423,8 +539,8 @@
       for (var k = 0; k < list.length; k++) {
         var at = this._geo(list[k], t.level), parts = at[0].src, i = at[1];
         if (!hasLine(parts, i)) continue;
-        var blot = blotOf(at[0].box, i, t, pen.weight), hidden;
-        if (blot) {
+        var hidden;
+        if (blotOf(at[0].box, i, t, pen.weight)) {
           hidden = pen.cover.hides(blot[0], blot[1], blot[0] + blot[2], blot[1] + blot[3], t.m);
         } else {
           hidden = this._strokeHidden(pen.cover, this._trace(parts, i, t), r, pen.far, pen.far, false, t);
@@ -463,8 +579,7 @@
           if (!cover || !cover.hides(x, y, x + 2 * half, y + 2 * half, t.m)) points.push(x, y);
         }
         if (hidden || !hasLine(parts, i)) continue;
-        var blot = blotOf(at[0].box, i, t, weight);  // a short line: the box its wide stroke would cover
-        if (blot) blots.rect(blot[0], blot[1], blot[2], blot[3]);
+        if (blotOf(at[0].box, i, t, weight)) blots.rect(blot[0], blot[1], blot[2], blot[3]);  // a short line
         else this._emit(lines, this._trace(parts, i, t), false);
       }
       ctx.globalAlpha = 1;
@@ -563,14 +678,12 @@
           return null;
         }
         if (!response.ok) throw new Error("patches " + level + " " + want + ": HTTP " + response.status);
-        return response.arrayBuffer();
-      }).then(function (buffer) {
-        if (buffer) {
-          self.bytes += buffer.byteLength;
-          mark(level, from, "arrived");
-          var block = decode(buffer);
-          mark(level, from, "decoded");
-          if (from) self.deltas.push({level: level, from: from, to: want, bytes: buffer.byteLength,
+        return readPayload(response);
+      }).then(function (block) {
+        if (block) {
+          self.bytes += block.bytes;
+          mark(level, from, "decoded");  // (as it arrived)
+          if (from) self.deltas.push({level: level, from: from, to: want, bytes: block.bytes,
                                       codes: block.header.code.slice(0, 100), removed: block.header.removed});
           self._tokens[level] = want;
           self._apply(level, block, !from);
@@ -627,12 +740,12 @@
         if (r && boxes) boxes.push(boxOf(r));
         records.delete(code);
       });
-      var added = 0;
+      var added = 0, fineOnly = false;
       for (var i = 0; i < block.n; i++) {
         var code = h.code[i], r = records.get(code);
         if (!r) {  // made whole at once (one object shape, no property added later)
           r = {code: code, cat: block.cat[i], g: block.grade[i], f: block.flags[i], tb: block, ti: i,
-               at: {coarse: null, fine: null}, seen: 0};
+               at: {coarse: null, fine: null}};
           records.set(code, r);
           added++;
         } else {
@@ -640,11 +753,13 @@
           r.cat = block.cat[i]; r.g = block.grade[i]; r.f = block.flags[i];
           if (!cell) { r.tb = block; r.ti = i; }  // (a fine cell's texts are its revision's: a cell is not kept for them)
         }
+        fineOnly = fineOnly || !r.at.coarse;
         r.at[level] = [block, i];
         if (boxes && !cell) boxes.push(boxOf(r));
       }
       if (whole) records.forEach(function (r, code) { if (!r.at.coarse && !r.at.fine) records.delete(code); });
-      if (whole || added || h.removed.length || level === "coarse") this._index();  // the grid uses coarse boxes
+      // the grid holds the coarse boxes (a patch held only at the fine level: its fine box)
+      if (whole || added || fineOnly || h.removed.length || level === "coarse") this._index();
       if (cell) {  // a fine cell: the tiles drawn at the fine level that it meets
         this._redraw([unionBox(block)], SMP.cfg.fineZoom);
       } else {
@@ -655,20 +770,29 @@
       }
     },
 
+    // The grid of the patches' (coarse) boxes: per patch with geometry a slot, its box copied into one flat
+    // array, and per grid cell the slots whose box meets it. A query reads typed arrays only and touches a
+    // record when its box meets the query's (following each record to its block cost ~1 µs a patch).
     _index: function () {
-      var grid = new Map();
+      var slots = [], box = new Float64Array(4 * this._records.size), grid = new Map();
       this._records.forEach(function (r) {
-        var at = r.at.coarse || r.at.fine, b = at[0].box, i = at[1];
+        var at = r.at.coarse || r.at.fine, b = at[0].box, i = at[1], j = slots.length;
         if (!(b[4 * i] <= b[4 * i + 2])) return;  // no geometry
+        slots.push(r);
+        box[4 * j] = b[4 * i]; box[4 * j + 1] = b[4 * i + 1]; box[4 * j + 2] = b[4 * i + 2]; box[4 * j + 3] = b[4 * i + 3];
         for (var cx = Math.floor(b[4 * i] / CELL); cx <= Math.floor(b[4 * i + 2] / CELL); cx++) {
           for (var cy = Math.floor(b[4 * i + 1] / CELL); cy <= Math.floor(b[4 * i + 3] / CELL); cy++) {
             var key = cx * 1048576 + cy, cell = grid.get(key);
             if (!cell) grid.set(key, cell = []);
-            cell.push(r);
+            cell.push(j);
           }
         }
       });
       this._grid = grid;
+      this._slots = slots;
+      this._slotBox = box;
+      this._seen = new Uint32Array(slots.length);
+      this._stamp = 0;
     },
 
     // ------------------------------------------------------------ what is shown
@@ -684,23 +808,29 @@
 
     // records shown whose box meets the world box [x0, y0, x1, y1]
     _within: function (x0, y0, x1, y1) {
-      var out = [], self = this, stamp = ++this._stamp;
+      var out = [], slots = this._slots, box = this._slotBox, seen = this._seen, j;
+      if (!slots) return out;
       var cx0 = Math.floor(x0 / CELL), cx1 = Math.floor(x1 / CELL), cy0 = Math.floor(y0 / CELL), cy1 = Math.floor(y1 / CELL);
-      var visit = function (cell) {
-        for (var k = 0; k < cell.length; k++) {
-          var r = cell[k];
-          if (r.seen === stamp) continue;
-          r.seen = stamp;
-          var at = r.at.coarse || r.at.fine, b = at[0].box, i = at[1];
-          if (b[4 * i] <= x1 && b[4 * i + 2] >= x0 && b[4 * i + 1] <= y1 && b[4 * i + 3] >= y0 && self._shown(r)) out.push(r);
+      if ((cx1 - cx0 + 1) * (cy1 - cy0 + 1) > this._grid.size) {  // most of the ledger: every slot once
+        for (j = 0; j < slots.length; j++) {
+          if (box[4 * j] <= x1 && box[4 * j + 2] >= x0 && box[4 * j + 1] <= y1 && box[4 * j + 3] >= y0 && this._shown(slots[j])) {
+            out.push(slots[j]);
+          }
         }
-      };
-      if ((cx1 - cx0 + 1) * (cy1 - cy0 + 1) > this._grid.size) {
-        this._grid.forEach(visit);
-      } else {
-        for (var cx = cx0; cx <= cx1; cx++) for (var cy = cy0; cy <= cy1; cy++) {
-          var cell = this._grid.get(cx * 1048576 + cy);
-          if (cell) visit(cell);
+        return out;
+      }
+      var stamp = ++this._stamp;  // marks the slots seen by this query (a patch can be in several cells)
+      if (stamp > 0xfffffff0) { seen.fill(0); stamp = this._stamp = 1; }
+      for (var cx = cx0; cx <= cx1; cx++) for (var cy = cy0; cy <= cy1; cy++) {
+        var cell = this._grid.get(cx * 1048576 + cy);
+        if (!cell) continue;
+        for (var k = 0; k < cell.length; k++) {
+          j = cell[k];
+          if (seen[j] === stamp) continue;
+          seen[j] = stamp;
+          if (box[4 * j] <= x1 && box[4 * j + 2] >= x0 && box[4 * j + 1] <= y1 && box[4 * j + 3] >= y0 && this._shown(slots[j])) {
+            out.push(slots[j]);
+          }
         }
       }
       return out;
@@ -832,12 +962,18 @@
     return false;
   }
   // A source line shorter than its stroke's width each way is drawn as the box that stroke would cover:
-  // [x, y, w, h] in tile px; null for a longer line.
+  // [x, y, w, h] in tile px written into the scratch `blot` (no array per line: far out a view has ~100,000);
+  // false for a longer line.
+  var blot = new Float64Array(4);
   function blotOf(box, i, t, weight) {
     var sc = t.scale, w = (box[4 * i + 2] - box[4 * i]) * sc, h = (box[4 * i + 3] - box[4 * i + 1]) * sc;
-    if (!(w < weight && h < weight)) return null;
+    if (!(w < weight && h < weight)) return false;
     var sx = Math.max(w, weight), sy = Math.max(h, weight);
-    return [(box[4 * i] + box[4 * i + 2]) / 2 * sc - t.ox - sx / 2, (box[4 * i + 1] + box[4 * i + 3]) / 2 * sc - t.oy - sy / 2, sx, sy];
+    blot[0] = (box[4 * i] + box[4 * i + 2]) / 2 * sc - t.ox - sx / 2;
+    blot[1] = (box[4 * i + 1] + box[4 * i + 3]) / 2 * sc - t.oy - sy / 2;
+    blot[2] = sx;
+    blot[3] = sy;
+    return true;
   }
 
   // ------------------------------------------------------------ what markers hide
@@ -1057,6 +1193,7 @@
     state: function (s) { if (SMP.current) SMP.current.state(s); },
     drawnCodes: function () { return SMP.current ? SMP.current.drawnCodes() : []; },
     fillOf: function (code) { return SMP.current ? SMP.current.fillOf(code) : null; },
-    decode: decode
+    decode: decode,
+    readPayload: readPayload
   };
 })();
