@@ -133,10 +133,20 @@ def sql_array(f: Field, series: pd.Series) -> pa.Array:
     elif f.type in ("float", "stake"):
         return pa.array(series.astype(float), pa.float64(), from_pandas=True)
     else:
-        values = series if isinstance(series.dtype, pd.StringDtype) else series.astype(object).map(str, na_action="ignore")
-        text = pa.array(values, pa.string(), from_pandas=True)
-        return pc.if_else(pa.array(blank_mask(series)), pa.scalar(None, pa.string()), text)
+        return _sql_text(series)
     return pa.array(values, pa.string(), from_pandas=True)
+
+
+def _sql_text(series: pd.Series) -> pa.Array:
+    """Texts, blanks as NULL; other values as ``str`` makes them. A column of strings (and missing values)
+    is converted and tested in Arrow, with no Python object per value (as ``blank_mask`` tests it)."""
+    if is_text_kind(series):
+        text = pa.array(series, pa.string(), from_pandas=True)
+        blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True)
+    else:
+        text = pa.array(series.astype(object).map(str, na_action="ignore"), pa.string(), from_pandas=True)
+        blank = pa.array(blank_mask(series))
+    return pc.if_else(blank, pa.scalar(None, pa.string()), text)
 
 
 def from_sql(f: Field, values: list) -> pd.Series:

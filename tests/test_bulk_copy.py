@@ -174,3 +174,16 @@ def test_more_copies_in_one_transaction_than_sqlite_attaches_are_stored_as_row_b
     assert len(risk_categories(schema)) * 2 > 10
     assert dumps[1] == dumps[0]
     assert len(dumps[1]["patch_source"]) == 20 * len(risk_categories(schema))
+
+
+def test_a_text_column_is_stored_as_each_value_alone_would_be(schema):
+    """``values.sql_array`` converts a column of strings in Arrow (blanks by Arrow's whitespace trim):
+    the same values as ``value_to_sql`` of each value, for strings, blanks of every kind and columns
+    mixing other values (converted by ``str``)."""
+    from safetymap.values import ARROW_STRING, sql_array, value_to_sql
+    f = schema.category("fog").field("name")
+    texts = ["路段", "  两端空格 ", "", " ", "\u3000", "\t\n", "\x1c", "\x85", "\xa0", "x\u200b", None, np.nan, pd.NA]
+    columns = [pd.Series(texts, dtype=object), pd.Series(texts[:10] + [None], dtype=ARROW_STRING),
+               pd.Series(texts + [12, 3.5, True], dtype=object), pd.Series([None, np.nan], dtype=object)]
+    for column in columns:
+        assert sql_array(f, column).to_pylist() == [value_to_sql(f, v) for v in column], column.tolist()
