@@ -244,7 +244,11 @@ def map_frame(page, timeout: float = 60):
     """The st_folium iframe once its Leaflet map exists (``window.map``)."""
     from playwright.sync_api import Error as PlaywrightError
 
-    page.wait_for_selector(MAP_FRAME, timeout=timeout * 1000)
+    try:
+        page.wait_for_selector(MAP_FRAME, timeout=timeout * 1000)
+    except PlaywrightError as exc:  # say what the page showed instead: a CI log has no screenshot
+        shown = page.locator('[data-testid="stMain"]').inner_text(timeout=5000)[:800]
+        raise AssertionError(f"no map frame after {timeout:g} s; the page showed:\n{shown}") from exc
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for frame in page.frames:
