@@ -53,13 +53,16 @@ class GeoPackageBackend:
         may have switched it to a rollback journal, where its read-only connections take no locks."""
         con = getattr(self._local, "con", None)
         if con is None:
-            con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
-            if gpkg.table_exists(con, "gpkg_contents"):
-                con.execute("PRAGMA journal_mode = WAL")
-            con.execute("PRAGMA synchronous = FULL")
-            gpkg.register_functions(con)
-            self._local.con = con
+            con = self._local.con = self._open()
+        return con
+
+    def _open(self, *, any_thread: bool = False) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=not any_thread)
+        con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+        if gpkg.table_exists(con, "gpkg_contents"):
+            con.execute("PRAGMA journal_mode = WAL")  # reads the file: the connection now holds the -wal and -shm
+        con.execute("PRAGMA synchronous = FULL")
+        gpkg.register_functions(con)
         return con
 
     def _hold_open(self) -> sqlite3.Connection:
@@ -68,9 +71,7 @@ class GeoPackageBackend:
         in WAL: QGIS, closing a layer when it is alone with the file, switches it back to a rollback journal
         and reads it on in GDAL's no-lock mode, and those readers find nothing once the app turns WAL on again
         ("this file is a WAL-enabled database. It cannot be opened because it is presumably read-only …")."""
-        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
-        con.execute("PRAGMA journal_mode = WAL")  # reads the file: the connection now holds the -wal and -shm
-        return con
+        return self._open(any_thread=True)
 
     def close(self) -> None:
         """Close this thread's connection and the one held open (other threads' close with their threads)."""
