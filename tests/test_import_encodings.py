@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import shapely
 
 from io_support import assert_refused, zip_files
 from safetymap.io.export import export
@@ -147,18 +146,3 @@ def test_patch_and_line_layers_that_disagree_are_named_in_the_preview(store, tmp
     assert preview.ok, preview.problems[:3]
     assert preview.updates.set_index("字段").at["名称", "新值"] == "面图层名称"
     assert any(code in w and "线图层名称" in w for w in preview.warnings), preview.warnings
-
-
-def test_a_polygon_layer_is_read_for_its_attributes_and_a_polygon_without_its_source_is_still_refused(store, tmp_path):
-    """An edited polygon layer (not its line layer's twin) is read without its geometry, each row a
-    placeholder polygon, as GDAL would read its one-ring records: a polygon row whose code has no line
-    row is still refused for the type of its geometry, and the others' edits are taken."""
-    from safetymap.io.reader import PLACEHOLDER_POLYGON, read_file
-    first, second = store.read("fog")["code"].iloc[:2]
-    path = edited_export(store, tmp_path, {"fog_patch": {"NAME": (first, "面图层中改的名称"), "CODE": (second, "TW-9999")}})
-    layers = {layer.name: layer for layer in read_file(path, path.name, store.schema).layers}
-    assert all(g.equals(shapely.from_wkb(PLACEHOLDER_POLYGON)) for g in layers["fog_patch"].geometry)
-    preview = preview_import(store, path)
-    row = int(layers["fog_patch"].rows[(layers["fog_patch"].frame["CODE"] == "TW-9999").to_numpy()][0])
-    assert [(p.file, p.row, p.message) for p in preview.problems] == [
-        (f"{path.name}/fog_patch.shp", row, "几何类型 Polygon 不可用，本类别只接受 LineString")]

@@ -76,38 +76,17 @@ def _data_offset(fh, info: zipfile.ZipInfo) -> int:
 def _all_polygons(zf: zipfile.ZipFile, member: str) -> bool:
     """Every record of the .shp (found through the .shx) a 2D polygon with parts and points, one per
     .dbf record: GDAL gives each row a polygon, never a missing geometry."""
-    parts = _polygon_parts(zf, member)
-    return parts is not None and bool(np.all(parts[0] > 0) and np.all(parts[1] > 0))
-
-
-def one_ring_polygon_layers(zip_path: Path, in_zip: set[str]) -> set[str]:
-    """Polygon layer .shp members whose every record is a 2D polygon of one ring (one part, at least four
-    points): GDAL reads each as a Polygon, so the import, which keeps only their attributes (dropped for
-    their source rows, or refused for the type of their geometry), need not read their geometry."""
-    found = set()
-    with zipfile.ZipFile(zip_path) as zf:
-        for member in sorted(m for m in in_zip if m.endswith(f"{PATCH_SUFFIX}.shp")):
-            parts = _polygon_parts(zf, member)
-            if parts is not None and bool(np.all(parts[0] == 1) and np.all(parts[1] >= 4)):
-                found.add(member)
-    return found
-
-
-def _polygon_parts(zf: zipfile.ZipFile, member: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """(parts, points) of every record of the .shp (found through the .shx), one per .dbf record; None
-    unless every record is a 2D polygon and the .shx and .dbf agree with the .shp."""
     shx, shp = zf.read(f"{member[:-4]}.shx"), zf.read(member)
     with zf.open(f"{member[:-4]}.dbf") as dbf:
         records = int.from_bytes(dbf.read(8)[4:8], "little")
     if len(shx) < SHP_HEADER or (len(shx) - SHP_HEADER) % 8 or (len(shx) - SHP_HEADER) // 8 != records:
-        return None
+        return False
     offsets = np.frombuffer(shx, ">i4", offset=SHP_HEADER)[0::2].astype(np.int64) * 2
     if len(offsets) and (offsets.min() < SHP_HEADER or offsets.max() + 52 > len(shp)):
-        return None
+        return False
     data = np.frombuffer(shp, np.uint8)
 
     def int32_at(where: np.ndarray) -> np.ndarray:
         return data[where[:, None] + np.arange(4)].copy().view("<i4").ravel()
-    if not np.all(int32_at(offsets + 8) == SHP_POLYGON):
-        return None
-    return int32_at(offsets + 44), int32_at(offsets + 48)
+    return bool(np.all(int32_at(offsets + 8) == SHP_POLYGON) and np.all(int32_at(offsets + 44) > 0)
+                and np.all(int32_at(offsets + 48) > 0))

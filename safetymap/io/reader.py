@@ -52,8 +52,6 @@ HEADER_SEARCH_ROWS = 10
 # GDAL would turn the impossible date "2026-02-30" into 2026-03-02: read dates as text, validate them here.
 GEOJSON_OPTIONS = {"DATE_AS_STRING": "YES"}
 ARROW_TO_PANDAS = {"date_as_object": False}  # dates as datetime64, not one Python object each
-# the geometry of each row of a polygon layer read for its attributes alone: a Polygon, as GDAL reads a one-ring record
-PLACEHOLDER_POLYGON = shapely.to_wkb(shapely.box(0, 0, 1, 1))
 OWN_TABLES = {*TABLE_NAMES.values(), STYLE_TABLE}  # history, inspections, fog events, styles in our GeoPackages
 
 
@@ -183,7 +181,6 @@ def _read_zip(path: Path, name: str, schema: Schema | None, encoding: str | None
         root = Path(tmp).resolve()
         long_texts = shapefile.long_texts_in(root)
         twins = {} if long_texts is not None else patch_twins.twin_sources(path, in_zip, root)
-        polygons = patch_twins.one_ring_polygon_layers(path, in_zip - set(twins))  # their geometry is not read
         parts: dict[str, ReadResult] = {}
         ordered = sorted(files + [root / member for member in in_zip])
         for file in ordered:
@@ -191,8 +188,8 @@ def _read_zip(path: Path, name: str, schema: Schema | None, encoding: str | None
             if member not in in_zip:
                 parts[member] = _read_member(file, f"{name}/{member}", name, schema, encoding, long_texts, limits)
             elif file.suffix == ".shp" and member not in twins:
-                parts[member] = _restored(_read_shapefile(file, f"{name}/{member}", encoding, schema, zipped=(path, member),
-                                                          placeholders=member in polygons), file, long_texts)
+                parts[member] = _restored(_read_shapefile(file, f"{name}/{member}", encoding, schema,
+                                                          zipped=(path, member)), file, long_texts)
         for member, source in twins.items():
             parts[member] = _twin(parts[source], f"{name}/{member}", Path(member).stem) \
                 or _read_shapefile(root / member, f"{name}/{member}", encoding, schema, zipped=(path, member))
@@ -262,12 +259,10 @@ def _crs_of(crs: CRS | None, prj_missing: bool) -> tuple[CRS | None, str | None]
 
 
 def _gis_layer(path: Path | str, shown: str, layer: str | None, schema: Schema | None, *,
-               encoding: str | None = None, prj_missing: bool = False, placeholders: bool = False) -> RawLayer:
+               encoding: str | None = None, prj_missing: bool = False) -> RawLayer:
     """One layer as GDAL reads it: its frame an Arrow table, its geometries an Arrow array of WKB (made
     into pandas and shapely by ``unpack``, in the process that uses them). ``path`` may be a GDAL
-    virtual path (``/vsizip/…``). ``placeholders``: a layer of one-ring polygons
-    (``patch_twins.one_ring_polygon_layers``) whose geometry is not read, each row given
-    ``PLACEHOLDER_POLYGON`` instead."""
+    virtual path (``/vsizip/…``)."""
     options = GEOJSON_OPTIONS if str(path).lower().endswith((".geojson", ".json")) else {}
     info = pyogrio.read_info(path, layer=layer, encoding=encoding, **options)
     fields = list(info["fields"])
@@ -278,12 +273,10 @@ def _gis_layer(path: Path | str, shown: str, layer: str | None, schema: Schema |
     if not _arrow_as_is(info, fields, columns):
         return _gis_layer_frame(path, shown, layer, encoding, columns, prj_missing, options)
     meta, table = pyogrio.read_arrow(path, layer=layer, encoding=encoding, columns=columns,
-                                     datetime_as_string=True, read_geometry=not placeholders, **options)
+                                     datetime_as_string=True, **options)
     table.validate(full=True)  # text GDAL could not recode fails here (ArrowInvalid), not in the app
     geometry_name = meta["geometry_name"] or "wkb_geometry"
     geoms = table.column(geometry_name) if geometry_name in table.column_names else pa.nulls(len(table), pa.binary())
-    if placeholders:
-        geoms = pa.array([PLACEHOLDER_POLYGON] * len(table), pa.binary())
     frame = table.drop_columns([geometry_name]) if geometry_name in table.column_names else table
     crs, crs_problem = _crs_of(CRS.from_user_input(meta["crs"]) if meta["crs"] else None, prj_missing)
     return RawLayer(shown, layer, frame, np.arange(1, len(frame) + 1), geoms, crs, crs_problem)
@@ -309,9 +302,9 @@ def _gis_layer_frame(path, shown: str, layer: str | None, encoding: str | None, 
 
 
 def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema | None, *,
-                    zipped: tuple[Path, str] | None = None, placeholders: bool = False) -> ReadResult:
+                    zipped: tuple[Path, str] | None = None) -> ReadResult:
     """One shapefile; ``zipped`` (zip, member): its .shp, .shx and .dbf are read inside that zip, the
-    other parts (.cpg, .prj) beside ``path``, where they were unpacked. ``placeholders``: see ``_gis_layer``."""
+    other parts (.cpg, .prj) beside ``path``, where they were unpacked."""
     missing = [] if zipped else shapefile.missing_parts(path)
     if missing:
         return _refused(shown, f"Shapefile 不完整，缺少{'、'.join(missing)}；请把同名的 .shp、.shx、.dbf、.prj"
@@ -327,7 +320,7 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
         utf8 = shapefile.utf8_first(path, encoding, open_dbf) if prj_known else None
         if utf8 is not None:  # the usual case: read as UTF-8, checked as it is read
             try:
-                return _shapefile_layer(path, source, shown, schema, shapefile.EncodingChoice(utf8), prj, placeholders)
+                return _shapefile_layer(path, source, shown, schema, shapefile.EncodingChoice(utf8), prj)
             except pa.ArrowInvalid:
                 pass  # not UTF-8 after all: found the slow way, as any other encoding
         choice = shapefile.read_encoding(path, encoding, open_dbf)
@@ -338,18 +331,16 @@ def _read_shapefile(path: Path, shown: str, encoding: str | None, schema: Schema
     if not prj_known:
         return _refused(shown, "未知坐标系：无法识别 .prj 中的坐标系定义；请改正 .prj，或删去它并指明坐标系")
     try:
-        return _shapefile_layer(path, source, shown, schema, choice, prj, placeholders)
+        return _shapefile_layer(path, source, shown, schema, choice, prj)
     except pa.ArrowInvalid:  # GDAL passed on bytes it could not recode (a mixed-encoding .dbf)
         used = shapefile.encoding_label(choice.codec) if choice.codec else "声明的编码"
         return _refused(shown, f"属性表中有文字无法按 {used} 解码；请在 ArcGIS/QGIS 中另存为 UTF-8 后再导入")
 
 
-def _shapefile_layer(path: Path, source, shown: str, schema: Schema | None, choice, prj: Path | None,
-                     placeholders: bool = False) -> ReadResult:
+def _shapefile_layer(path: Path, source, shown: str, schema: Schema | None, choice, prj: Path | None) -> ReadResult:
     """The shapefile's layer read with ``choice.codec`` (ArrowInvalid when its text does not decode)."""
     try:
-        layer = _gis_layer(source, shown, None, schema, encoding=choice.codec, prj_missing=prj is None,
-                           placeholders=placeholders)
+        layer = _gis_layer(source, shown, None, schema, encoding=choice.codec, prj_missing=prj is None)
     except (DataSourceError, DataLayerError) as exc:
         return _refused(shown, f"Shapefile 无法读取（文件损坏？）：{exc}")
     layer.name = path.stem
