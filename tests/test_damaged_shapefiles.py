@@ -3,10 +3,15 @@ the part and the counts, before GDAL reads it: GDAL read a cut .dbf only up to w
 import took half the patches without a word) and a cut .shp as shapes without geometry."""
 from __future__ import annotations
 
+import re
+import zipfile
+
 import pytest
 
+from safetymap.io.importer import preview_import
+
 from io_support import assert_refused, zip_files
-from test_io_import import fog_layer_files
+from test_io_import import SHP_PARTS, exported, fog_layer_files
 
 DBF_COUNT, DBF_HEADER, DBF_RECORD = slice(4, 8), slice(8, 10), slice(10, 12)
 
@@ -66,3 +71,18 @@ def test_a_cut_shp_is_refused(store, tmp_path):
     shapes = records(files[".dbf"])
     files[".shp"] = files[".shp"][:len(files[".shp"]) // 2]
     assert_refused(store, zipped(tmp_path, files), "fog_line.shp 只有前", f"而 fog_line.shx 索引了 {shapes} 个")
+
+
+def test_a_cut_source_layer_beside_its_polygon_layer_gives_only_the_cut(store, tmp_path):
+    """Our export's fog_line.dbf cut short, fog_patch as exported: the polygon layer is read with its own
+    geometry. (Read for its attributes alone, with a 1° box in place of each polygon, its rows' stake-length
+    notices measured the box: 769,321 m.)"""
+    out = exported(store, tmp_path, "shp")
+    with zipfile.ZipFile(out) as zf:
+        files = {f"{stem}{suffix}": zf.read(f"{stem}{suffix}") for stem in ("fog_line", "fog_patch")
+                 for suffix in SHP_PARTS}
+    files["fog_line.dbf"] = first_records(files["fog_line.dbf"], records(files["fog_line.dbf"]) // 2)
+    path = zip_files(tmp_path / "cut.zip", files)
+    assert_refused(store, path, "fog_line.dbf 只有")
+    lengths = [int(m) for p in preview_import(store, path).notices for m in re.findall(r"几何长度 (\d+) m", p.message)]
+    assert lengths and max(lengths) < 20_000  # the sample's fog polygons' outlines, not a 1° box's 769 km
