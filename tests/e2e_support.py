@@ -121,6 +121,7 @@ class AppServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.timeout = timeout
+        self.signed_in: dict[tuple, dict] = {}  # (browser, user) -> storage state: signed_in_context
         self.extra_env = env or {}
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.mkstemp(prefix="safetymap-app-", suffix=".log")[1])
@@ -231,6 +232,29 @@ def sign_in(page, base_url: str, name: str, password: str, timeout: float = 60) 
     page.get_by_role("button", name="登录").click()
     page.get_by_role("button", name="退出登录").wait_for(timeout=timeout * 1000)
     wait_idle(page, timeout)
+
+
+def signed_in_context(browser, app: "AppServer", name: str, password: str, **options):
+    """A new browser context already signed in to ``app`` as ``name``: the first one signs in through the
+    form, later ones reuse its session cookie, as a second tab of the same browser would (a sign-in and its
+    cookie hand-off cost two page loads). Tests that sign out or change the user's account make their own."""
+    key = (id(browser), name)
+    if key in app.signed_in:
+        return browser.new_context(storage_state=app.signed_in[key], **options)
+    context = browser.new_context(**options)
+    page = context.new_page()
+    sign_in(page, app.url, name, password)
+    app.signed_in[key] = context.storage_state()
+    page.close()
+    return context
+
+
+def open_app(context, base_url: str, path: str = "", timeout: float = 60):
+    """A new tab of ``context`` at the app's page ``path`` (its default page: ""), its first run finished."""
+    page = context.new_page()
+    page.goto(f"{base_url}/{path}")
+    wait_idle(page, timeout)
+    return page
 
 
 def open_page(page, title: str, timeout: float = 60) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-import streamlit as st
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 from test_stats import OPEN_RISK_SQL, OPEN_SQL, Sql, generated_ledger_path
@@ -32,26 +32,33 @@ def run_page(monkeypatch, db) -> AppTest:
     return at
 
 
-@pytest.fixture(autouse=True)
-def fresh_store_cache():
-    yield
-    st.cache_resource.clear()  # the store is a cached resource: do not share it between tests
+def _opened(which: str, folder: Path, sample_template: Path, generated_template: Path):
+    """The dashboard run once on a copy of the ``which`` ledger; yields (AppTest, store, sql, which)."""
+    from safetymap.store import open_store
+
+    db = folder / f"{which}.gpkg"
+    shutil.copy(sample_template if which == "sample" else generated_template, db)
+    main = sys.modules["__main__"]
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        at = run_page(monkeypatch, db)
+    sys.modules["__main__"] = main  # as conftest's fresh_streamlit_state does for each test
+    store = open_store(db)
+    sql = Sql(db, store.schema)
+    yield at, store, sql, which
+    sql.con.close()
+    store.close()
+
+
+@pytest.fixture(scope="module", params=["sample", "generated"])
+def page(request, tmp_path_factory, sample_template, generated_template):
+    """The page as first shown, shared by the tests that only read it (a run takes ~2.5 s)."""
+    yield from _opened(request.param, tmp_path_factory.mktemp("dashboard"), sample_template, generated_template)
 
 
 @pytest.fixture(params=["sample", "generated"])
-def page(request, monkeypatch, sample_db, generated_template, tmp_path):
-    db = sample_db
-    if request.param == "generated":
-        db = tmp_path / "generated.gpkg"
-        shutil.copy(generated_template, db)
-    at = run_page(monkeypatch, db)
-    from safetymap.store import open_store
-
-    store = open_store(db)
-    sql = Sql(db, store.schema)
-    yield at, store, sql, request.param
-    sql.con.close()
-    store.close()
+def own_page(request, tmp_path, sample_template, generated_template):
+    """The page run for this test alone: for tests that change a widget."""
+    yield from _opened(request.param, tmp_path, sample_template, generated_template)
 
 
 def shown(at, first_column: str, having: str | None = None) -> list:
@@ -132,8 +139,8 @@ def test_every_table_is_downloadable(page):
 
 
 @pytest.mark.parametrize("days", [0, 365])
-def test_reminders_follow_the_number_of_days(page, days):
-    at, _, sql, _ = page
+def test_reminders_follow_the_number_of_days(own_page, days):
+    at, _, sql, _ = own_page
     at.number_input(key="reminder_days").set_value(days).run()
     assert not at.exception
     table = shown(at, "责任单位", "剩余天数")[0]
@@ -142,8 +149,8 @@ def test_reminders_follow_the_number_of_days(page, days):
     assert sorted(table["图斑编号"]) == sorted(c for (c,) in codes)
 
 
-def test_report_controls_and_map_preview(page):
-    at = page[0]
+def test_report_controls_and_map_preview(own_page):
+    at = own_page[0]
     at.radio(key="report_kind").set_value("年报").run()
     assert not at.exception and at.selectbox(key="report_month").disabled
     assert any("年报" in m.value for m in at.markdown)
@@ -165,8 +172,8 @@ def test_a_viewer_sees_the_figures_but_cannot_download(monkeypatch, sample_db):
     assert len(buttons) <= 3
 
 
-def test_red_list_rates_inspections_and_report_notes(page):
-    at, store, sql, _ = page
+def test_red_list_rates_inspections_and_report_notes(own_page):
+    at, store, sql, _ = own_page
     red = shown(at, "图斑编号", "防控措施清单")[0]
     assert sorted(red["图斑编号"]) == [c for (c,) in sql.rows(
         f"SELECT code FROM p WHERE risk_grade = '重大' AND {OPEN_RISK_SQL} ORDER BY code")]

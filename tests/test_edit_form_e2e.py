@@ -31,10 +31,10 @@ def app(tmp_path_factory, sample_template, chromium):  # noqa: F811
 
 @pytest.fixture
 def page(app, chromium):  # noqa: F811
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
+    context = e2e.signed_in_context(chromium, app, EDITOR, PASSWORD, locale="zh-CN",
+                                    viewport={"width": 1400, "height": 900})
     context.network = e2e.NetworkLog(context, app.url)
-    page = context.new_page()
-    e2e.sign_in(page, app.url, EDITOR, PASSWORD)
+    page = e2e.open_app(context, app.url)
     yield page
     assert context.network.foreign() == []
     context.close()

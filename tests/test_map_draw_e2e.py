@@ -63,10 +63,9 @@ def app(tmp_path_factory, sample_template, chromium):  # noqa: F811  (no browser
 
 @pytest.fixture
 def page(app, chromium):  # noqa: F811
-    context = chromium.new_context(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
-    page = context.new_page()
-    e2e.sign_in(page, app.url, USER, PASSWORD)
-    e2e.open_page(page, e2e.MAP_TITLE)
+    context = e2e.signed_in_context(chromium, app, USER, PASSWORD, viewport={"width": 1500, "height": 1000},
+                                    locale="zh-CN")
+    page = e2e.open_app(context, app.url)  # a viewer's first page is the map
     yield page
     context.close()
 

@@ -47,13 +47,14 @@ def app(tmp_path_factory, sample_template, chromium):  # noqa: F811  (no browser
 
 @pytest.fixture
 def page(app, chromium):  # noqa: F811
-    context = chromium.new_context(viewport={"width": 1500, "height": 1000}, locale="zh-CN")
+    context = e2e.signed_in_context(chromium, app, USER, PASSWORD, viewport={"width": 1500, "height": 1000},
+                                    locale="zh-CN")
     context.network = e2e.NetworkLog(context, app.url)
     page = context.new_page()
     page.dialogs = []
     page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-    e2e.sign_in(page, app.url, USER, PASSWORD)
-    e2e.open_page(page, e2e.MAP_TITLE)
+    page.goto(app.url)  # a viewer's first page is the map
+    e2e.wait_idle(page)
     yield page
     context.close()
 
