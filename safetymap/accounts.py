@@ -3,6 +3,7 @@ first administrator. Raw rows live in the store; the policy lives here."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 
@@ -27,7 +28,13 @@ ADDRESS_SLOW_AFTER = 20  # failures from one address (any account) before that a
 ADDRESS_MAX_WAIT = 60
 THROTTLE_FORGET = dt.timedelta(hours=1)  # failure counts untouched this long are dropped
 _hasher = PasswordHasher()
-DUMMY_HASH = _hasher.hash("safetymap: no such account")  # unknown names cost the same argon2 check
+
+
+@functools.cache
+def dummy_hash() -> str:
+    """What an unknown name is checked against, so that it costs the same argon2 check (made when first
+    needed: hashing takes ~0.14 s, which every command-line run would pay at import)."""
+    return _hasher.hash("safetymap: no such account")
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:
@@ -132,7 +139,7 @@ def authenticate(store: Store, name: str, password: str, *, client: str = "",
         keys = (_pair_key(name, client), _address_key(client))
         refusal = _throttled(con, keys, now)
         if refusal is None:
-            right = _verify(row["password_hash"] if row else DUMMY_HASH, password) and row is not None
+            right = _verify(row["password_hash"] if row else dummy_hash(), password) and row is not None
             if right and not row["disabled"]:
                 return _signed_in(store, row, con, keys[0], now)
             refusal = "该账户已停用，请联系管理员" if right else _record_failures(con, keys, now)

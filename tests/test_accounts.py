@@ -194,7 +194,7 @@ def test_unknown_names_cost_the_same_as_real_ones(empty_store, monkeypatch):
             accounts.authenticate(empty_store, name, "wrong", client="10.0.1.1")
     assert len(checked) == 2 and checked[0] == checked[1], checked
     with pytest.raises(VerificationError):
-        real_verify(PasswordHasher(), accounts.DUMMY_HASH, "wrong")
+        real_verify(PasswordHasher(), accounts.dummy_hash(), "wrong")
 
 
 def test_unknown_names_are_slowed_exactly_like_real_ones(empty_store):
