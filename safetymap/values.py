@@ -47,15 +47,18 @@ def as_str(series: pd.Series) -> pd.Series:
     return series if isinstance(series.dtype, pd.StringDtype) else series.astype(ARROW_STRING)
 
 
+def _blank_texts(text: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True).to_numpy(zero_copy_only=False)
+
+
 def blank_mask(series: pd.Series) -> np.ndarray:
     """Missing values and texts that are empty after stripping, as a boolean array."""
     if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
-        text = pa.array(series)  # the column's own Arrow data, no copy
-        return pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True).to_numpy(zero_copy_only=False)
+        return _blank_texts(pa.array(series))  # the column's own Arrow data, no copy
+    if is_text_kind(series):  # straight to Arrow: a pandas string column costs ~0.4 ms even for a few rows
+        return _blank_texts(pa.array(series.to_numpy(dtype=object), from_pandas=True, type=pa.string()))
     mask = series.isna().to_numpy(dtype=bool, copy=True)
-    if is_text_kind(series):
-        mask |= (as_str(series).str.strip() == "").fillna(False).to_numpy(dtype=bool)
-    elif series.dtype == object and infer_dtype(series, skipna=True) in ("mixed", "mixed-integer"):
+    if series.dtype == object and infer_dtype(series, skipna=True) in ("mixed", "mixed-integer"):
         mask |= (series.str.strip() == "").fillna(False).to_numpy(dtype=bool)
     return mask
 
