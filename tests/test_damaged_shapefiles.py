@@ -84,5 +84,27 @@ def test_a_cut_source_layer_beside_its_polygon_layer_gives_only_the_cut(store, t
     files["fog_line.dbf"] = first_records(files["fog_line.dbf"], records(files["fog_line.dbf"]) // 2)
     path = zip_files(tmp_path / "cut.zip", files)
     assert_refused(store, path, "fog_line.dbf 只有")
-    lengths = [int(m) for p in preview_import(store, path).notices for m in re.findall(r"几何长度 (\d+) m", p.message)]
-    assert lengths and max(lengths) < 20_000  # the sample's fog polygons' outlines, not a 1° box's 769 km
+    preview = preview_import(store, path)
+    lengths = [int(m) for p in preview.notices for m in re.findall(r"几何长度 (\d+) m", p.message)]
+    assert max(lengths, default=0) < 20_000  # never a 1° box's 769 km
+    assert_no_length_notice_on_a_refused_geometry(preview)
+
+
+def assert_no_length_notice_on_a_refused_geometry(preview) -> None:
+    refused = {(p.file, p.row) for p in preview.problems if p.field == "几何"}
+    assert refused, "the polygon rows standing in for the source rows are refused for their geometry"
+    assert [n for n in preview.notices if (n.file, n.row) in refused] == []
+
+
+def test_a_source_layer_with_an_unknown_prj_is_named_and_its_polygons_are_not_measured(store, tmp_path):
+    """fog_line.prj replaced by a definition nobody knows: the preview names that .prj, and the fog_patch
+    rows, refused for their Polygon geometry, get no stake-length notice measured on it (before, 15 such
+    notices: e.g. 桩号差 1422 m 与几何长度 3010 m 不符, the polygon's outline)."""
+    out = exported(store, tmp_path, "shp")
+    with zipfile.ZipFile(out) as zf:
+        files = {f"{stem}{suffix}": zf.read(f"{stem}{suffix}") for stem in ("fog_line", "fog_patch")
+                 for suffix in SHP_PARTS}
+    files["fog_line.prj"] = b'PROJCS["nonsense",GEOGCS["x"]]'
+    path = zip_files(tmp_path / "prj.zip", files)
+    assert_refused(store, path, "fog_line.shp：未知坐标系")
+    assert_no_length_notice_on_a_refused_geometry(preview_import(store, path))

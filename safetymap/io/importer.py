@@ -162,14 +162,16 @@ def _check_batch(batch: Batch, schema: Schema, current: pd.DataFrame, routes: di
     # the stored rows lined up with the file's only when some are stored (an empty ledger has none)
     stored = current.reindex(codes).reset_index(drop=True) if existing.any() else None
     geoms, checked_rows, more = _source_geometries(batch, clean, stored, existing, routes)
-    problems += more + check_geometries(c, geoms, checked_rows, batch.rows, batch.file)
+    refused = check_geometries(c, geoms, checked_rows, batch.rows, batch.file)
+    problems += more + refused
     with np.errstate(invalid="ignore"):  # lengths of geometries already reported as wrong are NaN
         derived = derive(c, clean, geoms, schema, lengths=False)  # the store derives lengths as it writes
     problems += [_at(p, batch.rows) for p in grade_problems(c, derived, range(len(derived)), batch.file)]
     new_geometry = ~existing
     if stored is not None:
         new_geometry |= checked_rows & ~same_geometry(geoms, stored["source_geometry"].to_numpy())
-    notices = _stake_length_notices(c, clean, geoms, batch, schema)
+    measured = np.where(np.isin(batch.rows, [p.row for p in refused]), None, geoms)  # a refused one is not measured
+    notices = _stake_length_notices(c, clean, measured, batch, schema)
     return Checked(batch, derived, geoms, new_geometry, stored, existing, bad_cells, notices), problems
 
 
