@@ -2,19 +2,10 @@
 import io
 
 import openpyxl
-import pytest
-import streamlit as st
 
 from safetymap import accounts
 from safetymap.store import open_store
 from conftest import page_test
-
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()
 
 
 def page_app(db, monkeypatch, page, role="admin", name="管理员"):

@@ -1,6 +1,5 @@
 """The app through Streamlit's AppTest against a real seeded database: sign-in, first run, pages."""
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, page_test
@@ -8,18 +7,11 @@ from safetymap import accounts
 from safetymap.store import open_store
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()  # the store is a cached resource: do not share it between tests
-
-
 @pytest.fixture
 def app(sample_db, monkeypatch):
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     yield at
-    st.cache_resource.clear()  # the store is a cached resource: do not share it between tests
 
 
 def shown_patches(at) -> int | None:
@@ -50,8 +42,6 @@ def test_first_run_form_makes_the_first_admin_and_then_closes(app, sample_db):
     assert shown_patches(app) == len(open_store(sample_db).read())  # signed in: the map page shows the ledger
     with pytest.raises(Exception, match="首次设置已关闭"):
         accounts.create_first_admin(open_store(sample_db), "second", "password2")
-
-
 
 
 def test_ledger_page_shows_the_sample_ledger_and_filters(sample_db, store, monkeypatch):

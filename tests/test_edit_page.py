@@ -1,10 +1,7 @@
 """The edit form through AppTest against a real database: save, stale save, invalid values."""
-import pytest
-import streamlit as st
 
 from conftest import database_dump, page_test
 from safetymap.store import open_store
-
 
 
 def edit_app(db, monkeypatch, name="编辑员甲"):
@@ -18,12 +15,6 @@ def widget(at, label, kind="selectbox"):
         if w.label.startswith(label):
             return w
     raise AssertionError(f"no {kind} {label}")
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()
 
 
 def open_patch(at, code):

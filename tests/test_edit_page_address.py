@@ -2,19 +2,11 @@
 only the address) or a link opens the same patch; a code the ledger does not have is named, not a crash."""
 from __future__ import annotations
 
-import pytest
-import streamlit as st
 
 from conftest import page_test
 from safetymap.store import open_store
 
 PATCH_BOX = "图斑（可输入编号或名称搜索）"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()
 
 
 def edit_app(db, monkeypatch, code: str | None = None):

@@ -4,19 +4,11 @@ stored values beside the draft's, a note at each field they changed, and three w
 (leaving and coming back must not blank the form), but it is never shown as if it were current."""
 from __future__ import annotations
 
-import pytest
-import streamlit as st
 
 from test_edit_page import away_app, confirm_button, leave_and_return, open_patch, save_button, widget
 from safetymap.store import open_store
 
 THEIR_HAZARD, THEIR_NAME, MY_HAZARD = "别人先保存的隐患描述", "别人改的名称", "我的隐患描述"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()
 
 
 def refused_save_then_away_and_back(sample_db, monkeypatch):

@@ -2,7 +2,6 @@
 import io
 
 import pytest
-import streamlit as st
 from PIL import Image
 
 from safetymap.auth import User
@@ -10,7 +9,6 @@ from safetymap.errors import PermissionDenied, ValidationError
 from safetymap.photos import MAX_EDGE_PX, prepare_photo
 from safetymap.store import open_store
 from conftest import page_test
-
 
 
 def jpeg(width, height, orientation=None) -> bytes:
@@ -27,7 +25,6 @@ def jpeg(width, height, orientation=None) -> bytes:
 def field_app(sample_db, monkeypatch):
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
     yield page_test("field_page", "巡查员小王", "inspector")
-    st.cache_resource.clear()
 
 
 def test_photo_is_turned_upright_resized_and_checked():

@@ -1,7 +1,6 @@
 """巡查上报 after a submit: the result first on the screen (and a toast), the form empty, the same
 submit a second time not recorded again (issue 17, finding 5)."""
 import pytest
-import streamlit as st
 
 from conftest import page_test
 from safetymap.store import open_store
@@ -12,7 +11,6 @@ from ui_text import nodes
 def field_app(sample_db, monkeypatch):
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
     yield page_test("field_page", "巡查员小王", "inspector")
-    st.cache_resource.clear()
 
 
 def submit(at, findings):

@@ -95,9 +95,6 @@ def test_a_logged_event_moves_a_segment_into_the_ledger_with_its_reason(store):
 
 
 def test_fog_page_lists_the_ledger_and_on_request_every_segment(sample_db, store, monkeypatch):
-    import streamlit as st
-
-
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
     at = page_test("fog_page", "查看员", "viewer")
     at.run()
@@ -108,7 +105,6 @@ def test_fog_page_lists_the_ledger_and_on_request_every_segment(sample_db, store
     assert set(shown["图斑编号"]) == ledger and at.metric[0].value == str(len(ledger))
     at.toggle[0].set_value(False).run()
     assert set(at.dataframe[0].value["图斑编号"]) == set(fog["code"])
-    st.cache_resource.clear()
 
 
 def test_fog_events_of_more_codes_than_sqlite_takes_variables(sample_db):

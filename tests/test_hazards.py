@@ -290,11 +290,9 @@ def test_the_hazard_table_follows_the_schema_and_an_older_ledger_gains_new_field
 
 @pytest.fixture
 def hazard_app(sample_db, monkeypatch):
-    import streamlit as st
     from conftest import page_test
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
     yield lambda role: page_test("hazard_page", "安全科员", role)
-    st.cache_resource.clear()
 
 
 def test_the_hazard_page_asks_for_the_recheck_before_closing_a_supervised_hazard(hazard_app, sample_db):

@@ -5,7 +5,6 @@ import io
 
 import pandas as pd
 import pytest
-import streamlit as st
 
 from conftest import database_dump, page_test
 from safetymap.auth import User
@@ -14,19 +13,12 @@ from safetymap.io.export import FORMATS, export
 from safetymap.store import open_store
 
 
-
 def files_app(db, monkeypatch, name="导入员", role="editor"):
     monkeypatch.setenv("SAFETYMAP_DB", str(db))
     at = page_test("files_page", name, role)
     at.run()
     assert not at.exception, at.exception
     return at
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()
 
 
 def csv_bytes(db, change=None) -> bytes:

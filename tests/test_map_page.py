@@ -9,7 +9,6 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -20,13 +19,6 @@ from safetymap.ledger import overdue
 from safetymap.photos import prepare_photo
 from safetymap.filters import PatchFilter
 from safetymap.ui import addresses, map_page
-
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()  # the store is a cached resource
 
 
 def map_app(db, monkeypatch, role="editor") -> AppTest:

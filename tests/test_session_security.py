@@ -9,7 +9,6 @@ import tomllib
 from urllib.parse import urlencode
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, both_backends, page_test
@@ -22,12 +21,6 @@ from safetymap.redaction import redact
 
 ADMIN = User("admin1", "admin")
 IDLE = 30 * 60
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()  # the store is a cached resource: do not share it between tests
 
 
 def session_user(store, name: str, password: str, now=None) -> tuple[User, str]:

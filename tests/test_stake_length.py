@@ -2,8 +2,6 @@
 the ledger and a row of an import preview; never silent, never a refusal."""
 import json
 
-import pytest
-import streamlit as st
 
 from conftest import page_test
 from safetymap.io.export import export
@@ -12,12 +10,6 @@ from safetymap.ledger import ledger_table
 from safetymap.store import open_store
 
 COLUMN = "桩号长度核对"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()
 
 
 def _stretch(store, code="JW-001"):

@@ -1,9 +1,7 @@
 """Two browser sessions edit the same patch at once: one save wins, the other is told and keeps its input."""
-import streamlit as st
 
 from safetymap.store import open_store
 from conftest import page_test
-
 
 
 def session(name):
@@ -35,4 +33,3 @@ def test_one_save_wins_the_other_is_told_and_keeps_its_input(sample_db, monkeypa
     history = store.history(code)
     accepted = history[history["field_key"] == "resp_person"]
     assert list(accepted["user"]) == ["张工"] and list(accepted["after"]) == ["张三"]
-    st.cache_resource.clear()

@@ -6,7 +6,6 @@ import io
 
 import pandas as pd
 import pytest
-import streamlit as st
 
 from conftest import page_test
 from safetymap import accounts
@@ -17,12 +16,6 @@ from ui_text import markdown_links, unlinked_problems
 
 HOSTILE = ("[重新登录](http://evil.example) ![x](http://evil.example/a.png) http://evil.example "
            "<b>x</b> $x$ www.evil.example a@evil.example")
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()
 
 
 def test_the_checker_sees_links_images_html_latex_and_bare_urls():

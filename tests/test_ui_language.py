@@ -4,7 +4,6 @@ the README (表格工具栏, the uploader's "Browse files", …); it is not in t
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 
 from conftest import page_test
 from safetymap import accounts
@@ -31,12 +30,6 @@ PAGES = {  # page module → roles that open it (app.py's pages_for)
     "audit_page": ("admin",),
 }
 CASES = [(page, role) for page, roles in PAGES.items() for role in roles]
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()
 
 
 @pytest.fixture(scope="module")

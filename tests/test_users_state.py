@@ -3,17 +3,10 @@ refreshes after an action, Chinese placeholders (issue 17, finding 6)."""
 import datetime as dt
 
 import pytest
-import streamlit as st
 
 from conftest import page_test
 from safetymap import accounts
 from safetymap.store import open_store
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    yield
-    st.cache_resource.clear()
 
 
 def lock(store, name):
