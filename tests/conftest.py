@@ -28,6 +28,28 @@ BACKENDS = ["sqlite", "postgresql"]
 both_backends = pytest.mark.parametrize("backend", BACKENDS, indirect=True)  # store fixtures on each backend
 
 
+# The modules that drive Chromium or serve the app for it (the benchmarks' smoke runs too). Under xdist they are
+# one unit of work, run one after another by one process while the other takes the rest: two browsers and two
+# app servers at once on 2 cores slowed every page, and a 60 s wait timed out.
+BROWSER_MODULES = frozenset({
+    "test_auth_e2e.py", "test_benchmarks_smoke.py", "test_edit_e2e.py", "test_edit_form_e2e.py", "test_hazard_e2e.py",
+    "test_map_data.py", "test_map_draw_e2e.py", "test_map_e2e.py", "test_map_readable_e2e.py", "test_report.py",
+    "test_ui_e2e.py"})
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BrowserModulesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "browser modules" if Path(module).name in BROWSER_MODULES else super()._split_scope(nodeid)
+
+    return BrowserModulesTogether(config, log)
+
+
 @pytest.fixture(autouse=True)
 def fresh_streamlit_state():
     """Streamlit's caches live as long as the process: every test starts with them empty, so that a page's

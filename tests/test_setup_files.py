@@ -44,3 +44,13 @@ def test_ci_runs_the_readme_test_command_verbatim():
     commands = [block.split("\n")[1] for block in setup.split("```bash")[1:]]
     assert commands[1].endswith("python -m pytest")
     assert commands[1] in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_every_module_that_drives_a_browser_runs_with_the_others_of_its_kind():
+    """conftest's BROWSER_MODULES (one xdist unit of work) names every test module that starts Chromium or
+    the app for it: a new one left out would run beside another browser again."""
+    from conftest import BROWSER_MODULES
+
+    drives = {p.name for p in (ROOT / "tests").glob("test_*.py")
+              if any(word in p.read_text(encoding="utf-8") for word in ("chromium", "AppServer", "bench_scale"))}
+    assert drives - {"test_setup_files.py"} <= BROWSER_MODULES, sorted(drives - BROWSER_MODULES)
