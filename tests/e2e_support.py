@@ -263,6 +263,18 @@ def open_page(page, title: str, timeout: float = 60) -> None:
     wait_idle(page, timeout)
 
 
+def wait_text(page, text: str, timeout: float = 60) -> None:
+    """Wait for ``text`` on the page; if it does not come, fail saying what the page showed instead (a CI log
+    has no screenshot)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        page.get_by_text(text).first.wait_for(timeout=timeout * 1000)
+    except PlaywrightError as exc:
+        shown = page.locator('[data-testid="stMain"]').inner_text(timeout=5000)[:1500]
+        raise AssertionError(f"no 「{text}」 after {timeout:g} s; the page showed:\n{shown}") from exc
+
+
 # ---------------------------------------------------------------- the map (st_folium)
 def map_frame(page, timeout: float = 60):
     """The st_folium iframe once its Leaflet map exists (``window.map``)."""

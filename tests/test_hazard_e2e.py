@@ -94,13 +94,13 @@ def test_a_hazard_reported_on_a_phone_is_accepted_and_shows_closed_everywhere(ch
         section = page.locator('[data-testid="stExpander"]', has_text=f"{hazard_code} · 待整改")
         section.locator("summary").click()
         section.get_by_role("button", name="开始整改").click()
-        page.get_by_text(f"隐患 {hazard_code} 已开始整改（整改中）").wait_for(timeout=60_000)
+        e2e.wait_text(page, f"隐患 {hazard_code} 已开始整改（整改中）")
         e2e.wait_idle(page)
         section = page.locator('[data-testid="stExpander"]', has_text=f"{hazard_code} · 整改中")
         section.locator("summary").click()
         section.get_by_label("整改措施").fill("更换为加强型波形梁护栏 12 米，增设线形诱导标")
         section.get_by_role("button", name="提请验收").click()
-        page.get_by_text(f"隐患 {hazard_code} 已提请验收（待验收）").wait_for(timeout=60_000)
+        e2e.wait_text(page, f"隐患 {hazard_code} 已提请验收（待验收）")
         e2e.wait_idle(page)
         context.close()
 
@@ -111,7 +111,7 @@ def test_a_hazard_reported_on_a_phone_is_accepted_and_shows_closed_everywhere(ch
         e2e.wait_idle(page)
         page.get_by_label("验收意见").fill(OPINION)
         page.get_by_role("button", name="验收通过，销号").click()
-        page.get_by_text(f"隐患 {hazard_code} 已验收通过，销号（已销号）").wait_for(timeout=60_000)
+        e2e.wait_text(page, f"隐患 {hazard_code} 已验收通过，销号（已销号）")
         e2e.wait_idle(page)
 
         # The map's side panel and the patch's timeline.
