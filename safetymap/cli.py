@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
 def _stdout_closed() -> bool:
     """Whether stdout's reader has gone (the write end of a pipe without reader polls as an error), so
     another broken pipe is not taken for it."""
+    if not hasattr(select, "poll"):  # Windows: no poll; a broken pipe there is a closed stdout
+        return True
     poller = select.poll()
     poller.register(sys.stdout.fileno(), 0)
     return any(event & select.POLLERR for _fd, event in poller.poll(0))

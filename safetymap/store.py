@@ -619,28 +619,28 @@ class Store(HazardLedger):
         return self._set_archived(code, user, False, None)
 
     # ---------------------------------------------------------------- history and events
-    def _log_rows(self, table: str, columns: str, order: str, code: str | list[str] | None, times: tuple[str, ...],
-                  con=None) -> pd.DataFrame:
-        """Rows of a log table (all, one patch's or a list of patches'), with its stored moments as China time.
-        ``order``: the columns (not null) that order the rows, as SQL."""
-        select = f"SELECT {columns} FROM {table}"
+    def _log_rows(self, table: str, columns: str, order: tuple[str, ...], code: str | list[str] | None,
+                  times: tuple[str, ...], con=None) -> pd.DataFrame:
+        """Rows of a log table (all, one patch's or a list of patches'), with its stored moments as China time,
+        ordered by the columns ``order`` (never null)."""
+        select, order_by = f"SELECT {columns} FROM {table}", ", ".join(order)
         if not isinstance(code, list):
             where, params = (" WHERE code = ?", (code,)) if code is not None else ("", ())
-            frame = self.backend.query_frame(f"{select}{where} ORDER BY {order}", params, con=con)
+            frame = self.backend.query_frame(f"{select}{where} ORDER BY {order_by}", params, con=con)
         else:
-            frames = [self.backend.query_frame(f"{select} WHERE code IN ({marks}) ORDER BY {order}", tuple(chunk),
+            frames = [self.backend.query_frame(f"{select} WHERE code IN ({marks}) ORDER BY {order_by}", tuple(chunk),
                                                con=con) for marks, chunk in in_lists(code)]
             frames = frames or [self.backend.query_frame(f"{select} WHERE 1 = 0", con=con)]
             found = [f for f in frames if len(f)] or frames[:1]  # an empty frame's columns may lack their dtypes
             frame = found[0] if len(found) == 1 else pd.concat(found, ignore_index=True).sort_values(
-                [name.strip() for name in order.split(",")], kind="stable", ignore_index=True)
+                list(order), kind="stable", ignore_index=True)
         for col in times:
             frame[col] = utc_text_to_local(frame[col]).to_numpy()
         return frame
 
     def history(self, code: str | None = None) -> pd.DataFrame:
         return self._log_rows("history", 'id, code, category, version, action, field_key, field_label, before, after, '
-                              '"user", at', "id", code, ("at",))
+                              '"user", at', ("id",), code, ("at",))
 
     def add_fog_event(self, code: str, date, user: User | str, *, start_time: str | None = None,
                       duration_h: float | None = None, min_visibility_m: int | None = None,
@@ -680,12 +680,12 @@ class Store(HazardLedger):
 
     def fog_events(self, code: str | list[str] | None = None, con=None) -> pd.DataFrame:
         frame = self._log_rows("fog_events", "id, code, date, start_time, duration_h, min_visibility_m, reporter, "
-                               "created_at, created_by", "date, id", code, ("created_at",), con)
+                               "created_at, created_by", ("date", "id"), code, ("created_at",), con)
         frame["date"] = pd.to_datetime(frame["date"], format="%Y-%m-%d").astype("datetime64[ms]")
         return frame
 
     def inspections(self, code: str | None = None) -> pd.DataFrame:
-        return self._log_rows("inspections", "*", "inspected_at, id", code, ("inspected_at", "created_at"))
+        return self._log_rows("inspections", "*", ("inspected_at", "id"), code, ("inspected_at", "created_at"))
 
     def add_inspection(self, code: str, user: User | str, *, inspected_at: dt.datetime | None = None,
                        findings: str = "", status_after: str | None = None, lon: float | None = None,
@@ -726,7 +726,7 @@ class Store(HazardLedger):
 
     def photos(self, code: str | None = None) -> pd.DataFrame:
         """Photos' metadata (id, inspection_id, code, mime, width, height, created_at, created_by), newest last."""
-        return self._log_rows("photos", "id, inspection_id, code, mime, width, height, created_at, created_by", "id",
+        return self._log_rows("photos", "id, inspection_id, code, mime, width, height, created_at, created_by", ("id",),
                               code, ("created_at",))
 
     def photo_bytes(self, photo_id: int) -> bytes:
@@ -778,7 +778,7 @@ class Store(HazardLedger):
         return name
 
     def audit(self) -> pd.DataFrame:
-        return self._log_rows("audit", 'id, at, "user", action, detail', "id", None, ("at",))
+        return self._log_rows("audit", 'id, at, "user", action, detail', ("id",), None, ("at",))
 
     # ---------------------------------------------------------------- routes
     def put_routes(self, routes: gpd.GeoDataFrame, user: User | str) -> None:
