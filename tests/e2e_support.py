@@ -271,7 +271,7 @@ def wait_text(page, text: str, timeout: float = 60) -> None:
     try:
         page.get_by_text(text).first.wait_for(timeout=timeout * 1000)
     except PlaywrightError as exc:
-        shown = page.locator('[data-testid="stMain"]').inner_text(timeout=5000)[:1500]
+        shown = page.locator('[data-testid="stMain"]').inner_text(timeout=5000)[-6000:]  # a section low on a long page too
         raise AssertionError(f"no 「{text}」 after {timeout:g} s; the page showed:\n{shown}") from exc
 
 
