@@ -96,9 +96,16 @@ def test_a_hazard_reported_on_a_phone_is_accepted_and_shows_closed_everywhere(ch
         section.get_by_role("button", name="开始整改").click()
         e2e.wait_text(page, f"隐患 {hazard_code} 已开始整改（整改中）")
         e2e.wait_idle(page)
+        # The section stays open across the step (its title now says 整改中) and across the rerun that
+        # leaving the text area causes (the step's message goes then, and the page moves up).
         section = page.locator('[data-testid="stExpander"]', has_text=f"{hazard_code} · 整改中")
-        section.locator("summary").click()
-        section.get_by_label("整改措施").fill("更换为加强型波形梁护栏 12 米，增设线形诱导标")
+        measures = section.get_by_label("整改措施")
+        assert measures.is_visible(), "the hazard's section closed after 开始整改"
+        measures.fill("更换为加强型波形梁护栏 12 米，增设线形诱导标")
+        measures.press("Tab")
+        e2e.wait_idle(page)
+        assert section.get_by_role("button", name="提请验收").is_visible(), \
+            "the hazard's section closed when the text area lost focus"
         section.get_by_role("button", name="提请验收").click()
         e2e.wait_text(page, f"隐患 {hazard_code} 已提请验收（待验收）")
         e2e.wait_idle(page)

@@ -314,7 +314,7 @@ def _saved(k: dict, saved: dict, message: str) -> None:
 
 def _redraw(store, code, base, user) -> None:
     """Redraw the source line/point on a map; the polygon and length are recomputed on save."""
-    with st.expander("在地图上重新绘制几何"):
+    with st.expander("在地图上重新绘制几何", key=f"redraw-section-{code}"):  # stays open while drawing reruns
         if not st.toggle("打开绘图地图", key=f"redraw-open-{code}"):
             return
         geometry = drawn_geometry(store.schema, f"redraw-{code}", base["source_geometry"])

@@ -130,10 +130,13 @@ def edit_section(store: Store, code: str, user) -> None:
     _show_done()
     st.dataframe(hazard_table(store, code), hide_index=True, width="stretch")
     for hazard in store.hazards(code).to_dict("records"):
-        with st.expander(f"{hazard['hazard_code']} · {hazard['status']}"):
+        # Keyed by the hazard alone, so the section stays open while its title (the status) changes and
+        # while the elements above it come and go (the step's message).
+        title, section = f"{hazard['hazard_code']} · {hazard['status']}", f"hazard-section-{hazard['hazard_code']}"
+        with st.expander(title, key=section):
             workflow(store, store.hazard(hazard["hazard_code"]), user)
     if user.can("inspect"):
-        with st.expander("新增隐患"):
+        with st.expander("新增隐患", key=f"hazard-section-new-{code}"):
             report_form(store, record, user, [k for k in store.schema.hazard.event.keys if k not in SET_BY_STEPS])
 
 
