@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, wraps
 from pathlib import Path
 
 import shapely
@@ -634,6 +634,23 @@ def _check_unique(fields: tuple[Field, ...], where: str) -> None:
             if value in seen:
                 raise _Bad(f"类别 {where}", f"字段的 {attr}「{value}」重复")
             seen.add(value)
+
+
+def per_schema(build):
+    """Cache ``build(schema)`` for each schema object (a Schema holds dicts, so it cannot be an
+    ``lru_cache`` key). What is built from the schema alone, such as SQL text or default styles, is then
+    made once per process instead of on every opening of a ledger. The result is shared: do not change it."""
+    results: dict[int, tuple[Schema, object]] = {}  # the schema is held, so its id is not reused meanwhile
+
+    @wraps(build)
+    def cached(schema: Schema):
+        held = results.get(id(schema))
+        if held is None or held[0] is not schema:
+            if len(results) >= 8:
+                results.pop(next(iter(results)))
+            held = results[id(schema)] = (schema, build(schema))
+        return held[1]
+    return cached
 
 
 @lru_cache(maxsize=8)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 
 from ..geo import MAIN_PREFIX
-from ..schema import Category, Field, Schema
+from ..schema import Category, Field, Schema, per_schema
 from ..values import STAKE_PREFIX_KEY
 from .tables import SOURCE_TABLE
 
@@ -268,6 +268,7 @@ def source_triggers(schema: Schema) -> dict[str, str]:
     return out
 
 
+@per_schema
 def all_triggers(schema: Schema) -> dict[str, str]:
     out = source_triggers(schema)
     for c in schema.categories:

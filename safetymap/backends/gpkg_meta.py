@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 
 from .. import styles as style
-from ..schema import Category, Field, Schema
+from ..schema import Category, Field, Schema, per_schema
 from .tables import ROUTE_INFO
 from .gpkg_live import CHANGES_TABLE, MARKER_TABLE, STAKE_TEXT_SUFFIX, get_state, set_state, stake_fields
 from .tables import ARCHIVE_KEYS, SOURCE_TABLE
@@ -67,6 +67,7 @@ def _has_range(f: Field) -> bool:
     return f.type in ("int", "float") and (f.min is not None or f.max is not None)
 
 
+@per_schema
 def column_aliases(schema: Schema) -> dict[str, dict[str, tuple[str, str, str | None]]]:
     """table -> column -> (alias, description, constraint name or None)."""
     out: dict[str, dict[str, tuple[str, str, str | None]]] = {}
@@ -88,6 +89,7 @@ def column_aliases(schema: Schema) -> dict[str, dict[str, tuple[str, str, str | 
     return out
 
 
+@per_schema
 def constraints(schema: Schema) -> list[tuple]:
     """Rows of gpkg_data_column_constraints: (name, type, value, min, min_incl, max, max_incl, description)."""
     rows = [("patch_category", "enum", c.key, None, None, None, None, c.label) for c in schema.categories]
@@ -116,6 +118,7 @@ def _alias_rows(schema: Schema, c: Category) -> list[tuple[str, str, tuple[str, 
     return fields + [(k, ARCHIVE_LABELS[k], ()) for k in ARCHIVE_KEYS]
 
 
+@per_schema
 def styles(schema: Schema) -> dict[str, tuple[str, str]]:
     """Layer table -> (default QML, SLD): patches by grade (facilities by their marker), current ones
     only, with aliases and value maps; routes by route code."""
