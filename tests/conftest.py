@@ -2,6 +2,7 @@
 the same ledgers on PostgreSQL + PostGIS (one fresh schema per test) for tests marked ``both_backends``."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sqlite3
@@ -50,6 +51,16 @@ def pytest_xdist_make_scheduler(config, log):
     return BrowserModulesTogether(config, log)
 
 
+def _scan_components_once() -> None:
+    """Each new AppTest scans the metadata of every installed package for Streamlit components (~0.9 s
+    here, more than most page runs); the installed packages do not change during a test run, so the scan
+    is made once per process. Streamlit asks ``manifest_scanner`` for the function at each call."""
+    from streamlit.components.v2 import manifest_scanner
+
+    if not hasattr(manifest_scanner.scan_component_manifests, "cache_info"):
+        manifest_scanner.scan_component_manifests = functools.cache(manifest_scanner.scan_component_manifests)
+
+
 @pytest.fixture(autouse=True)
 def fresh_streamlit_state():
     """Streamlit's caches live as long as the process: every test starts with them empty, so that a page's
@@ -61,6 +72,7 @@ def fresh_streamlit_state():
 
         st.cache_resource.clear()
         st.cache_data.clear()
+        _scan_components_once()
     main = sys.modules["__main__"]
     yield
     sys.modules["__main__"] = main
