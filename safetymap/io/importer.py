@@ -167,10 +167,11 @@ def _check_batch(batch: Batch, schema: Schema, current: pd.DataFrame, routes: di
     with np.errstate(invalid="ignore"):  # lengths of geometries already reported as wrong are NaN
         derived = derive(c, clean, geoms, schema, lengths=False)  # the store derives lengths as it writes
     problems += [_at(p, batch.rows) for p in grade_problems(c, derived, range(len(derived)), batch.file)]
+    refused_rows = np.isin(batch.rows, [p.row for p in refused])  # a problem: neither a change nor measured
     new_geometry = ~existing
     if stored is not None:
-        new_geometry |= checked_rows & ~same_geometry(geoms, stored["source_geometry"].to_numpy())
-    measured = np.where(np.isin(batch.rows, [p.row for p in refused]), None, geoms)  # a refused one is not measured
+        new_geometry |= checked_rows & ~refused_rows & ~same_geometry(geoms, stored["source_geometry"].to_numpy())
+    measured = np.where(refused_rows, None, geoms)
     notices = _stake_length_notices(c, clean, measured, batch, schema)
     return Checked(batch, derived, geoms, new_geometry, stored, existing, bad_cells, notices), problems
 
