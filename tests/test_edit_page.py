@@ -242,3 +242,19 @@ def test_archiving_asks_first_and_cancel_changes_nothing(sample_db, monkeypatch)
     next(b for b in at.button if b.label == "归档此图斑（可恢复）").click().run()
     next(b for b in at.button if b.label == "确认归档").click().run()
     assert not at.exception and store.get(code)["archived"]
+
+
+def test_the_five_in_place_are_marked_with_the_apps_own_icons(sample_db, monkeypatch):
+    """五到位 marks each part with a Material icon (the font ships with the app, offline) rather than the emoji
+    ✅/❌, which a PC without a colour-emoji font shows as empty boxes (Debian's Chromium here did)."""
+    from safetymap.ledger import rectification
+    store = open_store(sample_db)
+    codes = [code for key in ("fog", "curve", "bridge") for code in store.read(key)["code"]]
+    fives = {code: rectification(store.get(code))["five"] for code in codes}
+    code = next(c for c, five in fives.items() if any(five.values()) and not all(five.values()))
+    at = open_patch(edit_app(sample_db, monkeypatch), code)
+    summary = next(m.value for m in at.markdown if "五到位：" in m.value)
+    assert "✅" not in summary and "❌" not in summary
+    for name, done in fives[code].items():
+        icon = ":green[:material/check_circle:]" if done else ":red[:material/cancel:]"
+        assert f"{icon}{name}" in summary, (name, done, summary)
