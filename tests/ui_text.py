@@ -96,6 +96,9 @@ def unlinked_problems(at) -> list[str]:
 
 
 QUOTED = re.compile(r"「[^」]*」")
+# Streamlit's Markdown directives: an icon (drawn from its bundled font) and a colour around text; not shown as words
+DIRECTIVES = re.compile(r":material/[a-z0-9_]+:|:(?:red|orange|yellow|green|blue|violet|gray|grey|rainbow|primary)"
+                        r"(?:-background)?\[")
 ENGLISH_WORD = re.compile(r"(?<![A-Za-z])[A-Za-z]{3,}(?![A-Za-z])")
 
 
@@ -124,6 +127,7 @@ def english_problems(at, allowed: set[str]) -> list[str]:
             problems.append(f"{where}: {text!r}")
             continue
         own = QUOTED.sub("", ESCAPED.sub(lambda m: m.group(0)[1], text))  # 「…」 quotes the user's or file's text
+        own = DIRECTIVES.sub("", own)
         words = set(ENGLISH_WORD.findall(own)) - allowed
         if words:
             problems.append(f"{where}: English {sorted(words)} in {text[:120]!r}")
