@@ -66,7 +66,6 @@ LANDING = "/users"  # where the user signs in before clicking 地图: 用户管�
 # landing before, reads the whole ledger on every run: at 100,000 patches 20–35 s of the app's CPU and ~1.8 GB
 # of its memory that were counted as the map's)
 TIMEOUT_S = float(os.environ.get("BENCH_SCALE_TIMEOUT", 300))
-PORTS = {"new": 8610, "base": 8611}  # this benchmark's own ports (--port-base moves them)
 NEW_PAINTED = """() => { var l = window.SMP && window.SMP.current; return !!(l && l.painted && l.painted.shown > 0); }"""
 OLD_PAINTED = """() => { var n = 0; window.map.eachLayer(function (l) { if (l.feature && l.feature.properties
   && l.feature.properties.code) n++; }); return n > 0; }"""
@@ -498,13 +497,21 @@ def bench_size(n: int, repeat: int, browser, base_folder: Path | None, work: Pat
     return results
 
 
+def free_ports() -> dict[str, int]:
+    """Two different free ports, for the new app and the baseline."""
+    new = e2e.free_port()
+    return {"new": new, "base": next(port for port in iter(e2e.free_port, None) if port != new)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-three", action="store_true", help="skip the three users at once")
     parser.add_argument("--three-repeat", type=int, default=1, help="times three users open the map at once, per app")
-    parser.add_argument("--port-base", type=int, default=PORTS["new"], help="the new app's port; the baseline's is next")
+    parser.add_argument("--port-base", type=int, default=None,
+                        help="the new app's port; the baseline's is next (default: free ports, so that runs at once "
+                             "and other servers on the machine do not collide)")
     parser.add_argument("--apps", choices=["both", "new", "base"], default="both",
                         help="measure both apps (the default, for the README) or one (while iterating)")
     parser.add_argument("--ledger", type=Path, help="a ledger made before by bench_rerun.make_ledger (one size only)")
@@ -531,7 +538,7 @@ def main(argv=None) -> int:
         try:
             for n in args.sizes:
                 progress(f"making {n:,} patches")
-                ports = {"new": args.port_base, "base": args.port_base + 1}
+                ports = {"new": args.port_base, "base": args.port_base + 1} if args.port_base else free_ports()
                 three = 0 if args.no_three else args.three_repeat
                 results = bench_size(n, args.repeat, browser, base_folder, work, three, ports, names,
                                      args.ledger, base_held=args.against is not None,
