@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import re
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, wraps
@@ -641,15 +642,17 @@ def per_schema(build):
     ``lru_cache`` key). What is built from the schema alone, such as SQL text or default styles, is then
     made once per process instead of on every opening of a ledger. The result is shared: do not change it."""
     results: dict[int, tuple[Schema, object]] = {}  # the schema is held, so its id is not reused meanwhile
+    lock = threading.Lock()  # app sessions open ledgers from several threads
 
     @wraps(build)
     def cached(schema: Schema):
-        held = results.get(id(schema))
-        if held is None or held[0] is not schema:
-            if len(results) >= 8:
-                results.pop(next(iter(results)))
-            held = results[id(schema)] = (schema, build(schema))
-        return held[1]
+        with lock:
+            held = results.get(id(schema))
+            if held is None or held[0] is not schema:
+                if len(results) >= 8:
+                    results.pop(next(iter(results)))
+                held = results[id(schema)] = (schema, build(schema))
+            return held[1]
     return cached
 
 

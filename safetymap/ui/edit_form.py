@@ -337,12 +337,12 @@ def _stake_geometry(store, form):
 
 # Material icons (their font ships with Streamlit, so they show offline on any PC); the emoji ✅/❌ showed as
 # empty boxes where no colour-emoji font is installed.
-DONE, NOT_DONE = ":green[:material/check_circle:]", ":red[:material/cancel:]"
+FIVE_DONE, FIVE_MISSING = ":green[:material/check_circle:]", ":red[:material/cancel:]"
 
 
 def _rectification_summary(record: dict) -> None:
     r = rectification(record)
-    five = "　".join(f"{DONE if ok else NOT_DONE}{name}" for name, ok in r["five"].items())
+    five = "　".join(f"{FIVE_DONE if ok else FIVE_MISSING}{name}" for name, ok in r["five"].items())
     late = f"　**逾期 {r['days_late']} 天**" if r["overdue"] else ""
     deadline = r["deadline"].isoformat() if r["deadline"] else "未定"
     st.markdown(f"整改：{r['status'] or '—'}，时限 {deadline}{late}  \n五到位：{five}")
