@@ -830,6 +830,18 @@ def patch_state_group(token: str, selected: str | None, view_key: str | None = N
     return group
 
 
+def asset_links(m: folium.Map) -> tuple[list[str], list[str]]:
+    """The script and style sheet addresses of ``m`` and its elements, in the order streamlit-folium loads them."""
+    scripts, styles = [], []
+    pending = [m]
+    while pending:
+        element = pending.pop(0)
+        scripts += [src for _, src in getattr(element, "default_js", [])]
+        styles += [href for _, href in getattr(element, "default_css", [])]
+        pending[:0] = list(getattr(element, "_children", {}).values())
+    return list(dict.fromkeys(scripts)), list(dict.fromkeys(styles))
+
+
 def layer_control() -> folium.LayerControl:
     """Open on a wide map; ``SM`` makes it start collapsed on a narrow one (the width is the browser's)."""
     return folium.LayerControl(position="topright", collapsed=False)

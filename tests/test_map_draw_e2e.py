@@ -358,3 +358,21 @@ def test_the_payload_is_asked_for_once_before_the_map_scripts_load(page):
     scripts = [r for r in requests if "/app/static/" in r["name"] and r["name"].split("?")[0].endswith(".js")]
     assert len(payloads) == 1, payloads
     assert scripts and all(payloads[0]["start"] < r["start"] for r in scripts), (payloads, scripts)
+
+
+def test_the_map_scripts_and_styles_are_preloaded_together(page):
+    """streamlit-folium asks for the map's scripts one after another, each once the one before has run;
+    ``js/early.js`` preloads every script and style sheet of the map first, so that their downloads overlap.
+    Checked by what the iframe holds: each of the map's scripts and style sheets has its preload."""
+    frame = e2e.map_frame(page)
+    frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
+    found = frame.evaluate("""() => ({
+        scripts: [...document.querySelectorAll('script[src]')].map((s) => s.src),
+        styles: [...document.querySelectorAll('link[rel=stylesheet]')].map((l) => l.href),
+        preloaded: [...document.querySelectorAll('link[rel=preload]')].map((l) => [l.as, l.href])})""")
+    preloaded = {tuple(p) for p in found["preloaded"]}
+    scripts = [s for s in found["scripts"] if s.startswith("http") and "/app/static/" in s]  # not early.js itself
+    styles = [s for s in found["styles"] if s.startswith("http") and "/app/static/" in s]
+    assert len(scripts) >= 5 and len(styles) >= 4, found  # Leaflet, its three plugins, patches.js; their styles
+    assert [s for s in scripts if ("script", s) not in preloaded] == [], found
+    assert [s for s in styles if ("style", s) not in preloaded] == [], found

@@ -212,10 +212,12 @@ def filter_state(mask: np.ndarray, everything: pd.DataFrame) -> dict:
     return {"hidden": codes[~mask].astype(str).tolist()}
 
 
-def early_fetch_url(token: str) -> str:
+def early_fetch_url(token: str, scripts: list[str] = (), styles: list[str] = ()) -> str:
     """A script (``js/early.js``, as a data: URL: nothing to fetch first) that asks for the coarse payload of
-    revision ``token`` before Leaflet and the other scripts of the map are loaded and run."""
-    text = (assets.OWN_SCRIPTS / "early.js").read_text(encoding="utf-8") + f"\nSMPearly({json.dumps(token)});\n"
+    revision ``token`` before Leaflet and the other scripts of the map are loaded and run, and preloads
+    ``scripts`` and ``styles`` (which streamlit-folium would fetch one after another)."""
+    call = f"SMPearly({json.dumps(token)}, {json.dumps(list(scripts))}, {json.dumps(list(styles))});"
+    text = (assets.OWN_SCRIPTS / "early.js").read_text(encoding="utf-8") + f"\n{call}\n"
     return "data:text/javascript;charset=utf-8," + quote(text)
 
 
@@ -228,7 +230,8 @@ def show_map(store: Store, everything: pd.DataFrame, mask: np.ndarray, context: 
                                       **filter_state(mask, everything))
     m = mapview.base_map(schema, basemap_options(), setting("basemap"), context=context)
     mapview.add_patch_layer(m, schema, assets.own_script_url("patches.js"))
-    m.default_js = [("smearly", early_fetch_url(token)), *m.default_js]  # the map's first script (st_folium)
+    scripts, styles = mapview.asset_links(m)
+    m.default_js = [("smearly", early_fetch_url(token, scripts, styles)), *m.default_js]  # the map's first script
     centre, focus_zoom = st.session_state.get(FOCUS, (None, None))
     st_folium(m, key=MAP_KEY, height=mapview.MAP_HEIGHT, use_container_width=True, returned_objects=RETURNED,
               feature_group_to_add=[state], layer_control=mapview.layer_control(), center=centre, zoom=focus_zoom,
