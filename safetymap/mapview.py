@@ -830,15 +830,18 @@ def patch_state_group(token: str, selected: str | None, view_key: str | None = N
     return group
 
 
+def _elements(element: Element):
+    """``element`` and everything under it, parents first (the order streamlit-folium walks them in)."""
+    yield element
+    for child in _compat.children(element):
+        yield from _elements(child)
+
+
 def asset_links(m: folium.Map) -> tuple[list[str], list[str]]:
     """The script and style sheet addresses of ``m`` and its elements, in the order streamlit-folium loads them."""
-    scripts, styles = [], []
-    pending = [m]
-    while pending:
-        element = pending.pop(0)
-        scripts += [src for _, src in getattr(element, "default_js", [])]
-        styles += [href for _, href in getattr(element, "default_css", [])]
-        pending[:0] = list(getattr(element, "_children", {}).values())
+    elements = list(_elements(m))
+    scripts = [src for e in elements for _, src in getattr(e, "default_js", [])]
+    styles = [href for e in elements for _, href in getattr(e, "default_css", [])]
     return list(dict.fromkeys(scripts)), list(dict.fromkeys(styles))
 
 
