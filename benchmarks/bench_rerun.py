@@ -86,17 +86,35 @@ def timed_run(at) -> float:
     return took
 
 
+def page_timings(page: str, code: Path, db: Path, codes: list, reruns: int) -> tuple[float, list, list]:
+    """The first run, reruns with no change, and reruns each after one edit elsewhere, of one page."""
+    from streamlit.testing.v1 import AppTest
+
+    from safetymap.store import open_store
+    at = AppTest.from_string(page_script(page, code, codes[len(codes) // 2]), default_timeout=600)
+    first = timed_run(at)
+    same = [timed_run(at) for _ in range(reruns)]
+    editor = open_store(db)
+    edits = []
+    for k in range(reruns):
+        changed = codes[k * 7 % len(codes)]
+        editor.update(changed, {"hazard": f"基准修改 {page} {k}"}, editor.get(changed)["version"], "基准测试")
+        edits.append(timed_run(at))
+    editor.close()
+    return first, same, edits
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--reruns", type=int, default=5)
-    parser.add_argument("--page", choices=list(PAGES), default="map")
+    parser.add_argument("--page", choices=list(PAGES), nargs="+", default=["map"],
+                        help="one page or several, each measured in turn on the same ledger (the peak RSS is then the "
+                             "process's over all of them)")
     parser.add_argument("--ledger", type=Path, help="run on a copy of this GeoPackage instead of making one")
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose safetymap the page imports")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(args.code.resolve()))  # before safetymap is first imported
-    from streamlit.testing.v1 import AppTest
-
     from safetymap.store import open_store
     with tempfile.TemporaryDirectory(prefix="safetymap-bench-") as tmp:
         db = Path(tmp) / "ledger.gpkg"
@@ -110,25 +128,16 @@ def main(argv=None) -> int:
         os.environ["SAFETYMAP_DB"] = str(db)
         for name in ("SAFETYMAP_TIANDITU_KEY", "SAFETYMAP_LOCAL_TILES", "SAFETYMAP_BASEMAP"):
             os.environ.pop(name, None)
-        script = page_script(args.page, args.code.resolve(), codes[len(codes) // 2])
-        at = AppTest.from_string(script, default_timeout=600)
-        first = timed_run(at)
-        same = [timed_run(at) for _ in range(args.reruns)]
-        editor = open_store(db)
-        edits = []
-        for k in range(args.reruns):
-            code = codes[k * 7 % len(codes)]
-            editor.update(code, {"hazard": f"基准修改 {k}"}, editor.get(code)["version"], "基准测试")
-            edits.append(timed_run(at))
-        editor.close()
+        timings = {page: page_timings(page, args.code.resolve(), db, codes, args.reruns) for page in args.page}
     import safetymap
-    print(f"{len(codes):,} patches, {args.page} page of {Path(safetymap.__file__).parent.parent} through AppTest "
-          f"(seconds; min / median of {args.reruns})")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the ledger's making included
-    print("| first run | rerun, no change | rerun after one edit | process peak RSS, MB |")
-    print("|---:|---:|---:|---:|")
-    print(f"| {first:.2f} | {min(same):.2f} / {statistics.median(same):.2f} | "
-          f"{min(edits):.2f} / {statistics.median(edits):.2f} | {peak_mb:.0f} |")
+    for page, (first, same, edits) in timings.items():
+        print(f"{len(codes):,} patches, {page} page of {Path(safetymap.__file__).parent.parent} through AppTest "
+              f"(seconds; min / median of {args.reruns})")
+        print("| first run | rerun, no change | rerun after one edit | process peak RSS, MB |")
+        print("|---:|---:|---:|---:|")
+        print(f"| {first:.2f} | {min(same):.2f} / {statistics.median(same):.2f} | "
+              f"{min(edits):.2f} / {statistics.median(edits):.2f} | {peak_mb:.0f} |")
     return 0
 
 
