@@ -238,7 +238,7 @@
       this._stamp = 0;
       this._paintDue = false;  // the view changed (or its data): `painted` is renewed once it is all drawn
       this._ringAt = Infinity;  // from when the tiles around the view are drawn (performance.now())
-      this.painted = null;  // {token, at, level, shown}: the view is fully drawn (benchmarks, tests)
+      this.painted = null;  // {token, at, frame, level, shown}: the view is fully drawn (benchmarks, tests)
       this.bytes = 0;  // payload bytes received (after the transfer's gzip is undone)
       this.deltas = [];  // the deltas applied (tests, benchmarks)
       this.hideUnderSources = true;  // false: every polygon drawn (tests compare the two pictures)
@@ -360,8 +360,10 @@
         this._ringAt = performance.now() + RING_DELAY_MS;
         window.setTimeout(function () { self._schedule(); }, RING_DELAY_MS);
       }
-      this.painted = {token: this._tokens[level] || this._tokens.coarse || this._tokens.fine, level: level,
-                      at: performance.now()};
+      var painted = this.painted = {token: this._tokens[level] || this._tokens.coarse || this._tokens.fine,
+                                    level: level, at: performance.now(), frame: null};
+      // the start of the animation frame that puts the drawn tiles on screen (benchmarks time to it)
+      window.requestAnimationFrame(function (t) { painted.frame = t; });
       // how many patches the view shows, counted when asked (it takes a pass over them)
       Object.defineProperty(this.painted, "shown", {enumerable: true, get: function () {
         if (shown === null) shown = self._map ? self._inBox(self._worldBox(0)).length : 0;
