@@ -17,7 +17,7 @@ from pyproj import CRS
 from ..errors import Problem
 from ..schema import Category, Schema
 from ..values import blank_mask
-from .columns import field_names, match_columns, normal, special_columns
+from .columns import all_field_names, field_names, match_columns, normal, special_columns
 from .geometry import layer_geometry
 from .reader import RawLayer
 from .tables import CATEGORY_COLUMN
@@ -117,7 +117,7 @@ def layer_batches(layer: RawLayer, schema: Schema, user_category: str | None, us
     cats, more = _row_categories(layer, specials, schema, user_category)
     problems += more
     batches, unknown = [], None
-    all_fields = {n for c in schema.categories for n in field_names(c)}
+    all_fields = all_field_names(schema)
     for c in schema.categories:
         positions = np.flatnonzero(cats == c.key)
         if not len(positions):
@@ -175,15 +175,25 @@ def _same_columns(a: pd.Series, b: pd.Series) -> bool:
     return False
 
 
+def _same_rows(a: pd.DataFrame, at: np.ndarray, b: pd.DataFrame, rows: np.ndarray, columns: list) -> bool:
+    """True when rows ``at`` of ``a`` equal rows ``rows`` of ``b`` in ``columns``, dtypes included (blank
+    equal to blank): one block-wise comparison instead of one per column."""
+    left = a.iloc[at][columns].reset_index(drop=True)
+    return left.equals(b.iloc[rows][columns].reset_index(drop=True))
+
+
 def _shown(value) -> str:
     return "（空）" if pd.isna(value) else str(value)
 
 
 def _take_values(source: Batch, at: np.ndarray, patch: Batch, rows: np.ndarray) -> list[str]:
     """Copy the patch rows' attributes onto the source rows ``at`` (in place); describe each difference."""
+    columns = [c for c in patch.raw.columns if c in source.raw.columns and c != "code"]
+    if _same_rows(source.raw, at, patch.raw, rows, columns):  # our own export, unedited: one comparison
+        return []
     notes = []
     codes = _codes(source)[at]
-    for col in [c for c in patch.raw.columns if c in source.raw.columns and c != "code"]:
+    for col in columns:
         old_s, new_s = source.raw[col].iloc[at], patch.raw[col].iloc[rows]
         if _same_columns(old_s, new_s):  # the usual case: our own export, unedited: left as it is
             continue

@@ -7,7 +7,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from ..schema import Category, Field, Schema
+from ..schema import Category, Field, Schema, per_schema
 from .geojson import PART_COLUMN
 from .tables import CATEGORY_COLUMN
 
@@ -44,6 +44,12 @@ def field_names(category: Category) -> dict[str, str]:
         for name in _names(f):
             out.setdefault(name, f.key)
     return out
+
+
+@per_schema
+def all_field_names(schema: Schema) -> frozenset[str]:
+    """Every normalised name of every category's fields (a value in another category's column is named)."""
+    return frozenset(n for c in schema.categories for n in field_names(c))
 
 
 SPECIAL_NAMES = {normal(alias): key for key, aliases in SPECIAL.items() for alias in aliases}
@@ -95,8 +101,15 @@ def known_column(name, schema: Schema) -> bool:
 def derived_columns(columns, schema: Schema) -> set[str]:
     """Columns holding computed or bookkeeping fields (长度, 风险值, 更新时间 …) that an import never
     reads: the store derives them again. 版本 is kept: it tells a file based on an older version."""
+    names = _derived_names(schema)
+    return {col for col in columns if normal(col) in names}
+
+
+@per_schema
+def _derived_names(schema: Schema) -> frozenset[str]:
+    """The normalised names of computed and bookkeeping fields that no field read on import shares."""
     derived, read = set(), set()
     for c in schema.categories:
         for f in c.fields:
             (derived if (f.computed or f.system) and f.key != "version" else read).update(_names(f))
-    return {col for col in columns if normal(col) in derived - read}
+    return frozenset(derived - read)
