@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,6 +27,11 @@ from .tables import (ARCHIVE_COLUMNS, FEATURE_TABLES, HAZARD_TABLE, INDEXES, MET
 BUSY_TIMEOUT_S = 60
 BULK_ROWS = 50  # from this many rows an insert fills the R-tree in bulk
 COPY_ROWS = 1000  # from this many rows an insert is written by GDAL and copied in SQL (``gpkg_bulk``)
+POOLED_CONNECTIONS = 8  # connections kept for the next threads
+
+
+class _Lease:
+    """Held in a thread's locals: when the thread ends it is freed, and its connection given back."""
 
 
 class GeoPackageBackend:
@@ -39,6 +45,9 @@ class GeoPackageBackend:
         if not self.path.exists() and not create:
             raise DatabaseMissing(self.path)
         self._local = threading.local()
+        self._pool: list[sqlite3.Connection] = []  # connections that ended threads gave back
+        self._pool_lock = threading.Lock()
+        self._closed = False
         self._marked = False  # whether app transactions mark themselves (gpkg_live)
         self._ensure_tables(schema)
         self._ensure_live(schema)
@@ -49,15 +58,38 @@ class GeoPackageBackend:
 
     # ---------------------------------------------------------------- connections
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection. Every connection turns WAL on: a desktop client closing the file
-        may have switched it to a rollback journal, where its read-only connections take no locks."""
+        """This thread's connection, taken from those that ended threads gave back (each Streamlit run is
+        a new thread, and a new connection parses the GeoPackage's schema, ~25 ms of every run) or opened;
+        it goes back when the thread ends. Every connection turns WAL on when opened: a desktop client
+        closing the file may have switched it to a rollback journal, where its read-only connections take
+        no locks (and while any is open it cannot switch it back)."""
         con = getattr(self._local, "con", None)
         if con is None:
-            con = self._local.con = self._open()
+            con = self._local.con = self._take()
+            self._local.lease = lease = _Lease()  # dropped with the thread's other locals when it ends
+            self._local.give_back = weakref.finalize(lease, self._give_back, con)
+            self._local.give_back.atexit = False
         return con
 
-    def _open(self, *, any_thread: bool = False) -> sqlite3.Connection:
-        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=not any_thread)
+    def _take(self) -> sqlite3.Connection:
+        with self._pool_lock:
+            while self._pool:
+                con = self._pool.pop()
+                if not con.in_transaction:
+                    return con
+                con.close()
+        return self._open()
+
+    def _give_back(self, con: sqlite3.Connection) -> None:
+        with self._pool_lock:
+            if not self._closed and not con.in_transaction and len(self._pool) < POOLED_CONNECTIONS:
+                self._pool.append(con)
+                return
+        con.close()
+
+    def _open(self) -> sqlite3.Connection:
+        """A new connection, used by one thread at a time but not always the same one (``connection``)."""
+        con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
         con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
         if gpkg.table_exists(con, "gpkg_contents"):
             con.execute("PRAGMA journal_mode = WAL")  # reads the file: the connection now holds the -wal and -shm
@@ -66,19 +98,29 @@ class GeoPackageBackend:
         return con
 
     def _hold_open(self) -> sqlite3.Connection:
-        """A connection open for the backend's whole life, whichever threads come and go (each Streamlit run
-        is a thread, and a thread's connection closes after it). While any connection is open the file stays
+        """A connection open for the backend's whole life, whichever threads come and go (the threads'
+        connections are taken and given back, and the pool may be empty). While any connection is open the file stays
         in WAL: QGIS, closing a layer when it is alone with the file, switches it back to a rollback journal
         and reads it on in GDAL's no-lock mode, and those readers find nothing once the app turns WAL on again
         ("this file is a WAL-enabled database. It cannot be opened because it is presumably read-only …")."""
-        return self._open(any_thread=True)
+        return self._open()
 
     def close(self) -> None:
-        """Close this thread's connection and the one held open (other threads' close with their threads)."""
+        """Close this thread's connection, those given back and the one held open (other threads' close
+        when their threads end)."""
+        give_back = getattr(self._local, "give_back", None)
+        if give_back is not None:
+            give_back.detach()
+            self._local.give_back = self._local.lease = None
         con = getattr(self._local, "con", None)
         if con is not None:
             con.close()
             self._local.con = None
+        with self._pool_lock:
+            self._closed = True
+            pooled, self._pool = self._pool, []
+        for con in pooled:
+            con.close()
         self._held.close()
 
     @contextmanager
