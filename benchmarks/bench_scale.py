@@ -256,11 +256,10 @@ def one_run(browser, app, new: bool, edit_code: str, grade: str, colour: str, db
         frame = wait_painted(page, new)
         progress("painted")
         out["first_paint_s"] = time.perf_counter() - start
-        if new:
-            out["first_paint_browser_s"] = browser_seconds(page, frame)
         if new:  # when the whole payload had arrived: the rest of the first paint is the browser's drawing
             out["payload_s"] = (frame.evaluate(PAYLOAD_ARRIVED) - clicked_ms) / 1000
             out["payload_parts"] = payload_parts(frame, clicked_ms)
+            out["first_paint_browser_s"] = browser_seconds(page, frame)
         out["first_bytes"] = meter.received - received
         if first_paint_only:
             return out
