@@ -73,3 +73,32 @@ def test_closing_the_store_closes_the_connections_given_back_and_later_ones(samp
     thread.join()
     with pytest.raises(sqlite3.ProgrammingError):  # its thread ended after the close: not kept
         running["con"].execute("SELECT 1")
+
+
+RUNS_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import threading
+import streamlit as st
+from safetymap.ui.common import get_store
+store = get_store()
+store.codes()
+marker = st.session_state.setdefault("marker", threading.local())  # set in the threads it has seen
+st.session_state.setdefault("runs", []).append((getattr(marker, "seen", False), id(store.backend.connection())))
+marker.seen = True
+"""
+
+
+def test_successive_streamlit_runs_use_one_connection(sample_db, monkeypatch):
+    """Each run of a page is a new thread: the runs after the first take the connection the first gave back."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    at = AppTest.from_string(RUNS_SCRIPT.format(root=str(Path(__file__).resolve().parent.parent)), default_timeout=60)
+    for _ in range(4):
+        at.run()
+        assert not at.exception
+    runs = at.session_state["runs"]
+    assert not any(seen for seen, _ in runs), runs  # each run in a thread of its own
+    assert len({connection for _, connection in runs}) == 1, runs
