@@ -349,7 +349,7 @@ def three_users(browser, app, new: bool) -> tuple[list[float], list[float], list
               for (_context, page, _meter), clicked in zip(users, clicked_ms)]
     if new:
         for (_context, page, _meter), clicked in zip(users, clicked_ms):
-            frame = next((f for f in page.frames if "st_folium" in f.url), None)
+            frame = _map_frame(page)
             parts = payload_parts(frame, clicked) if frame is not None else {}
             progress("three users, one: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
     seen = [browser_seconds(page, _map_frame(page)) if new and d is not None else float("nan")
@@ -387,15 +387,15 @@ def _payload_arrived(page) -> float:
 def _painted_now(page, new: bool) -> bool:
     from playwright.sync_api import Error as PlaywrightError
 
-    for frame in page.frames:
-        if "st_folium" in frame.url:
-            try:
-                return bool(frame.evaluate("() => !!(window.map && window.L) && (" + (NEW_PAINTED if new else OLD_PAINTED)
-                                           + ")()"))
-            except PlaywrightError as error:  # the frame is being replaced: not yet
-                progress(f"not yet: {str(error)[:80]}")
-                return False
-    return False
+    frame = _map_frame(page)
+    if frame is None:
+        return False
+    try:
+        return bool(frame.evaluate("() => !!(window.map && window.L) && (" + (NEW_PAINTED if new else OLD_PAINTED)
+                                   + ")()"))
+    except PlaywrightError as error:  # the frame is being replaced: not yet
+        progress(f"not yet: {str(error)[:80]}")
+        return False
 
 
 # ---------------------------------------------------------------- main

@@ -154,7 +154,8 @@ OWN_SCRIPTS = Path(__file__).resolve().parent / "js"  # e.g. patches.js: the bro
 OWN = "safetymap"  # their folder under static/
 
 
-def _script_text(name: str) -> bytes:
+def own_script_text(name: str) -> bytes:
+    """One of the project's scripts as shipped (``safetymap/js``)."""
     return (OWN_SCRIPTS / name).read_bytes()
 
 
@@ -169,7 +170,7 @@ def write_own_scripts(static_dir: Path = STATIC_DIR) -> None:
 
 def own_script_url(name: str, prefix: str = URL_PREFIX) -> str:
     """The URL of one of the project's scripts, with its content's hash (a new version is fetched anew)."""
-    digest = hashlib.sha256(_script_text(name)).hexdigest()[:12]
+    digest = hashlib.sha256(own_script_text(name)).hexdigest()[:12]
     return f"{prefix.rstrip('/')}/{OWN}/{name}?v={digest}"
 
 

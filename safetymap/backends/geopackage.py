@@ -31,7 +31,13 @@ POOLED_CONNECTIONS = 8  # connections kept for the next threads
 
 
 class _Lease:
-    """Held in a thread's locals: when the thread ends it is freed, and its connection given back."""
+    """A thread's connection, held in its locals: when the thread ends they are freed, and the connection is
+    handed to ``give_back``."""
+
+    def __init__(self, con: sqlite3.Connection, give_back):
+        self.con = con
+        self.ended = weakref.finalize(self, give_back, con)
+        self.ended.atexit = False
 
 
 class GeoPackageBackend:
@@ -63,21 +69,15 @@ class GeoPackageBackend:
         it goes back when the thread ends. Every connection turns WAL on when opened: a desktop client
         closing the file may have switched it to a rollback journal, where its read-only connections take
         no locks (and while any is open it cannot switch it back)."""
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = self._local.con = self._take()
-            self._local.lease = lease = _Lease()  # dropped with the thread's other locals when it ends
-            self._local.give_back = weakref.finalize(lease, self._give_back, con)
-            self._local.give_back.atexit = False
-        return con
+        lease = getattr(self._local, "lease", None)
+        if lease is None:
+            lease = self._local.lease = _Lease(self._take(), self._give_back)
+        return lease.con
 
     def _take(self) -> sqlite3.Connection:
         with self._pool_lock:
-            while self._pool:
-                con = self._pool.pop()
-                if not con.in_transaction:
-                    return con
-                con.close()
+            if self._pool:
+                return self._pool.pop()
         return self._open()
 
     def _give_back(self, con: sqlite3.Connection) -> None:
@@ -108,14 +108,11 @@ class GeoPackageBackend:
     def close(self) -> None:
         """Close this thread's connection, those given back and the one held open (other threads' close
         when their threads end)."""
-        give_back = getattr(self._local, "give_back", None)
-        if give_back is not None:
-            give_back.detach()
-            self._local.give_back = self._local.lease = None
-        con = getattr(self._local, "con", None)
-        if con is not None:
-            con.close()
-            self._local.con = None
+        lease = getattr(self._local, "lease", None)
+        if lease is not None:
+            lease.ended.detach()
+            lease.con.close()
+            self._local.lease = None
         with self._pool_lock:
             self._closed = True
             pooled, self._pool = self._pool, []

@@ -95,7 +95,7 @@ def match_columns(columns, category: Category) -> Matched:
 def known_column(name, schema: Schema) -> bool:
     """True if any category has a field of this name, or it is a special column (finds header rows)."""
     n = normal(name)
-    return n in SPECIAL_NAMES or any(n in field_names(c) for c in schema.categories)
+    return n in SPECIAL_NAMES or n in all_field_names(schema)
 
 
 def derived_columns(columns, schema: Schema) -> set[str]:

@@ -217,7 +217,7 @@ def early_fetch_url(token: str, scripts: list[str] = (), styles: list[str] = ())
     revision ``token`` before Leaflet and the other scripts of the map are loaded and run, and preloads
     ``scripts`` and ``styles`` (which streamlit-folium would fetch one after another)."""
     call = f"SMPearly({json.dumps(token)}, {json.dumps(list(scripts))}, {json.dumps(list(styles))});"
-    text = (assets.OWN_SCRIPTS / "early.js").read_text(encoding="utf-8") + f"\n{call}\n"
+    text = assets.own_script_text("early.js").decode("utf-8") + f"\n{call}\n"
     return "data:text/javascript;charset=utf-8," + quote(text)
 
 
