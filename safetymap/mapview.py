@@ -205,17 +205,29 @@ class Literal(Element):
         self.text = text
 
 
-class LiteralMacro(MacroElement):
-    """A MacroElement whose rendered header and script reach the figure as ``Literal`` text."""
+def render_literally(self: MacroElement, **kwargs) -> None:
+    """branca's ``MacroElement.render``, but the rendered header, html and script reach the figure as
+    ``Literal`` text, not as ``Element(text)``: that compiles each text as a Jinja template again, so
+    ``{{ … }}`` in any text was evaluated, and the ~40 compilations per map (twice per st_folium call) were
+    35 of the 50 ms of every map page's rerun. Installed for every MacroElement (folium's own elements and
+    plugins too) when this module is imported: the app relies on no second Jinja pass anywhere."""
+    figure = self.get_root()
+    for part, target in (("header", figure.header), ("html", figure.html), ("script", figure.script)):
+        macro = self._template.module.__dict__.get(part)
+        if macro is not None:
+            target.add_child(Literal(macro(self, kwargs)), name=self.get_name())
+    for child in _compat.children(self):
+        child.render(**kwargs)
 
-    def render(self, **kwargs):
-        figure = self.get_root()
-        for part, target in (("header", figure.header), ("script", figure.script)):
-            macro = self._template.module.__dict__.get(part)
-            if macro is not None:
-                target.add_child(Literal(macro(self, kwargs)), name=self.get_name())
-        for child in self._children.values():
-            child.render(**kwargs)
+
+MacroElement.render = render_literally
+
+
+class LiteralMacro(MacroElement):
+    """Our own elements: rendered literally (``render_literally``), and without the Leaflet plugin links
+    folium's ``JSCSSMixin.render`` would add to the header (``asset_links`` hands them to st_folium)."""
+
+    render = render_literally
 
 
 class GeoJsonText(LiteralMacro):

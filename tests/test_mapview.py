@@ -80,6 +80,24 @@ def test_jinja_syntax_in_user_text_is_not_evaluated(frame, schema):
     assert jinja in script  # the st_folium path
 
 
+def test_folium_elements_render_once_as_text_and_compile_no_template(schema, monkeypatch):
+    """branca put each rendered piece of folium's own elements (layers, controls, plugins) into
+    ``Element(text)``, which compiles it as a Jinja template: a layer named with ``{{`` or ``{%`` (a category
+    label in a custom schema) was evaluated or broke the page, and every render of the map compiled ~55
+    templates (110 per st_folium call, 35 of the 50 ms of a map page's rerun). Now each renders as text."""
+    import jinja2
+    m = mapview.base_map(schema, mapview.basemaps("KEY"), context=mapview.MapContext("{}", "[]", "{}", ()))
+    folium.FeatureGroup(name="{{ 7*7 }} {% bad").add_to(m)
+    mapview.layer_control().add_to(m)
+    compiled = []
+    compile_template = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile",
+                        lambda self, *args, **kw: compiled.append(args[0]) or compile_template(self, *args, **kw))
+    html = m.get_root().render()
+    assert '"{{ 7*7 }} {% bad"' in html
+    assert compiled == []
+
+
 def test_tooltip_is_built_from_text_nodes_not_html():
     assert "createTextNode" in mapview.SM_JS
     tooltip = mapview.SM_JS.split("function tooltip")[1].split("function gradeColor")[0]
