@@ -233,9 +233,10 @@ def show_map(store: Store, everything: pd.DataFrame, mask: np.ndarray, context: 
     scripts, styles = mapview.asset_links(m)
     m.default_js = [("smearly", early_fetch_url(token, scripts, styles)), *m.default_js]  # the map's first script
     centre, focus_zoom = st.session_state.get(FOCUS, (None, None))
+    # render=False: st_folium renders the map itself anyway; its render of the whole figure first repeated that
     st_folium(m, key=MAP_KEY, height=mapview.MAP_HEIGHT, use_container_width=True, returned_objects=RETURNED,
               feature_group_to_add=[state], layer_control=mapview.layer_control(), center=centre, zoom=focus_zoom,
-              on_change=_on_map_change)
+              on_change=_on_map_change, render=False)
     return token
 
 
