@@ -24,7 +24,8 @@ def render(store: Store) -> None:
     key = st.selectbox("类别", list(labels), format_func=labels.get, key=PREFIX + "category")
     c = store.schema.category(key)
     prefix = f"{PREFIX}{key}:"
-    st.session_state.setdefault(prefix + "code", next_code(store.codes(), c.code_prefix))
+    if prefix + "code" not in st.session_state:  # not on every run: it reads every code in the ledger
+        st.session_state[prefix + "code"] = next_code(store.codes(), c.code_prefix)
     errors = st.session_state.get(prefix + "errors", {})
     how = st.radio("几何来源", ["按路线和桩号生成", "在地图上绘制"], horizontal=True, key=prefix + "how")
     drawn = drawn_geometry(store.schema, prefix + "draw") if how == "在地图上绘制" else None
