@@ -81,6 +81,8 @@ def test_new_patch_from_route_and_stakes(sample_db, monkeypatch):
     at.run()
     at.selectbox(key="new:category").set_value("downhill").run()
     p = "new:downhill:"
+    suggested = at.text_input(key=p + "code").value
+    assert suggested.startswith("CX-") and suggested not in set(store.codes())
     start = route["start_stake_m"] + 1000
     at.text_input(key=p + "code").set_value("CX-900")
     at.text_input(key=p + "name").set_value("新增长大下坡示例")
@@ -98,6 +100,7 @@ def test_new_patch_from_route_and_stakes(sample_db, monkeypatch):
     assert abs(record["length_m"] - 1500) < 1 and record["updated_by"] == "编辑员甲"
     assert (record["tech_grade"], record["maint_unit"]) == (route["tech_grade"], route["maint_unit"])  # from the route
     assert record["geometry"].geom_type == "Polygon"
+    assert at.text_input(key=p + "code").value == "CX-901"  # the next code suggested after the one added
 
 
 AWAY_SCRIPT = """
