@@ -441,18 +441,13 @@ def report(n: int, results: dict, base: str = BASELINE) -> None:
     print("|---|---:|---:|")
     for label, key in rows:
         print(f"| {label} | {summarise(results['base']['runs'], key)} | {summarise(results['new']['runs'], key)} |")
-    for name in ("base", "new"):
-        results[name]["three_flat"] = [s for trio, _served, _seen in results[name]["three"] for s in trio]
-        results[name]["served_flat"] = [s for _trio, served, _seen in results[name]["three"] for s in served]
-        results[name]["seen_flat"] = [s for _trio, _served, seen in results[name]["three"] for s in seen]
-    print(f"| three users at once, s each | {summarise([{'v': s} for s in results['base']['three_flat']], lambda r: r['v'])}"
-          f" | {summarise([{'v': s} for s in results['new']['three_flat']], lambda r: r['v'])} |")
-    print(f"| three users at once, in the browser: click → frame on screen, s each "
-          f"| {summarise([{'v': s} for s in results['base']['seen_flat']], lambda r: r['v'])} "
-          f"| {summarise([{'v': s} for s in results['new']['seen_flat']], lambda r: r['v'])} |")
-    print(f"| three users at once: whole payload arrived, s each "
-          f"| {summarise([{'v': s} for s in results['base']['served_flat']], lambda r: r['v'])} "
-          f"| {summarise([{'v': s} for s in results['new']['served_flat']], lambda r: r['v'])} |")
+    three_rows = [("three users at once, s each", 0),  # each trio: (wall clock, payload arrived, in the browser)
+                  ("three users at once, in the browser: click → frame on screen, s each", 2),
+                  ("three users at once: whole payload arrived, s each", 1)]
+    for label, at in three_rows:
+        cells = [summarise([{"v": s} for trio in results[name]["three"] for s in trio[at]], lambda r: r["v"])
+                 for name in ("base", "new")]
+        print(f"| {label} | {cells[0]} | {cells[1]} |")
     print(f"| app resident memory, MB (max) | {max(results['base']['rss'] or [0]):.0f} | "
           f"{max(results['new']['rss'] or [0]):.0f} |")
     print(f"| app resident memory, MB (peak, VmHWM) | {max(results['base']['peak'] or [0]):.0f} | "

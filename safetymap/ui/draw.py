@@ -14,7 +14,7 @@ def drawn_geometry(schema, key: str, current=None):
     st.caption("用左侧工具画出路段中心线（双击结束）或桥梁位置点；以最后画的为准。")
     m = mapview.draw_map(schema, current, basemap_options())
     result = st_folium(m, key=key, height=mapview.DRAW_HEIGHT, use_container_width=True,
-                       returned_objects=["all_drawings"])
+                       returned_objects=["all_drawings"], render=False)  # as map_page.show_map: rendered once
     drawings = (result or {}).get("all_drawings") or []
     if not drawings:
         return None
