@@ -134,6 +134,25 @@ def leave_and_return(at):
     return at
 
 
+def test_a_new_patch_begun_survives_leaving_and_returning(sample_db, monkeypatch):
+    """新增图斑: the category, the geometry's source and the values of a 新增 refused for a missing field are
+    still there after another page (Streamlit drops the keys of widgets a run does not draw)."""
+    at = away_app(sample_db, monkeypatch)
+    at.run()
+    at.selectbox(key="new:category").set_value("downhill").run()
+    p = "new:downhill:"
+    code = at.text_input(key=p + "code").value
+    at.text_input(key=p + "name").set_value("填了一半的长大下坡")
+    next(b for b in at.button if b.label == "新增").click().run()
+    assert at.text_input(key=p + "name").value == "填了一半的长大下坡"  # refused: not all required fields
+    at.radio(key=p + "how").set_value("在地图上绘制").run()
+    leave_and_return(at)
+    assert at.selectbox(key="new:category").value == "downhill"
+    assert at.radio(key=p + "how").value == "在地图上绘制"
+    assert at.text_input(key=p + "name").value == "填了一半的长大下坡"
+    assert at.text_input(key=p + "code").value == code
+
+
 def save_button(at):
     return next(b for b in at.button if b.label == "保存")
 

@@ -45,6 +45,26 @@ def widget_value(f: Field, value):
     return value
 
 
+def keep_across_pages(keys, copy_key: str) -> None:
+    """Streamlit drops the key of a widget that a run does not draw (another page) and would draw it again
+    with its default: a copy no widget owns (``copy_key``) takes the values of ``keys`` while they exist and
+    puts them back when they are gone. Call it before the widgets are drawn."""
+    copy = st.session_state.setdefault(copy_key, {})
+    for key in keys:
+        if key in st.session_state:
+            copy[key] = st.session_state[key]
+        elif key in copy:
+            st.session_state[key] = copy[key]
+
+
+def forget_across_pages(keys, copy_key: str) -> None:
+    """The widgets ``keys`` back to their defaults on the next run, the copy ``keep_across_pages`` holds too."""
+    copy = st.session_state.get(copy_key, {})
+    for key in keys:
+        st.session_state.pop(key, None)
+        copy.pop(key, None)
+
+
 def field_input(f: Field, key: str, *, disabled: bool = False, error: str | None = None, anchor: str | None = None,
                 warning: str | None = None, routes=None):
     """Render the input for ``f`` bound to session-state ``key``; its value is read from the state.
