@@ -1,5 +1,7 @@
 import threading
 
+import pandas as pd
+import pandas.testing as pdt
 import pyogrio
 import pytest
 import shapely
@@ -34,6 +36,25 @@ def test_init_writes_one_gdal_readable_layer_per_category_adding_up_to_the_sampl
         total += info["features"]
     assert total == len(sample) >= 60
     assert {"history", "fog_events", "inspections", "patch_source", "routes"} <= set(layers)
+
+
+@both_backends
+def test_reading_several_categories_equals_their_frames_one_after_another(store):
+    """``read`` builds each column once over every category; the frame must be what concatenating each
+    category's own frame gives: columns in that order, dtypes, and a field a category lacks missing there
+    the same way (NaN in text columns, not None: callers test for both)."""
+    box = (126.5, 41.9, 126.9, 42.1)
+    for options in ({}, {"include_archived": True}, {"bbox": box}):
+        whole = store.read(**options)
+        one_by_one = pd.concat([frame for c in store.schema.categories
+                                if len(frame := store.read(c.key, **options))], ignore_index=True)
+        assert list(whole.columns) == list(one_by_one.columns)
+        pdt.assert_frame_equal(pd.DataFrame(whole), pd.DataFrame(one_by_one), check_exact=True)
+        for key in whole.columns[whole.dtypes == object]:
+            assert [type(v) for v in whole[key]] == [type(v) for v in one_by_one[key]], key
+        assert whole.crs == whole["source_geometry"].crs == store.schema.storage_crs
+    assert len(store.read(bbox=(0, 0, 1, 1))) == 0 and list(store.read("fog", bbox=(0, 0, 1, 1)).columns) == \
+        list(store.read("fog").columns)
 
 
 @both_backends
