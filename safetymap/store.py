@@ -153,17 +153,11 @@ class Store(HazardLedger):
         return User(user.name, row["role"])
 
     # ---------------------------------------------------------------- reading
-    def _select(self, con, c: Category, where: str = "", params: tuple = ()) -> gpd.GeoDataFrame:
-        return self._frame(c, self._fetch(con, c, where, params))
-
     def _fetch(self, con, c: Category, where: str = "", params: tuple = ()) -> list[tuple]:
         """Rows of ``c`` as stored: patch geometry, source geometry, then ``category_columns(c)``."""
         cols = ", ".join(f't."{k}"' for k in category_columns(c))
         return con.execute(f'SELECT {self.backend.geom_out("t.geom")}, {self.backend.geom_out("s.geom")}, {cols} FROM "{c.table}" t '
                            f'JOIN {SOURCE_TABLE} s ON s.code = t.code {where} ORDER BY t.code', params).fetchall()
-
-    def _frame(self, c: Category, rows: list) -> gpd.GeoDataFrame:
-        return self._frame_of([self._columns_of(c, rows)])
 
     @staticmethod
     def _columns_of(c: Category, rows: list) -> tuple[Category, dict, int]:

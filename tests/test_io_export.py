@@ -116,17 +116,17 @@ def test_kml_placemarks_with_name_description_style_and_values(store, tmp_path, 
         expected = by_category(frame, c)
         sources = [name for name in layers if name.startswith(c.label + "_")]
         assert sources
-        for layer in [c.label, *sources]:
-            got = pyogrio.read_dataframe(path, layer=layer)
-            assert pyogrio.read_info(path, layer=layer)["crs"] == "EPSG:4326"
+        read = {layer: pyogrio.read_dataframe(path, layer=layer) for layer in [c.label, *sources]}  # each read once
+        for layer, got in read.items():
+            assert got.crs.to_string() == "EPSG:4326", layer
             assert len(set(got.geom_type)) == 1  # one geometry type per placemark and per folder
             assert set(got["code"]) <= set(expected["code"])
-        got = pyogrio.read_dataframe(path, layer=c.label)
+        got = read[c.label]
         assert set(got.geom_type) == {"Polygon"}
         total += len(got)
         assert sorted(got["Name"]) == sorted(f"{r.code} {r.name}" for r in expected.itertuples())
         assert_same_values(got.rename(columns={"patch_name": "name"}), expected, c, name=lambda f: f.key)
-        assert sum(len(pyogrio.read_dataframe(path, layer=s)) for s in sources) == len(expected)
+        assert sum(len(read[s]) for s in sources) == len(expected)
     assert total == len(frame)
     document = zipfile.ZipFile(out).read("doc.kml").decode() if fmt == "kmz" else out.read_text(encoding="utf-8")
     assert "<script>" not in document and "&amp;lt;script&amp;gt;" in document  # escaped in the HTML table
