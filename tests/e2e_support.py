@@ -121,7 +121,6 @@ class AppServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.timeout = timeout
-        self.signed_in: dict[tuple, dict] = {}  # (browser, user) -> storage state: signed_in_context
         self.extra_env = env or {}
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.mkstemp(prefix="safetymap-app-", suffix=".log")[1])
@@ -235,18 +234,39 @@ def sign_in(page, base_url: str, name: str, password: str, timeout: float = 60) 
 
 
 def signed_in_context(browser, app: "AppServer", name: str, password: str, **options):
-    """A new browser context already signed in to ``app`` as ``name``: the first one signs in through the
-    form, later ones reuse its session cookie, as a second tab of the same browser would (a sign-in and its
-    cookie hand-off cost two page loads). Tests that sign out or change the user's account make their own."""
-    key = (id(browser), name)
-    if key in app.signed_in:
-        return browser.new_context(storage_state=app.signed_in[key], **options)
+    """A new browser context already signed in to ``app`` as ``name``, holding the session cookie the sign-in
+    form and its hand-off would leave (``session_cookie``) without going through them: two page loads and a
+    sign-in run, ~4 s of the suite's two cores each time. The form and the hand-off are what
+    ``test_auth_e2e``, ``test_ui_e2e`` and ``test_edit_e2e`` sign in with (``sign_in``). Tests that sign out or
+    change the user's account make their own."""
     context = browser.new_context(**options)
-    page = context.new_page()
-    sign_in(page, app.url, name, password)
-    app.signed_in[key] = context.storage_state()
-    page.close()
+    context.add_cookies([session_cookie(app, name, password)])
     return context
+
+
+def open_signed_in(page, app: "AppServer", name: str, password: str, path: str = "", timeout: float = 60) -> None:
+    """``page`` (listeners already on it) at the app's ``path``, signed in as ``name`` by its session cookie
+    (``session_cookie``), not the form: for tests whose subject comes after the sign-in."""
+    page.context.add_cookies([session_cookie(app, name, password)])
+    page.goto(f"{app.url}/{path}")
+    page.get_by_role("button", name="退出登录").wait_for(timeout=timeout * 1000)
+    wait_idle(page, timeout)
+
+
+def session_cookie(app: "AppServer", name: str, password: str) -> dict:
+    """The cookie of a new session of ``name`` in ``app``'s database, made the way the app makes one: the
+    password checked (``accounts.authenticate``), the session started and its hand-off code exchanged for
+    the token the browser keeps (``sessions.exchange``, as the hand-off route does), HttpOnly, SameSite=Strict."""
+    from safetymap import accounts, sessions
+    from safetymap.store import open_store
+
+    store = open_store(app.db)
+    try:
+        user = accounts.authenticate(store, name, password, client="127.0.0.1")
+        token = sessions.exchange(store, sessions.start(store, user, sessions.DEFAULT_IDLE_MINUTES * 60, "127.0.0.1"))
+    finally:
+        store.close()
+    return {"name": sessions.COOKIE, "value": token, "url": app.url, "httpOnly": True, "sameSite": "Strict"}
 
 
 def open_app(context, base_url: str, path: str = "", timeout: float = 60):

@@ -66,7 +66,7 @@ def test_edit_on_the_map_recolours_the_patch_and_keeps_the_view(app, chromium): 
     candidates = frame_data[(frame_data["category"] == "waterside") & (frame_data["risk_grade"] != "重大")]
     row = clickable(frame_data, candidates)
     page = new_page(chromium, app, viewport={"width": 1500, "height": 1000})
-    e2e.sign_in(page, app.url, EDITOR, PASSWORD)
+    e2e.open_signed_in(page, app, EDITOR, PASSWORD)
     e2e.open_page(page, e2e.MAP_TITLE)
     frame = e2e.map_frame(page)
     wait_fill(page, frame, row["code"], schema.grade_color(row["risk_grade"]))
@@ -101,7 +101,7 @@ def test_field_page_on_a_phone_screen(app, chromium):  # noqa: F811
     code = store.read("curve").iloc[1]["code"]
     page = new_page(chromium, app, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True,
                     device_scale_factor=2)
-    e2e.sign_in(page, app.url, INSPECTOR, PASSWORD)  # field staff land on 巡查上报
+    e2e.open_signed_in(page, app, INSPECTOR, PASSWORD)  # field staff land on 巡查上报
     page.get_by_role("heading", name="巡查上报").wait_for(timeout=30_000)
     choose(page, "图斑", f"{code} {store.get(code)['name']}")
     e2e.wait_idle(page)
@@ -155,7 +155,7 @@ def test_redraw_the_source_line_on_the_map(app, chromium):  # noqa: F811
     store = open_store(app.db)
     row = store.read("curve").iloc[2]
     page = new_page(chromium, app, viewport={"width": 1400, "height": 1000})
-    e2e.sign_in(page, app.url, EDITOR, PASSWORD)
+    e2e.open_signed_in(page, app, EDITOR, PASSWORD)
     e2e.open_page(page, "图斑编辑")
     choose(page, "图斑（可输入编号或名称搜索）", f"{row['code']} {row['name']}")
     e2e.wait_idle(page)

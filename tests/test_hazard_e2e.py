@@ -43,11 +43,10 @@ def in_viewport(locator, height: int) -> bool:
 
 
 def signed_in(chromium, app, role, options):  # noqa: F811
-    context = chromium.new_context(**options)
+    """A browser of ``role`` on its landing page, signed in (the sign-in form is tested in test_auth_e2e)."""
+    context = e2e.signed_in_context(chromium, app, *USERS[role], **options)
     network = e2e.NetworkLog(context, app.url)
-    page = context.new_page()
-    e2e.sign_in(page, app.url, *USERS[role])
-    return context, network, page
+    return context, network, e2e.open_app(context, app.url)
 
 
 def test_a_hazard_reported_on_a_phone_is_accepted_and_shows_closed_everywhere(chromium, sample_db, tmp_path):  # noqa: F811

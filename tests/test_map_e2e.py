@@ -189,7 +189,7 @@ def test_local_tiles_are_served_and_tianditu_is_offered_with_a_key(chromium, sam
             page = context.new_page()
             tiles = []
             page.on("response", lambda r: tiles.append((r.status, r.url)) if "/app/static/tiles/" in r.url else None)
-            e2e.sign_in(page, server.url, USER, PASSWORD)
+            e2e.open_signed_in(page, server, USER, PASSWORD)
             e2e.open_page(page, e2e.MAP_TITLE)
             frame = e2e.map_frame(page)
             bases = frame.locator(".leaflet-control-layers-base label")
@@ -229,7 +229,7 @@ def test_pan_and_zoom_rerun_nothing_and_an_edit_sends_only_its_delta(app, chromi
     page = context.new_page()
     sent = []  # what the page sends over Streamlit's websocket: every rerun request is one of these
     page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(payload)))
-    e2e.sign_in(page, app.url, USER, PASSWORD)
+    e2e.open_signed_in(page, app, USER, PASSWORD)
     e2e.open_page(page, e2e.MAP_TITLE)
     frame = e2e.map_frame(page)
     everything = set(app.patches["code"])

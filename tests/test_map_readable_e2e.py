@@ -49,7 +49,7 @@ def context(app, chromium):  # noqa: F811
 
 def signed_in_map(app, context):
     page = context.new_page()
-    e2e.sign_in(page, app.url, USER, PASSWORD)
+    e2e.open_signed_in(page, app, USER, PASSWORD)
     e2e.open_page(page, e2e.MAP_TITLE)
     return page, e2e.map_frame(page)
 
@@ -199,7 +199,7 @@ def test_a_link_with_a_code_opens_that_patch_after_sign_in(app, context):
 def test_the_first_click_into_the_map_does_not_scroll_the_page(app, chromium):  # noqa: F811
     context = chromium.new_context(viewport={"width": 1440, "height": 740}, locale="zh-CN")
     page = context.new_page()
-    e2e.sign_in(page, app.url, USER, PASSWORD)
+    e2e.open_signed_in(page, app, USER, PASSWORD)
     e2e.open_page(page, e2e.MAP_TITLE)
     frame = e2e.map_frame(page)
     box = page.locator(e2e.MAP_FRAME).bounding_box()
