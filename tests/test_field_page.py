@@ -102,3 +102,43 @@ def test_inspector_can_log_but_cannot_change_a_patch(store):
     store.add_fog_event(code, "2026-09-01", inspector, min_visibility_m=50)
     with pytest.raises(PermissionDenied, match="无权修改图斑"):
         store.update(code, {"name": "改名"}, store.get(code)["version"], inspector)
+
+
+FIELD_AWAY_SCRIPT = """
+import sys
+sys.path.insert(0, {root!r})
+import streamlit as st
+from safetymap.auth import User
+from safetymap.ui import field_page
+st.session_state.setdefault("user", User("巡查员小王", "inspector"))
+if st.session_state.get("away"):
+    st.title("台账")  # another page: the field page's widgets are not drawn in this run
+else:
+    field_page.render()
+"""
+
+
+def test_the_patch_found_survives_leaving_and_returning(sample_db, monkeypatch):
+    """A patch found on 巡查上报 is still chosen after a look at another page (台账 on the phone), as a
+    new patch begun is on 图斑编辑: Streamlit drops the keys of widgets a run does not draw."""
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+    from test_edit_page import leave_and_return
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    code = open_store(sample_db).read("curve").iloc[0]["code"]
+    at = AppTest.from_string(FIELD_AWAY_SCRIPT.format(root=str(ROOT)), default_timeout=60).run()
+    at.selectbox(key="field_search").set_value(code).run()
+    assert [t.label for t in at.tabs] == ["巡查记录", "上报隐患"]
+    leave_and_return(at)
+    assert at.selectbox(key="field_search").value == code
+    assert [t.label for t in at.tabs] == ["巡查记录", "上报隐患"]
+    at.radio(key="field_how").set_value("离我最近").run()
+    leave_and_return(at)
+    assert at.radio(key="field_how").value == "离我最近"
+    at.radio(key="field_how").set_value("搜索编号或名称").run()
+    assert at.selectbox(key="field_search").value == code
+    store = open_store(sample_db)
+    store.archive(code, "编辑员甲", store.get(code)["version"])  # while the inspector is on another page
+    leave_and_return(at)
+    assert at.selectbox(key="field_search").value is None and not at.tabs  # gone from the search, not an error

@@ -1,5 +1,5 @@
-"""巡查上报: the field staff's page, made for a 360-px phone screen. Find a patch (search, nearest to
-the phone, or picked on the map), record an inspection with photos and position, report a hazard (隐患)
+"""巡查上报: the field staff's page, made for a 360-px phone screen. Find a patch (search, or nearest to
+the phone), record an inspection with photos and position, report a hazard (隐患)
 with photos, or report a fog event. Field staff change nothing else."""
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ..text import md_escape, md_format
 from . import hazard_page, patch_lists
 from .common import current_user, get_store, sample_banner
 from .geolocation import device_position
+from .widgets import keep_across_pages
 
 
 def render() -> None:
@@ -81,8 +82,12 @@ def _done(fingerprint: str, message: str) -> None:
     st.rerun()
 
 
+KEPT = "field:kept"  # the search's choices, kept across pages (``widgets.keep_across_pages``)
+
+
 def _pick_patch(store: Store) -> str | None:
     labels = patch_lists.current_patches(store)
+    keep_across_pages(["field_how", "field_search"], KEPT)  # a patch archived since is no option: none is chosen
     how = st.radio("查找图斑", ["搜索编号或名称", "离我最近"], horizontal=True, key="field_how")
     if how == "离我最近":
         position = device_position("field_position")
@@ -96,10 +101,8 @@ def _pick_patch(store: Store) -> str | None:
                      for r in near.itertuples()}
             return st.radio("最近的图斑", options, format_func=names.get, key="field_near")
         return None
-    options = list(labels)
-    preset = st.session_state.get("field_code")
-    return st.selectbox("图斑", options, format_func=labels.get, placeholder="输入编号或名称",
-                        index=options.index(preset) if preset in options else None, key="field_search")
+    return st.selectbox("图斑", list(labels), format_func=labels.get, placeholder="输入编号或名称", index=None,
+                        key="field_search")
 
 
 def _now() -> dt.datetime:
