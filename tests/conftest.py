@@ -179,7 +179,10 @@ import streamlit as st
 from safetymap.auth import User
 from safetymap.ui import {page}
 st.session_state.setdefault("user", User({name!r}, {role!r}))
-{page}.render()
+if st.session_state.get("away"):
+    st.title("台账")  # another page: this page's widgets are not drawn in this run (``leave_and_return``)
+else:
+    {page}.render()
 """
 
 
@@ -189,6 +192,17 @@ def page_test(page: str, name: str, role: str):
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_string(PAGE_SCRIPT.format(root=str(ROOT), page=page, name=name, role=role), default_timeout=60)
+
+
+def leave_and_return(at):
+    """An AppTest of ``page_test`` taken to another page for one run and back, as a user clicks away and back
+    (Streamlit drops the keys of the widgets a run does not draw)."""
+    at.session_state["away"] = True
+    at.run()
+    at.session_state["away"] = False
+    at.run()
+    assert not at.exception
+    return at
 
 
 def database_dump(path: Path) -> str:

@@ -1,6 +1,6 @@
 """The edit form through AppTest against a real database: save, stale save, invalid values."""
 
-from conftest import database_dump, page_test
+from conftest import database_dump, leave_and_return, page_test
 from safetymap.store import open_store
 
 
@@ -103,35 +103,9 @@ def test_new_patch_from_route_and_stakes(sample_db, monkeypatch):
     assert at.text_input(key=p + "code").value == "CX-901"  # the next code suggested after the one added
 
 
-AWAY_SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from safetymap.auth import User
-from safetymap.ui import edit_page
-st.session_state.setdefault("user", User("编辑员甲", "editor"))
-if st.session_state.get("away"):
-    st.title("台账")  # another page: the edit form's widgets are not drawn in this run
-else:
-    edit_page.render()
-"""
-
-
 def away_app(db, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    from conftest import ROOT
     monkeypatch.setenv("SAFETYMAP_DB", str(db))
-    return AppTest.from_string(AWAY_SCRIPT.format(root=str(ROOT)), default_timeout=60)
-
-
-def leave_and_return(at):
-    at.session_state["away"] = True
-    at.run()
-    at.session_state["away"] = False
-    at.run()
-    assert not at.exception
-    return at
+    return page_test("edit_page", "编辑员甲", "editor")
 
 
 def test_a_new_patch_begun_survives_leaving_and_returning(sample_db, monkeypatch):

@@ -5,7 +5,8 @@ stored values beside the draft's, a note at each field they changed, and three w
 from __future__ import annotations
 
 
-from test_edit_page import away_app, confirm_button, leave_and_return, open_patch, save_button, widget
+from conftest import leave_and_return
+from test_edit_page import away_app, confirm_button, open_patch, save_button, widget
 from safetymap.store import open_store
 
 THEIR_HAZARD, THEIR_NAME, MY_HAZARD = "别人先保存的隐患描述", "别人改的名称", "我的隐患描述"

@@ -8,7 +8,7 @@ from safetymap.auth import User
 from safetymap.errors import PermissionDenied, ValidationError
 from safetymap.photos import MAX_EDGE_PX, prepare_photo
 from safetymap.store import open_store
-from conftest import page_test
+from conftest import leave_and_return, page_test
 
 
 def jpeg(width, height, orientation=None) -> bytes:
@@ -104,30 +104,13 @@ def test_inspector_can_log_but_cannot_change_a_patch(store):
         store.update(code, {"name": "改名"}, store.get(code)["version"], inspector)
 
 
-FIELD_AWAY_SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-import streamlit as st
-from safetymap.auth import User
-from safetymap.ui import field_page
-st.session_state.setdefault("user", User("巡查员小王", "inspector"))
-if st.session_state.get("away"):
-    st.title("台账")  # another page: the field page's widgets are not drawn in this run
-else:
-    field_page.render()
-"""
-
 
 def test_the_patch_found_survives_leaving_and_returning(sample_db, monkeypatch):
     """A patch found on 巡查上报 is still chosen after a look at another page (台账 on the phone), as a
     new patch begun is on 图斑编辑: Streamlit drops the keys of widgets a run does not draw."""
-    from streamlit.testing.v1 import AppTest
-
-    from conftest import ROOT
-    from test_edit_page import leave_and_return
     monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
     code = open_store(sample_db).read("curve").iloc[0]["code"]
-    at = AppTest.from_string(FIELD_AWAY_SCRIPT.format(root=str(ROOT)), default_timeout=60).run()
+    at = page_test("field_page", "巡查员小王", "inspector").run()
     at.selectbox(key="field_search").set_value(code).run()
     assert [t.label for t in at.tabs] == ["巡查记录", "上报隐患"]
     leave_and_return(at)

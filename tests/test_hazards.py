@@ -320,3 +320,17 @@ def test_a_viewer_sees_the_hazards_but_no_step(hazard_app):
     at.selectbox(key="hazard_chosen").set_value("DZ-008-YH01").run()
     assert not at.exception and not at.button
     assert any("无可办理的流程步骤" in c.value for c in at.caption)
+
+
+def test_the_hazard_ledgers_filter_and_chosen_hazard_survive_leaving_and_returning(hazard_app):
+    """隐患台账: the status filter and the hazard chosen are still there after a look at another page (the map,
+    the patch's timeline), as the edit form's values are (Streamlit drops the keys of widgets not drawn)."""
+    from conftest import leave_and_return
+    at = hazard_app("safety").run()
+    at.multiselect(key="hazard_statuses").set_value(["待验收"]).run()
+    at.selectbox(key="hazard_chosen").set_value("DZ-008-YH01").run()
+    assert "验收通过，销号" in [b.label for b in at.button]
+    leave_and_return(at)
+    assert at.multiselect(key="hazard_statuses").value == ["待验收"]
+    assert at.selectbox(key="hazard_chosen").value == "DZ-008-YH01"
+    assert "验收通过，销号" in [b.label for b in at.button]
