@@ -244,3 +244,23 @@ def test_headline_changes_since_the_end_of_last_month(monkeypatch, tmp_path):
     for name in ("图斑总数", "重大风险图斑", "未销号重大隐患", "挂牌督办未销号隐患"):
         assert metrics[name].delta == f"+{int(metrics[name].value)}", name
     assert int(metrics["图斑总数"].value) > 0
+
+
+def test_the_reports_choices_and_notes_survive_leaving_and_returning(monkeypatch, sample_db):
+    """月报·年报: the period chosen and the 存在问题 / 下步工作 typed for the meeting are still there after a look
+    at another page (the map, the ledger): Streamlit drops the keys of widgets a run does not draw."""
+    from conftest import leave_and_return, page_test
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    at = page_test("dashboard_page", "统计测试员", "safety").run()
+    assert at.selectbox(key="report_month").value == today().month  # the current month to begin with
+    month = today().month % 12 + 1
+    at.selectbox(key="report_month").set_value(month).run()
+    at.text_area(key="report_problems").input("护栏缺失 3 处未完成整改").run()
+    at.text_area(key="report_next_steps").input("下月底前完成").run()
+    leave_and_return(at)
+    assert at.selectbox(key="report_month").value == month
+    assert at.text_area(key="report_problems").value == "护栏缺失 3 处未完成整改"
+    assert at.text_area(key="report_next_steps").value == "下月底前完成"
+    at.radio(key="report_kind").set_value("年报").run()
+    leave_and_return(at)
+    assert at.radio(key="report_kind").value == "年报" and not at.warning

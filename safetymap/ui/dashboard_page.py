@@ -18,6 +18,7 @@ from ..schema import Schema
 from ..text import is_missing
 from ..stats import LedgerData, Period
 from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
+from .widgets import keep_across_pages
 
 REMINDER_COLORS = ("#C00000", "#F0A30A")  # overdue, due soon
 OTHER_COLOR = "#5B7DB1"
@@ -312,15 +313,21 @@ def report_years(data: LedgerData, on) -> list[int]:
     return list(range(on.year, min(years) - 1, -1))
 
 
+REPORT_KEYS = ["report_kind", "report_year", "report_month", "report_problems", "report_next_steps"]
+REPORT_KEPT = "report:kept"  # the period and the notes, kept across pages (``widgets.keep_across_pages``)
+
+
 def report_section(data: LedgerData, view: View, routes) -> None:
     schema, on = view.schema, view.on
     st.subheader("月报·年报")
     st.caption("供安全例会使用：Excel 为各统计表；可打印页面含风险图斑分布图和各统计表，在浏览器中打开后按 Ctrl+P 打印或另存为 PDF（A4）。")
+    keep_across_pages(REPORT_KEYS, REPORT_KEPT)
+    st.session_state.setdefault("report_month", on.month)  # a state, not index=: kept values go back without a warning
     cols = st.columns(3)
     kind = cols[0].radio("报告类型", ["月报", "年报"], horizontal=True, key="report_kind")
     year = cols[1].selectbox("年份", report_years(data, on), key="report_year")
-    month = cols[2].selectbox("月份", list(range(1, 13)), index=on.month - 1, format_func=lambda m: f"{m}月",
-                              key="report_month", disabled=kind == "年报")
+    month = cols[2].selectbox("月份", list(range(1, 13)), format_func=lambda m: f"{m}月", key="report_month",
+                              disabled=kind == "年报")
     period = Period.month(year, month) if kind == "月报" else Period.year(year)
 
     st.caption("存在问题和下步工作：写在这里的文字列在可打印页面的最后（不保存到台账）。")
