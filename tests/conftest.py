@@ -155,10 +155,22 @@ def store(backend, request) -> Store:
     s.close()
 
 
+@pytest.fixture(scope="session")
+def empty_template(tmp_path_factory) -> Path:
+    """One new empty ledger per test session (~0.4 s to make); tests get copies of it."""
+    path = tmp_path_factory.mktemp("template") / "empty.gpkg"
+    init_database(path, sample=False).close()
+    return path
+
+
 @pytest.fixture
 def empty_store(backend, tmp_path, request) -> Store:
-    location = tmp_path / "empty.gpkg" if backend == "sqlite" else request.getfixturevalue("blank_location")
-    s = init_database(location, sample=False)
+    if backend == "sqlite":
+        location = tmp_path / "empty.gpkg"
+        shutil.copy(request.getfixturevalue("empty_template"), location)
+        s = open_store(location)
+    else:
+        s = init_database(request.getfixturevalue("blank_location"), sample=False)
     yield s
     s.close()
 
