@@ -313,15 +313,14 @@ def report_years(data: LedgerData, on) -> list[int]:
     return list(range(on.year, min(years) - 1, -1))
 
 
-REPORT_KEYS = ["report_kind", "report_year", "report_month", "report_problems", "report_next_steps"]
-REPORT_KEPT = "report:kept"  # the period and the notes, kept across pages (``widgets.keep_across_pages``)
+REPORT_KEYS = ["report_kind", "report_year", "report_month", "report_problems", "report_next_steps"]  # kept across pages
 
 
 def report_section(data: LedgerData, view: View, routes) -> None:
     schema, on = view.schema, view.on
     st.subheader("月报·年报")
     st.caption("供安全例会使用：Excel 为各统计表；可打印页面含风险图斑分布图和各统计表，在浏览器中打开后按 Ctrl+P 打印或另存为 PDF（A4）。")
-    keep_across_pages(REPORT_KEYS, REPORT_KEPT)
+    keep_across_pages(REPORT_KEYS)
     st.session_state.setdefault("report_month", on.month)  # a state, not index=: kept values go back without a warning
     cols = st.columns(3)
     kind = cols[0].radio("报告类型", ["月报", "年报"], horizontal=True, key="report_kind")

@@ -82,12 +82,9 @@ def _done(fingerprint: str, message: str) -> None:
     st.rerun()
 
 
-KEPT = "field:kept"  # the search's choices, kept across pages (``widgets.keep_across_pages``)
-
-
 def _pick_patch(store: Store) -> str | None:
     labels = patch_lists.current_patches(store)
-    keep_across_pages(["field_how", "field_search"], KEPT)  # a patch archived since is no option: none is chosen
+    keep_across_pages(["field_how", "field_search"])  # a patch archived since is no option: none is chosen
     how = st.radio("查找图斑", ["搜索编号或名称", "离我最近"], horizontal=True, key="field_how")
     if how == "离我最近":
         position = device_position("field_position")

@@ -141,9 +141,6 @@ def edit_section(store: Store, code: str, user) -> None:
             report_form(store, record, user, [k for k in store.schema.hazard.event.keys if k not in SET_BY_STEPS])
 
 
-KEPT = "hazard:kept"  # the filter and the hazard chosen, kept across pages (``widgets.keep_across_pages``)
-
-
 def render() -> None:
     """隐患台账: every hazard, filtered by status; the chosen one's workflow (验收 and 销号 happen here)."""
     store, user = get_store(), current_user()
@@ -151,7 +148,7 @@ def render() -> None:
     sample_banner(store)
     _show_done()
     spec = store.schema.hazard
-    keep_across_pages(["hazard_statuses", "hazard_chosen"], KEPT)
+    keep_across_pages(["hazard_statuses", "hazard_chosen"])  # the filter and the hazard chosen
     statuses = st.multiselect("状态", list(spec.status_labels), key="hazard_statuses", placeholder="全部状态")
     table = hazard_table(store, columns=LEDGER_COLUMNS, statuses=statuses)
     st.dataframe(table, hide_index=True, width="stretch")

@@ -13,7 +13,6 @@ from .draw import drawn_geometry
 from .widgets import field_input, forget_across_pages, keep_across_pages, read_state
 
 PREFIX = "new:"
-KEPT = PREFIX + "kept"  # the form's values while another page is shown (``keep_across_pages``)
 
 
 def render(store: Store) -> None:
@@ -22,11 +21,11 @@ def render(store: Store) -> None:
         st.caption("只有编辑和管理员可以新增图斑。")
         return
     labels = {c.key: c.label for c in store.schema.categories}
-    keep_across_pages([PREFIX + "category"], KEPT)
+    keep_across_pages([PREFIX + "category"])
     key = st.selectbox("类别", list(labels), format_func=labels.get, key=PREFIX + "category")
     c = store.schema.category(key)
     prefix = f"{PREFIX}{key}:"
-    keep_across_pages([prefix + "how"] + [prefix + f.key for f in c.editable_fields], KEPT)
+    keep_across_pages([prefix + "how"] + [prefix + f.key for f in c.editable_fields])
     if prefix + "code" not in st.session_state:  # not on every run: it reads every code in the ledger
         st.session_state[prefix + "code"] = next_code(store.codes(), c.code_prefix)
     errors = st.session_state.get(prefix + "errors", {})
@@ -57,7 +56,7 @@ def render(store: Store) -> None:
         except PermissionDenied as exc:
             st.error(md_escape(exc))
             return
-        forget_across_pages([prefix + f.key for f in c.editable_fields], KEPT)
+        forget_across_pages([prefix + f.key for f in c.editable_fields])
         st.session_state.pop(prefix + "errors", None)
         st.session_state["new_done"] = f"已新增 {record['code']}（长度 {record['length_m']:.0f} 米）"
         st.session_state["edit_code"] = record["code"]

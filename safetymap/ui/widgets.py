@@ -45,11 +45,14 @@ def widget_value(f: Field, value):
     return value
 
 
-def keep_across_pages(keys, copy_key: str) -> None:
+KEPT = "widgets:kept"  # the copy ``keep_across_pages`` holds, one for every page (widget keys are unique)
+
+
+def keep_across_pages(keys) -> None:
     """Streamlit drops the key of a widget that a run does not draw (another page) and would draw it again
-    with its default: a copy no widget owns (``copy_key``) takes the values of ``keys`` while they exist and
-    puts them back when they are gone. Call it before the widgets are drawn."""
-    copy = st.session_state.setdefault(copy_key, {})
+    with its default: a copy no widget owns takes the values of ``keys`` while they exist and puts them
+    back when they are gone. Call it before the widgets are drawn."""
+    copy = st.session_state.setdefault(KEPT, {})
     for key in keys:
         if key in st.session_state:
             copy[key] = st.session_state[key]
@@ -57,9 +60,9 @@ def keep_across_pages(keys, copy_key: str) -> None:
             st.session_state[key] = copy[key]
 
 
-def forget_across_pages(keys, copy_key: str) -> None:
+def forget_across_pages(keys) -> None:
     """The widgets ``keys`` back to their defaults on the next run, the copy ``keep_across_pages`` holds too."""
-    copy = st.session_state.get(copy_key, {})
+    copy = st.session_state.get(KEPT, {})
     for key in keys:
         st.session_state.pop(key, None)
         copy.pop(key, None)
