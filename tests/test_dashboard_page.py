@@ -264,3 +264,25 @@ def test_the_reports_choices_and_notes_survive_leaving_and_returning(monkeypatch
     at.radio(key="report_kind").set_value("年报").run()
     leave_and_return(at)
     assert at.radio(key="report_kind").value == "年报" and not at.warning
+
+
+def test_the_reminders_days_ahead_survive_leaving_and_returning(monkeypatch, sample_db):
+    """到期提醒: the 提前天数 chosen is still there after a look at another page, and the list follows it."""
+    from conftest import leave_and_return, page_test
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    at = page_test("dashboard_page", "统计测试员", "safety").run()
+    assert at.number_input(key="reminder_days").value == 30  # the default
+    at.number_input(key="reminder_days").set_value(90).run()
+    leave_and_return(at)
+    assert at.number_input(key="reminder_days").value == 90
+    assert any("90" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert not at.warning, [w.value for w in at.warning]
+
+
+def test_emptying_the_reminders_days_ahead_lists_the_default_30_days(monkeypatch, sample_db):
+    from conftest import page_test
+    monkeypatch.setenv("SAFETYMAP_DB", str(sample_db))
+    at = page_test("dashboard_page", "统计测试员", "safety").run()
+    at.number_input(key="reminder_days").set_value(None).run()
+    assert not at.exception, at.exception
+    assert any("30" in c.value for c in at.caption), [c.value for c in at.caption]

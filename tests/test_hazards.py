@@ -334,3 +334,38 @@ def test_the_hazard_ledgers_filter_and_chosen_hazard_survive_leaving_and_returni
     assert at.multiselect(key="hazard_statuses").value == ["待验收"]
     assert at.selectbox(key="hazard_chosen").value == "DZ-008-YH01"
     assert "验收通过，销号" in [b.label for b in at.button]
+
+
+def test_what_is_typed_into_a_step_survives_leaving_and_returning(hazard_app):
+    """隐患台账: 验收意见, 复查人 and the other step fields typed but not yet sent are still there after a look at
+    another page (the patch's timeline, the map), as the edit form's values are; a step taken starts the next
+    one blank (the fields belong to the hazard's version)."""
+    from conftest import leave_and_return
+    at = hazard_app("safety").run()
+    at.selectbox(key="hazard_chosen").set_value("DZ-008-YH01").run()  # 待验收, 挂牌督办: asks for the recheck too
+    at.text_area[0].set_value("加固完成，验收合格")
+    at.text_input[0].set_value("局安全科 陈静")
+    at.selectbox[-1].set_value("现场复查")
+    at.date_input[0].set_value(pd.Timestamp("2026-11-25").date())
+    at.run()
+    leave_and_return(at)
+    assert at.text_area[0].value == "加固完成，验收合格"
+    assert at.text_input[0].value == "局安全科 陈静"
+    assert at.selectbox[-1].value == "现场复查"
+    assert at.date_input[0].value == pd.Timestamp("2026-11-25").date()
+    assert not at.warning, [w.value for w in at.warning]
+    next(b for b in at.button if b.label == "验收通过，销号").click().run()
+    assert not at.error and not at.exception, [e.value for e in at.error]
+
+
+def test_a_step_field_shows_the_hazards_stored_value_until_edited(hazard_app, sample_db):
+    """The inputs start from what the hazard holds (an earlier 整改措施), as before they were kept."""
+    from safetymap.store import open_store
+    store = open_store(sample_db)
+    h = store.hazard("DZ-008-YH01")
+    store.update_hazard(h["hazard_code"], {"recheck_by": "局安全科 陈静"}, h["version"], EDITOR)
+    store.close()
+    at = hazard_app("safety").run()
+    at.selectbox(key="hazard_chosen").set_value("DZ-008-YH01").run()
+    assert at.text_input[0].value == "局安全科 陈静"
+    assert not at.warning and not at.exception

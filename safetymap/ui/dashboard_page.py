@@ -18,7 +18,7 @@ from ..schema import Schema
 from ..text import is_missing
 from ..stats import LedgerData, Period
 from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
-from .widgets import keep_across_pages
+from .widgets import keep_across_pages, kept
 
 REMINDER_COLORS = ("#C00000", "#F0A30A")  # overdue, due soon
 OTHER_COLOR = "#5B7DB1"
@@ -287,8 +287,9 @@ def changes_section(data: LedgerData, view: View) -> None:
 def reminders_section(data: LedgerData, view: View) -> None:
     schema, on = view.schema, view.on
     st.subheader("整改到期提醒")
-    days = st.number_input("提前天数", min_value=0, max_value=365, value=30, step=1, key="reminder_days", width=220,
+    days = st.number_input("提前天数", min_value=0, max_value=365, step=1, key=kept("reminder_days", 30), width=220,
                            help="列出整改时限在今后这些天内的图斑，以及已逾期的图斑")
+    days = 30 if days is None else days  # the field emptied: the default, as the caption below says
     table = reminders.due(data.patches, schema, int(days), on)
     summary = reminders.by_unit(table, schema)
     st.caption(reminders.title(int(days), on))

@@ -13,7 +13,7 @@ from ..ledger import shown, timeline
 from ..store import Store
 from ..text import md_escape, md_format
 from .common import current_user, get_store, sample_banner
-from .widgets import keep_across_pages
+from .widgets import keep_across_pages, kept
 
 LIST_COLUMNS = ["hazard_code", "hazard_type", "hazard_level", "status", "lead_unit", "deadline", "accept_opinion"]
 LEDGER_COLUMNS = ["code", "hazard_code", "hazard_type", "hazard_level", "status", "lead_unit", "resp_person",
@@ -57,16 +57,17 @@ def side_panel_section(store: Store, code: str) -> None:
 
 
 def hazard_input(f, key: str, category: str, spec, value=None):
-    """One hazard field's input (隐患类型 from the patch category's list)."""
+    """One hazard field's input (隐患类型 from the patch category's list), starting at ``value``; what is typed
+    is kept across pages until the step is taken (the key names the hazard's version)."""
     if f.key == "hazard_type" or f.type == "enum":
         options = list(spec.types.get(category, ())) if f.key == "hazard_type" else list(f.values)
-        return st.selectbox(f.label, options, index=options.index(value) if value in options else None, key=key,
+        return st.selectbox(f.label, options, index=None, key=kept(key, value if value in options else None),
                             placeholder="请选择")
     if f.type == "date":
-        return st.date_input(f.label, value=value, format="YYYY-MM-DD", key=key)
+        return st.date_input(f.label, value=None, format="YYYY-MM-DD", key=kept(key, value))
     if f.type == "float":
-        return st.number_input(f.label_with_unit, value=value, min_value=f.min, key=key)
-    return (st.text_area if f.type == "text" else st.text_input)(f.label, value=value or "", key=key)
+        return st.number_input(f.label_with_unit, value=None, min_value=f.min, key=kept(key, value))
+    return (st.text_area if f.type == "text" else st.text_input)(f.label, value="", key=kept(key, value or ""))
 
 
 def hazard_inputs(store: Store, keys: list[str], category: str, prefix: str) -> dict:

@@ -60,6 +60,15 @@ def keep_across_pages(keys) -> None:
             st.session_state[key] = copy[key]
 
 
+def kept(key: str, initial=None) -> str:
+    """``key``, for a widget whose value is kept across pages (``keep_across_pages``) and starts at ``initial``.
+    Draw the widget with no default of its own (``value=None``, ``index=None``, ``value=""``): its value comes
+    from the state, and Streamlit warns of a widget given a default whose value was also set in the state."""
+    keep_across_pages([key])
+    st.session_state.setdefault(key, initial)
+    return key
+
+
 def forget_across_pages(keys) -> None:
     """The widgets ``keys`` back to their defaults on the next run, the copy ``keep_across_pages`` holds too."""
     copy = st.session_state.get(KEPT, {})
