@@ -72,16 +72,24 @@ OLD_PAINTED = """() => { var n = 0; window.map.eachLayer(function (l) { if (l.fe
 NEW_FILL = """(code) => window.SMP.fillOf(code)"""
 OLD_FILL = """(code) => { var out = null; window.map.eachLayer(function (l) { if (l.feature && l.feature.properties
   && l.feature.properties.code === code && l.options && l.options.fillColor) out = l.options.fillColor; }); return out; }"""
+# The coarse payload's fetch is the page's own (a checkout before the worker, or no worker could run) or the
+# worker's that early.js starts: its timing, ms since the epoch, kept in SMPearly.timing.
+WORKER_TIMING = "(window.SMPearly && window.SMPearly.timing) || null"
 PAYLOAD_ARRIVED = """() => { var e = performance.getEntriesByType('resource').filter(function (r) {
-  return r.name.indexOf('/api/patches/coarse/') >= 0; })[0]; return e ? performance.timeOrigin + e.responseEnd : NaN; }"""
+  return r.name.indexOf('/api/patches/coarse/') >= 0; })[0]; if (e) return performance.timeOrigin + e.responseEnd;
+  var t = WORKER_TIMING; return t ? t.responseEnd : NaN; }""".replace("WORKER_TIMING", WORKER_TIMING)
+# Bytes of the worker's fetch (headers and body as sent): the DevTools session of the page sees only its own.
+WORKER_BYTES = "() => { var t = WORKER_TIMING; return t ? t.transferSize : 0; }".replace("WORKER_TIMING", WORKER_TIMING)
 # Where the time before the payload arrived went, from the map iframe's own timings (ms since the epoch, so
 # comparable with the click): the iframe made (Streamlit's run of the page and its render), the fetch of the
 # payload started (Leaflet, the plugins and patches.js loaded and run), the server's answer (request sent ->
 # first byte: session check, revision look-up, the body) and its transfer.
 PAYLOAD_PARTS = """() => { var e = performance.getEntriesByType('resource').filter(function (r) {
-  return r.name.indexOf('/api/patches/coarse/') >= 0; })[0]; if (!e) return null; var o = performance.timeOrigin;
-  return {frame: o, fetch: o + e.startTime, server: e.responseStart - e.requestStart,
-          transfer: e.responseEnd - e.responseStart}; }"""
+  return r.name.indexOf('/api/patches/coarse/') >= 0; })[0], o = performance.timeOrigin, t = WORKER_TIMING;
+  if (e) return {frame: o, fetch: o + e.startTime, server: e.responseStart - e.requestStart,
+                 transfer: e.responseEnd - e.responseStart};
+  return t && {frame: o, fetch: t.start, server: t.responseStart - t.requestStart, transfer: t.responseEnd - t.responseStart};
+  }""".replace("WORKER_TIMING", WORKER_TIMING)
 # The first paint as the browser saw it (ms since the epoch): the click event's time in the page, and the start
 # of the animation frame that put the drawn tiles on screen in the map's iframe (``painted.at`` in a checkout
 # from before that frame was stamped). The wall clock around Playwright's calls also counts its finding the new
@@ -260,7 +268,7 @@ def one_run(browser, app, new: bool, edit_code: str, grade: str, colour: str, db
             out["payload_s"] = (frame.evaluate(PAYLOAD_ARRIVED) - clicked_ms) / 1000
             out["payload_parts"] = payload_parts(frame, clicked_ms)
             out["first_paint_browser_s"] = browser_seconds(page, frame)
-        out["first_bytes"] = meter.received - received
+        out["first_bytes"] = meter.received - received + (frame.evaluate(WORKER_BYTES) if new else 0)
         if first_paint_only:
             return out
         app_idle(page)

@@ -762,6 +762,7 @@ def _group_of_texts(c: Category, texts: tuple[str, str | None], zoom: float) -> 
 
 # ---------------------------------------------------------------- the browser-held ledger (issue 16)
 PATCHES_JS = "safetymap/patches.js"  # under static/, written by assets.install()
+DECODE_JS = "safetymap/decode.js"  # the payload's decoder, loaded before patches.js (and run as a worker)
 FINE_ZOOM = 13  # from this zoom the browser draws the fine level (safetymap.mapdata)
 CELL_DEG = 0.05  # the fine level is served in cells of this many degrees (a zoomed-in view needs a few)
 
@@ -777,13 +778,13 @@ class PatchLayer(LiteralMacro, folium.elements.JSCSSMixin):
         var {{ this.get_name() }} = SMP.layer({{ this.config }}).addTo({{ this._parent.get_name() }});
         {% endmacro %}
     """)
-    default_js = [("smpatches", "/app/static/" + PATCHES_JS)]
+    default_js = [("smdecode", "/app/static/" + DECODE_JS), ("smpatches", "/app/static/" + PATCHES_JS)]
 
-    def __init__(self, schema: Schema, script_url: str | None = None):
+    def __init__(self, schema: Schema, script_urls: tuple[str, str] | None = None):
         super().__init__()
         self._name = "PatchLayer"
-        if script_url:
-            self.default_js = [("smpatches", script_url)]
+        if script_urls:  # the decoder's and the layer's
+            self.default_js = list(zip(("smdecode", "smpatches"), script_urls))
         self.config = script_json(patch_config(schema))
 
     def render(self, **kwargs):
@@ -803,13 +804,13 @@ def patch_config(schema: Schema) -> dict:
             "sourceWeightFar": SOURCE_WEIGHT_FAR, "selectedColor": SELECTED_COLOR}
 
 
-def add_patch_layer(m: folium.Map, schema: Schema, script_url: str | None = None) -> folium.Map:
+def add_patch_layer(m: folium.Map, schema: Schema, script_urls: tuple[str, str] | None = None) -> folium.Map:
     """The browser-held patch layer and, per category, an empty group named for the layer control:
     switching it off hides that category (the layer listens for it). Part of the base map: it never
     changes with the data, so ``st_folium`` keeps the map and its view."""
     for c in schema.categories:
         CategoryGroup(name=layer_name(c), overlay=True, control=True, show=True, sm_key=c.key).add_to(m)
-    m.add_child(PatchLayer(schema, script_url))
+    m.add_child(PatchLayer(schema, script_urls))
     return m
 
 

@@ -346,18 +346,39 @@ def assert_leaving_out_changes_no_pixel(app, page, zoom: int, rule: str, drawn: 
 
 
 def test_the_payload_is_asked_for_once_before_the_map_scripts_load(page):
-    """The map page starts the coarse payload's fetch first thing in the map's iframe (``js/early.js``), so
-    that it arrives while Leaflet, its plugins and patches.js load; patches.js takes that response and asks
-    for nothing more. An order of events, not a time, is checked: the payload asked for before any of the
-    map's scripts (Leaflet, plugins, patches.js: the app's static files; streamlit-folium's own comes first)."""
+    """The map page starts the coarse payload's fetch first thing in the map's iframe (``js/early.js``), in a
+    worker that then decodes it (``js/decode.js``), so that it arrives while Leaflet, its plugins and patches.js
+    load on the page's main thread; patches.js takes the decoded block and asks for nothing more. An order of
+    events, not a time, is checked: the payload asked for by the worker (not the page) before it loads the
+    decoder, and before any of the map's scripts (Leaflet, plugins, patches.js: the app's static files) is in."""
     frame = e2e.map_frame(page)
     frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
-    requests = frame.evaluate("""() => performance.getEntriesByType('resource')
-        .map((e) => ({name: e.name, start: e.startTime}))""")
-    payloads = [r for r in requests if "/api/patches/coarse/" in r["name"]]
+    found = frame.evaluate("""() => ({timing: window.SMPearly.timing, pending: window.SMPearly.pending,
+        requests: performance.getEntriesByType('resource').map((e) => ({name: e.name,
+                                                                        end: performance.timeOrigin + e.responseEnd}))})""")
+    requests, timing = found["requests"], found["timing"]
     scripts = [r for r in requests if "/app/static/" in r["name"] and r["name"].split("?")[0].endswith(".js")]
-    assert len(payloads) == 1, payloads
-    assert scripts and all(payloads[0]["start"] < r["start"] for r in scripts), (payloads, scripts)
+    assert [r for r in requests if "/api/patches/coarse/" in r["name"]] == []  # not fetched by the page itself
+    assert timing and timing["transferSize"] > 0 and found["pending"] is None, found  # the worker's, taken
+    assert timing["decoderStart"] and timing["start"] <= timing["decoderStart"], timing
+    assert len(scripts) >= 5 and all(timing["start"] < r["end"] for r in scripts), (timing, scripts)
+
+
+def test_the_map_draws_when_no_worker_can_run(app, chromium):  # noqa: F811
+    """Where the browser runs no worker (none made, or its script refused), patches.js fetches and decodes the
+    payload on the page itself, as before the worker: the same patches drawn."""
+    context = e2e.signed_in_context(chromium, app, USER, PASSWORD, viewport={"width": 1500, "height": 1000})
+    context.add_init_script("window.Worker = function () { throw new Error('no workers here'); };")
+    try:
+        page = e2e.open_app(context, app.url)
+        frame = e2e.map_frame(page)
+        frame.wait_for_function("() => window.SMP && window.SMP.current && window.SMP.current.painted !== null",
+                                timeout=60_000)
+        found = frame.evaluate("""() => ({count: window.SMP.current.count(), timing: window.SMPearly.timing || null,
+            fetched: performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/patches/coarse/')).length})""")
+        assert found == {"count": len(app.patches), "timing": None, "fetched": 1}
+    finally:
+        context.close()
 
 
 def test_the_map_scripts_and_styles_are_preloaded_together(page):

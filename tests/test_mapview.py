@@ -413,9 +413,11 @@ def test_the_patch_layer_is_part_of_the_base_map_and_its_state_carries_codes_as_
     typed by a user can close no script and start no markup."""
     from safetymap import assets
 
-    m = mapview.add_patch_layer(mapview.base_map(schema), schema, assets.own_script_url("patches.js"))
+    scripts = (assets.own_script_url("decode.js"), assets.own_script_url("patches.js"))
+    m = mapview.add_patch_layer(mapview.base_map(schema), schema, scripts)
     html = m.get_root().render()
     assert "/app/static/safetymap/patches.js?v=" in html and "SMP.layer(" in html
+    assert html.index("/app/static/safetymap/decode.js?v=") < html.index("/app/static/safetymap/patches.js?v=")
     assert html.count("smKey") >= len(schema.categories)
     hostile = "</script><img src=x onerror=alert(1)>{{ 7*7 }}"
     group = mapview.patch_state_group("1-2-3-4-20261130", hostile, "key", only=[hostile, "TW-001"])

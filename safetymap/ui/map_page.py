@@ -212,11 +212,13 @@ def filter_state(mask: np.ndarray, everything: pd.DataFrame) -> dict:
     return {"hidden": codes[~mask].astype(str).tolist()}
 
 
-def early_fetch_url(token: str, scripts: list[str] = (), styles: list[str] = ()) -> str:
-    """A script (``js/early.js``, as a data: URL: nothing to fetch first) that asks for the coarse payload of
-    revision ``token`` before Leaflet and the other scripts of the map are loaded and run, and preloads
-    ``scripts`` and ``styles`` (which streamlit-folium would fetch one after another)."""
-    call = f"SMPearly({json.dumps(token)}, {json.dumps(list(scripts))}, {json.dumps(list(styles))});"
+def early_fetch_url(token: str, decoder: str, scripts: list[str] = (), styles: list[str] = ()) -> str:
+    """A script (``js/early.js``, as a data: URL: nothing to fetch first) that has a worker running ``decoder``
+    (``js/decode.js``) fetch and decode the coarse payload of revision ``token`` while Leaflet and the other
+    scripts of the map are loaded and run, and preloads ``scripts`` and ``styles`` (which streamlit-folium
+    would fetch one after another)."""
+    call = (f"SMPearly({json.dumps(token)}, {json.dumps(list(scripts))}, {json.dumps(list(styles))}, "
+            f"{json.dumps(decoder)});")
     text = assets.own_script_text("early.js").decode("utf-8") + f"\n{call}\n"
     return "data:text/javascript;charset=utf-8," + quote(text)
 
@@ -229,9 +231,10 @@ def show_map(store: Store, everything: pd.DataFrame, mask: np.ndarray, context: 
     state = mapview.patch_state_group(token, st.session_state.get(SELECTED), view_key(),
                                       **filter_state(mask, everything))
     m = mapview.base_map(schema, basemap_options(), setting("basemap"), context=context)
-    mapview.add_patch_layer(m, schema, assets.own_script_url("patches.js"))
+    decoder = assets.own_script_url("decode.js")
+    mapview.add_patch_layer(m, schema, (decoder, assets.own_script_url("patches.js")))
     scripts, styles = mapview.asset_links(m)
-    m.default_js = [("smearly", early_fetch_url(token, scripts, styles)), *m.default_js]  # the map's first script
+    m.default_js = [("smearly", early_fetch_url(token, decoder, scripts, styles)), *m.default_js]  # the first script
     centre, focus_zoom = st.session_state.get(FOCUS, (None, None))
     # render=False: st_folium renders the map itself anyway; its render of the whole figure first repeated that
     st_folium(m, key=MAP_KEY, height=mapview.MAP_HEIGHT, use_container_width=True, returned_objects=RETURNED,
