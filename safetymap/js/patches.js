@@ -1,7 +1,8 @@
 /* safetymap: the ledger's patches drawn by the browser (issue 16).
  *
- * SMP.layer(options) makes one Leaflet GridLayer that fetches the ledger's payload once per revision from
- * the app's data route (safetymap.mapdata, served by safetymap.ui.web), decodes it as it arrives, keeps
+ * SMP.layer(options) makes one Leaflet GridLayer that takes the ledger's payload once per revision from
+ * the app's data route (safetymap.mapdata, served by safetymap.ui.web; the first one fetched and decoded by
+ * the worker early.js starts, the others decoded here as they arrive, both with decode.js), keeps
  * every patch in memory with a grid index, and draws the patches itself into 256 px canvas tiles: pan and
  * zoom never ask the server for anything, a pan draws only the tiles it uncovers (a ring around the view
  * is drawn ahead, after the view),
