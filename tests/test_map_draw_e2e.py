@@ -70,6 +70,17 @@ def page(app, chromium):  # noqa: F811
     context.close()
 
 
+@pytest.fixture(scope="module")
+def first_page(app, chromium):  # noqa: F811
+    """One map as first opened, for the tests that only read it (the decoder, the payload's fetch, the
+    preloads): a page each cost ~4 s of the suite."""
+    context = e2e.signed_in_context(chromium, app, USER, PASSWORD, viewport={"width": 1500, "height": 1000},
+                                    locale="zh-CN")
+    page = e2e.open_app(context, app.url)
+    yield page
+    context.close()
+
+
 def alone(frame, candidates):
     """Patches whose source line's midpoint lies in no other patch: there the patch's own line is on top."""
     out = []
@@ -207,11 +218,11 @@ def payload_vertices(parts: mapdata.Parts) -> tuple[np.ndarray, np.ndarray]:
     return absolute[:, 0] * mapdata.QUANTUM, absolute[:, 1] * mapdata.QUANTUM
 
 
-def test_the_browser_decodes_vertices_to_mercator_within_a_tiny_fraction_of_a_pixel(page):
+def test_the_browser_decodes_vertices_to_mercator_within_a_tiny_fraction_of_a_pixel(first_page):
     """The decoder computes a vertex's Mercator y from an expansion about a nearby exact one (not a sine and
     a logarithm per vertex): over long lines, far north and with many small steps it must stay exact to well
     under a pixel at zoom 18 (1.5e-8 world units)."""
-    frame = e2e.map_frame(page)
+    frame = e2e.map_frame(first_page)
     frame.wait_for_function("() => window.SMP && window.SMP.decode", timeout=60_000)
     steps = np.linspace(0, 1, 400)
     polygons = np.array([shapely.box(117.1, 31.2, 117.3, 31.25), shapely.box(10, 60, 12, 70.5),
@@ -252,11 +263,11 @@ def test_the_browser_decodes_vertices_to_mercator_within_a_tiny_fraction_of_a_pi
     assert np.abs(got - boxes).max() < 1e-9, got - boxes  # the boxes come from the float64 positions
 
 
-def test_a_payload_read_as_it_arrives_decodes_as_the_whole_does(page):
+def test_a_payload_read_as_it_arrives_decodes_as_the_whole_does(first_page):
     """The browser decodes the payload while it arrives (``SMP.readPayload``: the header, then each patch as
     its vertices are in): read in pieces of any size, from a byte at a time on, it must give the same numbers
     as the whole decoded at once."""
-    frame = e2e.map_frame(page)
+    frame = e2e.map_frame(first_page)
     frame.wait_for_function("() => window.SMP && window.SMP.readPayload", timeout=60_000)
     polygons = np.array([shapely.box(117.1 + i / 50, 31.2, 117.11 + i / 50, 31.21) for i in range(40)] + [None])
     sources = np.array([shapely.LineString([(117.1 + i / 50, 31.2), (117.1 + i / 50, 31.21 + i / 1e4)]) if i % 3
@@ -345,13 +356,13 @@ def assert_leaving_out_changes_no_pixel(app, page, zoom: int, rule: str, drawn: 
     assert hidden["pixels"] == every["pixels"]
 
 
-def test_the_payload_is_asked_for_once_before_the_map_scripts_load(page):
+def test_the_payload_is_asked_for_once_before_the_map_scripts_load(first_page):
     """The map page starts the coarse payload's fetch first thing in the map's iframe (``js/early.js``), in a
     worker that then decodes it (``js/decode.js``), so that it arrives while Leaflet, its plugins and patches.js
     load on the page's main thread; patches.js takes the decoded block and asks for nothing more. An order of
     events, not a time, is checked: the payload asked for by the worker (not the page) before it loads the
     decoder, and before any of the map's scripts (Leaflet, plugins, patches.js: the app's static files) is in."""
-    frame = e2e.map_frame(page)
+    frame = e2e.map_frame(first_page)
     frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
     found = frame.evaluate("""() => ({timing: window.SMPearly.timing, pending: window.SMPearly.pending,
         requests: performance.getEntriesByType('resource').map((e) => ({name: e.name,
@@ -381,11 +392,11 @@ def test_the_map_draws_when_no_worker_can_run(app, chromium):  # noqa: F811
         context.close()
 
 
-def test_the_map_scripts_and_styles_are_preloaded_together(page):
+def test_the_map_scripts_and_styles_are_preloaded_together(first_page):
     """streamlit-folium asks for the map's scripts one after another, each once the one before has run;
     ``js/early.js`` preloads every script and style sheet of the map first, so that their downloads overlap.
     Checked by what the iframe holds: each of the map's scripts and style sheets has its preload."""
-    frame = e2e.map_frame(page)
+    frame = e2e.map_frame(first_page)
     frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
     found = frame.evaluate("""() => ({
         scripts: [...document.querySelectorAll('script[src]')].map((s) => s.src),
