@@ -359,20 +359,18 @@ def assert_leaving_out_changes_no_pixel(app, page, zoom: int, rule: str, drawn: 
 def test_the_payload_is_asked_for_once_before_the_map_scripts_load(first_page):
     """The map page starts the coarse payload's fetch first thing in the map's iframe (``js/early.js``), in a
     worker that then decodes it (``js/decode.js``), so that it arrives while Leaflet, its plugins and patches.js
-    load on the page's main thread; patches.js takes the decoded block and asks for nothing more. An order of
-    events, not a time, is checked: the payload asked for by the worker (not the page) before it loads the
-    decoder, and before any of the map's scripts (Leaflet, plugins, patches.js: the app's static files) is in."""
+    load on the page's main thread; patches.js takes the decoded block and asks for nothing more. Orders of
+    events that do not depend on the machine's speed are checked: the payload asked for once, by the worker
+    (not the page), before the worker loads the decoder. (How early that is against the map's scripts is a
+    time: ``bench_scale.py`` measures it.)"""
     frame = e2e.map_frame(first_page)
     frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
     found = frame.evaluate("""() => ({timing: window.SMPearly.timing, pending: window.SMPearly.pending,
-        requests: performance.getEntriesByType('resource').map((e) => ({name: e.name,
-                                                                        end: performance.timeOrigin + e.responseEnd}))})""")
+        requests: performance.getEntriesByType('resource').map((e) => e.name)})""")
     requests, timing = found["requests"], found["timing"]
-    scripts = [r for r in requests if "/app/static/" in r["name"] and r["name"].split("?")[0].endswith(".js")]
-    assert [r for r in requests if "/api/patches/coarse/" in r["name"]] == []  # not fetched by the page itself
+    assert [r for r in requests if "/api/patches/coarse/" in r] == []  # not fetched by the page itself
     assert timing and timing["transferSize"] > 0 and found["pending"] is None, found  # the worker's, taken
     assert timing["decoderStart"] and timing["start"] <= timing["decoderStart"], timing
-    assert len(scripts) >= 5 and all(timing["start"] < r["end"] for r in scripts), (timing, scripts)
 
 
 def test_the_map_draws_when_no_worker_can_run(app, chromium):  # noqa: F811
