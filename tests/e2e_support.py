@@ -296,6 +296,19 @@ def wait_text(page, text: str, timeout: float = 60) -> None:
 
 
 # ---------------------------------------------------------------- the map (st_folium)
+def _page_shown(page, ends: int = 800) -> str:
+    """The start and the end of the page's text, and its toggles' and expanders' states: what a failure
+    report needs where a CI log has no screenshot (a map is often at the bottom of a long form)."""
+    text = page.locator('[data-testid="stMain"]').inner_text(timeout=5000)
+    shown = text if len(text) <= 2 * ends else f"{text[:ends]}\n…\n{text[-ends:]}"
+    states = page.evaluate("""() => [
+        ...[...document.querySelectorAll('[data-testid="stMain"] details')].map(
+            (d) => `expander ${d.open ? 'open' : 'closed'}: ${(d.querySelector('summary')?.innerText || '').replace(/\s+/g, ' ').trim()}`),
+        ...[...document.querySelectorAll('[data-testid="stMain"] input[type="checkbox"]')].map(
+            (i) => `checkbox ${i.checked ? 'on' : 'off'}: ${(i.closest('label')?.innerText || '').replace(/\s+/g, ' ').trim()}`)]""")
+    return shown + "\n" + "\n".join(states)
+
+
 def map_frame(page, timeout: float = 60):
     """The st_folium iframe once its Leaflet map exists (``window.map``)."""
     from playwright.sync_api import Error as PlaywrightError
@@ -303,8 +316,7 @@ def map_frame(page, timeout: float = 60):
     try:
         page.wait_for_selector(MAP_FRAME, timeout=timeout * 1000)
     except PlaywrightError as exc:  # say what the page showed instead: a CI log has no screenshot
-        shown = page.locator('[data-testid="stMain"]').inner_text(timeout=5000)[:800]
-        raise AssertionError(f"no map frame after {timeout:g} s; the page showed:\n{shown}") from exc
+        raise AssertionError(f"no map frame after {timeout:g} s; the page showed:\n{_page_shown(page)}") from exc
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for frame in page.frames:
