@@ -61,24 +61,24 @@ def app(tmp_path_factory, sample_template, chromium):  # noqa: F811  (no browser
         yield server
 
 
-@pytest.fixture
-def page(app, chromium):  # noqa: F811
+def _opened_map(app, chromium):  # noqa: F811
+    """A viewer's map (their first page) in a context of its own, signed in; the context is closed after."""
     context = e2e.signed_in_context(chromium, app, USER, PASSWORD, viewport={"width": 1500, "height": 1000},
                                     locale="zh-CN")
-    page = e2e.open_app(context, app.url)  # a viewer's first page is the map
-    yield page
+    yield e2e.open_app(context, app.url)
     context.close()
+
+
+@pytest.fixture
+def page(app, chromium):  # noqa: F811
+    yield from _opened_map(app, chromium)
 
 
 @pytest.fixture(scope="module")
 def first_page(app, chromium):  # noqa: F811
     """One map as first opened, for the tests that only read it (the decoder, the payload's fetch, the
     preloads): a page each cost ~4 s of the suite."""
-    context = e2e.signed_in_context(chromium, app, USER, PASSWORD, viewport={"width": 1500, "height": 1000},
-                                    locale="zh-CN")
-    page = e2e.open_app(context, app.url)
-    yield page
-    context.close()
+    yield from _opened_map(app, chromium)
 
 
 def alone(frame, candidates):

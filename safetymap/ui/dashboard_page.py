@@ -18,10 +18,11 @@ from ..schema import Schema
 from ..text import is_missing
 from ..stats import LedgerData, Period
 from .common import cached_by_revision, checked_download, current_user, get_store, sample_banner
-from .widgets import keep_across_pages, kept
+from .widgets import kept
 
 REMINDER_COLORS = ("#C00000", "#F0A30A")  # overdue, due soon
 OTHER_COLOR = "#5B7DB1"
+REMINDER_DAYS = 30  # 到期提醒's days ahead until a user changes them
 CHANGE_COLORS = ("#5B7DB1", "#2E8B57", "#8C8C8C", "#C9A227")  # 新增, 整改完成, 销号, 归档
 PART_COLORS = ("#1F4E79", "#2E75B6", "#5B9BD5", "#9DC3E6", "#BDD7EE")  # 责任, 措施, 资金, 时限, 预案
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -287,9 +288,9 @@ def changes_section(data: LedgerData, view: View) -> None:
 def reminders_section(data: LedgerData, view: View) -> None:
     schema, on = view.schema, view.on
     st.subheader("整改到期提醒")
-    days = st.number_input("提前天数", min_value=0, max_value=365, step=1, key=kept("reminder_days", 30), width=220,
-                           help="列出整改时限在今后这些天内的图斑，以及已逾期的图斑")
-    days = 30 if days is None else days  # the field emptied: the default, as the caption below says
+    days = st.number_input("提前天数", min_value=0, max_value=365, step=1, key=kept("reminder_days", REMINDER_DAYS),
+                           width=220, help="列出整改时限在今后这些天内的图斑，以及已逾期的图斑")
+    days = REMINDER_DAYS if days is None else days  # the field emptied: the default, as the caption below says
     table = reminders.due(data.patches, schema, int(days), on)
     summary = reminders.by_unit(table, schema)
     st.caption(reminders.title(int(days), on))
@@ -314,25 +315,21 @@ def report_years(data: LedgerData, on) -> list[int]:
     return list(range(on.year, min(years) - 1, -1))
 
 
-REPORT_KEYS = ["report_kind", "report_year", "report_month", "report_problems", "report_next_steps"]  # kept across pages
-
-
 def report_section(data: LedgerData, view: View, routes) -> None:
     schema, on = view.schema, view.on
     st.subheader("月报·年报")
     st.caption("供安全例会使用：Excel 为各统计表；可打印页面含风险图斑分布图和各统计表，在浏览器中打开后按 Ctrl+P 打印或另存为 PDF（A4）。")
-    keep_across_pages(REPORT_KEYS)
-    st.session_state.setdefault("report_month", on.month)  # a state, not index=: kept values go back without a warning
-    cols = st.columns(3)
-    kind = cols[0].radio("报告类型", ["月报", "年报"], horizontal=True, key="report_kind")
-    year = cols[1].selectbox("年份", report_years(data, on), key="report_year")
-    month = cols[2].selectbox("月份", list(range(1, 13)), format_func=lambda m: f"{m}月", key="report_month",
-                              disabled=kind == "年报")
+    cols = st.columns(3)  # the period and the notes below are kept across pages (``kept``)
+    kinds, years = ["月报", "年报"], report_years(data, on)
+    kind = cols[0].radio("报告类型", kinds, horizontal=True, key=kept("report_kind", kinds[0]))
+    year = cols[1].selectbox("年份", years, key=kept("report_year", years[0]))
+    month = cols[2].selectbox("月份", list(range(1, 13)), format_func=lambda m: f"{m}月",
+                              key=kept("report_month", on.month), disabled=kind == "年报")
     period = Period.month(year, month) if kind == "月报" else Period.year(year)
 
     st.caption("存在问题和下步工作：写在这里的文字列在可打印页面的最后（不保存到台账）。")
-    notes = report.Notes(st.text_area("存在问题", key="report_problems", height=120),
-                         st.text_area("下步工作", key="report_next_steps", height=120))
+    notes = report.Notes(st.text_area("存在问题", key=kept("report_problems", ""), height=120),
+                         st.text_area("下步工作", key=kept("report_next_steps", ""), height=120))
 
     def build() -> report.Report:
         return report.compose(data, schema, period, on, routes, notes)
