@@ -22,7 +22,10 @@ it starts and after a change, as a user coming to an app started a while ago wou
   took the map there first), then the page's next run (the same search again, which leaves the view): the
   bytes received until that patch shows its new colour, and the time;
 - three users opening the map at once: each one's time to drawn patches;
-- the app process's resident memory (``/proc/<pid>/status`` VmRSS) after each run, and its peak (VmHWM).
+- the app process's resident memory (``/proc/<pid>/status`` VmRSS) after each run, and its peak (VmHWM);
+- the CPU seconds the app's processes and the browser's (Chromium's and Playwright's driver) used during the
+  first paint and until the last of three users had drawn: the browsers here share the app's cores, which
+  a user's own computer does not.
 
 The first paint's wait for the payload is split by the map iframe's own timings: until the iframe is made
 (Streamlit's run of the page and the page's render), until the payload is asked for (the map's scripts
@@ -162,6 +165,35 @@ def _group_pids(pgid: int) -> list[int]:
     return out
 
 
+def _cpu_ticks(pid: int) -> tuple[int, int] | None:
+    """(parent pid, user + system ticks) of a process, or None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def cpu_seconds(app: "Served") -> dict[str, float]:
+    """CPU seconds used so far by the app's process group ("app") and by every other process this benchmark
+    started ("browser": Chromium's processes, and Playwright's driver, which relays the pages' events). A
+    process's time counts once it has ended only if it was seen before: read it around the span measured."""
+    table = {int(e.name): _cpu_ticks(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit()}
+    table = {pid: row for pid, row in table.items() if row is not None}
+    app_pids = set(_group_pids(app.process.pid))
+    mine, frontier = set(), {os.getpid()}
+    while frontier:  # this process's descendants
+        frontier = {pid for pid, (parent, _) in table.items() if parent in frontier and pid not in mine}
+        mine |= frontier
+    hz = os.sysconf("SC_CLK_TCK")
+    return {"app": sum(table[p][1] for p in app_pids if p in table) / hz,
+            "browser": sum(table[p][1] for p in mine - app_pids) / hz}
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before[k] for k in before}
+
+
 def baseline_checkout(target: Path) -> Path:
     """The baseline commit's files (``git archive``: no change to this repository's worktrees)."""
     done = subprocess.run(["git", "archive", BASELINE], cwd=ROOT, capture_output=True)
@@ -259,9 +291,11 @@ def one_run(browser, app, new: bool, edit_code: str, grade: str, colour: str, db
     try:
         progress(f"app idle after {app.wait_idle():.1f} s")
         page.evaluate(MARK_CLICK)
+        cpu = cpu_seconds(app)
         start, received, clicked_ms = time.perf_counter(), meter.received, time.time() * 1000
         page.locator('[data-testid="stSidebarNav"] a', has_text=e2e.MAP_TITLE).first.click()
         frame = wait_painted(page, new)
+        out["cpu"] = cpu_used(cpu, cpu_seconds(app))
         progress("painted")
         out["first_paint_s"] = time.perf_counter() - start
         if new:  # when the whole payload had arrived: the rest of the first paint is the browser's drawing
@@ -334,13 +368,16 @@ def edit_then_paint(page, frame, new: bool, code: str, grade: str, colour: str, 
     return {"bytes": page.meter.received - received, "seconds": seconds}
 
 
-def three_users(browser, app, new: bool) -> tuple[list[float], list[float], list[float]]:
-    """Three signed-in users click 地图 at (nearly) the same moment; each one's seconds to drawn patches."""
+def three_users(browser, app, new: bool) -> tuple[list[float], list[float], list[float], dict[str, float]]:
+    """Three signed-in users click 地图 at (nearly) the same moment; each one's seconds to drawn patches (around
+    Playwright's calls), to the payload whole and in the browser's clocks, and the CPU seconds the app and the
+    browsers used until the last one was drawn."""
     users = [signed_in_page(browser, app) for _ in range(3)]
     progress(f"app idle after {app.wait_idle():.1f} s")
     starts, clicked_ms = [], []
     for _context, page, _meter in users:
         page.evaluate(MARK_CLICK)
+    cpu = cpu_seconds(app)
     for _context, page, _meter in users:
         starts.append(time.perf_counter())
         clicked_ms.append(time.time() * 1000)
@@ -353,6 +390,8 @@ def three_users(browser, app, new: bool) -> tuple[list[float], list[float], list
             if done[k] is None and _painted_now(page, new):
                 done[k] = time.perf_counter() - starts[k]
         users[0][1].wait_for_timeout(50)  # (lets Playwright take in the pages' events: new frames)
+    cpu = cpu_used(cpu, cpu_seconds(app))
+    progress(f"three users: CPU while they waited: app {cpu['app']:.2f} s, browsers {cpu['browser']:.2f} s")
     served = [(_payload_arrived(page) - clicked) / 1000 if new else float("nan")
               for (_context, page, _meter), clicked in zip(users, clicked_ms)]
     if new:
@@ -364,7 +403,7 @@ def three_users(browser, app, new: bool) -> tuple[list[float], list[float], list
             for (_context, page, _meter), d in zip(users, done)]
     for context, _page, _meter in users:
         context.close()
-    return [d if d is not None else float("nan") for d in done], served, seen
+    return [d if d is not None else float("nan") for d in done], served, seen, cpu
 
 
 def browser_seconds(page, frame) -> float:
@@ -435,6 +474,8 @@ def report(n: int, results: dict, base: str = BASELINE) -> None:
         ("first paint: payload's server time, s", lambda r: r.get("payload_parts", {}).get("server", float("nan"))),
         ("first paint: payload's transfer, s", lambda r: r.get("payload_parts", {}).get("transfer", float("nan"))),
         ("first paint, MB received", lambda r: mb(r["first_bytes"])),
+        ("first paint: CPU s of the app", lambda r: r["cpu"]["app"]),
+        ("first paint: CPU s of the browser (all its processes)", lambda r: r["cpu"]["browser"]),
         ("JS heap after first paint, MB", lambda r: r["heap_mb"]),
         ("pan: reruns", lambda r: r["pan"]["reruns"]),
         ("pan: MB received", lambda r: mb(r["pan"]["bytes"])),
@@ -454,6 +495,11 @@ def report(n: int, results: dict, base: str = BASELINE) -> None:
                   ("three users at once: whole payload arrived, s each", 1)]
     for label, at in three_rows:
         cells = [summarise([{"v": s} for trio in results[name]["three"] for s in trio[at]], lambda r: r["v"])
+                 for name in ("base", "new")]
+        print(f"| {label} | {cells[0]} | {cells[1]} |")
+    for label, who in (("three users at once: CPU s of the app until all three drawn", "app"),
+                       ("three users at once: CPU s of the three browsers until all three drawn", "browser")):
+        cells = [summarise([{"v": trio[3][who]} for trio in results[name]["three"]], lambda r: r["v"])
                  for name in ("base", "new")]
         print(f"| {label} | {cells[0]} | {cells[1]} |")
     print(f"| app resident memory, MB (max) | {max(results['base']['rss'] or [0]):.0f} | "

@@ -301,7 +301,7 @@ def _page_shown(page, ends: int = 800) -> str:
     report needs where a CI log has no screenshot (a map is often at the bottom of a long form)."""
     text = page.locator('[data-testid="stMain"]').inner_text(timeout=5000)
     shown = text if len(text) <= 2 * ends else f"{text[:ends]}\n…\n{text[-ends:]}"
-    states = page.evaluate("""() => [
+    states = page.evaluate(r"""() => [
         ...[...document.querySelectorAll('[data-testid="stMain"] details')].map(
             (d) => `expander ${d.open ? 'open' : 'closed'}: ${(d.querySelector('summary')?.innerText || '').replace(/\s+/g, ' ').trim()}`),
         ...[...document.querySelectorAll('[data-testid="stMain"] input[type="checkbox"]')].map(
