@@ -8,8 +8,8 @@ A payload is one binary body (gzip'd on the wire)::
 The header carries the patch codes, the codes a delta removes and the list of arrays (name, type,
 length). The arrays: category index, grade index (-1: none), flags (overdue, fog ledger, facility), for the
 patch polygons and the source lines/points the number of parts per patch, the vertices per part and the
-coordinates, quantised to ``QUANTUM`` degrees as int32 (a part's first vertex absolute, the others as
-differences), and ``texts``: the UTF-8 JSON of the texts only a tooltip or a click needs (name, route,
+coordinates, quantised to ``QUANTUM`` degrees: a part's first vertex absolute (int32), each later one as its
+step from the one before (int16: an edge longer than a step can be is carried in several), and ``texts``: the UTF-8 JSON of the texts only a tooltip or a click needs (name, route,
 stakes; shown with ``textContent``), apart from the header so that the browser reads them only then.
 
 Two levels of detail: ``coarse`` (simplified to half a pixel at zoom ``FINE_ZOOM - 1``), the whole ledger
@@ -45,6 +45,7 @@ from .schema import Schema
 from .text import is_missing
 
 QUANTUM = 1e-6  # degrees per coordinate unit (about 0.1 m)
+STEP_MAX = 2 ** 15 - 1  # units: the longest step between two vertices a payload carries (int16; ~3.6 km)
 LEVEL_ZOOMS = {"coarse": FINE_ZOOM - 1, "fine": 17}  # simplified to half a pixel at this zoom
 LEVELS = tuple(LEVEL_ZOOMS)
 OVERDUE, FOG, FACILITY = 1, 2, 4
@@ -105,41 +106,64 @@ def _parts(geoms: np.ndarray, polygons: bool) -> tuple[np.ndarray, np.ndarray, n
     return per_geom, counts.astype(np.uint32), coords
 
 
-def _quantised_deltas(coords: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """int32 (x, y) pairs: each part's first vertex absolute, the others as differences to the previous."""
+def _quantised_steps(coords: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per part its first vertex quantised (int32 x, y) and its vertex count; per later vertex its step from
+    the one before (int16 x, y). An edge longer than ``STEP_MAX`` units either way is carried as equal steps
+    (extra vertices on the edge, a few centimetres off it at most after rounding), so every step fits."""
     q = np.rint(coords / QUANTUM).astype(np.int64)
-    if not len(q):
-        return np.zeros(0, np.int32)
-    d = np.diff(q, axis=0, prepend=q[:1])
+    counts = counts.astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-    starts = starts[counts > 0]
-    d[starts] = q[starts]
-    return d.astype(np.int32).ravel()
+    first = np.zeros((len(counts), 2), np.int64)
+    nonempty = counts > 0
+    first[nonempty] = q[starts[nonempty]]
+    later = np.ones(len(q), bool)
+    later[starts[nonempty]] = False
+    steps = np.diff(q, axis=0, prepend=q[:1])[later] if len(q) else np.zeros((0, 2), np.int64)
+    pieces = np.maximum(1, -(-np.abs(steps).max(axis=1, initial=0) // STEP_MAX)) if len(steps) else np.zeros(0, np.int64)
+    if len(steps) and pieces.max() > 1:  # split: piece j of s is floor((j+1) d / s) - floor(j d / s)
+        owner = np.repeat(np.arange(len(steps)), pieces)
+        j = (np.arange(len(owner)) - np.repeat(np.cumsum(pieces) - pieces, pieces))[:, None]
+        whole, s = steps[owner], pieces[owner][:, None]
+        steps = (j + 1) * whole // s - j * whole // s
+        part_of_step = np.repeat(np.arange(len(counts)), np.maximum(counts - 1, 0))
+        counts = counts + np.bincount(part_of_step, weights=pieces - 1, minlength=len(counts)).astype(np.int64)
+    return first.astype(np.int32).ravel(), steps.astype(np.int16).ravel(), counts.astype(np.uint32)
 
 
 @dataclass
 class Parts:
-    """Geometries as a payload carries them: per patch its number of parts, per part its vertex count, per
-    vertex its quantised (x, y). Each part stands alone (its first vertex absolute), so a payload's patches
-    can be taken out and joined without touching a coordinate."""
+    """Geometries as a payload carries them: per patch its number of parts, per part its vertex count and its
+    first vertex (quantised, int32), per later vertex its step from the one before (int16: half the bytes of
+    a coordinate). Each part stands alone, so a payload's patches can be taken out and joined without
+    touching a coordinate."""
     per_patch: np.ndarray  # uint32
     lengths: np.ndarray  # uint32
-    xy: np.ndarray  # int32, two per vertex
+    first: np.ndarray  # int32, two per part
+    steps: np.ndarray  # int16, two per vertex after a part's first
 
     @classmethod
     def of(cls, geoms: np.ndarray, polygons: bool) -> Parts:
         per_patch, lengths, coords = _parts(geoms, polygons)
-        return cls(per_patch, lengths, _quantised_deltas(coords, lengths))
+        first, steps, lengths = _quantised_steps(coords, lengths)
+        return cls(per_patch, lengths, first, steps)
 
     def take(self, keep: np.ndarray) -> Parts:
         parts = np.repeat(keep, self.per_patch)
-        vertices = np.repeat(parts, self.lengths)
-        return Parts(self.per_patch[keep], self.lengths[parts], self.xy.reshape(-1, 2)[vertices].ravel())
+        later = np.repeat(parts, np.maximum(self.lengths.astype(np.int64) - 1, 0))
+        return Parts(self.per_patch[keep], self.lengths[parts], self.first.reshape(-1, 2)[parts].ravel(),
+                     self.steps.reshape(-1, 2)[later].ravel())
 
     @classmethod
     def join(cls, pieces: list[Parts]) -> Parts:
-        return cls(*(np.concatenate([getattr(p, k) for p in pieces]).astype(kind)
-                     for k, kind in (("per_patch", np.uint32), ("lengths", np.uint32), ("xy", np.int32))))
+        return cls(*(np.concatenate([getattr(p, k) for p in pieces]).astype(kind) for k, kind in PARTS_TYPES))
+
+    def arrays(self, prefix: str) -> list[tuple[str, str, np.ndarray]]:
+        """The payload's arrays of these parts (name, type, values), in the order the browser reads them."""
+        return [(prefix + "Parts", "u32", self.per_patch), (prefix + "Len", "u32", self.lengths),
+                (prefix + "First", "i32", self.first), (prefix + "Step", "i16", self.steps)]
+
+
+PARTS_TYPES = (("per_patch", np.uint32), ("lengths", np.uint32), ("first", np.int32), ("steps", np.int16))
 
 
 TEXTS = ("code", "name", "route", "stakes")  # the payload's texts, one per patch
@@ -179,10 +203,7 @@ class Pieces:
         """The payload's parts in order: the length of the header, the header, then each array padded to 4
         bytes, the arrays as buffers of themselves (no copy on a little-endian machine)."""
         arrays = [("cat", "u8", self.cat), ("grade", "i8", self.grade), ("flags", "u8", self.flags),
-                  ("polyParts", "u32", self.poly.per_patch), ("polyLen", "u32", self.poly.lengths),
-                  ("polyXY", "i32", self.poly.xy),
-                  ("srcParts", "u32", self.src.per_patch), ("srcLen", "u32", self.src.lengths),
-                  ("srcXY", "i32", self.src.xy),
+                  *self.poly.arrays("poly"), *self.src.arrays("src"),
                   ("texts", "u8", np.frombuffer(_json({k: self.texts[k].tolist() for k in LAZY_TEXTS}), np.uint8))]
         header = {"n": self.n, "level": self.level, "quantum": QUANTUM, "removed": list(removed),
                   "code": self.texts["code"].tolist(),
@@ -258,7 +279,7 @@ def decode_arrays(body: bytes) -> dict[str, np.ndarray]:
     header = _header(body)
     (offset,) = struct.unpack_from("<I", body)
     offset += 4
-    types = {"u8": "<u1", "i8": "<i1", "u32": "<u4", "i32": "<i4"}
+    types = {"u8": "<u1", "i8": "<i1", "i16": "<i2", "u32": "<u4", "i32": "<i4"}
     out = {}
     for name, kind, count in header["arrays"]:
         dtype = np.dtype(types[kind])

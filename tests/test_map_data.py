@@ -49,12 +49,37 @@ def test_payload_carries_every_patch_with_its_styles_texts_and_quantised_geometr
     assert [keys[i] for i in arrays["cat"]] == frame["category"].tolist()
     ranks = {g.label: g.rank for g in store.schema.grades}
     assert arrays["grade"].tolist() == [ranks.get(g, -1) for g in frame["risk_grade"]]
-    # The first patch's rings, rebuilt from the int32 deltas, are its simplified polygon within 1e-6°.
+    # The first patch's rings, rebuilt from the first vertex and the int16 steps, are its simplified polygon
+    # within 1e-6°.
     first = mapview.simplify_for_zoom([frame.geometry.iloc[0]], mapdata.LEVEL_ZOOMS["fine"])[0]
     count = int(arrays["polyLen"][0])
-    xy = np.cumsum(arrays["polyXY"][:2 * count].reshape(-1, 2), axis=0) * mapdata.QUANTUM
+    steps = np.vstack([arrays["polyFirst"][:2].reshape(1, 2), arrays["polyStep"][:2 * (count - 1)].reshape(-1, 2)])
+    xy = np.cumsum(steps.astype(np.int64), axis=0) * mapdata.QUANTUM
     assert np.abs(xy - shapely.get_coordinates(first.exterior)[:-1]).max() <= mapdata.QUANTUM
     assert len(gzip.compress(body)) < 40 * len(frame) * 1000  # sanity: tens of kB for the sample
+
+
+def test_a_long_edge_is_carried_in_steps_that_fit_and_end_where_it_ends():
+    """A vertex is carried as its int16 step from the one before: an edge longer than a step can be (a straight
+    road of several km, simplified to its ends) becomes equal steps along it, ending exactly at its end."""
+    line = shapely.LineString([(126.5, 41.9), (126.5005, 41.9), (127.4, 42.3), (127.4, 41.2)])
+    parts = mapdata.Parts.of(np.array([line, shapely.Point(126.6, 42.0)], dtype=object), False)
+    assert parts.steps.dtype == np.int16 and parts.first.dtype == np.int32
+    assert np.abs(parts.steps.astype(np.int64)).max() <= mapdata.STEP_MAX
+    first, later = parts.first.reshape(-1, 2).astype(np.int64), parts.steps.reshape(-1, 2).astype(np.int64)
+    assert parts.lengths.tolist() == [len(later) + 1, 1]
+    vertices = first[0] + np.vstack([[0, 0], np.cumsum(later, axis=0)])
+    wanted = np.rint(shapely.get_coordinates(line) / mapdata.QUANTUM).astype(np.int64)
+    ends = [0] + [int(np.flatnonzero((vertices == w).all(axis=1))[0]) for w in wanted[1:]]
+    assert ends == sorted(ends) and ends[-1] == len(vertices) - 1  # every vertex is there, in order, the last last
+    assert ends[1] == 1  # a short edge is one step
+    assert first[1].tolist() == np.rint(np.array([126.6, 42.0]) / mapdata.QUANTUM).tolist()
+    # the vertices added lie on their edge (to the rounding of a unit)
+    for a, b in zip(ends, ends[1:]):
+        p, q = vertices[a], vertices[b]
+        between = vertices[a:b + 1] - p
+        across = np.abs(between[:, 0] * (q - p)[1] - between[:, 1] * (q - p)[0]) / np.hypot(*(q - p))
+        assert across.max() <= 1
 
 
 def test_the_payload_is_gzipped_as_it_is_written_never_whole_in_memory(sample_db):
@@ -64,9 +89,10 @@ def test_the_payload_is_gzipped_as_it_is_written_never_whole_in_memory(sample_db
     store = open_store(sample_db)
     pieces = mapdata.pieces(store.read(), store.schema, "coarse")
     assert gzip.decompress(pieces.gzipped(["GONE-1"])) == pieces.body(["GONE-1"])
-    n = 2_000_000  # vertices of one long line in small steps: 16 MB of coordinates that compress well
-    line = mapdata.Parts(np.ones(1, np.uint32), np.array([n], np.uint32), np.resize(np.int32([3, -2, 5, 1]), 2 * n))
-    none = mapdata.Parts(np.zeros(1, np.uint32), np.zeros(0, np.uint32), np.zeros(0, np.int32))
+    n = 4_000_000  # vertices of one long line in small steps: 16 MB of coordinates that compress well
+    line = mapdata.Parts(np.ones(1, np.uint32), np.array([n], np.uint32), np.int32([3, -2]),
+                         np.resize(np.int16([3, -2, 5, 1]), 2 * (n - 1)))
+    none = mapdata.Parts(np.zeros(1, np.uint32), np.zeros(0, np.uint32), np.zeros(0, np.int32), np.zeros(0, np.int16))
     large = mapdata.Pieces("coarse", {k: v[:1] for k, v in pieces.texts.items()}, pieces.cat[:1], pieces.grade[:1],
                            pieces.flags[:1], none, line)
     size = len(large.body())
@@ -161,16 +187,20 @@ def test_a_cell_and_a_delta_read_from_the_store_equal_the_frame_based_build(stor
 def decoded_by_code(body: bytes) -> dict:
     """Per code: its texts, columns and geometry arrays, from a (decompressed) payload."""
     header, arrays = mapdata.decode_header(body), mapdata.decode_arrays(body)
-    out, part, vertex, spart, svertex = {}, 0, 0, 0, 0
+    out, at = {}, {"poly": [0, 0], "src": [0, 0]}  # per kind: the next part, the next step
+
+    def geometry(kind: str, i: int) -> tuple[list, list, list]:
+        part, step = at[kind]
+        parts = int(arrays[kind + "Parts"][i])
+        lengths = arrays[kind + "Len"][part:part + parts]
+        steps = int(np.maximum(lengths.astype(np.int64) - 1, 0).sum())
+        at[kind] = [part + parts, step + steps]
+        return (lengths.tolist(), arrays[kind + "First"][2 * part:2 * (part + parts)].tolist(),
+                arrays[kind + "Step"][2 * step:2 * (step + steps)].tolist())
+
     for i, code in enumerate(header["code"]):
-        parts, sparts = int(arrays["polyParts"][i]), int(arrays["srcParts"][i])
-        lengths, slengths = arrays["polyLen"][part:part + parts], arrays["srcLen"][spart:spart + sparts]
-        xy = arrays["polyXY"][2 * vertex:2 * (vertex + int(lengths.sum()))]
-        sxy = arrays["srcXY"][2 * svertex:2 * (svertex + int(slengths.sum()))]
         out[code] = (header["name"][i], header["route"][i], header["stakes"][i], int(arrays["cat"][i]),
-                     int(arrays["grade"][i]), int(arrays["flags"][i]), lengths.tolist(), xy.tolist(),
-                     slengths.tolist(), sxy.tolist())
-        part, vertex, spart, svertex = part + parts, vertex + int(lengths.sum()), spart + sparts, svertex + int(slengths.sum())
+                     int(arrays["grade"][i]), int(arrays["flags"][i]), geometry("poly", i), geometry("src", i))
     return out
 
 

@@ -9,7 +9,7 @@
  */
 (function (scope) {
   "use strict";
-  var TYPES = {u8: Uint8Array, i8: Int8Array, u32: Uint32Array, i32: Int32Array};
+  var TYPES = {u8: Uint8Array, i8: Int8Array, i16: Int16Array, u32: Uint32Array, i32: Int32Array};
   // The arrays' places in a payload whose header (`size` bytes) is `header`: [name, type, count, offset] each,
   // and the payload's whole length.
   function layout(header, size) {
@@ -23,40 +23,46 @@
   }
 
   // Parts (rings or lines/points) of every patch: per part its origin in world units (float64) and the
-  // vertices as float32 offsets from it (precise to well under a pixel at zoom 18). A patch's box is kept
-  // in locals and written once. The Mercator y of a vertex comes from a second-order Taylor expansion
-  // about an anchor latitude computed exactly (one sin and one log per anchor, not per vertex); the anchor
-  // is renewed when a vertex is more than ANCHOR_RAD (about 3 km) away, which keeps the error under 2e-10
-  // world units up to 70° latitude (a pixel at zoom 18 is 1.5e-8).
-  // Decoded a patch at a time as its vertices arrive (run): the same steps in the same order, so the same
+  // vertices as float32 offsets from it (precise to well under a pixel at zoom 18). A part arrives as its
+  // first vertex (int32) and the steps to each later one (int16). A patch's box is kept in locals and written
+  // once. The Mercator y of a vertex comes from a second-order Taylor expansion about an anchor latitude
+  // computed exactly (one sin and one log per anchor, not per vertex); the anchor is renewed when a vertex is
+  // more than ANCHOR_RAD (about 3 km) away, which keeps the error under 2e-10 world units up to 70° latitude
+  // (a pixel at zoom 18 is 1.5e-8).
+  // Decoded a patch at a time as its steps arrive (run): the same steps in the same order, so the same
   // numbers, however the payload came in.
   var ANCHOR_RAD = 0.0005, DEG = Math.PI / 180;
-  function PartsDecoder(perPatch, lens, xy, quantum, box) {
+  function PartsDecoder(perPatch, lens, first, steps, quantum, box) {
     var n = perPatch.length, P = lens.length, start = new Uint32Array(n + 1), off = new Uint32Array(P + 1);
+    var stepOff = new Uint32Array(P + 1);  // steps before each part (a part of m vertices has m - 1)
     for (var i = 0; i < n; i++) start[i + 1] = start[i] + perPatch[i];
-    for (var p = 0; p < P; p++) off[p + 1] = off[p] + lens[p];
-    this.n = n; this.lens = lens; this.xy = xy; this.box = box; this.qx = quantum / 360; this.qr = quantum * DEG;
-    this.i = 0; this.k = 0; this.anchor = Infinity; this.ay = 0; this.c1 = 0; this.c2 = 0;
+    for (var p = 0; p < P; p++) {
+      off[p + 1] = off[p] + lens[p];
+      stepOff[p + 1] = stepOff[p] + Math.max(lens[p] - 1, 0);
+    }
+    this.n = n; this.first = first; this.steps = steps; this.stepOff = stepOff; this.box = box;
+    this.qx = quantum / 360; this.qr = quantum * DEG;
+    this.i = 0; this.anchor = Infinity; this.ay = 0; this.c1 = 0; this.c2 = 0;
     this.parts = {start: start, off: off, d: new Float32Array(2 * off[P]), ox: new Float64Array(P), oy: new Float64Array(P)};
   }
-  // Decode the patches whose vertices are all among the first `available` received.
+  // Decode the patches whose steps are all among the first `available` received.
   PartsDecoder.prototype.run = function (available) {
     var parts = this.parts, start = parts.start, off = parts.off, d = parts.d, ox = parts.ox, oy = parts.oy;
-    var lens = this.lens, xy = this.xy, box = this.box, qx = this.qx, qr = this.qr, n = this.n, i = this.i, k = this.k;
-    var anchor = this.anchor, ay = this.ay, c1 = this.c1, c2 = this.c2;
-    for (; i < n && off[start[i + 1]] <= available; i++) {
+    var first = this.first, steps = this.steps, stepOff = this.stepOff, box = this.box, qx = this.qx, qr = this.qr;
+    var n = this.n, i = this.i, anchor = this.anchor, ay = this.ay, c1 = this.c1, c2 = this.c2;
+    for (; i < n && stepOff[start[i + 1]] <= available; i++) {
       var x0 = box[4 * i], y0 = box[4 * i + 1], x1 = box[4 * i + 2], y1 = box[4 * i + 3];
       for (var p = start[i]; p < start[i + 1]; p++) {
-        var x = 0, y = 0, px = 0, py = 0, end = k + lens[p];
-        for (; k < end; k++) {
-          x += xy[2 * k]; y += xy[2 * k + 1];
+        var x = first[2 * p], y = first[2 * p + 1], px = 0, py = 0, s = 2 * stepOff[p] - 2;
+        for (var k = off[p], end = off[p + 1]; k < end; k++, s += 2) {
+          if (k > off[p]) { x += steps[s]; y += steps[s + 1]; }
           var mx = x * qx + 0.5, phi = y * qr, dp = phi - anchor;
           if (!(dp < ANCHOR_RAD && dp > -ANCHOR_RAD)) {  // a new anchor: y, dy/dphi and d2y/dphi2 there
-            var s = Math.sin(phi), c = Math.cos(phi);
+            var sn = Math.sin(phi), c = Math.cos(phi);
             anchor = phi; dp = 0;
-            ay = 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+            ay = 0.5 - Math.log((1 + sn) / (1 - sn)) / (4 * Math.PI);
             c1 = -1 / (2 * Math.PI * c);
-            c2 = c1 * s / c / 2;
+            c2 = c1 * sn / c / 2;
           }
           var my = ay + dp * (c1 + dp * c2);
           if (k === off[p]) { px = ox[p] = mx; py = oy[p] = my; }
@@ -69,7 +75,7 @@
       }
       box[4 * i] = x0; box[4 * i + 1] = y0; box[4 * i + 2] = x1; box[4 * i + 3] = y1;
     }
-    this.i = i; this.k = k; this.anchor = anchor; this.ay = ay; this.c1 = c1; this.c2 = c2;
+    this.i = i; this.anchor = anchor; this.ay = ay; this.c1 = c1; this.c2 = c2;
     return i === n;
   };
 
@@ -126,10 +132,12 @@
     for (var k = 0; k < kinds.length; k++) {
       var kind = kinds[k];
       if (!this.decoders[kind]) {
-        if (this._received(kind + "Parts") < a[kind + "Parts"].length || this._received(kind + "Len") < a[kind + "Len"].length) return;
-        this.decoders[kind] = new PartsDecoder(a[kind + "Parts"], a[kind + "Len"], a[kind + "XY"], this.header.quantum, this.box);
+        var whole = [kind + "Parts", kind + "Len", kind + "First"], self = this;
+        if (whole.some(function (name) { return self._received(name) < a[name].length; })) return;
+        this.decoders[kind] = new PartsDecoder(a[kind + "Parts"], a[kind + "Len"], a[kind + "First"], a[kind + "Step"],
+                                               this.header.quantum, this.box);
       }
-      if (!this.decoders[kind].run(Math.floor(this._received(kind + "XY") / 2))) return;
+      if (!this.decoders[kind].run(Math.floor(this._received(kind + "Step") / 2))) return;
     }
   };
   PayloadReader.prototype.block = function () {
