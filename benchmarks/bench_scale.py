@@ -31,6 +31,10 @@ The first paint's wait for the payload is split by the map iframe's own timings:
 (Streamlit's run of the page and the page's render), until the payload is asked for (the map's scripts
 loaded and run), the server's time for it (request to first byte) and its transfer.
 
+``--link-mbit N``: every byte between the browsers and the app crosses a link of N Mbit/s (Linux ``tc``
+token bucket on the loopback device, which needs root and shapes everything on it while the benchmark runs;
+removed at the end): an office network instead of loopback, where the payload's bytes cost their time.
+
 ``--against DIR``: the baseline is instead the browser-held map of another checkout (an earlier state of this
 one), measured the same way as this one's. ``--first-paint-only``: each run stops after the first paint (no
 pan, zoom or edit), so that more runs fit in the time.
@@ -41,6 +45,7 @@ read). No timing is asserted anywhere; the smoke test runs this at a tiny size.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import signal
@@ -192,6 +197,24 @@ def cpu_seconds(app: "Served") -> dict[str, float]:
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     return {k: after[k] - before[k] for k in before}
+
+
+@contextlib.contextmanager
+def shaped_loopback(mbit: float | None):
+    """While inside, the loopback device sends at most ``mbit`` Mbit/s (a ``tc`` token bucket); nothing when
+    ``mbit`` is None."""
+    if not mbit:
+        yield
+        return
+    rule = ["tc", "qdisc", "add", "dev", "lo", "root", "tbf", "rate", f"{mbit}mbit", "burst", "256kb", "latency", "100ms"]
+    done = subprocess.run(rule, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"bench_scale --link-mbit: could not shape the loopback ({' '.join(rule)}): "
+                         f"{done.stderr.strip()} (it needs root and tc, and no other root qdisc on lo)")
+    try:
+        yield
+    finally:
+        subprocess.run(["tc", "qdisc", "del", "dev", "lo", "root"], check=True)
 
 
 def baseline_checkout(target: Path) -> Path:
@@ -597,6 +620,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ledger", type=Path, help="a ledger made before by bench_rerun.make_ledger (one size only)")
     parser.add_argument("--against", type=Path, help="the baseline: the browser-held map of this other checkout")
     parser.add_argument("--first-paint-only", action="store_true", help="no pan, zoom or edit after the first paint")
+    parser.add_argument("--link-mbit", type=float, help="the browsers reach the app over a link of this many Mbit/s "
+                        "(tc on the loopback device: needs root)")
     args = parser.parse_args(argv)
     if args.ledger and len(args.sizes) != 1:
         parser.error("--ledger takes exactly one --sizes value (the ledger's size)")
@@ -607,8 +632,10 @@ def main(argv=None) -> int:
         return 0
     from playwright.sync_api import sync_playwright
 
-    print(f"bench_scale: sizes {args.sizes}, {args.repeat} runs per app, baseline {args.against or BASELINE}")
-    with tempfile.TemporaryDirectory(prefix="safetymap-scale-") as tmp, sync_playwright() as playwright:
+    link = f", over a {args.link_mbit:g} Mbit/s link" if args.link_mbit else ""
+    print(f"bench_scale: sizes {args.sizes}, {args.repeat} runs per app, baseline {args.against or BASELINE}{link}")
+    with tempfile.TemporaryDirectory(prefix="safetymap-scale-") as tmp, sync_playwright() as playwright, \
+            shaped_loopback(args.link_mbit):
         work = Path(tmp)
         base_folder = None
         if "base" in names:
