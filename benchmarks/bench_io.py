@@ -25,7 +25,10 @@ Measured, each the best of ``--repeat`` runs:
   together (the sandboxed reader): summed, and as the distinct physical pages of the process tree,
   sampled from this (the parent) process, so the measured one runs no sampling thread of its own (a
   command-line import has only its main thread, and the reader's sandbox forks it directly then).
-  ``--before DIR`` runs the same phase with the code of an older checkout (``--root DIR``).
+  ``--before DIR`` runs the same phase with the code of an older checkout (``--root DIR``). Alternated
+  with them, a "floor": the plain read + write and, for each source layer, its patch polygons made by the
+  store's own vectorised buffer and written beside it with the codes; what a careful pyogrio user must
+  do at least to keep what the ledger keeps (it validates, derives and records nothing).
 Targets: export <= 1.5 x plain write, import preview <= 2 x plain read, import <= 1.5 x plain read +
 write in time and peak memory."""
 from __future__ import annotations
@@ -271,11 +274,13 @@ def run_phase(args) -> int:
     work = Path(args.work)
     start_memory = TreeMemory(os.getpid())  # not watched: no thread
     start = time.perf_counter()
-    if args.phase in ("plain", "plain_unpacked"):
+    if args.phase in ("plain", "plain_unpacked", "floor"):
         out = work / f"plain_{time.time_ns()}.gpkg"
         for shp in _plain_sources(work, args.phase):
             frame = pyogrio.read_dataframe(shp, use_arrow=True)
             pyogrio.write_dataframe(frame, out, layer=Path(shp).stem, driver="GPKG", use_arrow=True)
+            if args.phase == "floor":
+                write_patch_polygons(frame, out, Path(shp).stem)
             del frame
         commit = None
     else:
@@ -290,6 +295,22 @@ def run_phase(args) -> int:
     print(json.dumps({"seconds": seconds, "commit": commit, "start_mb": start_memory.start,
                       "start_distinct_mb": start_memory.start_distinct}))
     return 0
+
+
+def write_patch_polygons(frame, out: Path, layer: str) -> None:
+    """The floor's second layer: each source's patch polygon (the store's own vectorised buffer, at the
+    category's width, as the ledger keeps it beside its source) with the patch code, written beside it."""
+    import geopandas
+
+    from safetymap.geo import patch_polygons  # (this checkout's, as the import's)
+    from safetymap.schema import load_schema
+
+    schema = load_schema()
+    category = schema.category(layer.rsplit("_", 1)[0])
+    code = next(f.shp for f in category.fields if f.key == "code")
+    polygons = patch_polygons(frame.geometry.to_numpy(), category.buffer_m)
+    pyogrio.write_dataframe(geopandas.GeoDataFrame({"code": frame[code].to_numpy()}, geometry=polygons, crs=frame.crs),
+                            out, layer=layer + "_patch", driver="GPKG", use_arrow=True)
 
 
 def measured(command: list[str]) -> dict:
@@ -315,13 +336,13 @@ def _plain_sources(work: Path, phase: str) -> list:
 def compare_whole_import(work: Path, repeat: int, before: Path | None = None) -> dict:
     """Plain read + write and the whole import, each in a fresh process, alternating; with ``before``
     (a checkout of an older commit) its import too, run by this script with that checkout's code."""
-    roots = {"plain": None, "import": None, "plain_unpacked": None}
+    roots = {"plain": None, "import": None, "plain_unpacked": None, "floor": None}
     if before is not None:
         roots["before"] = before
     runs = {name: [] for name in roots}
     for r in range(repeat):
         for name in (list(roots) if r % 2 == 0 else list(roots)[::-1]):
-            phase = name if name.startswith("plain") else "import"
+            phase = name if name in ("plain", "plain_unpacked", "floor") else "import"
             root = ["--root", str(roots[name])] if roots[name] else []
             runs[name].append(measured([sys.executable, str(Path(__file__)), "--phase", phase, "--work", str(work), *root]))
             print(f"  whole {name}: {runs[name][-1]}", flush=True)
@@ -333,7 +354,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--phase", choices=["plain", "plain_unpacked", "import"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["plain", "plain_unpacked", "floor", "import"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)  # read before the imports: see ROOT
     parser.add_argument("--before", type=Path, help="a checkout of an older commit whose whole import is alternated "
@@ -437,6 +458,13 @@ def main(argv=None) -> int:
               f"plain {peaks['plain']:.0f} MB" + (f", before {peaks['before']:.0f} MB" if "before" in peaks else "")
               + f"; import / plain = {peaks['import'] / peaks['plain']:.2f} x (the summed resident memory above "
               "counts the pages the fork server and reader share with each other and with the app once per process)")
+    floor_t = [r["seconds"] for r in whole["floor"]]
+    floor_m = max(r["peak_mb"] for r in whole["floor"])
+    print(f"  floor (plain read + write, and each source's patch polygon made by the store's buffer and written beside "
+          f"it, as the ledger keeps both): min {min(floor_t):.2f} s, median {statistics.median(floor_t):.2f} s, peak "
+          f"{floor_m:.0f} MB; floor / plain = {min(floor_t) / min(plain_t):.2f} x time (min), {floor_m / plain_m:.2f} x "
+          f"memory; import / floor = {min(import_t) / min(floor_t):.2f} x time (min), "
+          f"{statistics.median(import_t) / statistics.median(floor_t):.2f} x (median), {import_m / floor_m:.2f} x memory")
     unpacked_t = [r["seconds"] for r in whole["plain_unpacked"]]
     unpacked_m = max(r["peak_mb"] for r in whole["plain_unpacked"])
     print(f"  plain unpacked (narrower .dbf, no zip): min {min(unpacked_t):.2f} s, median "
