@@ -9,8 +9,9 @@ The header carries the patch codes, the codes a delta removes and the list of ar
 length). The arrays: category index, grade index (-1: none), flags (overdue, fog ledger, facility), for the
 patch polygons and the source lines/points the number of parts per patch, the vertices per part and the
 coordinates, quantised to ``QUANTUM`` degrees: a part's first vertex absolute (int32), each later one as its
-step from the one before (int16: an edge longer than a step can be is carried in several), and ``texts``: the UTF-8 JSON of the texts only a tooltip or a click needs (name, route,
-stakes; shown with ``textContent``), apart from the header so that the browser reads them only then.
+step from the one before (int16: an edge longer than a step can be is carried in several), and ``texts``:
+the UTF-8 JSON of the texts only a tooltip or a click needs (name, route, stakes; shown with
+``textContent``), apart from the header so that the browser reads them only then.
 
 Two levels of detail: ``coarse`` (simplified to half a pixel at zoom ``FINE_ZOOM - 1``), the whole ledger
 for the first paint and far views; ``fine`` (half a pixel at zoom 17), fetched from zoom ``FINE_ZOOM`` on in
@@ -45,7 +46,7 @@ from .schema import Schema
 from .text import is_missing
 
 QUANTUM = 1e-6  # degrees per coordinate unit (about 0.1 m)
-STEP_MAX = 2 ** 15 - 1  # units: the longest step between two vertices a payload carries (int16; ~3.6 km)
+STEP_MAX = 2 ** 15 - 1  # units: the longest step between two vertices a payload carries (int16; ~3.6 km N-S)
 LEVEL_ZOOMS = {"coarse": FINE_ZOOM - 1, "fine": 17}  # simplified to half a pixel at this zoom
 LEVELS = tuple(LEVEL_ZOOMS)
 OVERDUE, FOG, FACILITY = 1, 2, 4
@@ -109,7 +110,7 @@ def _parts(geoms: np.ndarray, polygons: bool) -> tuple[np.ndarray, np.ndarray, n
 def _quantised_steps(coords: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per part its first vertex quantised (int32 x, y) and its vertex count; per later vertex its step from
     the one before (int16 x, y). An edge longer than ``STEP_MAX`` units either way is carried as equal steps
-    (extra vertices on the edge, a few centimetres off it at most after rounding), so every step fits."""
+    (extra vertices on the edge, within a unit of it after rounding), so every step fits."""
     q = np.rint(coords / QUANTUM).astype(np.int32)  # (|x| <= 3.6e8: int32, half the memory of int64)
     counts = counts.astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
