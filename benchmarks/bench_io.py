@@ -307,7 +307,7 @@ def write_patch_polygons(frame, out: Path, layer: str) -> None:
 
     schema = load_schema()
     category = schema.category(layer.rsplit("_", 1)[0])
-    code = next(f.shp for f in category.fields if f.key == "code")
+    code = category.field("code").shp
     polygons = patch_polygons(frame.geometry.to_numpy(), category.buffer_m)
     pyogrio.write_dataframe(geopandas.GeoDataFrame({"code": frame[code].to_numpy()}, geometry=polygons, crs=frame.crs),
                             out, layer=layer + "_patch", driver="GPKG", use_arrow=True)

@@ -121,14 +121,8 @@ class Served(e2e.AppServer):
 
     def cpu_seconds(self) -> float:
         """CPU time the app's process group has used so far (user + system), seconds."""
-        ticks = 0
-        for pid in _group_pids(self.process.pid):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        rows = [_cpu_ticks(pid) for pid in _group_pids(self.process.pid)]
+        return sum(ticks for _parent, ticks in filter(None, rows)) / os.sysconf("SC_CLK_TCK")
 
     def wait_idle(self, quiet_s: float = 1.0, timeout_s: float = TIMEOUT_S) -> float:
         """Wait until the app has been idle (under 5 % of a core) for ``quiet_s``: a user opening the map
@@ -191,8 +185,7 @@ def cpu_seconds(app: "Served") -> dict[str, float]:
         frontier = {pid for pid, (parent, _) in table.items() if parent in frontier and pid not in mine}
         mine |= frontier
     hz = os.sysconf("SC_CLK_TCK")
-    return {"app": sum(table[p][1] for p in app_pids if p in table) / hz,
-            "browser": sum(table[p][1] for p in mine - app_pids) / hz}
+    return {"app": app.cpu_seconds(), "browser": sum(table[p][1] for p in mine - app_pids) / hz}
 
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

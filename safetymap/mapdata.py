@@ -46,6 +46,7 @@ from .schema import Schema
 from .text import is_missing
 
 QUANTUM = 1e-6  # degrees per coordinate unit (about 0.1 m)
+KINDS = {"u8": "<u1", "i8": "<i1", "i16": "<i2", "u32": "<u4", "i32": "<i4"}  # a payload array's type names
 STEP_MAX = 2 ** 15 - 1  # units: the longest step between two vertices a payload carries (int16; ~3.6 km N-S)
 LEVEL_ZOOMS = {"coarse": FINE_ZOOM - 1, "fine": 17}  # simplified to half a pixel at this zoom
 LEVELS = tuple(LEVEL_ZOOMS)
@@ -125,6 +126,11 @@ def _quantised_steps(coords: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray
     return first.ravel(), steps.astype(np.int16).ravel(), counts.astype(np.uint32)
 
 
+def _steps_per_part(counts: np.ndarray) -> np.ndarray:
+    """How many steps each part carries: its vertices after the first."""
+    return np.maximum(counts.astype(np.int64) - 1, 0)
+
+
 def _split(steps: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each step longer than ``STEP_MAX`` either way as equal steps (piece j of s: floor((j+1) d / s) -
     floor(j d / s), which add up to d exactly); the parts' vertex ``counts`` grown by the vertices added."""
@@ -132,7 +138,7 @@ def _split(steps: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarra
     owner = np.repeat(np.arange(len(steps)), pieces)
     j = (np.arange(len(owner)) - np.repeat(np.cumsum(pieces) - pieces, pieces))[:, None]
     whole, s = steps[owner], pieces[owner][:, None]
-    part_of_step = np.repeat(np.arange(len(counts)), np.maximum(counts - 1, 0))
+    part_of_step = np.repeat(np.arange(len(counts)), _steps_per_part(counts))
     added = np.bincount(part_of_step, weights=pieces - 1, minlength=len(counts)).astype(np.int64)
     return (j + 1) * whole // s - j * whole // s, counts + added
 
@@ -156,21 +162,35 @@ class Parts:
 
     def take(self, keep: np.ndarray) -> Parts:
         parts = np.repeat(keep, self.per_patch)
-        later = np.repeat(parts, np.maximum(self.lengths.astype(np.int64) - 1, 0))
+        later = np.repeat(parts, _steps_per_part(self.lengths))
         return Parts(self.per_patch[keep], self.lengths[parts], self.first.reshape(-1, 2)[parts].ravel(),
                      self.steps.reshape(-1, 2)[later].ravel())
 
     @classmethod
     def join(cls, pieces: list[Parts]) -> Parts:
-        return cls(*(np.concatenate([getattr(p, k) for p in pieces]).astype(kind) for k, kind in PARTS_TYPES))
+        return cls(*(np.concatenate([getattr(p, field) for p in pieces]).astype(KINDS[kind])
+                     for field, _name, kind in PARTS_ARRAYS))
 
     def arrays(self, prefix: str) -> list[tuple[str, str, np.ndarray]]:
         """The payload's arrays of these parts (name, type, values), in the order the browser reads them."""
-        return [(prefix + "Parts", "u32", self.per_patch), (prefix + "Len", "u32", self.lengths),
-                (prefix + "First", "i32", self.first), (prefix + "Step", "i16", self.steps)]
+        return [(prefix + name, kind, getattr(self, field)) for field, name, kind in PARTS_ARRAYS]
+
+    def vertices(self) -> np.ndarray:
+        """Every vertex as quantised (x, y), int64, part after part: what the browser decodes (tests)."""
+        lengths = self.lengths.astype(np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[lengths > 0]
+        xy = np.zeros((int(lengths.sum()), 2), np.int64)
+        later = np.ones(len(xy), bool)
+        later[starts] = False
+        xy[starts] = self.first.reshape(-1, 2)[lengths > 0]
+        xy[later] = self.steps.reshape(-1, 2)
+        total = np.cumsum(xy, axis=0)
+        return total - np.repeat(total[starts] - xy[starts], lengths[lengths > 0], axis=0)
 
 
-PARTS_TYPES = (("per_patch", np.uint32), ("lengths", np.uint32), ("first", np.int32), ("steps", np.int16))
+# A Parts field, its array's name after the prefix (poly, src) and its type, in the order the browser reads them.
+PARTS_ARRAYS = (("per_patch", "Parts", "u32"), ("lengths", "Len", "u32"), ("first", "First", "i32"),
+                ("steps", "Step", "i16"))
 
 
 TEXTS = ("code", "name", "route", "stakes")  # the payload's texts, one per patch
@@ -286,10 +306,9 @@ def decode_arrays(body: bytes) -> dict[str, np.ndarray]:
     header = _header(body)
     (offset,) = struct.unpack_from("<I", body)
     offset += 4
-    types = {"u8": "<u1", "i8": "<i1", "i16": "<i2", "u32": "<u4", "i32": "<i4"}
     out = {}
     for name, kind, count in header["arrays"]:
-        dtype = np.dtype(types[kind])
+        dtype = np.dtype(KINDS[kind])
         out[name] = np.frombuffer(body, dtype, count, offset)
         offset += count * dtype.itemsize
         offset += -offset % 4

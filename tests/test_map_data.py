@@ -69,6 +69,7 @@ def test_a_long_edge_is_carried_in_steps_that_fit_and_end_where_it_ends():
     first, later = parts.first.reshape(-1, 2).astype(np.int64), parts.steps.reshape(-1, 2).astype(np.int64)
     assert parts.lengths.tolist() == [len(later) + 1, 1]
     vertices = first[0] + np.vstack([[0, 0], np.cumsum(later, axis=0)])
+    assert (parts.vertices() == np.vstack([vertices, first[1:]])).all()  # (what tests of the browser compare with)
     wanted = np.rint(shapely.get_coordinates(line) / mapdata.QUANTUM).astype(np.int64)
     ends = [0] + [int(np.flatnonzero((vertices == w).all(axis=1))[0]) for w in wanted[1:]]
     assert ends == sorted(ends) and ends[-1] == len(vertices) - 1  # every vertex is there, in order, the last last

@@ -210,16 +210,8 @@ def mercator(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def payload_vertices(parts: mapdata.Parts) -> tuple[np.ndarray, np.ndarray]:
-    """The (lon, lat) of every vertex a payload's parts carry (each part's first vertex and its steps summed)."""
-    lengths = parts.lengths.astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    xy = np.zeros((int(lengths.sum()), 2), np.int64)
-    later = np.ones(len(xy), bool)
-    later[starts[lengths > 0]] = False
-    xy[~later] = parts.first.reshape(-1, 2)[lengths > 0]
-    xy[later] = parts.steps.reshape(-1, 2)
-    total = np.cumsum(xy, axis=0)
-    absolute = total - np.repeat(total[starts] - xy[starts], lengths, axis=0)
+    """The (lon, lat) of every vertex a payload's parts carry."""
+    absolute = parts.vertices()
     return absolute[:, 0] * mapdata.QUANTUM, absolute[:, 1] * mapdata.QUANTUM
 
 
