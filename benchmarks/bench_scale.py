@@ -83,6 +83,8 @@ OLD_FILL = """(code) => { var out = null; window.map.eachLayer(function (l) { if
 # The coarse payload's fetch is the page's own (a checkout before the worker, or no worker could run) or the
 # worker's that early.js starts: its timing, ms since the epoch, kept in SMPearly.timing.
 WORKER_TIMING = "(window.SMPearly && window.SMPearly.timing) || null"
+# The worker's timing comes in its last message, after the block: known once set (null: none), or no worker.
+TIMING_KNOWN = "() => !window.SMPearly || window.SMPearly.timing !== undefined"
 PAYLOAD_ARRIVED = """() => { var e = performance.getEntriesByType('resource').filter(function (r) {
   return r.name.indexOf('/api/patches/coarse/') >= 0; })[0]; if (e) return performance.timeOrigin + e.responseEnd;
   var t = WORKER_TIMING; return t ? t.responseEnd : NaN; }""".replace("WORKER_TIMING", WORKER_TIMING)
@@ -315,6 +317,7 @@ def one_run(browser, app, new: bool, edit_code: str, grade: str, colour: str, db
         progress("painted")
         out["first_paint_s"] = time.perf_counter() - start
         if new:  # when the whole payload had arrived: the rest of the first paint is the browser's drawing
+            frame.wait_for_function(TIMING_KNOWN, timeout=TIMEOUT_S * 1000, polling=20)
             out["payload_s"] = (frame.evaluate(PAYLOAD_ARRIVED) - clicked_ms) / 1000
             out["payload_parts"] = payload_parts(frame, clicked_ms)
             out["first_paint_browser_s"] = browser_seconds(page, frame)
@@ -444,7 +447,10 @@ def _map_frame(page):
 
 def _payload_arrived(page) -> float:
     frame = _map_frame(page)
-    return frame.evaluate(PAYLOAD_ARRIVED) if frame is not None else float("nan")
+    if frame is None:
+        return float("nan")
+    frame.wait_for_function(TIMING_KNOWN, timeout=TIMEOUT_S * 1000, polling=20)
+    return frame.evaluate(PAYLOAD_ARRIVED)
 
 
 def _painted_now(page, new: bool) -> bool:

@@ -3,7 +3,7 @@
  * In the map's iframe it defines SMPdecode (patches.js decodes deltas and fine cells with it). In the worker
  * early.js starts before anything else of the map loads, the worker's first statement fetches the coarse
  * payload and its second loads this script; SMPdecode.serve then decodes the payload as it arrives and posts
- * the decoded block to the page, its arrays transferred, not copied. The download and the decoding so run
+ * the decoded block to the page, its arrays transferred, not copied, and then the fetch's timing. The download and the decoding so run
  * beside the page's main thread, which meanwhile loads and runs Leaflet, its plugins and patches.js (on the
  * main thread the payload's transfer took ~0.3 s longer at 100,000 patches, its reads waiting for that work).
  */
@@ -191,25 +191,50 @@
     return Array.from(out);
   }
 
-  // In the worker: the decoded block of `asked` (the fetch of `url`) posted to the page, {block, timing} (the
-  // fetch's resource timing, ms since the epoch, and its bytes on the wire), or {error, timing}.
+  // In the worker: the decoded block of `asked` (the fetch of `url`) posted to the page at once, {block} (or
+  // {error}), then {timing}: the fetch's resource timing (ms since the epoch, and its bytes on the wire), the
+  // last message. The browser can record that timing a moment after the body's end (4 fetches in 200 here
+  // had no entry yet when their reader was done), so it is waited for, not read with the block.
   function serve(asked, url) {
+    var decoded = null;
     asked.then(function (response) {
       if (!response.ok) throw new Error("patches coarse: HTTP " + response.status);
       return readPayload(response);
     }).then(function (block) {
-      scope.postMessage({block: block, timing: timingOf(url)}, buffersOf(block));
-    }).catch(function (error) {
-      scope.postMessage({error: String(error && error.message || error), timing: timingOf(url)});
+      decoded = performance.timeOrigin + performance.now();
+      scope.postMessage({block: block}, buffersOf(block));
+    }, function (error) {
+      scope.postMessage({error: String(error && error.message || error)});
+    }).then(function () {
+      return recorded(url);
+    }).then(function (entry) {
+      scope.postMessage({timing: entry && timingOf(entry, decoded)});
     });
   }
 
-  function timingOf(url) {
-    var e = performance.getEntriesByName(url)[0], o = performance.timeOrigin;
-    if (!e) return null;
+  // The resource timing entry of `url` once the browser has recorded it; null if it has none after a second.
+  function recorded(url) {
+    return new Promise(function (resolve) {
+      var observer = new PerformanceObserver(look), timer = setTimeout(function () { done(null); }, 1000);
+      function done(entry) {
+        observer.disconnect();
+        clearTimeout(timer);
+        resolve(entry);
+      }
+      function look() {
+        var entry = performance.getEntriesByName(url)[0];
+        if (entry) done(entry);
+      }
+      observer.observe({type: "resource"});
+      look();  // (already recorded: the observer reports only entries to come)
+    });
+  }
+
+  function timingOf(e, decoded) {
+    var o = performance.timeOrigin;
     var decoder = performance.getEntriesByType("resource").filter(function (r) { return r !== e; })[0];
     return {start: o + e.startTime, requestStart: o + e.requestStart, responseStart: o + e.responseStart,
-            responseEnd: o + e.responseEnd, transferSize: e.transferSize, decoded: o + performance.now(),
+            responseEnd: o + e.responseEnd, transferSize: e.transferSize, decoded: decoded,
             decoderStart: decoder ? o + decoder.startTime : null};
   }
 

@@ -4,8 +4,9 @@
  * revision's token, the map's other script and style addresses and the decoder's (decode.js). A worker asks
  * for the coarse payload first thing, then loads decode.js, which decodes the payload as it arrives, while
  * the page loads Leaflet, its plugins and patches.js; patches.js takes the decoded block when it asks for that
- * same address (and fetches it itself when no worker could run). The fetch's timing is kept in
- * SMPearly.timing (benchmarks, tests: the worker's requests are not among the page's performance entries).
+ * same address (and fetches it itself when no worker could run). The fetch's timing, the worker's last message,
+ * is kept in SMPearly.timing (benchmarks, tests: the worker's requests are not among the page's performance
+ * entries); it is undefined until then.
  */
 window.SMPearly = function (token, scripts, styles, decoder) {
   "use strict";
@@ -25,10 +26,11 @@ window.SMPearly = function (token, scripts, styles, decoder) {
       return;
     }
     worker.onmessage = function (e) {
-      worker.terminate();
-      URL.revokeObjectURL(address);
-      window.SMPearly.timing = e.data.timing;
-      if (e.data.block) resolve(e.data.block);
+      if ("timing" in e.data) {  // its last message, after the block
+        window.SMPearly.timing = e.data.timing;
+        worker.terminate();
+        URL.revokeObjectURL(address);
+      } else if (e.data.block) resolve(e.data.block);
       else reject(new Error(e.data.error));
     };
     worker.onerror = function (e) {  // the worker's script did not load or run: patches.js fetches the payload
