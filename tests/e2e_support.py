@@ -283,6 +283,34 @@ def open_page(page, title: str, timeout: float = 60) -> None:
     wait_idle(page, timeout)
 
 
+def open_expander(section, timeout: float = 10) -> None:
+    """Open the ``st.expander`` ``section`` as a person does: click its title, then wait until it has opened.
+    Streamlit animates the opening (500 ms), and a click meanwhile can miss: in a loop here one was pressed on
+    开始整改 110 ms after the title's click and released 7 ms later on the line above it, the content having
+    moved down 49 px in between, so the app got nothing."""
+    section.locator("summary").click()
+    opened = section.locator("details").evaluate(OPENED_JS, timeout * 1000)
+    assert opened, f"{section} did not finish opening in {timeout:g} s"
+
+
+# Resolves true once the <details> is open, its height no longer animated, and its height and its content's
+# have not changed for three frames; false after ``limit`` ms.
+OPENED_JS = """(details, limit) => new Promise(done => {
+  const start = performance.now(); let last = null, same = 0;
+  const look = () => {
+    const content = details.querySelector('[data-testid="stExpanderDetails"]');
+    const now = details.open && content && details.getAnimations().length === 0
+      ? `${details.getBoundingClientRect().height} ${content.getBoundingClientRect().height}` : null;
+    same = now !== null && now === last ? same + 1 : 0;
+    last = now;
+    if (same >= 3) done(true);
+    else if (performance.now() - start > limit) done(false);
+    else requestAnimationFrame(look);
+  };
+  requestAnimationFrame(look);
+})"""
+
+
 def wait_text(page, text: str, timeout: float = 60) -> None:
     """Wait for ``text`` on the page; if it does not come, fail saying what the page showed instead (a CI log
     has no screenshot)."""

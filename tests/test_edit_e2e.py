@@ -159,7 +159,7 @@ def test_redraw_the_source_line_on_the_map(app, chromium):  # noqa: F811
     e2e.open_page(page, "图斑编辑")
     choose(page, "图斑（可输入编号或名称搜索）", f"{row['code']} {row['name']}")
     e2e.wait_idle(page)
-    page.get_by_text("在地图上重新绘制几何").click()
+    e2e.open_expander(page.locator('[data-testid="stExpander"]', has_text="在地图上重新绘制几何"))
     page.get_by_text("打开绘图地图").click()
     e2e.wait_idle(page)
     frame = e2e.map_frame(page)

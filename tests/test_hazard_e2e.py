@@ -91,7 +91,7 @@ def test_a_hazard_reported_on_a_phone_is_accepted_and_shows_closed_everywhere(ch
         choose(page, "图斑（可输入编号或名称搜索）", code)
         e2e.wait_idle(page)
         section = page.locator('[data-testid="stExpander"]', has_text=f"{hazard_code} · 待整改")
-        section.locator("summary").click()
+        e2e.open_expander(section)
         section.get_by_role("button", name="开始整改").click()
         e2e.wait_text(page, f"隐患 {hazard_code} 已开始整改（整改中）")
         e2e.wait_idle(page)
@@ -131,7 +131,7 @@ def test_a_hazard_reported_on_a_phone_is_accepted_and_shows_closed_everywhere(ch
         row = hazards.locator("tr", has_text=hazard_code).first.inner_text()
         assert "已销号" in row and OPINION in row
         timeline = page.locator('[data-testid="stExpander"]', has_text="动态跟踪")
-        timeline.locator("summary").click()
+        e2e.open_expander(timeline)
         entries = timeline.locator("tr", has_text=hazard_code)
         entries.first.wait_for(timeout=60_000)
         texts = [entries.nth(i).inner_text() for i in range(entries.count())]
