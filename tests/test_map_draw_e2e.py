@@ -378,7 +378,7 @@ def test_the_workers_fetch_timing_is_never_lost(first_page):
     server ignores the query), so that none comes from the cache."""
     frame = e2e.map_frame(first_page)
     frame.wait_for_function("() => window.SMP.current.painted !== null", timeout=60_000)
-    lost = frame.evaluate("""async () => {
+    lost = frame.evaluate(r"""async () => {
         const url = new URL('/api/patches/coarse/' + window.SMP.current._tokens.coarse, location.href).href;
         const decoder = [...document.scripts].map((s) => s.src).find((src) => /^http.*\/decode\.js/.test(src));
         let lost = 0;
