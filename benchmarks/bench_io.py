@@ -68,6 +68,8 @@ TEXTS = ["沿河谷低洼路段，夜间至清晨易生团雾，能见度骤降�
          "临水一侧护栏缺失，落差较大。", "长下坡连续制动易致刹车失灵，需设避险车道。",
          "独柱墩桥梁，偏载时存在倾覆风险，需加固。"]
 BENCH_USER = "基准测试"
+# The phases that read and write with plain pyogrio (no store); the fourth, "import", is the store's import.
+READ_WRITE_PHASES = ("plain", "plain_unpacked", "floor")
 
 
 def _lines(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -274,7 +276,7 @@ def run_phase(args) -> int:
     work = Path(args.work)
     start_memory = TreeMemory(os.getpid())  # not watched: no thread
     start = time.perf_counter()
-    if args.phase in ("plain", "plain_unpacked", "floor"):
+    if args.phase in READ_WRITE_PHASES:
         out = work / f"plain_{time.time_ns()}.gpkg"
         for shp in _plain_sources(work, args.phase):
             frame = pyogrio.read_dataframe(shp, use_arrow=True)
@@ -342,7 +344,7 @@ def compare_whole_import(work: Path, repeat: int, before: Path | None = None) ->
     runs = {name: [] for name in roots}
     for r in range(repeat):
         for name in (list(roots) if r % 2 == 0 else list(roots)[::-1]):
-            phase = name if name in ("plain", "plain_unpacked", "floor") else "import"
+            phase = name if name in READ_WRITE_PHASES else "import"
             root = ["--root", str(roots[name])] if roots[name] else []
             runs[name].append(measured([sys.executable, str(Path(__file__)), "--phase", phase, "--work", str(work), *root]))
             print(f"  whole {name}: {runs[name][-1]}", flush=True)
@@ -354,7 +356,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--phase", choices=["plain", "plain_unpacked", "floor", "import"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=[*READ_WRITE_PHASES, "import"], help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)  # read before the imports: see ROOT
     parser.add_argument("--before", type=Path, help="a checkout of an older commit whose whole import is alternated "

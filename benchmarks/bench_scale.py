@@ -181,13 +181,13 @@ def cpu_seconds(app: "Served") -> dict[str, float]:
     process's time counts once it has ended only if it was seen before: read it around the span measured."""
     table = {int(e.name): _cpu_ticks(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit()}
     table = {pid: row for pid, row in table.items() if row is not None}
-    app_pids = set(_group_pids(app.process.pid))
+    app_pids = set(_group_pids(app.process.pid)) & set(table)
     mine, frontier = set(), {os.getpid()}
     while frontier:  # this process's descendants
         frontier = {pid for pid, (parent, _) in table.items() if parent in frontier and pid not in mine}
         mine |= frontier
     hz = os.sysconf("SC_CLK_TCK")
-    return {"app": app.cpu_seconds(), "browser": sum(table[p][1] for p in mine - app_pids) / hz}
+    return {"app": sum(table[p][1] for p in app_pids) / hz, "browser": sum(table[p][1] for p in mine - app_pids) / hz}
 
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

@@ -114,16 +114,23 @@ def _quantised_steps(coords: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray
     (extra vertices on the edge, within a unit of it after rounding), so every step fits."""
     q = np.rint(coords / QUANTUM).astype(np.int32)  # (|x| <= 3.6e8: int32, half the memory of int64)
     counts = counts.astype(np.int64)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    starts, later = _first_vertices(counts)
     first = np.zeros((len(counts), 2), np.int32)
-    nonempty = counts > 0
-    first[nonempty] = q[starts[nonempty]]
-    later = np.ones(len(q), bool)
-    later[starts[nonempty]] = False
+    first[counts > 0] = q[starts]
     steps = np.subtract(q[1:], q[:-1])[later[1:]] if len(q) else np.zeros((0, 2), np.int32)
     if steps.max(initial=0) > STEP_MAX or steps.min(initial=0) < -STEP_MAX:
         steps, counts = _split(steps.astype(np.int64), counts)
     return first.ravel(), steps.astype(np.int16).ravel(), counts.astype(np.uint32)
+
+
+def _first_vertices(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For parts of ``counts`` vertices, laid end to end: where each non-empty part's first vertex is, and a
+    mask of the vertices after a part's first (those carried as steps)."""
+    counts = counts.astype(np.int64)
+    starts = (np.cumsum(counts) - counts)[counts > 0]
+    later = np.ones(int(counts.sum()), bool)
+    later[starts] = False
+    return starts, later
 
 
 def _steps_per_part(counts: np.ndarray) -> np.ndarray:
@@ -178,10 +185,8 @@ class Parts:
     def vertices(self) -> np.ndarray:
         """Every vertex as quantised (x, y), int64, part after part: what the browser decodes (tests)."""
         lengths = self.lengths.astype(np.int64)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[lengths > 0]
-        xy = np.zeros((int(lengths.sum()), 2), np.int64)
-        later = np.ones(len(xy), bool)
-        later[starts] = False
+        starts, later = _first_vertices(lengths)
+        xy = np.zeros((len(later), 2), np.int64)
         xy[starts] = self.first.reshape(-1, 2)[lengths > 0]
         xy[later] = self.steps.reshape(-1, 2)
         total = np.cumsum(xy, axis=0)

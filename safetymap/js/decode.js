@@ -3,13 +3,16 @@
  * In the map's iframe it defines SMPdecode (patches.js decodes deltas and fine cells with it). In the worker
  * early.js starts before anything else of the map loads, the worker's first statement fetches the coarse
  * payload and its second loads this script; SMPdecode.serve then decodes the payload as it arrives and posts
- * the decoded block to the page, its arrays transferred, not copied, and then the fetch's timing. The download and the decoding so run
- * beside the page's main thread, which meanwhile loads and runs Leaflet, its plugins and patches.js (on the
- * main thread the payload's transfer took ~0.3 s longer at 100,000 patches, its reads waiting for that work).
+ * the decoded block to the page, its arrays transferred, not copied, and then the fetch's timing. The
+ * download and the decoding so run beside the page's main thread, which meanwhile loads and runs Leaflet, its
+ * plugins and patches.js (on the main thread the payload's transfer took ~0.3 s longer at 100,000 patches, its
+ * reads waiting for that work).
  */
 (function (scope) {
   "use strict";
   var TYPES = {u8: Uint8Array, i8: Int8Array, i16: Int16Array, u32: Uint32Array, i32: Int32Array};
+  // The arrays of a kind (poly, src) that must be whole before its parts are decoded as their steps arrive.
+  var WHOLE_FIRST = ["Parts", "Len", "First"];
   // The arrays' places in a payload whose header (`size` bytes) is `header`: [name, type, count, offset] each,
   // and the payload's whole length.
   function layout(header, size) {
@@ -132,8 +135,9 @@
     for (var k = 0; k < kinds.length; k++) {
       var kind = kinds[k];
       if (!this.decoders[kind]) {
-        var whole = [kind + "Parts", kind + "Len", kind + "First"], self = this;
-        if (whole.some(function (name) { return self._received(name) < a[name].length; })) return;
+        for (var w = 0; w < WHOLE_FIRST.length; w++) {
+          if (this._received(kind + WHOLE_FIRST[w]) < a[kind + WHOLE_FIRST[w]].length) return;
+        }
         this.decoders[kind] = new PartsDecoder(a[kind + "Parts"], a[kind + "Len"], a[kind + "First"], a[kind + "Step"],
                                                this.header.quantum, this.box);
       }
